@@ -1,0 +1,32 @@
+# The two commands of the quick start: `make run` and `make test`.
+# Both install what is missing (Debian 12, apt), build in Release, then run.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+WERROR ?= OFF
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build run test bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCRS_WERROR=$(WERROR) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/crs serve
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD_DIR)

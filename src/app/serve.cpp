@@ -1,0 +1,199 @@
+#include "app/serve.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/logging.hpp"
+#include "core/net.hpp"
+#include "http/responses.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "monitor/health.hpp"
+#include "store/embedded_redis.hpp"
+#include "store/redis_client.hpp"
+
+namespace crs::app {
+namespace {
+
+LogSettings log_settings(const config::LoggingConfig& c) {
+  LogSettings s;
+  s.level = c.level;
+  s.file = c.file;
+  s.max_file_bytes = static_cast<size_t>(c.maxFileSizeMb) * 1024 * 1024;
+  s.max_files = static_cast<size_t>(c.maxFiles);
+  s.load_balancing = {c.loadBalancing.enabled, c.loadBalancing.level, c.loadBalancing.file};
+  s.api_export = {c.apiExport.enabled, c.apiExport.level, c.apiExport.file};
+  return s;
+}
+
+void register_root_routes(http_server::Router& router) {
+  // Claude Code probes `HEAD /` on its base URL; browsers and monitors land on `/`.
+  std::string body = boost::json::serialize(
+      boost::json::object{{"service", "claude-relay-service"}, {"version", CRS_VERSION}, {"health", "/health"}});
+  router.add(http::verb::get, "/", [body](http_server::Exchange& ex) {
+    return ex.send(http_server::json_response(http::status::ok, body));
+  });
+}
+
+}  // namespace
+
+store::RedisOptions redis_options(const config::Config& c) {
+  store::RedisOptions o;
+  o.connect_timeout = std::chrono::milliseconds(c.redis.connectTimeout);
+  o.command_timeout = std::chrono::milliseconds(c.redis.commandTimeout);
+  if (c.embedded_redis()) {
+    o.host = "127.0.0.1";
+    o.port = c.redis.embeddedPort;
+    return o;
+  }
+  o.host = c.redis.host.empty() ? "127.0.0.1" : c.redis.host;
+  o.port = c.redis.port;
+  o.password = c.redis.password;
+  o.db = c.redis.db;
+  if (!c.redis.url.empty()) {
+    auto parsed = store::parse_redis_url(c.redis.url, o);
+    if (parsed) o = *parsed;
+  }
+  return o;
+}
+
+int serve(config::Loaded loaded) {
+  config::Config& cfg = loaded.config;
+  try {
+    init_logging(log_settings(cfg.logging));
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open log files: {}", e.what());
+    return 1;
+  }
+  auto generated = config::ensure_secrets(loaded);
+  if (!generated) {
+    spdlog::error("{}", generated.error().message);
+    return 1;
+  }
+  for (const auto& name : *generated)
+    spdlog::warn("{} was not configured: generated a strong random value and stored it in {}/secrets.env (0600). "
+                 "Back it up; set {} yourself to manage it.",
+                 name, cfg.server.dataDir, name);
+  if (!loaded.config_path.empty()) spdlog::info("configuration: {}", loaded.config_path);
+
+  size_t threads = cfg.server.workers > 0 ? static_cast<size_t>(cfg.server.workers)
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<asio::any_io_executor> executors;
+  for (size_t i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    guards.push_back(asio::make_work_guard(*contexts.back()));
+    executors.push_back(contexts.back()->get_executor());
+  }
+  asio::io_context& main_context = *contexts.front();
+
+  std::unique_ptr<store::EmbeddedRedis> embedded;
+  if (cfg.embedded_redis()) {
+    store::EmbeddedRedisOptions eo;
+    eo.binary = cfg.redis.embeddedBinary;
+    eo.port = cfg.redis.embeddedPort;
+    eo.dir = (std::filesystem::path(cfg.server.dataDir) / "redis").string();
+    embedded = std::make_unique<store::EmbeddedRedis>(main_context.get_executor(), eo);
+    if (auto s = embedded->start(); !s) {
+      spdlog::error("{}. Install redis-server, or configure an external Redis (REDIS_HOST / REDIS_URL).",
+                    s.error().message);
+      return 1;
+    }
+  }
+
+  store::RedisOptions ro = redis_options(cfg);
+  std::vector<std::unique_ptr<store::RedisClient>> redis;
+  std::vector<store::RedisClient*> redis_by_worker;
+  for (auto& ex : executors) {
+    redis.push_back(std::make_unique<store::RedisClient>(ex, ro));
+    redis_by_worker.push_back(redis.back().get());
+    redis.back()->start();
+  }
+
+  http_server::Router router;
+  register_root_routes(router);
+  monitor::HealthSources health;
+  health.redis = redis_by_worker;
+  health.redis_mode = embedded ? "embedded" : "external";
+  health.slow_threshold = std::chrono::milliseconds(cfg.monitoring.metrics.slowQueryThreshold);
+  monitor::register_health_routes(router, std::move(health));
+
+  http_server::ServerOptions so;
+  so.host = cfg.server.host;
+  so.port = cfg.server.port;
+  so.max_header_bytes = static_cast<uint32_t>(cfg.server.maxHeaderBytes);
+  so.max_body_bytes = static_cast<uint64_t>(cfg.server.maxBodyBytes);
+  so.keep_alive_timeout = std::chrono::seconds(cfg.server.keepAliveTimeout);
+  so.request_read_timeout = std::chrono::seconds(cfg.server.requestReadTimeout);
+  http_server::Server server(executors, router, so);
+  if (auto s = server.listen(); !s) {
+    spdlog::error("{}", s.error().message);
+    if (embedded) embedded->stop();
+    return 1;
+  }
+  server.start();
+  spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
+               cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
+
+  // Shutdown: stop accepting, let requests in flight finish within the grace period, then stop.
+  asio::signal_set signals(main_context, SIGINT, SIGTERM);
+  asio::steady_timer drain_timer(main_context);
+  auto grace = std::chrono::seconds(cfg.server.gracePeriod);
+  auto finish = [&] {
+    for (auto& r : redis) r->stop();
+    if (embedded) embedded->stop();
+    for (auto& g : guards) g.reset();
+    for (auto& c : contexts) c->stop();
+  };
+  std::function<void(std::chrono::steady_clock::time_point)> wait_drained =
+      [&](std::chrono::steady_clock::time_point deadline) {
+        if (server.active_requests() == 0) {
+          spdlog::info("all requests finished; stopping");
+          finish();
+          return;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+          spdlog::warn("grace period over with {} request(s) still in flight; stopping", server.active_requests());
+          finish();
+          return;
+        }
+        drain_timer.expires_after(std::chrono::milliseconds(20));
+        drain_timer.async_wait([&, deadline](beast::error_code ec) {
+          if (!ec) wait_drained(deadline);
+        });
+      };
+  std::function<void(beast::error_code, int)> on_signal = [&](beast::error_code ec, int sig) {
+    if (ec) return;
+    if (server.active_requests() == 0 && server.open_connections() == 0) {
+      spdlog::info("received signal {}; stopping", sig);
+    } else {
+      spdlog::info("received signal {}; no new connections, waiting up to {} s for {} request(s) in flight", sig,
+                   grace.count(), server.active_requests());
+    }
+    server.begin_shutdown();
+    wait_drained(std::chrono::steady_clock::now() + grace);
+    // A second signal stops at once.
+    signals.async_wait([&](beast::error_code ec2, int) {
+      if (!ec2) {
+        spdlog::warn("second signal: stopping now");
+        finish();
+      }
+    });
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < contexts.size(); ++i) pool.emplace_back([&ctx = *contexts[i]] { ctx.run(); });
+  main_context.run();
+  for (auto& t : pool) t.join();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace crs::app

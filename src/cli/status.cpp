@@ -1,0 +1,215 @@
+// `crs status`: is the server answering /health, is Redis up, how many keys and accounts exist.
+#include <iostream>
+#include <optional>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include "app/serve.hpp"
+#include "cli/commands.hpp"
+#include "core/net.hpp"
+#include "store/keyspace.hpp"
+#include "store/redis_client.hpp"
+
+namespace crs::cli {
+namespace json = boost::json;
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(3);
+
+struct HttpResult {
+  unsigned status = 0;
+  std::string body;
+  std::string error;
+};
+
+Task<HttpResult> http_get(std::string host, std::string port, std::string target) {
+  HttpResult out;
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
+  if (rec) {
+    out.error = rec.message();
+    co_return out;
+  }
+  beast::tcp_stream stream(ex);
+  stream.expires_after(kTimeout);
+  auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
+  if (cec) {
+    out.error = cec.message();
+    co_return out;
+  }
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, std::string("crs-cli/") + CRS_VERSION);
+  auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  auto [hec, hn] = co_await http::async_read(stream, buffer, res, use_nothrow);
+  if (wec || hec) {
+    out.error = (wec ? wec : hec).message();
+    co_return out;
+  }
+  out.status = res.result_int();
+  out.body = std::move(res.body());
+  co_return out;
+}
+
+std::string info_field(const std::string& info, const std::string& name) {
+  auto pos = info.find(name + ":");
+  if (pos == std::string::npos) return "";
+  auto end = info.find_first_of("\r\n", pos);
+  return info.substr(pos + name.size() + 1, end - pos - name.size() - 1);
+}
+
+struct RedisStatus {
+  bool up = false;
+  std::string address;
+  std::string error;
+  std::string version, memory, clients;
+  int64_t keys = 0, accounts = 0;
+};
+
+// Outside the coroutine: GCC 12 miscompiles initializer lists inside coroutine frames.
+std::vector<store::RedisCommand> status_commands() {
+  return {{"INFO", "server"},
+          {"INFO", "memory"},
+          {"INFO", "clients"},
+          {"HLEN", std::string(store::keyspace::kApiKeyHashMap)},
+          {"SCARD", std::string(store::keyspace::kClaudeOauthAccounts)},
+          {"SCARD", std::string(store::keyspace::kClaudeConsoleAccounts)}};
+}
+
+Task<RedisStatus> query_redis(store::RedisOptions options) {
+  RedisStatus out;
+  out.address = options.address();
+  auto ex = co_await asio::this_coro::executor;
+  options.command_timeout = kTimeout;
+  options.connect_timeout = kTimeout;
+  store::RedisClient client(ex, options);
+  client.start();
+  asio::steady_timer wait(ex);
+  auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  while (!client.connected() && std::chrono::steady_clock::now() < deadline) {
+    wait.expires_after(std::chrono::milliseconds(20));
+    co_await wait.async_wait(use_nothrow);
+  }
+  auto replies = co_await client.pipeline(status_commands());
+  client.stop();
+  if (!replies) {
+    out.error = replies.error().message;
+    co_return out;
+  }
+  auto& r = *replies;
+  for (const auto& reply : r) {
+    if (reply.is_error()) {
+      out.error = reply.str;
+      co_return out;
+    }
+  }
+  out.up = true;
+  out.version = info_field(r[0].str, "redis_version");
+  out.memory = info_field(r[1].str, "used_memory_human");
+  out.clients = info_field(r[2].str, "connected_clients");
+  out.keys = r[3].as_int().value_or(0);
+  out.accounts = r[4].as_int().value_or(0) + r[5].as_int().value_or(0);
+  co_return out;
+}
+
+}  // namespace
+
+int status(const GlobalOptions& options, const std::string& server_url) {
+  auto loaded = load_config(options);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
+    return 1;
+  }
+  const auto& cfg = loaded.config;
+  std::string base = server_url;
+  if (base.empty()) {
+    std::string host = cfg.server.host == "0.0.0.0" || cfg.server.host.empty() ? "127.0.0.1"
+                       : cfg.server.host == "::"                                  ? "::1"
+                                                                                  : cfg.server.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    base = fmt::format("http://{}:{}", host, cfg.server.port);
+  }
+  auto url = boost::urls::parse_uri(base);
+  if (!url || url->scheme() != "http") {
+    std::cerr << "invalid --url (expected http://host:port): " << base << "\n";
+    return 1;
+  }
+  std::string host = url->host();
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::string port = url->has_port() ? std::string(url->port()) : "80";
+  std::string prefix = url->path();
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+
+  asio::io_context ctx;
+  HttpResult health;
+  RedisStatus redis;
+  asio::co_spawn(ctx, http_get(host, port, prefix + "/health"), [&](std::exception_ptr, HttpResult r) {
+    health = std::move(r);
+  });
+  asio::co_spawn(ctx, query_redis(app::redis_options(cfg)), [&](std::exception_ptr, RedisStatus r) {
+    redis = std::move(r);
+  });
+  ctx.run();
+
+  json::value health_json;
+  if (!health.body.empty()) {
+    boost::system::error_code ec;
+    health_json = json::parse(health.body, ec);
+  }
+  std::string server_status = health.status == 0 ? "down" : "unknown";
+  if (auto* obj = health_json.if_object())
+    if (auto* s = obj->if_contains("status"); s && s->is_string()) server_status = std::string(s->get_string());
+  bool server_up = health.status == 200;
+
+  if (options.json) {
+    json::object out{
+        {"ok", server_up && redis.up},
+        {"server", json::object{{"url", base},
+                                {"up", server_up},
+                                {"httpStatus", health.status},
+                                {"status", server_status},
+                                {"health", health_json}}},
+        {"redis", json::object{{"up", redis.up},
+                               {"address", redis.address},
+                               {"mode", cfg.embedded_redis() ? "embedded" : "external"},
+                               {"version", redis.version},
+                               {"usedMemory", redis.memory},
+                               {"connectedClients", redis.clients},
+                               {"error", redis.error}}},
+        {"apiKeys", redis.up ? json::value(redis.keys) : json::value(nullptr)},
+        {"accounts", redis.up ? json::value(redis.accounts) : json::value(nullptr)},
+    };
+    if (!health.error.empty()) out["server"].as_object()["error"] = health.error;
+    std::cout << json::serialize(out) << "\n";
+  } else {
+    if (health.status == 0) {
+      std::cout << fmt::format("Server    {}  DOWN ({})\n", base, health.error);
+    } else {
+      std::string detail = server_status;
+      if (auto* obj = health_json.if_object()) {
+        if (auto* v = obj->if_contains("version"); v && v->is_string())
+          detail += fmt::format(", version {}", std::string_view(v->get_string()));
+        if (auto* u = obj->if_contains("uptime"); u && u->is_number())
+          detail += fmt::format(", uptime {:.0f}s", u->to_number<double>());
+      }
+      std::cout << fmt::format("Server    {}  {} (HTTP {}, {})\n", base, server_up ? "UP" : "UNHEALTHY", health.status,
+                               detail);
+    }
+    if (redis.up) {
+      std::cout << fmt::format("Redis     {}  UP ({}, redis {}, memory {}, {} connected clients)\n", redis.address,
+                               cfg.embedded_redis() ? "embedded" : "external", redis.version, redis.memory,
+                               redis.clients);
+      std::cout << fmt::format("API keys  {}\nAccounts  {}\n", redis.keys, redis.accounts);
+    } else {
+      std::cout << fmt::format("Redis     {}  DOWN ({})\n", redis.address, redis.error);
+    }
+  }
+  return server_up && redis.up ? 0 : 1;
+}
+
+}  // namespace crs::cli

@@ -1,0 +1,169 @@
+#pragma once
+// The typed configuration of the relay. Keys, defaults, environment variables and limits are
+// declared once, in schema.cpp; config/config.example.toml documents them for admins.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crs::config {
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 3000;
+  int workers = 0;                     // I/O threads; 0 = one per core
+  std::string dataDir = "./data";
+  int gracePeriod = 30;                // seconds in-flight requests get on SIGTERM
+  int maxHeaderBytes = 65536;
+  int64_t maxBodyBytes = 33554432;     // 32 MiB, Anthropic's own limit
+  int keepAliveTimeout = 65;           // seconds an idle client connection stays open
+  int requestReadTimeout = 60;         // seconds to receive a whole request
+};
+
+struct RedisConfig {
+  std::string host;                    // empty (and no url) = embedded redis-server
+  int port = 6379;
+  std::string password;
+  int db = 0;
+  std::string url;                     // redis://[:password@]host[:port][/db]
+  int connectTimeout = 3000;           // ms
+  int commandTimeout = 5000;           // ms
+  int embeddedPort = 6380;
+  std::string embeddedBinary = "redis-server";
+};
+
+struct SecurityConfig {
+  std::string jwtSecret;
+  std::string encryptionKey;
+  std::string apiKeyPrefix = "cr_";
+};
+
+struct HealthCheckConfig {
+  int interval = 30;                   // s
+  int responseTimeThreshold = 5000;    // ms
+  double successRateThreshold = 0.95;
+  double errorRateThreshold = 0.05;
+};
+
+struct FailureRecoveryConfig {
+  int failureThreshold = 5;
+  int temporaryFailureDelay = 300;     // s
+  int maxBackoffTime = 3600;           // s
+  bool enableCircuitBreaker = true;
+};
+
+struct AlgorithmWeights {
+  double costPriority = 0.4;
+  double performance = 0.3;
+  double loadBalance = 0.2;
+  double reliability = 0.1;
+};
+
+struct LoadBalancingConfig {
+  bool enabled = true;
+  std::string defaultStrategy = "balanced";
+  int selectionTimeout = 5000;         // ms
+  HealthCheckConfig healthCheck;
+  FailureRecoveryConfig failureRecovery;
+  AlgorithmWeights algorithmWeights;
+};
+
+struct AutoCleanupConfig {
+  bool enabled = true;
+  int maxAgeHours = 24;
+  int checkInterval = 6;               // hours
+};
+
+struct ApiExportConfig {
+  bool enabled = true;
+  std::string outputDir = "./temp/exports";
+  bool sanitizeData = true;
+  int batchSize = 100;
+  std::vector<std::string> supportedFormats{"json", "csv"};
+  AutoCleanupConfig autoCleanup;
+};
+
+struct QueryCacheConfig {
+  bool enabled = true;
+  int ttl = 300;                       // s
+  std::string prefix = "query_cache:";
+  int maxSize = 1000;
+};
+
+struct QueryPerformanceConfig {
+  bool enableProfiling = false;
+  int queryTimeout = 30000;            // ms
+  int64_t memoryLimit = 104857600;     // bytes
+};
+
+struct QueryOptimizerConfig {
+  bool enabled = true;
+  int batchSize = 100;
+  int pipelineSize = 50;
+  int maxConcurrency = 10;
+  QueryCacheConfig cache;
+  QueryPerformanceConfig performance;
+};
+
+struct MetricsConfig {
+  bool enableDetailedMetrics = true;
+  int slowQueryThreshold = 1000;       // ms
+  double memoryAlertThreshold = 0.8;
+};
+
+struct SmtpConfig {
+  std::string host;
+  int port = 587;
+  std::string user;
+  std::string pass;
+};
+
+struct EmailAlertConfig {
+  bool enabled = false;
+  std::string from;
+  std::vector<std::string> to;
+  SmtpConfig smtp;
+};
+
+struct AlertsConfig {
+  bool enabled = true;
+  std::string webhook;
+  EmailAlertConfig email;
+};
+
+struct MonitoringConfig {
+  bool enabled = true;
+  std::string logLevel = "info";       // PERFORMANCE_LOG_LEVEL
+  MetricsConfig metrics;
+  AlertsConfig alerts;
+};
+
+struct LogChannelConfig {
+  bool enabled = true;
+  std::string level = "info";
+  std::string file;
+};
+
+struct LoggingConfig {
+  std::string level = "info";
+  std::string file = "logs/crs.log";
+  int maxFileSizeMb = 10;
+  int maxFiles = 5;
+  LogChannelConfig loadBalancing{true, "debug", "logs/load-balancing.log"};
+  LogChannelConfig apiExport{true, "info", "logs/api-export.log"};
+};
+
+struct Config {
+  ServerConfig server;
+  RedisConfig redis;
+  SecurityConfig security;
+  LoadBalancingConfig loadBalancing;
+  ApiExportConfig apiExport;
+  QueryOptimizerConfig queryOptimizer;
+  MonitoringConfig monitoring;
+  LoggingConfig logging;
+
+  // True when no Redis is configured: `crs serve` runs its own redis-server.
+  bool embedded_redis() const { return redis.host.empty() && redis.url.empty(); }
+};
+
+}  // namespace crs::config

@@ -1,0 +1,36 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+namespace crs {
+
+struct LogChannelSettings {
+  bool enabled = true;
+  std::string level = "info";
+  std::string file;  // relative paths are relative to the working directory
+};
+
+struct LogSettings {
+  std::string level = "info";
+  std::string file = "logs/crs.log";
+  size_t max_file_bytes = 10 * 1024 * 1024;
+  size_t max_files = 5;
+  bool console = true;
+  LogChannelSettings load_balancing{true, "info", "logs/load-balancing.log"};
+  LogChannelSettings api_export{true, "info", "logs/api-export.log"};
+};
+
+// Sets up the default logger (console + rotating file) and the dedicated channels.
+// Every sink formats through a redactor (core/secret.hpp), so no credential reaches a log.
+void init_logging(const LogSettings& settings);
+
+// For CLI commands: warnings and errors on stderr only, no files.
+void init_cli_logging();
+
+// Dedicated channels of the deployment guide (separate files).
+spdlog::logger& load_balancing_log();
+spdlog::logger& api_export_log();
+
+}  // namespace crs

@@ -1,0 +1,77 @@
+#include "http/exchange.hpp"
+
+#include <random>
+
+namespace crs::http_server {
+
+std::string make_request_id() {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string id(11, '0');
+  uint64_t bits = rng();
+  for (auto& c : id) {
+    c = kDigits[bits % 36];
+    bits /= 36;
+  }
+  return id;
+}
+
+Exchange::Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining)
+    : stream_(stream), request_(std::move(request)), worker_(worker), request_id_(make_request_id()),
+      keep_alive_(request_.keep_alive() && !draining) {
+  std::string_view target = request_.target();
+  auto q = target.find('?');
+  path_ = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) query_ = std::string(target.substr(q + 1));
+}
+
+tcp::endpoint Exchange::remote() const {
+  beast::error_code ec;
+  return stream_.socket().remote_endpoint(ec);
+}
+
+Task<void> Exchange::send(Response response) {
+  started_ = true;
+  response.version(request_.version());
+  response.keep_alive(keep_alive_);
+  response.set("X-Request-ID", request_id_);
+  response.prepare_payload();
+  if (request_.method() == http::verb::head) {
+    http::response_serializer<http::string_body> sr(response);
+    auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
+    if (ec) keep_alive_ = false;
+  } else {
+    auto [ec, n] = co_await http::async_write(stream_, response, use_nothrow);
+    if (ec) keep_alive_ = false;
+  }
+  complete_ = true;
+}
+
+Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> header) {
+  started_ = true;
+  header.version(request_.version());
+  header.keep_alive(keep_alive_);
+  header.set("X-Request-ID", request_id_);
+  header.chunked(true);
+  http::response_serializer<http::empty_body> sr(header);
+  auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
+  if (ec) keep_alive_ = false;
+  co_return ec;
+}
+
+Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
+  if (data.empty()) co_return beast::error_code{};
+  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())),
+                                            use_nothrow);
+  if (ec) keep_alive_ = false;
+  co_return ec;
+}
+
+Task<beast::error_code> Exchange::end_stream() {
+  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);
+  if (ec) keep_alive_ = false;
+  complete_ = true;
+  co_return ec;
+}
+
+}  // namespace crs::http_server

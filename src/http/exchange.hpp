@@ -1,0 +1,56 @@
+#pragma once
+// One request and the means to answer it: a whole response, or a stream of chunks.
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "core/net.hpp"
+
+namespace crs::http_server {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+class Exchange {
+ public:
+  Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining);
+
+  Request& request() { return request_; }
+  const Request& request() const { return request_; }
+  std::string_view path() const { return path_; }     // target without the query string
+  std::string_view query() const { return query_; }   // after '?', or empty
+  const std::map<std::string, std::string>& params() const { return params_; }
+  void set_params(std::map<std::string, std::string> params) { params_ = std::move(params); }
+  size_t worker() const { return worker_; }           // index of the I/O thread serving it
+  const std::string& request_id() const { return request_id_; }
+  tcp::endpoint remote() const;
+
+  // Sends a complete response (adds X-Request-ID, content-length, keep-alive).
+  Task<void> send(Response response);
+  // Streams: send the header (chunked transfer encoding), then chunks as they arrive.
+  Task<beast::error_code> start_stream(http::response<http::empty_body> header);
+  Task<beast::error_code> write_chunk(std::string_view data);
+  Task<beast::error_code> end_stream();
+
+  bool response_started() const { return started_; }
+  bool response_complete() const { return complete_; }
+  bool keep_alive() const { return keep_alive_ && complete_; }
+  beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  Request request_;
+  std::string path_;
+  std::string query_;
+  std::map<std::string, std::string> params_;
+  size_t worker_;
+  std::string request_id_;
+  bool keep_alive_;
+  bool started_ = false;
+  bool complete_ = false;
+};
+
+// Request ids in the Node.js service's format: 11 random base-36 characters.
+std::string make_request_id();
+
+}  // namespace crs::http_server

@@ -1,0 +1,102 @@
+#include "http/router.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "http/responses.hpp"
+
+namespace crs::http_server {
+namespace {
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool match_pattern(std::string_view pattern, std::string_view path, std::map<std::string, std::string>& params) {
+  auto want = segments(pattern);
+  auto have = segments(path);
+  if (want.size() != have.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i].front() == ':') {
+      found.emplace(std::string(want[i].substr(1)), std::string(have[i]));
+    } else if (!iequals(want[i], have[i])) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+}  // namespace
+
+void Router::add(http::verb method, std::string pattern, Handler handler) {
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler)});
+}
+
+Router::Match Router::match(http::verb method, std::string_view path) const {
+  Match m;
+  const Route* get_route = nullptr;
+  std::map<std::string, std::string> get_params;
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!match_pattern(route.pattern, path, params)) continue;
+    if (route.method == method) {
+      m.handler = &route.handler;
+      m.params = std::move(params);
+      return m;
+    }
+    if (route.method == http::verb::get && !get_route) {
+      get_route = &route;
+      get_params = params;
+    }
+    m.allowed.push_back(route.method);
+  }
+  // HEAD is GET without a body (the exchange drops the body when writing).
+  if (method == http::verb::head && get_route) {
+    m.handler = &get_route->handler;
+    m.params = std::move(get_params);
+    m.allowed.clear();
+  }
+  return m;
+}
+
+Task<void> Router::dispatch(Exchange& exchange) const {
+  auto m = match(exchange.request().method(), exchange.path());
+  if (m.handler) {
+    exchange.set_params(std::move(m.params));
+    co_await (*m.handler)(exchange);
+    co_return;
+  }
+  std::string method(exchange.request().method_string());
+  if (!m.allowed.empty()) {
+    auto res = anthropic_error(http::status::method_not_allowed, "invalid_request_error",
+                               fmt::format("Method {} not allowed on {}", method, exchange.path()));
+    std::vector<std::string> names;
+    for (auto v : m.allowed) names.emplace_back(http::to_string(v));
+    res.set(http::field::allow, fmt::format("{}", fmt::join(names, ", ")));
+    co_await exchange.send(std::move(res));
+    co_return;
+  }
+  co_await exchange.send(anthropic_error(http::status::not_found, "not_found_error",
+                                         fmt::format("Route {} {} not found", method, exchange.path())));
+}
+
+}  // namespace crs::http_server

@@ -1,0 +1,185 @@
+#include "http/server.hpp"
+
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "http/responses.hpp"
+
+namespace crs::http_server {
+
+struct Server::Connection {
+  beast::tcp_stream* stream;
+  bool idle = true;
+};
+
+struct Server::Worker {
+  explicit Worker(asio::any_io_executor ex) : executor(ex) {}
+  asio::any_io_executor executor;
+  std::unordered_set<Connection*> connections;  // touched only on this worker's thread
+  bool draining = false;
+};
+
+namespace {
+
+// Parse errors that mean "the client sent something that is not HTTP/1.1".
+bool is_malformed(const beast::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::end_of_stream).category()) return false;
+  return ec != http::error::end_of_stream && ec != http::error::partial_message && ec != http::error::need_more &&
+         ec != http::error::header_limit && ec != http::error::body_limit;
+}
+
+Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::string_view message) {
+  auto res = anthropic_error(status, anthropic_error_type(status), message);
+  res.keep_alive(false);
+  res.set("X-Request-ID", make_request_id());
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(stream, res, use_nothrow);
+}
+
+}  // namespace
+
+Server::Server(std::vector<asio::any_io_executor> workers, const Router& router, ServerOptions options)
+    : router_(router), options_(std::move(options)), acceptor_(workers.at(0)) {
+  for (auto& ex : workers) workers_.push_back(std::make_unique<Worker>(ex));
+}
+
+Server::~Server() = default;
+
+Status Server::listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return Error{"invalid listen address '" + options_.host + "'"};
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " + ec.message()};
+  return Ok{};
+}
+
+uint16_t Server::port() const {
+  beast::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void Server::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+
+Task<void> Server::accept_loop() {
+  size_t next = 0;
+  asio::steady_timer pause(acceptor_.get_executor());
+  while (!shutting_down_) {
+    size_t worker = next++ % workers_.size();
+    auto [ec, socket] = co_await acceptor_.async_accept(workers_[worker]->executor, use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+    if (ec) {
+      // Out of file descriptors and the like: wait a little instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
+      continue;
+    }
+    asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
+  }
+}
+
+Task<void> Server::session(size_t worker_index, tcp::socket socket) {
+  Worker& worker = *workers_[worker_index];
+  beast::tcp_stream stream(std::move(socket));
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;
+  Connection connection{&stream};
+  worker.connections.insert(&connection);
+  ++open_connections_;
+
+  while (!worker.draining) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(options_.max_header_bytes);
+    parser.body_limit(options_.max_body_bytes);
+    connection.idle = true;
+    stream.expires_after(options_.keep_alive_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    connection.idle = false;
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        co_await send_and_close(stream, http::status::request_header_fields_too_large,
+                                "Request header fields too large");
+      } else if (ec == http::error::body_limit) {
+        co_await send_and_close(stream, http::status::payload_too_large,
+                                "Request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
+                                    " bytes");
+      } else if (is_malformed(ec)) {
+        co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + ec.message());
+      }
+      break;
+    }
+
+    ++active_requests_;
+    struct Done {
+      std::atomic<size_t>& n;
+      ~Done() { --n; }
+    } done{active_requests_};
+
+    if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+        co_await http::async_write(stream, cont, use_nothrow);
+      }
+      stream.expires_after(options_.request_read_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+      if (bec) {
+        if (bec == http::error::body_limit) {
+          co_await send_and_close(stream, http::status::payload_too_large,
+                                  "Request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
+                                      " bytes");
+        } else if (bec == beast::error::timeout) {
+          co_await send_and_close(stream, http::status::request_timeout, "Request body not received in time");
+        } else if (is_malformed(bec)) {
+          co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + bec.message());
+        }
+        break;
+      }
+    }
+    stream.expires_never();
+
+    Exchange exchange(stream, parser.release(), worker_index, worker.draining);
+    bool failed = false;
+    try {
+      co_await router_.dispatch(exchange);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
+      failed = true;
+    }
+    if (failed && !exchange.response_started()) {
+      co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
+      break;
+    }
+    if (!exchange.keep_alive()) break;
+  }
+
+  worker.connections.erase(&connection);
+  --open_connections_;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close();
+}
+
+void Server::begin_shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    asio::post(worker->executor, [worker] {
+      worker->draining = true;
+      for (Connection* c : worker->connections)
+        if (c->idle) c->stream->cancel();  // wakes the idle read; busy ones finish their request
+    });
+  }
+}
+
+}  // namespace crs::http_server

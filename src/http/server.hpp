@@ -1,0 +1,55 @@
+#pragma once
+// The HTTP/1.1 listener. One acceptor hands each connection to an I/O thread (round robin);
+// the connection lives on that thread. Bad requests get 400/413/431 JSON answers, never a crash.
+// Shutdown: stop accepting, close idle keep-alive connections, let requests in flight finish.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/net.hpp"
+#include "core/result.hpp"
+#include "http/router.hpp"
+
+namespace crs::http_server {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 3000;
+  uint32_t max_header_bytes = 65536;
+  uint64_t max_body_bytes = 32 * 1024 * 1024;
+  std::chrono::seconds keep_alive_timeout{65};
+  std::chrono::seconds request_read_timeout{60};
+};
+
+class Server {
+ public:
+  // `workers`: one executor per I/O thread; the acceptor runs on the first.
+  Server(std::vector<asio::any_io_executor> workers, const Router& router, ServerOptions options);
+  ~Server();
+
+  Status listen();            // binds and listens; fails if the address is taken
+  void start();               // begins accepting
+  void begin_shutdown();      // thread-safe; idempotent
+  uint16_t port() const;      // the bound port (useful when options.port is 0)
+
+  size_t active_requests() const { return active_requests_.load(); }
+  size_t open_connections() const { return open_connections_.load(); }
+
+ private:
+  struct Worker;
+  struct Connection;
+  Task<void> accept_loop();
+  Task<void> session(size_t worker, tcp::socket socket);
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  const Router& router_;
+  ServerOptions options_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<size_t> active_requests_{0};
+  std::atomic<size_t> open_connections_{0};
+};
+
+}  // namespace crs::http_server

@@ -1,0 +1,55 @@
+#include "behavior.hpp"
+
+#include <boost/json.hpp>
+
+namespace crs::fake {
+namespace json = boost::json;
+
+std::string parse_behavior(const json::value& value, Behavior& b) {
+  const auto* obj = value.if_object();
+  if (!obj) return "behavior must be a JSON object";
+  for (const auto& [key, v] : *obj) {
+    auto as_int = [&](auto& field) -> bool {
+      if (!v.is_int64() && !v.is_uint64()) return false;
+      field = static_cast<std::remove_reference_t<decltype(field)>>(v.to_number<int64_t>());
+      return true;
+    };
+    auto as_str = [&](std::string& field) -> bool {
+      if (!v.is_string()) return false;
+      field = std::string(v.get_string());
+      return true;
+    };
+    auto as_bool = [&](bool& field) -> bool {
+      if (!v.is_bool()) return false;
+      field = v.get_bool();
+      return true;
+    };
+    bool ok = true;
+    if (key == "status") ok = as_int(b.status);
+    else if (key == "errorType") ok = as_str(b.error_type);
+    else if (key == "errorMessage") ok = as_str(b.error_message);
+    else if (key == "htmlError") ok = as_bool(b.html_error);
+    else if (key == "retryAfter") ok = as_int(b.retry_after);
+    else if (key == "latencyMs") ok = as_int(b.latency_ms);
+    else if (key == "firstEventDelayMs") ok = as_int(b.first_event_delay_ms);
+    else if (key == "dripMs") ok = as_int(b.drip_ms);
+    else if (key == "deltas") ok = as_int(b.deltas);
+    else if (key == "text") ok = as_str(b.text);
+    else if (key == "stallAfterEvents") ok = as_int(b.stall_after_events);
+    else if (key == "resetAfterEvents") ok = as_int(b.reset_after_events);
+    else if (key == "errorAfterEvents") ok = as_int(b.error_after_events);
+    else if (key == "stallMs") ok = as_int(b.stall_ms);
+    else if (key == "chunkBytes") ok = as_int(b.chunk_bytes);
+    else if (key == "crlf") ok = as_bool(b.crlf);
+    else if (key == "inputTokens") { int64_t x = 0; ok = as_int(x); b.input_tokens = x; }
+    else if (key == "outputTokens") { int64_t x = 0; ok = as_int(x); b.output_tokens = x; }
+    else if (key == "cacheCreationInputTokens") ok = as_int(b.cache_creation_input_tokens);
+    else if (key == "cacheReadInputTokens") ok = as_int(b.cache_read_input_tokens);
+    else return "unknown behavior field '" + std::string(key) + "'";
+    if (!ok) return "behavior field '" + std::string(key) + "' has the wrong type";
+  }
+  if (b.deltas < 0 || b.deltas > 100000) return "deltas must be between 0 and 100000";
+  return {};
+}
+
+}  // namespace crs::fake

@@ -1,0 +1,38 @@
+#pragma once
+// What the fake upstream does with one request. Chosen per request (header x-fake-behavior)
+// or scripted per credential through POST /_fake/behaviors; see tools/fake_upstream/README.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+namespace crs::fake {
+
+struct Behavior {
+  int status = 200;                 // non-2xx: an error response instead of a message
+  std::string error_type;           // default from the status (rate_limit_error, ...)
+  std::string error_message;
+  bool html_error = false;          // error body as an HTML page (an edge proxy's 502)
+  int retry_after = -1;             // seconds, on errors; -1 = none
+  int latency_ms = 0;               // before the response headers
+  int first_event_delay_ms = 0;     // stream: after the headers, before the first event
+  int drip_ms = 0;                  // stream: between events
+  int deltas = 3;                   // text deltas in the answer
+  std::string text = "word";        // each delta is "<text><n> "
+  int stall_after_events = -1;      // stream: stop after N events, keep the connection open
+  int reset_after_events = -1;      // stream: reset the TCP connection after N events
+  int error_after_events = -1;      // stream: an overloaded error event after N events, then end
+  int stall_ms = 600000;            // how long a stall lasts (ends early if the client leaves)
+  int chunk_bytes = 0;              // stream: split writes into pieces of N bytes (0 = per event)
+  bool crlf = false;                // stream: \r\n line endings
+  std::optional<int64_t> input_tokens;       // default: body bytes / 4
+  std::optional<int64_t> output_tokens;      // default: 3 per delta
+  int64_t cache_creation_input_tokens = 0;
+  int64_t cache_read_input_tokens = 0;
+};
+
+// Reads the fields present in `json` over the defaults; returns an error text on bad input.
+std::string parse_behavior(const boost::json::value& json, Behavior& out);
+
+}  // namespace crs::fake

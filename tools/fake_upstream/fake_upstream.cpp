@@ -1,0 +1,522 @@
+#include "fake_upstream.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "behavior.hpp"
+#include "core/net.hpp"
+#include "http/responses.hpp"
+
+namespace crs::fake {
+namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
+using http_server::Exchange;
+using http_server::Response;
+
+namespace {
+
+struct Scripted {
+  std::string credential;  // "*" matches every request
+  json::value behavior;
+  int64_t times = -1;      // -1: until cleared
+};
+
+struct Record {
+  int64_t seq = 0;
+  json::object data;       // method, target, headers, body, ...
+};
+
+std::string credential_of(const http_server::Request& req) {
+  std::string_view key = req["x-api-key"];
+  if (!key.empty()) return std::string(key);
+  std::string_view auth = req[http::field::authorization];
+  if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) return std::string(auth.substr(7));
+  return std::string(auth);
+}
+
+std::string_view default_error_type(int status) {
+  return http_server::anthropic_error_type(static_cast<http::status>(status));
+}
+
+json::object headers_json(const http_server::Request& req);
+
+// Built outside coroutines: GCC 12 miscompiles initializer lists inside coroutine frames.
+json::object request_record(const Exchange& ex, const std::string& credential, bool stream) {
+  const auto& req = ex.request();
+  return json::object{{"method", std::string(req.method_string())},
+                      {"target", std::string(req.target())},
+                      {"path", std::string(ex.path())},
+                      {"headers", headers_json(req)},
+                      {"body", req.body()},
+                      {"credential", credential},
+                      {"stream", stream},
+                      {"outcome", "in_flight"}};
+}
+
+// ---- The Messages wire format ----
+
+struct Usage {
+  int64_t input = 0, output = 0, cache_create = 0, cache_read = 0;
+};
+
+json::object usage_json(const Usage& u, bool full) {
+  json::object o{{"input_tokens", u.input},
+                 {"cache_creation_input_tokens", u.cache_create},
+                 {"cache_read_input_tokens", u.cache_read},
+                 {"output_tokens", u.output}};
+  if (full) {
+    o["cache_creation"] = json::object{{"ephemeral_5m_input_tokens", u.cache_create}, {"ephemeral_1h_input_tokens", 0}};
+    o["service_tier"] = "standard";
+  }
+  return o;
+}
+
+std::string delta_text(const Behavior& b, int i) { return fmt::format("{}{} ", b.text, i); }
+
+std::string sse_event(std::string_view name, const json::object& data, bool crlf) {
+  std::string nl = crlf ? "\r\n" : "\n";
+  return fmt::format("event: {}{}data: {}{}{}", name, nl, json::serialize(data), nl, nl);
+}
+
+std::string overloaded_event(bool crlf) {
+  json::object err{{"type", "error"}, {"error", json::object{{"type", "overloaded_error"}, {"message", "Overloaded"}}}};
+  return sse_event("error", err, crlf);
+}
+
+// Every event of a streamed answer, in the order of spec §7.4.
+std::vector<std::string> stream_events(const std::string& id, const std::string& model, const Behavior& b,
+                                       const Usage& u) {
+  std::vector<std::string> events;
+  Usage start = u;
+  start.output = 1;
+  json::object message{{"id", id},          {"type", "message"},       {"role", "assistant"},
+                       {"model", model},    {"content", json::array{}}, {"stop_reason", nullptr},
+                       {"stop_sequence", nullptr}, {"usage", usage_json(start, false)}};
+  events.push_back(sse_event("message_start", {{"type", "message_start"}, {"message", std::move(message)}}, b.crlf));
+  events.push_back(sse_event("content_block_start",
+                             {{"type", "content_block_start"},
+                              {"index", 0},
+                              {"content_block", json::object{{"type", "text"}, {"text", ""}}}},
+                             b.crlf));
+  events.push_back(sse_event("ping", {{"type", "ping"}}, b.crlf));
+  for (int i = 0; i < b.deltas; ++i) {
+    events.push_back(sse_event("content_block_delta",
+                               {{"type", "content_block_delta"},
+                                {"index", 0},
+                                {"delta", json::object{{"type", "text_delta"}, {"text", delta_text(b, i)}}}},
+                               b.crlf));
+  }
+  events.push_back(sse_event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}, b.crlf));
+  events.push_back(sse_event("message_delta",
+                             {{"type", "message_delta"},
+                              {"delta", json::object{{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                              {"usage", json::object{{"output_tokens", u.output}}}},
+                             b.crlf));
+  events.push_back(sse_event("message_stop", {{"type", "message_stop"}}, b.crlf));
+  return events;
+}
+
+std::string message_json(const std::string& id, const std::string& model, const Behavior& b, const Usage& u) {
+  std::string text;
+  for (int i = 0; i < b.deltas; ++i) text += delta_text(b, i);
+  json::object message{{"id", id},
+                       {"type", "message"},
+                       {"role", "assistant"},
+                       {"model", model},
+                       {"content", json::array{json::object{{"type", "text"}, {"text", text}}}},
+                       {"stop_reason", "end_turn"},
+                       {"stop_sequence", nullptr},
+                       {"usage", usage_json(u, true)}};
+  return json::serialize(message);
+}
+
+Response error_response(const Behavior& b, const std::string& request_id) {
+  auto status = static_cast<http::status>(b.status);
+  Response res;
+  if (b.html_error) {
+    res = Response{status, 11};
+    res.set(http::field::content_type, "text/html");
+    res.body() = fmt::format("<html><head><title>{} {}</title></head><body><center><h1>{} {}</h1></center>"
+                             "<hr><center>cloudflare</center></body></html>\n",
+                             b.status, http::obsolete_reason(status), b.status, http::obsolete_reason(status));
+  } else {
+    std::string type = b.error_type.empty() ? std::string(default_error_type(b.status)) : b.error_type;
+    std::string message = b.error_message.empty() ? fmt::format("Fake upstream error {}", b.status) : b.error_message;
+    json::object body{{"type", "error"},
+                      {"error", json::object{{"type", type}, {"message", message}}},
+                      {"request_id", request_id}};
+    res = http_server::json_response(status, json::serialize(body));
+  }
+  if (b.retry_after >= 0) res.set(http::field::retry_after, std::to_string(b.retry_after));
+  if (b.status == 429) {
+    res.set("anthropic-ratelimit-requests-limit", "50");
+    res.set("anthropic-ratelimit-requests-remaining", "0");
+    res.set("anthropic-ratelimit-requests-reset", "2026-01-05T10:15:30Z");
+    res.set("anthropic-ratelimit-input-tokens-limit", "30000");
+    res.set("anthropic-ratelimit-input-tokens-remaining", "0");
+    res.set("anthropic-ratelimit-input-tokens-reset", "2026-01-05T10:15:30Z");
+    res.set("x-should-retry", "true");
+  }
+  res.set("request-id", request_id);
+  return res;
+}
+
+json::object models_json() {
+  json::array data{
+      json::object{{"type", "model"}, {"id", "claude-sonnet-4-5-20250929"}, {"display_name", "Claude Sonnet 4.5"},
+                   {"created_at", "2025-09-29T00:00:00Z"}},
+      json::object{{"type", "model"}, {"id", "claude-haiku-4-5-20251001"}, {"display_name", "Claude Haiku 4.5"},
+                   {"created_at", "2025-10-01T00:00:00Z"}},
+      json::object{{"type", "model"}, {"id", "claude-opus-4-1-20250805"}, {"display_name", "Claude Opus 4.1"},
+                   {"created_at", "2025-08-05T00:00:00Z"}}};
+  return {{"data", std::move(data)},
+          {"has_more", false},
+          {"first_id", "claude-sonnet-4-5-20250929"},
+          {"last_id", "claude-opus-4-1-20250805"}};
+}
+
+json::object headers_json(const http_server::Request& req) {
+  json::object headers;
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    auto it = headers.find(name);
+    if (it == headers.end()) headers[name] = std::string(field.value());
+    else it->value() = std::string(it->value().get_string()) + "," + std::string(field.value());
+  }
+  return headers;
+}
+
+}  // namespace
+
+struct FakeUpstream::State {
+  explicit State(FakeOptions o) : options(o) {}
+  FakeOptions options;
+  std::mutex mutex;
+  std::deque<Record> records;
+  std::vector<Scripted> scripts;
+  int64_t next_seq = 1;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> max_in_flight{0};
+  std::atomic<int64_t> total{0};
+
+  // The behaviour for a request: header first, then the first matching script.
+  std::string choose(const http_server::Request& req, const std::string& credential, Behavior& out) {
+    std::string_view header = req["x-fake-behavior"];
+    if (!header.empty()) {
+      boost::system::error_code ec;
+      auto v = json::parse(header, ec);
+      if (ec) return "x-fake-behavior is not valid JSON";
+      return parse_behavior(v, out);
+    }
+    json::value chosen;
+    {
+      std::lock_guard lock(mutex);
+      for (auto it = scripts.begin(); it != scripts.end(); ++it) {
+        if (it->credential != "*" && it->credential != credential) continue;
+        chosen = it->behavior;
+        if (it->times > 0 && --it->times == 0) scripts.erase(it);
+        break;
+      }
+    }
+    if (chosen.is_null()) return {};
+    return parse_behavior(chosen, out);
+  }
+
+  int64_t begin_record(json::object data) {
+    std::lock_guard lock(mutex);
+    int64_t seq = next_seq++;
+    data["seq"] = seq;
+    if (options.record) {
+      records.push_back(Record{seq, std::move(data)});
+      if (records.size() > options.max_records) records.pop_front();
+    }
+    return seq;
+  }
+
+  void finish_record(int64_t seq, std::string_view outcome, int status, const Usage* usage, int events) {
+    if (!options.record) return;
+    std::lock_guard lock(mutex);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      if (it->seq != seq) continue;
+      it->data["outcome"] = outcome;
+      it->data["status"] = status;
+      it->data["eventsSent"] = events;
+      if (usage) it->data["usage"] = usage_json(*usage, false);
+      break;
+    }
+  }
+
+  struct InFlight {
+    State& s;
+    explicit InFlight(State& st) : s(st) {
+      int64_t now = ++s.in_flight;
+      ++s.total;
+      int64_t seen = s.max_in_flight.load();
+      while (now > seen && !s.max_in_flight.compare_exchange_weak(seen, now)) {
+      }
+    }
+    ~InFlight() { --s.in_flight; }
+  };
+};
+
+namespace {
+
+Task<void> sleep_ms(int ms) {
+  if (ms <= 0) co_return;
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(std::chrono::milliseconds(ms));
+  co_await t.async_wait(use_nothrow);
+}
+
+// Waits until the peer closes the connection or `ms` pass.
+Task<void> hold_until_client_leaves(Exchange& ex, int ms) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(std::chrono::milliseconds(ms));
+  char byte;
+  co_await (ex.stream().socket().async_read_some(asio::buffer(&byte, 1), use_nothrow) || t.async_wait(use_nothrow));
+}
+
+void reset_connection(Exchange& ex) {
+  beast::error_code ec;
+  ex.stream().socket().set_option(asio::socket_base::linger(true, 0), ec);
+  ex.stream().socket().close(ec);
+}
+
+struct Parsed {
+  std::string model;
+  bool stream = false;
+  std::string error;
+};
+
+Parsed parse_messages_request(const std::string& body, bool require_max_tokens) {
+  Parsed p;
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    p.error = "Request body is not valid JSON";
+    return p;
+  }
+  const auto& o = v.get_object();
+  auto* model = o.if_contains("model");
+  if (!model || !model->is_string()) p.error = "model: Field required";
+  else p.model = std::string(model->get_string());
+  auto* messages = o.if_contains("messages");
+  if (p.error.empty() && (!messages || !messages->is_array())) p.error = "messages: Field required";
+  if (p.error.empty() && require_max_tokens && !o.if_contains("max_tokens")) p.error = "max_tokens: Field required";
+  if (auto* s = o.if_contains("stream"); s && s->is_bool()) p.stream = s->get_bool();
+  return p;
+}
+
+Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
+  FakeUpstream::State::InFlight in_flight(*state);
+  const auto& req = ex.request();
+  std::string credential = credential_of(req);
+  Parsed parsed = parse_messages_request(req.body(), true);
+
+  int64_t seq = state->begin_record(request_record(ex, credential, parsed.stream));
+  std::string request_id = fmt::format("req_fake{:017}", seq);
+
+  Behavior b;
+  if (auto problem = state->choose(req, credential, b); !problem.empty()) {
+    b = Behavior{};
+    b.status = 400;
+    b.error_message = "fake upstream: " + problem;
+  }
+  co_await sleep_ms(b.latency_ms);
+
+  if (b.status == 200 && !parsed.error.empty()) {
+    b.status = 400;
+    b.error_type = "invalid_request_error";
+    b.error_message = parsed.error;
+  }
+  if (b.status < 200 || b.status > 299) {
+    co_await ex.send(error_response(b, request_id));
+    state->finish_record(seq, "error_status", b.status, nullptr, 0);
+    co_return;
+  }
+
+  Usage usage;
+  usage.input = b.input_tokens.value_or(std::max<int64_t>(1, static_cast<int64_t>(req.body().size() / 4)));
+  usage.output = b.output_tokens.value_or(3 * b.deltas);
+  usage.cache_create = b.cache_creation_input_tokens;
+  usage.cache_read = b.cache_read_input_tokens;
+  std::string id = fmt::format("msg_fake{:016}", seq);
+
+  if (!parsed.stream) {
+    Response res = http_server::json_response(http::status::ok, message_json(id, parsed.model, b, usage));
+    res.set("request-id", request_id);
+    co_await ex.send(std::move(res));
+    state->finish_record(seq, "complete", 200, &usage, 0);
+    co_return;
+  }
+
+  http::response<http::empty_body> header{http::status::ok, 11};
+  header.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  header.set(http::field::cache_control, "no-cache");
+  header.set("request-id", request_id);
+  if (auto ec = co_await ex.start_stream(std::move(header)); ec) {
+    state->finish_record(seq, "client_gone", 200, nullptr, 0);
+    co_return;
+  }
+  co_await sleep_ms(b.first_event_delay_ms);
+
+  auto events = stream_events(id, parsed.model, b, usage);
+  Usage sent;  // what a client that read everything sent so far would meter
+  int count = 0;
+  for (const auto& event : events) {
+    if (count == b.stall_after_events) {
+      co_await hold_until_client_leaves(ex, b.stall_ms);
+      state->finish_record(seq, "stalled", 200, &sent, count);
+      co_return;
+    }
+    if (count == b.reset_after_events) {
+      reset_connection(ex);
+      state->finish_record(seq, "reset", 200, &sent, count);
+      co_return;
+    }
+    if (count == b.error_after_events) {
+      std::string event_text = overloaded_event(b.crlf);
+      co_await ex.write_chunk(event_text);
+      co_await ex.end_stream();
+      state->finish_record(seq, "error_event", 200, &sent, count);
+      co_return;
+    }
+    if (count > 0) co_await sleep_ms(b.drip_ms);
+    beast::error_code ec;
+    if (b.chunk_bytes > 0) {
+      for (size_t off = 0; off < event.size() && !ec; off += static_cast<size_t>(b.chunk_bytes))
+        ec = co_await ex.write_chunk(std::string_view(event).substr(off, static_cast<size_t>(b.chunk_bytes)));
+    } else {
+      ec = co_await ex.write_chunk(event);
+    }
+    if (ec) {
+      state->finish_record(seq, "client_gone", 200, &sent, count);
+      co_return;
+    }
+    ++count;
+    if (count == 1) {
+      sent = usage;
+      sent.output = 1;
+    }
+    if (event.starts_with("event: message_delta")) sent.output = usage.output;
+  }
+  co_await ex.end_stream();
+  state->finish_record(seq, "complete", 200, &usage, count);
+}
+
+Task<void> handle_count_tokens(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
+  FakeUpstream::State::InFlight in_flight(*state);
+  const auto& req = ex.request();
+  std::string credential = credential_of(req);
+  int64_t seq = state->begin_record(request_record(ex, credential, false));
+  Behavior b;
+  if (auto problem = state->choose(req, credential, b); !problem.empty()) {
+    b.status = 400;
+    b.error_message = "fake upstream: " + problem;
+  }
+  co_await sleep_ms(b.latency_ms);
+  Parsed parsed = parse_messages_request(req.body(), false);
+  if (b.status == 200 && !parsed.error.empty()) {
+    b.status = 400;
+    b.error_type = "invalid_request_error";
+    b.error_message = parsed.error;
+  }
+  std::string request_id = fmt::format("req_fake{:017}", seq);
+  if (b.status != 200) {
+    co_await ex.send(error_response(b, request_id));
+    state->finish_record(seq, "error_status", b.status, nullptr, 0);
+    co_return;
+  }
+  int64_t tokens = b.input_tokens.value_or(std::max<int64_t>(1, static_cast<int64_t>(req.body().size() / 4)));
+  Response res = http_server::json_response(http::status::ok, fmt::format("{{\"input_tokens\":{}}}", tokens));
+  res.set("request-id", request_id);
+  co_await ex.send(std::move(res));
+  state->finish_record(seq, "complete", 200, nullptr, 0);
+}
+
+// ---- Control API for tests: /_fake/... ----
+
+Response control_json(http::status status, const json::value& v) {
+  return http_server::json_response(status, json::serialize(v));
+}
+
+}  // namespace
+
+FakeUpstream::FakeUpstream(FakeOptions options) : state_(std::make_shared<State>(options)) {}
+FakeUpstream::~FakeUpstream() = default;
+
+void FakeUpstream::register_routes(http_server::Router& router) {
+  auto s = state_;
+  router.add(http::verb::post, "/v1/messages", [s](Exchange& ex) { return handle_messages(s, ex); });
+  router.add(http::verb::post, "/v1/messages/count_tokens", [s](Exchange& ex) { return handle_count_tokens(s, ex); });
+  std::string models = json::serialize(models_json());
+  router.add(http::verb::get, "/v1/models", [models](Exchange& ex) {
+    return ex.send(http_server::json_response(http::status::ok, models));
+  });
+
+  router.add(http::verb::get, "/_fake/requests", [s](Exchange& ex) {
+    int64_t since = 0;
+    std::string_view q = ex.query();
+    if (auto p = q.find("since="); p != std::string_view::npos) since = std::atoll(std::string(q.substr(p + 6)).c_str());
+    json::array list;
+    {
+      std::lock_guard lock(s->mutex);
+      for (const auto& r : s->records)
+        if (r.seq > since) list.push_back(r.data);
+    }
+    return ex.send(control_json(http::status::ok, json::object{{"requests", std::move(list)}}));
+  });
+  router.add(http::verb::get, "/_fake/stats", [s](Exchange& ex) {
+    json::object o{{"inFlight", s->in_flight.load()}, {"maxInFlight", s->max_in_flight.load()},
+                   {"total", s->total.load()}};
+    return ex.send(control_json(http::status::ok, o));
+  });
+  router.add(http::verb::post, "/_fake/reset", [s](Exchange& ex) {
+    {
+      std::lock_guard lock(s->mutex);
+      s->records.clear();
+      s->scripts.clear();
+    }
+    s->max_in_flight = s->in_flight.load();
+    s->total = 0;
+    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+  });
+  // {"credential": "sk-..." | "*", "behavior": {...}, "times": N}; appended to the script list.
+  router.add(http::verb::post, "/_fake/behaviors", [s](Exchange& ex) {
+    boost::system::error_code ec;
+    auto v = json::parse(ex.request().body(), ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    Behavior check;
+    std::string problem = !o ? "body must be a JSON object" : "";
+    const json::value* behavior = o ? o->if_contains("behavior") : nullptr;
+    if (problem.empty() && !behavior) problem = "behavior is required";
+    if (problem.empty()) problem = parse_behavior(*behavior, check);
+    if (!problem.empty())
+      return ex.send(control_json(http::status::bad_request, json::object{{"error", problem}}));
+    Scripted script;
+    script.behavior = *behavior;
+    script.credential = "*";
+    if (auto* c = o->if_contains("credential"); c && c->is_string()) script.credential = std::string(c->get_string());
+    if (auto* t = o->if_contains("times"); t && t->is_int64()) script.times = t->get_int64();
+    {
+      std::lock_guard lock(s->mutex);
+      s->scripts.push_back(std::move(script));
+    }
+    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+  });
+  router.add(http::verb::delete_, "/_fake/behaviors", [s](Exchange& ex) {
+    {
+      std::lock_guard lock(s->mutex);
+      s->scripts.clear();
+    }
+    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+  });
+}
+
+}  // namespace crs::fake
