@@ -19,7 +19,6 @@ namespace crs::config {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kDefaultConfigPath = "config/config.toml";
 constexpr const char* kSecretsFile = "secrets.env";
 // Placeholders shipped in CRS examples; a deployment using them has no secret at all.
 constexpr std::string_view kPlaceholders[] = {"CHANGE-THIS-32-CHARACTER-KEY-NOW", "your-encryption-key-here",
@@ -311,7 +310,7 @@ Loaded load(const LoadOptions& options) {
 
   std::string path = options.config_path;
   bool explicit_path = !path.empty();
-  if (!explicit_path) path = kDefaultConfigPath;
+  if (!explicit_path) path = options.default_config_path;
   if (fs::exists(path)) {
     out.config_path = path;
     try {

@@ -16,7 +16,8 @@ enum class Source { Default, Generated, File, DotEnv, Env };
 std::string_view source_name(Source source);
 
 struct LoadOptions {
-  std::string config_path;        // empty: config/config.toml if it exists
+  std::string config_path;        // empty: default_config_path if it exists
+  std::string default_config_path = "config/config.toml";
   std::string env_file = ".env";  // read if it exists
   std::map<std::string, std::string> environment;  // usually the process environment
 };

@@ -14,6 +14,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
+  Result() : v_(Error{"no result"}) {}                  // for APIs that need default construction
   Result(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}        // NOLINT(google-explicit-constructor)
 

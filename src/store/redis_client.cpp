@@ -155,6 +155,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   }
 
   void close_connection() {
+    ready = false;
     beast::error_code ignored;
     if (socket.is_open()) {
       socket.shutdown(tcp::socket::shutdown_both, ignored);

@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "core/secret.hpp"
+
+namespace crs {
+namespace {
+
+const std::string kRelayKey = "cr_" + std::string(64, 'a') + "";
+const std::string kAnthropicKey = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+
+TEST(MaskSecret, ShowsOnlyEnds) {
+  EXPECT_EQ(mask_secret(""), "");
+  EXPECT_EQ(mask_secret("short"), "***");
+  std::string masked = mask_secret(kRelayKey);
+  EXPECT_EQ(masked, "cr_aaa...aaaa");
+  EXPECT_LT(masked.size(), 16u);
+}
+
+TEST(RedactSecrets, RelayAndAnthropicKeys) {
+  std::string line = "auth ok for " + kRelayKey + " upstream " + kAnthropicKey + " done";
+  redact_secrets(line);
+  EXPECT_EQ(line.find(kRelayKey), std::string::npos);
+  EXPECT_EQ(line.find(kAnthropicKey), std::string::npos);
+  EXPECT_NE(line.find("auth ok for cr_aaa..."), std::string::npos);
+  EXPECT_NE(line.find(" done"), std::string::npos);
+}
+
+TEST(RedactSecrets, BearerTokensAndHeaders) {
+  std::string line = "authorization: Bearer sk-ant-oat01-secretsecretsecret123 x-api-key: abcdefghijklmnop12345";
+  redact_secrets(line);
+  EXPECT_EQ(line.find("secretsecretsecret123"), std::string::npos) << line;
+  EXPECT_EQ(line.find("abcdefghijklmnop12345"), std::string::npos) << line;
+  EXPECT_NE(line.find("authorization: Bearer "), std::string::npos) << line;
+}
+
+TEST(RedactSecrets, UrlPasswordsAndPairs) {
+  std::string line = "redis at redis://user:hunter2pass@db:6379/0, proxy socks5://u:pw12345@p:1080 password=s3cr3t!";
+  redact_secrets(line);
+  EXPECT_EQ(line.find("hunter2pass"), std::string::npos) << line;
+  EXPECT_EQ(line.find("pw12345"), std::string::npos) << line;
+  EXPECT_EQ(line.find("s3cr3t!"), std::string::npos) << line;
+  EXPECT_NE(line.find("redis://user:***@db:6379/0"), std::string::npos) << line;
+}
+
+TEST(RedactSecrets, JsonFields) {
+  std::string line = R"({"accessToken":"tok-value-123456","refresh_token": "rt-987654321","name":"visible"})";
+  redact_secrets(line);
+  EXPECT_EQ(line.find("tok-value-123456"), std::string::npos) << line;
+  EXPECT_EQ(line.find("rt-987654321"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"name\":\"visible\""), std::string::npos) << line;
+}
+
+TEST(RedactSecrets, LeavesCountsAndOrdinaryTextAlone) {
+  std::string line = R"(usage {"input_tokens": 12, "output_tokens": 87, "tokenLimit": 0} model=claude-sonnet-4-5)";
+  std::string before = line;
+  redact_secrets(line);
+  EXPECT_EQ(line, before);
+}
+
+TEST(SecretName, Recognises) {
+  for (auto name : {"password", "REDIS_PASSWORD", "jwtSecret", "encryptionKey", "apiKey", "x-api-key",
+                    "accessToken", "refresh_token", "authorization", "smtp.auth.pass", "webhook"})
+    EXPECT_TRUE(is_secret_name(name)) << name;
+  for (auto name : {"output_tokens", "host", "port", "maxTokens", "tokenLimit", "name"})
+    EXPECT_FALSE(is_secret_name(name)) << name;
+}
+
+}  // namespace
+}  // namespace crs

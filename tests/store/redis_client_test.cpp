@@ -1,0 +1,198 @@
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "store/redis_client.hpp"
+#include "store/redis_options.hpp"
+#include "support/support.hpp"
+
+namespace crs::store {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RedisServer;
+using test::TempDir;
+
+// Runs `task` on `ctx` (which also runs the client's connection) until it completes.
+template <class T>
+T run(asio::io_context& ctx, Task<T> task, std::chrono::milliseconds timeout = 15s) {
+  auto future = asio::co_spawn(ctx, std::move(task), asio::use_future);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (future.wait_for(0s) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("task did not finish in time");
+    ctx.run_one_for(50ms);
+  }
+  return future.get();
+}
+
+bool wait_connected(asio::io_context& ctx, RedisClient& client, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!client.connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
+  return client.connected();
+}
+
+RedisOptions options_for(int port) {
+  RedisOptions o;
+  o.port = port;
+  o.min_backoff = 20ms;
+  o.max_backoff = 200ms;
+  return o;
+}
+
+Task<Result<RedisReply>> cmd(RedisClient& c, RedisCommand args) { co_return co_await c.command(std::move(args)); }
+Task<Result<std::vector<RedisReply>>> pipe(RedisClient& c, std::vector<RedisCommand> cmds) {
+  co_return co_await c.pipeline(std::move(cmds));
+}
+
+struct RedisFixture : ::testing::Test {
+  TempDir dir;
+  RedisServer server{dir.file("redis")};
+  asio::io_context ctx;
+  void SetUp() override { ASSERT_TRUE(server.start()); }
+};
+
+TEST_F(RedisFixture, CommandsAndErrorReplies) {
+  RedisClient client(ctx.get_executor(), options_for(server.port()));
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  auto set = run(ctx, cmd(client, {"SET", "greeting", "hello\r\nworld"}));
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->type, RedisReply::Type::Status);
+  auto get = run(ctx, cmd(client, {"GET", "greeting"}));
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->str, "hello\r\nworld");  // binary-safe
+  auto missing = run(ctx, cmd(client, {"GET", "nothing"}));
+  EXPECT_TRUE(missing->is_nil());
+  auto err = run(ctx, cmd(client, {"INCR", "greeting"}));
+  ASSERT_TRUE(err.ok());
+  EXPECT_TRUE(err->is_error());
+  EXPECT_NE(err->str.find("not an integer"), std::string::npos);
+  auto arr = run(ctx, cmd(client, {"MGET", "greeting", "nothing"}));
+  ASSERT_TRUE(arr->is_array());
+  ASSERT_EQ(arr->elements.size(), 2u);
+  EXPECT_TRUE(arr->elements[1].is_nil());
+}
+
+TEST_F(RedisFixture, PipelineRepliesInOrder) {
+  RedisClient client(ctx.get_executor(), options_for(server.port()));
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  std::vector<RedisCommand> cmds;
+  for (int i = 0; i < 500; ++i) cmds.push_back({"INCRBY", "counter", std::to_string(i)});
+  auto replies = run(ctx, pipe(client, cmds));
+  ASSERT_TRUE(replies.ok());
+  ASSERT_EQ(replies->size(), 500u);
+  int64_t expected = 0;
+  for (int i = 0; i < 500; ++i) {
+    expected += i;
+    EXPECT_EQ((*replies)[i].integer, expected);
+  }
+}
+
+TEST_F(RedisFixture, ManyConcurrentCallersShareTheConnection) {
+  RedisClient client(ctx.get_executor(), options_for(server.port()));
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  std::vector<std::future<Result<RedisReply>>> futures;
+  for (int i = 0; i < 1000; ++i)
+    futures.push_back(asio::co_spawn(ctx, cmd(client, {"ECHO", "value-" + std::to_string(i)}), asio::use_future));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (futures.back().wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < deadline)
+    ctx.run_one_for(20ms);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(futures[i].wait_for(0s), std::future_status::ready);
+    auto r = futures[i].get();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->str, "value-" + std::to_string(i));
+  }
+}
+
+TEST_F(RedisFixture, TimeoutThenRecovers) {
+  auto o = options_for(server.port());
+  o.command_timeout = 200ms;
+  RedisClient client(ctx.get_executor(), o);
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  auto start = std::chrono::steady_clock::now();
+  auto slow = run(ctx, cmd(client, {"DEBUG", "SLEEP", "1"}));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(slow.ok());
+  EXPECT_NE(slow.error().message.find("timed out"), std::string::npos);
+  EXPECT_LT(took, 900ms);
+  EXPECT_FALSE(client.connected());  // a timed-out connection is dropped, not reused
+  // Redis is still asleep for a while; the client keeps reconnecting until it answers again.
+  Result<RedisReply> ping = Error{"not tried"};
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!ping.ok() && std::chrono::steady_clock::now() < deadline) {
+    wait_connected(ctx, client, 1s);
+    ping = run(ctx, cmd(client, {"PING"}));
+  }
+  ASSERT_TRUE(ping.ok()) << ping.error().message;
+  EXPECT_EQ(ping->str, "PONG");
+}
+
+TEST_F(RedisFixture, ReconnectsAfterServerRestart) {
+  RedisClient client(ctx.get_executor(), options_for(server.port()));
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  server.kill_hard();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (client.connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
+  EXPECT_FALSE(client.connected());
+  auto down = run(ctx, cmd(client, {"PING"}));
+  EXPECT_FALSE(down.ok());  // fails fast while disconnected
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(wait_connected(ctx, client));
+  EXPECT_TRUE(run(ctx, cmd(client, {"PING"})).ok());
+  EXPECT_GE(client.reconnects(), 1u);
+}
+
+TEST(RedisClientAuth, AuthAndSelect) {
+  TempDir dir;
+  RedisServer server(dir.file("redis"), 0, "s3cret-pass");
+  ASSERT_TRUE(server.start());
+  asio::io_context ctx;
+  auto o = options_for(server.port());
+  o.password = "s3cret-pass";
+  o.db = 3;
+  RedisClient client(ctx.get_executor(), o);
+  client.start();
+  ASSERT_TRUE(wait_connected(ctx, client));
+  ASSERT_TRUE(run(ctx, cmd(client, {"SET", "in-db-3", "yes"})).ok());
+  EXPECT_EQ(server.cli({"-n", "3", "GET", "in-db-3"}), "yes");
+  EXPECT_EQ(server.cli({"-n", "0", "EXISTS", "in-db-3"}), "0");
+
+  o.password = "wrong";
+  RedisClient refused(ctx.get_executor(), o);
+  refused.start();
+  EXPECT_FALSE(wait_connected(ctx, refused, 1s));
+}
+
+TEST(RedisClientUnreachable, FailsFastAndNeverThrows) {
+  asio::io_context ctx;
+  RedisClient client(ctx.get_executor(), options_for(test::free_port()));
+  client.start();
+  EXPECT_FALSE(wait_connected(ctx, client, 300ms));
+  auto r = run(ctx, cmd(client, {"PING"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not connected"), std::string::npos);
+}
+
+TEST(RedisUrl, Parses) {
+  auto o = parse_redis_url("redis://:pw@redis.example:6390/4");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->host, "redis.example");
+  EXPECT_EQ(o->port, 6390);
+  EXPECT_EQ(o->password, "pw");
+  EXPECT_EQ(o->db, 4);
+  auto user = parse_redis_url("redis://app:pw2@h");
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->username, "app");
+  EXPECT_EQ(user->password, "pw2");
+  EXPECT_EQ(user->port, 6379);
+  EXPECT_FALSE(parse_redis_url("http://h").ok());
+  EXPECT_FALSE(parse_redis_url("redis://h/x").ok());
+}
+
+}  // namespace
+}  // namespace crs::store

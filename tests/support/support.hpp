@@ -1,0 +1,121 @@
+#pragma once
+// Helpers for tests that run the real binaries: temp dirs, free ports, child processes,
+// a small HTTP client and a real redis-server.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/subprocess.hpp"
+
+namespace crs::test {
+
+using namespace std::chrono_literals;
+
+// Paths baked in by CMake.
+std::string crs_binary();
+std::string fake_upstream_binary();
+std::string source_dir();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+int free_port();
+std::string read_file(const std::string& path);
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
+                std::chrono::milliseconds step = 20ms);
+
+struct HttpResponse {
+  int status = 0;                                   // 0: no response (connection failed)
+  std::string body;
+  std::map<std::string, std::string> headers;       // lower-case names
+  std::string error;
+  std::string header(const std::string& name) const;
+};
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::string& body = "", const std::map<std::string, std::string>& headers = {},
+                          std::chrono::milliseconds timeout = 10s);
+inline HttpResponse http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
+
+// Sends raw bytes on a new connection and returns everything read until the peer closes or
+// `timeout` passes.
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout = 5s);
+
+// A blocking TCP connection for tests that need to control timing byte by byte.
+class RawConnection {
+ public:
+  explicit RawConnection(int port);
+  ~RawConnection();
+  bool send(const std::string& bytes);
+  // Reads what arrives within `timeout` (stops early at EOF).
+  std::string receive(std::chrono::milliseconds timeout);
+  bool closed_by_peer(std::chrono::milliseconds timeout);
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Runs a command to completion; returns exit code and combined output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;   // stdout
+  std::string err;   // stderr
+};
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                          const std::string& cwd = "", std::chrono::milliseconds timeout = 30s);
+
+// A real redis-server on a free port, for tests that want Redis outside the relay.
+class RedisServer {
+ public:
+  explicit RedisServer(const std::string& dir, int port = 0, const std::string& password = "");
+  ~RedisServer();
+  int port() const { return port_; }
+  bool start();
+  void kill_hard();   // SIGKILL
+  bool running();
+  // redis-cli, returning stdout (trimmed).
+  std::string cli(const std::vector<std::string>& args) const;
+
+ private:
+  std::string dir_;
+  int port_;
+  std::string password_;
+  std::optional<Subprocess> process_;
+};
+
+// `crs serve` in its own working directory with the given environment.
+class RelayProcess {
+ public:
+  RelayProcess(const TempDir& dir, std::vector<std::string> env);
+  ~RelayProcess();
+  bool start(bool wait_healthy = true);
+  int port() const { return port_; }
+  int embedded_redis_port() const { return redis_port_; }
+  Subprocess& process() { return *process_; }
+  std::string log() const;
+  std::optional<int> stop(std::chrono::milliseconds grace = 10s);   // SIGTERM, wait
+
+ private:
+  const TempDir& dir_;
+  std::vector<std::string> env_;
+  int port_;
+  int redis_port_;
+  std::optional<Subprocess> process_;
+};
+
+}  // namespace crs::test
