@@ -117,11 +117,9 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       break;
     }
 
+    // Counted by hand, not by a guard object: frames still suspended when the io_contexts are
+    // destroyed at exit must not touch the Server from their destructors.
     ++active_requests_;
-    struct Done {
-      std::atomic<size_t>& n;
-      ~Done() { --n; }
-    } done{active_requests_};
 
     if (!parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -140,6 +138,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
         } else if (is_malformed(bec)) {
           co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + bec.message());
         }
+        --active_requests_;
         break;
       }
     }
@@ -153,11 +152,10 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
       failed = true;
     }
-    if (failed && !exchange.response_started()) {
+    if (failed && !exchange.response_started())
       co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
-      break;
-    }
-    if (!exchange.keep_alive()) break;
+    --active_requests_;
+    if (failed || !exchange.keep_alive()) break;
   }
 
   worker.connections.erase(&connection);
