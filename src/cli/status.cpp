@@ -77,8 +77,7 @@ std::vector<store::RedisCommand> status_commands() {
           {"INFO", "memory"},
           {"INFO", "clients"},
           {"HLEN", std::string(store::keyspace::kApiKeyHashMap)},
-          {"SCARD", std::string(store::keyspace::kClaudeOauthAccounts)},
-          {"SCARD", std::string(store::keyspace::kClaudeConsoleAccounts)}};
+          {"SCARD", std::string(store::keyspace::kAccountIndex)}};
 }
 
 Task<RedisStatus> query_redis(store::RedisOptions options) {
@@ -113,7 +112,7 @@ Task<RedisStatus> query_redis(store::RedisOptions options) {
   out.memory = info_field(r[1].str, "used_memory_human");
   out.clients = info_field(r[2].str, "connected_clients");
   out.keys = r[3].as_int().value_or(0);
-  out.accounts = r[4].as_int().value_or(0) + r[5].as_int().value_or(0);
+  out.accounts = r[4].as_int().value_or(0);
   co_return out;
 }
 

@@ -1,12 +1,21 @@
 #pragma once
 // Redis key names shared by several subsystems. Names follow the Node.js service's schema
 // (spec/crs-compat.md §8) wherever the data is the same, so imported data lands in place.
+#include <string>
 #include <string_view>
 
 namespace crs::store::keyspace {
 
-inline constexpr std::string_view kApiKeyHashMap = "apikey:hash_map";                  // digest -> key id
-inline constexpr std::string_view kClaudeOauthAccounts = "claude:account:index";       // set of ids
-inline constexpr std::string_view kClaudeConsoleAccounts = "claude_console_account:index";
+// Relay keys
+inline constexpr std::string_view kApiKeyHashMap = "apikey:hash_map";          // digest -> key id
+inline constexpr std::string_view kApiKeysByCreation = "apikey:idx:createdAt"; // zset id -> created ms
+inline std::string api_key(std::string_view id) { return "apikey:" + std::string(id); }
+
+// Upstream accounts (our own record format; the CRS importer converts theirs)
+inline constexpr std::string_view kAccountIndex = "crs:account:index";         // set of ids
+inline std::string account(std::string_view id) { return "crs:account:" + std::string(id); }
+
+// Cache invalidation across relay instances: messages "key:<id>", "account:<id>".
+inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 
 }  // namespace crs::store::keyspace

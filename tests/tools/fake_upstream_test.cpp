@@ -51,6 +51,12 @@ const std::string kStreamBody =
 const std::string kBody =
     R"({"model":"claude-sonnet-4-5-20250929","max_tokens":100,"messages":[{"role":"user","content":"Hi"}]})";
 
+// A streaming request as raw bytes, for tests that watch the connection itself.
+std::string raw_stream_request(const std::string& behavior) {
+  return "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-fake-behavior: " + behavior +
+         "\r\nContent-Length: " + std::to_string(kStreamBody.size()) + "\r\n\r\n" + kStreamBody;
+}
+
 std::vector<std::pair<std::string, json::object>> parse_sse(const std::string& text) {
   std::vector<std::pair<std::string, json::object>> events;
   size_t pos = 0;
@@ -192,10 +198,7 @@ TEST_F(FakeUpstreamTest, MidStreamErrorEvent) {
 
 TEST_F(FakeUpstreamTest, ResetMidStream) {
   RawConnection c(port_);
-  std::string req = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-fake-behavior: "
-                    "{\"resetAfterEvents\":3}\r\nContent-Length: " +
-                    std::to_string(kStreamBody.size()) + "\r\n\r\n" + kStreamBody;
-  ASSERT_TRUE(c.send(req));
+  ASSERT_TRUE(c.send(raw_stream_request(R"({"resetAfterEvents":3})")));
   std::string got = c.receive(2s);
   EXPECT_NE(got.find("event: ping"), std::string::npos);
   EXPECT_EQ(got.find("content_block_delta"), std::string::npos);
@@ -206,10 +209,7 @@ TEST_F(FakeUpstreamTest, ResetMidStream) {
 TEST_F(FakeUpstreamTest, StallHoldsUntilTheClientLeaves) {
   {
     RawConnection c(port_);
-    std::string req = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-fake-behavior: "
-                      "{\"stallAfterEvents\":2}\r\nContent-Length: " +
-                      std::to_string(kStreamBody.size()) + "\r\n\r\n" + kStreamBody;
-    ASSERT_TRUE(c.send(req));
+    ASSERT_TRUE(c.send(raw_stream_request(R"({"stallAfterEvents":2})")));
     std::string got = c.receive(700ms);
     EXPECT_NE(got.find("content_block_start"), std::string::npos);
     EXPECT_EQ(got.find("ping"), std::string::npos);
