@@ -1,7 +1,13 @@
 #pragma once
+// Each file in cli/ adds its subcommands to the app; a command's callback sets the exit code.
+#include <functional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "config/loader.hpp"
+#include "core/net.hpp"
+#include "store/redis_client.hpp"
 
 namespace crs::cli {
 
@@ -10,10 +16,25 @@ struct GlobalOptions {
   bool json = false;
 };
 
+struct Context {
+  GlobalOptions global;
+  int exit_code = 0;
+};
+
 config::Loaded load_config(const GlobalOptions& options);
 
-// Each returns the process exit code.
-int config_check(const GlobalOptions& options);
-int status(const GlobalOptions& options, const std::string& server_url);
+void add_serve_command(CLI::App& app, Context& ctx);
+void add_config_commands(CLI::App& app, Context& ctx);
+void add_status_command(CLI::App& app, Context& ctx);
+void add_keys_commands(CLI::App& app, Context& ctx);
+void add_accounts_commands(CLI::App& app, Context& ctx);
+
+// Loads the configuration, connects to Redis and runs `body`; prints why if either fails.
+// `need_secrets`: the command needs ENCRYPTION_KEY (it hashes keys or seals credentials).
+int with_redis(const GlobalOptions& options, bool need_secrets,
+               std::function<Task<int>(store::RedisClient&, const config::Config&)> body);
+
+// Prints errors the same way in every command: JSON {"error": ...} or "error: ..." on stderr.
+int fail(const GlobalOptions& options, const std::string& message);
 
 }  // namespace crs::cli

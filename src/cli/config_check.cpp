@@ -5,14 +5,11 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "core/logging.hpp"
 #include "core/secret.hpp"
 
 namespace crs::cli {
 namespace json = boost::json;
-
-config::Loaded load_config(const GlobalOptions& options) {
-  return config::load(config::default_load_options(options.config_path));
-}
 
 namespace {
 
@@ -31,9 +28,8 @@ json::value to_json(const config::Value& v) {
       v);
 }
 
-}  // namespace
-
 int config_check(const GlobalOptions& options) {
+  init_cli_logging();
   auto loaded = load_config(options);
   const auto& cfg = loaded.config;
 
@@ -89,6 +85,15 @@ int config_check(const GlobalOptions& options) {
   for (const auto& e : loaded.errors) std::cerr << "error: " << e << "\n";
   std::cerr << loaded.errors.size() << " error(s) in the configuration.\n";
   return 1;
+}
+
+}  // namespace
+
+void add_config_commands(CLI::App& app, Context& ctx) {
+  auto* config = app.add_subcommand("config", "Configuration commands");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand("check", "Validate the configuration and print every key with its source");
+  check->callback([&ctx] { ctx.exit_code = config_check(ctx.global); });
 }
 
 }  // namespace crs::cli

@@ -9,6 +9,7 @@
 #include "app/serve.hpp"
 #include "cli/commands.hpp"
 #include "core/net.hpp"
+#include "core/logging.hpp"
 #include "store/keyspace.hpp"
 #include "store/redis_client.hpp"
 
@@ -116,9 +117,8 @@ Task<RedisStatus> query_redis(store::RedisOptions options) {
   co_return out;
 }
 
-}  // namespace
-
 int status(const GlobalOptions& options, const std::string& server_url) {
+  init_cli_logging();
   auto loaded = load_config(options);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
@@ -209,6 +209,15 @@ int status(const GlobalOptions& options, const std::string& server_url) {
     }
   }
   return server_up && redis.up ? 0 : 1;
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& app, Context& ctx) {
+  auto* status_cmd = app.add_subcommand("status", "Show whether the server and Redis are up, and what they hold");
+  auto url = std::make_shared<std::string>();
+  status_cmd->add_option("--url", *url, "Server base URL (default: from the configuration)");
+  status_cmd->callback([&ctx, url] { ctx.exit_code = status(ctx.global, *url); });
 }
 
 }  // namespace crs::cli

@@ -2,70 +2,11 @@
 
 #include <deque>
 
-#include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include "store/redis_connect.hpp"
+
 namespace crs::store {
-namespace {
-
-using namespace asio::experimental::awaitable_operators;
-
-RedisReply convert(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = RedisReply::Type::String; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::Status; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::Error; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::Integer; out.integer = r->integer; break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::Array;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default: out.type = RedisReply::Type::Nil; break;
-  }
-  return out;
-}
-
-void append_command(std::string& out, const RedisCommand& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (len > 0) out.append(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
-}
-
-struct ReaderDeleter {
-  void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-
-}  // namespace
-
-std::optional<int64_t> RedisReply::as_int() const {
-  if (type == Type::Integer) return integer;
-  if (type == Type::String || type == Type::Status) {
-    try {
-      size_t used = 0;
-      long long v = std::stoll(str, &used);
-      if (used == str.size()) return v;
-    } catch (...) {
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> RedisReply::as_string() const {
-  if (type == Type::String || type == Type::Status) return str;
-  if (type == Type::Integer) return std::to_string(integer);
-  return std::nullopt;
-}
 
 // A batch of commands waiting for its replies. The requesting coroutine waits on `signal`,
 // whose expiry is the command timeout; the reader cancels it when the last reply is in.
@@ -93,20 +34,19 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   tcp::socket socket;
   asio::steady_timer wake;          // backoff sleeps; cancelled by stop()
   asio::steady_timer disconnected;  // the reader cancels it when the connection ends
-  std::unique_ptr<redisReader, ReaderDeleter> reader;
+  std::optional<ReplyReader> reader;
   std::deque<std::shared_ptr<PendingOp>> pending;
   std::string out_buffer;
   std::string write_buffer;
   bool writing = false;
-  bool open = false;       // TCP connected (handshake may be running)
-  bool ready = false;      // handshake done: user commands allowed
+  bool ready = false;      // connected and handshake done
   bool stopped = false;
   bool started = false;
   uint64_t connections = 0;
 
-  Task<Result<std::vector<RedisReply>>> exec(std::vector<RedisCommand> commands, bool internal) {
+  Task<Result<std::vector<RedisReply>>> exec(std::vector<RedisCommand> commands) {
     if (stopped) co_return Error{"redis client stopped"};
-    if (!(internal ? open : ready)) co_return Error{"redis not connected (" + options.address() + ")"};
+    if (!ready) co_return Error{"redis not connected (" + options.address() + ")"};
     auto op = std::make_shared<PendingOp>(executor, commands.size());
     for (const auto& c : commands) append_command(out_buffer, c);
     pending.push_back(op);
@@ -130,7 +70,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   }
 
   void start_write() {
-    if (writing || out_buffer.empty() || !open) return;
+    if (writing || out_buffer.empty() || !ready) return;
     writing = true;
     write_buffer.clear();
     std::swap(write_buffer, out_buffer);
@@ -169,85 +109,37 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
     for (;;) {
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) break;
-      if (redisReaderFeed(reader.get(), buf.data(), n) != REDIS_OK) break;
-      bool protocol_error = false;
-      for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-          protocol_error = true;
-          break;
-        }
-        if (!raw) break;
-        auto* reply = static_cast<redisReply*>(raw);
-        RedisReply converted = convert(reply);
-        freeReplyObject(reply);
+      if (!reader->feed(buf.data(), n)) break;
+      while (auto reply = reader->next()) {
         if (pending.empty()) continue;  // nothing asked for it (cannot happen without a bug)
         auto& op = pending.front();
-        op->replies.push_back(std::move(converted));
+        op->replies.push_back(std::move(*reply));
         if (op->replies.size() == op->expected) {
           auto finished = std::move(op);
           pending.pop_front();
           if (!finished->abandoned) finished->finish();
         }
       }
-      if (protocol_error) {
+      if (reader->failed()) {
         spdlog::error("redis {}: protocol error, reconnecting", options.address());
         break;
       }
     }
-    open = false;
     ready = false;
     close_connection();
     fail_pending("redis connection lost (" + options.address() + ")");
     disconnected.cancel();
   }
 
-  Task<Result<Ok>> connect_once() {
-    tcp::resolver resolver(executor);
-    asio::steady_timer deadline(executor);
-    deadline.expires_after(options.connect_timeout);
-    auto resolved = co_await (resolver.async_resolve(options.host, std::to_string(options.port), use_nothrow) ||
-                              deadline.async_wait(use_nothrow));
-    if (resolved.index() == 1) co_return Error{"timed out resolving " + options.host};
-    auto [rec, endpoints] = std::get<0>(resolved);
-    if (rec) co_return Error{"cannot resolve " + options.host + ": " + rec.message()};
-
-    socket = tcp::socket(executor);
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_nothrow) || deadline.async_wait(use_nothrow));
-    if (connected.index() == 1) {
-      close_connection();
-      co_return Error{"connect timed out"};
-    }
-    if (auto [cec, ep] = std::get<0>(connected); cec) {
-      close_connection();
-      co_return Error{cec.message()};
-    }
-    socket.set_option(tcp::no_delay(true));
-    reader.reset(redisReaderCreate());
+  Task<Status> connect_once() {
+    auto connected = co_await open_redis_connection(executor, options);
+    if (!connected) co_return connected.error();
+    socket = std::move(connected.value());
+    reader.emplace();
     out_buffer.clear();
-    open = true;
+    ready = true;
     disconnected.expires_at(asio::steady_timer::time_point::max());
     asio::co_spawn(executor, read_loop(), asio::detached);
-
-    std::vector<RedisCommand> hello;
-    if (!options.password.empty()) {
-      if (options.username.empty()) hello.push_back({"AUTH", options.password});
-      else hello.push_back({"AUTH", options.username, options.password});
-    }
-    if (options.db != 0) hello.push_back({"SELECT", std::to_string(options.db)});
-    if (!hello.empty()) {
-      auto replies = co_await exec(hello, /*internal=*/true);
-      if (!replies) {
-        close_connection();
-        co_return replies.error();
-      }
-      for (const auto& r : *replies) {
-        if (r.is_error()) {
-          close_connection();
-          co_return Error{"redis handshake failed: " + r.str};
-        }
-      }
-    }
     co_return Ok{};
   }
 
@@ -264,17 +156,15 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
                        options.max_backoff.count());
           last_error = result.error().message;
         }
-        if (open) co_await disconnected.async_wait(use_nothrow);
         wake.expires_after(backoff);
         co_await wake.async_wait(use_nothrow);
         backoff = std::min(backoff * 2, options.max_backoff);
         continue;
       }
-      ready = true;
       if (connections++ > 0 || !last_error.empty()) spdlog::info("redis {}: connected", options.address());
       last_error.clear();
       backoff = options.min_backoff;
-      if (open) co_await disconnected.async_wait(use_nothrow);
+      if (ready) co_await disconnected.async_wait(use_nothrow);
       if (stopped) break;
       spdlog::warn("redis {}: connection lost, reconnecting", options.address());
       last_error = "connection lost";
@@ -312,14 +202,14 @@ uint64_t RedisClient::reconnects() const { return impl_->connections > 0 ? impl_
 Task<Result<RedisReply>> RedisClient::command(RedisCommand args) {
   std::vector<RedisCommand> one;
   one.push_back(std::move(args));
-  auto replies = co_await impl_->exec(std::move(one), false);
+  auto replies = co_await impl_->exec(std::move(one));
   if (!replies) co_return replies.error();
   co_return std::move(replies->front());
 }
 
 Task<Result<std::vector<RedisReply>>> RedisClient::pipeline(std::vector<RedisCommand> commands) {
   if (commands.empty()) co_return std::vector<RedisReply>{};
-  co_return co_await impl_->exec(std::move(commands), false);
+  co_return co_await impl_->exec(std::move(commands));
 }
 
 }  // namespace crs::store

@@ -10,12 +10,11 @@
 
 #include "core/net.hpp"
 #include "core/result.hpp"
+#include "store/redis_codec.hpp"
 #include "store/redis_options.hpp"
 #include "store/redis_reply.hpp"
 
 namespace crs::store {
-
-using RedisCommand = std::vector<std::string>;
 
 class RedisClient {
  public:

@@ -1,0 +1,51 @@
+#pragma once
+// An upstream account. Credentials are decrypted only in memory; at rest they are sealed
+// with AES-256-GCM (core/crypto.hpp) under a key derived from ENCRYPTION_KEY.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace crs::accounts {
+
+inline constexpr std::string_view kClaudeConsole = "claude-console";
+inline constexpr std::string_view kClaudeOauth = "claude-oauth";
+
+// Why an account is not being used right now.
+inline constexpr std::string_view kStatusActive = "active";
+inline constexpr std::string_view kStatusRateLimited = "rate_limited";   // until unavailable_until_ms
+inline constexpr std::string_view kStatusOverloaded = "overloaded";      // until unavailable_until_ms
+inline constexpr std::string_view kStatusUnauthorized = "unauthorized";  // needs an admin
+inline constexpr std::string_view kStatusError = "error";                // until unavailable_until_ms
+
+struct Credentials {
+  std::string api_key;        // claude-console
+  std::string access_token;   // claude-oauth
+  std::string refresh_token;
+  int64_t expires_at_ms = 0;  // access token expiry
+};
+
+struct Account {
+  std::string id;
+  std::string name;
+  std::string type;           // kClaudeConsole | kClaudeOauth
+  std::string base_url;       // e.g. https://api.anthropic.com
+  std::string proxy;          // http://user:pass@host:port or socks5://...; secret at rest
+  int priority = 50;          // lower is preferred
+  bool enabled = true;
+  std::string status{kStatusActive};
+  std::string status_reason;
+  int64_t unavailable_until_ms = 0;
+  std::string created_at;
+  std::string last_used_at;
+  Credentials credentials;
+
+  // Usable now: enabled, and either active or its cool-down has passed.
+  bool usable(int64_t now_ms) const {
+    if (!enabled || status == kStatusUnauthorized) return false;
+    return status == kStatusActive || now_ms >= unavailable_until_ms;
+  }
+};
+
+int64_t now_ms();
+
+}  // namespace crs::accounts

@@ -1,0 +1,205 @@
+#include "accounts/account_store.hpp"
+
+#include <chrono>
+
+#include <boost/json.hpp>
+
+#include "core/crypto.hpp"
+#include "core/time.hpp"
+#include "store/hash_record.hpp"
+#include "store/keyspace.hpp"
+
+namespace crs::accounts {
+namespace ks = store::keyspace;
+namespace json = boost::json;
+using store::HashRecord;
+using store::make_command;
+using store::RedisCommand;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+std::string seal_credentials(const std::string& key, const Credentials& c) {
+  json::object o;
+  if (!c.api_key.empty()) o["apiKey"] = c.api_key;
+  if (!c.access_token.empty()) o["accessToken"] = c.access_token;
+  if (!c.refresh_token.empty()) o["refreshToken"] = c.refresh_token;
+  if (c.expires_at_ms) o["expiresAt"] = c.expires_at_ms;
+  return crypto::seal(key, json::serialize(o));
+}
+
+Result<Credentials> open_credentials(const std::string& key, const std::string& sealed) {
+  Credentials c;
+  if (sealed.empty()) return c;
+  auto plain = crypto::open(key, sealed);
+  if (!plain) return plain.error();
+  boost::system::error_code ec;
+  auto v = json::parse(*plain, ec);
+  if (ec || !v.is_object()) return Error{"stored credentials are not valid JSON"};
+  const auto& o = v.get_object();
+  auto str = [&](const char* name) {
+    auto* f = o.if_contains(name);
+    return f && f->is_string() ? std::string(f->get_string()) : std::string();
+  };
+  c.api_key = str("apiKey");
+  c.access_token = str("accessToken");
+  c.refresh_token = str("refreshToken");
+  if (auto* e = o.if_contains("expiresAt"); e && e->is_int64()) c.expires_at_ms = e->get_int64();
+  return c;
+}
+
+HashRecord to_hash(const std::string& key, const Account& a) {
+  return HashRecord{{"id", a.id},
+                    {"name", a.name},
+                    {"type", a.type},
+                    {"baseUrl", a.base_url},
+                    {"proxy", a.proxy.empty() ? "" : crypto::seal(key, a.proxy)},
+                    {"priority", std::to_string(a.priority)},
+                    {"enabled", a.enabled ? "true" : "false"},
+                    {"status", a.status},
+                    {"statusReason", a.status_reason},
+                    {"unavailableUntil", std::to_string(a.unavailable_until_ms)},
+                    {"createdAt", a.created_at},
+                    {"lastUsedAt", a.last_used_at},
+                    {"credentials", seal_credentials(key, a.credentials)}};
+}
+
+Result<Account> from_hash(const std::string& key, const HashRecord& r) {
+  Account a;
+  a.id = store::field(r, "id");
+  a.name = store::field(r, "name");
+  a.type = store::field(r, "type");
+  a.base_url = store::field(r, "baseUrl");
+  a.priority = std::atoi(store::field(r, "priority", "50").c_str());
+  a.enabled = store::field(r, "enabled", "true") == "true";
+  a.status = store::field(r, "status", std::string(kStatusActive));
+  a.status_reason = store::field(r, "statusReason");
+  a.unavailable_until_ms = std::atoll(store::field(r, "unavailableUntil", "0").c_str());
+  a.created_at = store::field(r, "createdAt");
+  a.last_used_at = store::field(r, "lastUsedAt");
+  auto creds = open_credentials(key, store::field(r, "credentials"));
+  if (!creds) return Error{"account " + a.id + ": " + creds.error().message};
+  a.credentials = std::move(*creds);
+  if (auto sealed_proxy = store::field(r, "proxy"); !sealed_proxy.empty()) {
+    auto proxy = crypto::open(key, sealed_proxy);
+    if (!proxy) return Error{"account " + a.id + ": proxy: " + proxy.error().message};
+    a.proxy = std::move(*proxy);
+  }
+  return a;
+}
+
+std::vector<RedisCommand> transaction(std::vector<RedisCommand> body, const std::string& id) {
+  std::vector<RedisCommand> cmds;
+  cmds.push_back(make_command("MULTI"));
+  for (auto& c : body) cmds.push_back(std::move(c));
+  cmds.push_back(make_command("PUBLISH", std::string(ks::kInvalidationChannel), "account:" + id));
+  cmds.push_back(make_command("EXEC"));
+  return cmds;
+}
+
+Status check_exec(const Result<std::vector<store::RedisReply>>& replies) {
+  if (!replies) return replies.error();
+  const auto& exec = replies->back();
+  if (exec.is_error()) return Error{"redis: " + exec.str};
+  if (exec.is_nil()) return Error{"redis transaction aborted"};
+  for (const auto& r : exec.elements)
+    if (r.is_error()) return Error{"redis: " + r.str};
+  return Ok{};
+}
+
+}  // namespace
+
+AccountStore::AccountStore(store::RedisClient& redis, std::string_view encryption_key)
+    : redis_(redis), key_(crypto::hmac_sha256_raw(encryption_key, "crs/account-credentials/v1")) {}
+
+Task<Result<Account>> AccountStore::add(Account account) {
+  account.id = crypto::uuid_v4();
+  account.created_at = iso8601_utc();
+  std::vector<RedisCommand> body;
+  body.push_back(store::hset_command(ks::account(account.id), to_hash(key_, account)));
+  body.push_back(make_command("SADD", std::string(ks::kAccountIndex), account.id));
+  auto s = check_exec(co_await redis_.pipeline(transaction(std::move(body), account.id)));
+  if (!s) co_return s.error();
+  co_return account;
+}
+
+Task<Result<std::optional<Account>>> AccountStore::get(std::string id) {
+  auto reply = co_await redis_.command(make_command("HGETALL", ks::account(id)));
+  if (!reply) co_return reply.error();
+  auto record = store::to_record(*reply);
+  if (record.empty()) co_return std::optional<Account>{};
+  auto account = from_hash(key_, record);
+  if (!account) co_return account.error();
+  co_return std::optional<Account>{std::move(*account)};
+}
+
+Task<Result<std::vector<Account>>> AccountStore::list() {
+  auto ids = co_await redis_.command(make_command("SMEMBERS", std::string(ks::kAccountIndex)));
+  if (!ids) co_return ids.error();
+  std::vector<RedisCommand> reads;
+  for (const auto& id : ids->elements) reads.push_back(make_command("HGETALL", ks::account(id.str)));
+  auto records = co_await redis_.pipeline(std::move(reads));
+  if (!records) co_return records.error();
+  std::vector<Account> out;
+  for (const auto& r : *records) {
+    auto record = store::to_record(r);
+    if (record.empty()) continue;
+    auto account = from_hash(key_, record);
+    if (!account) co_return account.error();
+    out.push_back(std::move(*account));
+  }
+  std::sort(out.begin(), out.end(), [](const Account& a, const Account& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  co_return out;
+}
+
+Task<Status> AccountStore::remove(std::string id) {
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("DEL", ks::account(id)));
+  body.push_back(make_command("SREM", std::string(ks::kAccountIndex), id));
+  auto replies = co_await redis_.pipeline(transaction(std::move(body), id));
+  if (auto s = check_exec(replies); !s) co_return s;
+  if (replies->back().elements.at(0).integer == 0) co_return Error{"no account with id " + id};
+  co_return Ok{};
+}
+
+Task<Status> AccountStore::set_enabled(std::string id, bool enabled) {
+  auto existing = co_await get(id);
+  if (!existing) co_return existing.error();
+  if (!*existing) co_return Error{"no account with id " + id};
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("HSET", ks::account(id), "enabled", enabled ? "true" : "false"));
+  if (enabled) {
+    // Enabling is also how an admin clears an error state.
+    body.push_back(make_command("HSET", ks::account(id), "status", std::string(kStatusActive), "statusReason", "",
+                                "unavailableUntil", "0"));
+  }
+  co_return check_exec(co_await redis_.pipeline(transaction(std::move(body), id)));
+}
+
+Task<Status> AccountStore::set_status(std::string id, std::string status, int64_t until_ms, std::string reason) {
+  // A script, so a status report racing with a removal cannot resurrect a half record.
+  static const std::string kScript =
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+      "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'statusReason', ARGV[2], 'unavailableUntil', ARGV[3]) "
+      "redis.call('PUBLISH', ARGV[4], ARGV[5]) return 1";
+  auto reply = co_await redis_.command(make_command("EVAL", kScript, "1", ks::account(id), std::move(status),
+                                                    std::move(reason), std::to_string(until_ms),
+                                                    std::string(ks::kInvalidationChannel), "account:" + id));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  co_return Ok{};
+}
+
+Task<Status> AccountStore::set_credentials(std::string id, Credentials credentials) {
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("HSET", ks::account(id), "credentials", seal_credentials(key_, credentials)));
+  co_return check_exec(co_await redis_.pipeline(transaction(std::move(body), id)));
+}
+
+}  // namespace crs::accounts

@@ -1,0 +1,77 @@
+// What every CLI command shares: loading the configuration, reaching Redis, reporting errors.
+#include <iostream>
+
+#include <boost/json.hpp>
+
+#include "app/serve.hpp"
+#include "cli/commands.hpp"
+#include "core/logging.hpp"
+
+namespace crs::cli {
+
+config::Loaded load_config(const GlobalOptions& options) {
+  return config::load(config::default_load_options(options.config_path));
+}
+
+int fail(const GlobalOptions& options, const std::string& message) {
+  if (options.json) std::cout << boost::json::serialize(boost::json::object{{"error", message}}) << "\n";
+  else std::cerr << "error: " << message << "\n";
+  return 1;
+}
+
+void add_serve_command(CLI::App& app, Context& ctx) {
+  auto* serve = app.add_subcommand("serve", "Run the relay server (HTTP API, embedded Redis unless configured)");
+  serve->callback([&ctx] {
+    auto loaded = load_config(ctx.global);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
+      ctx.exit_code = 1;
+      return;
+    }
+    ctx.exit_code = app::serve(std::move(loaded));
+  });
+}
+
+int with_redis(const GlobalOptions& options, bool need_secrets,
+               std::function<Task<int>(store::RedisClient&, const config::Config&)> body) {
+  init_cli_logging();
+  auto loaded = load_config(options);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
+    return 1;
+  }
+  const auto& cfg = loaded.config;
+  if (need_secrets && cfg.security.encryptionKey.empty())
+    return fail(options, "ENCRYPTION_KEY is not set and none was generated yet: start `crs serve` once in this "
+                         "directory (it generates one into " + cfg.server.dataDir + "/secrets.env) or set ENCRYPTION_KEY");
+  auto redis_options = app::redis_options(cfg);
+  asio::io_context io;
+  store::RedisClient redis(io.get_executor(), redis_options);
+  redis.start();
+  auto deadline = std::chrono::steady_clock::now() + redis_options.connect_timeout;
+  while (!redis.connected() && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(20));
+  if (!redis.connected()) {
+    std::string hint = cfg.embedded_redis() ? " (the embedded Redis runs while `crs serve` runs)" : "";
+    return fail(options, "cannot reach Redis at " + redis_options.address() + hint);
+  }
+  int code = 1;
+  bool done = false;
+  asio::co_spawn(io, body(redis, cfg), [&](std::exception_ptr e, int result) {
+    done = true;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        code = fail(options, ex.what());
+      }
+    } else {
+      code = result;
+    }
+  });
+  while (!done) io.run_one();
+  redis.stop();
+  io.run_for(std::chrono::milliseconds(50));
+  return code;
+}
+
+}  // namespace crs::cli

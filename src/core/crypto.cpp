@@ -1,0 +1,151 @@
+#include "core/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace crs::crypto {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string to_hex(std::string_view raw) {
+  std::string out(raw.size() * 2, '0');
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto b = static_cast<unsigned char>(raw[i]);
+    out[2 * i] = kHex[b >> 4];
+    out[2 * i + 1] = kHex[b & 15];
+  }
+  return out;
+}
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+constexpr size_t kNonce = 12, kTag = 16;
+constexpr std::string_view kSealPrefix = "v1:";
+
+}  // namespace
+
+std::string sha256_raw(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return std::string(reinterpret_cast<char*>(md), sizeof md);
+}
+
+std::string sha256_hex(std::string_view data) { return to_hex(sha256_raw(data)); }
+
+std::string hmac_sha256_raw(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), md, &len);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return out;
+}
+
+std::string random_hex(size_t bytes) { return to_hex(random_bytes(bytes)); }
+
+std::string uuid_v4() {
+  std::string b = random_bytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  std::string h = to_hex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+std::string base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string base64url(std::string_view data) {
+  std::string out = base64(data);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (auto& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::string in(text);
+  for (auto& c : in) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+  }
+  while (in.size() % 4) in.push_back('=');
+  std::string out(3 * in.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return Error{"invalid base64"};
+  size_t pad = 0;
+  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string seal(std::string_view key, std::string_view plaintext) {
+  if (key.size() != 32) throw std::invalid_argument("seal: key must be 32 bytes");
+  std::string nonce = random_bytes(kNonce);
+  std::string out = nonce;
+  out.resize(kNonce + plaintext.size() + kTag);
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  auto* k = reinterpret_cast<const unsigned char*>(key.data());
+  auto* iv = reinterpret_cast<const unsigned char*>(nonce.data());
+  auto* dst = reinterpret_cast<unsigned char*>(out.data() + kNonce);
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k, iv) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), dst, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), dst + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, dst + plaintext.size()) != 1)
+    throw std::runtime_error("AES-GCM encryption failed");
+  return std::string(kSealPrefix) + base64(out);
+}
+
+Result<std::string> open(std::string_view key, std::string_view sealed) {
+  if (key.size() != 32) return Error{"decryption key must be 32 bytes"};
+  if (!sealed.starts_with(kSealPrefix)) return Error{"unknown ciphertext format"};
+  auto raw = base64_decode(sealed.substr(kSealPrefix.size()));
+  if (!raw || raw->size() < kNonce + kTag) return Error{"malformed ciphertext"};
+  const std::string& r = *raw;
+  size_t n = r.size() - kNonce - kTag;
+  std::string out(n, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  auto* k = reinterpret_cast<const unsigned char*>(key.data());
+  auto* iv = reinterpret_cast<const unsigned char*>(r.data());
+  auto* src = reinterpret_cast<const unsigned char*>(r.data() + kNonce);
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  std::string tag = r.substr(kNonce + n);
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, k, iv) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), dst, &len, src, static_cast<int>(n)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), dst + len, &len) != 1)
+    return Error{"credentials cannot be decrypted (wrong ENCRYPTION_KEY or tampered data)"};
+  return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace crs::crypto

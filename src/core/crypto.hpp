@@ -1,0 +1,30 @@
+#pragma once
+// The cryptography the relay needs, behind plain-string functions (OpenSSL stays in crypto.cpp).
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace crs::crypto {
+
+std::string sha256_hex(std::string_view data);
+std::string sha256_raw(std::string_view data);
+std::string hmac_sha256_raw(std::string_view key, std::string_view data);
+
+std::string random_bytes(size_t n);
+std::string random_hex(size_t bytes);        // 2*bytes lowercase hex characters
+std::string uuid_v4();
+
+std::string base64url(std::string_view data);         // no padding
+std::string base64(std::string_view data);
+Result<std::string> base64_decode(std::string_view text);
+
+// Authenticated encryption for credentials at rest: AES-256-GCM, random 96-bit nonce.
+// The output is "v1:" + base64(nonce | ciphertext | tag); `key` must be 32 bytes.
+std::string seal(std::string_view key, std::string_view plaintext);
+Result<std::string> open(std::string_view key, std::string_view sealed);
+
+// Constant-time comparison for secrets.
+bool equal_constant_time(std::string_view a, std::string_view b);
+
+}  // namespace crs::crypto

@@ -1,0 +1,38 @@
+#pragma once
+// In-process cache of key records by digest, shared by all I/O threads. Entries are dropped
+// when any instance announces a change on the invalidation channel, and everything is dropped
+// when that channel reconnects (announcements may have been missed). Unknown digests are
+// remembered briefly so random keys cannot turn into one Redis lookup each.
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "keys/api_key.hpp"
+
+namespace crs::keys {
+
+class KeyCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit KeyCache(std::chrono::seconds ttl = std::chrono::minutes(5),
+                    std::chrono::seconds negative_ttl = std::chrono::seconds(10));
+
+  // nullopt: not cached. A cached std::optional<ApiKey>{} means "known not to exist".
+  std::optional<std::optional<ApiKey>> lookup(const std::string& digest);
+  void put(const std::string& digest, std::optional<ApiKey> key);
+  void invalidate(const std::string& key_id);
+  void clear();
+
+ private:
+  struct Entry {
+    std::optional<ApiKey> key;
+    Clock::time_point expires;
+  };
+  std::chrono::seconds ttl_, negative_ttl_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace crs::keys

@@ -1,0 +1,57 @@
+#include "upstream/endpoint.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+namespace crs::upstream {
+
+Result<BaseUrl> parse_base_url(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return Error{"invalid URL '" + url + "'"};
+  const auto& u = *parsed;
+  BaseUrl b;
+  if (u.scheme() == "https") b.tls = true;
+  else if (u.scheme() == "http") b.tls = false;
+  else return Error{"base URL must start with https:// or http://"};
+  if (u.host().empty()) return Error{"base URL has no host"};
+  if (u.has_userinfo()) return Error{"base URL must not contain credentials"};
+  if (u.has_query() || u.has_fragment()) return Error{"base URL must not have a query or fragment"};
+  b.host = u.host();
+  if (b.host.size() > 2 && b.host.front() == '[') b.host = b.host.substr(1, b.host.size() - 2);
+  b.port = u.has_port() ? u.port_number() : (b.tls ? 443 : 80);
+  if (u.has_port() && b.port == 0) return Error{"base URL has an invalid port"};
+  b.path_prefix = u.path();
+  while (!b.path_prefix.empty() && b.path_prefix.back() == '/') b.path_prefix.pop_back();
+  return b;
+}
+
+Result<Proxy> parse_proxy_url(const std::string& url) {
+  Proxy p;
+  if (url.empty()) return p;
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return Error{"invalid proxy URL"};
+  const auto& u = *parsed;
+  if (u.scheme() == "http") p.kind = Proxy::Kind::Http;
+  else if (u.scheme() == "socks5" || u.scheme() == "socks5h") p.kind = Proxy::Kind::Socks5;
+  else return Error{"proxy URL must start with http://, socks5:// or socks5h://"};
+  if (u.host().empty() || !u.has_port() || u.port_number() == 0) return Error{"proxy URL needs host:port"};
+  p.host = u.host();
+  p.port = u.port_number();
+  if (u.has_userinfo()) {
+    p.username = u.user();
+    p.password = u.password();
+  }
+  if (p.kind == Proxy::Kind::Socks5 && (p.username.size() > 255 || p.password.size() > 255))
+    return Error{"SOCKS5 user name and password are limited to 255 bytes"};
+  return p;
+}
+
+std::string redact_proxy_url(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return url.empty() ? "" : "(invalid)";
+  boost::urls::url u(*parsed);
+  if (u.has_password()) u.set_password("***");
+  return std::string(u.buffer());
+}
+
+}  // namespace crs::upstream
