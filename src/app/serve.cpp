@@ -7,14 +7,28 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <boost/asio/ssl.hpp>
+
+#include "accounts/account_registry.hpp"
+#include "accounts/account_store.hpp"
 #include "core/logging.hpp"
 #include "core/net.hpp"
 #include "http/responses.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "keys/key_cache.hpp"
 #include "monitor/health.hpp"
+#include "relay/relay.hpp"
+#include "scheduler/scheduler.hpp"
 #include "store/embedded_redis.hpp"
+#include "store/keyspace.hpp"
 #include "store/redis_client.hpp"
+#include "store/redis_subscriber.hpp"
+#include "upstream/connection_pool.hpp"
+#include "usage/aggregator.hpp"
+#include "usage/pricing.hpp"
 
 namespace crs::app {
 namespace {
@@ -37,6 +51,49 @@ void register_root_routes(http_server::Router& router) {
   router.add(http::verb::get, "/", [body](http_server::Exchange& ex) {
     return ex.send(http_server::json_response(http::status::ok, body));
   });
+}
+
+// Keeps the account snapshot current: reloads on request (debounced) and every 30 s.
+class AccountReloader {
+ public:
+  AccountReloader(asio::any_io_executor ex, store::RedisClient& redis, std::string encryption_key,
+                  accounts::AccountRegistry& registry)
+      : redis_(redis), key_(std::move(encryption_key)), registry_(registry), timer_(ex) {}
+
+  void request() { timer_.cancel(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
+
+  Task<void> run() {
+    while (!stopped_) {
+      if (redis_.connected()) {
+        accounts::AccountStore store(redis_, key_);
+        auto all = co_await store.list();
+        if (all) {
+          registry_.replace(std::move(*all));
+        } else {
+          spdlog::warn("cannot load accounts: {}", all.error().message);
+        }
+      }
+      timer_.expires_after(redis_.connected() ? std::chrono::seconds(30) : std::chrono::milliseconds(200));
+      co_await timer_.async_wait(use_nothrow);
+    }
+  }
+
+ private:
+  store::RedisClient& redis_;
+  std::string key_;
+  accounts::AccountRegistry& registry_;
+  asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
 }
 
 }  // namespace
@@ -115,8 +172,58 @@ int serve(config::Loaded loaded) {
     redis.back()->start();
   }
 
+  // Shared state of the relay: caches, the account snapshot, prices, upstream TLS.
+  auto pricing = usage::PricingTable::load(cfg.usage.pricingFile);
+  if (!pricing) {
+    spdlog::error("{}", pricing.error().message);
+    return 1;
+  }
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_default_verify_paths();
+  if (!cfg.relay.caFile.empty()) {
+    beast::error_code ec;
+    tls.load_verify_file(cfg.relay.caFile, ec);
+    if (ec) {
+      spdlog::error("relay.caFile {}: {}", cfg.relay.caFile, ec.message());
+      return 1;
+    }
+  }
+  keys::KeyCache key_cache;
+  accounts::AccountRegistry account_registry;
+  scheduler::PriorityLruScheduler scheduler;
+  std::vector<std::unique_ptr<upstream::ConnectionPool>> pools;
+  std::vector<upstream::ConnectionPool*> pools_by_worker;
+  for (auto& ex : executors) {
+    pools.push_back(std::make_unique<upstream::ConnectionPool>(ex, tls));
+    pools_by_worker.push_back(pools.back().get());
+  }
+
+  AccountReloader reloader(main_context.get_executor(), *redis.front(), cfg.security.encryptionKey, account_registry);
+  asio::co_spawn(main_context, reloader.run(), asio::detached);
+  store::RedisSubscriber invalidations(
+      main_context.get_executor(), ro, {std::string(store::keyspace::kInvalidationChannel)},
+      [&](std::string_view, std::string_view message) {
+        if (message.starts_with("key:")) key_cache.invalidate(std::string(message.substr(4)));
+        if (message.starts_with("account:")) reloader.request();
+      },
+      [&] {
+        key_cache.clear();  // announcements may have been missed while disconnected
+        reloader.request();
+      });
+  invalidations.start();
+
+  usage::AggregatorOptions agg;
+  agg.consumer = hostname() + ":" + std::to_string(cfg.server.port);
+  agg.timezone_offset_hours = cfg.usage.timezoneOffset;
+  agg.records_per_key = static_cast<size_t>(cfg.usage.recordsPerKey);
+  usage::UsageAggregator aggregator(main_context.get_executor(), ro, agg);
+  aggregator.start();
+
   http_server::Router router;
   register_root_routes(router);
+  auto relay_deps = std::make_shared<relay::RelayDeps>(relay::RelayDeps{
+      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker});
+  relay::register_relay_routes(router, relay_deps);
   monitor::HealthSources health;
   health.redis = redis_by_worker;
   health.redis_mode = embedded ? "embedded" : "external";
@@ -145,6 +252,9 @@ int serve(config::Loaded loaded) {
   asio::steady_timer drain_timer(main_context);
   auto grace = std::chrono::seconds(cfg.server.gracePeriod);
   auto finish = [&] {
+    reloader.stop();
+    invalidations.stop();
+    aggregator.stop();
     for (auto& r : redis) r->stop();
     if (embedded) embedded->stop();
     for (auto& g : guards) g.reset();

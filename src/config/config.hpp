@@ -152,8 +152,27 @@ struct LoggingConfig {
   LogChannelConfig apiExport{true, "info", "logs/api-export.log"};
 };
 
+struct RelayConfig {
+  int maxAttempts = 3;                 // accounts tried per request before giving up
+  int connectTimeout = 10000;          // ms to connect (and TLS) to an upstream
+  int firstByteTimeout = 600000;       // ms until the upstream's response headers
+  int idleTimeout = 120000;            // ms of upstream silence mid-response before cutting it
+  int rateLimitCooldown = 60;          // s an account rests after a 429 without a reset time
+  int overloadCooldown = 60;           // s an account rests after a 529
+  int errorCooldown = 30;              // s an account rests after a 5xx, 403 or connection failure
+  std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
+};
+
+struct UsageConfig {
+  std::string pricingFile = "config/pricing.json";
+  int timezoneOffset = 8;              // hours; day/month buckets (the Node.js service's TIMEZONE_OFFSET)
+  int recordsPerKey = 200;             // recent request records kept per key
+};
+
 struct Config {
   ServerConfig server;
+  RelayConfig relay;
+  UsageConfig usage;
   RedisConfig redis;
   SecurityConfig security;
   LoadBalancingConfig loadBalancing;

@@ -55,6 +55,19 @@ std::vector<KeySpec> build() {
   add(s, "server.keepAliveTimeout", CRS_FIELD(server.keepAliveTimeout)).range(1, 3600);
   add(s, "server.requestReadTimeout", CRS_FIELD(server.requestReadTimeout)).range(1, 3600);
 
+  add(s, "relay.maxAttempts", CRS_FIELD(relay.maxAttempts)).from_env({"RELAY_MAX_ATTEMPTS"}).range(1, 20);
+  add(s, "relay.connectTimeout", CRS_FIELD(relay.connectTimeout)).range(100, 600000);
+  add(s, "relay.firstByteTimeout", CRS_FIELD(relay.firstByteTimeout)).range(100, 3600000);
+  add(s, "relay.idleTimeout", CRS_FIELD(relay.idleTimeout)).range(100, 3600000);
+  add(s, "relay.rateLimitCooldown", CRS_FIELD(relay.rateLimitCooldown)).range(1, 86400);
+  add(s, "relay.overloadCooldown", CRS_FIELD(relay.overloadCooldown)).range(1, 86400);
+  add(s, "relay.errorCooldown", CRS_FIELD(relay.errorCooldown)).range(1, 86400);
+  add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
+
+  add(s, "usage.pricingFile", CRS_FIELD(usage.pricingFile)).from_env({"PRICING_FILE"});
+  add(s, "usage.timezoneOffset", CRS_FIELD(usage.timezoneOffset)).from_env({"TIMEZONE_OFFSET"}).range(-12, 14);
+  add(s, "usage.recordsPerKey", CRS_FIELD(usage.recordsPerKey)).range(0, 100000);
+
   add(s, "redis.host", CRS_FIELD(redis.host)).from_env({"REDIS_HOST"});
   add(s, "redis.port", CRS_FIELD(redis.port)).from_env({"REDIS_PORT"}).range(1, 65535);
   add(s, "redis.password", CRS_FIELD(redis.password)).from_env({"REDIS_PASSWORD"}).is_secret();

@@ -1,0 +1,465 @@
+#include "relay/relay.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "accounts/account_store.hpp"
+#include "core/time.hpp"
+#include "http/responses.hpp"
+#include "keys/key_store.hpp"
+#include "relay/request_fields.hpp"
+#include "relay/upstream_request.hpp"
+#include "usage/sse_usage_scanner.hpp"
+#include "usage/usage_event.hpp"
+
+namespace crs::relay {
+namespace json = boost::json;
+using http_server::Exchange;
+using http_server::Response;
+
+namespace {
+
+enum class Route { Messages, CountTokens };
+
+constexpr size_t kErrorBodyLimit = 1 << 20;
+constexpr size_t kWholeBodyLimit = 64 << 20;
+constexpr size_t kChunk = 16384;
+
+Response error(http::status status, std::string_view message) {
+  return http_server::anthropic_error(status, http_server::anthropic_error_type(status), message);
+}
+
+// ---- admission ----
+
+// The relay key, from the first non-empty of the places the Node.js service accepts.
+std::string client_key(const http_server::Request& req, std::string_view query) {
+  for (const char* name : {"x-api-key", "x-goog-api-key", "authorization", "api-key"}) {
+    std::string_view v = req[name];
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (v.size() > 7 && beast::iequals(v.substr(0, 7), "bearer ")) v.remove_prefix(7);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (!v.empty()) return std::string(v);
+  }
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string_view pair = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    if (pair.starts_with("key=")) return std::string(pair.substr(4));
+    if (amp == std::string_view::npos) break;
+    pos = amp + 1;
+  }
+  return {};
+}
+
+Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::ApiKey& out) {
+  std::string plaintext = client_key(ex.request(), ex.query());
+  if (plaintext.empty())
+    co_return error(http::status::unauthorized,
+                    "Missing API key: send your relay key as x-api-key or Authorization: Bearer");
+  if (plaintext.size() < 10 || plaintext.size() > 512 || !plaintext.starts_with(d.config.security.apiKeyPrefix))
+    co_return error(http::status::unauthorized, "Invalid API key");
+  std::string digest = keys::digest_of(plaintext, d.config.security.encryptionKey);
+  std::optional<keys::ApiKey> key;
+  if (auto cached = d.key_cache.lookup(digest)) {
+    key = std::move(*cached);
+  } else {
+    keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
+    auto found = co_await store.find_by_digest(digest);
+    if (!found) {
+      spdlog::error("key lookup failed: {}", found.error().message);
+      co_return error(http::status::service_unavailable, "Authentication is temporarily unavailable, retry shortly");
+    }
+    key = std::move(*found);
+    d.key_cache.put(digest, key);
+  }
+  if (!key) co_return error(http::status::unauthorized, "Invalid API key");
+  if (!key->enabled) co_return error(http::status::forbidden, "API key is disabled");
+  if (!key->expires_at.empty() && key->expires_at <= iso8601_utc())
+    co_return error(http::status::forbidden, "API key has expired");
+  out = std::move(*key);
+  co_return std::nullopt;
+}
+
+// ---- client disconnect ----
+
+// Watches the client socket while the upstream works: if the client hangs up, the upstream
+// connection is closed at once, which ends whatever read is pending on it.
+struct ClientWatch {
+  upstream::Connection* upstream = nullptr;
+  bool gone = false;
+};
+
+void watch_client(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
+  socket.async_wait(tcp::socket::wait_read, [&socket, watch](beast::error_code ec) {
+    if (ec) return;  // cancelled: the response is complete
+    char byte;
+    ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return;  // the client sent more (a pipelined request): it is still there
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      watch_client(socket, watch);
+      return;
+    }
+    watch->gone = true;
+    if (watch->upstream) watch->upstream->abort();
+  });
+}
+
+struct WatchGuard {
+  tcp::socket& socket;
+  std::shared_ptr<ClientWatch> watch;
+  ~WatchGuard() {
+    watch->upstream = nullptr;
+    beast::error_code ignored;
+    socket.cancel(ignored);
+  }
+};
+
+// ---- upstream responses ----
+
+struct UpstreamError {
+  unsigned status = 0;
+  http::response_header<> headers;
+  std::string body;
+};
+
+Task<std::pair<beast::error_code, std::string>> read_whole(upstream::Connection& conn, upstream::ResponseParser& parser,
+                                                           size_t limit, std::chrono::milliseconds idle) {
+  std::string body;
+  std::vector<char> buf(kChunk);
+  while (!parser.is_done()) {
+    conn.expires_after(idle);
+    auto [ec, n] = co_await conn.read_body(parser, buf.data(), buf.size());
+    body.append(buf.data(), n);
+    if (ec) co_return std::pair{ec, std::move(body)};
+    if (body.size() > limit) co_return std::pair{beast::error_code(http::error::body_limit), std::move(body)};
+  }
+  co_return std::pair{beast::error_code{}, std::move(body)};
+}
+
+// Non-JSON upstream errors (an edge proxy's HTML page) reach the client in the Anthropic shape.
+std::string client_error_body(unsigned status, const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (!ec && v.is_object() && v.get_object().contains("error")) return body;
+  auto s = static_cast<http::status>(status);
+  std::string snippet = body.substr(0, 200);
+  return http_server::anthropic_error_body(http_server::anthropic_error_type(s),
+                                           fmt::format("Upstream returned HTTP {}: {}", status, snippet));
+}
+
+Response to_client(const UpstreamError& e) {
+  Response res{static_cast<http::status>(e.status), 11};
+  copy_response_headers(e.headers, res);
+  res.set(http::field::content_type, "application/json");
+  res.body() = client_error_body(e.status, e.body);
+  return res;
+}
+
+std::string error_event(std::string_view type, std::string_view message) {
+  return "event: error\ndata: " + http_server::anthropic_error_body(type, message) + "\n\n";
+}
+
+// ---- accounts ----
+
+Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
+                  int64_t until_ms, std::string reason) {
+  spdlog::warn("account {} ({}) is {} until {}: {}", account.name, account.id, status,
+               until_ms ? iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(until_ms)))
+                        : "an admin acts",
+               reason);
+  d.accounts.set_status(account.id, std::string(status), until_ms, reason);
+  accounts::AccountStore store(*d.redis.at(worker), d.config.security.encryptionKey);
+  if (auto s = co_await store.set_status(account.id, std::string(status), until_ms, reason); !s)
+    spdlog::warn("cannot record the state of account {}: {}", account.id, s.error().message);
+}
+
+bool is_stale_connection_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == http::error::partial_message;
+}
+
+// ---- metering ----
+
+Task<void> meter(RelayDeps& d, size_t worker, const keys::ApiKey& key, const accounts::Account& account,
+                 const std::string& model, const usage::Usage& used, unsigned status, bool stream, bool partial,
+                 std::chrono::steady_clock::time_point started, const std::string& request_id) {
+  usage::UsageEvent e;
+  e.timestamp_ms = accounts::now_ms();
+  e.key_id = key.id;
+  e.account_id = account.id;
+  e.model = model;
+  e.usage = used;
+  e.cost_micro = d.pricing.cost_micro_usd(model, used);
+  e.status = static_cast<int>(status);
+  e.stream = stream;
+  e.partial = partial;
+  e.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  e.request_id = request_id;
+  e.endpoint = "/v1/messages";
+  auto cmd = store::make_command("XADD", usage::kUsageStream, "*");
+  auto fields = e.to_fields();
+  cmd.insert(cmd.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
+  auto r = co_await d.redis.at(worker)->command(std::move(cmd));
+  if (!r || r->is_error())
+    spdlog::error("usage of request {} not recorded: {} (key {}, {} tokens)", request_id,
+                  r ? r->str : r.error().message, key.id, used.total());
+  spdlog::debug("request {} key={} account={} model={} status={} in={} out={} cache_create={} cache_read={} "
+                "cost_micro={} partial={} {}ms",
+                request_id, key.id, account.id, model, status, used.input_tokens, used.output_tokens,
+                used.cache_creation_input_tokens, used.cache_read_input_tokens, e.cost_micro, partial, e.duration_ms);
+}
+
+// ---- the relay ----
+
+Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route) {
+  RelayDeps& d = *deps;
+  const auto& rc = d.config.relay;
+  auto started = std::chrono::steady_clock::now();
+  size_t worker = ex.worker();
+
+  keys::ApiKey key;
+  if (auto refusal = co_await authenticate(d, ex, key)) {
+    co_await ex.send(std::move(*refusal));
+    co_return;
+  }
+  std::string& body = ex.request().body();
+  RequestFields fields = read_request_fields(body, true);
+  if (!fields.error.empty()) {
+    co_await ex.send(error(http::status::bad_request, fields.error));
+    co_return;
+  }
+  std::string path = route == Route::Messages ? "/v1/messages" : "/v1/messages/count_tokens";
+
+  auto watch = std::make_shared<ClientWatch>();
+  watch_client(ex.stream().socket(), watch);
+  WatchGuard guard{ex.stream().socket(), watch};
+
+  std::set<std::string> tried;
+  std::optional<UpstreamError> last_error;
+  std::string last_failure;
+  auto& pool = *d.pools.at(worker);
+  for (int attempt = 0; attempt < rc.maxAttempts && !watch->gone; ++attempt) {
+    auto snapshot = d.accounts.snapshot();
+    auto account = d.scheduler.pick(*snapshot, tried, accounts::now_ms());
+    if (!account) break;
+    tried.insert(account->id);
+    auto base = upstream::parse_base_url(account->base_url);
+    auto proxy = upstream::parse_proxy_url(account->proxy);
+    if (!base || !proxy) {
+      co_await report(d, worker, *account, accounts::kStatusError, 0,
+                      "invalid configuration: " + (!base ? base.error().message : proxy.error().message));
+      continue;
+    }
+
+    // Send; a pooled connection the upstream closed meanwhile is retried once on a fresh one.
+    std::unique_ptr<upstream::Connection> conn;
+    std::optional<upstream::ResponseParser> parser;
+    std::string failure;
+    for (int fresh = 0; fresh < 2; ++fresh) {
+      auto c = co_await pool.acquire(*base, *proxy, std::chrono::milliseconds(rc.connectTimeout));
+      if (!c) {
+        failure = c.error().message;
+        break;
+      }
+      conn = std::move(*c);
+      watch->upstream = conn.get();
+      parser.emplace();
+      parser->body_limit(boost::none);
+      parser->header_limit(64 * 1024);
+      auto req = build_upstream_request(ex.request(), path, ex.query(), *account, *base);
+      req.content_length(body.size());
+      conn->expires_after(std::chrono::milliseconds(rc.firstByteTimeout));
+      beast::error_code ec = co_await conn->write(req, body);
+      if (!ec) ec = co_await conn->read_header(*parser);
+      if (!ec) break;
+      bool stale = conn->reused && is_stale_connection_error(ec);
+      failure = ec == beast::error::timeout ? fmt::format("no response within {} ms", rc.firstByteTimeout)
+                                            : ec.message();
+      watch->upstream = nullptr;
+      conn.reset();
+      if (!stale || watch->gone) break;
+    }
+    if (watch->gone) break;
+    if (!conn) {
+      last_failure = failure;
+      co_await report(d, worker, *account, accounts::kStatusError,
+                      accounts::now_ms() + rc.errorCooldown * 1000LL, "upstream unreachable: " + failure);
+      continue;
+    }
+
+    unsigned status = parser->get().result_int();
+    auto idle = std::chrono::milliseconds(rc.idleTimeout);
+    if (status < 200 || status > 299) {
+      auto [ec, err_body] = co_await read_whole(*conn, *parser, kErrorBodyLimit, idle);
+      UpstreamError e{status, parser->get().base(), std::move(err_body)};
+      if (!ec && parser->is_done() && parser->keep_alive()) pool.release(std::move(conn));
+      watch->upstream = nullptr;
+      int64_t now = accounts::now_ms();
+      std::string reason = fmt::format("upstream answered {}", status);
+      if (status == 429) {
+        co_await report(d, worker, *account, accounts::kStatusRateLimited,
+                        rate_limit_until_ms(e.headers, now, rc.rateLimitCooldown * 1000LL), reason);
+      } else if (status == 529) {
+        co_await report(d, worker, *account, accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL, reason);
+      } else if (status == 401) {
+        co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason);
+      } else if (status == 403 || status >= 500) {
+        co_await report(d, worker, *account, accounts::kStatusError, now + rc.errorCooldown * 1000LL, reason);
+      } else {
+        co_await ex.send(to_client(e));  // the request's own fault: no other account would do better
+        co_return;
+      }
+      last_error = std::move(e);
+      continue;
+    }
+
+    // Success: from here on the answer belongs to this account.
+    std::string_view content_type = parser->get()[http::field::content_type];
+    bool sse = content_type.starts_with("text/event-stream");
+    if (!sse) {
+      auto [ec, answer] = co_await read_whole(*conn, *parser, kWholeBodyLimit, idle);
+      watch->upstream = nullptr;
+      if (ec) {
+        if (watch->gone) co_return;
+        co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
+        co_return;
+      }
+      usage::Usage used;
+      if (route == Route::Messages) {
+        boost::system::error_code jec;
+        auto v = json::parse(answer, jec);
+        if (!jec && v.is_object())
+          if (auto* u = v.get_object().if_contains("usage"); u && u->is_object())
+            usage::apply_usage_object(u->get_object(), used);
+      }
+      Response res{static_cast<http::status>(status), 11};
+      copy_response_headers(parser->get().base(), res);
+      res.body() = std::move(answer);
+      bool reusable = parser->is_done() && parser->keep_alive();
+      if (reusable) pool.release(std::move(conn));
+      co_await ex.send(std::move(res));
+      if (route == Route::Messages)
+        co_await meter(d, worker, key, *account, fields.model, used, status, false, false, started, ex.request_id());
+      co_return;
+    }
+
+    http::response<http::empty_body> head{static_cast<http::status>(status), 11};
+    copy_response_headers(parser->get().base(), head);
+    head.set(http::field::cache_control, "no-cache");
+    head.set("X-Accel-Buffering", "no");
+    usage::SseUsageScanner scanner;
+    bool client_gone = static_cast<bool>(co_await ex.start_stream(std::move(head)));
+    beast::error_code upstream_ec;
+    std::vector<char> buf(kChunk);
+    while (!client_gone && !parser->is_done()) {
+      conn->expires_after(idle);
+      auto [ec, n] = co_await conn->read_body(*parser, buf.data(), buf.size());
+      if (n > 0) {
+        std::string_view chunk(buf.data(), n);
+        scanner.feed(chunk);
+        if (co_await ex.write_chunk(chunk)) client_gone = true;
+      }
+      if (ec) {
+        upstream_ec = ec;
+        break;
+      }
+    }
+    watch->upstream = nullptr;
+    client_gone = client_gone || watch->gone;
+    bool partial = !scanner.completed();
+    if (client_gone) {
+      conn->abort();
+    } else if (upstream_ec) {
+      bool stalled = upstream_ec == beast::error::timeout;
+      std::string text = stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", rc.idleTimeout)
+                                 : "Upstream connection lost mid-stream: " + upstream_ec.message();
+      spdlog::warn("request {} account {}: {}", ex.request_id(), account->name, text);
+      std::string boundary = scanner.at_event_boundary() ? "" : "\n\n";
+      co_await ex.write_chunk(boundary + error_event(stalled ? "timeout_error" : "api_error", text));
+      co_await ex.end_stream();
+    } else {
+      co_await ex.end_stream();
+      if (parser->keep_alive()) pool.release(std::move(conn));
+    }
+    if (route == Route::Messages)
+      co_await meter(d, worker, key, *account, fields.model, scanner.usage(), status, true, partial, started,
+                     ex.request_id());
+    co_return;
+  }
+
+  if (watch->gone) co_return;
+  if (last_error) {
+    co_await ex.send(to_client(*last_error));
+  } else if (!last_failure.empty()) {
+    co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed: " + last_failure));
+  } else {
+    co_await ex.send(http_server::anthropic_error(
+        http::status::service_unavailable, "overloaded_error",
+        "No upstream account is available right now (all are rate-limited, overloaded, failing or disabled)"));
+  }
+}
+
+// ---- models ----
+
+std::string models_body(const usage::PricingTable& pricing) {
+  json::array data;
+  std::string first, last;
+  for (const auto& id : pricing.model_ids()) {
+    // Anthropic's fields for the Anthropic SDKs, OpenAI's for OpenAI-style clients (as CRS).
+    std::string date = id.size() > 8 ? id.substr(id.size() - 8) : "";
+    std::string created_at = date.size() == 8 && std::all_of(date.begin(), date.end(), ::isdigit)
+                                 ? date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T00:00:00Z"
+                                 : "2025-01-01T00:00:00Z";
+    std::tm tm{};
+    strptime(created_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json::object m{{"type", "model"},      {"id", id},           {"display_name", id}, {"created_at", created_at},
+                   {"object", "model"}, {"created", static_cast<int64_t>(timegm(&tm))}, {"owned_by", "anthropic"}};
+    data.push_back(std::move(m));
+    if (first.empty()) first = id;
+    last = id;
+  }
+  return json::serialize(json::object{{"object", "list"},
+                                      {"data", std::move(data)},
+                                      {"has_more", false},
+                                      {"first_id", first},
+                                      {"last_id", last}});
+}
+
+Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const std::string> body, Exchange& ex) {
+  keys::ApiKey key;
+  if (auto refusal = co_await authenticate(*deps, ex, key)) {
+    co_await ex.send(std::move(*refusal));
+    co_return;
+  }
+  co_await ex.send(http_server::json_response(http::status::ok, *body));
+}
+
+}  // namespace
+
+void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps) {
+  auto models = std::make_shared<const std::string>(models_body(deps->pricing));
+  for (std::string prefix : {"", "/api", "/claude"}) {
+    router.add(http::verb::post, prefix + "/v1/messages",
+               [deps](Exchange& ex) { return relay_call(deps, ex, Route::Messages); });
+    router.add(http::verb::post, prefix + "/v1/messages/count_tokens",
+               [deps](Exchange& ex) { return relay_call(deps, ex, Route::CountTokens); });
+    router.add(http::verb::get, prefix + "/v1/models",
+               [deps, models](Exchange& ex) { return handle_models(deps, models, ex); });
+  }
+  // Claude Code's telemetry: answered so it does not retry or log errors (spec/crs-compat.md §3).
+  auto ok = [](Exchange& ex) {
+    return ex.send(http_server::json_response(http::status::ok, R"({"success":true})"));
+  };
+  router.add(http::verb::post, "/api/event_logging/batch", ok);
+  router.add(http::verb::post, "/api/api/event_logging/batch", ok);
+}
+
+}  // namespace crs::relay

@@ -1,0 +1,34 @@
+#pragma once
+// The Messages API relay: one request's life is admit (key) -> schedule (account) ->
+// forward (with failover before the first byte) -> stream back -> meter.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "accounts/account_registry.hpp"
+#include "config/config.hpp"
+#include "http/router.hpp"
+#include "keys/key_cache.hpp"
+#include "scheduler/scheduler.hpp"
+#include "store/redis_client.hpp"
+#include "upstream/connection_pool.hpp"
+#include "usage/pricing.hpp"
+
+namespace crs::relay {
+
+struct RelayDeps {
+  const config::Config& config;
+  keys::KeyCache& key_cache;
+  accounts::AccountRegistry& accounts;
+  scheduler::Scheduler& scheduler;
+  const usage::PricingTable& pricing;
+  std::vector<store::RedisClient*> redis;        // one per I/O thread, by worker index
+  std::vector<upstream::ConnectionPool*> pools;  // one per I/O thread, by worker index
+};
+
+// POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the
+// telemetry sink Claude Code posts to.
+void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps);
+
+}  // namespace crs::relay

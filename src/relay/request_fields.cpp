@@ -1,0 +1,62 @@
+#include "relay/request_fields.hpp"
+
+#include <simdjson.h>
+
+namespace crs::relay {
+
+RequestFields read_request_fields(std::string& body, bool require_messages) {
+  RequestFields f;
+  if (body.empty()) {
+    f.error = "Request body is empty: expected a JSON object";
+    return f;
+  }
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  if (parser.iterate(view).get(doc)) {
+    f.error = "Request body is not valid JSON";
+    return f;
+  }
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) {
+    f.error = "Request body is not a JSON object";
+    return f;
+  }
+  bool has_messages = false;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) {
+      f.error = "Request body is not valid JSON";
+      return f;
+    }
+    auto value = field.value();
+    if (key == "model") {
+      std::string_view model;
+      if (value.get_string().get(model)) {
+        f.error = "model: must be a string";
+        return f;
+      }
+      f.model = std::string(model);
+    } else if (key == "stream") {
+      bool stream = false;
+      if (value.get_bool().get(stream)) {
+        f.error = "stream: must be a boolean";
+        return f;
+      }
+      f.stream = stream;
+    } else if (key == "messages") {
+      simdjson::ondemand::json_type type;
+      if (value.type().get(type) || type != simdjson::ondemand::json_type::array) {
+        f.error = "messages: must be an array";
+        return f;
+      }
+      has_messages = true;
+    }
+  }
+  if (f.model.empty()) f.error = "model: Field required";
+  else if (require_messages && !has_messages) f.error = "messages: Field required";
+  return f;
+}
+
+}  // namespace crs::relay

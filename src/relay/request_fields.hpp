@@ -1,0 +1,17 @@
+#pragma once
+// The few fields the relay reads from a Messages request body, found without building a
+// document (simdjson On-Demand skips everything else; bodies from Claude Code are 100 KB-1 MB).
+#include <string>
+
+namespace crs::relay {
+
+struct RequestFields {
+  std::string model;
+  bool stream = false;
+  std::string error;  // non-empty: the body is not a usable Messages request (400)
+};
+
+// `body` gets SIMDJSON_PADDING bytes of spare capacity (one reallocation at most).
+RequestFields read_request_fields(std::string& body, bool require_messages);
+
+}  // namespace crs::relay

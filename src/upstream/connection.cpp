@@ -1,0 +1,108 @@
+#include "upstream/connection.hpp"
+
+#include <sys/socket.h>
+
+#include "core/crypto.hpp"
+#include "upstream/proxy_handshake.hpp"
+
+namespace crs::upstream {
+
+Connection::~Connection() = default;
+
+beast::tcp_stream& Connection::tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+
+void Connection::abort() {
+  beast::error_code ignored;
+  tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp().socket().close(ignored);
+}
+
+bool Connection::still_open() {
+  auto& socket = tcp().socket();
+  if (!socket.is_open()) return false;
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  // 0: the peer closed; >0: unexpected bytes on an idle connection; -1/EAGAIN: idle and fine.
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor executor, asio::ssl::context& tls,
+                                                           const BaseUrl& target, const Proxy& proxy,
+                                                           std::chrono::milliseconds timeout) {
+  std::unique_ptr<Connection> c(new Connection());
+  auto stream = std::make_unique<beast::tcp_stream>(executor);
+  const std::string& host = proxy.kind == Proxy::Kind::None ? target.host : proxy.host;
+  uint16_t port = proxy.kind == Proxy::Kind::None ? target.port : proxy.port;
+
+  tcp::resolver resolver(executor);
+  stream->expires_after(timeout);
+  auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), use_nothrow);
+  if (rec) co_return Error{"cannot resolve " + host + ": " + rec.message()};
+  auto [cec, ep] = co_await stream->async_connect(endpoints, use_nothrow);
+  if (cec) {
+    co_return Error{(cec == beast::error::timeout ? std::string("connect timed out") : cec.message()) + " (" + host +
+                    ":" + std::to_string(port) + ")"};
+  }
+  stream->socket().set_option(tcp::no_delay(true));
+
+  if (proxy.kind != Proxy::Kind::None) {
+    auto tunnel = co_await proxy_handshake(*stream, proxy, target.host, target.port);
+    if (!tunnel) co_return Error{"proxy " + proxy.host + ":" + std::to_string(proxy.port) + ": " + tunnel.error().message};
+  }
+
+  if (!target.tls) {
+    stream->expires_never();
+    c->plain_ = std::move(stream);
+    co_return c;
+  }
+  c->tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls);
+  if (!SSL_set_tlsext_host_name(c->tls_->native_handle(), target.host.c_str()))
+    co_return Error{"TLS: cannot set server name"};
+  c->tls_->set_verify_mode(asio::ssl::verify_peer);
+  c->tls_->set_verify_callback(asio::ssl::host_name_verification(target.host));
+  auto [hec] = co_await c->tls_->async_handshake(asio::ssl::stream_base::client, use_nothrow);
+  if (hec) co_return Error{"TLS handshake with " + target.host + " failed: " + hec.message()};
+  beast::get_lowest_layer(*c->tls_).expires_never();
+  co_return c;
+}
+
+Task<beast::error_code> Connection::write(http::request<http::empty_body>& header, std::string_view body) {
+  http::request_serializer<http::empty_body> sr(header);
+  asio::const_buffer payload = asio::buffer(body.data(), body.size());
+  if (tls_) {
+    auto [ec, n] = co_await http::async_write_header(*tls_, sr, use_nothrow);
+    if (ec) co_return ec;
+    auto [bec, bn] = co_await asio::async_write(*tls_, payload, use_nothrow);
+    co_return bec;
+  }
+  auto [ec, n] = co_await http::async_write_header(*plain_, sr, use_nothrow);
+  if (ec) co_return ec;
+  auto [bec, bn] = co_await asio::async_write(*plain_, payload, use_nothrow);
+  co_return bec;
+}
+
+Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
+  if (tls_) {
+    auto [ec, n] = co_await http::async_read_header(*tls_, buffer_, parser, use_nothrow);
+    co_return ec;
+  }
+  auto [ec, n] = co_await http::async_read_header(*plain_, buffer_, parser, use_nothrow);
+  co_return ec;
+}
+
+Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser& parser, char* out, size_t capacity) {
+  parser.get().body().data = out;
+  parser.get().body().size = capacity;
+  beast::error_code ec;
+  if (tls_) {
+    auto [e, n] = co_await http::async_read_some(*tls_, buffer_, parser, use_nothrow);
+    ec = e;
+  } else {
+    auto [e, n] = co_await http::async_read_some(*plain_, buffer_, parser, use_nothrow);
+    ec = e;
+  }
+  if (ec == http::error::need_buffer) ec = {};
+  co_return std::pair{ec, capacity - parser.get().body().size};
+}
+
+}  // namespace crs::upstream

@@ -1,0 +1,52 @@
+#pragma once
+// One connection to an upstream host: plain TCP or TLS, possibly tunnelled through an HTTP
+// CONNECT or SOCKS5 proxy. Kept alive and reused through ConnectionPool.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/net.hpp"
+#include "core/result.hpp"
+#include "upstream/endpoint.hpp"
+
+namespace crs::upstream {
+
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+class Connection {
+ public:
+  // Connects (through the proxy if any) and completes the TLS handshake, all within `timeout`.
+  static Task<Result<std::unique_ptr<Connection>>> open(asio::any_io_executor executor, asio::ssl::context& tls,
+                                                        const BaseUrl& target, const Proxy& proxy,
+                                                        std::chrono::milliseconds timeout);
+  ~Connection();
+
+  Task<beast::error_code> write(http::request<http::empty_body>& header, std::string_view body);
+  Task<beast::error_code> read_header(ResponseParser& parser);
+  // Reads some body bytes into `out` (size `capacity`); returns how many.
+  Task<std::pair<beast::error_code, size_t>> read_body(ResponseParser& parser, char* out, size_t capacity);
+
+  beast::tcp_stream& tcp();
+  void expires_after(std::chrono::milliseconds t) { tcp().expires_after(t); }
+  void expires_never() { tcp().expires_never(); }
+  // Closes the socket at once: pending reads and writes fail (used to cancel).
+  void abort();
+  // False when the peer has closed the idle connection (checked without blocking).
+  bool still_open();
+
+  const std::string& pool_key() const { return pool_key_; }
+  void set_pool_key(std::string key) { pool_key_ = std::move(key); }
+  bool reused = false;  // came from the pool: a failure before any response byte is retried
+
+ private:
+  Connection() = default;
+  std::unique_ptr<beast::tcp_stream> plain_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buffer_;
+  std::string pool_key_;
+};
+
+}  // namespace crs::upstream

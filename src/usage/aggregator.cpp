@@ -1,0 +1,352 @@
+#include "usage/aggregator.hpp"
+
+#include <ctime>
+#include <map>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/time.hpp"
+#include "store/keyspace.hpp"
+#include "store/redis_client.hpp"
+
+namespace crs::usage {
+namespace json = boost::json;
+using store::make_command;
+
+namespace {
+
+constexpr const char* kGroup = "usage-folders";
+constexpr int64_t kDay = 86400;
+
+std::tm shifted(int64_t ms, int tz) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000 + tz * 3600);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
+// ARGV layout of the fold script: the entry ids, then HINCRBY triplets, then EXPIRE pairs,
+// then "set if the hash exists" triplets, then list pushes; each section starts with its count.
+const char* kFoldScript = R"LUA(
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local i = 3
+local n = tonumber(ARGV[i]); i = i + 1
+local ids = {}
+for k = 1, n do ids[k] = ARGV[i]; i = i + 1 end
+for _, id in ipairs(ids) do
+  local p = redis.call('XPENDING', stream, group, id, id, 1)
+  if #p == 0 or p[1][2] ~= consumer then return 0 end
+end
+n = tonumber(ARGV[i]); i = i + 1
+for k = 1, n do redis.call('HINCRBY', ARGV[i], ARGV[i+1], ARGV[i+2]); i = i + 3 end
+n = tonumber(ARGV[i]); i = i + 1
+for k = 1, n do redis.call('EXPIRE', ARGV[i], ARGV[i+1]); i = i + 2 end
+n = tonumber(ARGV[i]); i = i + 1
+for k = 1, n do
+  if redis.call('EXISTS', ARGV[i]) == 1 then redis.call('HSET', ARGV[i], ARGV[i+1], ARGV[i+2]) end
+  i = i + 3
+end
+n = tonumber(ARGV[i]); i = i + 1
+for k = 1, n do
+  redis.call('LPUSH', ARGV[i], ARGV[i+1]); redis.call('LTRIM', ARGV[i], 0, tonumber(ARGV[i+2]) - 1)
+  redis.call('EXPIRE', ARGV[i], 7776000)
+  i = i + 3
+end
+n = tonumber(ARGV[i]); i = i + 1
+for k = 1, n do redis.call('SADD', ARGV[i], ARGV[i+1]); redis.call('EXPIRE', ARGV[i], ARGV[i+2]); i = i + 3 end
+redis.call('XACK', stream, group, unpack(ids))
+redis.call('XDEL', stream, unpack(ids))
+return 1
+)LUA";
+
+struct Plan {
+  std::map<std::pair<std::string, std::string>, int64_t> increments;
+  std::map<std::string, int64_t> expires;
+  std::map<std::pair<std::string, std::string>, std::string> sets;
+  std::vector<std::pair<std::string, std::string>> pushes;
+  std::map<std::pair<std::string, std::string>, int64_t> set_members;  // (set, member) -> ttl
+};
+
+void add_counts(Plan& p, const std::string& key, const UsageEvent& e, bool totals_style, int64_t ttl) {
+  const auto& u = e.usage;
+  auto f = [&](const char* plain, const char* total) { return std::string(totals_style ? total : plain); };
+  p.increments[{key, f("requests", "totalRequests")}] += 1;
+  p.increments[{key, f("inputTokens", "totalInputTokens")}] += u.input_tokens;
+  p.increments[{key, f("outputTokens", "totalOutputTokens")}] += u.output_tokens;
+  p.increments[{key, f("cacheCreateTokens", "totalCacheCreateTokens")}] += u.cache_creation_input_tokens;
+  p.increments[{key, f("cacheReadTokens", "totalCacheReadTokens")}] += u.cache_read_input_tokens;
+  p.increments[{key, f("allTokens", "totalAllTokens")}] += u.total();
+  p.increments[{key, f("tokens", "totalTokens")}] += u.input_tokens + u.output_tokens;
+  p.increments[{key, f("ephemeral5mTokens", "totalEphemeral5mTokens")}] += u.cache_creation_5m;
+  p.increments[{key, f("ephemeral1hTokens", "totalEphemeral1hTokens")}] += u.cache_creation_1h;
+  p.increments[{key, f("costMicro", "totalCostMicro")}] += e.cost_micro;
+  if (ttl > 0) p.expires[key] = ttl;
+}
+
+std::string record_json(const UsageEvent& e) {
+  json::object o{{"timestamp", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(e.timestamp_ms)))},
+                 {"model", e.model},
+                 {"accountId", e.account_id},
+                 {"requestId", e.request_id},
+                 {"endpoint", e.endpoint},
+                 {"statusCode", e.status},
+                 {"stream", e.stream},
+                 {"partial", e.partial},
+                 {"durationMs", e.duration_ms},
+                 {"inputTokens", e.usage.input_tokens},
+                 {"outputTokens", e.usage.output_tokens},
+                 {"cacheCreateTokens", e.usage.cache_creation_input_tokens},
+                 {"cacheReadTokens", e.usage.cache_read_input_tokens},
+                 {"ephemeral5mTokens", e.usage.cache_creation_5m},
+                 {"ephemeral1hTokens", e.usage.cache_creation_1h},
+                 {"totalTokens", e.usage.total()},
+                 {"costMicro", e.cost_micro},
+                 {"cost", static_cast<double>(e.cost_micro) / 1e6}};
+  return json::serialize(o);
+}
+
+}  // namespace
+
+std::string day_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+std::string month_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1);
+}
+std::string hour_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}-{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string, UsageEvent>>& events,
+                                        const AggregatorOptions& o) {
+  Plan p;
+  std::map<std::string, int64_t> last_used_key, last_used_account;
+  for (const auto& [id, e] : events) {
+    int tz = o.timezone_offset_hours;
+    std::string day = day_bucket(e.timestamp_ms, tz), month = month_bucket(e.timestamp_ms, tz),
+                hour = hour_bucket(e.timestamp_ms, tz);
+    const std::string& k = e.key_id;
+    const std::string& a = e.account_id;
+    const std::string& m = e.model;
+    if (!k.empty()) {
+      add_counts(p, "usage:" + k, e, true, 0);
+      add_counts(p, "usage:daily:" + k + ":" + day, e, false, 32 * kDay);
+      add_counts(p, "usage:monthly:" + k + ":" + month, e, false, 365 * kDay);
+      add_counts(p, "usage:hourly:" + k + ":" + hour, e, false, 7 * kDay);
+      add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, e, false, 32 * kDay);
+      add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, e, false, 365 * kDay);
+      add_counts(p, "usage:" + k + ":model:alltime:" + m, e, false, 0);
+      p.pushes.emplace_back("usage:records:" + k, record_json(e));
+      p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
+      last_used_key[k] = std::max(last_used_key[k], e.timestamp_ms);
+    }
+    if (!a.empty()) {
+      add_counts(p, "account_usage:" + a, e, true, 0);
+      add_counts(p, "account_usage:daily:" + a + ":" + day, e, false, 32 * kDay);
+      add_counts(p, "account_usage:monthly:" + a + ":" + month, e, false, 365 * kDay);
+      add_counts(p, "account_usage:hourly:" + a + ":" + hour, e, false, 7 * kDay);
+      last_used_account[a] = std::max(last_used_account[a], e.timestamp_ms);
+    }
+    add_counts(p, "usage:model:daily:" + m + ":" + day, e, false, 32 * kDay);
+    add_counts(p, "usage:model:monthly:" + m + ":" + month, e, false, 365 * kDay);
+    add_counts(p, "usage:model:hourly:" + m + ":" + hour, e, false, 7 * kDay);
+    add_counts(p, "usage:global:total", e, true, 0);
+    add_counts(p, "usage:global:daily:" + day, e, false, 32 * kDay);
+  }
+  auto iso = [](int64_t ms) {
+    return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  };
+  for (const auto& [k, ms] : last_used_key) p.sets[{store::keyspace::api_key(k), "lastUsedAt"}] = iso(ms);
+  for (const auto& [a, ms] : last_used_account) p.sets[{store::keyspace::account(a), "lastUsedAt"}] = iso(ms);
+
+  std::vector<std::string> args;
+  args.push_back(std::to_string(events.size()));
+  for (const auto& [id, e] : events) args.push_back(id);
+  size_t nonzero = 0;
+  for (const auto& [kf, v] : p.increments) nonzero += v != 0 ? 1 : 0;
+  args.push_back(std::to_string(nonzero));
+  for (const auto& [kf, v] : p.increments) {
+    if (v == 0) continue;  // HINCRBY by 0 would only create empty fields
+    args.push_back(kf.first);
+    args.push_back(kf.second);
+    args.push_back(std::to_string(v));
+  }
+  args.push_back(std::to_string(p.expires.size()));
+  for (const auto& [k, ttl] : p.expires) {
+    args.push_back(k);
+    args.push_back(std::to_string(ttl));
+  }
+  args.push_back(std::to_string(p.sets.size()));
+  for (const auto& [kf, v] : p.sets) {
+    args.push_back(kf.first);
+    args.push_back(kf.second);
+    args.push_back(v);
+  }
+  args.push_back(std::to_string(p.pushes.size()));
+  for (const auto& [list, item] : p.pushes) {
+    args.push_back(list);
+    args.push_back(item);
+    args.push_back(std::to_string(o.records_per_key));
+  }
+  args.push_back(std::to_string(p.set_members.size()));
+  for (const auto& [sm, ttl] : p.set_members) {
+    args.push_back(sm.first);
+    args.push_back(sm.second);
+    args.push_back(std::to_string(ttl));
+  }
+  return args;
+}
+
+struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::any_io_executor ex, store::RedisOptions r, AggregatorOptions o)
+      : executor(ex), options(std::move(o)), redis(ex, std::move(r)), wake(ex) {}
+
+  asio::any_io_executor executor;
+  AggregatorOptions options;
+  store::RedisClient redis;
+  asio::steady_timer wake;
+  bool stopped = false;
+  std::chrono::steady_clock::time_point last_claim{};
+
+  using Batch = std::vector<std::pair<std::string, UsageEvent>>;
+
+  static Batch parse_entries(const store::RedisReply& entries) {
+    Batch out;
+    for (const auto& entry : entries.elements) {
+      if (!entry.is_array() || entry.elements.size() < 2) continue;
+      std::vector<std::string> kv;
+      for (const auto& f : entry.elements[1].elements) kv.push_back(f.str);
+      out.emplace_back(entry.elements[0].str, UsageEvent::from_fields(kv));
+    }
+    return out;
+  }
+
+  // XREADGROUP reply: [[stream, [entries...]]] or nil.
+  static Batch parse_read(const store::RedisReply& reply) {
+    if (!reply.is_array() || reply.elements.empty()) return {};
+    const auto& stream = reply.elements[0];
+    if (!stream.is_array() || stream.elements.size() < 2) return {};
+    return parse_entries(stream.elements[1]);
+  }
+
+  Task<bool> fold(const Batch& batch) {
+    if (batch.empty()) co_return true;
+    auto cmd = make_command("EVAL", std::string(kFoldScript), "1", std::string(kUsageStream), std::string(kGroup),
+                            options.consumer);
+    auto args = fold_arguments(batch, options);
+    cmd.insert(cmd.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    auto r = co_await redis.command(std::move(cmd));
+    if (!r) {
+      spdlog::warn("usage aggregation: {}", r.error().message);
+      co_return false;
+    }
+    if (r->is_error()) {
+      spdlog::error("usage aggregation script failed: {}", r->str);
+      co_return false;
+    }
+    co_return r->integer == 1;
+  }
+
+  Task<Result<Batch>> read(std::string from, bool block) {
+    auto cmd = make_command("XREADGROUP", "GROUP", std::string(kGroup), options.consumer, "COUNT",
+                            std::to_string(options.batch));
+    if (block) {
+      cmd.push_back("BLOCK");
+      cmd.push_back(std::to_string(options.block.count()));
+    }
+    cmd.push_back("STREAMS");
+    cmd.push_back(kUsageStream);
+    cmd.push_back(std::move(from));
+    auto r = co_await redis.command(std::move(cmd));
+    if (!r) co_return r.error();
+    if (r->is_error()) {
+      if (r->str.starts_with("NOGROUP")) co_await ensure_group();
+      co_return Error{r->str};
+    }
+    co_return parse_read(*r);
+  }
+
+  Task<void> ensure_group() {
+    auto r = co_await redis.command(
+        make_command("XGROUP", "CREATE", std::string(kUsageStream), std::string(kGroup), "0", "MKSTREAM"));
+    if (r && r->is_error() && !r->str.starts_with("BUSYGROUP")) spdlog::warn("usage aggregation: {}", r->str);
+  }
+
+  Task<void> claim_abandoned() {
+    auto r = co_await redis.command(make_command("XAUTOCLAIM", std::string(kUsageStream), std::string(kGroup),
+                                                 options.consumer, std::to_string(options.claim_after.count()), "0-0",
+                                                 "COUNT", std::to_string(options.batch)));
+    if (r && r->is_array() && r->elements.size() >= 2) {
+      auto batch = parse_entries(r->elements[1]);
+      if (!batch.empty()) {
+        spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", batch.size());
+        co_await fold(batch);
+      }
+    }
+  }
+
+  Task<void> sleep(std::chrono::milliseconds d) {
+    wake.expires_after(d);
+    co_await wake.async_wait(use_nothrow);
+  }
+
+  Task<void> run() {
+    auto self = shared_from_this();
+    redis.start();
+    bool group_ready = false;
+    while (!stopped) {
+      if (!redis.connected()) {
+        group_ready = false;
+        co_await sleep(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (!group_ready) {
+        co_await ensure_group();
+        group_ready = true;
+      }
+      // Our own unacknowledged events first (left by a crash or a failed fold), then new ones.
+      auto own = co_await read("0", false);
+      if (own && !own->empty()) {
+        if (!co_await fold(*own)) co_await sleep(std::chrono::milliseconds(500));
+        continue;
+      }
+      if (std::chrono::steady_clock::now() - last_claim > options.claim_after / 2) {
+        last_claim = std::chrono::steady_clock::now();
+        co_await claim_abandoned();
+      }
+      auto fresh = co_await read(">", true);
+      if (!fresh) {
+        co_await sleep(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (!fresh->empty() && !co_await fold(*fresh)) co_await sleep(std::chrono::milliseconds(500));
+    }
+    redis.stop();
+  }
+};
+
+UsageAggregator::UsageAggregator(asio::any_io_executor executor, store::RedisOptions redis, AggregatorOptions options) {
+  // A blocked XREADGROUP must not count as a stuck server.
+  redis.command_timeout = std::max(redis.command_timeout, options.block + std::chrono::seconds(5));
+  impl_ = std::make_shared<Impl>(executor, std::move(redis), std::move(options));
+}
+
+UsageAggregator::~UsageAggregator() { stop(); }
+
+void UsageAggregator::start() { asio::co_spawn(impl_->executor, impl_->run(), asio::detached); }
+
+void UsageAggregator::stop() {
+  auto impl = impl_;
+  asio::dispatch(impl->executor, [impl] {
+    impl->stopped = true;
+    impl->wake.cancel();
+    impl->redis.stop();
+  });
+}
+
+}  // namespace crs::usage

@@ -1,0 +1,49 @@
+#pragma once
+// Folds the usage:events stream into totals per key, account and model by hour, day and
+// month (the Node.js service's key names; costs as integer micro-USD). Each relay instance
+// runs one, as a member of one consumer group: an event is folded by exactly one instance,
+// and a batch is applied with its acknowledgement in one Lua script, so a crash can delay
+// an event but never lose it or count it twice. Entries of an instance that died are
+// claimed by the others after `claim_after`.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/net.hpp"
+#include "store/redis_options.hpp"
+#include "usage/usage_event.hpp"
+
+namespace crs::usage {
+
+struct AggregatorOptions {
+  std::string consumer;                 // unique per instance
+  int timezone_offset_hours = 8;        // day/month buckets (the Node.js service's TIMEZONE_OFFSET)
+  size_t batch = 500;
+  std::chrono::milliseconds block{1000};
+  std::chrono::milliseconds claim_after{std::chrono::minutes(2)};
+  size_t records_per_key = 200;
+};
+
+// The script arguments for one batch (exposed for tests).
+std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string, UsageEvent>>& events,
+                                        const AggregatorOptions& options);
+
+class UsageAggregator {
+ public:
+  UsageAggregator(asio::any_io_executor executor, store::RedisOptions redis, AggregatorOptions options);
+  ~UsageAggregator();
+  void start();
+  void stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Time buckets in the configured timezone: "2026-11-26", "2026-11", "2026-11-26:05".
+std::string day_bucket(int64_t timestamp_ms, int tz_hours);
+std::string month_bucket(int64_t timestamp_ms, int tz_hours);
+std::string hour_bucket(int64_t timestamp_ms, int tz_hours);
+
+}  // namespace crs::usage

@@ -1,0 +1,126 @@
+#include "usage/pricing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace crs::usage {
+namespace json = boost::json;
+namespace {
+
+Result<Price> read_price(const json::value& v, const std::string& name) {
+  if (!v.is_object()) return Error{"pricing: " + name + " must be an object"};
+  const auto& o = v.get_object();
+  Price p;
+  auto num = [&](const char* field, double& out) -> bool {
+    auto* f = o.if_contains(field);
+    if (!f || !f->is_number()) return false;
+    out = f->to_number<double>();
+    return out >= 0;
+  };
+  if (!num("input", p.input) || !num("output", p.output) || !num("cacheWrite5m", p.cache_write_5m) ||
+      !num("cacheWrite1h", p.cache_write_1h) || !num("cacheRead", p.cache_read))
+    return Error{"pricing: " + name + " needs non-negative input, output, cacheWrite5m, cacheWrite1h, cacheRead"};
+  if (p.input == 0 && p.output == 0) return Error{"pricing: " + name + " would make requests free"};
+  return p;
+}
+
+// "claude-sonnet-4-5-20250929[1m]" -> "claude-sonnet-4-5-20250929"; Bedrock ids lose region and version.
+std::string normalise(std::string model) {
+  if (auto b = model.find('['); b != std::string::npos) model.erase(b);
+  if (auto p = model.find("anthropic."); p != std::string::npos) model.erase(0, p + 10);
+  if (auto v = model.rfind("-v"); v != std::string::npos && model.find(':', v) != std::string::npos) model.erase(v);
+  return model;
+}
+
+std::mutex g_warned_mutex;
+std::set<std::string> g_warned;
+
+void warn_once(const std::string& model, const std::string& source) {
+  std::lock_guard lock(g_warned_mutex);
+  if (g_warned.insert(model).second)
+    spdlog::warn("pricing: model '{}' is not in the pricing table; priced as {}. Add it to config/pricing.json.",
+                 model, source);
+}
+
+}  // namespace
+
+Result<PricingTable> PricingTable::parse(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return Error{"pricing: not a JSON object"};
+  const auto& root = v.get_object();
+  PricingTable t;
+  for (const char* section : {"models", "families"}) {
+    auto* s = root.if_contains(section);
+    if (!s || !s->is_object()) return Error{std::string("pricing: missing \"") + section + "\""};
+    for (const auto& [name, price] : s->get_object()) {
+      auto p = read_price(price, std::string(name));
+      if (!p) return p.error();
+      (std::string_view(section) == "models" ? t.models_ : t.families_)[std::string(name)] = *p;
+    }
+  }
+  if (auto* a = root.if_contains("aliases"); a && a->is_object())
+    for (const auto& [alias, target] : a->get_object())
+      if (target.is_string()) t.aliases_[std::string(alias)] = std::string(target.get_string());
+  auto* d = root.if_contains("default");
+  if (!d) return Error{"pricing: missing \"default\""};
+  auto dp = read_price(*d, "default");
+  if (!dp) return dp.error();
+  t.default_ = *dp;
+  return t;
+}
+
+Result<PricingTable> PricingTable::load(const std::string& path) {
+  if (path.empty() || !std::filesystem::exists(path)) return parse(builtin_json());
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto t = parse(ss.str());
+  if (!t) return Error{path + ": " + t.error().message};
+  return t;
+}
+
+PriceMatch PricingTable::lookup(const std::string& requested) const {
+  std::string model = normalise(requested);
+  if (auto it = models_.find(model); it != models_.end()) return {it->second, "model"};
+  if (auto a = aliases_.find(model); a != aliases_.end())
+    if (auto it = models_.find(a->second); it != models_.end()) return {it->second, "alias"};
+  for (const auto& [family, price] : families_) {
+    if (model.find(family) != std::string::npos) {
+      warn_once(requested, "family " + family);
+      return {price, "family:" + family};
+    }
+  }
+  warn_once(requested, "the default price");
+  return {default_, "default"};
+}
+
+std::vector<std::string> PricingTable::model_ids() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, price] : models_) ids.push_back(id);
+  auto date = [](const std::string& id) { return id.size() > 8 ? id.substr(id.size() - 8) : std::string(); };
+  std::stable_sort(ids.begin(), ids.end(), [&](const auto& a, const auto& b) { return date(a) > date(b); });
+  return ids;
+}
+
+int64_t PricingTable::cost_micro_usd(const std::string& model, const Usage& u) const {
+  Price p = lookup(model).price;
+  int64_t create_5m = u.cache_creation_5m, create_1h = u.cache_creation_1h;
+  if (create_5m + create_1h != u.cache_creation_input_tokens) {  // no TTL detail: all 5-minute
+    create_5m = u.cache_creation_input_tokens;
+    create_1h = 0;
+  }
+  // tokens x USD per million tokens = micro-USD.
+  double micro = static_cast<double>(u.input_tokens) * p.input + static_cast<double>(u.output_tokens) * p.output +
+                 static_cast<double>(create_5m) * p.cache_write_5m + static_cast<double>(create_1h) * p.cache_write_1h +
+                 static_cast<double>(u.cache_read_input_tokens) * p.cache_read;
+  return static_cast<int64_t>(std::llround(micro));
+}
+
+}  // namespace crs::usage

@@ -1,0 +1,35 @@
+#pragma once
+// Reads usage out of an SSE stream as it passes through, chunk by chunk, without holding the
+// stream: only the current line is buffered, and only message_start, message_delta, message_stop
+// and error data lines are parsed (they are small). Lines may be split across chunks at any
+// byte, and "\n" or "\r\n" endings are both handled.
+#include <string>
+#include <string_view>
+
+#include "usage/usage.hpp"
+
+namespace crs::usage {
+
+class SseUsageScanner {
+ public:
+  void feed(std::string_view bytes);
+
+  const Usage& usage() const { return usage_; }
+  bool started() const { return started_; }     // message_start seen
+  bool completed() const { return completed_; } // message_stop seen
+  bool saw_error() const { return saw_error_; } // an error event passed
+  bool at_event_boundary() const { return line_.empty() && !skipping_ && pending_event_.empty(); }
+
+ private:
+  void on_line(std::string_view line);
+
+  Usage usage_;
+  std::string line_;           // the incomplete line carried into the next chunk
+  bool skipping_ = false;      // inside an over-long line we do not need
+  std::string pending_event_;  // "event:" value waiting for its data line
+  bool started_ = false;
+  bool completed_ = false;
+  bool saw_error_ = false;
+};
+
+}  // namespace crs::usage
