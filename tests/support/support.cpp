@@ -267,6 +267,30 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
   return out;
 }
 
+FakeUpstreamProcess::FakeUpstreamProcess(const TempDir& dir) : dir_(dir) {}
+
+bool FakeUpstreamProcess::start() {
+  SpawnOptions o;
+  o.argv = {fake_upstream_binary(), "--port", "0", "--threads", "2"};
+  o.stdout_path = dir_.file("fake-upstream.log");
+  o.stderr_path = "=stdout";
+  auto child = Subprocess::spawn(o);
+  if (!child) return false;
+  process_.emplace(std::move(child.value()));
+  if (!wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; })) return false;
+  port_ = std::stoi(read_file(o.stdout_path).substr(13));
+  return true;
+}
+
+bool FakeUpstreamProcess::script(const std::string& credential, const std::string& behavior, int times) {
+  std::string body = "{\"credential\":\"" + credential + "\",\"behavior\":" + behavior +
+                     ",\"times\":" + std::to_string(times) + "}";
+  return http_request(port_, "POST", "/_fake/behaviors", body).status == 200;
+}
+
+std::string FakeUpstreamProcess::requests_json() { return http_get(port_, "/_fake/requests").body; }
+std::string FakeUpstreamProcess::stats_json() { return http_get(port_, "/_fake/stats").body; }
+
 RelayProcess::RelayProcess(const TempDir& dir, std::vector<std::string> env)
     : dir_(dir), env_(std::move(env)), port_(free_port()), redis_port_(free_port()) {
   // Tests choose the ports unless they say otherwise.
@@ -312,6 +336,12 @@ bool RelayProcess::start(bool wait_healthy) {
       },
       20s) &&
          !process_->poll();
+}
+
+CommandResult RelayProcess::cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{crs_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env_, dir_.path());
 }
 
 std::string RelayProcess::log() const { return read_file(dir_.file("serve.log")); }

@@ -98,6 +98,24 @@ class RedisServer {
   std::optional<Subprocess> process_;
 };
 
+// The fake Anthropic upstream (tools/fake_upstream) as a process on a free port.
+class FakeUpstreamProcess {
+ public:
+  explicit FakeUpstreamProcess(const TempDir& dir);
+  bool start();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // POST /_fake/behaviors
+  bool script(const std::string& credential, const std::string& behavior_json, int times = -1);
+  std::string requests_json();   // GET /_fake/requests
+  std::string stats_json();      // GET /_fake/stats
+
+ private:
+  const TempDir& dir_;
+  int port_ = 0;
+  std::optional<Subprocess> process_;
+};
+
 // `crs serve` in its own working directory with the given environment.
 class RelayProcess {
  public:
@@ -109,6 +127,8 @@ class RelayProcess {
   Subprocess& process() { return *process_; }
   std::string log() const;
   std::optional<int> stop(std::chrono::milliseconds grace = 10s);   // SIGTERM, wait
+  // Runs `crs <args>` as the CLI against this relay (same directory, ports and Redis).
+  CommandResult cli(const std::vector<std::string>& args) const;
 
  private:
   const TempDir& dir_;

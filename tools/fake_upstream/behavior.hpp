@@ -20,6 +20,7 @@ struct Behavior {
   int drip_ms = 0;                  // stream: between events
   int deltas = 3;                   // text deltas in the answer
   std::string text = "word";        // each delta is "<text><n> "
+  bool reset_before_response = false;  // reset the TCP connection instead of answering
   int stall_after_events = -1;      // stream: stop after N events, keep the connection open
   int reset_after_events = -1;      // stream: reset the TCP connection after N events
   int error_after_events = -1;      // stream: an overloaded error event after N events, then end

@@ -329,6 +329,11 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     b.error_message = "fake upstream: " + problem;
   }
   co_await sleep_ms(b.latency_ms);
+  if (b.reset_before_response) {
+    reset_connection(ex);
+    state->finish_record(seq, "reset", 0, nullptr, 0);
+    co_return;
+  }
 
   if (b.status == 200 && !parsed.error.empty()) {
     b.status = 400;

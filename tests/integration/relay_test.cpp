@@ -1,0 +1,381 @@
+// The relay end to end: real crs serve, real redis-server (embedded), the fake upstream.
+#include <regex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+
+const std::string kModel = "claude-sonnet-4-5-20250929";
+
+std::string message_body(bool stream, const std::string& text = "Hello") {
+  return R"({"model":")" + kModel + R"(","max_tokens":100,"stream":)" + (stream ? "true" : "false") +
+         R"(,"messages":[{"role":"user","content":")" + text + R"("}]})";
+}
+
+json::value parse(const std::string& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(s, ec);
+  return ec ? json::value() : v;
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void start(const std::string& config_toml = "") {
+    ASSERT_TRUE(fake.start());
+    if (!config_toml.empty()) dir.write("config/config.toml", config_toml);
+    relay = std::make_unique<RelayProcess>(dir, std::vector<std::string>{"LOG_LEVEL=debug"});
+    ASSERT_TRUE(relay->start()) << relay->log();
+    auto created = relay->cli({"keys", "create", "--name", "tester", "--json"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    auto o = parse(created.out).as_object();
+    key = std::string(o["key"].as_string());
+    key_id = std::string(o["id"].as_string());
+  }
+
+  std::string add_account(const std::string& name, const std::string& api_key, int priority = 50) {
+    auto r = relay->cli({"accounts", "add", "--type", "claude-console", "--name", name, "--base-url", fake.url(),
+                         "--api-key", api_key, "--priority", std::to_string(priority), "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string id(parse(r.out).as_object()["id"].as_string());
+    // Wait until the relay has the account (it reloads on the invalidation message).
+    wait_until([&] { return post("/v1/messages/count_tokens", R"({"model":"m","messages":[]})").status != 503; }, 5s);
+    return id;
+  }
+
+  HttpResponse post(const std::string& path, const std::string& body, std::map<std::string, std::string> headers = {}) {
+    headers.emplace("x-api-key", key);
+    headers.emplace("content-type", "application/json");
+    return http_request(relay->port(), "POST", path, body, headers);
+  }
+
+  void reset_fake() { ASSERT_EQ(http_request(fake.port(), "POST", "/_fake/reset").status, 200); }
+
+  json::array recorded() { return parse(fake.requests_json()).as_object()["requests"].as_array(); }
+
+  json::object account(const std::string& id) {
+    auto r = relay->cli({"accounts", "show", id, "--json"});
+    return parse(r.out).as_object();
+  }
+
+  TempDir dir;
+  FakeUpstreamProcess fake{dir};
+  std::unique_ptr<RelayProcess> relay;
+  std::string key, key_id;
+};
+
+TEST_F(RelayTest, NonStreamingThroughEveryPrefix) {
+  start();
+  add_account("console-1", "sk-ant-api03-upstream-key-one");
+  reset_fake();
+  for (std::string prefix : {"/api", "/claude", ""}) {
+    auto r = post(prefix + "/v1/messages?beta=true", message_body(false),
+                  {{"anthropic-beta", "tools-2024"}, {"user-agent", "claude-cli/2.1.92 (external, cli)"},
+                   {"x-stainless-lang", "js"}, {"cookie", "session=abc"}, {"x-forwarded-for", "10.0.0.1"}});
+    ASSERT_EQ(r.status, 200) << prefix << " " << r.body;
+    auto m = parse(r.body).as_object();
+    EXPECT_EQ(m["type"].as_string(), "message");
+    EXPECT_FALSE(r.header("request-id").empty());
+    EXPECT_FALSE(r.header("x-request-id").empty());
+  }
+  auto reqs = recorded();
+  ASSERT_EQ(reqs.size(), 3u);
+  const auto& last = reqs.back().as_object();
+  EXPECT_EQ(last.at("target").as_string(), "/v1/messages?beta=true");
+  const auto& h = last.at("headers").as_object();
+  EXPECT_EQ(h.at("x-api-key").as_string(), "sk-ant-api03-upstream-key-one");
+  EXPECT_FALSE(h.contains("authorization"));
+  EXPECT_FALSE(h.contains("cookie"));
+  EXPECT_FALSE(h.contains("x-forwarded-for"));
+  EXPECT_EQ(h.at("anthropic-version").as_string(), "2023-06-01");
+  EXPECT_EQ(h.at("anthropic-beta").as_string(), "tools-2024");
+  EXPECT_EQ(h.at("user-agent").as_string(), "claude-cli/2.1.92 (external, cli)");
+  EXPECT_EQ(h.at("x-stainless-lang").as_string(), "js");
+  EXPECT_EQ(h.at("accept-encoding").as_string(), "identity");
+}
+
+TEST_F(RelayTest, StreamedBytesEqualWhatTheUpstreamSent) {
+  start();
+  add_account("console-1", "sk-ant-api03-upstream-key-one");
+  auto relayed = post("/api/v1/messages", message_body(true),
+                      {{"x-fake-behavior", R"({"deltas":20,"chunkBytes":13})"}});
+  ASSERT_EQ(relayed.status, 200) << relayed.body;
+  EXPECT_EQ(relayed.header("content-type"), "text/event-stream; charset=utf-8");
+  EXPECT_EQ(relayed.header("cache-control"), "no-cache");
+  EXPECT_EQ(relayed.header("x-accel-buffering"), "no");
+  // The same request straight to the fake: identical bytes but for the message id.
+  auto direct = http_request(fake.port(), "POST", "/v1/messages", message_body(true),
+                             {{"x-api-key", "sk-ant-api03-upstream-key-one"}});
+  std::regex id("msg_fake[0-9]+");
+  EXPECT_EQ(std::regex_replace(relayed.body, id, "ID"), std::regex_replace(direct.body, id, "ID"));
+  EXPECT_NE(relayed.body.find("event: message_stop"), std::string::npos);
+}
+
+TEST_F(RelayTest, LargeBodyReachesTheUpstreamByteIdentical) {
+  start();
+  add_account("console-1", "sk-ant-api03-upstream-key-one");
+  std::string big(1024 * 1024, 'x');
+  for (size_t i = 0; i < big.size(); i += 97) big[i] = "abc \\\"\n\t"[i % 7] == '\\' ? 'y' : "abcdefg"[i % 7];
+  std::string body = R"({"model":")" + kModel + R"(","max_tokens":10,"metadata":{"user_id":"{\"session_id\":\"s\"}"},)" +
+                     R"("messages":[{"role":"user","content":")" + big + R"("},{"role":"system","content":"x"}],)" +
+                     R"("unknown_field":{"kept":[1,2.5,null,true]}})";
+  auto r = post("/v1/messages", body);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  auto reqs = recorded();
+  EXPECT_EQ(reqs.back().as_object()["body"].as_string(), body);
+}
+
+TEST_F(RelayTest, AdmissionErrorsHaveTheAnthropicShape) {
+  start("[server]\nmaxBodyBytes = 2048\n");
+  add_account("console-1", "sk-ant-api03-upstream-key-one");
+  auto type_of = [](const HttpResponse& r) {
+    auto v = parse(r.body);
+    return v.is_object() ? std::string(v.as_object()["error"].as_object()["type"].as_string()) : r.body;
+  };
+  auto missing = http_request(relay->port(), "POST", "/api/v1/messages", message_body(false));
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(type_of(missing), "authentication_error");
+  auto wrong = post("/api/v1/messages", message_body(false), {{"x-api-key", "cr_" + std::string(64, '0')}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(type_of(wrong), "authentication_error");
+  auto bearer = http_request(relay->port(), "POST", "/api/v1/messages", message_body(false),
+                             {{"authorization", "Bearer " + key}});
+  EXPECT_EQ(bearer.status, 200);
+  auto bad_json = post("/api/v1/messages", "{\"model\": ");
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_EQ(type_of(bad_json), "invalid_request_error");
+  EXPECT_EQ(post("/api/v1/messages", R"({"model":"m","max_tokens":1})").status, 400);  // no messages
+  EXPECT_EQ(post("/api/v1/messages", R"({"messages":[]})").status, 400);               // no model
+  EXPECT_EQ(post("/api/v1/messages", R"([1,2])").status, 400);
+  auto too_big = post("/api/v1/messages", std::string(4096, ' ') + message_body(false));
+  EXPECT_EQ(too_big.status, 413);
+  EXPECT_EQ(type_of(too_big), "request_too_large");
+
+  ASSERT_EQ(relay->cli({"keys", "disable", key_id}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return post("/api/v1/messages", message_body(false)).status == 403; }, 3s))
+      << "a disabled key must be refused at once (cache invalidated through pub/sub)";
+  EXPECT_EQ(type_of(post("/api/v1/messages", message_body(false))), "permission_error");
+  ASSERT_EQ(relay->cli({"keys", "enable", key_id}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return post("/api/v1/messages", message_body(false)).status == 200; }, 3s));
+}
+
+TEST_F(RelayTest, NoAccountMeans503) {
+  start();
+  auto r = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("overloaded_error"), std::string::npos);
+  EXPECT_NE(r.body.find("No upstream account"), std::string::npos);
+}
+
+TEST_F(RelayTest, RateLimitedAccountIsSetAsideUntilRetryAfter) {
+  start();
+  std::string first = add_account("first", "sk-ant-api03-first-account-key", 10);
+  std::string second = add_account("second", "sk-ant-api03-second-account-key", 20);
+  reset_fake();
+  ASSERT_TRUE(fake.script("sk-ant-api03-first-account-key", R"({"status":429,"retryAfter":120})"));
+  auto r = post("/v1/messages", message_body(false));
+  ASSERT_EQ(r.status, 200) << r.body;  // no client-visible error
+  auto a = account(first);
+  EXPECT_EQ(a["status"].as_string(), "rate_limited");
+  int64_t until = a["unavailableUntil"].as_int64();
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GT(until, now + 100000);
+  EXPECT_LT(until, now + 125000);
+  // Later requests go straight to the second account.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  int first_calls = 0, second_calls = 0;
+  for (const auto& req : recorded()) {
+    auto cred = req.as_object().at("credential").as_string();
+    if (cred == "sk-ant-api03-first-account-key") ++first_calls;
+    if (cred == "sk-ant-api03-second-account-key") ++second_calls;
+  }
+  EXPECT_EQ(first_calls, 1);
+  EXPECT_EQ(second_calls, 4);
+}
+
+TEST_F(RelayTest, FailoverOn529And500AndResetBeforeTheFirstByte) {
+  start("[relay]\nmaxAttempts = 4\n");
+  add_account("a", "sk-ant-api03-account-a-000000", 10);
+  add_account("b", "sk-ant-api03-account-b-000000", 20);
+  add_account("c", "sk-ant-api03-account-c-000000", 30);
+  add_account("d", "sk-ant-api03-account-d-000000", 40);
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"status":529})"));
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-b-000000", R"({"status":500})"));
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-c-000000", R"({"resetBeforeResponse":true})"));
+  auto r = post("/v1/messages", message_body(true));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("event: message_stop"), std::string::npos);
+  EXPECT_EQ(r.body.find("event: error"), std::string::npos) << "failover must be invisible to the client";
+}
+
+TEST_F(RelayTest, FailoverWithinAttemptsAndLastErrorReturned) {
+  start("[relay]\nmaxAttempts = 2\n");
+  add_account("a", "sk-ant-api03-account-a-000000", 10);
+  add_account("b", "sk-ant-api03-account-b-000000", 20);
+  add_account("c", "sk-ant-api03-account-c-000000", 30);
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"status":529})"));
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-b-000000", R"({"status":500,"errorMessage":"boom"})"));
+  auto r = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r.status, 500) << r.body;  // two attempts, both failed: the last upstream error
+  EXPECT_NE(r.body.find("boom"), std::string::npos);
+  // a and b now rest; c serves.
+  auto ok = post("/v1/messages", message_body(false));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST_F(RelayTest, ClientErrorsPassThroughWithoutFailover) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000", 10);
+  add_account("b", "sk-ant-api03-account-b-000000", 20);
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000",
+                          R"({"status":400,"errorMessage":"max_tokens: too large"})"));
+  auto r = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("max_tokens: too large"), std::string::npos);
+}
+
+TEST_F(RelayTest, HtmlErrorFromAnEdgeIsWrapped) {
+  start("[relay]\nmaxAttempts = 1\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"status":502,"htmlError":true})"));
+  auto r = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r.status, 502);
+  auto v = parse(r.body);
+  ASSERT_TRUE(v.is_object()) << r.body;
+  EXPECT_EQ(v.as_object()["error"].as_object()["type"].as_string(), "api_error");
+}
+
+TEST_F(RelayTest, ResetAfterTheFirstByteEndsWithAnErrorEvent) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"resetAfterEvents":4})"));
+  auto r = post("/v1/messages", message_body(true));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("event: content_block_delta"), std::string::npos);
+  EXPECT_NE(r.body.find("event: error"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("api_error"), std::string::npos);
+  EXPECT_EQ(r.body.find("message_stop"), std::string::npos);
+}
+
+TEST_F(RelayTest, StalledUpstreamIsCutWithATimeoutEvent) {
+  start("[relay]\nidleTimeout = 600\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"stallAfterEvents":3})"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = post("/v1/messages", message_body(true));
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("event: error"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("timeout_error"), std::string::npos);
+  EXPECT_LT(took, 5s);
+  EXPECT_TRUE(wait_until([&] { return parse(fake.stats_json()).as_object()["inFlight"].as_int64() == 0; }, 2s));
+}
+
+TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"stallAfterEvents":3})"));
+  {
+    RawConnection c(relay->port());
+    std::string body = message_body(true);
+    ASSERT_TRUE(c.send("POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+    EXPECT_NE(c.receive(1s).find("content_block_start"), std::string::npos);
+    ASSERT_EQ(parse(fake.stats_json()).as_object()["inFlight"].as_int64(), 1);
+  }  // the client goes away mid-stream
+  auto gone = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return parse(fake.stats_json()).as_object()["inFlight"].as_int64() == 0; }, 1s))
+      << "the upstream connection must be closed within 1 s";
+  EXPECT_LT(std::chrono::steady_clock::now() - gone, 1s);
+  // The relay is fine afterwards.
+  ASSERT_TRUE(http_request(fake.port(), "DELETE", "/_fake/behaviors").status == 200);
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+}
+
+TEST_F(RelayTest, CountTokensAndModels) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto c = post("/api/v1/messages/count_tokens?beta=true", R"({"model":"m","messages":[{"role":"user","content":"x"}]})",
+                {{"x-fake-behavior", "ignored by the relay"}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_TRUE(parse(c.body).as_object().contains("input_tokens"));
+  auto m = http_request(relay->port(), "GET", "/api/v1/models", "", {{"x-api-key", key}});
+  ASSERT_EQ(m.status, 200);
+  auto list = parse(m.body).as_object();
+  EXPECT_FALSE(list["data"].as_array().empty());
+  EXPECT_EQ(list["data"].as_array()[0].as_object()["type"].as_string(), "model");
+  EXPECT_EQ(http_request(relay->port(), "GET", "/api/v1/models").status, 401);
+  EXPECT_EQ(http_request(relay->port(), "POST", "/api/api/event_logging/batch", "{}").status, 200);
+}
+
+TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  reset_fake();
+  fake.script("sk-ant-api03-account-a-000000", R"({"cacheReadInputTokens":100,"cacheCreationInputTokens":40})", 5);
+  fake.script("sk-ant-api03-account-a-000000", R"({"deltas":7})", 4);
+  int sent = 0;
+  for (int i = 0; i < 24; ++i) {
+    bool stream = i % 2 == 0;
+    auto r = post("/v1/messages", message_body(stream, "request number " + std::to_string(i)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ++sent;
+  }
+  // What the fake emitted, from its own record.
+  int64_t in = 0, out = 0, cache_read = 0, cache_create = 0, requests = 0;
+  for (const auto& req : recorded()) {
+    const auto& o = req.as_object();
+    if (o.at("path").as_string() != "/v1/messages") continue;
+    const auto& u = o.at("usage").as_object();
+    in += u.at("input_tokens").as_int64();
+    out += u.at("output_tokens").as_int64();
+    cache_read += u.at("cache_read_input_tokens").as_int64();
+    cache_create += u.at("cache_creation_input_tokens").as_int64();
+    ++requests;
+  }
+  ASSERT_EQ(requests, sent);
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  auto field = [&](const std::string& name) {
+    std::string v = redis_cli.cli({"HGET", "usage:" + key_id, name});
+    return v.empty() ? 0 : std::stoll(v);
+  };
+  ASSERT_TRUE(wait_until([&] { return field("totalRequests") == sent; }, 10s)) << field("totalRequests");
+  EXPECT_EQ(field("totalInputTokens"), in);
+  EXPECT_EQ(field("totalOutputTokens"), out);
+  EXPECT_EQ(field("totalCacheReadTokens"), cache_read);
+  EXPECT_EQ(field("totalCacheCreateTokens"), cache_create);
+  // claude-sonnet-4-5: $3 in, $15 out, $3.75 cache write (5m), $0.30 cache read per million tokens.
+  int64_t expected_micro = in * 3 + out * 15 + cache_read * 3 / 10 + cache_create * 375 / 100;
+  EXPECT_EQ(field("totalCostMicro"), expected_micro);
+  // Per-model daily aggregate and the request records exist too.
+  EXPECT_EQ(std::stoll(redis_cli.cli({"LLEN", "usage:records:" + key_id})), sent);
+  EXPECT_EQ(redis_cli.cli({"XLEN", "usage:events"}), "0");  // folded and removed
+}
+
+TEST_F(RelayTest, NoSecretInAnyLog) {
+  start();
+  add_account("a", "sk-ant-api03-secret-upstream-key-123456");
+  ASSERT_TRUE(fake.script("sk-ant-api03-secret-upstream-key-123456", R"({"status":429})", 1));
+  post("/v1/messages", message_body(false));
+  post("/v1/messages", message_body(true));
+  post("/v1/messages", message_body(false), {{"x-api-key", "cr_wrongwrongwrongwrongwrong"}});
+  relay->stop();
+  std::string logs = relay->log() + read_file(dir.file("logs/crs.log")) + read_file(dir.file("logs/load-balancing.log"));
+  EXPECT_FALSE(logs.empty());
+  EXPECT_EQ(logs.find(key), std::string::npos) << "relay key in a log";
+  EXPECT_EQ(logs.find("sk-ant-api03-secret-upstream-key-123456"), std::string::npos) << "upstream key in a log";
+  std::string secrets = read_file(dir.file("data/secrets.env"));
+  auto pos = secrets.find("ENCRYPTION_KEY=");
+  EXPECT_EQ(logs.find(secrets.substr(pos + 15, 32)), std::string::npos) << "ENCRYPTION_KEY in a log";
+}
+
+}  // namespace
+}  // namespace crs::test
