@@ -39,9 +39,15 @@ class RelayTest : public ::testing::Test {
     key_id = std::string(o["id"].as_string());
   }
 
-  std::string add_account(const std::string& name, const std::string& api_key, int priority = 50) {
-    auto r = relay->cli({"accounts", "add", "--type", "claude-console", "--name", name, "--base-url", fake.url(),
-                         "--api-key", api_key, "--priority", std::to_string(priority), "--json"});
+  std::string add_account(const std::string& name, const std::string& api_key, int priority = 50,
+                          const std::string& proxy = "") {
+    std::vector<std::string> args{"accounts", "add", "--type", "claude-console", "--name", name, "--base-url",
+                                  fake.url(), "--api-key", api_key, "--priority", std::to_string(priority), "--json"};
+    if (!proxy.empty()) {
+      args.push_back("--proxy");
+      args.push_back(proxy);
+    }
+    auto r = relay->cli(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::string id(parse(r.out).as_object()["id"].as_string());
     // Wait until the relay has the account (it reloads on the invalidation message).
@@ -358,6 +364,46 @@ TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
   // Per-model daily aggregate and the request records exist too.
   EXPECT_EQ(std::stoll(redis_cli.cli({"LLEN", "usage:records:" + key_id})), sent);
   EXPECT_EQ(redis_cli.cli({"XLEN", "usage:events"}), "0");  // folded and removed
+}
+
+TEST_F(RelayTest, ThroughSocks5AndHttpConnectProxiesWithCredentials) {
+  start("[relay]\nmaxAttempts = 1\n");
+  SpawnOptions o;
+  o.argv = {CRS_TEST_PROXY_BINARY, "--port", "0", "--user", "proxy-user", "--pass", "p@ss word"};
+  o.stdout_path = dir.file("proxy.log");
+  auto proxy = Subprocess::spawn(o);
+  ASSERT_TRUE(proxy.ok());
+  ASSERT_TRUE(wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; }));
+  std::string port = read_file(o.stdout_path).substr(13, read_file(o.stdout_path).find('\n') - 13);
+  std::string creds = "proxy-user:p%40ss%20word@127.0.0.1:" + port;
+
+  std::string socks = add_account("via-socks", "sk-ant-api03-via-socks-0000", 10, "socks5://" + creds);
+  auto r1 = post("/v1/messages", message_body(true));
+  EXPECT_EQ(r1.status, 200) << r1.body;
+  EXPECT_NE(read_file(o.stdout_path).find("tunnel socks5 127.0.0.1:" + std::to_string(fake.port())),
+            std::string::npos);
+  ASSERT_EQ(relay->cli({"accounts", "disable", socks}).exit_code, 0);
+
+  std::string http = add_account("via-http", "sk-ant-api03-via-http-00000", 10, "http://" + creds);
+  auto r2 = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r2.status, 200) << r2.body;
+  EXPECT_NE(read_file(o.stdout_path).find("tunnel http 127.0.0.1:" + std::to_string(fake.port())), std::string::npos);
+  ASSERT_EQ(relay->cli({"accounts", "disable", http}).exit_code, 0);
+
+  // Wrong proxy password: the account is set aside with the proxy's refusal as the reason.
+  std::string bad = add_account("bad-proxy", "sk-ant-api03-bad-proxy-0000", 10,
+                                "socks5://proxy-user:wrong@127.0.0.1:" + port);
+  // (add_account's own probe request already met the refusal: 502, and the account rests.)
+  auto a = account(bad);
+  EXPECT_EQ(a["status"].as_string(), "error");
+  EXPECT_NE(std::string(a["statusReason"].as_string()).find("SOCKS5 authentication failed"), std::string::npos)
+      << a["statusReason"].as_string();
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 503);
+  // The proxy password is never shown.
+  auto listing = relay->cli({"accounts", "list", "--json"});
+  EXPECT_EQ(listing.out.find("p%40ss"), std::string::npos);
+  EXPECT_EQ(listing.out.find("p@ss"), std::string::npos);
+  EXPECT_EQ(listing.out.find("wrong"), std::string::npos);
 }
 
 TEST_F(RelayTest, NoSecretInAnyLog) {
