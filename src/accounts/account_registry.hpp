@@ -38,6 +38,13 @@ class AccountRegistry {
     }
     accounts_ = std::move(next);
   }
+  void set_credentials(const std::string& id, const Credentials& credentials) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<AccountList>(*accounts_);
+    for (auto& a : *next)
+      if (a.id == id) a.credentials = credentials;
+    accounts_ = std::move(next);
+  }
 
  private:
   mutable std::mutex mutex_;

@@ -60,7 +60,10 @@ class AccountReloader {
                   accounts::AccountRegistry& registry)
       : redis_(redis), key_(std::move(encryption_key)), registry_(registry), timer_(ex) {}
 
-  void request() { timer_.cancel(); }
+  void request() {
+    pending_ = true;  // a reload already running re-runs; a waiting loop wakes up
+    timer_.cancel();
+  }
   void stop() {
     stopped_ = true;
     timer_.cancel();
@@ -68,6 +71,7 @@ class AccountReloader {
 
   Task<void> run() {
     while (!stopped_) {
+      pending_ = false;
       if (redis_.connected()) {
         accounts::AccountStore store(redis_, key_);
         auto all = co_await store.list();
@@ -77,6 +81,7 @@ class AccountReloader {
           spdlog::warn("cannot load accounts: {}", all.error().message);
         }
       }
+      if (pending_) continue;
       timer_.expires_after(redis_.connected() ? std::chrono::seconds(30) : std::chrono::milliseconds(200));
       co_await timer_.async_wait(use_nothrow);
     }
@@ -88,6 +93,7 @@ class AccountReloader {
   accounts::AccountRegistry& registry_;
   asio::steady_timer timer_;
   bool stopped_ = false;
+  bool pending_ = false;
 };
 
 std::string hostname() {
@@ -222,7 +228,7 @@ int serve(config::Loaded loaded) {
   http_server::Router router;
   register_root_routes(router);
   auto relay_deps = std::make_shared<relay::RelayDeps>(relay::RelayDeps{
-      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker});
+      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls});
   relay::register_relay_routes(router, relay_deps);
   monitor::HealthSources health;
   health.redis = redis_by_worker;

@@ -163,6 +163,17 @@ struct RelayConfig {
   std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
 };
 
+struct OauthConfig {
+  std::string tokenUrl = "https://platform.claude.com/v1/oauth/token";
+  std::string authorizeUrl = "https://claude.ai/oauth/authorize";
+  std::string redirectUri = "https://platform.claude.com/oauth/code/callback";
+  std::string clientId = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
+  std::string scopes = "org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers "
+                       "user:file_upload";
+  std::string apiBaseUrl = "https://api.anthropic.com";
+  int refreshBeforeExpiry = 60;        // s before expiry an access token is refreshed
+};
+
 struct UsageConfig {
   std::string pricingFile = "config/pricing.json";
   int timezoneOffset = 8;              // hours; day/month buckets (the Node.js service's TIMEZONE_OFFSET)
@@ -172,6 +183,7 @@ struct UsageConfig {
 struct Config {
   ServerConfig server;
   RelayConfig relay;
+  OauthConfig oauth;
   UsageConfig usage;
   RedisConfig redis;
   SecurityConfig security;

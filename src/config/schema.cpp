@@ -64,6 +64,14 @@ std::vector<KeySpec> build() {
   add(s, "relay.errorCooldown", CRS_FIELD(relay.errorCooldown)).range(1, 86400);
   add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
 
+  add(s, "oauth.tokenUrl", CRS_FIELD(oauth.tokenUrl)).from_env({"CLAUDE_OAUTH_TOKEN_URL"});
+  add(s, "oauth.authorizeUrl", CRS_FIELD(oauth.authorizeUrl));
+  add(s, "oauth.redirectUri", CRS_FIELD(oauth.redirectUri));
+  add(s, "oauth.clientId", CRS_FIELD(oauth.clientId));
+  add(s, "oauth.scopes", CRS_FIELD(oauth.scopes));
+  add(s, "oauth.apiBaseUrl", CRS_FIELD(oauth.apiBaseUrl)).from_env({"CLAUDE_API_BASE_URL"});
+  add(s, "oauth.refreshBeforeExpiry", CRS_FIELD(oauth.refreshBeforeExpiry)).range(0, 86400);
+
   add(s, "usage.pricingFile", CRS_FIELD(usage.pricingFile)).from_env({"PRICING_FILE"});
   add(s, "usage.timezoneOffset", CRS_FIELD(usage.timezoneOffset)).from_env({"TIMEZONE_OFFSET"}).range(-12, 14);
   add(s, "usage.recordsPerKey", CRS_FIELD(usage.recordsPerKey)).range(0, 100000);

@@ -14,6 +14,7 @@
 #include "core/time.hpp"
 #include "http/responses.hpp"
 #include "keys/key_store.hpp"
+#include "relay/oauth_refresh.hpp"
 #include "relay/request_fields.hpp"
 #include "relay/upstream_request.hpp"
 #include "usage/sse_usage_scanner.hpp"
@@ -243,6 +244,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   WatchGuard guard{ex.stream().socket(), watch};
 
   std::set<std::string> tried;
+  std::set<std::string> refresh_now;  // OAuth accounts that answered 401: refresh, then try once more
   std::optional<UpstreamError> last_error;
   std::string last_failure;
   auto& pool = *d.pools.at(worker);
@@ -251,6 +253,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     auto account = d.scheduler.pick(*snapshot, tried, accounts::now_ms());
     if (!account) break;
     tried.insert(account->id);
+    if (account->type == accounts::kClaudeOauth) {
+      auto fresh = co_await fresh_oauth_account(d, worker, *account, refresh_now.count(account->id) > 0);
+      if (!fresh) {
+        last_failure = fresh.error().message;
+        continue;
+      }
+      account = std::move(*fresh);
+    }
     auto base = upstream::parse_base_url(account->base_url);
     auto proxy = upstream::parse_proxy_url(account->proxy);
     if (!base || !proxy) {
@@ -309,6 +319,9 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
                         rate_limit_until_ms(e.headers, now, rc.rateLimitCooldown * 1000LL), reason);
       } else if (status == 529) {
         co_await report(d, worker, *account, accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL, reason);
+      } else if (status == 401 && account->type == accounts::kClaudeOauth && !refresh_now.count(account->id)) {
+        refresh_now.insert(account->id);
+        tried.erase(account->id);
       } else if (status == 401) {
         co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason);
       } else if (status == 403 || status >= 500) {
@@ -399,7 +412,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   if (last_error) {
     co_await ex.send(to_client(*last_error));
   } else if (!last_failure.empty()) {
-    co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed: " + last_failure));
+    co_await ex.send(error(http::status::bad_gateway, "Upstream request failed: " + last_failure));
   } else {
     co_await ex.send(http_server::anthropic_error(
         http::status::service_unavailable, "overloaded_error",

@@ -25,6 +25,7 @@ struct RelayDeps {
   const usage::PricingTable& pricing;
   std::vector<store::RedisClient*> redis;        // one per I/O thread, by worker index
   std::vector<upstream::ConnectionPool*> pools;  // one per I/O thread, by worker index
+  asio::ssl::context& tls;                       // for calls outside the pools (OAuth token endpoint)
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

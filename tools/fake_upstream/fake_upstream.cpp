@@ -4,6 +4,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -201,6 +202,8 @@ struct FakeUpstream::State {
   std::deque<Record> records;
   std::vector<Scripted> scripts;
   int64_t next_seq = 1;
+  std::set<std::string> used_refresh_tokens;  // a refresh token works once, as the real one
+  int64_t next_token = 1;
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> max_in_flight{0};
   std::atomic<int64_t> total{0};
@@ -445,6 +448,64 @@ Task<void> handle_count_tokens(std::shared_ptr<FakeUpstream::State> state, Excha
   state->finish_record(seq, "complete", 200, nullptr, 0);
 }
 
+// OAuth token endpoint (spec/claude-oauth.md §4): code exchange and refresh. Refresh tokens
+// rotate and each works once, so a relay that refreshes twice with one token gets invalid_grant.
+Response oauth_error(int status, const std::string& code, const std::string& description) {
+  return http_server::json_response(static_cast<http::status>(status),
+                                    json::serialize(json::object{{"error", code}, {"error_description", description}}));
+}
+
+Response handle_token_request(FakeUpstream::State& state, const std::string& body, const Behavior& b) {
+  if (b.status != 200)
+    return oauth_error(b.status, b.error_type.empty() ? "invalid_grant" : b.error_type,
+                       b.error_message.empty() ? "Fake token endpoint error" : b.error_message);
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return oauth_error(400, "invalid_request", "body is not JSON");
+  const auto& o = v.get_object();
+  auto str = [&](const char* k) {
+    auto* f = o.if_contains(k);
+    return f && f->is_string() ? std::string(f->get_string()) : std::string();
+  };
+  std::string grant = str("grant_type");
+  if (str("client_id").empty()) return oauth_error(400, "invalid_client", "client_id is required");
+  int64_t n;
+  {
+    std::lock_guard lock(state.mutex);
+    if (grant == "refresh_token") {
+      std::string rt = str("refresh_token");
+      if (rt.empty() || !state.used_refresh_tokens.insert(rt).second)
+        return oauth_error(400, "invalid_grant", "Refresh token is invalid or was already used");
+    } else if (grant == "authorization_code") {
+      if (str("code").size() < 10 || str("code_verifier").empty() || str("redirect_uri").empty())
+        return oauth_error(400, "invalid_grant", "Invalid or expired authorization code");
+    } else {
+      return oauth_error(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token");
+    }
+    n = state.next_token++;
+  }
+  json::object answer{{"token_type", "Bearer"},
+                      {"access_token", fmt::format("sk-ant-oat01-fake-access-{}", n)},
+                      {"refresh_token", fmt::format("sk-ant-ort01-fake-refresh-{}", n)},
+                      {"expires_in", b.output_tokens.value_or(28800)},
+                      {"scope", "user:inference user:profile"},
+                      {"account", json::object{{"uuid", "7c1d2e3f-2222-4a5b-8c9d-0e1f2a3b4c5d"},
+                                               {"email_address", "someone@example.com"}}}};
+  return http_server::json_response(http::status::ok, json::serialize(answer));
+}
+
+Task<void> handle_token(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
+  FakeUpstream::State::InFlight in_flight(*state);
+  int64_t seq = state->begin_record(request_record(ex, "", false));
+  Behavior b;
+  if (auto problem = state->choose(ex.request(), "oauth-token-endpoint", b); !problem.empty()) b.status = 400;
+  co_await sleep_ms(b.latency_ms);
+  Response res = handle_token_request(*state, ex.request().body(), b);
+  unsigned status = res.result_int();
+  co_await ex.send(std::move(res));
+  state->finish_record(seq, status == 200 ? "complete" : "error_status", static_cast<int>(status), nullptr, 0);
+}
+
 // ---- Control API for tests: /_fake/... ----
 
 Response control_json(http::status status, const json::value& v) {
@@ -460,6 +521,7 @@ void FakeUpstream::register_routes(http_server::Router& router) {
   auto s = state_;
   router.add(http::verb::post, "/v1/messages", [s](Exchange& ex) { return handle_messages(s, ex); });
   router.add(http::verb::post, "/v1/messages/count_tokens", [s](Exchange& ex) { return handle_count_tokens(s, ex); });
+  router.add(http::verb::post, "/v1/oauth/token", [s](Exchange& ex) { return handle_token(s, ex); });
   std::string models = json::serialize(models_json());
   router.add(http::verb::get, "/v1/models", [models](Exchange& ex) {
     return ex.send(http_server::json_response(http::status::ok, models));

@@ -1,0 +1,58 @@
+#include "upstream/http_call.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include "upstream/connection.hpp"
+
+namespace crs::upstream {
+
+Task<CallResult> post_json(asio::any_io_executor executor, asio::ssl::context& tls, const std::string& url,
+                           const std::string& body, const Proxy& proxy, std::chrono::milliseconds timeout) {
+  CallResult out;
+  auto base = parse_base_url(url.substr(0, url.find('/', url.find("://") + 3)));
+  auto parsed = boost::urls::parse_uri(url);
+  if (!base || !parsed) {
+    out.error = "invalid URL " + url;
+    co_return out;
+  }
+  auto conn = co_await Connection::open(executor, tls, *base, proxy, timeout);
+  if (!conn) {
+    out.error = conn.error().message;
+    co_return out;
+  }
+  std::string target(parsed->encoded_target());
+  if (target.empty()) target = "/";
+  http::request<http::empty_body> req{http::verb::post, target, 11};
+  bool default_port = base->port == (base->tls ? 443 : 80);
+  req.set(http::field::host, default_port ? base->host : base->host + ":" + std::to_string(base->port));
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "claude-cli/1.0.56 (external, cli)");
+  req.content_length(body.size());
+  req.keep_alive(false);
+  (*conn)->expires_after(timeout);
+  if (auto ec = co_await (*conn)->write(req, body)) {
+    out.error = ec.message();
+    co_return out;
+  }
+  ResponseParser parser;
+  parser.body_limit(1 << 20);
+  if (auto ec = co_await (*conn)->read_header(parser)) {
+    out.error = ec == beast::error::timeout ? "no answer in time" : ec.message();
+    co_return out;
+  }
+  std::vector<char> buf(16384);
+  while (!parser.is_done()) {
+    auto [ec, n] = co_await (*conn)->read_body(parser, buf.data(), buf.size());
+    out.body.append(buf.data(), n);
+    if (ec && ec != http::error::end_of_stream) {
+      out.error = ec.message();
+      co_return out;
+    }
+    if (ec) break;
+  }
+  out.status = parser.get().result_int();
+  co_return out;
+}
+
+}  // namespace crs::upstream
