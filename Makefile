@@ -26,6 +26,7 @@ run: build
 	./$(BUILD_DIR)/crs serve
 
 test: build
+	@bash scripts/install-deps.sh --with-test-clients
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (separate build dir).

@@ -19,14 +19,25 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+# Node.js runs the real-client tests (official SDKs from npm); Debian's is enough if none is there.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 
-echo "install-deps: installing ${missing[*]}"
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# libboost1.81-dev conflicts with the default 1.74 headers; apt resolves that by removing them.
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # libboost1.81-dev conflicts with the default 1.74 headers; apt resolves that by removing them.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The npm packages of the real-client tests, exactly as locked.
+if [[ "${1:-}" == "--with-test-clients" ]]; then
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  if [[ ! -d "$here/tests/clients/node_modules/@anthropic-ai/sdk" ]]; then
+    (cd "$here/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
