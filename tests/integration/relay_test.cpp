@@ -301,6 +301,12 @@ TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
   EXPECT_TRUE(wait_until([&] { return parse(fake.stats_json()).as_object()["inFlight"].as_int64() == 0; }, 1s))
       << "the upstream connection must be closed within 1 s";
   EXPECT_LT(std::chrono::steady_clock::now() - gone, 1s);
+  // What was used until the cut is still recorded, marked partial.
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
+  auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
+  EXPECT_TRUE(record["partial"].as_bool());
+  EXPECT_GT(record["inputTokens"].as_int64(), 0);
   // The relay is fine afterwards.
   ASSERT_TRUE(http_request(fake.port(), "DELETE", "/_fake/behaviors").status == 200);
   EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
@@ -364,6 +370,15 @@ TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
   // Per-model daily aggregate and the request records exist too.
   EXPECT_EQ(std::stoll(redis_cli.cli({"LLEN", "usage:records:" + key_id})), sent);
   EXPECT_EQ(redis_cli.cli({"XLEN", "usage:events"}), "0");  // folded and removed
+  // The CLI shows the same totals.
+  auto shown = relay->cli({"usage", "--key", key_id, "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  auto total = parse(shown.out).as_object()["total"].as_object();
+  EXPECT_EQ(total["requests"].as_int64(), sent);
+  EXPECT_EQ(total["inputTokens"].as_int64(), in);
+  EXPECT_EQ(total["costMicroUsd"].as_int64(), expected_micro);
+  EXPECT_EQ(parse(shown.out).as_object()["today"].as_object()["requests"].as_int64(), sent);
+  EXPECT_EQ(relay->cli({"usage"}).exit_code, 1);
 }
 
 TEST_F(RelayTest, ThroughSocks5AndHttpConnectProxiesWithCredentials) {

@@ -1,0 +1,104 @@
+// `crs usage --key ID | --account ID`: requests, tokens and cost, in total, today and this month.
+#include <iostream>
+#include <memory>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "accounts/account.hpp"
+#include "cli/commands.hpp"
+#include "store/hash_record.hpp"
+#include "usage/aggregator.hpp"
+
+namespace crs::cli {
+namespace json = boost::json;
+namespace {
+
+struct Totals {
+  int64_t requests = 0, input = 0, output = 0, cache_create = 0, cache_read = 0, all = 0, cost_micro = 0;
+};
+
+Totals totals_of(const store::HashRecord& r, bool total_names) {
+  auto n = [&](const char* plain, const char* total) {
+    return std::atoll(store::field(r, total_names ? total : plain, "0").c_str());
+  };
+  return Totals{n("requests", "totalRequests"),         n("inputTokens", "totalInputTokens"),
+                n("outputTokens", "totalOutputTokens"), n("cacheCreateTokens", "totalCacheCreateTokens"),
+                n("cacheReadTokens", "totalCacheReadTokens"), n("allTokens", "totalAllTokens"),
+                n("costMicro", "totalCostMicro")};
+}
+
+json::object to_json(const Totals& t) {
+  return json::object{{"requests", t.requests},         {"inputTokens", t.input},
+                      {"outputTokens", t.output},       {"cacheCreateTokens", t.cache_create},
+                      {"cacheReadTokens", t.cache_read}, {"allTokens", t.all},
+                      {"costMicroUsd", t.cost_micro},   {"cost", fmt::format("{:.6f}", t.cost_micro / 1e6)}};
+}
+
+std::vector<store::RedisCommand> reads(const std::string& kind, const std::string& id, const std::string& day,
+                                       const std::string& month) {
+  std::string base = kind == "key" ? "usage:" : "account_usage:";
+  return {store::make_command("HGETALL", base + id),
+          store::make_command("HGETALL", base + "daily:" + id + ":" + day),
+          store::make_command("HGETALL", base + "monthly:" + id + ":" + month)};
+}
+
+std::string usage_json(const std::string& kind, const std::string& id, const std::string& day, const std::string& month,
+                       const Totals& total, const Totals& today, const Totals& this_month) {
+  json::object out{{kind == "key" ? "keyId" : "accountId", id}, {"day", day},      {"month", month},
+                   {"total", to_json(total)},                    {"today", to_json(today)},
+                   {"thisMonth", to_json(this_month)}};
+  return json::serialize(out);
+}
+
+void print_table(const Totals& today, const Totals& this_month, const Totals& total) {
+  std::cout << fmt::format("{:<12} {:>10} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}\n", "PERIOD", "REQUESTS", "INPUT",
+                           "OUTPUT", "CACHE WRITE", "CACHE READ", "ALL TOKENS", "COST (USD)");
+  for (auto [label, t] : {std::pair{"today", today}, std::pair{"this month", this_month}, std::pair{"total", total}})
+    std::cout << fmt::format("{:<12} {:>10} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14.6f}\n", label, t.requests,
+                             t.input, t.output, t.cache_create, t.cache_read, t.all, t.cost_micro / 1e6);
+}
+
+Task<int> show_usage(GlobalOptions options, std::string kind, std::string id, store::RedisClient& redis,
+                     const config::Config& cfg) {
+  int64_t now = accounts::now_ms();
+  std::string day = usage::day_bucket(now, cfg.usage.timezoneOffset);
+  std::string month = usage::month_bucket(now, cfg.usage.timezoneOffset);
+  auto replies = co_await redis.pipeline(reads(kind, id, day, month));
+  if (!replies) co_return fail(options, replies.error().message);
+  Totals total = totals_of(store::to_record((*replies)[0]), true);
+  Totals today = totals_of(store::to_record((*replies)[1]), false);
+  Totals this_month = totals_of(store::to_record((*replies)[2]), false);
+  if (options.json) {
+    std::cout << usage_json(kind, id, day, month, total, today, this_month) << "\n";
+    co_return 0;
+  }
+  std::cout << fmt::format("Usage of {} {} (day {}, month {}, UTC{:+})\n\n", kind, id, day, month,
+                           cfg.usage.timezoneOffset);
+  print_table(today, this_month, total);
+  co_return 0;
+}
+
+}  // namespace
+
+void add_usage_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("usage", "Requests, tokens and cost of a key or an account");
+  auto key = std::make_shared<std::string>();
+  auto account = std::make_shared<std::string>();
+  auto* k = cmd->add_option("--key", *key, "Key id");
+  auto* a = cmd->add_option("--account", *account, "Account id");
+  k->excludes(a);
+  cmd->callback([&ctx, key, account] {
+    if (key->empty() == account->empty()) {
+      ctx.exit_code = fail(ctx.global, "give --key ID or --account ID");
+      return;
+    }
+    std::string kind = key->empty() ? "account" : "key";
+    std::string id = key->empty() ? *account : *key;
+    ctx.exit_code = with_redis(ctx.global, false, [&](store::RedisClient& r, const config::Config& c) {
+      return show_usage(ctx.global, kind, id, r, c);
+    });
+  });
+}
+
+}  // namespace crs::cli
