@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
+  openssl socat
 )
 
 missing=()

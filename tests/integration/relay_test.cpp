@@ -421,6 +421,56 @@ TEST_F(RelayTest, ThroughSocks5AndHttpConnectProxiesWithCredentials) {
   EXPECT_EQ(listing.out.find("wrong"), std::string::npos);
 }
 
+// A real TLS server (socat with a certificate from a test CA) in front of the fake upstream.
+TEST_F(RelayTest, TlsUpstreamIsVerified) {
+  auto run = [&](std::vector<std::string> argv) {
+    auto r = run_command(argv, {}, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days",
+       "2", "-subj", "/CN=crs test CA"});
+  run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+       "/CN=localhost"});
+  dir.write("ext.cnf", "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  run({"openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+       "server.pem", "-days", "2", "-extfile", "ext.cnf"});
+  dir.write("config/config.toml", "[relay]\nmaxAttempts = 1\ncaFile = \"" + dir.file("ca.pem") + "\"\n");
+  start();
+  int tls_port = free_port();
+  SpawnOptions o;
+  o.argv = {"socat", "OPENSSL-LISTEN:" + std::to_string(tls_port) + ",bind=127.0.0.1,reuseaddr,fork,cert=" +
+                         dir.file("server.pem") + ",key=" + dir.file("server.key") + ",verify=0",
+            "TCP:127.0.0.1:" + std::to_string(fake.port())};
+  o.stdout_path = dir.file("socat.log");
+  o.stderr_path = "=stdout";
+  auto socat = Subprocess::spawn(o);
+  ASSERT_TRUE(socat.ok()) << socat.error().message;
+  ASSERT_TRUE(wait_until([&] { return RawConnection(tls_port).ok(); }));
+
+  auto add = [&](const std::string& name, const std::string& url) {
+    auto r = relay->cli({"accounts", "add", "--type", "claude-console", "--name", name, "--base-url", url,
+                         "--api-key", "sk-ant-api03-tls-account-000", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::this_thread::sleep_for(300ms);
+    return std::string(parse(r.out).as_object()["id"].as_string());
+  };
+  std::string good = add("tls", "https://localhost:" + std::to_string(tls_port));
+  auto ok = post("/v1/messages", message_body(true));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.body.find("message_stop"), std::string::npos);
+  auto ok2 = post("/v1/messages", message_body(false));  // a pooled TLS connection is reused
+  EXPECT_EQ(ok2.status, 200) << ok2.body;
+  ASSERT_EQ(relay->cli({"accounts", "disable", good}).exit_code, 0);
+
+  // The certificate names "localhost", not 127.0.0.1: verification must fail.
+  std::string mismatch = add("tls-ip", "https://127.0.0.1:" + std::to_string(tls_port));
+  auto refused = post("/v1/messages", message_body(false));
+  EXPECT_EQ(refused.status, 502) << refused.body;
+  EXPECT_NE(refused.body.find("TLS handshake"), std::string::npos) << refused.body;
+  EXPECT_NE(std::string(account(mismatch)["statusReason"].as_string()).find("certificate verify failed"),
+            std::string::npos);
+}
+
 TEST_F(RelayTest, NoSecretInAnyLog) {
   start();
   add_account("a", "sk-ant-api03-secret-upstream-key-123456");
