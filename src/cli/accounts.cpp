@@ -134,7 +134,10 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
 Task<int> change(GlobalOptions options, std::string action, std::string id, store::RedisClient& redis,
                  const config::Config& cfg) {
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
-  Status s = action == "remove" ? co_await store.remove(id) : co_await store.set_enabled(id, action == "enable");
+  // No ?: around co_await: GCC 12 miscompiles it (a crash seen here).
+  Status s = Ok{};
+  if (action == "remove") s = co_await store.remove(id);
+  else s = co_await store.set_enabled(id, action == "enable");
   if (!s) co_return fail(options, s.error().message);
   std::string done = action == "remove" ? "removed" : action + "d";
   if (options.json) std::cout << json::serialize(json::object{{"id", id}, {"result", done}}) << "\n";

@@ -62,7 +62,10 @@ Task<int> list(GlobalOptions options, store::RedisClient& redis, const config::C
 Task<int> change(GlobalOptions options, std::string action, std::string id, store::RedisClient& redis,
                  const config::Config& cfg) {
   auto store = key_store(redis, cfg);
-  Status s = action == "delete" ? co_await store.remove(id) : co_await store.set_enabled(id, action == "enable");
+  // No ?: around co_await: GCC 12 miscompiles it (a crash seen here).
+  Status s = Ok{};
+  if (action == "delete") s = co_await store.remove(id);
+  else s = co_await store.set_enabled(id, action == "enable");
   if (!s) co_return fail(options, s.error().message);
   std::string done = action == "delete" ? "deleted" : action + "d";
   if (options.json) std::cout << json::serialize(json::object{{"id", id}, {"result", done}}) << "\n";

@@ -144,5 +144,62 @@ TEST(Cli, StatusUpWithServerAndRedis) {
   EXPECT_NE(wrong_redis.out.find("DOWN"), std::string::npos) << wrong_redis.out;
 }
 
+TEST(Cli, KeysAndAccountsLifecycle) {
+  TempDir dir;
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto created = relay.cli({"keys", "create", "--name", "alice"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto pos = created.out.find("cr_");
+  ASSERT_NE(pos, std::string::npos);
+  std::string plaintext = created.out.substr(pos, 67);
+  EXPECT_EQ(plaintext.size(), 67u);
+  auto listed = relay.cli({"keys", "list", "--json"});
+  EXPECT_EQ(listed.out.find(plaintext), std::string::npos) << "plaintext shown again";
+  EXPECT_EQ(listed.out.find(plaintext.substr(3)), std::string::npos);
+  std::string id(boost::json::parse(listed.out).as_array().at(0).as_object().at("id").as_string());
+  // Stored as the Node.js service does: SHA-256(key + ENCRYPTION_KEY), hex.
+  RedisServer redis(dir.file("unused"), relay.embedded_redis_port());
+  std::string secrets = read_file(dir.file("data/secrets.env"));
+  std::string enc = secrets.substr(secrets.find("ENCRYPTION_KEY=") + 15, 32);
+  auto digest = run_command({"sh", "-c", "printf '%s' \"$0\" | sha256sum | cut -d' ' -f1", plaintext + enc});
+  std::string hex = digest.out.substr(0, 64);
+  EXPECT_EQ(redis.cli({"HGET", "apikey:hash_map", hex}), id);
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "apiKey"}), hex);
+
+  EXPECT_EQ(relay.cli({"keys", "disable", id}).exit_code, 0);
+  EXPECT_NE(relay.cli({"keys", "list"}).out.find("no"), std::string::npos);
+  EXPECT_EQ(relay.cli({"keys", "delete", id}).exit_code, 0);
+  EXPECT_EQ(relay.cli({"keys", "delete", id}).exit_code, 1);
+  EXPECT_EQ(redis.cli({"HLEN", "apikey:hash_map"}), "0");
+
+  auto bad = relay.cli({"accounts", "add", "--type", "claude-console", "--name", "x", "--base-url", "ftp://x",
+                        "--api-key", "k"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--base-url"), std::string::npos);
+  auto added = relay.cli({"accounts", "add", "--type", "claude-console", "--name", "console", "--base-url",
+                          "https://api.anthropic.com", "--api-key", "sk-ant-api03-do-not-print-me-0000",
+                          "--proxy", "http://user:proxy-pass-123@proxy:3128", "--json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  std::string account_id(boost::json::parse(added.out).as_object().at("id").as_string());
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"accounts", "list"}, {"accounts", "list", "--json"}, {"accounts", "show", account_id}}) {
+    auto r = relay.cli(args);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out.find("sk-ant-api03-do-not-print-me-0000"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("proxy-pass-123"), std::string::npos) << r.out;
+  }
+  // At rest the credentials are sealed, not readable.
+  std::string stored = redis.cli({"HGETALL", "crs:account:" + account_id});
+  EXPECT_EQ(stored.find("do-not-print-me"), std::string::npos);
+  EXPECT_EQ(stored.find("proxy-pass-123"), std::string::npos);
+  EXPECT_NE(stored.find("v1:"), std::string::npos);
+  EXPECT_EQ(relay.cli({"accounts", "disable", account_id}).exit_code, 0);
+  EXPECT_NE(relay.cli({"accounts", "show", account_id}).out.find("false"), std::string::npos);
+  EXPECT_EQ(relay.cli({"accounts", "remove", account_id}).exit_code, 0);
+  EXPECT_EQ(relay.cli({"accounts", "show", account_id}).exit_code, 1);
+  EXPECT_EQ(redis.cli({"SCARD", "crs:account:index"}), "0");
+}
+
 }  // namespace
 }  // namespace crs::test
