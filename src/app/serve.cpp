@@ -234,6 +234,14 @@ int serve(config::Loaded loaded) {
   health.redis = redis_by_worker;
   health.redis_mode = embedded ? "embedded" : "external";
   health.slow_threshold = std::chrono::milliseconds(cfg.monitoring.metrics.slowQueryThreshold);
+  health.accounts = [&account_registry] {
+    auto snapshot = account_registry.snapshot();
+    monitor::HealthSources::AccountsSummary s;
+    s.total = snapshot->size();
+    int64_t now = accounts::now_ms();
+    for (const auto& a : *snapshot) s.usable += a.usable(now) ? 1 : 0;
+    return s;
+  };
   monitor::register_health_routes(router, std::move(health));
 
   http_server::ServerOptions so;

@@ -16,8 +16,10 @@ std::string make_request_id() {
   return id;
 }
 
-Exchange::Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining)
-    : stream_(stream), request_(std::move(request)), worker_(worker), request_id_(make_request_id()),
+Exchange::Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
+                   std::chrono::seconds write_timeout)
+    : stream_(stream), request_(std::move(request)), worker_(worker), write_timeout_(write_timeout),
+      request_id_(make_request_id()),
       keep_alive_(request_.keep_alive() && !draining) {
   std::string_view target = request_.target();
   auto q = target.find('?');
@@ -36,6 +38,7 @@ Task<void> Exchange::send(Response response) {
   response.keep_alive(keep_alive_);
   response.set("X-Request-ID", request_id_);
   response.prepare_payload();
+  stream_.expires_after(write_timeout_);
   if (request_.method() == http::verb::head) {
     http::response_serializer<http::string_body> sr(response);
     auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
@@ -44,6 +47,7 @@ Task<void> Exchange::send(Response response) {
     auto [ec, n] = co_await http::async_write(stream_, response, use_nothrow);
     if (ec) keep_alive_ = false;
   }
+  stream_.expires_never();
   complete_ = true;
 }
 
@@ -54,21 +58,27 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
   header.set("X-Request-ID", request_id_);
   header.chunked(true);
   http::response_serializer<http::empty_body> sr(header);
+  stream_.expires_after(write_timeout_);
   auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
+  stream_.expires_never();
   if (ec) keep_alive_ = false;
   co_return ec;
 }
 
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return beast::error_code{};
+  stream_.expires_after(write_timeout_);
   auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())),
                                             use_nothrow);
+  stream_.expires_never();
   if (ec) keep_alive_ = false;
   co_return ec;
 }
 
 Task<beast::error_code> Exchange::end_stream() {
+  stream_.expires_after(write_timeout_);
   auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);
+  stream_.expires_never();
   if (ec) keep_alive_ = false;
   complete_ = true;
   co_return ec;

@@ -13,7 +13,8 @@ using Response = http::response<http::string_body>;
 
 class Exchange {
  public:
-  Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining);
+  Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
+           std::chrono::seconds write_timeout = std::chrono::seconds(120));
 
   Request& request() { return request_; }
   const Request& request() const { return request_; }
@@ -44,6 +45,7 @@ class Exchange {
   std::string query_;
   std::map<std::string, std::string> params_;
   size_t worker_;
+  std::chrono::seconds write_timeout_;  // a client that stops reading is dropped after this
   std::string request_id_;
   bool keep_alive_;
   bool started_ = false;

@@ -144,7 +144,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     }
     stream.expires_never();
 
-    Exchange exchange(stream, parser.release(), worker_index, worker.draining);
+    Exchange exchange(stream, parser.release(), worker_index, worker.draining, options_.write_timeout);
     bool failed = false;
     try {
       co_await router_.dispatch(exchange);

@@ -21,6 +21,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 32 * 1024 * 1024;
   std::chrono::seconds keep_alive_timeout{65};
   std::chrono::seconds request_read_timeout{60};
+  std::chrono::seconds write_timeout{120};  // per write to a client that does not read
 };
 
 class Server {

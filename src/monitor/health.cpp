@@ -49,6 +49,11 @@ http_server::Response health_response(const HealthSources& src, const store::Red
       {"memory", json::object{{"rss", fmt::format("{}MB", rss / (1024 * 1024))}, {"rssBytes", rss}}},
       {"components", json::object{{"redis", std::move(redis_info)}}},
   };
+  if (src.accounts) {
+    auto a = src.accounts();
+    body["components"].as_object()["accounts"] =
+        json::object{{"total", a.total}, {"usable", a.usable}, {"status", a.usable > 0 ? "healthy" : "degraded"}};
+  }
   auto res = http_server::json_response(probe.ok ? http::status::ok : http::status::service_unavailable,
                                         json::serialize(body));
   res.set(http::field::cache_control, "no-store");

@@ -194,6 +194,10 @@ TEST_F(RelayTest, RateLimitedAccountIsSetAsideUntilRetryAfter) {
                     std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_GT(until, now + 100000);
   EXPECT_LT(until, now + 125000);
+  auto health = parse(http_get(relay->port(), "/health").body).as_object();
+  auto summary = health["components"].as_object()["accounts"].as_object();
+  EXPECT_EQ(summary["total"].as_int64(), 2);
+  EXPECT_EQ(summary["usable"].as_int64(), 1);
   // Later requests go straight to the second account.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
   int first_calls = 0, second_calls = 0;
