@@ -314,7 +314,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       watch->upstream = nullptr;
       int64_t now = accounts::now_ms();
       std::string reason = fmt::format("upstream answered {}", status);
-      if (status == 429) {
+      if (status == 429 && e.body.find("Extra usage") != std::string::npos) {
+        // Not a rate limit: the plan lacks extra usage for this request (spec/claude-oauth.md §6.4).
+        co_await ex.send(to_client(e));
+        co_return;
+      } else if ((status == 400 && e.body.find("organization has been disabled") != std::string::npos) ||
+                 (status == 403 && e.body.find("not allowed for this organization") != std::string::npos)) {
+        co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason + ": organization disabled");
+      } else if (status == 429) {
         co_await report(d, worker, *account, accounts::kStatusRateLimited,
                         rate_limit_until_ms(e.headers, now, rc.rateLimitCooldown * 1000LL), reason);
       } else if (status == 529) {

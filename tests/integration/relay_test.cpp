@@ -251,6 +251,25 @@ TEST_F(RelayTest, ClientErrorsPassThroughWithoutFailover) {
   EXPECT_NE(r.body.find("max_tokens: too large"), std::string::npos);
 }
 
+TEST_F(RelayTest, AccountLevelMessagesAreRecognised) {
+  start();
+  std::string a = add_account("a", "sk-ant-api03-account-a-000000", 10);
+  std::string b = add_account("b", "sk-ant-api03-account-b-000000", 20);
+  // "Extra usage" is not a rate limit: the client gets the 429, the account keeps working.
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000",
+                          R"({"status":429,"errorMessage":"Extra usage is required for long context requests"})", 1));
+  auto extra = post("/v1/messages", message_body(false));
+  EXPECT_EQ(extra.status, 429);
+  EXPECT_NE(extra.body.find("Extra usage"), std::string::npos);
+  EXPECT_EQ(account(a)["status"].as_string(), "active");
+  // A disabled organization takes the account out, and the request moves on.
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000",
+                          R"({"status":400,"errorMessage":"This organization has been disabled."})", 1));
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  EXPECT_EQ(account(a)["status"].as_string(), "unauthorized");
+  EXPECT_EQ(account(b)["status"].as_string(), "active");
+}
+
 TEST_F(RelayTest, HtmlErrorFromAnEdgeIsWrapped) {
   start("[relay]\nmaxAttempts = 1\n");
   add_account("a", "sk-ant-api03-account-a-000000");
