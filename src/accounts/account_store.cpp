@@ -101,15 +101,6 @@ std::vector<RedisCommand> transaction(std::vector<RedisCommand> body, const std:
   return cmds;
 }
 
-Status check_exec(const Result<std::vector<store::RedisReply>>& replies) {
-  if (!replies) return replies.error();
-  const auto& exec = replies->back();
-  if (exec.is_error()) return Error{"redis: " + exec.str};
-  if (exec.is_nil()) return Error{"redis transaction aborted"};
-  for (const auto& r : exec.elements)
-    if (r.is_error()) return Error{"redis: " + r.str};
-  return Ok{};
-}
 
 }  // namespace
 
@@ -122,7 +113,7 @@ Task<Result<Account>> AccountStore::add(Account account) {
   std::vector<RedisCommand> body;
   body.push_back(store::hset_command(ks::account(account.id), to_hash(key_, account)));
   body.push_back(make_command("SADD", std::string(ks::kAccountIndex), account.id));
-  auto s = check_exec(co_await redis_.pipeline(transaction(std::move(body), account.id)));
+  auto s = store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), account.id)));
   if (!s) co_return s.error();
   co_return account;
 }
@@ -163,7 +154,7 @@ Task<Status> AccountStore::remove(std::string id) {
   body.push_back(make_command("DEL", ks::account(id)));
   body.push_back(make_command("SREM", std::string(ks::kAccountIndex), id));
   auto replies = co_await redis_.pipeline(transaction(std::move(body), id));
-  if (auto s = check_exec(replies); !s) co_return s;
+  if (auto s = store::transaction_status(replies); !s) co_return s;
   if (replies->back().elements.at(0).integer == 0) co_return Error{"no account with id " + id};
   co_return Ok{};
 }
@@ -179,7 +170,7 @@ Task<Status> AccountStore::set_enabled(std::string id, bool enabled) {
     body.push_back(make_command("HSET", ks::account(id), "status", std::string(kStatusActive), "statusReason", "",
                                 "unavailableUntil", "0"));
   }
-  co_return check_exec(co_await redis_.pipeline(transaction(std::move(body), id)));
+  co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
 }
 
 Task<Status> AccountStore::set_status(std::string id, std::string status, int64_t until_ms, std::string reason) {
@@ -199,7 +190,7 @@ Task<Status> AccountStore::set_status(std::string id, std::string status, int64_
 Task<Status> AccountStore::set_credentials(std::string id, Credentials credentials) {
   std::vector<RedisCommand> body;
   body.push_back(make_command("HSET", ks::account(id), "credentials", seal_credentials(key_, credentials)));
-  co_return check_exec(co_await redis_.pipeline(transaction(std::move(body), id)));
+  co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
 }
 
 }  // namespace crs::accounts

@@ -1,6 +1,7 @@
 #pragma once
 // Each file in cli/ adds its subcommands to the app; a command's callback sets the exit code.
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,8 @@ struct Context {
 };
 
 config::Loaded load_config(const GlobalOptions& options);
+// The configuration, or nothing after printing its errors to stderr.
+std::optional<config::Loaded> load_valid_config(const GlobalOptions& options);
 
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);

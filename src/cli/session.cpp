@@ -13,6 +13,13 @@ config::Loaded load_config(const GlobalOptions& options) {
   return config::load(config::default_load_options(options.config_path));
 }
 
+std::optional<config::Loaded> load_valid_config(const GlobalOptions& options) {
+  auto loaded = load_config(options);
+  if (loaded.ok()) return loaded;
+  for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
+  return std::nullopt;
+}
+
 int fail(const GlobalOptions& options, const std::string& message) {
   if (options.json) std::cout << boost::json::serialize(boost::json::object{{"error", message}}) << "\n";
   else std::cerr << "error: " << message << "\n";
@@ -22,25 +29,17 @@ int fail(const GlobalOptions& options, const std::string& message) {
 void add_serve_command(CLI::App& app, Context& ctx) {
   auto* serve = app.add_subcommand("serve", "Run the relay server (HTTP API, embedded Redis unless configured)");
   serve->callback([&ctx] {
-    auto loaded = load_config(ctx.global);
-    if (!loaded.ok()) {
-      for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
-      ctx.exit_code = 1;
-      return;
-    }
-    ctx.exit_code = app::serve(std::move(loaded));
+    auto loaded = load_valid_config(ctx.global);
+    ctx.exit_code = loaded ? app::serve(std::move(*loaded)) : 1;
   });
 }
 
 int with_redis(const GlobalOptions& options, bool need_secrets,
                std::function<Task<int>(store::RedisClient&, const config::Config&)> body) {
   init_cli_logging();
-  auto loaded = load_config(options);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
-    return 1;
-  }
-  const auto& cfg = loaded.config;
+  auto loaded = load_valid_config(options);
+  if (!loaded) return 1;
+  const auto& cfg = loaded->config;
   if (need_secrets && cfg.security.encryptionKey.empty())
     return fail(options, "ENCRYPTION_KEY is not set and none was generated yet: start `crs serve` once in this "
                          "directory (it generates one into " + cfg.server.dataDir + "/secrets.env) or set ENCRYPTION_KEY");

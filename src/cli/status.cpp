@@ -119,12 +119,9 @@ Task<RedisStatus> query_redis(store::RedisOptions options) {
 
 int status(const GlobalOptions& options, const std::string& server_url) {
   init_cli_logging();
-  auto loaded = load_config(options);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::cerr << "config error: " << e << "\n";
-    return 1;
-  }
-  const auto& cfg = loaded.config;
+  auto loaded = load_valid_config(options);
+  if (!loaded) return 1;
+  const auto& cfg = loaded->config;
   std::string base = server_url;
   if (base.empty()) {
     std::string host = cfg.server.host == "0.0.0.0" || cfg.server.host.empty() ? "127.0.0.1"

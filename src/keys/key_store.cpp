@@ -51,15 +51,6 @@ std::vector<RedisCommand> create_commands(const ApiKey& k) {
           {"EXEC"}};
 }
 
-Status check_exec(const Result<std::vector<store::RedisReply>>& replies) {
-  if (!replies) return replies.error();
-  const auto& exec = replies->back();
-  if (exec.is_error()) return Error{"redis: " + exec.str};
-  if (exec.is_nil()) return Error{"redis transaction aborted"};
-  for (const auto& r : exec.elements)
-    if (r.is_error()) return Error{"redis: " + r.str};
-  return Ok{};
-}
 
 }  // namespace
 
@@ -75,7 +66,7 @@ Task<Result<NewKey>> KeyStore::create(std::string name, std::string description)
   made.key.digest = digest(made.plaintext);
   made.key.created_at = iso8601_utc();
   auto replies = co_await redis_.pipeline(create_commands(made.key));
-  if (auto s = check_exec(replies); !s) co_return s.error();
+  if (auto s = store::transaction_status(replies); !s) co_return s.error();
   co_return made;
 }
 
@@ -119,7 +110,7 @@ Task<Status> KeyStore::set_enabled(std::string id, bool enabled) {
   cmds.push_back(store::make_command("HSET", ks::api_key(id), "isActive", enabled ? "true" : "false"));
   cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + id));
   cmds.push_back(store::make_command("EXEC"));
-  co_return check_exec(co_await redis_.pipeline(std::move(cmds)));
+  co_return store::transaction_status(co_await redis_.pipeline(std::move(cmds)));
 }
 
 Task<Status> KeyStore::remove(std::string id) {
@@ -133,7 +124,7 @@ Task<Status> KeyStore::remove(std::string id) {
   cmds.push_back(store::make_command("ZREM", std::string(ks::kApiKeysByCreation), id));
   cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + id));
   cmds.push_back(store::make_command("EXEC"));
-  co_return check_exec(co_await redis_.pipeline(std::move(cmds)));
+  co_return store::transaction_status(co_await redis_.pipeline(std::move(cmds)));
 }
 
 }  // namespace crs::keys

@@ -19,4 +19,15 @@ std::vector<std::string> hset_command(const std::string& key, const HashRecord& 
   return cmd;
 }
 
+Status transaction_status(const Result<std::vector<RedisReply>>& replies) {
+  if (!replies) return replies.error();
+  if (replies->empty()) return Error{"redis: empty transaction"};
+  const auto& exec = replies->back();
+  if (exec.is_error()) return Error{"redis: " + exec.str};
+  if (exec.is_nil()) return Error{"redis transaction aborted"};
+  for (const auto& r : exec.elements)
+    if (r.is_error()) return Error{"redis: " + r.str};
+  return Ok{};
+}
+
 }  // namespace crs::store
