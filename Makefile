@@ -29,6 +29,11 @@ test: build
 	@bash scripts/install-deps.sh --with-test-clients
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The benchmark of bench/README.md: relay vs nginx vs direct, results in bench/results/.
+bench: build
+	@bash scripts/install-deps.sh --bench
+	@python3 bench/run.py $(BENCH_ARGS)
+
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (separate build dir).
 test-sanitize: deps
 	@cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCRS_SANITIZE=address,undefined \

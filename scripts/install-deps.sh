@@ -20,6 +20,14 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
+# `make bench` also needs the baselines and the load generator.
+if [[ "${1:-}" == "--bench" ]]; then
+  for p in nginx-light wrk gnuplot-nox python3 linux-perf; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+fi
+
 # Node.js runs the real-client tests (official SDKs from npm); Debian's is enough if none is there.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)

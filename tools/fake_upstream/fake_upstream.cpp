@@ -297,6 +297,28 @@ struct Parsed {
   std::string error;
 };
 
+// Benchmark mode: no JSON parse of bodies that can be 200 KB; find the two fields by text.
+Parsed scan_messages_request(const std::string& body) {
+  Parsed p;
+  // The value after "name", skipping JSON whitespace and the colon.
+  auto value_at = [&](std::string_view name) -> size_t {
+    auto k = body.find(name);
+    if (k == std::string::npos) return std::string::npos;
+    size_t i = k + name.size();
+    while (i < body.size() && (body[i] == ' ' || body[i] == ':' || body[i] == '\n' || body[i] == '\t')) ++i;
+    return i;
+  };
+  size_t m = value_at("\"model\"");
+  if (m == std::string::npos || m >= body.size() || body[m] != '"') {
+    p.error = "model: Field required";
+    return p;
+  }
+  p.model = body.substr(m + 1, body.find('"', m + 1) - m - 1);
+  size_t st = value_at("\"stream\"");
+  p.stream = st != std::string::npos && body.compare(st, 4, "true") == 0;
+  return p;
+}
+
 Parsed parse_messages_request(const std::string& body, bool require_max_tokens) {
   Parsed p;
   boost::system::error_code ec;
@@ -316,13 +338,22 @@ Parsed parse_messages_request(const std::string& body, bool require_max_tokens) 
   return p;
 }
 
+// Plain functions (no ?: inside coroutines: GCC 12 miscompiles it).
+Parsed read_request(const std::string& body, bool full, bool require_max_tokens) {
+  return full ? parse_messages_request(body, require_max_tokens) : scan_messages_request(body);
+}
+
+json::object record_of(const Exchange& ex, const std::string& credential, bool stream, bool recording) {
+  return recording ? request_record(ex, credential, stream) : json::object{};
+}
+
 Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
   FakeUpstream::State::InFlight in_flight(*state);
   const auto& req = ex.request();
   std::string credential = credential_of(req);
-  Parsed parsed = parse_messages_request(req.body(), true);
-
-  int64_t seq = state->begin_record(request_record(ex, credential, parsed.stream));
+  bool recording = state->options.record;
+  Parsed parsed = read_request(req.body(), recording, true);
+  int64_t seq = state->begin_record(record_of(ex, credential, parsed.stream, recording));
   std::string request_id = fmt::format("req_fake{:017}", seq);
 
   Behavior b;
@@ -422,14 +453,15 @@ Task<void> handle_count_tokens(std::shared_ptr<FakeUpstream::State> state, Excha
   FakeUpstream::State::InFlight in_flight(*state);
   const auto& req = ex.request();
   std::string credential = credential_of(req);
-  int64_t seq = state->begin_record(request_record(ex, credential, false));
+  bool recording = state->options.record;
+  int64_t seq = state->begin_record(record_of(ex, credential, false, recording));
   Behavior b;
   if (auto problem = state->choose(req, credential, b); !problem.empty()) {
     b.status = 400;
     b.error_message = "fake upstream: " + problem;
   }
   co_await sleep_ms(b.latency_ms);
-  Parsed parsed = parse_messages_request(req.body(), false);
+  Parsed parsed = read_request(req.body(), recording, false);
   if (b.status == 200 && !parsed.error.empty()) {
     b.status = 400;
     b.error_type = "invalid_request_error";
