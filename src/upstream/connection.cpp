@@ -2,10 +2,22 @@
 
 #include <sys/socket.h>
 
+#include <sstream>
+
 #include "core/crypto.hpp"
 #include "upstream/proxy_handshake.hpp"
 
 namespace crs::upstream {
+
+namespace {
+
+std::string serialize(const http::request<http::empty_body>& header) {
+  std::ostringstream os;
+  os << header.base();
+  return os.str();
+}
+
+}  // namespace
 
 Connection::~Connection() = default;
 
@@ -67,18 +79,21 @@ Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor
 }
 
 Task<beast::error_code> Connection::write(http::request<http::empty_body>& header, std::string_view body) {
-  http::request_serializer<http::empty_body> sr(header);
-  asio::const_buffer payload = asio::buffer(body.data(), body.size());
+  // Header and body in one gather write: one syscall for most requests.
+  std::string head = serialize(header);
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(2);
+  buffers.push_back(asio::buffer(head));
+  buffers.push_back(asio::buffer(body.data(), body.size()));
+  beast::error_code ec;
   if (tls_) {
-    auto [ec, n] = co_await http::async_write_header(*tls_, sr, use_nothrow);
-    if (ec) co_return ec;
-    auto [bec, bn] = co_await asio::async_write(*tls_, payload, use_nothrow);
-    co_return bec;
+    auto [e, n] = co_await asio::async_write(*tls_, buffers, use_nothrow);
+    ec = e;
+  } else {
+    auto [e, n] = co_await asio::async_write(*plain_, buffers, use_nothrow);
+    ec = e;
   }
-  auto [ec, n] = co_await http::async_write_header(*plain_, sr, use_nothrow);
-  if (ec) co_return ec;
-  auto [bec, bn] = co_await asio::async_write(*plain_, payload, use_nothrow);
-  co_return bec;
+  co_return ec;
 }
 
 Task<beast::error_code> Connection::read_header(ResponseParser& parser) {

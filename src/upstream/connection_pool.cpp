@@ -24,7 +24,10 @@ Task<Result<std::unique_ptr<Connection>>> ConnectionPool::acquire(const BaseUrl&
     while (!it->second.empty()) {
       Idle entry = std::move(it->second.back());  // most recently used first: warmest socket
       it->second.pop_back();
-      if (now - entry.since < idle_ttl_ && entry.connection->still_open()) {
+      // A connection idle for a moment is checked (one non-blocking peek); one just released is
+      // trusted, and a stale one is retried by the caller anyway.
+      bool fresh_enough = now - entry.since < std::chrono::seconds(1);
+      if (now - entry.since < idle_ttl_ && (fresh_enough || entry.connection->still_open())) {
         entry.connection->reused = true;
         co_return std::move(entry.connection);
       }
@@ -37,7 +40,7 @@ Task<Result<std::unique_ptr<Connection>>> ConnectionPool::acquire(const BaseUrl&
 }
 
 void ConnectionPool::release(std::unique_ptr<Connection> connection) {
-  if (!connection || !connection->still_open()) return;
+  if (!connection || !connection->tcp().socket().is_open()) return;
   connection->expires_never();
   auto& list = idle_[connection->pool_key()];
   if (list.size() >= max_idle_) list.pop_front();

@@ -35,10 +35,9 @@ local i = 3
 local n = tonumber(ARGV[i]); i = i + 1
 local ids = {}
 for k = 1, n do ids[k] = ARGV[i]; i = i + 1 end
-for _, id in ipairs(ids) do
-  local p = redis.call('XPENDING', stream, group, id, id, 1)
-  if #p == 0 or p[1][2] ~= consumer then return 0 end
-end
+-- Every event of the batch must still be pending for this consumer (not claimed by another).
+local mine = redis.call('XPENDING', stream, group, ids[1], ids[#ids], #ids + 1, consumer)
+if #mine ~= #ids then return 0 end
 n = tonumber(ARGV[i]); i = i + 1
 for k = 1, n do redis.call('HINCRBY', ARGV[i], ARGV[i+1], ARGV[i+2]); i = i + 3 end
 n = tonumber(ARGV[i]); i = i + 1
@@ -50,9 +49,11 @@ for k = 1, n do
 end
 n = tonumber(ARGV[i]); i = i + 1
 for k = 1, n do
-  redis.call('LPUSH', ARGV[i], ARGV[i+1]); redis.call('LTRIM', ARGV[i], 0, tonumber(ARGV[i+2]) - 1)
-  redis.call('EXPIRE', ARGV[i], 7776000)
-  i = i + 3
+  local list, limit, count = ARGV[i], tonumber(ARGV[i+1]), tonumber(ARGV[i+2])
+  redis.call('LPUSH', list, unpack(ARGV, i + 3, i + 2 + count))
+  redis.call('LTRIM', list, 0, limit - 1)
+  redis.call('EXPIRE', list, 7776000)
+  i = i + 3 + count
 end
 n = tonumber(ARGV[i]); i = i + 1
 for k = 1, n do redis.call('SADD', ARGV[i], ARGV[i+1]); redis.call('EXPIRE', ARGV[i], ARGV[i+2]); i = i + 3 end
@@ -65,7 +66,7 @@ struct Plan {
   std::map<std::pair<std::string, std::string>, int64_t> increments;
   std::map<std::string, int64_t> expires;
   std::map<std::pair<std::string, std::string>, std::string> sets;
-  std::vector<std::pair<std::string, std::string>> pushes;
+  std::map<std::string, std::vector<std::string>> pushes;  // list -> records, oldest first
   std::map<std::pair<std::string, std::string>, int64_t> set_members;  // (set, member) -> ttl
 };
 
@@ -141,7 +142,7 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
       add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, e, false, 32 * kDay);
       add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, e, false, 365 * kDay);
       add_counts(p, "usage:" + k + ":model:alltime:" + m, e, false, 0);
-      p.pushes.emplace_back("usage:records:" + k, record_json(e));
+      p.pushes["usage:records:" + k].push_back(record_json(e));
       p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
       last_used_key[k] = std::max(last_used_key[k], e.timestamp_ms);
     }
@@ -188,10 +189,11 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
     args.push_back(v);
   }
   args.push_back(std::to_string(p.pushes.size()));
-  for (const auto& [list, item] : p.pushes) {
+  for (const auto& [list, items] : p.pushes) {
     args.push_back(list);
-    args.push_back(item);
     args.push_back(std::to_string(o.records_per_key));
+    args.push_back(std::to_string(items.size()));
+    args.insert(args.end(), items.begin(), items.end());
   }
   args.push_back(std::to_string(p.set_members.size()));
   for (const auto& [sm, ttl] : p.set_members) {
