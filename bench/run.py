@@ -291,6 +291,37 @@ def scenario(stack, name, body_file, behavior, connections, seconds, rounds, tar
     return agg
 
 
+def targets_section(s1, s2, s3, sweep, ttfb_ms, idle_rss, open_streams):
+    """Issue 4's targets, each with the measured value and whether it is met."""
+    rows = []
+
+    def check(name, value, limit, ok, unit=""):
+        rows.append(f"| {name} | {value} | {limit} | {'met' if ok else 'NOT MET'} |")
+
+    for label, s in (("S1", s1), ("S2", s2), ("S3", s3)):
+        r = s["relay"]["cpu_per_10k"] / s["nginx"]["cpu_per_10k"]
+        check(f"{label} CPU per request vs nginx", f"{r:.2f}x", "<= 1.5x", r <= 1.5)
+    for label in ("S1", "S2"):
+        r = sweep[(label, 64)]["relay"]["rps"] / sweep[(label, 64)]["nginx"]["rps"]
+        check(f"{label} throughput vs nginx at 64 connections", f"{r:.2f}x", ">= 0.8x", r >= 0.8)
+        added = sweep[(label, 16)]["relay"]["p99"] - sweep[(label, 16)]["direct"]["p99"]
+        check(f"{label} added p99 over direct at 16 connections", f"{added:.3f} ms", "<= 1 ms", added <= 1)
+    r = s3["relay"]["rps"] / s3["nginx"]["rps"]
+    check("S3 throughput vs nginx", f"{r:.2f}x", ">= 0.8x", r >= 0.8)
+    added = ttfb_ms["relay"] - ttfb_ms["direct"]
+    check("S6 TTFB added over direct", f"{added:.3f} ms", "<= 1 ms", added <= 1)
+    check("idle RSS (crs + redis-server)", f"{idle_rss['relay']:.1f} MB", "<= 30 MB", idle_rss["relay"] <= 30)
+    most = max(open_streams)
+    r = open_streams[most]["relay"]
+    check(f"{most} open streams: peak RSS, errors", f"{r['rss_peak']:.1f} MB, {r['errors']} errors", "<= 250 MB, 0",
+          r["rss_peak"] <= 250 and r["errors"] == 0)
+    cmds = max(s["relay"]["redis_cmds"] for s in (s1, s2, s3))
+    check("Redis commands per relayed request (incl. aggregation)", f"{cmds:.2f}", "<= 12", cmds <= 12)
+    return ("### Targets\n\n| target | measured | limit | verdict |\n|---|---|---|---|\n" + "\n".join(rows) +
+            "\n\nRedis round trips per relayed request: 0 at admission when the key is cached, 1 after the response "
+            "(XADD); aggregation runs in batches off the request path.\n")
+
+
 def chart(path, title, ylabel, series, xlabel="connections", logx=True):
     data = path + ".dat"
     with open(data, "w") as f:
@@ -387,6 +418,7 @@ def main():
     for t, v in ttfb_ms.items():
         report.append(f"| {t} | {fmt(v, 3)} | {fmt(v - ttfb_ms['direct'], 3)} |")
     report.append("")
+    report.append(targets_section(s1, s2, s3, sweep, ttfb_ms, idle_rss, open_streams))
     prefix = os.path.join(results_dir, date)
     for name in ("S1", "S2"):
         chart(f"{prefix}-{name.lower()}-throughput.png", f"{name}: throughput vs concurrency", "requests/s",

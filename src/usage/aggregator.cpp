@@ -326,7 +326,9 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
         co_await sleep(std::chrono::milliseconds(200));
         continue;
       }
-      if (!fresh->empty() && !co_await fold(*fresh)) co_await sleep(std::chrono::milliseconds(500));
+      if (fresh->empty()) continue;
+      if (!co_await fold(*fresh)) co_await sleep(std::chrono::milliseconds(500));
+      else if (fresh->size() < options.batch) co_await sleep(options.gather);
     }
     redis.stop();
   }
