@@ -70,19 +70,37 @@ struct Plan {
   std::map<std::pair<std::string, std::string>, int64_t> set_members;  // (set, member) -> ttl
 };
 
-void add_counts(Plan& p, const std::string& key, const UsageEvent& e, bool totals_style, int64_t ttl) {
-  const auto& u = e.usage;
+// The sums of a group of events that land in the same hashes.
+struct Counters {
+  int64_t requests = 0, input = 0, output = 0, cache_create = 0, cache_read = 0, all = 0, tokens = 0, e5m = 0,
+          e1h = 0, cost = 0;
+  void add(const UsageEvent& e) {
+    const auto& u = e.usage;
+    ++requests;
+    input += u.input_tokens;
+    output += u.output_tokens;
+    cache_create += u.cache_creation_input_tokens;
+    cache_read += u.cache_read_input_tokens;
+    all += u.total();
+    tokens += u.input_tokens + u.output_tokens;
+    e5m += u.cache_creation_5m;
+    e1h += u.cache_creation_1h;
+    cost += e.cost_micro;
+  }
+};
+
+void add_counts(Plan& p, const std::string& key, const Counters& c, bool totals_style, int64_t ttl) {
   auto f = [&](const char* plain, const char* total) { return std::string(totals_style ? total : plain); };
-  p.increments[{key, f("requests", "totalRequests")}] += 1;
-  p.increments[{key, f("inputTokens", "totalInputTokens")}] += u.input_tokens;
-  p.increments[{key, f("outputTokens", "totalOutputTokens")}] += u.output_tokens;
-  p.increments[{key, f("cacheCreateTokens", "totalCacheCreateTokens")}] += u.cache_creation_input_tokens;
-  p.increments[{key, f("cacheReadTokens", "totalCacheReadTokens")}] += u.cache_read_input_tokens;
-  p.increments[{key, f("allTokens", "totalAllTokens")}] += u.total();
-  p.increments[{key, f("tokens", "totalTokens")}] += u.input_tokens + u.output_tokens;
-  p.increments[{key, f("ephemeral5mTokens", "totalEphemeral5mTokens")}] += u.cache_creation_5m;
-  p.increments[{key, f("ephemeral1hTokens", "totalEphemeral1hTokens")}] += u.cache_creation_1h;
-  p.increments[{key, f("costMicro", "totalCostMicro")}] += e.cost_micro;
+  p.increments[{key, f("requests", "totalRequests")}] += c.requests;
+  p.increments[{key, f("inputTokens", "totalInputTokens")}] += c.input;
+  p.increments[{key, f("outputTokens", "totalOutputTokens")}] += c.output;
+  p.increments[{key, f("cacheCreateTokens", "totalCacheCreateTokens")}] += c.cache_create;
+  p.increments[{key, f("cacheReadTokens", "totalCacheReadTokens")}] += c.cache_read;
+  p.increments[{key, f("allTokens", "totalAllTokens")}] += c.all;
+  p.increments[{key, f("tokens", "totalTokens")}] += c.tokens;
+  p.increments[{key, f("ephemeral5mTokens", "totalEphemeral5mTokens")}] += c.e5m;
+  p.increments[{key, f("ephemeral1hTokens", "totalEphemeral1hTokens")}] += c.e1h;
+  p.increments[{key, f("costMicro", "totalCostMicro")}] += c.cost;
   if (ttl > 0) p.expires[key] = ttl;
 }
 
@@ -127,37 +145,53 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
                                         const AggregatorOptions& o) {
   Plan p;
   std::map<std::string, int64_t> last_used_key, last_used_account;
-  for (const auto& [id, e] : events) {
+  // First sum the events per (key, account, model, hour): a busy batch has few distinct groups,
+  // and the hashes below are derived from the group, not from each event.
+  using Group = std::tuple<std::string, std::string, std::string, int64_t>;  // key, account, model, hour start
+  std::map<Group, Counters> groups;
+  std::map<std::string, size_t> records_left;  // per key: only the newest records_per_key matter
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    const UsageEvent& e = it->second;
+    int64_t hour_start = (e.timestamp_ms / 3600000) * 3600000;
+    groups[Group{e.key_id, e.account_id, e.model, hour_start}].add(e);
+    if (!e.key_id.empty()) {
+      auto left = records_left.try_emplace(e.key_id, o.records_per_key).first;
+      if (left->second > 0) {
+        --left->second;
+        auto& list = p.pushes["usage:records:" + e.key_id];
+        list.insert(list.begin(), record_json(e));  // keep oldest first
+      }
+      last_used_key[e.key_id] = std::max(last_used_key[e.key_id], e.timestamp_ms);
+    }
+    if (!e.account_id.empty())
+      last_used_account[e.account_id] = std::max(last_used_account[e.account_id], e.timestamp_ms);
+  }
+  for (const auto& [group, c] : groups) {
+    const auto& [k, a, m, hour_start] = group;
     int tz = o.timezone_offset_hours;
-    std::string day = day_bucket(e.timestamp_ms, tz), month = month_bucket(e.timestamp_ms, tz),
-                hour = hour_bucket(e.timestamp_ms, tz);
-    const std::string& k = e.key_id;
-    const std::string& a = e.account_id;
-    const std::string& m = e.model;
+    std::string day = day_bucket(hour_start, tz), month = month_bucket(hour_start, tz),
+                hour = hour_bucket(hour_start, tz);
     if (!k.empty()) {
-      add_counts(p, "usage:" + k, e, true, 0);
-      add_counts(p, "usage:daily:" + k + ":" + day, e, false, 32 * kDay);
-      add_counts(p, "usage:monthly:" + k + ":" + month, e, false, 365 * kDay);
-      add_counts(p, "usage:hourly:" + k + ":" + hour, e, false, 7 * kDay);
-      add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, e, false, 32 * kDay);
-      add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, e, false, 365 * kDay);
-      add_counts(p, "usage:" + k + ":model:alltime:" + m, e, false, 0);
-      p.pushes["usage:records:" + k].push_back(record_json(e));
+      add_counts(p, "usage:" + k, c, true, 0);
+      add_counts(p, "usage:daily:" + k + ":" + day, c, false, 32 * kDay);
+      add_counts(p, "usage:monthly:" + k + ":" + month, c, false, 365 * kDay);
+      add_counts(p, "usage:hourly:" + k + ":" + hour, c, false, 7 * kDay);
+      add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, c, false, 32 * kDay);
+      add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, c, false, 365 * kDay);
+      add_counts(p, "usage:" + k + ":model:alltime:" + m, c, false, 0);
       p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
-      last_used_key[k] = std::max(last_used_key[k], e.timestamp_ms);
     }
     if (!a.empty()) {
-      add_counts(p, "account_usage:" + a, e, true, 0);
-      add_counts(p, "account_usage:daily:" + a + ":" + day, e, false, 32 * kDay);
-      add_counts(p, "account_usage:monthly:" + a + ":" + month, e, false, 365 * kDay);
-      add_counts(p, "account_usage:hourly:" + a + ":" + hour, e, false, 7 * kDay);
-      last_used_account[a] = std::max(last_used_account[a], e.timestamp_ms);
+      add_counts(p, "account_usage:" + a, c, true, 0);
+      add_counts(p, "account_usage:daily:" + a + ":" + day, c, false, 32 * kDay);
+      add_counts(p, "account_usage:monthly:" + a + ":" + month, c, false, 365 * kDay);
+      add_counts(p, "account_usage:hourly:" + a + ":" + hour, c, false, 7 * kDay);
     }
-    add_counts(p, "usage:model:daily:" + m + ":" + day, e, false, 32 * kDay);
-    add_counts(p, "usage:model:monthly:" + m + ":" + month, e, false, 365 * kDay);
-    add_counts(p, "usage:model:hourly:" + m + ":" + hour, e, false, 7 * kDay);
-    add_counts(p, "usage:global:total", e, true, 0);
-    add_counts(p, "usage:global:daily:" + day, e, false, 32 * kDay);
+    add_counts(p, "usage:model:daily:" + m + ":" + day, c, false, 32 * kDay);
+    add_counts(p, "usage:model:monthly:" + m + ":" + month, c, false, 365 * kDay);
+    add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, 7 * kDay);
+    add_counts(p, "usage:global:total", c, true, 0);
+    add_counts(p, "usage:global:daily:" + day, c, false, 32 * kDay);
   }
   auto iso = [](int64_t ms) {
     return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
