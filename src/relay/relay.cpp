@@ -353,13 +353,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
         co_return;
       }
       usage::Usage used;
-      if (route == Route::Messages) {
-        boost::system::error_code jec;
-        auto v = json::parse(answer, jec);
-        if (!jec && v.is_object())
-          if (auto* u = v.get_object().if_contains("usage"); u && u->is_object())
-            usage::apply_usage_object(u->get_object(), used);
-      }
+      if (route == Route::Messages) usage::apply_usage_json(top_level_member_json(answer, "usage"), used);
       Response res{static_cast<http::status>(status), 11};
       copy_response_headers(parser->get().base(), res);
       res.body() = std::move(answer);

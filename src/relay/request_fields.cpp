@@ -59,4 +59,24 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
   return f;
 }
 
+std::string top_level_member_json(std::string& body, std::string_view name) {
+  if (body.empty()) return {};
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (parser.iterate(view).get(doc) || doc.get_object().get(object)) return {};
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return {};
+    if (key != name) continue;
+    simdjson::ondemand::object member;
+    std::string_view raw;
+    if (field.value().get_object().get(member) || member.raw_json().get(raw)) return {};
+    return std::string(raw);
+  }
+  return {};
+}
+
 }  // namespace crs::relay

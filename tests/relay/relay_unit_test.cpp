@@ -130,3 +130,20 @@ TEST(Scheduler, PriorityThenLeastRecentlyUsedSkippingUnusable) {
 
 }  // namespace
 }  // namespace crs
+
+namespace crs {
+namespace {
+
+TEST(TopLevelMember, FindsUsageWithoutParsingTheRest) {
+  std::string body = R"({"id":"m","content":[{"type":"text","text":"usage: {not this}"}],)"
+                     R"("usage":{"input_tokens":12,"output_tokens":87,"cache_creation":{"ephemeral_5m_input_tokens":1}},"x":1})";
+  EXPECT_EQ(relay::top_level_member_json(body, "usage"),
+            R"({"input_tokens":12,"output_tokens":87,"cache_creation":{"ephemeral_5m_input_tokens":1}})");
+  std::string none = R"({"id":"m"})";
+  EXPECT_EQ(relay::top_level_member_json(none, "usage"), "");
+  std::string broken = "{\"usage\":";
+  EXPECT_EQ(relay::top_level_member_json(broken, "usage"), "");
+}
+
+}  // namespace
+}  // namespace crs
