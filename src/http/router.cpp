@@ -29,26 +29,33 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-bool match_pattern(std::string_view pattern, std::string_view path, std::map<std::string, std::string>& params) {
-  auto want = segments(pattern);
-  auto have = segments(path);
-  if (want.size() != have.size()) return false;
-  std::map<std::string, std::string> found;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i].front() == ':') {
-      found.emplace(std::string(want[i].substr(1)), std::string(have[i]));
-    } else if (!iequals(want[i], have[i])) {
+// Matches without allocating: the request path is walked segment by segment.
+bool match_pattern(const std::vector<std::string>& want, std::string_view path,
+                   std::map<std::string, std::string>* params) {
+  size_t i = 0, index = 0;
+  while (true) {
+    while (i < path.size() && path[i] == '/') ++i;
+    if (i >= path.size()) return index == want.size();
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view have = path.substr(i, j - i);
+    if (index >= want.size()) return false;
+    const std::string& w = want[index++];
+    if (w.front() == ':') {
+      if (params) params->emplace(w.substr(1), std::string(have));
+    } else if (!iequals(w, have)) {
       return false;
     }
+    i = j;
   }
-  params = std::move(found);
-  return true;
 }
 
 }  // namespace
 
 void Router::add(http::verb method, std::string pattern, Handler handler) {
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler)});
+  std::vector<std::string> parts;
+  for (auto part : segments(pattern)) parts.emplace_back(part);
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts)});
 }
 
 Router::Match Router::match(http::verb method, std::string_view path) const {
@@ -57,7 +64,8 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   std::map<std::string, std::string> get_params;
   for (const auto& route : routes_) {
     std::map<std::string, std::string> params;
-    if (!match_pattern(route.pattern, path, params)) continue;
+    if (!match_pattern(route.segments, path, nullptr)) continue;
+    match_pattern(route.segments, path, &params);
     if (route.method == method) {
       m.handler = &route.handler;
       m.params = std::move(params);

@@ -17,6 +17,7 @@ struct Route {
   http::verb method;
   std::string pattern;
   Handler handler;
+  std::vector<std::string> segments;  // the pattern split at '/', computed once
 };
 
 class Router {

@@ -33,6 +33,9 @@ constexpr size_t kErrorBodyLimit = 1 << 20;
 constexpr size_t kWholeBodyLimit = 64 << 20;
 constexpr size_t kChunk = 16384;
 
+// Not zero-filled: the bytes are always written by a read before they are used.
+std::unique_ptr<char[]> chunk_buffer() { return std::unique_ptr<char[]>(new char[kChunk]); }
+
 Response error(http::status status, std::string_view message) {
   return http_server::anthropic_error(status, http_server::anthropic_error_type(status), message);
 }
@@ -133,11 +136,11 @@ struct UpstreamError {
 Task<std::pair<beast::error_code, std::string>> read_whole(upstream::Connection& conn, upstream::ResponseParser& parser,
                                                            size_t limit, std::chrono::milliseconds idle) {
   std::string body;
-  std::vector<char> buf(kChunk);
+  auto buf = chunk_buffer();
   while (!parser.is_done()) {
     conn.expires_after(idle);
-    auto [ec, n] = co_await conn.read_body(parser, buf.data(), buf.size());
-    body.append(buf.data(), n);
+    auto [ec, n] = co_await conn.read_body(parser, buf.get(), kChunk);
+    body.append(buf.get(), n);
     if (ec) co_return std::pair{ec, std::move(body)};
     if (body.size() > limit) co_return std::pair{beast::error_code(http::error::body_limit), std::move(body)};
   }
@@ -372,12 +375,12 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     usage::SseUsageScanner scanner;
     bool client_gone = static_cast<bool>(co_await ex.start_stream(std::move(head)));
     beast::error_code upstream_ec;
-    std::vector<char> buf(kChunk);
+    auto buf = chunk_buffer();
     while (!client_gone && !parser->is_done()) {
       conn->expires_after(idle);
-      auto [ec, n] = co_await conn->read_body(*parser, buf.data(), buf.size());
+      auto [ec, n] = co_await conn->read_body(*parser, buf.get(), kChunk);
       if (n > 0) {
-        std::string_view chunk(buf.data(), n);
+        std::string_view chunk(buf.get(), n);
         scanner.feed(chunk);
         if (co_await ex.write_chunk(chunk)) client_gone = true;
       }
