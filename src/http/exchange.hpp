@@ -34,7 +34,6 @@ class Exchange {
   Task<beast::error_code> end_stream();
 
   bool response_started() const { return started_; }
-  bool response_complete() const { return complete_; }
   bool keep_alive() const { return keep_alive_ && complete_; }
   beast::tcp_stream& stream() { return stream_; }
 

@@ -47,10 +47,5 @@ void ConnectionPool::release(std::unique_ptr<Connection> connection) {
   list.push_back(Idle{std::move(connection), std::chrono::steady_clock::now()});
 }
 
-size_t ConnectionPool::idle() const {
-  size_t n = 0;
-  for (const auto& [k, v] : idle_) n += v.size();
-  return n;
-}
 
 }  // namespace crs::upstream

@@ -20,7 +20,6 @@ class ConnectionPool {
                                                      std::chrono::milliseconds connect_timeout);
   // Returns a connection whose response was read completely and that may be kept alive.
   void release(std::unique_ptr<Connection> connection);
-  size_t idle() const;
 
  private:
   struct Idle {

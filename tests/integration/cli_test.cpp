@@ -12,7 +12,6 @@ namespace json = boost::json;
 CommandResult crs(const std::vector<std::string>& args, const TempDir& dir, std::vector<std::string> env = {}) {
   std::vector<std::string> argv{crs_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  env.push_back("CRS_TEST_ISOLATED=1");
   return run_command(argv, env, dir.path());
 }
 
