@@ -208,10 +208,8 @@ Task<void> meter(RelayDeps& d, size_t worker, const keys::ApiKey& key, const acc
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   e.request_id = request_id;
   e.endpoint = "/v1/messages";
-  auto cmd = store::make_command("XADD", usage::kUsageStream, "*");
-  auto fields = e.to_fields();
-  cmd.insert(cmd.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
-  auto r = co_await d.redis.at(worker)->command(std::move(cmd));
+  auto r = co_await d.redis.at(worker)->command(
+      store::make_command("XADD", usage::kUsageStream, "*", usage::kUsageField, e.to_wire()));
   if (!r || r->is_error())
     spdlog::error("usage of request {} not recorded: {} (key {}, {} tokens)", request_id,
                   r ? r->str : r.error().message, key.id, used.total());

@@ -251,23 +251,43 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
 
   using Batch = std::vector<std::pair<std::string, UsageEvent>>;
 
-  static Batch parse_entries(const store::RedisReply& entries) {
+  // Entries that are not events (written by something else, or by a newer format) are
+  // logged and put in `junk`, to be acknowledged without folding.
+  static Batch parse_entries(const store::RedisReply& entries, std::vector<std::string>& junk) {
     Batch out;
+    out.reserve(entries.elements.size());
     for (const auto& entry : entries.elements) {
       if (!entry.is_array() || entry.elements.size() < 2) continue;
-      std::vector<std::string> kv;
-      for (const auto& f : entry.elements[1].elements) kv.push_back(f.str);
-      out.emplace_back(entry.elements[0].str, UsageEvent::from_fields(kv));
+      const auto& id = entry.elements[0].str;
+      const auto& fields = entry.elements[1].elements;
+      std::optional<UsageEvent> event;
+      if (fields.size() == 2 && fields[0].str == kUsageField) event = UsageEvent::from_wire(fields[1].str);
+      if (event) {
+        out.emplace_back(id, std::move(*event));
+      } else {
+        spdlog::error("usage aggregation: stream entry {} is not a usage event; dropped", id);
+        junk.push_back(id);
+      }
     }
     return out;
   }
 
   // XREADGROUP reply: [[stream, [entries...]]] or nil.
-  static Batch parse_read(const store::RedisReply& reply) {
+  static Batch parse_read(const store::RedisReply& reply, std::vector<std::string>& junk) {
     if (!reply.is_array() || reply.elements.empty()) return {};
     const auto& stream = reply.elements[0];
     if (!stream.is_array() || stream.elements.size() < 2) return {};
-    return parse_entries(stream.elements[1]);
+    return parse_entries(stream.elements[1], junk);
+  }
+
+  Task<void> drop(std::vector<std::string> ids) {
+    if (ids.empty()) co_return;
+    auto ack = make_command("XACK", std::string(kUsageStream), std::string(kGroup));
+    ack.insert(ack.end(), ids.begin(), ids.end());
+    auto del = make_command("XDEL", std::string(kUsageStream));
+    del.insert(del.end(), ids.begin(), ids.end());
+    co_await redis.command(std::move(ack));
+    co_await redis.command(std::move(del));
   }
 
   Task<bool> fold(const Batch& batch) {
@@ -304,7 +324,10 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
       if (r->str.starts_with("NOGROUP")) co_await ensure_group();
       co_return Error{r->str};
     }
-    co_return parse_read(*r);
+    std::vector<std::string> junk;
+    auto batch = parse_read(*r, junk);
+    co_await drop(std::move(junk));
+    co_return batch;
   }
 
   Task<void> ensure_group() {
@@ -318,7 +341,9 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
                                                  options.consumer, std::to_string(options.claim_after.count()), "0-0",
                                                  "COUNT", std::to_string(options.batch)));
     if (r && r->is_array() && r->elements.size() >= 2) {
-      auto batch = parse_entries(r->elements[1]);
+      std::vector<std::string> junk;
+      auto batch = parse_entries(r->elements[1], junk);
+      co_await drop(std::move(junk));
       if (!batch.empty()) {
         spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", batch.size());
         co_await fold(batch);

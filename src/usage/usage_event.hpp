@@ -2,8 +2,9 @@
 // One finished request, as the relay appends it to the usage:events stream (one XADD on the
 // hot path); the aggregator folds events into per key/account/model hour/day/month totals.
 #include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "usage/usage.hpp"
 
@@ -23,10 +24,14 @@ struct UsageEvent {
   std::string request_id;
   std::string endpoint;      // "/v1/messages"
 
-  std::vector<std::string> to_fields() const;                         // XADD field/value pairs
-  static UsageEvent from_fields(const std::vector<std::string>& kv);  // from XREADGROUP
+  // The stream entry holds one field, kUsageField, whose value is the event as one line of
+  // tab-separated values led by a format version. One field instead of one per member keeps
+  // XADD, XREADGROUP and their replies small: the stream is written once per request.
+  std::string to_wire() const;
+  static std::optional<UsageEvent> from_wire(std::string_view line);  // nullopt: not an event
 };
 
 inline constexpr const char* kUsageStream = "usage:events";
+inline constexpr const char* kUsageField = "u";
 
 }  // namespace crs::usage

@@ -157,7 +157,7 @@ TEST(FoldArguments, MergesIncrementsOfABatch) {
   EXPECT_TRUE(found);
 }
 
-TEST(UsageEvent, RoundTripsThroughStreamFields) {
+TEST(UsageEvent, RoundTripsThroughTheStreamLine) {
   UsageEvent e;
   e.timestamp_ms = 5;
   e.key_id = "k";
@@ -169,11 +169,49 @@ TEST(UsageEvent, RoundTripsThroughStreamFields) {
   e.usage.cache_read_input_tokens = 4;
   e.cost_micro = 99;
   e.partial = true;
-  auto back = UsageEvent::from_fields(e.to_fields());
-  EXPECT_EQ(back.key_id, "k");
-  EXPECT_EQ(back.usage.cache_read_input_tokens, 4);
-  EXPECT_EQ(back.cost_micro, 99);
-  EXPECT_TRUE(back.partial);
+  e.status = 529;
+  e.request_id = "r1";
+  e.endpoint = "/v1/messages";
+  auto back = UsageEvent::from_wire(e.to_wire());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->timestamp_ms, 5);
+  EXPECT_EQ(back->key_id, "k");
+  EXPECT_EQ(back->account_id, "a");
+  EXPECT_EQ(back->model, "claude-x");
+  EXPECT_EQ(back->usage.input_tokens, 1);
+  EXPECT_EQ(back->usage.output_tokens, 2);
+  EXPECT_EQ(back->usage.cache_creation_input_tokens, 3);
+  EXPECT_EQ(back->usage.cache_read_input_tokens, 4);
+  EXPECT_EQ(back->cost_micro, 99);
+  EXPECT_EQ(back->status, 529);
+  EXPECT_TRUE(back->partial);
+  EXPECT_FALSE(back->stream);
+  EXPECT_EQ(back->request_id, "r1");
+  EXPECT_EQ(back->endpoint, "/v1/messages");
+}
+
+TEST(UsageEvent, ClientTextCannotShiftColumns) {
+  UsageEvent e;
+  e.timestamp_ms = 7;
+  e.model = "evil\tmodel\n";
+  e.usage.output_tokens = 9;
+  auto back = UsageEvent::from_wire(e.to_wire());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->model, "evil model ");
+  EXPECT_EQ(back->usage.output_tokens, 9);
+}
+
+TEST(UsageEvent, RefusesWhatIsNotAnEvent) {
+  EXPECT_FALSE(UsageEvent::from_wire(""));
+  EXPECT_FALSE(UsageEvent::from_wire("garbage"));
+  UsageEvent e;
+  e.timestamp_ms = 1;
+  std::string line = e.to_wire();
+  EXPECT_FALSE(UsageEvent::from_wire("9" + line.substr(1)));  // another format version
+  EXPECT_FALSE(UsageEvent::from_wire(line.substr(0, line.rfind('\t'))));  // a column short
+  std::string bad = line;
+  bad.replace(bad.find('\t') + 1, 1, "x");  // timestamp not a number
+  EXPECT_FALSE(UsageEvent::from_wire(bad));
 }
 
 }  // namespace
