@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "core/http_wire.hpp"
+
 namespace crs::http_server {
 
 std::string make_request_id() {
@@ -38,15 +40,13 @@ Task<void> Exchange::send(Response response) {
   response.keep_alive(keep_alive_);
   response.set("X-Request-ID", request_id_);
   response.prepare_payload();
+  std::string head;
+  head.reserve(256);
+  append_head(head, response.base());
+  std::string_view body = request_.method() == http::verb::head ? std::string_view() : response.body();
   stream_.expires_after(write_timeout_);
-  if (request_.method() == http::verb::head) {
-    http::response_serializer<http::string_body> sr(response);
-    auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
-    if (ec) keep_alive_ = false;
-  } else {
-    auto [ec, n] = co_await http::async_write(stream_, response, use_nothrow);
-    if (ec) keep_alive_ = false;
-  }
+  auto [ec, n] = co_await asio::async_write(stream_, gather(head, body), use_nothrow);
+  if (ec) keep_alive_ = false;
   stream_.expires_never();
   complete_ = true;
 }
@@ -57,19 +57,27 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
   header.keep_alive(keep_alive_);
   header.set("X-Request-ID", request_id_);
   header.chunked(true);
-  http::response_serializer<http::empty_body> sr(header);
+  std::string head;
+  head.reserve(256);
+  append_head(head, header.base());
   stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await http::async_write_header(stream_, sr, use_nothrow);
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head), use_nothrow);
   stream_.expires_never();
   if (ec) keep_alive_ = false;
   co_return ec;
 }
 
+namespace {
+std::array<asio::const_buffer, 3> framed(const ChunkPrefix& prefix, std::string_view data) {
+  return {prefix.buffer(), asio::const_buffer(data.data(), data.size()), asio::const_buffer("\r\n", 2)};
+}
+}  // namespace
+
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return beast::error_code{};
+  ChunkPrefix prefix(data.size());
   stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data.data(), data.size())),
-                                            use_nothrow);
+  auto [ec, n] = co_await asio::async_write(stream_, framed(prefix, data), use_nothrow);
   stream_.expires_never();
   if (ec) keep_alive_ = false;
   co_return ec;
@@ -77,7 +85,7 @@ Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
 
 Task<beast::error_code> Exchange::end_stream() {
   stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer("0\r\n\r\n", 5), use_nothrow);
   stream_.expires_never();
   if (ec) keep_alive_ = false;
   complete_ = true;

@@ -22,6 +22,12 @@ struct Server::Worker {
 
 namespace {
 
+constexpr size_t kHeadBuffer = 4096;       // per connection, kept while it is open
+constexpr size_t kBodyBuffer = 64 * 1024;  // while a large body is read
+// Spare capacity after a body, so that a JSON parser that wants padding (simdjson: 64 bytes)
+// reads it in place instead of copying it.
+constexpr size_t kBodySlack = 64;
+
 // Parse errors that mean "the client sent something that is not HTTP/1.1".
 bool is_malformed(const beast::error_code& ec) {
   if (ec.category() != http::make_error_code(http::error::end_of_stream).category()) return false;
@@ -90,7 +96,10 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
+  // Beast reads at most the buffer's free capacity at once (512 bytes when empty): start with
+  // room for a whole ordinary request head, grow for a large body, shrink back afterwards.
   beast::flat_buffer buffer;
+  buffer.reserve(kHeadBuffer);
   Connection connection{&stream};
   worker.connections.insert(&connection);
   ++open_connections_;
@@ -127,6 +136,11 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
         co_await http::async_write(stream, cont, use_nothrow);
       }
       stream.expires_after(options_.request_read_timeout);
+      if (auto length = parser.content_length()) {
+        if (*length > buffer.capacity() - buffer.size())
+          buffer.reserve(buffer.size() + std::min<uint64_t>(*length, kBodyBuffer));
+        parser.get().body().reserve(*length + kBodySlack);
+      }
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
       if (bec) {
         if (bec == http::error::body_limit) {
@@ -143,6 +157,10 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       }
     }
     stream.expires_never();
+    if (buffer.capacity() > kHeadBuffer && buffer.size() == 0) {
+      buffer.shrink_to_fit();  // an idle or streaming connection keeps only the small buffer
+      buffer.reserve(kHeadBuffer);
+    }
 
     Exchange exchange(stream, parser.release(), worker_index, worker.draining, options_.write_timeout);
     bool failed = false;

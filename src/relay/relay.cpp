@@ -118,11 +118,17 @@ void watch_client(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
 struct WatchGuard {
   tcp::socket& socket;
   std::shared_ptr<ClientWatch> watch;
-  ~WatchGuard() {
+  bool stopped = false;
+  // Once the upstream's answer is in, a keep-alive client's next request would only wake the
+  // watch for nothing.
+  void stop() {
+    if (stopped) return;
+    stopped = true;
     watch->upstream = nullptr;
     beast::error_code ignored;
     socket.cancel(ignored);
   }
+  ~WatchGuard() { stop(); }
 };
 
 // ---- upstream responses ----
@@ -347,14 +353,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     bool sse = content_type.starts_with("text/event-stream");
     if (!sse) {
       auto [ec, answer] = co_await read_whole(*conn, *parser, kWholeBodyLimit, idle);
-      watch->upstream = nullptr;
+      guard.stop();
       if (ec) {
         if (watch->gone) co_return;
         co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
         co_return;
       }
       usage::Usage used;
-      if (route == Route::Messages) usage::apply_usage_json(top_level_member_json(answer, "usage"), used);
+      if (route == Route::Messages) read_answer_usage(answer, used);
       Response res{static_cast<http::status>(status), 11};
       copy_response_headers(parser->get().base(), res);
       res.body() = std::move(answer);
@@ -387,8 +393,8 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
         break;
       }
     }
-    watch->upstream = nullptr;
     client_gone = client_gone || watch->gone;
+    guard.stop();
     bool partial = !scanner.completed();
     if (client_gone) {
       conn->abort();

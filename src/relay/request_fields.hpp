@@ -3,6 +3,8 @@
 // document (simdjson On-Demand skips everything else; bodies from Claude Code are 100 KB-1 MB).
 #include <string>
 
+#include "usage/usage.hpp"
+
 namespace crs::relay {
 
 struct RequestFields {
@@ -14,8 +16,9 @@ struct RequestFields {
 // `body` gets SIMDJSON_PADDING bytes of spare capacity (one reallocation at most).
 RequestFields read_request_fields(std::string& body, bool require_messages);
 
-// The raw JSON text of a top-level member (e.g. "usage" of a Messages answer), found without
-// parsing the rest of a document that can be hundreds of KB. Empty if absent or not JSON.
-std::string top_level_member_json(std::string& body, std::string_view name);
+// The "usage" member of a whole (non-streamed) Messages answer, read the way
+// usage::apply_usage_object reads it, without building a document of the answer, which can
+// be hundreds of KB. False if the answer is not JSON or has no usage object.
+bool read_answer_usage(std::string& body, usage::Usage& usage);
 
 }  // namespace crs::relay

@@ -1,5 +1,7 @@
 #include "store/redis_codec.hpp"
 
+#include <charconv>
+
 #include <hiredis/hiredis.h>
 
 namespace crs::store {
@@ -24,19 +26,23 @@ RedisReply convert(const redisReply* r) {
 
 }  // namespace
 
+// RESP written directly (hiredis's redisFormatCommandArgv would allocate and copy).
 void append_command(std::string& out, const RedisCommand& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+  size_t total = 16;
+  for (const auto& a : args) total += a.size() + 16;
+  out.reserve(out.size() + total);
+  auto count = [&](char type, size_t n) {
+    char digits[24];
+    out += type;
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+    out += "\r\n";
+  };
+  count('*', args.size());
   for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    count('$', a.size());
+    out += a;
+    out += "\r\n";
   }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
-  if (len > 0) out.append(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
 }
 
 void ReplyReader::Free::operator()(redisReader* r) const { redisReaderFree(r); }

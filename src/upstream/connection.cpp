@@ -2,20 +2,17 @@
 
 #include <sys/socket.h>
 
-#include <sstream>
-
 #include "core/crypto.hpp"
+#include "core/http_wire.hpp"
 #include "upstream/proxy_handshake.hpp"
 
 namespace crs::upstream {
 
 namespace {
 
-std::string serialize(const http::request<http::empty_body>& header) {
-  std::ostringstream os;
-  os << header.base();
-  return os.str();
-}
+// Beast reads at most the buffer's free capacity at once (512 bytes when empty): a response
+// head and the first events fit in one read.
+constexpr size_t kReadBuffer = 16 * 1024;
 
 }  // namespace
 
@@ -42,6 +39,7 @@ Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor
                                                            const BaseUrl& target, const Proxy& proxy,
                                                            std::chrono::milliseconds timeout) {
   std::unique_ptr<Connection> c(new Connection());
+  c->buffer_.reserve(kReadBuffer);
   auto stream = std::make_unique<beast::tcp_stream>(executor);
   const std::string& host = proxy.kind == Proxy::Kind::None ? target.host : proxy.host;
   uint16_t port = proxy.kind == Proxy::Kind::None ? target.port : proxy.port;
@@ -80,11 +78,10 @@ Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor
 
 Task<beast::error_code> Connection::write(http::request<http::empty_body>& header, std::string_view body) {
   // Header and body in one gather write: one syscall for most requests.
-  std::string head = serialize(header);
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(2);
-  buffers.push_back(asio::buffer(head));
-  buffers.push_back(asio::buffer(body.data(), body.size()));
+  std::string head;
+  head.reserve(512);
+  append_head(head, header.base());
+  auto buffers = gather(head, body);
   beast::error_code ec;
   if (tls_) {
     auto [e, n] = co_await asio::async_write(*tls_, buffers, use_nothrow);

@@ -104,26 +104,57 @@ void add_counts(Plan& p, const std::string& key, const Counters& c, bool totals_
   if (ttl > 0) p.expires[key] = ttl;
 }
 
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// One entry of usage:records:<key>, written by hand (this runs for most events).
 std::string record_json(const UsageEvent& e) {
-  json::object o{{"timestamp", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(e.timestamp_ms)))},
-                 {"model", e.model},
-                 {"accountId", e.account_id},
-                 {"requestId", e.request_id},
-                 {"endpoint", e.endpoint},
-                 {"statusCode", e.status},
-                 {"stream", e.stream},
-                 {"partial", e.partial},
-                 {"durationMs", e.duration_ms},
-                 {"inputTokens", e.usage.input_tokens},
-                 {"outputTokens", e.usage.output_tokens},
-                 {"cacheCreateTokens", e.usage.cache_creation_input_tokens},
-                 {"cacheReadTokens", e.usage.cache_read_input_tokens},
-                 {"ephemeral5mTokens", e.usage.cache_creation_5m},
-                 {"ephemeral1hTokens", e.usage.cache_creation_1h},
-                 {"totalTokens", e.usage.total()},
-                 {"costMicro", e.cost_micro},
-                 {"cost", static_cast<double>(e.cost_micro) / 1e6}};
-  return json::serialize(o);
+  const auto& u = e.usage;
+  std::string out;
+  out.reserve(512);
+  auto text = [&](const char* name, std::string_view value) {
+    out += name;
+    append_json_string(out, value);
+  };
+  auto number = [&](const char* name, int64_t value) { fmt::format_to(std::back_inserter(out), "{}{}", name, value); };
+  text("{\"timestamp\":", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(e.timestamp_ms))));
+  text(",\"model\":", e.model);
+  text(",\"accountId\":", e.account_id);
+  text(",\"requestId\":", e.request_id);
+  text(",\"endpoint\":", e.endpoint);
+  number(",\"statusCode\":", e.status);
+  out += e.stream ? ",\"stream\":true" : ",\"stream\":false";
+  out += e.partial ? ",\"partial\":true" : ",\"partial\":false";
+  number(",\"durationMs\":", e.duration_ms);
+  number(",\"inputTokens\":", u.input_tokens);
+  number(",\"outputTokens\":", u.output_tokens);
+  number(",\"cacheCreateTokens\":", u.cache_creation_input_tokens);
+  number(",\"cacheReadTokens\":", u.cache_read_input_tokens);
+  number(",\"ephemeral5mTokens\":", u.cache_creation_5m);
+  number(",\"ephemeral1hTokens\":", u.cache_creation_1h);
+  number(",\"totalTokens\":", u.total());
+  number(",\"costMicro\":", e.cost_micro);
+  // USD as a decimal with six places, exactly costMicro / 10^6 (no binary floating point).
+  int64_t micro = e.cost_micro < 0 ? -e.cost_micro : e.cost_micro;
+  fmt::format_to(std::back_inserter(out), ",\"cost\":{}{}.{:06}}}", e.cost_micro < 0 ? "-" : "", micro / 1000000,
+                 micro % 1000000);
+  return out;
 }
 
 }  // namespace

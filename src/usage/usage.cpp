@@ -24,10 +24,4 @@ void apply_usage_object(const json::object& o, Usage& u) {
   }
 }
 
-void apply_usage_json(std::string_view text, Usage& usage) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (!ec && v.is_object()) apply_usage_object(v.get_object(), usage);
-}
-
 }  // namespace crs::usage

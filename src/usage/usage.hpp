@@ -1,7 +1,6 @@
 #pragma once
 // Token usage of one response, as the Messages API reports it (spec §8).
 #include <cstdint>
-#include <string_view>
 
 namespace boost::json {
 class object;
@@ -25,7 +24,6 @@ struct Usage {
 
 // Overwrites the fields present in a JSON "usage" object (message_delta restates cumulative
 // values: overwrite, never add). Missing TTL detail counts all cache writes as 5-minute.
-void apply_usage_json(std::string_view usage_object_json, Usage& usage);
 void apply_usage_object(const boost::json::object& usage_object, Usage& usage);
 
 }  // namespace crs::usage

@@ -3,21 +3,22 @@
 #include <array>
 #include <charconv>
 
-#include <fmt/format.h>
-
 namespace crs::usage {
 namespace {
 
 constexpr std::string_view kVersion = "1";
 constexpr size_t kColumns = 18;  // the version, then 17 members
 
+void put(std::string& out, int64_t value) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+  out += '\t';
+}
+
 // Text members come from clients (the model name): a tab or a line break would shift columns.
-std::string_view clean(std::string_view text, std::string& scratch) {
-  if (text.find_first_of("\t\r\n") == std::string_view::npos) return text;
-  scratch.assign(text);
-  for (char& c : scratch)
-    if (c == '\t' || c == '\r' || c == '\n') c = ' ';
-  return scratch;
+void put(std::string& out, std::string_view text, bool last = false) {
+  for (char c : text) out += (c == '\t' || c == '\r' || c == '\n') ? ' ' : c;
+  if (!last) out += '\t';
 }
 
 bool number(std::string_view text, int64_t& out) {
@@ -28,15 +29,20 @@ bool number(std::string_view text, int64_t& out) {
 }  // namespace
 
 std::string UsageEvent::to_wire() const {
-  std::string s1, s2, s3, s4, s5;
   std::string out;
-  out.reserve(160 + key_id.size() + account_id.size() + model.size() + request_id.size() + endpoint.size());
+  out.reserve(200 + key_id.size() + account_id.size() + model.size() + request_id.size() + endpoint.size());
   const auto& u = usage;
-  fmt::format_to(std::back_inserter(out), "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                 kVersion, timestamp_ms, clean(key_id, s1), clean(account_id, s2), clean(model, s3), u.input_tokens,
-                 u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens, u.cache_creation_5m,
-                 u.cache_creation_1h, cost_micro, status, stream ? 1 : 0, partial ? 1 : 0, duration_ms,
-                 clean(request_id, s4), clean(endpoint, s5));
+  put(out, kVersion);
+  put(out, timestamp_ms);
+  put(out, key_id);
+  put(out, account_id);
+  put(out, model);
+  for (int64_t v : {u.input_tokens, u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens,
+                    u.cache_creation_5m, u.cache_creation_1h, cost_micro, int64_t{status}, int64_t{stream},
+                    int64_t{partial}, duration_ms})
+    put(out, v);
+  put(out, request_id);
+  put(out, endpoint, true);
   return out;
 }
 

@@ -134,15 +134,31 @@ TEST(Scheduler, PriorityThenLeastRecentlyUsedSkippingUnusable) {
 namespace crs {
 namespace {
 
-TEST(TopLevelMember, FindsUsageWithoutParsingTheRest) {
-  std::string body = R"({"id":"m","content":[{"type":"text","text":"usage: {not this}"}],)"
-                     R"("usage":{"input_tokens":12,"output_tokens":87,"cache_creation":{"ephemeral_5m_input_tokens":1}},"x":1})";
-  EXPECT_EQ(relay::top_level_member_json(body, "usage"),
-            R"({"input_tokens":12,"output_tokens":87,"cache_creation":{"ephemeral_5m_input_tokens":1}})");
+TEST(AnswerUsage, ReadsTheTopLevelUsageOnly) {
+  std::string body = R"({"id":"m","content":[{"type":"text","text":"\"usage\": {not this}"}],)"
+                     R"("usage":{"input_tokens":12,"output_tokens":87,"cache_read_input_tokens":5,)"
+                     R"("cache_creation_input_tokens":9,"cache_creation":{"ephemeral_5m_input_tokens":2,)"
+                     R"("ephemeral_1h_input_tokens":7},"service_tier":"standard"},"x":1})";
+  usage::Usage u;
+  ASSERT_TRUE(relay::read_answer_usage(body, u));
+  EXPECT_EQ(u.input_tokens, 12);
+  EXPECT_EQ(u.output_tokens, 87);
+  EXPECT_EQ(u.cache_read_input_tokens, 5);
+  EXPECT_EQ(u.cache_creation_input_tokens, 9);
+  EXPECT_EQ(u.cache_creation_5m, 2);
+  EXPECT_EQ(u.cache_creation_1h, 7);
+  // Without a TTL breakdown every cache write is a 5-minute write, as in apply_usage_object.
+  std::string plain = R"({"usage":{"input_tokens":1,"cache_creation_input_tokens":40}})";
+  usage::Usage p;
+  ASSERT_TRUE(relay::read_answer_usage(plain, p));
+  EXPECT_EQ(p.cache_creation_5m, 40);
+  EXPECT_EQ(p.cache_creation_1h, 0);
   std::string none = R"({"id":"m"})";
-  EXPECT_EQ(relay::top_level_member_json(none, "usage"), "");
+  usage::Usage n;
+  EXPECT_FALSE(relay::read_answer_usage(none, n));
   std::string broken = "{\"usage\":";
-  EXPECT_EQ(relay::top_level_member_json(broken, "usage"), "");
+  EXPECT_FALSE(relay::read_answer_usage(broken, n));
+  EXPECT_TRUE(n.empty());
 }
 
 }  // namespace

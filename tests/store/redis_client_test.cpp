@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "store/redis_client.hpp"
+#include "store/redis_codec.hpp"
 #include "store/redis_options.hpp"
 #include "support/support.hpp"
 
@@ -176,6 +177,12 @@ TEST(RedisClientUnreachable, FailsFastAndNeverThrows) {
   auto r = run(ctx, cmd(client, {"PING"}));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("not connected"), std::string::npos);
+}
+
+TEST(RedisCodec, WritesResp) {
+  std::string out = "x";
+  store::append_command(out, store::make_command("SET", "k", "", std::string("a\r\nb", 4)));
+  EXPECT_EQ(out, "x*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n$4\r\na\r\nb\r\n");
 }
 
 TEST(RedisUrl, Parses) {

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
+#include <algorithm>
 
 #include "usage/aggregator.hpp"
 #include "usage/pricing.hpp"
@@ -155,6 +157,36 @@ TEST(FoldArguments, MergesIncrementsOfABatch) {
       found = true;
     }
   EXPECT_TRUE(found);
+}
+
+TEST(FoldArguments, RecordsAreValidJsonWithExactCost) {
+  UsageEvent e;
+  e.timestamp_ms = 1764115200123;
+  e.key_id = "k1";
+  e.account_id = "a1";
+  e.model = "we\"ird\\model\x01";
+  e.request_id = "r1";
+  e.endpoint = "/v1/messages";
+  e.status = 200;
+  e.stream = true;
+  e.usage.input_tokens = 10;
+  e.cost_micro = 1234567;
+  AggregatorOptions o;
+  auto args = fold_arguments({{"1-0", e}}, o);
+  auto at = std::find(args.begin(), args.end(), "usage:records:k1");
+  ASSERT_NE(at, args.end());
+  ASSERT_LT(at + 3, args.end());
+  EXPECT_EQ(*(at + 2), "1");  // one record
+  auto record = boost::json::parse(*(at + 3)).as_object();
+  EXPECT_EQ(record["timestamp"].as_string(), "2025-11-26T00:00:00.123Z");
+  EXPECT_EQ(record["model"].as_string(), "we\"ird\\model\x01");
+  EXPECT_EQ(record["statusCode"].as_int64(), 200);
+  EXPECT_TRUE(record["stream"].as_bool());
+  EXPECT_FALSE(record["partial"].as_bool());
+  EXPECT_EQ(record["inputTokens"].as_int64(), 10);
+  EXPECT_EQ(record["costMicro"].as_int64(), 1234567);
+  EXPECT_DOUBLE_EQ(record["cost"].as_double(), 1.234567);
+  EXPECT_NE(at[3].find("\"cost\":1.234567}"), std::string::npos) << at[3];
 }
 
 TEST(UsageEvent, RoundTripsThroughTheStreamLine) {
