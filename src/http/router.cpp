@@ -23,6 +23,17 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
+// Lower-case segments joined by single slashes: "/V1//Messages/" -> "v1/messages".
+std::string canonical(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (auto part : segments(path)) {
+    if (!out.empty()) out += '/';
+    for (char c : part) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -55,6 +66,10 @@ bool match_pattern(const std::vector<std::string>& want, std::string_view path,
 void Router::add(http::verb method, std::string pattern, Handler handler) {
   std::vector<std::string> parts;
   for (auto part : segments(pattern)) parts.emplace_back(part);
+  bool fixed = std::none_of(parts.begin(), parts.end(), [](const std::string& p) { return p.front() == ':'; });
+  size_t index = routes_.size();
+  if (fixed) fixed_[canonical(pattern)].push_back(index);
+  else with_params_.push_back(index);
   routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts)});
 }
 
@@ -62,20 +77,28 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   Match m;
   const Route* get_route = nullptr;
   std::map<std::string, std::string> get_params;
-  for (const auto& route : routes_) {
-    std::map<std::string, std::string> params;
-    if (!match_pattern(route.segments, path, nullptr)) continue;
-    match_pattern(route.segments, path, &params);
+  auto consider = [&](const Route& route, std::map<std::string, std::string>&& params) {
     if (route.method == method) {
       m.handler = &route.handler;
       m.params = std::move(params);
-      return m;
+      return true;
     }
     if (route.method == http::verb::get && !get_route) {
       get_route = &route;
-      get_params = params;
+      get_params = std::move(params);
     }
     m.allowed.push_back(route.method);
+    return false;
+  };
+  if (auto it = fixed_.find(canonical(path)); it != fixed_.end())
+    for (size_t i : it->second)
+      if (consider(routes_[i], {})) return m;
+  for (size_t i : with_params_) {
+    const Route& route = routes_[i];
+    if (!match_pattern(route.segments, path, nullptr)) continue;
+    std::map<std::string, std::string> params;
+    match_pattern(route.segments, path, &params);
+    if (consider(route, std::move(params))) return m;
   }
   // HEAD is GET without a body (the exchange drops the body when writing).
   if (method == http::verb::head && get_route) {

@@ -2,9 +2,12 @@
 // Maps method + path to a handler. Paths match case-insensitively, ignore the query string and
 // a trailing slash (the Node.js service's Express defaults, which clients rely on).
 // A segment written ":name" matches any one segment and is passed to the handler as a param.
+// Paths without params are found by one hash lookup; a path matching both kinds takes the
+// route without params.
 #include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "http/exchange.hpp"
@@ -38,6 +41,8 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::unordered_map<std::string, std::vector<size_t>> fixed_;  // canonical path -> routes
+  std::vector<size_t> with_params_;
 };
 
 }  // namespace crs::http_server

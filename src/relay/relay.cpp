@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <unordered_map>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -227,6 +228,22 @@ Task<void> meter(RelayDeps& d, size_t worker, const keys::ApiKey& key, const acc
 
 // ---- the relay ----
 
+struct ParsedEndpoint {
+  Result<upstream::BaseUrl> base;
+  Result<upstream::Proxy> proxy;
+};
+
+// An account's URLs parsed once per I/O thread, not per request (parsing costs more than
+// picking the account). Keyed by the text, so an edited account is parsed anew.
+const ParsedEndpoint& parsed_endpoint(const accounts::Account& account) {
+  thread_local std::unordered_map<std::string, ParsedEndpoint> cache;
+  std::string key = account.base_url + '\n' + account.proxy;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= 1024) cache.clear();
+  ParsedEndpoint parsed{upstream::parse_base_url(account.base_url), upstream::parse_proxy_url(account.proxy)};
+  return cache.emplace(std::move(key), std::move(parsed)).first->second;
+}
+
 Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route) {
   RelayDeps& d = *deps;
   const auto& rc = d.config.relay;
@@ -268,8 +285,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       }
       account = std::move(*fresh);
     }
-    auto base = upstream::parse_base_url(account->base_url);
-    auto proxy = upstream::parse_proxy_url(account->proxy);
+    const auto& [base, proxy] = parsed_endpoint(*account);
     if (!base || !proxy) {
       co_await report(d, worker, *account, accounts::kStatusError, 0,
                       "invalid configuration: " + (!base ? base.error().message : proxy.error().message));

@@ -114,7 +114,22 @@ Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser&
     ec = e;
   }
   if (ec == http::error::need_buffer) ec = {};
+  drain_buffered(parser, ec);
   co_return std::pair{ec, capacity - parser.get().body().size};
+}
+
+// Beast hands over a chunked body one chunk at a time, though one socket read often holds
+// several (SSE events): parse what is already buffered too, so the caller forwards one piece
+// per read instead of one per chunk.
+void Connection::drain_buffered(ResponseParser& parser, beast::error_code& ec) {
+  while (!ec && !parser.is_done() && buffer_.size() > 0 && parser.get().body().size > 0) {
+    beast::error_code step;
+    size_t used = parser.put(buffer_.data(), step);
+    buffer_.consume(used);
+    if (step == http::error::need_more || step == http::error::need_buffer) break;
+    if (step) ec = step;
+    if (used == 0) break;
+  }
 }
 
 }  // namespace crs::upstream

@@ -43,6 +43,7 @@ class Connection {
 
  private:
   Connection() = default;
+  void drain_buffered(ResponseParser& parser, beast::error_code& ec);
   std::unique_ptr<beast::tcp_stream> plain_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;

@@ -1,5 +1,6 @@
 #include "usage/aggregator.hpp"
 
+#include <charconv>
 #include <ctime>
 #include <map>
 
@@ -107,19 +108,22 @@ void add_counts(Plan& p, const std::string& key, const Counters& c, bool totals_
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  size_t plain = 0;  // start of the run of characters that need no escape
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
+    if (u >= 0x20) {
       out += '\\';
-      out += c;
-    } else if (u < 0x20) {
+      out += static_cast<char>(u);
+    } else {
       out += "\\u00";
       out += kHex[u >> 4];
       out += kHex[u & 15];
-    } else {
-      out += c;
     }
   }
+  out.append(text.data() + plain, text.size() - plain);
   out += '"';
 }
 
@@ -132,7 +136,11 @@ std::string record_json(const UsageEvent& e) {
     out += name;
     append_json_string(out, value);
   };
-  auto number = [&](const char* name, int64_t value) { fmt::format_to(std::back_inserter(out), "{}{}", name, value); };
+  auto number = [&](const char* name, int64_t value) {
+    char digits[24];
+    out += name;
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+  };
   text("{\"timestamp\":", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(e.timestamp_ms))));
   text(",\"model\":", e.model);
   text(",\"accountId\":", e.account_id);

@@ -17,7 +17,10 @@ void put(std::string& out, int64_t value) {
 
 // Text members come from clients (the model name): a tab or a line break would shift columns.
 void put(std::string& out, std::string_view text, bool last = false) {
-  for (char c : text) out += (c == '\t' || c == '\r' || c == '\n') ? ' ' : c;
+  size_t from = out.size();
+  out += text;
+  for (size_t i = from; i < out.size(); ++i)
+    if (out[i] == '\t' || out[i] == '\r' || out[i] == '\n') out[i] = ' ';
   if (!last) out += '\t';
 }
 
