@@ -5,10 +5,11 @@
 #include <string_view>
 
 #include "core/net.hpp"
+#include "http/request_body.hpp"
 
 namespace crs::http_server {
 
-using Request = http::request<http::string_body>;
+using Request = http::request<RequestBody>;
 using Response = http::response<http::string_body>;
 
 class Exchange {

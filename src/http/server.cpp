@@ -105,7 +105,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   ++open_connections_;
 
   while (!worker.draining) {
-    http::request_parser<http::string_body> parser;
+    http::request_parser<RequestBody> parser;
     parser.header_limit(options_.max_header_bytes);
     parser.body_limit(options_.max_body_bytes);
     connection.idle = true;
