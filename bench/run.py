@@ -53,15 +53,17 @@ def http(method, port, path, body=None, headers=None):
         return r.read().decode()
 
 
+def cpu_times(pid):
+    """(user, system) CPU seconds of one process, from /proc."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / CLK, int(fields[12]) / CLK
+    except OSError:
+        return 0.0, 0.0
+
+
 def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / CLK
+    return sum(sum(cpu_times(pid)) for pid in pids)
 
 
 def rss_mb(pids):
@@ -204,6 +206,7 @@ def run_wrk(stack, target, body_file, connections, seconds, timeout="30s"):
     url, headers = target_url(stack, target)
     pids = stack.pids(target) if target != "direct" else []
     cpu0, calls0 = cpu_seconds(pids), stack.redis_calls() if target == "relay" else 0
+    parts0 = {pid: cpu_times(pid) for pid in pids}
     peak = [rss_mb(pids)]
     env = {**os.environ, "BENCH_BODY_FILE": body_file, "BENCH_HEADERS": headers}
     p = subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
@@ -216,6 +219,15 @@ def run_wrk(stack, target, body_file, connections, seconds, timeout="30s"):
     result = parse_wrk(out)
     cpu = cpu_seconds(pids) - cpu0
     result["cpu_per_10k"] = cpu / max(result["requests"], 1) * 10000 if pids else None
+    # Where the CPU goes, in microseconds per request: the proxy process in user and kernel
+    # mode (nginx: master + worker), and the relay's redis-server.
+    if pids:
+        per = 1e6 / max(result["requests"], 1)
+        delta = {pid: tuple(b - a for a, b in zip(parts0[pid], cpu_times(pid))) for pid in pids}
+        proxy = [pid for pid in pids if target == "nginx" or pid == stack.relay.pid]
+        result["us_user"] = sum(delta[pid][0] for pid in proxy) * per
+        result["us_sys"] = sum(delta[pid][1] for pid in proxy) * per
+        result["us_redis"] = sum(sum(delta[pid]) for pid in pids if pid not in proxy) * per if target == "relay" else None
     result["rss_peak"] = max(peak) if pids else None
     if target == "relay":
         result["redis_cmds"] = (stack.redis_calls() - calls0 - 1) / max(result["requests"], 1)
@@ -284,7 +296,7 @@ def scenario(stack, name, body_file, behavior, connections, seconds, rounds, tar
     agg = {}
     for t, results in per_target.items():
         agg[t] = {k: median_of(results, k) for k in ("rps", "p50", "p90", "p99", "cpu_per_10k", "rss_peak",
-                                                      "redis_cmds")}
+                                                      "redis_cmds", "us_user", "us_sys", "us_redis")}
         agg[t]["errors"] = sum(r["errors"] for r in results)
     print(f"{name}: " + ", ".join(f"{t} {fmt(r['rps'], 0)} req/s p99 {fmt(r['p99'], 3)} ms" for t, r in agg.items()),
           flush=True)
@@ -320,6 +332,22 @@ def targets_section(s1, s2, s3, sweep, ttfb_ms, idle_rss, open_streams):
     return ("### Targets\n\n| target | measured | limit | verdict |\n|---|---|---|---|\n" + "\n".join(rows) +
             "\n\nRedis round trips per relayed request: 0 at admission when the key is cached, 1 after the response "
             "(XADD); aggregation runs in batches off the request path.\n")
+
+
+def cpu_breakdown(scenarios):
+    """Where the CPU of a request goes (medians, microseconds): the proxy in user and kernel mode,
+    and for the relay its redis-server."""
+    lines = ["### Where the CPU goes (µs per request)", "",
+             "| scenario | nginx user | nginx kernel | crs user | crs kernel | redis-server | relay total / nginx total |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in scenarios.items():
+        n, r = s["nginx"], s["relay"]
+        if n.get("us_user") is None or r.get("us_user") is None:
+            continue
+        nt, rt = n["us_user"] + n["us_sys"], r["us_user"] + r["us_sys"] + (r["us_redis"] or 0)
+        lines.append(f"| {name} | {fmt(n['us_user'], 1)} | {fmt(n['us_sys'], 1)} | {fmt(r['us_user'], 1)} | "
+                     f"{fmt(r['us_sys'], 1)} | {fmt(r['us_redis'], 1)} | {fmt(rt / nt if nt else None)}x |")
+    return "\n".join(lines) + "\n"
 
 
 def chart(path, title, ylabel, series, xlabel="connections", logx=True):
@@ -400,6 +428,7 @@ def main():
     report.append(table("S1: small non-streaming request, 16 connections", s1))
     report.append(table("S2: streaming, 20 content_block_delta events, 16 connections", s2))
     report.append(table("S3: Claude-Code-sized 200 KB body, streaming, 16 connections", s3))
+    report.append(cpu_breakdown({"S1": s1, "S2": s2, "S3": s3}))
     for name in ("S1", "S2"):
         report.append(f"### S4: {name} concurrency sweep\n\n| connections | direct req/s | nginx req/s | relay req/s | "
                       f"relay/nginx | nginx p99 ms | relay p99 ms |\n|---|---|---|---|---|---|---|")
