@@ -4,6 +4,9 @@
 #include <memory>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +31,7 @@
 #include "store/redis_subscriber.hpp"
 #include "upstream/connection_pool.hpp"
 #include "usage/aggregator.hpp"
+#include "usage/event_writer.hpp"
 #include "usage/pricing.hpp"
 
 namespace crs::app {
@@ -203,6 +207,17 @@ int serve(config::Loaded loaded) {
     pools.push_back(std::make_unique<upstream::ConnectionPool>(ex, tls));
     pools_by_worker.push_back(pools.back().get());
   }
+  std::vector<std::unique_ptr<usage::UsageEventWriter>> usage_writers;
+  std::vector<usage::UsageEventWriter*> usage_writers_by_worker;
+  for (size_t i = 0; i < executors.size(); ++i) {
+    usage_writers.push_back(std::make_unique<usage::UsageEventWriter>(executors[i], *redis[i]));
+    usage_writers_by_worker.push_back(usage_writers.back().get());
+  }
+  auto usage_in_flight = [&] {
+    int n = 0;
+    for (auto* w : usage_writers_by_worker) n += w->in_flight();
+    return n;
+  };
 
   AccountReloader reloader(main_context.get_executor(), *redis.front(), cfg.security.encryptionKey, account_registry);
   asio::co_spawn(main_context, reloader.run(), asio::detached);
@@ -222,13 +237,33 @@ int serve(config::Loaded loaded) {
   agg.consumer = hostname() + ":" + std::to_string(cfg.server.port);
   agg.timezone_offset_hours = cfg.usage.timezoneOffset;
   agg.records_per_key = static_cast<size_t>(cfg.usage.recordsPerKey);
-  usage::UsageAggregator aggregator(main_context.get_executor(), ro, agg);
+  // Folding a batch of events takes milliseconds of CPU: on an I/O thread it would delay every
+  // request of that thread (the p99), so the aggregator has a thread of its own.
+  asio::io_context usage_context(1);
+  auto usage_guard = asio::make_work_guard(usage_context);
+  usage::UsageAggregator aggregator(usage_context.get_executor(), ro, agg);
   aggregator.start();
+  // Stopped and joined on every way out of serve(); a fold still waiting for Redis then is
+  // abandoned, and its events stay pending until the next start folds them.
+  struct ContextThread {
+    asio::io_context& context;
+    std::thread thread;
+    ~ContextThread() {
+      context.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } usage_thread{usage_context, std::thread([&usage_context] {
+                    // A lower priority than the I/O threads: the kernel lets a waking I/O thread
+                    // preempt a fold at once; the fold still gets its share under full load.
+                    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+                    usage_context.run();
+                  })};
 
   http_server::Router router;
   register_root_routes(router);
   auto relay_deps = std::make_shared<relay::RelayDeps>(relay::RelayDeps{
-      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls});
+      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls,
+      usage_writers_by_worker});
   relay::register_relay_routes(router, relay_deps);
   monitor::HealthSources health;
   health.redis = redis_by_worker;
@@ -269,6 +304,7 @@ int serve(config::Loaded loaded) {
     reloader.stop();
     invalidations.stop();
     aggregator.stop();
+    usage_guard.reset();
     for (auto& r : redis) r->stop();
     if (embedded) embedded->stop();
     for (auto& g : guards) g.reset();
@@ -276,7 +312,7 @@ int serve(config::Loaded loaded) {
   };
   std::function<void(std::chrono::steady_clock::time_point)> wait_drained =
       [&](std::chrono::steady_clock::time_point deadline) {
-        if (server.active_requests() == 0) {
+        if (server.active_requests() == 0 && usage_in_flight() == 0) {
           spdlog::info("all requests finished; stopping");
           finish();
           return;

@@ -19,8 +19,8 @@ std::string make_request_id() {
 }
 
 Exchange::Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
-                   std::chrono::seconds write_timeout)
-    : stream_(stream), request_(std::move(request)), worker_(worker), write_timeout_(write_timeout),
+                   std::chrono::seconds write_timeout, ConnectionMemo& memo)
+    : stream_(stream), request_(std::move(request)), worker_(worker), write_timeout_(write_timeout), memo_(memo),
       request_id_(make_request_id()),
       keep_alive_(request_.keep_alive() && !draining) {
   std::string_view target = request_.target();

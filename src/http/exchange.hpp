@@ -12,10 +12,17 @@ namespace crs::http_server {
 using Request = http::request<RequestBody>;
 using Response = http::response<http::string_body>;
 
+// One derived value a handler may keep for the rest of a connection: a keep-alive client
+// repeats the same key on every request, and its digest need not be recomputed.
+struct ConnectionMemo {
+  std::string input;
+  std::string output;
+};
+
 class Exchange {
  public:
   Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
-           std::chrono::seconds write_timeout = std::chrono::seconds(120));
+           std::chrono::seconds write_timeout, ConnectionMemo& memo);
 
   Request& request() { return request_; }
   const Request& request() const { return request_; }
@@ -34,6 +41,8 @@ class Exchange {
   Task<beast::error_code> write_chunk(std::string_view data);
   Task<beast::error_code> end_stream();
 
+  ConnectionMemo& memo() { return memo_; }
+
   bool response_started() const { return started_; }
   bool keep_alive() const { return keep_alive_ && complete_; }
   beast::tcp_stream& stream() { return stream_; }
@@ -46,6 +55,7 @@ class Exchange {
   std::map<std::string, std::string> params_;
   size_t worker_;
   std::chrono::seconds write_timeout_;  // a client that stops reading is dropped after this
+  ConnectionMemo& memo_;
   std::string request_id_;
   bool keep_alive_;
   bool started_ = false;

@@ -101,6 +101,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   beast::flat_buffer buffer;
   buffer.reserve(kHeadBuffer);
   Connection connection{&stream};
+  ConnectionMemo memo;
   worker.connections.insert(&connection);
   ++open_connections_;
 
@@ -162,7 +163,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       buffer.reserve(kHeadBuffer);
     }
 
-    Exchange exchange(stream, parser.release(), worker_index, worker.draining, options_.write_timeout);
+    Exchange exchange(stream, parser.release(), worker_index, worker.draining, options_.write_timeout, memo);
     bool failed = false;
     try {
       co_await router_.dispatch(exchange);

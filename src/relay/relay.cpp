@@ -70,7 +70,14 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::Api
                     "Missing API key: send your relay key as x-api-key or Authorization: Bearer");
   if (plaintext.size() < 10 || plaintext.size() > 512 || !plaintext.starts_with(d.config.security.apiKeyPrefix))
     co_return error(http::status::unauthorized, "Invalid API key");
-  std::string digest = keys::digest_of(plaintext, d.config.security.encryptionKey);
+  // The digest of the key this connection presented last; the comparison need not be
+  // constant-time: both strings came from this same client.
+  auto& memo = ex.memo();
+  if (memo.input != plaintext) {
+    memo.output = keys::digest_of(plaintext, d.config.security.encryptionKey);
+    memo.input = plaintext;
+  }
+  const std::string digest = memo.output;
   std::optional<keys::ApiKey> key;
   if (auto cached = d.key_cache.lookup(digest)) {
     key = std::move(*cached);
@@ -198,32 +205,26 @@ bool is_stale_connection_error(const beast::error_code& ec) {
 
 // ---- metering ----
 
-Task<void> meter(RelayDeps& d, size_t worker, const keys::ApiKey& key, const accounts::Account& account,
-                 const std::string& model, const usage::Usage& used, unsigned status, bool stream, bool partial,
-                 std::chrono::steady_clock::time_point started, const std::string& request_id) {
+// Hands the usage event to this thread's writer once the response is complete: a keep-alive
+// client's next request does not wait for the XADD (usage/event_writer.hpp).
+void meter(const std::shared_ptr<RelayDeps>& deps, Exchange& ex, const keys::ApiKey& key,
+           const accounts::Account& account, const std::string& model, const usage::Usage& used, unsigned status,
+           bool stream, bool partial, std::chrono::steady_clock::time_point started) {
   usage::UsageEvent e;
   e.timestamp_ms = accounts::now_ms();
   e.key_id = key.id;
   e.account_id = account.id;
   e.model = model;
   e.usage = used;
-  e.cost_micro = d.pricing.cost_micro_usd(model, used);
+  e.cost_micro = deps->pricing.cost_micro_usd(model, used);
   e.status = static_cast<int>(status);
   e.stream = stream;
   e.partial = partial;
   e.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  e.request_id = request_id;
+  e.request_id = ex.request_id();
   e.endpoint = "/v1/messages";
-  auto r = co_await d.redis.at(worker)->command(
-      store::make_command("XADD", usage::kUsageStream, "*", usage::kUsageField, e.to_wire()));
-  if (!r || r->is_error())
-    spdlog::error("usage of request {} not recorded: {} (key {}, {} tokens)", request_id,
-                  r ? r->str : r.error().message, key.id, used.total());
-  spdlog::debug("request {} key={} account={} model={} status={} in={} out={} cache_create={} cache_read={} "
-                "cost_micro={} partial={} {}ms",
-                request_id, key.id, account.id, model, status, used.input_tokens, used.output_tokens,
-                used.cache_creation_input_tokens, used.cache_read_input_tokens, e.cost_micro, partial, e.duration_ms);
+  deps->usage_writers.at(ex.worker())->append(std::move(e));
 }
 
 // ---- the relay ----
@@ -384,7 +385,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       if (reusable) pool.release(std::move(conn));
       co_await ex.send(std::move(res));
       if (route == Route::Messages)
-        co_await meter(d, worker, key, *account, fields.model, used, status, false, false, started, ex.request_id());
+        meter(deps, ex, key, *account, fields.model, used, status, false, false, started);
       co_return;
     }
 
@@ -427,8 +428,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       if (parser->keep_alive()) pool.release(std::move(conn));
     }
     if (route == Route::Messages)
-      co_await meter(d, worker, key, *account, fields.model, scanner.usage(), status, true, partial, started,
-                     ex.request_id());
+      meter(deps, ex, key, *account, fields.model, scanner.usage(), status, true, partial, started);
     co_return;
   }
 

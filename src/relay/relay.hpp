@@ -13,6 +13,7 @@
 #include "scheduler/scheduler.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
+#include "usage/event_writer.hpp"
 #include "usage/pricing.hpp"
 
 namespace crs::relay {
@@ -26,6 +27,7 @@ struct RelayDeps {
   std::vector<store::RedisClient*> redis;        // one per I/O thread, by worker index
   std::vector<upstream::ConnectionPool*> pools;  // one per I/O thread, by worker index
   asio::ssl::context& tls;                       // for calls outside the pools (OAuth token endpoint)
+  std::vector<usage::UsageEventWriter*> usage_writers;  // one per I/O thread, by worker index
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

@@ -1,5 +1,6 @@
 #include "usage/aggregator.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <map>
@@ -160,8 +161,11 @@ std::string record_json(const UsageEvent& e) {
   number(",\"costMicro\":", e.cost_micro);
   // USD as a decimal with six places, exactly costMicro / 10^6 (no binary floating point).
   int64_t micro = e.cost_micro < 0 ? -e.cost_micro : e.cost_micro;
-  fmt::format_to(std::back_inserter(out), ",\"cost\":{}{}.{:06}}}", e.cost_micro < 0 ? "-" : "", micro / 1000000,
-                 micro % 1000000);
+  number(e.cost_micro < 0 ? ",\"cost\":-" : ",\"cost\":", micro / 1000000);
+  std::string fraction = std::to_string(1000000 + micro % 1000000);  // "1xxxxxx": zero-padded
+  fraction[0] = '.';
+  out += fraction;
+  out += '}';
   return out;
 }
 
@@ -197,14 +201,14 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
       auto left = records_left.try_emplace(e.key_id, o.records_per_key).first;
       if (left->second > 0) {
         --left->second;
-        auto& list = p.pushes["usage:records:" + e.key_id];
-        list.insert(list.begin(), record_json(e));  // keep oldest first
+        p.pushes["usage:records:" + e.key_id].push_back(record_json(e));  // newest first; reversed below
       }
       last_used_key[e.key_id] = std::max(last_used_key[e.key_id], e.timestamp_ms);
     }
     if (!e.account_id.empty())
       last_used_account[e.account_id] = std::max(last_used_account[e.account_id], e.timestamp_ms);
   }
+  for (auto& [list, records] : p.pushes) std::reverse(records.begin(), records.end());  // LPUSH wants oldest first
   for (const auto& [group, c] : groups) {
     const auto& [k, a, m, hour_start] = group;
     int tz = o.timezone_offset_hours;

@@ -189,6 +189,28 @@ TEST(FoldArguments, RecordsAreValidJsonWithExactCost) {
   EXPECT_NE(at[3].find("\"cost\":1.234567}"), std::string::npos) << at[3];
 }
 
+TEST(FoldArguments, KeepsOnlyTheNewestRecordsOldestFirst) {
+  std::vector<std::pair<std::string, UsageEvent>> events;
+  for (int i = 0; i < 5; ++i) {
+    UsageEvent e;
+    e.timestamp_ms = 1764115200000 + i;
+    e.key_id = "k1";
+    e.request_id = "r" + std::to_string(i);
+    events.emplace_back(std::to_string(i + 1) + "-0", e);
+  }
+  AggregatorOptions o;
+  o.records_per_key = 3;
+  auto args = fold_arguments(events, o);
+  auto at = std::find(args.begin(), args.end(), "usage:records:k1");
+  ASSERT_NE(at, args.end());
+  EXPECT_EQ(at[1], "3");  // the list's length limit
+  ASSERT_EQ(at[2], "3");  // records pushed
+  // LPUSH takes them oldest first, so the list's head is the newest request.
+  EXPECT_NE(at[3].find("\"requestId\":\"r2\""), std::string::npos);
+  EXPECT_NE(at[4].find("\"requestId\":\"r3\""), std::string::npos);
+  EXPECT_NE(at[5].find("\"requestId\":\"r4\""), std::string::npos);
+}
+
 TEST(UsageEvent, RoundTripsThroughTheStreamLine) {
   UsageEvent e;
   e.timestamp_ms = 5;

@@ -1,0 +1,42 @@
+#pragma once
+// Appends usage events to the usage:events stream for one I/O thread. Events wait up to
+// `linger` (or until `max_batch` are waiting) and go out as one pipeline of XADDs: Redis then
+// reads and answers a batch in one go instead of paying its per-call system calls (about
+// 15 µs of Redis CPU) for every request. The response has been sent by then; only a crash
+// in that window can lose an event, and shutdown waits for `in_flight()` to reach zero.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "core/net.hpp"
+#include "store/redis_client.hpp"
+#include "usage/usage_event.hpp"
+
+namespace crs::usage {
+
+class UsageEventWriter {
+ public:
+  UsageEventWriter(asio::any_io_executor executor, store::RedisClient& redis,
+                   std::chrono::microseconds linger = std::chrono::microseconds(1000), size_t max_batch = 128);
+  ~UsageEventWriter();
+
+  // Call on the writer's I/O thread.
+  void append(UsageEvent event);
+  // Events appended and not yet acknowledged by Redis (any thread may read it).
+  int in_flight() const { return in_flight_->load(); }
+
+ private:
+  void flush();
+
+  asio::any_io_executor executor_;
+  store::RedisClient& redis_;
+  std::chrono::microseconds linger_;
+  size_t max_batch_;
+  std::vector<UsageEvent> waiting_;
+  std::unique_ptr<asio::steady_timer> timer_;
+  bool timer_armed_ = false;
+  std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+};
+
+}  // namespace crs::usage
