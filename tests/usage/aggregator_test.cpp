@@ -1,0 +1,85 @@
+// The usage aggregator against a real redis-server: folding, trimming the stream, and taking
+// over the events of an instance that died, without losing or double-counting one.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/support.hpp"
+#include "usage/aggregator.hpp"
+
+namespace crs::usage {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RedisServer;
+using test::TempDir;
+
+UsageEvent make_event(int n, std::string key, std::string account, std::string model) {
+  UsageEvent e;
+  e.timestamp_ms = 1764115200000 + n;
+  e.key_id = std::move(key);
+  e.account_id = std::move(account);
+  e.model = std::move(model);
+  e.usage.input_tokens = 10;
+  e.usage.output_tokens = 1;
+  e.cost_micro = 5;
+  e.request_id = std::to_string(n);
+  return e;
+}
+
+std::string event_line(int n) { return make_event(n, "k1", "a1", "m").to_wire(); }
+
+// Runs an aggregator on its own io_context until `done` holds or the time is up.
+bool run_until(RedisServer& redis, AggregatorOptions options, const std::function<bool()>& done,
+               std::chrono::milliseconds timeout = 10s) {
+  asio::io_context ctx;
+  store::RedisOptions ro;
+  ro.port = redis.port();
+  UsageAggregator aggregator(ctx.get_executor(), ro, options);
+  aggregator.start();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool ok = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ctx.run_for(50ms);
+    if ((ok = done())) break;
+  }
+  aggregator.stop();
+  ctx.run_for(100ms);
+  return ok;
+}
+
+TEST(UsageAggregator, FoldsTrimsAndTakesOverWhatADeadInstanceLeft) {
+  TempDir dir;
+  RedisServer redis(dir.file("redis"));
+  ASSERT_TRUE(redis.start());
+  redis.cli({"XGROUP", "CREATE", "usage:events", "usage-folders", "0", "MKSTREAM"});
+  for (int i = 0; i < 3; ++i) redis.cli({"XADD", "usage:events", "*", "u", event_line(i)});
+  // An instance reads two events and dies before folding them.
+  redis.cli({"XREADGROUP", "GROUP", "usage-folders", "ghost", "COUNT", "2", "STREAMS", "usage:events", ">"});
+  for (int i = 3; i < 5; ++i) redis.cli({"XADD", "usage:events", "*", "u", event_line(i)});
+  auto requests = [&] {
+    std::string v = redis.cli({"HGET", "usage:k1", "totalRequests"});
+    return v.empty() ? 0 : std::stoi(v);
+  };
+
+  AggregatorOptions live;
+  live.consumer = "live";
+  live.gather = 10ms;
+  live.claim_after = std::chrono::minutes(10);  // the ghost's events are not stale yet
+  ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 3; })) << requests();
+  // The ghost's two pending events must survive the trimming; the three folded ones are gone.
+  EXPECT_EQ(redis.cli({"XLEN", "usage:events"}), "2");
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalInputTokens"}), "30");
+
+  // Once they are stale, another instance takes them over: every event counted exactly once.
+  live.claim_after = 200ms;
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 5; })) << requests();
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalInputTokens"}), "50");
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalCostMicro"}), "25");
+  EXPECT_TRUE(run_until(redis, live, [&] { return redis.cli({"XLEN", "usage:events"}) == "0"; }, 3s));
+  EXPECT_EQ(requests(), 5);
+}
+
+}  // namespace
+}  // namespace crs::usage
