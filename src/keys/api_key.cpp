@@ -1,5 +1,7 @@
 #include "keys/api_key.hpp"
 
+#include <charconv>
+
 #include "core/crypto.hpp"
 #include "core/secret.hpp"
 
@@ -15,5 +17,56 @@ std::string digest_of(std::string_view plaintext, std::string_view encryption_ke
 }
 
 std::string masked(std::string_view plaintext) { return mask_secret(plaintext); }
+
+namespace {
+
+bool matches(std::string_view rule, std::string_view model) {
+  if (rule.ends_with('*')) return model.starts_with(rule.substr(0, rule.size() - 1));
+  return rule == model;
+}
+
+}  // namespace
+
+bool model_allowed(const ApiKey& key, std::string_view model) {
+  auto any = [&](const std::vector<std::string>& rules) {
+    for (const auto& r : rules)
+      if (matches(r, model)) return true;
+    return false;
+  };
+  if (!key.allowed_models.empty() && !any(key.allowed_models)) return false;
+  return !any(key.denied_models);
+}
+
+bool parse_usd(std::string_view text, int64_t& micro) {
+  if (text.empty() || text.size() > 24) return false;
+  if (text.front() == '$') text.remove_prefix(1);
+  size_t dot = text.find('.');
+  std::string_view whole = text.substr(0, dot), fraction = dot == std::string_view::npos ? "" : text.substr(dot + 1);
+  if ((whole.empty() && fraction.empty()) || fraction.size() > 6) return false;
+  int64_t units = 0, parts = 0;
+  if (!whole.empty()) {
+    auto [end, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), units);
+    if (ec != std::errc() || end != whole.data() + whole.size() || units < 0 || units > 1'000'000'000'000) return false;
+  }
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return false;
+    parts = parts * 10 + (c - '0');
+  }
+  for (size_t i = fraction.size(); i < 6; ++i) parts *= 10;
+  micro = units * 1'000'000 + parts;
+  return true;
+}
+
+std::string format_usd(int64_t micro) {
+  bool negative = micro < 0;
+  uint64_t m = negative ? static_cast<uint64_t>(-(micro + 1)) + 1 : static_cast<uint64_t>(micro);
+  std::string out = (negative ? "-" : "") + std::to_string(m / 1'000'000);
+  if (uint64_t f = m % 1'000'000) {
+    std::string digits = std::to_string(1'000'000 + f).substr(1);  // six digits, zero-padded
+    while (digits.back() == '0') digits.pop_back();
+    out += "." + digits;
+  }
+  return out;
+}
 
 }  // namespace crs::keys

@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/time.hpp"
+#include "keys/key_fields.hpp"
 #include "store/hash_record.hpp"
 #include "store/keyspace.hpp"
 
@@ -13,30 +14,6 @@ using store::HashRecord;
 using store::RedisCommand;
 
 namespace {
-
-HashRecord to_hash(const ApiKey& k) {
-  return HashRecord{{"id", k.id},
-                    {"name", k.name},
-                    {"description", k.description},
-                    {"apiKey", k.digest},
-                    {"isActive", k.enabled ? "true" : "false"},
-                    {"createdAt", k.created_at},
-                    {"lastUsedAt", k.last_used_at},
-                    {"expiresAt", k.expires_at}};
-}
-
-ApiKey from_hash(const HashRecord& r) {
-  ApiKey k;
-  k.id = store::field(r, "id");
-  k.name = store::field(r, "name");
-  k.description = store::field(r, "description");
-  k.digest = store::field(r, "apiKey");
-  k.enabled = store::field(r, "isActive", "true") == "true";
-  k.created_at = store::field(r, "createdAt");
-  k.last_used_at = store::field(r, "lastUsedAt");
-  k.expires_at = store::field(r, "expiresAt");
-  return k;
-}
 
 // Built outside coroutines: GCC 12 miscompiles initializer lists inside coroutine frames.
 std::vector<RedisCommand> create_commands(const ApiKey& k) {
@@ -52,19 +29,45 @@ std::vector<RedisCommand> create_commands(const ApiKey& k) {
 }
 
 
+// Only the fields that differ, so two admins changing different fields do not undo each other.
+std::vector<RedisCommand> update_commands(const ApiKey& before, const ApiKey& after) {
+  auto old_fields = to_hash(before), new_fields = to_hash(after);
+  HashRecord diff;
+  for (const auto& [name, value] : new_fields)
+    if (store::field(old_fields, name) != value) diff[name] = value;
+  std::vector<RedisCommand> cmds;
+  cmds.push_back(store::make_command("MULTI"));
+  if (!diff.empty()) cmds.push_back(store::hset_command(ks::api_key(after.id), diff));
+  cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + after.id));
+  cmds.push_back(store::make_command("EXEC"));
+  return cmds;
+}
+
+std::vector<RedisCommand> renew_commands(const std::string& old_digest, const ApiKey& k) {
+  std::vector<RedisCommand> cmds;
+  cmds.push_back(store::make_command("MULTI"));
+  cmds.push_back(store::make_command("HDEL", std::string(ks::kApiKeyHashMap), old_digest));
+  cmds.push_back(store::make_command("HSET", std::string(ks::kApiKeyHashMap), k.digest, k.id));
+  cmds.push_back(store::make_command("HSET", ks::api_key(k.id), "apiKey", k.digest));
+  cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + k.id));
+  cmds.push_back(store::make_command("EXEC"));
+  return cmds;
+}
+
 }  // namespace
 
 KeyStore::KeyStore(store::RedisClient& redis, std::string encryption_key, std::string prefix)
     : redis_(redis), encryption_key_(std::move(encryption_key)), prefix_(std::move(prefix)) {}
 
-Task<Result<NewKey>> KeyStore::create(std::string name, std::string description) {
+Task<Result<NewKey>> KeyStore::create(ApiKey fields) {
   NewKey made;
   made.plaintext = generate_plaintext(prefix_);
+  made.key = std::move(fields);
   made.key.id = crypto::uuid_v4();
-  made.key.name = std::move(name);
-  made.key.description = std::move(description);
   made.key.digest = digest(made.plaintext);
   made.key.created_at = iso8601_utc();
+  made.key.last_used_at.clear();
+  made.key.activated_at.clear();
   auto replies = co_await redis_.pipeline(create_commands(made.key));
   if (auto s = store::transaction_status(replies); !s) co_return s.error();
   co_return made;
@@ -101,16 +104,28 @@ Task<Result<std::vector<ApiKey>>> KeyStore::list() {
   co_return keys;
 }
 
-Task<Status> KeyStore::set_enabled(std::string id, bool enabled) {
+Task<Result<ApiKey>> KeyStore::update(std::string id, boost::json::object changes) {
   auto existing = co_await get(id);
   if (!existing) co_return existing.error();
   if (!*existing) co_return Error{"no key with id " + id};
-  std::vector<RedisCommand> cmds;
-  cmds.push_back(store::make_command("MULTI"));
-  cmds.push_back(store::make_command("HSET", ks::api_key(id), "isActive", enabled ? "true" : "false"));
-  cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + id));
-  cmds.push_back(store::make_command("EXEC"));
-  co_return store::transaction_status(co_await redis_.pipeline(std::move(cmds)));
+  ApiKey changed = **existing;
+  if (auto s = apply_changes(changed, changes); !s) co_return s.error();
+  auto replies = co_await redis_.pipeline(update_commands(**existing, changed));
+  if (auto s = store::transaction_status(replies); !s) co_return s.error();
+  co_return changed;
+}
+
+Task<Result<NewKey>> KeyStore::renew(std::string id) {
+  auto existing = co_await get(id);
+  if (!existing) co_return existing.error();
+  if (!*existing) co_return Error{"no key with id " + id};
+  NewKey made;
+  made.key = **existing;
+  made.plaintext = generate_plaintext(prefix_);
+  made.key.digest = digest(made.plaintext);
+  auto replies = co_await redis_.pipeline(renew_commands((*existing)->digest, made.key));
+  if (auto s = store::transaction_status(replies); !s) co_return s.error();
+  co_return made;
 }
 
 Task<Status> KeyStore::remove(std::string id) {

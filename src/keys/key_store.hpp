@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "core/result.hpp"
 #include "keys/api_key.hpp"
 #include "store/redis_client.hpp"
@@ -21,11 +23,16 @@ class KeyStore {
  public:
   KeyStore(store::RedisClient& redis, std::string encryption_key, std::string prefix);
 
-  Task<Result<NewKey>> create(std::string name, std::string description);
+  // `fields` carries what the caller set (key_fields.hpp: apply_changes); id, digest and
+  // creation time are made here.
+  Task<Result<NewKey>> create(ApiKey fields);
   Task<Result<std::vector<ApiKey>>> list();
   Task<Result<std::optional<ApiKey>>> get(std::string id);
   Task<Result<std::optional<ApiKey>>> find_by_digest(std::string digest);
-  Task<Status> set_enabled(std::string id, bool enabled);
+  // Applies `changes` (apply_changes) and writes only the fields that changed.
+  Task<Result<ApiKey>> update(std::string id, boost::json::object changes);
+  // A new plaintext for the same key (same id, limits and usage); the old one stops working.
+  Task<Result<NewKey>> renew(std::string id);
   Task<Status> remove(std::string id);
 
   std::string digest(std::string_view plaintext) const { return digest_of(plaintext, encryption_key_); }
