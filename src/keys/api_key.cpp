@@ -60,13 +60,18 @@ bool parse_usd(std::string_view text, int64_t& micro) {
 std::string format_usd(int64_t micro) {
   bool negative = micro < 0;
   uint64_t m = negative ? static_cast<uint64_t>(-(micro + 1)) + 1 : static_cast<uint64_t>(micro);
-  std::string out = (negative ? "-" : "") + std::to_string(m / 1'000'000);
+  char text[32];
+  char* end = text;
+  if (negative) *end++ = '-';
+  end = std::to_chars(end, text + sizeof text, m / 1'000'000).ptr;
   if (uint64_t f = m % 1'000'000) {
-    std::string digits = std::to_string(1'000'000 + f).substr(1);  // six digits, zero-padded
-    while (digits.back() == '0') digits.pop_back();
-    out += "." + digits;
+    *end++ = '.';
+    for (uint64_t unit = 100'000; f; unit /= 10) {  // six digits, zero-padded, trailing zeros dropped
+      *end++ = static_cast<char>('0' + f / unit);
+      f %= unit;
+    }
   }
-  return out;
+  return std::string(text, end);
 }
 
 }  // namespace crs::keys

@@ -143,6 +143,65 @@ TEST(Cli, StatusUpWithServerAndRedis) {
   EXPECT_NE(wrong_redis.out.find("DOWN"), std::string::npos) << wrong_redis.out;
 }
 
+TEST(Cli, KeyFieldsUpdatesAndRenewal) {
+  TempDir dir;
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto created = relay.cli({"keys", "create", "--name", "team", "--description", "shared", "--tags", "b,a",
+                            "--concurrency", "5", "--rate-window", "60", "--rate-requests", "100", "--rate-cost",
+                            "2.5", "--token-limit", "1000000", "--daily-cost", "10", "--weekly-cost", "50",
+                            "--total-cost", "200.000001", "--models", "claude-sonnet-*", "--deny-models",
+                            "claude-opus-4-1", "--clients", "claude_code", "--permissions", "claude",
+                            "--expires-after-first-use", "30", "--group", "g1", "--json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto o = boost::json::parse(created.out).as_object();
+  std::string id(o.at("id").as_string()), first_key(o.at("key").as_string());
+  auto shown = boost::json::parse(relay.cli({"keys", "show", id, "--json"}).out).as_object();
+  EXPECT_FALSE(shown.contains("key")) << "plaintext shown again";
+  EXPECT_EQ(shown.at("concurrencyLimit").as_int64(), 5);
+  EXPECT_EQ(shown.at("rateLimitRequests").as_int64(), 100);
+  EXPECT_DOUBLE_EQ(shown.at("rateLimitCost").as_double(), 2.5);
+  EXPECT_EQ(shown.at("totalTokenLimit").as_int64(), 1000000);
+  EXPECT_EQ(shown.at("expirationMode").as_string(), "activation");
+  EXPECT_EQ(shown.at("activationDays").as_int64(), 30);
+  EXPECT_EQ(shown.at("claudeAccountId").as_string(), "group:g1");
+  EXPECT_EQ(shown.at("tags").as_array().size(), 2u);
+  // Money is stored exactly, as decimal text.
+  RedisServer redis(dir.file("unused"), relay.embedded_redis_port());
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "totalCostLimit"}), "200.000001");
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "allowedClients"}), "[\"claude_code\"]");
+
+  auto updated = relay.cli({"keys", "update", id, "--daily-cost", "2.5", "--concurrency", "0", "--json"});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "dailyCostLimit"}), "2.5");
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "concurrencyLimit"}), "0");
+  EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "weeklyCostLimit"}), "50");  // untouched
+  auto human = relay.cli({"keys", "show", id});
+  EXPECT_NE(human.out.find("$2.5"), std::string::npos) << human.out;
+
+  auto refused = relay.cli({"keys", "update", id, "--rate-window", "0"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("rateLimitWindow"), std::string::npos) << refused.err;
+  auto bad_money = relay.cli({"keys", "update", id, "--daily-cost", "ten"});
+  EXPECT_EQ(bad_money.exit_code, 1);
+  EXPECT_NE(bad_money.err.find("dailyCostLimit"), std::string::npos) << bad_money.err;
+  EXPECT_EQ(relay.cli({"keys", "update", id}).exit_code, 1);  // nothing to change
+  EXPECT_EQ(relay.cli({"keys", "update", "no-such-key", "--concurrency", "1"}).exit_code, 1);
+
+  // Renewal: same id and fields, a new secret; the old one stops working at once.
+  auto renewed = relay.cli({"keys", "renew", id, "--json"});
+  ASSERT_EQ(renewed.exit_code, 0) << renewed.err;
+  auto r = boost::json::parse(renewed.out).as_object();
+  std::string second_key(r.at("key").as_string());
+  EXPECT_EQ(r.at("id").as_string(), id);
+  EXPECT_NE(second_key, first_key);
+  EXPECT_DOUBLE_EQ(r.at("dailyCostLimit").as_double(), 2.5);
+  EXPECT_EQ(redis.cli({"HLEN", "apikey:hash_map"}), "1");
+  std::string body = R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(http_request(relay.port(), "POST", "/v1/messages", body, {{"x-api-key", first_key}}).status, 401);
+  EXPECT_NE(http_request(relay.port(), "POST", "/v1/messages", body, {{"x-api-key", second_key}}).status, 401);
+}
+
 TEST(Cli, KeysAndAccountsLifecycle) {
   TempDir dir;
   RelayProcess relay(dir, {});
