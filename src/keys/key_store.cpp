@@ -54,6 +54,16 @@ std::vector<RedisCommand> renew_commands(const std::string& old_digest, const Ap
   return cmds;
 }
 
+// Sets the activation once: a second instance racing the first finds it set and keeps it.
+constexpr std::string_view kActivateScript = R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local at = redis.call('HGET', KEYS[1], 'activatedAt')
+if at and at ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'activatedAt', ARGV[1], 'expiresAt', ARGV[2], 'isActivated', 'true')
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+)LUA";
+
 }  // namespace
 
 KeyStore::KeyStore(store::RedisClient& redis, std::string encryption_key, std::string prefix)
@@ -113,6 +123,19 @@ Task<Result<ApiKey>> KeyStore::update(std::string id, boost::json::object change
   auto replies = co_await redis_.pipeline(update_commands(**existing, changed));
   if (auto s = store::transaction_status(replies); !s) co_return s.error();
   co_return changed;
+}
+
+Task<Result<std::optional<ApiKey>>> KeyStore::activate(std::string id) {
+  auto existing = co_await get(id);
+  if (!existing || !*existing || !(*existing)->activated_at.empty()) co_return existing;
+  auto now = std::chrono::system_clock::now();
+  auto expires = now + std::chrono::hours(24) * (*existing)->activation_days;
+  auto r = co_await redis_.command(
+      store::make_command("EVAL", std::string(kActivateScript), "1", ks::api_key(id), iso8601_utc(now),
+                          iso8601_utc(expires), std::string(ks::kInvalidationChannel), "key:" + id));
+  if (!r) co_return r.error();
+  if (r->is_error()) co_return Error{"redis: " + r->str};
+  co_return co_await get(id);
 }
 
 Task<Result<NewKey>> KeyStore::renew(std::string id) {

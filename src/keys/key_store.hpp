@@ -31,6 +31,9 @@ class KeyStore {
   Task<Result<std::optional<ApiKey>>> find_by_digest(std::string digest);
   // Applies `changes` (apply_changes) and writes only the fields that changed.
   Task<Result<ApiKey>> update(std::string id, boost::json::object changes);
+  // First use of an "activation" key: sets activatedAt and expiresAt (now + activationDays)
+  // once, whichever instance gets there first; returns the key as stored afterwards.
+  Task<Result<std::optional<ApiKey>>> activate(std::string id);
   // A new plaintext for the same key (same id, limits and usage); the old one stops working.
   Task<Result<NewKey>> renew(std::string id);
   Task<Status> remove(std::string id);

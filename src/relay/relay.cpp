@@ -16,6 +16,7 @@
 #include "http/responses.hpp"
 #include "keys/key_store.hpp"
 #include "relay/oauth_refresh.hpp"
+#include "relay/key_rules.hpp"
 #include "relay/request_fields.hpp"
 #include "relay/upstream_request.hpp"
 #include "usage/sse_usage_scanner.hpp"
@@ -92,10 +93,31 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::Api
     d.key_cache.put(digest, key);
   }
   if (!key) co_return error(http::status::unauthorized, "Invalid API key");
-  if (!key->enabled) co_return error(http::status::forbidden, "API key is disabled");
-  if (!key->expires_at.empty() && key->expires_at <= iso8601_utc())
-    co_return error(http::status::forbidden, "API key has expired");
   out = std::move(*key);
+  co_return std::nullopt;
+}
+
+// What an authenticated key allows (key_rules.hpp). An "activation" key starts its life on
+// its first request here.
+Task<std::optional<Response>> check_key(RelayDeps& d, Exchange& ex, keys::ApiKey& key, std::string_view model,
+                                        bool any_client) {
+  if (key.enabled && key.expiration_mode == "activation" && key.activated_at.empty()) {
+    keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
+    auto activated = co_await store.activate(key.id);
+    if (!activated || !*activated) {
+      spdlog::error("key {} activation failed: {}", key.id, activated ? "key gone" : activated.error().message);
+      co_return error(http::status::service_unavailable, "Authentication is temporarily unavailable, retry shortly");
+    }
+    key = std::move(**activated);
+  }
+  std::string now = iso8601_utc();
+  RequestFacts facts;
+  facts.family = "claude";
+  facts.user_agent = ex.request()[http::field::user_agent];
+  facts.model = model;
+  facts.any_client = any_client;
+  facts.now_iso = now;
+  if (auto refusal = check_key_rules(key, facts)) co_return refusal_response(*refusal);
   co_return std::nullopt;
 }
 
@@ -260,6 +282,10 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   RequestFields fields = read_request_fields(body, true);
   if (!fields.error.empty()) {
     co_await ex.send(error(http::status::bad_request, fields.error));
+    co_return;
+  }
+  if (auto refusal = co_await check_key(d, ex, key, fields.model, route == Route::CountTokens)) {
+    co_await ex.send(std::move(*refusal));
     co_return;
   }
   std::string path = route == Route::Messages ? "/v1/messages" : "/v1/messages/count_tokens";
@@ -446,10 +472,12 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
 
 // ---- models ----
 
-std::string models_body(const usage::PricingTable& pricing) {
+// The model list; with a key, only the models its rules allow.
+std::string models_body(const usage::PricingTable& pricing, const keys::ApiKey* key = nullptr) {
   json::array data;
   std::string first, last;
   for (const auto& id : pricing.model_ids()) {
+    if (key && !keys::model_allowed(*key, id)) continue;
     // Anthropic's fields for the Anthropic SDKs, OpenAI's for OpenAI-style clients (as CRS).
     std::string date = id.size() > 8 ? id.substr(id.size() - 8) : "";
     std::string created_at = date.size() == 8 && std::all_of(date.begin(), date.end(), ::isdigit)
@@ -474,6 +502,14 @@ Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const 
   keys::ApiKey key;
   if (auto refusal = co_await authenticate(*deps, ex, key)) {
     co_await ex.send(std::move(*refusal));
+    co_return;
+  }
+  if (auto refusal = co_await check_key(*deps, ex, key, "", true)) {
+    co_await ex.send(std::move(*refusal));
+    co_return;
+  }
+  if (!key.allowed_models.empty() || !key.denied_models.empty()) {
+    co_await ex.send(http_server::json_response(http::status::ok, models_body(deps->pricing, &key)));
     co_return;
   }
   co_await ex.send(http_server::json_response(http::status::ok, *body));

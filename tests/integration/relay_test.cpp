@@ -25,6 +25,19 @@ json::value parse(const std::string& s) {
   return ec ? json::value() : v;
 }
 
+// error.type of an Anthropic error body (the body itself if it is not one).
+std::string type_of(const HttpResponse& r) {
+  auto v = parse(r.body);
+  return v.is_object() ? std::string(v.as_object()["error"].as_object()["type"].as_string()) : r.body;
+}
+
+std::string iso_now_plus_days(int days) {
+  std::time_t t = std::time(nullptr) + days * 86400;
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
+  return buf;
+}
+
 class RelayTest : public ::testing::Test {
  protected:
   void start(const std::string& config_toml = "") {
@@ -140,10 +153,6 @@ TEST_F(RelayTest, LargeBodyReachesTheUpstreamByteIdentical) {
 TEST_F(RelayTest, AdmissionErrorsHaveTheAnthropicShape) {
   start("[server]\nmaxBodyBytes = 2048\n");
   add_account("console-1", "sk-ant-api03-upstream-key-one");
-  auto type_of = [](const HttpResponse& r) {
-    auto v = parse(r.body);
-    return v.is_object() ? std::string(v.as_object()["error"].as_object()["type"].as_string()) : r.body;
-  };
   auto missing = http_request(relay->port(), "POST", "/api/v1/messages", message_body(false));
   EXPECT_EQ(missing.status, 401);
   EXPECT_EQ(type_of(missing), "authentication_error");
@@ -169,6 +178,80 @@ TEST_F(RelayTest, AdmissionErrorsHaveTheAnthropicShape) {
   EXPECT_EQ(type_of(post("/api/v1/messages", message_body(false))), "permission_error");
   ASSERT_EQ(relay->cli({"keys", "enable", key_id}).exit_code, 0);
   EXPECT_TRUE(wait_until([&] { return post("/api/v1/messages", message_body(false)).status == 200; }, 3s));
+}
+
+// The rules of a key that need no counting: each refused request gets 403 permission_error
+// naming the rule, and the request just inside the rule passes.
+TEST_F(RelayTest, KeyRulesPermissionsClientsModelsAndExpiry) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto update = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"keys", "update", key_id});
+    auto r = relay->cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  auto body_for = [](const std::string& model) {
+    return R"({"model":")" + model + R"(","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})";
+  };
+  const std::map<std::string, std::string> claude_code{{"user-agent", "claude-cli/2.0.14 (external, cli)"}};
+  const std::map<std::string, std::string> curl{{"user-agent", "curl/8.0"}};
+
+  // Permissions: a key for OpenAI routes only may not use the Claude routes.
+  update({"--permissions", "openai"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel)).status == 403; }, 3s));
+  auto refused = post("/v1/messages", body_for(kModel));
+  EXPECT_EQ(type_of(refused), "permission_error");
+  EXPECT_NE(refused.body.find("no permission for claude"), std::string::npos) << refused.body;
+  EXPECT_EQ(post("/v1/messages/count_tokens", body_for(kModel)).status, 403);  // needs the permission too
+  update({"--permissions", "claude,openai"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel)).status == 200; }, 3s));
+
+  // Clients: only Claude Code; count_tokens and the model list stay open to any client.
+  update({"--clients", "claude_code"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel), curl).status == 403; }, 3s));
+  auto wrong_client = parse(post("/v1/messages", body_for(kModel), curl).body).as_object();
+  EXPECT_EQ(wrong_client["userAgent"].as_string(), "curl/8.0");
+  EXPECT_EQ(wrong_client["allowedClients"].as_array().size(), 1u);
+  EXPECT_NE(json::serialize(wrong_client).find("claude-cli/"), std::string::npos) << "the rule is shown";
+  EXPECT_EQ(post("/v1/messages", body_for(kModel), claude_code).status, 200);
+  EXPECT_EQ(post("/v1/messages/count_tokens", body_for(kModel), curl).status, 200);
+  update({"--clients", ""});
+
+  // Models: an allow-list with a prefix, and a deny-list inside it.
+  update({"--models", "claude-sonnet-*", "--deny-models", "claude-sonnet-4-20250514"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for("claude-opus-4-1-20250805")).status == 403; }, 3s));
+  EXPECT_NE(post("/v1/messages", body_for("claude-opus-4-1-20250805")).body.find("claude-opus-4-1-20250805"),
+            std::string::npos);
+  EXPECT_EQ(post("/v1/messages", body_for("claude-sonnet-4-20250514")).status, 403);
+  EXPECT_EQ(post("/v1/messages", body_for(kModel)).status, 200);
+  auto listed = http_request(relay->port(), "GET", "/v1/models", "", {{"x-api-key", key}});
+  ASSERT_EQ(listed.status, 200);
+  auto list = parse(listed.body);
+  for (const auto& m : list.as_object()["data"].as_array()) {
+    std::string id(m.as_object().at("id").as_string());
+    EXPECT_TRUE(id.starts_with("claude-sonnet-") && id != "claude-sonnet-4-20250514") << id;
+  }
+  update({"--models", "", "--deny-models", ""});
+
+  // Expiry: a fixed date in the past refuses; one in the future passes.
+  update({"--expires-at", "2020-01-01T00:00:00Z"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel)).status == 403; }, 3s));
+  EXPECT_NE(post("/v1/messages", body_for(kModel)).body.find("expired"), std::string::npos);
+  update({"--expires-at", "2999-01-01T00:00:00Z"});
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel)).status == 200; }, 3s));
+
+  // Activation: the first request starts the clock, once.
+  update({"--expires-after-first-use", "30"});
+  ASSERT_TRUE(wait_until([&] { return relay->cli({"keys", "show", key_id, "--json"}).out.find("\"activation\"") != std::string::npos; }, 3s));
+  EXPECT_EQ(post("/v1/messages", body_for(kModel)).status, 200);
+  auto shown = parse(relay->cli({"keys", "show", key_id, "--json"}).out).as_object();
+  EXPECT_TRUE(shown["isActivated"].as_bool());
+  std::string expires(shown["expiresAt"].as_string());
+  EXPECT_GT(expires, iso_now_plus_days(29));
+  EXPECT_LT(expires, iso_now_plus_days(31));
+  EXPECT_EQ(post("/v1/messages", body_for(kModel)).status, 200);
+  EXPECT_EQ(parse(relay->cli({"keys", "show", key_id, "--json"}).out).as_object()["expiresAt"].as_string(), expires)
+      << "activated once";
 }
 
 TEST_F(RelayTest, NoAccountMeans503) {

@@ -1,0 +1,35 @@
+#pragma once
+// What a key may do, checked in memory before anything goes upstream: expiry, permissions
+// (route families), the client allow-list and the model rules. Limits that need counting
+// across instances are admission's (Redis).
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "http/exchange.hpp"
+#include "keys/api_key.hpp"
+
+namespace crs::relay {
+
+struct Refusal {
+  http::status status;
+  std::string message;
+  boost::json::object extra;  // numeric and list fields the Node.js service adds at top level
+};
+
+struct RequestFacts {
+  std::string_view family;      // "claude", "openai", ...
+  std::string_view user_agent;
+  std::string_view model;       // empty when the route has none
+  bool any_client = false;      // count_tokens and models: no client rule (spec/crs-compat.md §3)
+  std::string_view now_iso;     // iso8601_utc() of this request
+};
+
+std::optional<Refusal> check_key_rules(const keys::ApiKey& key, const RequestFacts& facts);
+
+// The Anthropic error envelope with the refusal's extra members beside it.
+http_server::Response refusal_response(const Refusal& refusal);
+
+}  // namespace crs::relay
