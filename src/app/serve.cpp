@@ -263,7 +263,8 @@ int serve(config::Loaded loaded) {
   register_root_routes(router);
   auto relay_deps = std::make_shared<relay::RelayDeps>(relay::RelayDeps{
       cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls,
-      usage_writers_by_worker});
+      usage_writers_by_worker,
+      limits::Limits(cfg.usage.timezoneOffset, std::chrono::seconds(cfg.relay.concurrencyLeaseTtl))});
   relay::register_relay_routes(router, relay_deps);
   monitor::HealthSources health;
   health.redis = redis_by_worker;

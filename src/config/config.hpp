@@ -161,6 +161,7 @@ struct RelayConfig {
   int overloadCooldown = 60;           // s an account rests after a 529
   int errorCooldown = 30;              // s an account rests after a 5xx, 403 or connection failure
   std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
+  int concurrencyLeaseTtl = 30;        // s a concurrency slot outlives an instance that died holding it
 };
 
 struct OauthConfig {

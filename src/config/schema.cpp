@@ -63,6 +63,7 @@ std::vector<KeySpec> build() {
   add(s, "relay.overloadCooldown", CRS_FIELD(relay.overloadCooldown)).range(1, 86400);
   add(s, "relay.errorCooldown", CRS_FIELD(relay.errorCooldown)).range(1, 86400);
   add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
+  add(s, "relay.concurrencyLeaseTtl", CRS_FIELD(relay.concurrencyLeaseTtl)).range(3, 3600);
 
   add(s, "oauth.tokenUrl", CRS_FIELD(oauth.tokenUrl)).from_env({"CLAUDE_OAUTH_TOKEN_URL"});
   add(s, "oauth.authorizeUrl", CRS_FIELD(oauth.authorizeUrl));

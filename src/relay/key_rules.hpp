@@ -10,6 +10,7 @@
 
 #include "http/exchange.hpp"
 #include "keys/api_key.hpp"
+#include "limits/limits.hpp"
 
 namespace crs::relay {
 
@@ -17,6 +18,8 @@ struct Refusal {
   http::status status;
   std::string message;
   boost::json::object extra;  // numeric and list fields the Node.js service adds at top level
+  std::string code;           // error.code, for 402s ("daily_cost_limit_exceeded", ...)
+  int64_t retry_after_s = 0;  // Retry-After header when > 0
 };
 
 struct RequestFacts {
@@ -28,6 +31,11 @@ struct RequestFacts {
 };
 
 std::optional<Refusal> check_key_rules(const keys::ApiKey& key, const RequestFacts& facts);
+
+// A counted limit that refused the request (limits/limits.hpp), as the client sees it: 429
+// with Retry-After for a full window or concurrency, 402 for a spent budget (so clients stop
+// retrying); the message names the limit and when it resets.
+Refusal limit_refusal(const limits::Decision& decision, const keys::ApiKey& key, int64_t now_ms);
 
 // The Anthropic error envelope with the refusal's extra members beside it.
 http_server::Response refusal_response(const Refusal& refusal);

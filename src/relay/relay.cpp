@@ -227,18 +227,79 @@ bool is_stale_connection_error(const beast::error_code& ec) {
 
 // ---- metering ----
 
-// Hands the usage event to this thread's writer once the response is complete: a keep-alive
-// client's next request does not wait for the XADD (usage/event_writer.hpp).
-void meter(const std::shared_ptr<RelayDeps>& deps, Exchange& ex, const keys::ApiKey& key,
-           const accounts::Account& account, const std::string& model, const usage::Usage& used, unsigned status,
-           bool stream, bool partial, std::chrono::steady_clock::time_point started) {
+// A request admitted under counted limits (limits/limits.hpp): its concurrency lease is
+// renewed while it lives, and released on every way out — with the charge and the usage
+// event at completion, or alone when there is nothing to charge.
+struct Admission {
+  std::shared_ptr<RelayDeps> deps;
+  size_t worker = 0;
+  std::optional<keys::ApiKey> key;  // set when the key has counted limits
+  std::string lease;                // empty: no concurrency limit
+  std::shared_ptr<asio::steady_timer> renewal;
+  bool settled = false;
+
+  // The completion command for a metered answer; nothing is left to release after it.
+  store::RedisCommand complete(const usage::UsageEvent& e) {
+    settled = true;
+    return deps->limits.completion(*key, lease, e);
+  }
+  ~Admission() {
+    if (renewal) renewal->cancel();
+    if (key && !lease.empty() && !settled)
+      deps->usage_writers.at(worker)->append(deps->limits.release(*key, lease), "release of lease " + lease);
+  }
+};
+
+Task<void> keep_lease(std::shared_ptr<RelayDeps> deps, size_t worker, keys::ApiKey key, std::string lease,
+                      std::shared_ptr<asio::steady_timer> timer) {
+  while (true) {
+    timer->expires_after(deps->limits.lease_ttl() / 3);
+    auto [ec] = co_await timer->async_wait(use_nothrow);
+    if (ec) co_return;  // cancelled: the request is over
+    auto r = co_await deps->redis.at(worker)->command(deps->limits.renewal(key, lease, accounts::now_ms()));
+    if (!r || r->is_error()) spdlog::warn("lease {} of key {} not renewed: {}", lease, key.id, r ? r->str : r.error().message);
+  }
+}
+
+// One round trip: refused (the response to send), or admitted with `admission` filled in.
+Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& ex, const keys::ApiKey& key,
+                                    Admission& admission) {
+  admission.deps = deps;
+  admission.worker = ex.worker();
+  if (!limits::Limits::counted(key)) co_return std::nullopt;
+  int64_t now = accounts::now_ms();
+  std::string lease = key.limits.concurrency > 0 ? ex.request_id() : "";
+  auto reply = co_await deps->redis.at(ex.worker())->command(deps->limits.admission(key, lease, now));
+  if (!reply) {
+    spdlog::error("admission of key {} failed: {}", key.id, reply.error().message);
+    co_return error(http::status::service_unavailable, "Limits cannot be checked right now, retry shortly");
+  }
+  auto decision = deps->limits.decide(key, *reply, now);
+  if (!decision.error.empty()) {
+    spdlog::error("admission of key {} failed: {}", key.id, decision.error);
+    co_return error(http::status::service_unavailable, "Limits cannot be checked right now, retry shortly");
+  }
+  if (!decision.admitted) co_return refusal_response(limit_refusal(decision, key, now));
+  admission.key = key;
+  admission.lease = lease;
+  if (!lease.empty()) {
+    admission.renewal = std::make_shared<asio::steady_timer>(ex.stream().get_executor());
+    asio::co_spawn(ex.stream().get_executor(), keep_lease(deps, ex.worker(), key, lease, admission.renewal),
+                   asio::detached);
+  }
+  co_return std::nullopt;
+}
+
+usage::UsageEvent usage_event(const RelayDeps& d, const Exchange& ex, const keys::ApiKey& key,
+                              const accounts::Account& account, const std::string& model, const usage::Usage& used,
+                              unsigned status, bool stream, bool partial, std::chrono::steady_clock::time_point started) {
   usage::UsageEvent e;
   e.timestamp_ms = accounts::now_ms();
   e.key_id = key.id;
   e.account_id = account.id;
   e.model = model;
   e.usage = used;
-  e.cost_micro = deps->pricing.cost_micro_usd(model, used);
+  e.cost_micro = d.pricing.cost_micro_usd(model, used);
   e.status = static_cast<int>(status);
   e.stream = stream;
   e.partial = partial;
@@ -246,7 +307,27 @@ void meter(const std::shared_ptr<RelayDeps>& deps, Exchange& ex, const keys::Api
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   e.request_id = ex.request_id();
   e.endpoint = "/v1/messages";
-  deps->usage_writers.at(ex.worker())->append(std::move(e));
+  spdlog::debug("request {} key={} account={} model={} status={} in={} out={} cache_create={} cache_read={} "
+                "cost_micro={} partial={} {}ms",
+                e.request_id, e.key_id, e.account_id, e.model, e.status, used.input_tokens, used.output_tokens,
+                used.cache_creation_input_tokens, used.cache_read_input_tokens, e.cost_micro, partial, e.duration_ms);
+  return e;
+}
+
+// Records a finished request. Called before the client sees the end of the answer:
+// - under counted limits, the charge, the lease release and the event go in one script that
+//   completes first, so the client's next request already finds its budget charged and its
+//   slot free (one round trip, the "completion" of limits/limits.hpp);
+// - otherwise the event joins this thread's writer (usage/event_writer.hpp) and nobody waits.
+Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admission, usage::UsageEvent e) {
+  std::string what = fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
+                                 e.usage.total(), e.cost_micro);
+  if (!admission.key) {
+    deps->usage_writers.at(ex.worker())->append(e);
+    co_return;
+  }
+  auto r = co_await deps->redis.at(ex.worker())->command(admission.complete(e));
+  if (!r || r->is_error()) spdlog::error("{} not recorded: {}", what, r ? r->str : r.error().message);
 }
 
 // ---- the relay ----
@@ -287,6 +368,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   if (auto refusal = co_await check_key(d, ex, key, fields.model, route == Route::CountTokens)) {
     co_await ex.send(std::move(*refusal));
     co_return;
+  }
+  // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
+  Admission admission;
+  if (route == Route::Messages) {
+    if (auto refusal = co_await admit(deps, ex, key, admission)) {
+      co_await ex.send(std::move(*refusal));
+      co_return;
+    }
   }
   std::string path = route == Route::Messages ? "/v1/messages" : "/v1/messages/count_tokens";
 
@@ -409,9 +498,11 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       res.body() = std::move(answer);
       bool reusable = parser->is_done() && parser->keep_alive();
       if (reusable) pool.release(std::move(conn));
+      if (route == Route::Messages) {
+        auto e = usage_event(d, ex, key, *account, fields.model, used, status, false, false, started);
+        co_await meter(deps, ex, admission, std::move(e));
+      }
       co_await ex.send(std::move(res));
-      if (route == Route::Messages)
-        meter(deps, ex, key, *account, fields.model, used, status, false, false, started);
       co_return;
     }
 
@@ -439,9 +530,13 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     client_gone = client_gone || watch->gone;
     guard.stop();
     bool partial = !scanner.completed();
-    if (client_gone) {
-      conn->abort();
-    } else if (upstream_ec) {
+    if (client_gone) conn->abort();
+    if (route == Route::Messages) {
+      auto e = usage_event(d, ex, key, *account, fields.model, scanner.usage(), status, true, partial, started);
+      co_await meter(deps, ex, admission, std::move(e));
+    }
+    if (client_gone) co_return;
+    if (upstream_ec) {
       bool stalled = upstream_ec == beast::error::timeout;
       std::string text = stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", rc.idleTimeout)
                                  : "Upstream connection lost mid-stream: " + upstream_ec.message();
@@ -450,11 +545,9 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       co_await ex.write_chunk(boundary + error_event(stalled ? "timeout_error" : "api_error", text));
       co_await ex.end_stream();
     } else {
-      co_await ex.end_stream();
       if (parser->keep_alive()) pool.release(std::move(conn));
+      co_await ex.end_stream();
     }
-    if (route == Route::Messages)
-      meter(deps, ex, key, *account, fields.model, scanner.usage(), status, true, partial, started);
     co_return;
   }
 

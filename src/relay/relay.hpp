@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "http/router.hpp"
 #include "keys/key_cache.hpp"
+#include "limits/limits.hpp"
 #include "scheduler/scheduler.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
@@ -28,6 +29,7 @@ struct RelayDeps {
   std::vector<upstream::ConnectionPool*> pools;  // one per I/O thread, by worker index
   asio::ssl::context& tls;                       // for calls outside the pools (OAuth token endpoint)
   std::vector<usage::UsageEventWriter*> usage_writers;  // one per I/O thread, by worker index
+  limits::Limits limits;                                 // the counted limits' scripts
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

@@ -1,37 +1,25 @@
 #include "usage/event_writer.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace crs::usage {
 namespace {
 
-std::vector<store::RedisCommand> xadd_commands(const std::vector<UsageEvent>& events) {
-  std::vector<store::RedisCommand> commands;
-  commands.reserve(events.size());
-  for (const auto& e : events)
-    commands.push_back(store::make_command("XADD", kUsageStream, "*", kUsageField, e.to_wire()));
-  return commands;
-}
-
-Task<void> write_batch(store::RedisClient& redis, std::vector<UsageEvent> events,
+Task<void> write_batch(store::RedisClient& redis, std::vector<UsageEventWriter::Item> items,
                        std::shared_ptr<std::atomic<int>> in_flight) {
-  auto replies = co_await redis.pipeline(xadd_commands(events));
-  for (size_t i = 0; i < events.size(); ++i) {
-    const auto& e = events[i];
+  std::vector<store::RedisCommand> commands;
+  commands.reserve(items.size());
+  for (auto& item : items) commands.push_back(std::move(item.command));
+  auto replies = co_await redis.pipeline(std::move(commands));
+  for (size_t i = 0; i < items.size(); ++i) {
     std::string failure;
     if (!replies) failure = replies.error().message;
     else if (i >= replies->size()) failure = "no reply";
     else if ((*replies)[i].is_error()) failure = (*replies)[i].str;
-    if (!failure.empty())
-      spdlog::error("usage of request {} not recorded: {} (key {}, {} tokens)", e.request_id, failure, e.key_id,
-                    e.usage.total());
-    spdlog::debug("request {} key={} account={} model={} status={} in={} out={} cache_create={} cache_read={} "
-                  "cost_micro={} partial={} {}ms",
-                  e.request_id, e.key_id, e.account_id, e.model, e.status, e.usage.input_tokens,
-                  e.usage.output_tokens, e.usage.cache_creation_input_tokens, e.usage.cache_read_input_tokens,
-                  e.cost_micro, e.partial, e.duration_ms);
+    if (!failure.empty()) spdlog::error("{} not recorded: {}", items[i].what, failure);
   }
-  *in_flight -= static_cast<int>(events.size());
+  *in_flight -= static_cast<int>(items.size());
 }
 
 }  // namespace
@@ -43,9 +31,14 @@ UsageEventWriter::UsageEventWriter(asio::any_io_executor executor, store::RedisC
 
 UsageEventWriter::~UsageEventWriter() = default;
 
-void UsageEventWriter::append(UsageEvent event) {
+void UsageEventWriter::append(const UsageEvent& e) {
+  append(store::make_command("XADD", kUsageStream, "*", kUsageField, e.to_wire()),
+         fmt::format("usage of request {} (key {}, {} tokens)", e.request_id, e.key_id, e.usage.total()));
+}
+
+void UsageEventWriter::append(store::RedisCommand command, std::string what) {
   ++*in_flight_;
-  waiting_.push_back(std::move(event));
+  waiting_.push_back(Item{std::move(command), std::move(what)});
   if (waiting_.size() >= max_batch_) {
     flush();
     return;
@@ -62,7 +55,7 @@ void UsageEventWriter::append(UsageEvent event) {
 
 void UsageEventWriter::flush() {
   if (waiting_.empty()) return;
-  std::vector<UsageEvent> batch;
+  std::vector<Item> batch;
   batch.swap(waiting_);
   asio::co_spawn(executor_, write_batch(redis_, std::move(batch), in_flight_), asio::detached);
 }

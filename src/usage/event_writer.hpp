@@ -1,9 +1,11 @@
 #pragma once
-// Appends usage events to the usage:events stream for one I/O thread. Events wait up to
-// `linger` (or until `max_batch` are waiting) and go out as one pipeline of XADDs: Redis then
-// reads and answers a batch in one go instead of paying its per-call system calls (about
-// 15 µs of Redis CPU) for every request. The response has been sent by then; only a crash
-// in that window can lose an event, and shutdown waits for `in_flight()` to reach zero.
+// Writes what a finished request leaves behind, for one I/O thread: its usage event (an XADD
+// to usage:events, or the limits' completion script that also charges the key and releases
+// its concurrency lease). Commands wait up to `linger` (or until `max_batch` are waiting)
+// and go out as one pipeline: Redis then reads and answers a batch in one go instead of
+// paying its per-call system calls (about 15 µs of Redis CPU) for every request. The
+// response has been sent by then; only a crash in that window can lose one, and shutdown
+// waits for `in_flight()` to reach zero.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -21,9 +23,15 @@ class UsageEventWriter {
                    std::chrono::microseconds linger = std::chrono::microseconds(1000), size_t max_batch = 128);
   ~UsageEventWriter();
 
-  // Call on the writer's I/O thread.
-  void append(UsageEvent event);
-  // Events appended and not yet acknowledged by Redis (any thread may read it).
+  // Call on the writer's I/O thread. `what` names the command in the log if it fails.
+  void append(store::RedisCommand command, std::string what);
+  void append(const UsageEvent& event);  // a plain XADD
+  struct Item {
+    store::RedisCommand command;
+    std::string what;
+  };
+
+  // Commands appended and not yet answered by Redis (any thread may read it).
   int in_flight() const { return in_flight_->load(); }
 
  private:
@@ -33,7 +41,7 @@ class UsageEventWriter {
   store::RedisClient& redis_;
   std::chrono::microseconds linger_;
   size_t max_batch_;
-  std::vector<UsageEvent> waiting_;
+  std::vector<Item> waiting_;
   std::unique_ptr<asio::steady_timer> timer_;
   bool timer_armed_ = false;
   std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);

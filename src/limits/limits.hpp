@@ -1,0 +1,63 @@
+#pragma once
+// A key's counted limits, exact across relay instances. Two Lua scripts, each one Redis round
+// trip and atomic:
+//   admission  budgets spent? (402) window full? concurrency full? (429); if not, count the
+//              request in its window and take a concurrency lease (a sorted-set member that
+//              expires unless renewed, so a crashed instance cannot keep a slot);
+//   completion release the lease, charge the request's real cost and tokens to its window,
+//              day, week and totals, and append its usage event, together.
+// Counters are integers (micro-USD, tokens) under limit:* keys; windows are fixed: they start
+// with the first request after the previous one ended (as the Node.js service's).
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "keys/api_key.hpp"
+#include "store/redis_codec.hpp"
+#include "store/redis_reply.hpp"
+#include "usage/usage_event.hpp"
+
+namespace crs::limits {
+
+struct Decision {
+  bool admitted = false;
+  int status = 0;             // 429 or 402 when refused
+  std::string limit;          // concurrency | window_requests | window_cost | daily_cost | weekly_cost |
+                              // total_cost | total_tokens
+  int64_t current = 0;        // what is used (requests, micro-USD or tokens)
+  int64_t maximum = 0;        // the limit, same unit
+  int64_t reset_at_ms = 0;    // when the refused limit frees up; 0 = never
+  std::string error;          // the script failed (Redis answered an error)
+};
+
+class Limits {
+ public:
+  Limits(int timezone_offset_hours, std::chrono::seconds lease_ttl);
+
+  // Needs admission at all (a key without counted limits goes straight through).
+  static bool counted(const keys::ApiKey& key);
+
+  store::RedisCommand admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
+  Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
+  // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
+  store::RedisCommand renewal(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
+  // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
+  store::RedisCommand completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
+  // Release only: the request ended without an answer to charge.
+  store::RedisCommand release(const keys::ApiKey& key, const std::string& lease) const;
+
+  std::chrono::seconds lease_ttl() const { return lease_ttl_; }
+
+  // Time arithmetic in the configured timezone, exposed for tests and error messages.
+  int64_t next_day_start_ms(int64_t now_ms) const;
+  int64_t week_start_ms(const keys::KeyLimits& limits, int64_t now_ms) const;
+
+ private:
+  std::string daily_key(const keys::ApiKey& key, int64_t now_ms) const;
+  std::string weekly_key(const keys::ApiKey& key, int64_t now_ms) const;
+
+  int tz_hours_;
+  std::chrono::seconds lease_ttl_;
+};
+
+}  // namespace crs::limits

@@ -1,0 +1,169 @@
+// Every counted limit of a key, end to end: the request that crosses it is refused with the
+// right status and message, and the one before it passes.
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+const std::string kModel = "claude-sonnet-4-5-20250929";
+const std::string kAccountKey = "sk-ant-api03-limits-account-0000";
+
+std::string body(bool stream = false) {
+  return R"({"model":")" + kModel + R"(","max_tokens":100,"stream":)" + (stream ? "true" : "false") +
+         R"(,"messages":[{"role":"user","content":"hi"}]})";
+}
+
+json::object parse_object(const std::string& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(s, ec);
+  return !ec && v.is_object() ? v.as_object() : json::object();
+}
+
+class LimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake.start());
+    relay = std::make_unique<RelayProcess>(dir, std::vector<std::string>{"CRS_TEST_UNUSED=1"});
+    ASSERT_TRUE(relay->start()) << relay->log();
+    auto r = relay->cli({"accounts", "add", "--type", "claude-console", "--name", "a", "--base-url", fake.url(),
+                         "--api-key", kAccountKey, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // A key with these flags; waits until the relay serves it.
+  void make_key(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {"keys", "create", "--name", "limited", "--json"});
+    auto r = relay->cli(flags);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto o = parse_object(r.out);
+    key = std::string(o["key"].as_string());
+    key_id = std::string(o["id"].as_string());
+    ASSERT_TRUE(wait_until([&] { return count_tokens().status == 200; }, 5s));
+  }
+
+  HttpResponse post(const std::string& b = body()) {
+    return http_request(relay->port(), "POST", "/v1/messages", b,
+                        {{"x-api-key", key}, {"content-type", "application/json"}});
+  }
+  HttpResponse count_tokens() {
+    return http_request(relay->port(), "POST", "/v1/messages/count_tokens", body(),
+                        {{"x-api-key", key}, {"content-type", "application/json"}});
+  }
+  std::string redis(const std::vector<std::string>& args) {
+    RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+    return cli.cli(args);
+  }
+
+  TempDir dir;
+  FakeUpstreamProcess fake{dir};
+  std::unique_ptr<RelayProcess> relay;
+  std::string key, key_id;
+};
+
+void expect_refusal(const HttpResponse& r, int status, const std::string& type, const std::string& words) {
+  EXPECT_EQ(r.status, status) << r.body;
+  auto o = parse_object(r.body);
+  ASSERT_TRUE(o.contains("error")) << r.body;
+  EXPECT_EQ(o["error"].as_object()["type"].as_string(), type) << r.body;
+  EXPECT_NE(std::string(o["error"].as_object()["message"].as_string()).find(words), std::string::npos) << r.body;
+}
+
+TEST_F(LimitsTest, RateWindowRequestsThenRetryAfter) {
+  make_key({"--rate-window", "1", "--rate-requests", "3"});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post().status, 200) << i;
+  auto refused = post();
+  expect_refusal(refused, 429, "rate_limit_error", "3 requests in this key's 1-minute window (limit 3)");
+  int retry_after = std::stoi(refused.headers["retry-after"]);
+  EXPECT_GE(retry_after, 1);
+  EXPECT_LE(retry_after, 60);
+  auto o = parse_object(refused.body);
+  EXPECT_EQ(o["currentRequests"].as_int64(), 3);
+  EXPECT_EQ(o["requestLimit"].as_int64(), 3);
+  EXPECT_TRUE(o.contains("resetAt"));
+  // count_tokens consumes nothing and is still answered.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(count_tokens().status, 200);
+}
+
+TEST_F(LimitsTest, CountTokensUsesNoWindow) {
+  make_key({"--rate-window", "1", "--rate-requests", "1"});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(count_tokens().status, 200);
+  EXPECT_EQ(post().status, 200);
+  EXPECT_EQ(post().status, 429);
+}
+
+TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
+  // Every answer of the fake costs more than $0.000001 and uses more than 10 tokens: the first
+  // request passes on an untouched budget, the second finds it spent.
+  struct Case {
+    std::vector<std::string> flags;
+    int status;
+    std::string type, words, code;
+  } cases[] = {
+      {{"--rate-window", "5", "--rate-cost", "0.000001"}, 429, "rate_limit_error", "in this key's 5-minute window", ""},
+      {{"--daily-cost", "0.000001"}, 402, "billing_error", "Daily cost limit reached", "daily_cost_limit_exceeded"},
+      {{"--weekly-cost", "0.000001"}, 402, "billing_error", "Weekly cost limit reached", "weekly_cost_limit_exceeded"},
+      {{"--total-cost", "0.000001"}, 402, "billing_error", "Total cost limit reached", "total_cost_limit_exceeded"},
+      {{"--token-limit", "10"}, 402, "billing_error", "Token limit reached", "token_limit_exceeded"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.words);
+    make_key(c.flags);
+    ASSERT_EQ(post(body(true)).status, 200);
+    auto refused = post();
+    expect_refusal(refused, c.status, c.type, c.words);
+    auto o = parse_object(refused.body);
+    if (!c.code.empty()) {
+      EXPECT_EQ(o["error"].as_object()["code"].as_string(), c.code);
+      EXPECT_TRUE(o.contains("currentCost") || o.contains("currentTokens"));
+    }
+    bool resets = c.code == "daily_cost_limit_exceeded" || c.code == "weekly_cost_limit_exceeded";
+    if (!c.code.empty() && c.code != "token_limit_exceeded") {
+      EXPECT_EQ(o.contains("resetAt"), resets);
+    }
+  }
+}
+
+TEST_F(LimitsTest, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
+  make_key({"--concurrency", "2"});
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":3,"dripMs":400})", 2));
+  std::string raw = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: " + key +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body(true).size()) +
+                    "\r\n\r\n" + body(true);
+  RawConnection first(relay->port()), second(relay->port());
+  ASSERT_TRUE(first.send(raw));
+  ASSERT_TRUE(second.send(raw));
+  EXPECT_NE(first.receive(300ms).find("message_start"), std::string::npos);
+  EXPECT_NE(second.receive(300ms).find("message_start"), std::string::npos);
+  auto refused = post();
+  expect_refusal(refused, 429, "rate_limit_error", "2 requests in flight (limit 2)");
+  EXPECT_EQ(refused.headers["retry-after"], "1");
+  EXPECT_EQ(parse_object(refused.body)["concurrencyLimit"].as_int64(), 2);
+  // Both streams end; their slots are free at once.
+  first.receive(3s);
+  second.receive(3s);
+  EXPECT_TRUE(wait_until([&] { return redis({"ZCARD", "limit:concurrency:" + key_id}) == "0"; }, 2s));
+  EXPECT_EQ(post().status, 200);
+  EXPECT_EQ(post().status, 200);  // sequential requests never collide with their own release
+  EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0");
+  // An upstream error and a client that leaves release their slots too.
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"status":400,"errorType":"invalid_request_error"})", 1));
+  EXPECT_EQ(post().status, 400);
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":20,"dripMs":300})", 1));
+  {
+    RawConnection leaving(relay->port());
+    ASSERT_TRUE(leaving.send(raw));
+    EXPECT_NE(leaving.receive(500ms).find("message_start"), std::string::npos);
+  }
+  EXPECT_TRUE(wait_until([&] { return redis({"ZCARD", "limit:concurrency:" + key_id}) == "0"; }, 3s));
+}
+
+}  // namespace
+}  // namespace crs::test
