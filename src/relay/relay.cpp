@@ -314,16 +314,19 @@ usage::UsageEvent usage_event(const RelayDeps& d, const Exchange& ex, const keys
   return e;
 }
 
-// Records a finished request. Called before the client sees the end of the answer:
-// - under counted limits, the charge, the lease release and the event go in one script that
-//   completes first, so the client's next request already finds its budget charged and its
-//   slot free (one round trip, the "completion" of limits/limits.hpp);
-// - otherwise the event joins this thread's writer (usage/event_writer.hpp) and nobody waits.
-Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admission, usage::UsageEvent e) {
+// Records a finished request, with the completion script of limits/limits.hpp: the event,
+// the charge to the key's counters and the lease release, together. Every key is charged,
+// so a limit set later starts from what was really spent. Called before the client sees
+// the end of the answer:
+// - under counted limits the script completes first, so the client's next request already
+//   finds its budget charged and its slot free (the one round trip at completion);
+// - otherwise it joins this thread's writer (usage/event_writer.hpp) and nobody waits.
+Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admission, const keys::ApiKey& key,
+                 usage::UsageEvent e) {
   std::string what = fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
                                  e.usage.total(), e.cost_micro);
   if (!admission.key) {
-    deps->usage_writers.at(ex.worker())->append(e);
+    deps->usage_writers.at(ex.worker())->append(deps->limits.completion(key, "", e), std::move(what));
     co_return;
   }
   auto r = co_await deps->redis.at(ex.worker())->command(admission.complete(e));
@@ -500,7 +503,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       if (reusable) pool.release(std::move(conn));
       if (route == Route::Messages) {
         auto e = usage_event(d, ex, key, *account, fields.model, used, status, false, false, started);
-        co_await meter(deps, ex, admission, std::move(e));
+        co_await meter(deps, ex, admission, key, std::move(e));
       }
       co_await ex.send(std::move(res));
       co_return;
@@ -533,7 +536,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     if (client_gone) conn->abort();
     if (route == Route::Messages) {
       auto e = usage_event(d, ex, key, *account, fields.model, scanner.usage(), status, true, partial, started);
-      co_await meter(deps, ex, admission, std::move(e));
+      co_await meter(deps, ex, admission, key, std::move(e));
     }
     if (client_gone) co_return;
     if (upstream_ec) {

@@ -1,6 +1,5 @@
 #include "usage/event_writer.hpp"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace crs::usage {
@@ -30,11 +29,6 @@ UsageEventWriter::UsageEventWriter(asio::any_io_executor executor, store::RedisC
       timer_(std::make_unique<asio::steady_timer>(executor)) {}
 
 UsageEventWriter::~UsageEventWriter() = default;
-
-void UsageEventWriter::append(const UsageEvent& e) {
-  append(store::make_command("XADD", kUsageStream, "*", kUsageField, e.to_wire()),
-         fmt::format("usage of request {} (key {}, {} tokens)", e.request_id, e.key_id, e.usage.total()));
-}
 
 void UsageEventWriter::append(store::RedisCommand command, std::string what) {
   ++*in_flight_;

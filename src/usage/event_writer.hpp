@@ -1,7 +1,6 @@
 #pragma once
-// Writes what a finished request leaves behind, for one I/O thread: its usage event (an XADD
-// to usage:events, or the limits' completion script that also charges the key and releases
-// its concurrency lease). Commands wait up to `linger` (or until `max_batch` are waiting)
+// Writes what a finished request leaves behind, for one I/O thread: the limits' completion
+// script (its usage event, the charge to its key, the release of a concurrency lease). Commands wait up to `linger` (or until `max_batch` are waiting)
 // and go out as one pipeline: Redis then reads and answers a batch in one go instead of
 // paying its per-call system calls (about 15 µs of Redis CPU) for every request. The
 // response has been sent by then; only a crash in that window can lose one, and shutdown
@@ -13,7 +12,6 @@
 
 #include "core/net.hpp"
 #include "store/redis_client.hpp"
-#include "usage/usage_event.hpp"
 
 namespace crs::usage {
 
@@ -25,7 +23,6 @@ class UsageEventWriter {
 
   // Call on the writer's I/O thread. `what` names the command in the log if it fails.
   void append(store::RedisCommand command, std::string what);
-  void append(const UsageEvent& event);  // a plain XADD
   struct Item {
     store::RedisCommand command;
     std::string what;

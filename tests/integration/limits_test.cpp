@@ -131,6 +131,23 @@ TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
   }
 }
 
+TEST_F(LimitsTest, ALimitSetLaterCountsWhatWasAlreadySpent) {
+  make_key({});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post().status, 200);
+  auto spent = redis({"GET", "limit:cost:total:" + key_id});
+  ASSERT_FALSE(spent.empty());
+  // A total budget just above what was spent: one more request passes, then it is spent.
+  int64_t micro = std::stoll(spent) + 1;
+  std::string limit = std::to_string(micro / 1000000) + "." + std::to_string(1000000 + micro % 1000000).substr(1);
+  while (limit.back() == '0') limit.pop_back();  // as the relay stores it
+  if (limit.back() == '.') limit.pop_back();
+  ASSERT_EQ(relay->cli({"keys", "update", key_id, "--total-cost", limit}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return redis({"HGET", "apikey:" + key_id, "totalCostLimit"}) == limit; }, 2s));
+  std::this_thread::sleep_for(200ms);  // the instance drops its cached copy of the key
+  EXPECT_EQ(post().status, 200);
+  expect_refusal(post(), 402, "billing_error", "Total cost limit reached");
+}
+
 TEST_F(LimitsTest, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
   make_key({"--concurrency", "2"});
   ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":3,"dripMs":400})", 2));
