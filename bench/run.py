@@ -140,7 +140,10 @@ http {{
         self.relay = self.spawn(0, [f"{BUILD}/crs", "serve"], env=env, log="relay.log")
         wait_port(self.relay_port)
         time.sleep(0.5)
-        out = self.cli(["keys", "create", "--name", "bench", "--json"])
+        # Limits on, none of them reached: every request passes admission and completion.
+        out = self.cli(["keys", "create", "--name", "bench", "--json", "--concurrency", "100000", "--rate-window",
+                        "60", "--rate-requests", "1000000000", "--daily-cost", "1000000", "--total-cost",
+                        "100000000"])
         self.key = json.loads(out)["key"]
         self.cli(["accounts", "add", "--type", "claude-console", "--name", "fake", "--base-url",
                   f"http://127.0.0.1:{self.fake_port}", "--api-key", ACCOUNT_KEY])
