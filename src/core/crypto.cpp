@@ -49,6 +49,12 @@ std::string sha256_raw(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) { return to_hex(sha256_raw(data)); }
 
+std::string sha1_hex(std::string_view data) {
+  unsigned char md[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return to_hex(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+}
+
 std::string hmac_sha256_raw(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -9,6 +9,7 @@ namespace crs::crypto {
 
 std::string sha256_hex(std::string_view data);
 std::string sha256_raw(std::string_view data);
+std::string sha1_hex(std::string_view data);  // only for Redis script ids (EVALSHA), never for security
 std::string hmac_sha256_raw(std::string_view key, std::string_view data);
 
 std::string random_bytes(size_t n);

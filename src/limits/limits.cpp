@@ -4,36 +4,44 @@
 
 #include <fmt/format.h>
 
+#include "store/redis_script.hpp"
+
 namespace crs::limits {
 namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs, kWeekMs = 7 * kDayMs;
 
-// KEYS: 1 concurrency zset, 2 window hash, 3 daily cost, 4 weekly cost, 5 total cost, 6 total tokens
-// ARGV: 1 now ms, 2 lease, 3 lease ttl ms, 4 concurrency limit, 5 window ms, 6 window requests limit,
-//       7 window cost limit, 8 daily limit, 9 weekly limit, 10 total cost limit, 11 total tokens limit
+// One hash per key holds every counter (micro-USD and tokens), so each script reads them all
+// with one HMGET and writes with one HSET:
+//   totalCost totalTokens | day dayCost | week weekCost | winStart winRequests winCost
+// The day and week fields name the period their cost belongs to: a new period starts at 0.
+// Concurrency leases are members of a sorted set scored by their expiry.
+
+// KEYS: 1 counters, 2 leases
+// ARGV: 1 now ms, 2 lease, 3 lease ttl ms, 4 slots, 5 window ms, 6 window requests limit,
+//       7 window cost limit, 8 daily limit, 9 weekly limit, 10 total cost limit,
+//       11 total tokens limit, 12 this day, 13 this week
 // Returns {status, limit name, current, maximum, reset at ms}; status 0 = admitted.
-constexpr std::string_view kAdmission = R"LUA(
+const store::Script kAdmission(R"LUA(
 local now = tonumber(ARGV[1])
-local budgets = {{KEYS[5], ARGV[10], 'total_cost'}, {KEYS[6], ARGV[11], 'total_tokens'},
-                 {KEYS[3], ARGV[8], 'daily_cost'}, {KEYS[4], ARGV[9], 'weekly_cost'}}
+local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
+                     'winStart', 'winRequests', 'winCost')
+local function num(v) return tonumber(v or '0') or 0 end
+local day_cost, week_cost = 0, 0
+if c[3] == ARGV[12] then day_cost = num(c[4]) end
+if c[5] == ARGV[13] then week_cost = num(c[6]) end
+local budgets = {{num(c[1]), ARGV[10], 'total_cost'}, {num(c[2]), ARGV[11], 'total_tokens'},
+                 {day_cost, ARGV[8], 'daily_cost'}, {week_cost, ARGV[9], 'weekly_cost'}}
 for _, b in ipairs(budgets) do
   local limit = tonumber(b[2])
-  if limit > 0 then
-    local used = tonumber(redis.call('GET', b[1]) or '0')
-    if used >= limit then return {402, b[3], used, limit, 0} end
-  end
+  if limit > 0 and b[1] >= limit then return {402, b[3], b[1], limit, 0} end
 end
 local window_ms = tonumber(ARGV[5])
-local start = 0
+local start, requests, cost = num(c[7]), num(c[8]), num(c[9])
 if window_ms > 0 then
-  start = tonumber(redis.call('HGET', KEYS[2], 'start') or '0')
   if start == 0 or now >= start + window_ms then
-    start = now
-    redis.call('DEL', KEYS[2])
+    start, requests, cost = now, 0, 0
   else
-    local requests = tonumber(redis.call('HGET', KEYS[2], 'requests') or '0')
-    local cost = tonumber(redis.call('HGET', KEYS[2], 'costMicro') or '0')
     local max_requests, max_cost = tonumber(ARGV[6]), tonumber(ARGV[7])
     if max_requests > 0 and requests >= max_requests then
       return {429, 'window_requests', requests, max_requests, start + window_ms}
@@ -43,51 +51,47 @@ if window_ms > 0 then
 end
 local slots = tonumber(ARGV[4])
 if slots > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  local held = redis.call('ZCARD', KEYS[1])
-  if held >= slots then return {429, 'concurrency', held, slots, 0} end
-  local ttl = tonumber(ARGV[3])
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+  local held = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+  if held >= slots then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases of crashed instances
+    return {429, 'concurrency', held, slots, 0}
+  end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
 end
 if window_ms > 0 then
-  redis.call('HSET', KEYS[2], 'start', start)
-  redis.call('HINCRBY', KEYS[2], 'requests', 1)
-  redis.call('PEXPIREAT', KEYS[2], start + window_ms)
+  redis.call('HSET', KEYS[1], 'winStart', string.format('%d', start), 'winRequests', string.format('%d', requests + 1),
+             'winCost', string.format('%d', cost))
 end
 return {0, '', 0, 0, 0}
-)LUA";
+)LUA");
 
-// KEYS: 1 concurrency zset, 2 window hash, 3 daily cost, 4 weekly cost, 5 total cost, 6 total tokens,
-//       7 usage stream
-// ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 daily ttl s, 5 weekly ttl s, 6 event field,
-//       7 event line ("" = release only)
-constexpr std::string_view kCompletion = R"LUA(
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+// KEYS: 1 counters, 2 leases, 3 usage stream
+// ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 this day, 5 this week, 6 event field,
+//       7 event line
+const store::Script kCompletion(R"LUA(
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
 local cost, tokens = tonumber(ARGV[2]), tonumber(ARGV[3])
-if cost > 0 then
-  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'costMicro', cost) end
-  redis.call('INCRBY', KEYS[3], cost)
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
-  redis.call('INCRBY', KEYS[4], cost)
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
-  redis.call('INCRBY', KEYS[5], cost)
+if cost > 0 or tokens > 0 then
+  local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
+                       'winStart', 'winCost')
+  local function num(v) return tonumber(v or '0') or 0 end
+  local function int(v) return string.format('%d', v) end
+  local day_cost, week_cost = 0, 0
+  if c[3] == ARGV[4] then day_cost = num(c[4]) end
+  if c[5] == ARGV[5] then week_cost = num(c[6]) end
+  local f = {'totalCost', int(num(c[1]) + cost), 'totalTokens', int(num(c[2]) + tokens), 'day', ARGV[4],
+             'dayCost', int(day_cost + cost), 'week', ARGV[5], 'weekCost', int(week_cost + cost)}
+  if c[7] then
+    f[#f + 1] = 'winCost'
+    f[#f + 1] = int(num(c[8]) + cost)
+  end
+  redis.call('HSET', KEYS[1], unpack(f))
 end
-if tokens > 0 then redis.call('INCRBY', KEYS[6], tokens) end
-if ARGV[7] == '' then return 0 end
-return redis.call('XADD', KEYS[7], '*', ARGV[6], ARGV[7])
-)LUA";
+return redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[7])
+)LUA");
 
-// KEYS: 1 concurrency zset; ARGV: 1 new expiry ms, 2 lease, 3 key ttl ms
-constexpr std::string_view kRenewal = R"LUA(
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[1], ARGV[2]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 0
-)LUA";
-
-std::string concurrency_key(const keys::ApiKey& k) { return "limit:concurrency:" + k.id; }
-std::string window_key(const keys::ApiKey& k) { return "limit:window:" + k.id; }
-std::string total_cost_key(const keys::ApiKey& k) { return "limit:cost:total:" + k.id; }
-std::string total_tokens_key(const keys::ApiKey& k) { return "limit:tokens:total:" + k.id; }
+std::string counters_key(const keys::ApiKey& k) { return "limit:" + k.id; }
+std::string leases_key(const keys::ApiKey& k) { return "limit:concurrency:" + k.id; }
 
 std::tm local_tm(int64_t ms, int tz) {
   std::time_t t = static_cast<std::time_t>(ms / 1000 + tz * 3600);
@@ -119,27 +123,33 @@ int64_t Limits::week_start_ms(const keys::KeyLimits& l, int64_t now_ms) const {
   return start - tz_hours_ * kHourMs;
 }
 
-std::string Limits::daily_key(const keys::ApiKey& key, int64_t now_ms) const {
+std::string Limits::day_label(int64_t now_ms) const {
   auto tm = local_tm(now_ms, tz_hours_);
-  return fmt::format("limit:cost:daily:{}:{:04}-{:02}-{:02}", key.id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-std::string Limits::weekly_key(const keys::ApiKey& key, int64_t now_ms) const {
+std::string Limits::week_label(const keys::ApiKey& key, int64_t now_ms) const {
   auto tm = local_tm(week_start_ms(key.limits, now_ms), tz_hours_);
-  return fmt::format("limit:cost:weekly:{}:{:04}-{:02}-{:02}T{:02}", key.id, tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
 }
 
-store::RedisCommand Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
+ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
   const auto& l = key.limits;
   auto n = [](int64_t v) { return std::to_string(v); };
-  return store::make_command("EVAL", std::string(kAdmission), "6", concurrency_key(key), window_key(key),
-                             daily_key(key, now_ms), weekly_key(key, now_ms), total_cost_key(key),
-                             total_tokens_key(key), n(now_ms), lease,
-                             n(std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count()),
-                             n(l.concurrency), n(l.rate_window_minutes * 60 * 1000), n(l.rate_requests),
-                             n(l.rate_cost_micro), n(l.daily_cost_micro), n(l.weekly_cost_micro),
-                             n(l.total_cost_micro), n(l.total_tokens));
+  std::vector<std::string> args{n(now_ms),
+                                lease,
+                                n(std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count()),
+                                n(l.concurrency),
+                                n(l.rate_window_minutes * 60 * 1000),
+                                n(l.rate_requests),
+                                n(l.rate_cost_micro),
+                                n(l.daily_cost_micro),
+                                n(l.weekly_cost_micro),
+                                n(l.total_cost_micro),
+                                n(l.total_tokens),
+                                day_label(now_ms),
+                                week_label(key, now_ms)};
+  return {&kAdmission, kAdmission.call({counters_key(key), leases_key(key)}, std::move(args))};
 }
 
 Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const {
@@ -162,23 +172,24 @@ Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply,
 
 store::RedisCommand Limits::renewal(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
   int64_t ttl = std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count();
-  return store::make_command("EVAL", std::string(kRenewal), "1", concurrency_key(key), std::to_string(now_ms + ttl),
-                             lease, std::to_string(ttl * 2));
+  return store::make_command("ZADD", leases_key(key), "XX", std::to_string(now_ms + ttl), lease);
 }
 
-store::RedisCommand Limits::completion(const keys::ApiKey& key, const std::string& lease,
-                                       const usage::UsageEvent& event) const {
+ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {
   int64_t now_ms = event.timestamp_ms;
-  return store::make_command("EVAL", std::string(kCompletion), "7", concurrency_key(key), window_key(key),
-                             daily_key(key, now_ms), weekly_key(key, now_ms), total_cost_key(key),
-                             total_tokens_key(key), std::string(usage::kUsageStream), lease,
-                             std::to_string(event.cost_micro), std::to_string(event.usage.total()),
-                             std::to_string(2 * kDayMs / 1000), std::to_string((kWeekMs + kDayMs) / 1000),
-                             std::string(usage::kUsageField), event.to_wire());
+  std::vector<std::string> args{lease,
+                                std::to_string(event.cost_micro),
+                                std::to_string(event.usage.total()),
+                                day_label(now_ms),
+                                week_label(key, now_ms),
+                                std::string(usage::kUsageField),
+                                event.to_wire()};
+  return {&kCompletion,
+          kCompletion.call({counters_key(key), leases_key(key), std::string(usage::kUsageStream)}, std::move(args))};
 }
 
 store::RedisCommand Limits::release(const keys::ApiKey& key, const std::string& lease) const {
-  return store::make_command("ZREM", concurrency_key(key), lease);
+  return store::make_command("ZREM", leases_key(key), lease);
 }
 
 }  // namespace crs::limits

@@ -6,18 +6,26 @@
 //              expires unless renewed, so a crashed instance cannot keep a slot);
 //   completion release the lease, charge the request's real cost and tokens to its window,
 //              day, week and totals, and append its usage event, together.
-// Counters are integers (micro-USD, tokens) under limit:* keys; windows are fixed: they start
-// with the first request after the previous one ended (as the Node.js service's).
+// Counters are integers (micro-USD, tokens) in one hash per key, limit:{id}; leases are the
+// sorted set limit:concurrency:{id}. Windows are fixed: they start with the first request
+// after the previous one ended (as the Node.js service's). Scripts are called by SHA1.
 #include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "keys/api_key.hpp"
 #include "store/redis_codec.hpp"
+#include "store/redis_script.hpp"
 #include "store/redis_reply.hpp"
 #include "usage/usage_event.hpp"
 
 namespace crs::limits {
+
+// A script call (EVALSHA) and the script, to send it again as EVAL on NOSCRIPT.
+struct ScriptCall {
+  const store::Script* script;
+  store::RedisCommand command;
+};
 
 struct Decision {
   bool admitted = false;
@@ -37,12 +45,12 @@ class Limits {
   // Needs admission at all (a key without counted limits goes straight through).
   static bool counted(const keys::ApiKey& key);
 
-  store::RedisCommand admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
+  ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
   store::RedisCommand renewal(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
   // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
-  store::RedisCommand completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
+  ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.
   store::RedisCommand release(const keys::ApiKey& key, const std::string& lease) const;
 
@@ -53,8 +61,8 @@ class Limits {
   int64_t week_start_ms(const keys::KeyLimits& limits, int64_t now_ms) const;
 
  private:
-  std::string daily_key(const keys::ApiKey& key, int64_t now_ms) const;
-  std::string weekly_key(const keys::ApiKey& key, int64_t now_ms) const;
+  std::string day_label(int64_t now_ms) const;
+  std::string week_label(const keys::ApiKey& key, int64_t now_ms) const;
 
   int tz_hours_;
   std::chrono::seconds lease_ttl_;

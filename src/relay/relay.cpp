@@ -17,6 +17,7 @@
 #include "keys/key_store.hpp"
 #include "relay/oauth_refresh.hpp"
 #include "relay/key_rules.hpp"
+#include "store/redis_script.hpp"
 #include "relay/request_fields.hpp"
 #include "relay/upstream_request.hpp"
 #include "usage/sse_usage_scanner.hpp"
@@ -238,8 +239,8 @@ struct Admission {
   std::shared_ptr<asio::steady_timer> renewal;
   bool settled = false;
 
-  // The completion command for a metered answer; nothing is left to release after it.
-  store::RedisCommand complete(const usage::UsageEvent& e) {
+  // The completion script for a metered answer; nothing is left to release after it.
+  limits::ScriptCall complete(const usage::UsageEvent& e) {
     settled = true;
     return deps->limits.completion(*key, lease, e);
   }
@@ -269,7 +270,8 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
   if (!limits::Limits::counted(key)) co_return std::nullopt;
   int64_t now = accounts::now_ms();
   std::string lease = key.limits.concurrency > 0 ? ex.request_id() : "";
-  auto reply = co_await deps->redis.at(ex.worker())->command(deps->limits.admission(key, lease, now));
+  auto call = deps->limits.admission(key, lease, now);
+  auto reply = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!reply) {
     spdlog::error("admission of key {} failed: {}", key.id, reply.error().message);
     co_return error(http::status::service_unavailable, "Limits cannot be checked right now, retry shortly");
@@ -326,10 +328,12 @@ Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admis
   std::string what = fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
                                  e.usage.total(), e.cost_micro);
   if (!admission.key) {
-    deps->usage_writers.at(ex.worker())->append(deps->limits.completion(key, "", e), std::move(what));
+    auto call = deps->limits.completion(key, "", e);
+    deps->usage_writers.at(ex.worker())->append(std::move(call.command), std::move(what), call.script);
     co_return;
   }
-  auto r = co_await deps->redis.at(ex.worker())->command(admission.complete(e));
+  auto call = admission.complete(e);
+  auto r = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!r || r->is_error()) spdlog::error("{} not recorded: {}", what, r ? r->str : r.error().message);
 }
 

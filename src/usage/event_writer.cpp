@@ -9,8 +9,22 @@ Task<void> write_batch(store::RedisClient& redis, std::vector<UsageEventWriter::
                        std::shared_ptr<std::atomic<int>> in_flight) {
   std::vector<store::RedisCommand> commands;
   commands.reserve(items.size());
-  for (auto& item : items) commands.push_back(std::move(item.command));
+  for (const auto& item : items) commands.push_back(item.command);
   auto replies = co_await redis.pipeline(std::move(commands));
+  // Scripts Redis does not know (restarted, flushed) go again with their body.
+  std::vector<size_t> again;
+  if (replies)
+    for (size_t i = 0; i < items.size() && i < replies->size(); ++i)
+      if (items[i].script && store::is_noscript((*replies)[i])) again.push_back(i);
+  if (!again.empty()) {
+    std::vector<store::RedisCommand> retry;
+    for (size_t i : again) retry.push_back(items[i].script->with_source(items[i].command));
+    auto retried = co_await redis.pipeline(std::move(retry));
+    for (size_t k = 0; k < again.size(); ++k) {
+      if (retried && k < retried->size()) (*replies)[again[k]] = std::move((*retried)[k]);
+      else (*replies)[again[k]].str = retried ? "no reply" : retried.error().message;  // stays an error
+    }
+  }
   for (size_t i = 0; i < items.size(); ++i) {
     std::string failure;
     if (!replies) failure = replies.error().message;
@@ -30,9 +44,9 @@ UsageEventWriter::UsageEventWriter(asio::any_io_executor executor, store::RedisC
 
 UsageEventWriter::~UsageEventWriter() = default;
 
-void UsageEventWriter::append(store::RedisCommand command, std::string what) {
+void UsageEventWriter::append(store::RedisCommand command, std::string what, const store::Script* script) {
   ++*in_flight_;
-  waiting_.push_back(Item{std::move(command), std::move(what)});
+  waiting_.push_back(Item{std::move(command), std::move(what), script});
   if (waiting_.size() >= max_batch_) {
     flush();
     return;

@@ -12,6 +12,7 @@
 
 #include "core/net.hpp"
 #include "store/redis_client.hpp"
+#include "store/redis_script.hpp"
 
 namespace crs::usage {
 
@@ -21,11 +22,13 @@ class UsageEventWriter {
                    std::chrono::microseconds linger = std::chrono::microseconds(1000), size_t max_batch = 128);
   ~UsageEventWriter();
 
-  // Call on the writer's I/O thread. `what` names the command in the log if it fails.
-  void append(store::RedisCommand command, std::string what);
+  // Call on the writer's I/O thread. `what` names the command in the log if it fails; a
+  // command of `script` (EVALSHA) answered NOSCRIPT is sent again with the script's body.
+  void append(store::RedisCommand command, std::string what, const store::Script* script = nullptr);
   struct Item {
     store::RedisCommand command;
     std::string what;
+    const store::Script* script;
   };
 
   // Commands appended and not yet answered by Redis (any thread may read it).

@@ -92,6 +92,17 @@ TEST_F(LimitsTest, RateWindowRequestsThenRetryAfter) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(count_tokens().status, 200);
 }
 
+TEST_F(LimitsTest, ScriptsForgottenByRedisAreSentAgain) {
+  make_key({"--rate-window", "1", "--rate-requests", "4"});
+  ASSERT_EQ(post().status, 200);
+  redis({"SCRIPT", "FLUSH"});
+  ASSERT_EQ(post(body(true)).status, 200);
+  redis({"SCRIPT", "FLUSH"});
+  ASSERT_EQ(post().status, 200);
+  EXPECT_EQ(redis({"HGET", "limit:" + key_id, "winRequests"}), "3");
+  EXPECT_TRUE(wait_until([&] { return redis({"HGET", "usage:" + key_id, "totalRequests"}) == "3"; }, 5s));
+}
+
 TEST_F(LimitsTest, CountTokensUsesNoWindow) {
   make_key({"--rate-window", "1", "--rate-requests", "1"});
   for (int i = 0; i < 10; ++i) ASSERT_EQ(count_tokens().status, 200);
@@ -134,7 +145,7 @@ TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
 TEST_F(LimitsTest, ALimitSetLaterCountsWhatWasAlreadySpent) {
   make_key({});
   for (int i = 0; i < 3; ++i) ASSERT_EQ(post().status, 200);
-  auto spent = redis({"GET", "limit:cost:total:" + key_id});
+  auto spent = redis({"HGET", "limit:" + key_id, "totalCost"});
   ASSERT_FALSE(spent.empty());
   // A total budget just above what was spent: one more request passes, then it is spent.
   int64_t micro = std::stoll(spent) + 1;
