@@ -1,6 +1,8 @@
 #include "app/serve.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -293,9 +295,25 @@ int serve(config::Loaded loaded) {
     if (embedded) embedded->stop();
     return 1;
   }
-  server.start();
-  spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
-               cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
+  // Accept once every I/O thread's Redis client is connected (or after 3 s, when Redis is down
+  // and /health says so): a request must not meet a thread whose connection is still opening.
+  asio::steady_timer ready_timer(main_context);
+  auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::function<void()> start_when_ready = [&] {
+    bool all = std::all_of(redis.begin(), redis.end(), [](const auto& r) { return r->connected(); });
+    if (all || std::chrono::steady_clock::now() >= ready_by) {
+      if (!all) spdlog::warn("Redis is not reachable yet; serving anyway (/health reports it)");
+      server.start();
+      spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
+                   cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
+      return;
+    }
+    ready_timer.expires_after(std::chrono::milliseconds(10));
+    ready_timer.async_wait([&](beast::error_code ec) {
+      if (!ec) start_when_ready();
+    });
+  };
+  asio::post(main_context, start_when_ready);
 
   // Shutdown: stop accepting, let requests in flight finish within the grace period, then stop.
   asio::signal_set signals(main_context, SIGINT, SIGTERM);

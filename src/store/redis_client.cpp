@@ -1,5 +1,6 @@
 #include "store/redis_client.hpp"
 
+#include <atomic>
 #include <deque>
 
 #include <spdlog/spdlog.h>
@@ -39,7 +40,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   std::string out_buffer;
   std::string write_buffer;
   bool writing = false;
-  bool ready = false;      // connected and handshake done
+  std::atomic<bool> ready{false};  // connected and handshake done (read by other threads: connected())
   bool stopped = false;
   bool started = false;
   uint64_t connections = 0;
