@@ -263,10 +263,10 @@ int serve(config::Loaded loaded) {
 
   http_server::Router router;
   register_root_routes(router);
-  auto relay_deps = std::make_shared<relay::RelayDeps>(relay::RelayDeps{
+  auto relay_deps = std::make_shared<relay::RelayDeps>(
       cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls,
       usage_writers_by_worker,
-      limits::Limits(cfg.usage.timezoneOffset, std::chrono::seconds(cfg.relay.concurrencyLeaseTtl))});
+      limits::Limits(cfg.usage.timezoneOffset, std::chrono::seconds(cfg.relay.concurrencyLeaseTtl)));
   relay::register_relay_routes(router, relay_deps);
   monitor::HealthSources health;
   health.redis = redis_by_worker;
@@ -320,6 +320,8 @@ int serve(config::Loaded loaded) {
   asio::steady_timer drain_timer(main_context);
   auto grace = std::chrono::seconds(cfg.server.gracePeriod);
   auto finish = [&] {
+    relay_deps->stopping = true;
+    if (int left = usage_in_flight()) spdlog::warn("{} usage record(s) not written before stopping", left);
     reloader.stop();
     invalidations.stop();
     aggregator.stop();

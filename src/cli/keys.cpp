@@ -131,6 +131,9 @@ void print_new_key(const GlobalOptions& options, const keys::NewKey& made, const
                            made.key.name, made.plaintext);
 }
 
+// Outside the coroutines: GCC 12 miscompiles initializer lists inside coroutine frames.
+std::string deleted_json(const std::string& id) { return json::serialize(json::object{{"id", id}, {"result", "deleted"}}); }
+
 Task<int> create(GlobalOptions options, json::object changes, store::RedisClient& redis, const config::Config& cfg) {
   keys::ApiKey fields;
   if (auto s = keys::apply_changes(fields, changes); !s) co_return fail(options, s.error().message);
@@ -190,7 +193,7 @@ Task<int> renew(GlobalOptions options, std::string id, store::RedisClient& redis
 Task<int> remove(GlobalOptions options, std::string id, store::RedisClient& redis, const config::Config& cfg) {
   auto store = key_store(redis, cfg);
   if (auto s = co_await store.remove(id); !s) co_return fail(options, s.error().message);
-  if (options.json) std::cout << json::serialize(json::object{{"id", id}, {"result", "deleted"}}) << "\n";
+  if (options.json) std::cout << deleted_json(id) << "\n";
   else std::cout << "Key " << id << " deleted.\n";
   co_return 0;
 }

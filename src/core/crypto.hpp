@@ -27,5 +27,7 @@ Result<std::string> open(std::string_view key, std::string_view sealed);
 
 // Constant-time comparison for secrets.
 bool equal_constant_time(std::string_view a, std::string_view b);
+// Overwrites the string's bytes (OPENSSL_cleanse, not optimised away), then empties it.
+void wipe(std::string& secret);
 
 }  // namespace crs::crypto

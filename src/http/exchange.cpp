@@ -2,9 +2,15 @@
 
 #include <random>
 
+#include "core/crypto.hpp"
 #include "core/http_wire.hpp"
 
 namespace crs::http_server {
+
+ConnectionMemo::~ConnectionMemo() {
+  crypto::wipe(input);
+  crypto::wipe(output);
+}
 
 std::string make_request_id() {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";

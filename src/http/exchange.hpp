@@ -17,6 +17,7 @@ using Response = http::response<http::string_body>;
 struct ConnectionMemo {
   std::string input;
   std::string output;
+  ~ConnectionMemo();  // wipes both: the input may be a secret
 };
 
 class Exchange {

@@ -40,6 +40,7 @@ bool model_allowed(const ApiKey& key, std::string_view model) {
 bool parse_usd(std::string_view text, int64_t& micro) {
   if (text.empty() || text.size() > 24) return false;
   if (text.front() == '$') text.remove_prefix(1);
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) return false;  // "-0.5" would read as 0.5
   size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot), fraction = dot == std::string_view::npos ? "" : text.substr(dot + 1);
   if ((whole.empty() && fraction.empty()) || fraction.size() > 6) return false;

@@ -35,6 +35,8 @@ std::vector<RedisCommand> update_commands(const ApiKey& before, const ApiKey& af
   HashRecord diff;
   for (const auto& [name, value] : new_fields)
     if (store::field(old_fields, name) != value) diff[name] = value;
+  // An imported key may count activationDays in hours: the unit goes with a new number.
+  if (diff.count("activationDays")) diff["activationUnit"] = "days";
   std::vector<RedisCommand> cmds;
   cmds.push_back(store::make_command("MULTI"));
   if (!diff.empty()) cmds.push_back(store::hset_command(ks::api_key(after.id), diff));

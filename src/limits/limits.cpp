@@ -17,13 +17,16 @@ constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs, kWeekMs = 7 * kD
 // The day and week fields name the period their cost belongs to: a new period starts at 0.
 // Concurrency leases are members of a sorted set scored by their expiry.
 
+// Times come from Redis (TIME), not from the instances: leases and windows must not depend
+// on every instance's clock agreeing.
 // KEYS: 1 counters, 2 leases
-// ARGV: 1 now ms, 2 lease, 3 lease ttl ms, 4 slots, 5 window ms, 6 window requests limit,
+// ARGV: 1 (unused), 2 lease, 3 lease ttl ms, 4 slots, 5 window ms, 6 window requests limit,
 //       7 window cost limit, 8 daily limit, 9 weekly limit, 10 total cost limit,
 //       11 total tokens limit, 12 this day, 13 this week
-// Returns {status, limit name, current, maximum, reset at ms}; status 0 = admitted.
+// Returns {status, limit name, current, maximum, reset at ms, now ms}; status 0 = admitted.
 const store::Script kAdmission(R"LUA(
-local now = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
                      'winStart', 'winRequests', 'winCost')
 local function num(v) return tonumber(v or '0') or 0 end
@@ -34,7 +37,7 @@ local budgets = {{num(c[1]), ARGV[10], 'total_cost'}, {num(c[2]), ARGV[11], 'tot
                  {day_cost, ARGV[8], 'daily_cost'}, {week_cost, ARGV[9], 'weekly_cost'}}
 for _, b in ipairs(budgets) do
   local limit = tonumber(b[2])
-  if limit > 0 and b[1] >= limit then return {402, b[3], b[1], limit, 0} end
+  if limit > 0 and b[1] >= limit then return {402, b[3], b[1], limit, 0, now} end
 end
 local window_ms = tonumber(ARGV[5])
 local start, requests, cost = num(c[7]), num(c[8]), num(c[9])
@@ -44,9 +47,9 @@ if window_ms > 0 then
   else
     local max_requests, max_cost = tonumber(ARGV[6]), tonumber(ARGV[7])
     if max_requests > 0 and requests >= max_requests then
-      return {429, 'window_requests', requests, max_requests, start + window_ms}
+      return {429, 'window_requests', requests, max_requests, start + window_ms, now}
     end
-    if max_cost > 0 and cost >= max_cost then return {429, 'window_cost', cost, max_cost, start + window_ms} end
+    if max_cost > 0 and cost >= max_cost then return {429, 'window_cost', cost, max_cost, start + window_ms, now} end
   end
 end
 local slots = tonumber(ARGV[4])
@@ -54,7 +57,7 @@ if slots > 0 then
   local held = redis.call('ZCOUNT', KEYS[2], now, '+inf')
   if held >= slots then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases of crashed instances
-    return {429, 'concurrency', held, slots, 0}
+    return {429, 'concurrency', held, slots, 0, now}
   end
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
 end
@@ -62,7 +65,14 @@ if window_ms > 0 then
   redis.call('HSET', KEYS[1], 'winStart', string.format('%d', start), 'winRequests', string.format('%d', requests + 1),
              'winCost', string.format('%d', cost))
 end
-return {0, '', 0, 0, 0}
+return {0, '', 0, 0, 0, now}
+)LUA");
+
+// KEYS: 1 leases; ARGV: 1 lease, 2 ttl ms
+const store::Script kRenewal(R"LUA(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 )LUA");
 
 // KEYS: 1 counters, 2 leases, 3 usage stream
@@ -136,7 +146,7 @@ std::string Limits::week_label(const keys::ApiKey& key, int64_t now_ms) const {
 ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
   const auto& l = key.limits;
   auto n = [](int64_t v) { return std::to_string(v); };
-  std::vector<std::string> args{n(now_ms),
+  std::vector<std::string> args{"",
                                 lease,
                                 n(std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count()),
                                 n(l.concurrency),
@@ -154,7 +164,7 @@ ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, 
 
 Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const {
   Decision d;
-  if (reply.is_error() || !reply.is_array() || reply.elements.size() < 5) {
+  if (reply.is_error() || !reply.is_array() || reply.elements.size() < 6) {
     d.error = reply.is_error() ? reply.str : "unexpected reply to the admission script";
     return d;
   }
@@ -165,14 +175,16 @@ Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply,
   d.current = e[2].integer;
   d.maximum = e[3].integer;
   d.reset_at_ms = e[4].integer;
+  d.now_ms = e[5].integer > 0 ? e[5].integer : now_ms;
+  now_ms = d.now_ms;
   if (d.limit == "daily_cost") d.reset_at_ms = next_day_start_ms(now_ms);
   if (d.limit == "weekly_cost") d.reset_at_ms = week_start_ms(key.limits, now_ms) + kWeekMs;
   return d;
 }
 
-store::RedisCommand Limits::renewal(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
+ScriptCall Limits::renewal(const keys::ApiKey& key, const std::string& lease) const {
   int64_t ttl = std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count();
-  return store::make_command("ZADD", leases_key(key), "XX", std::to_string(now_ms + ttl), lease);
+  return {&kRenewal, kRenewal.call({leases_key(key)}, {lease, std::to_string(ttl)})};
 }
 
 ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {

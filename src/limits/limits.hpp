@@ -35,6 +35,7 @@ struct Decision {
   int64_t current = 0;        // what is used (requests, micro-USD or tokens)
   int64_t maximum = 0;        // the limit, same unit
   int64_t reset_at_ms = 0;    // when the refused limit frees up; 0 = never
+  int64_t now_ms = 0;         // Redis's clock when it decided
   std::string error;          // the script failed (Redis answered an error)
 };
 
@@ -48,7 +49,7 @@ class Limits {
   ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
-  store::RedisCommand renewal(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
+  ScriptCall renewal(const keys::ApiKey& key, const std::string& lease) const;
   // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "accounts/account_store.hpp"
+#include "core/crypto.hpp"
 #include "core/time.hpp"
 #include "http/responses.hpp"
 #include "keys/key_store.hpp"
@@ -72,10 +73,10 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::Api
                     "Missing API key: send your relay key as x-api-key or Authorization: Bearer");
   if (plaintext.size() < 10 || plaintext.size() > 512 || !plaintext.starts_with(d.config.security.apiKeyPrefix))
     co_return error(http::status::unauthorized, "Invalid API key");
-  // The digest of the key this connection presented last; the comparison need not be
-  // constant-time: both strings came from this same client.
+  // The digest of the key this connection presented last. Compared in constant time: behind
+  // a reverse proxy one connection may carry the requests of many users.
   auto& memo = ex.memo();
-  if (memo.input != plaintext) {
+  if (!crypto::equal_constant_time(memo.input, plaintext)) {
     memo.output = keys::digest_of(plaintext, d.config.security.encryptionKey);
     memo.input = plaintext;
   }
@@ -102,6 +103,15 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::Api
 // its first request here.
 Task<std::optional<Response>> check_key(RelayDeps& d, Exchange& ex, keys::ApiKey& key, std::string_view model,
                                         bool any_client) {
+  std::string now = iso8601_utc();
+  RequestFacts facts;
+  facts.family = "claude";
+  facts.user_agent = ex.request()[http::field::user_agent];
+  facts.model = model;
+  facts.any_client = any_client;
+  facts.now_iso = now;
+  // The rules first: a refused request must not start an "activation" key's clock.
+  if (auto refusal = check_key_rules(key, facts)) co_return refusal_response(*refusal);
   if (key.enabled && key.expiration_mode == "activation" && key.activated_at.empty()) {
     keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
     auto activated = co_await store.activate(key.id);
@@ -111,14 +121,6 @@ Task<std::optional<Response>> check_key(RelayDeps& d, Exchange& ex, keys::ApiKey
     }
     key = std::move(**activated);
   }
-  std::string now = iso8601_utc();
-  RequestFacts facts;
-  facts.family = "claude";
-  facts.user_agent = ex.request()[http::field::user_agent];
-  facts.model = model;
-  facts.any_client = any_client;
-  facts.now_iso = now;
-  if (auto refusal = check_key_rules(key, facts)) co_return refusal_response(*refusal);
   co_return std::nullopt;
 }
 
@@ -237,6 +239,7 @@ struct Admission {
   std::optional<keys::ApiKey> key;  // set when the key has counted limits
   std::string lease;                // empty: no concurrency limit
   std::shared_ptr<asio::steady_timer> renewal;
+  std::shared_ptr<bool> over = std::make_shared<bool>(false);  // tells keep_lease to stop
   bool settled = false;
 
   // The completion script for a metered answer; nothing is left to release after it.
@@ -244,20 +247,32 @@ struct Admission {
     settled = true;
     return deps->limits.completion(*key, lease, e);
   }
+  // Frees the slot before an error answer goes out, so the client's retry finds it free.
+  Task<void> release_now() {
+    if (!key || lease.empty() || settled) co_return;
+    settled = true;
+    auto r = co_await deps->redis.at(worker)->command(deps->limits.release(*key, lease));
+    if (!r || r->is_error()) spdlog::warn("lease {} of key {} not released: {}", lease, key->id, r ? r->str : r.error().message);
+  }
   ~Admission() {
+    *over = true;
     if (renewal) renewal->cancel();
-    if (key && !lease.empty() && !settled)
+    // At shutdown the writers may be gone already; a lease left then expires by its TTL.
+    if (key && !lease.empty() && !settled && !deps->stopping)
       deps->usage_writers.at(worker)->append(deps->limits.release(*key, lease), "release of lease " + lease);
   }
 };
 
+// Renews a lease every TTL/3 until its request is over. `over` is checked after every wait:
+// a cancel that arrives while the renewal command is in flight is not seen by the timer.
 Task<void> keep_lease(std::shared_ptr<RelayDeps> deps, size_t worker, keys::ApiKey key, std::string lease,
-                      std::shared_ptr<asio::steady_timer> timer) {
-  while (true) {
+                      std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<bool> over) {
+  while (!*over) {
     timer->expires_after(deps->limits.lease_ttl() / 3);
     auto [ec] = co_await timer->async_wait(use_nothrow);
-    if (ec) co_return;  // cancelled: the request is over
-    auto r = co_await deps->redis.at(worker)->command(deps->limits.renewal(key, lease, accounts::now_ms()));
+    if (ec || *over) co_return;
+    auto call = deps->limits.renewal(key, lease);
+    auto r = co_await store::run_script(*deps->redis.at(worker), *call.script, std::move(call.command));
     if (!r || r->is_error()) spdlog::warn("lease {} of key {} not renewed: {}", lease, key.id, r ? r->str : r.error().message);
   }
 }
@@ -269,7 +284,8 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
   admission.worker = ex.worker();
   if (!limits::Limits::counted(key)) co_return std::nullopt;
   int64_t now = accounts::now_ms();
-  std::string lease = key.limits.concurrency > 0 ? ex.request_id() : "";
+  // Unique across instances: the request id (for the logs) and 64 random bits.
+  std::string lease = key.limits.concurrency > 0 ? ex.request_id() + ":" + crypto::random_hex(8) : "";
   auto call = deps->limits.admission(key, lease, now);
   auto reply = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!reply) {
@@ -281,13 +297,13 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
     spdlog::error("admission of key {} failed: {}", key.id, decision.error);
     co_return error(http::status::service_unavailable, "Limits cannot be checked right now, retry shortly");
   }
-  if (!decision.admitted) co_return refusal_response(limit_refusal(decision, key, now));
+  if (!decision.admitted) co_return refusal_response(limit_refusal(decision, key, decision.now_ms));
   admission.key = key;
   admission.lease = lease;
   if (!lease.empty()) {
     admission.renewal = std::make_shared<asio::steady_timer>(ex.stream().get_executor());
-    asio::co_spawn(ex.stream().get_executor(), keep_lease(deps, ex.worker(), key, lease, admission.renewal),
-                   asio::detached);
+    asio::co_spawn(ex.stream().get_executor(),
+                   keep_lease(deps, ex.worker(), key, lease, admission.renewal, admission.over), asio::detached);
   }
   co_return std::nullopt;
 }
@@ -408,7 +424,10 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       }
       account = std::move(*fresh);
     }
-    const auto& [base, proxy] = parsed_endpoint(*account);
+    // Copies: the per-thread cache may be cleared by another request while this one waits.
+    ParsedEndpoint endpoint = parsed_endpoint(*account);
+    auto& base = endpoint.base;
+    auto& proxy = endpoint.proxy;
     if (!base || !proxy) {
       co_await report(d, worker, *account, accounts::kStatusError, 0,
                       "invalid configuration: " + (!base ? base.error().message : proxy.error().message));
@@ -462,6 +481,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       std::string reason = fmt::format("upstream answered {}", status);
       if (status == 429 && e.body.find("Extra usage") != std::string::npos) {
         // Not a rate limit: the plan lacks extra usage for this request (spec/claude-oauth.md §6.4).
+        co_await admission.release_now();
         co_await ex.send(to_client(e));
         co_return;
       } else if ((status == 400 && e.body.find("organization has been disabled") != std::string::npos) ||
@@ -480,6 +500,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       } else if (status == 403 || status >= 500) {
         co_await report(d, worker, *account, accounts::kStatusError, now + rc.errorCooldown * 1000LL, reason);
       } else {
+        co_await admission.release_now();
         co_await ex.send(to_client(e));  // the request's own fault: no other account would do better
         co_return;
       }
@@ -495,6 +516,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       guard.stop();
       if (ec) {
         if (watch->gone) co_return;
+        co_await admission.release_now();
         co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
         co_return;
       }
@@ -559,6 +581,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   }
 
   if (watch->gone) co_return;
+  co_await admission.release_now();
   if (last_error) {
     co_await ex.send(to_client(*last_error));
   } else if (!last_failure.empty()) {

@@ -1,6 +1,7 @@
 #pragma once
 // The Messages API relay: one request's life is admit (key) -> schedule (account) ->
 // forward (with failover before the first byte) -> stream back -> meter.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@ struct RelayDeps {
   asio::ssl::context& tls;                       // for calls outside the pools (OAuth token endpoint)
   std::vector<usage::UsageEventWriter*> usage_writers;  // one per I/O thread, by worker index
   limits::Limits limits;                                 // the counted limits' scripts
+  std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

@@ -81,6 +81,39 @@ if keep_from then redis.call('XTRIM', stream, 'MINID', keep_from) end
 return 1
 )LUA";
 
+// Events written before the one-line format (one stream field per member), still in the
+// stream when an instance is upgraded.
+std::optional<UsageEvent> from_field_pairs(const std::vector<store::RedisReply>& kv) {
+  std::map<std::string, std::string> m;
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) m[kv[i].str] = kv[i + 1].str;
+  auto num = [&](const char* name, int64_t& out) {
+    const std::string& v = m[name];
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    return ec == std::errc() && end == v.data() + v.size();
+  };
+  UsageEvent e;
+  int64_t status = 0;
+  if (!num("ts", e.timestamp_ms) || !m.count("key")) return std::nullopt;
+  e.key_id = m["key"];
+  e.account_id = m["account"];
+  e.model = m["model"];
+  num("in", e.usage.input_tokens);
+  num("out", e.usage.output_tokens);
+  num("cc", e.usage.cache_creation_input_tokens);
+  num("cr", e.usage.cache_read_input_tokens);
+  num("cc5m", e.usage.cache_creation_5m);
+  num("cc1h", e.usage.cache_creation_1h);
+  num("cost", e.cost_micro);
+  num("status", status);
+  e.status = static_cast<int>(status);
+  e.stream = m["stream"] == "1";
+  e.partial = m["partial"] == "1";
+  num("ms", e.duration_ms);
+  e.request_id = m["rid"];
+  e.endpoint = m["ep"];
+  return e;
+}
+
 struct Plan {
   std::map<std::pair<std::string, std::string>, int64_t> increments;
   std::map<std::string, int64_t> expires;
@@ -322,6 +355,7 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
       const auto& fields = entry.elements[1].elements;
       std::optional<UsageEvent> event;
       if (fields.size() == 2 && fields[0].str == kUsageField) event = UsageEvent::from_wire(fields[1].str);
+      else event = from_field_pairs(fields);
       if (event) {
         out.emplace_back(id, std::move(*event));
       } else {

@@ -20,7 +20,7 @@ TEST(Usd, ParsesAndFormatsExactly) {
   EXPECT_EQ(m, 7'000'000);
   EXPECT_TRUE(parse_usd(".25", m));
   EXPECT_EQ(m, 250'000);
-  for (const char* bad : {"", "-1", "1.0000001", "abc", "1.2.3", "1e3", "."}) EXPECT_FALSE(parse_usd(bad, m)) << bad;
+  for (const char* bad : {"", "-1", "-0.5", "+1", "1.0000001", "abc", "1.2.3", "1e3", "."}) EXPECT_FALSE(parse_usd(bad, m)) << bad;
   EXPECT_EQ(format_usd(12'500'000), "12.5");
   EXPECT_EQ(format_usd(1), "0.000001");
   EXPECT_EQ(format_usd(0), "0");

@@ -81,5 +81,20 @@ TEST(UsageAggregator, FoldsTrimsAndTakesOverWhatADeadInstanceLeft) {
   EXPECT_EQ(requests(), 5);
 }
 
+TEST(UsageAggregator, FoldsEventsOfThePreviousFieldPairFormat) {
+  TempDir dir;
+  RedisServer redis(dir.file("redis"));
+  ASSERT_TRUE(redis.start());
+  redis.cli({"XADD", "usage:events", "*", "ts", "1764115200000", "key", "old", "account", "a1", "model", "m", "in",
+             "7", "out", "3", "cc", "0", "cr", "0", "cc5m", "0", "cc1h", "0", "cost", "11", "status", "200", "stream",
+             "0", "partial", "0", "ms", "5", "rid", "r", "ep", "/v1/messages"});
+  AggregatorOptions o;
+  o.consumer = "live";
+  o.gather = 10ms;
+  ASSERT_TRUE(run_until(redis, o, [&] { return redis.cli({"HGET", "usage:old", "totalRequests"}) == "1"; }));
+  EXPECT_EQ(redis.cli({"HGET", "usage:old", "totalInputTokens"}), "7");
+  EXPECT_EQ(redis.cli({"HGET", "usage:old", "totalCostMicro"}), "11");
+}
+
 }  // namespace
 }  // namespace crs::usage
