@@ -334,8 +334,8 @@ def targets_section(s1, s2, s3, sweep, ttfb_ms, idle_rss, open_streams):
     cmds = max(s["relay"]["redis_cmds"] for s in (s1, s2, s3))
     check("Redis commands per relayed request (incl. aggregation)", f"{cmds:.2f}", "<= 12", cmds <= 12)
     return ("### Targets\n\n| target | measured | limit | verdict |\n|---|---|---|---|\n" + "\n".join(rows) +
-            "\n\nRedis round trips per relayed request: 0 at admission when the key is cached; after the response "
-            "the usage event joins its thread's pipeline of XADDs (one write per millisecond at most); aggregation "
+            "\n\nRedis round trips per relayed request with the key's limits on: 1 at admission (a Lua script) and "
+            "1 at completion (a Lua script that also appends the usage event); the key lookup is cached. Aggregation "
             "runs in batches on its own thread.\n")
 
 
