@@ -239,6 +239,7 @@ int serve(config::Loaded loaded) {
   agg.consumer = hostname() + ":" + std::to_string(cfg.server.port);
   agg.timezone_offset_hours = cfg.usage.timezoneOffset;
   agg.records_per_key = static_cast<size_t>(cfg.usage.recordsPerKey);
+  agg.hourly_retention_days = cfg.usage.hourlyRetentionDays;
   // Folding a batch of events takes milliseconds of CPU: on an I/O thread it would delay every
   // request of that thread (the p99), so the aggregator has a thread of its own.
   asio::io_context usage_context(1);

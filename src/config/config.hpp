@@ -179,6 +179,7 @@ struct UsageConfig {
   std::string pricingFile = "config/pricing.json";
   int timezoneOffset = 8;              // hours; day/month buckets (the Node.js service's TIMEZONE_OFFSET)
   int recordsPerKey = 200;             // recent request records kept per key
+  int hourlyRetentionDays = 7;         // days hourly usage buckets are kept
 };
 
 struct Config {

@@ -76,6 +76,7 @@ std::vector<KeySpec> build() {
   add(s, "usage.pricingFile", CRS_FIELD(usage.pricingFile)).from_env({"PRICING_FILE"});
   add(s, "usage.timezoneOffset", CRS_FIELD(usage.timezoneOffset)).from_env({"TIMEZONE_OFFSET"}).range(-12, 14);
   add(s, "usage.recordsPerKey", CRS_FIELD(usage.recordsPerKey)).range(0, 100000);
+  add(s, "usage.hourlyRetentionDays", CRS_FIELD(usage.hourlyRetentionDays)).range(1, 3650);
 
   add(s, "redis.host", CRS_FIELD(redis.host)).from_env({"REDIS_HOST"});
   add(s, "redis.port", CRS_FIELD(redis.port)).from_env({"REDIS_PORT"}).range(1, 65535);

@@ -268,7 +268,7 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
       add_counts(p, "usage:" + k, c, true, 0);
       add_counts(p, "usage:daily:" + k + ":" + day, c, false, 32 * kDay);
       add_counts(p, "usage:monthly:" + k + ":" + month, c, false, 365 * kDay);
-      add_counts(p, "usage:hourly:" + k + ":" + hour, c, false, 7 * kDay);
+      add_counts(p, "usage:hourly:" + k + ":" + hour, c, false, o.hourly_retention_days * kDay);
       add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, c, false, 32 * kDay);
       add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, c, false, 365 * kDay);
       add_counts(p, "usage:" + k + ":model:alltime:" + m, c, false, 0);
@@ -278,11 +278,11 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
       add_counts(p, "account_usage:" + a, c, true, 0);
       add_counts(p, "account_usage:daily:" + a + ":" + day, c, false, 32 * kDay);
       add_counts(p, "account_usage:monthly:" + a + ":" + month, c, false, 365 * kDay);
-      add_counts(p, "account_usage:hourly:" + a + ":" + hour, c, false, 7 * kDay);
+      add_counts(p, "account_usage:hourly:" + a + ":" + hour, c, false, o.hourly_retention_days * kDay);
     }
     add_counts(p, "usage:model:daily:" + m + ":" + day, c, false, 32 * kDay);
     add_counts(p, "usage:model:monthly:" + m + ":" + month, c, false, 365 * kDay);
-    add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, 7 * kDay);
+    add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, o.hourly_retention_days * kDay);
     add_counts(p, "usage:global:total", c, true, 0);
     add_counts(p, "usage:global:daily:" + day, c, false, 32 * kDay);
   }

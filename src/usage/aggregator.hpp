@@ -26,6 +26,7 @@ struct AggregatorOptions {
   std::chrono::milliseconds gather{250};
   std::chrono::milliseconds claim_after{std::chrono::minutes(2)};
   size_t records_per_key = 200;
+  int64_t hourly_retention_days = 7;    // hourly buckets expire after this (days and months: 32 d, 365 d)
 };
 
 // The script arguments for one batch (exposed for tests).

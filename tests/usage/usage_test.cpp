@@ -189,6 +189,23 @@ TEST(FoldArguments, RecordsAreValidJsonWithExactCost) {
   EXPECT_NE(at[3].find("\"cost\":1.234567}"), std::string::npos) << at[3];
 }
 
+TEST(FoldArguments, HourlyBucketsExpireAfterTheConfiguredRetention) {
+  UsageEvent e;
+  e.timestamp_ms = 1764115200000;
+  e.key_id = "k1";
+  e.account_id = "a1";
+  e.model = "m";
+  e.usage.input_tokens = 1;
+  AggregatorOptions o;
+  o.timezone_offset_hours = 0;
+  o.hourly_retention_days = 2;
+  auto args = fold_arguments({{"1-0", e}}, o);
+  int hourly = 0;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i].find(":hourly:") != std::string::npos && args[i + 1] == "172800") ++hourly;
+  EXPECT_EQ(hourly, 3);  // per key, per account, per model
+}
+
 TEST(FoldArguments, KeepsOnlyTheNewestRecordsOldestFirst) {
   std::vector<std::pair<std::string, UsageEvent>> events;
   for (int i = 0; i < 5; ++i) {
