@@ -74,10 +74,15 @@ bool is_iso8601(std::string_view s) {
       default: if (!digit) return false;
     }
   }
+  int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
   int month = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
   int hour = (s[11] - '0') * 10 + (s[12] - '0'), minute = (s[14] - '0') * 10 + (s[15] - '0');
   int second = (s[17] - '0') * 10 + (s[18] - '0');
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour < 24 && minute < 60 && second < 60;
+  if (month < 1 || month > 12) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  int days = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  return day >= 1 && day <= days && hour < 24 && minute < 60 && second < 60;
 }
 
 // ---- reading one JSON member, with the field's name in every error ----
@@ -148,7 +153,11 @@ struct Reader {
     std::string text;
     if (v->is_string()) text = std::string(v->as_string());
     else if (v->is_int64() || v->is_uint64()) text = json::serialize(*v);
-    else if (v->is_double()) text = fmt::format("{:.6f}", v->as_double());
+    else if (v->is_double()) {
+      double scaled = v->as_double() * 1e6;
+      if (std::abs(scaled - std::round(scaled)) > 1e-3) return fail(name, "at most 6 decimals");
+      text = fmt::format("{:.6f}", v->as_double());
+    }
     else return fail(name, "must be an amount in USD");
     int64_t parsed = 0;
     if (!parse_usd(text, parsed)) return fail(name, "must be a non-negative amount in USD with at most 6 decimals");
@@ -169,13 +178,13 @@ struct Reader {
     } else if (v->is_array()) {
       for (const auto& item : v->as_array()) {
         if (!item.is_string()) return fail(name, "must be a list of strings");
-        std::string s(item.as_string());
-        if (s.empty() || s.size() > 200) return fail(name, "items must be 1 to 200 characters");
-        items.push_back(std::move(s));
+        items.emplace_back(item.as_string());
       }
     } else {
       return fail(name, "must be a list of strings");
     }
+    for (const auto& item : items)
+      if (item.empty() || item.size() > 200) return fail(name, "items must be 1 to 200 characters");
     if (items.size() > 100) return fail(name, "at most 100 items");
     if (known) {
       for (const auto& item : items)

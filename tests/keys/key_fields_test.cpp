@@ -64,7 +64,7 @@ TEST(KeyChanges, RefusesBadInputAndLeavesTheKeyAlone) {
   ApiKey k;
   k.name = "before";
   struct Case {
-    const char* body;
+    std::string body;
     const char* error_starts;
   } cases[] = {
       {R"({"name":""})", "name:"},
@@ -78,6 +78,9 @@ TEST(KeyChanges, RefusesBadInputAndLeavesTheKeyAlone) {
       {R"({"name":"x","permissions":["claude","bogus"]})", "permissions:"},
       {R"({"name":"x","allowedClients":["curl"]})", "allowedClients:"},
       {R"({"name":"x","expiresAt":"tomorrow"})", "expiresAt:"},
+      {R"({"name":"x","expiresAt":"2027-02-29T00:00:00Z"})", "expiresAt:"},
+      {R"({"name":"x","dailyCostLimit":0.0000001})", "dailyCostLimit:"},
+      {R"({"name":"x","tags":"ok,)" + std::string(201, 'x') + R"("})", "tags:"},
       {R"({"name":"x","expirationMode":"activation"})", "activationDays:"},
       {R"({"name":"x","weeklyResetDay":0})", "weeklyResetDay:"},
       {R"({"name":"x","weeklyResetHour":24})", "weeklyResetHour:"},
@@ -88,6 +91,7 @@ TEST(KeyChanges, RefusesBadInputAndLeavesTheKeyAlone) {
     EXPECT_TRUE(s.error().message.starts_with(c.error_starts)) << c.body << " -> " << s.error().message;
     EXPECT_EQ(k.name, "before");
   }
+  EXPECT_TRUE(apply_changes(k, changes(R"({"expiresAt":"2028-02-29T00:00:00Z","dailyCostLimit":0.1})")));
   // Ignored members of the Node.js service's clients do no harm.
   EXPECT_TRUE(apply_changes(k, changes(R"({"icon":"x","activationUnit":"days"})")));
 }
