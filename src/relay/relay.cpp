@@ -341,16 +341,18 @@ usage::UsageEvent usage_event(const RelayDeps& d, const Exchange& ex, const keys
 // - otherwise it joins this thread's writer (usage/event_writer.hpp) and nobody waits.
 Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admission, const keys::ApiKey& key,
                  usage::UsageEvent e) {
-  std::string what = fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
-                                 e.usage.total(), e.cost_micro);
+  auto what = [&e] {
+    return fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
+                       e.usage.total(), e.cost_micro);
+  };
   if (!admission.key) {
     auto call = deps->limits.completion(key, "", e);
-    deps->usage_writers.at(ex.worker())->append(std::move(call.command), std::move(what), call.script);
+    deps->usage_writers.at(ex.worker())->append(std::move(call.command), what(), call.script);
     co_return;
   }
   auto call = admission.complete(e);
   auto r = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
-  if (!r || r->is_error()) spdlog::error("{} not recorded: {}", what, r ? r->str : r.error().message);
+  if (!r || r->is_error()) spdlog::error("{} not recorded: {}", what(), r ? r->str : r.error().message);
 }
 
 // ---- the relay ----

@@ -111,6 +111,9 @@ TEST_F(InstancesTest, ConcurrencyFiveHoldsAcrossInstancesAndSurvivesACrash) {
   }
   EXPECT_EQ(redis.cli({"ZCARD", "limit:concurrency:" + key_id}), "5");
   EXPECT_EQ(post(0, false).status, 429);
+  // Past the 3 s lease TTL the live streams still hold their slots: the leases are renewed.
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(post(1, false).status, 429);
   relays[2]->process().send_signal(SIGKILL);
   auto killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return post(0, false).status == 200; }, 6s));

@@ -159,6 +159,17 @@ TEST_F(LimitsTest, ALimitSetLaterCountsWhatWasAlreadySpent) {
   expect_refusal(post(), 402, "billing_error", "Total cost limit reached");
 }
 
+// The slot of a request that ends in an error is free before the client reads the error, so
+// a client that retries at once is not refused by its own finished request.
+TEST_F(LimitsTest, AnErrorAnswerFreesTheSlotBeforeTheClientSeesIt) {
+  make_key({"--concurrency", "1"});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(fake.script(kAccountKey, R"({"status":400,"errorType":"invalid_request_error"})", 1));
+    ASSERT_EQ(post().status, 400);
+    ASSERT_EQ(post().status, 200) << "retry " << i;
+  }
+}
+
 TEST_F(LimitsTest, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
   make_key({"--concurrency", "2"});
   ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":3,"dripMs":400})", 2));

@@ -254,6 +254,26 @@ TEST_F(RelayTest, KeyRulesPermissionsClientsModelsAndExpiry) {
       << "activated once";
 }
 
+// A keep-alive connection remembers the digest of the key it presented last: a different key
+// on the same connection must be looked up anew, never taken for the remembered one.
+TEST_F(RelayTest, OneConnectionMayChangeItsKey) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  std::string body = message_body(false);
+  auto request = [&](const std::string& k) {
+    return "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + k +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+  };
+  RawConnection c(relay->port());
+  ASSERT_TRUE(c.send(request(key)));
+  EXPECT_NE(c.receive(500ms).find("HTTP/1.1 200"), std::string::npos);
+  ASSERT_TRUE(c.send(request("cr_" + std::string(64, '0'))));
+  EXPECT_NE(c.receive(500ms).find("HTTP/1.1 401"), std::string::npos);
+  ASSERT_TRUE(c.send(request(key)));
+  EXPECT_NE(c.receive(500ms).find("HTTP/1.1 200"), std::string::npos);
+}
+
 TEST_F(RelayTest, NoAccountMeans503) {
   start();
   auto r = post("/v1/messages", message_body(false));

@@ -131,12 +131,18 @@ TEST(Buckets, TimezoneOffset) {
   EXPECT_EQ(month_bucket(ms, -12), "2025-11");
 }
 
-TEST(FoldArguments, MergesIncrementsOfABatch) {
+// An event of key k1 on account a1 and model m, at `ts`; tests set what they look at.
+UsageEvent event_at(int64_t ts) {
   UsageEvent e;
-  e.timestamp_ms = 1764115200000;
+  e.timestamp_ms = ts;
   e.key_id = "k1";
   e.account_id = "a1";
   e.model = "m";
+  return e;
+}
+
+TEST(FoldArguments, MergesIncrementsOfABatch) {
+  UsageEvent e = event_at(1764115200000);
   e.usage.input_tokens = 10;
   e.usage.output_tokens = 5;
   e.cost_micro = 7;
@@ -160,10 +166,7 @@ TEST(FoldArguments, MergesIncrementsOfABatch) {
 }
 
 TEST(FoldArguments, RecordsAreValidJsonWithExactCost) {
-  UsageEvent e;
-  e.timestamp_ms = 1764115200123;
-  e.key_id = "k1";
-  e.account_id = "a1";
+  UsageEvent e = event_at(1764115200123);
   e.model = "we\"ird\\model\x01";
   e.request_id = "r1";
   e.endpoint = "/v1/messages";
@@ -190,11 +193,7 @@ TEST(FoldArguments, RecordsAreValidJsonWithExactCost) {
 }
 
 TEST(FoldArguments, HourlyBucketsExpireAfterTheConfiguredRetention) {
-  UsageEvent e;
-  e.timestamp_ms = 1764115200000;
-  e.key_id = "k1";
-  e.account_id = "a1";
-  e.model = "m";
+  UsageEvent e = event_at(1764115200000);
   e.usage.input_tokens = 1;
   AggregatorOptions o;
   o.timezone_offset_hours = 0;
