@@ -17,6 +17,8 @@
 #include <boost/asio/ssl.hpp>
 
 #include "accounts/account_registry.hpp"
+#include "admin/admin_http.hpp"
+#include "admin/credentials.hpp"
 #include "accounts/account_store.hpp"
 #include "core/logging.hpp"
 #include "core/net.hpp"
@@ -24,10 +26,13 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "keys/key_cache.hpp"
+#include "keys/key_store.hpp"
 #include "monitor/health.hpp"
 #include "relay/relay.hpp"
 #include "scheduler/scheduler.hpp"
+#include "stats/api_stats.hpp"
 #include "store/embedded_redis.hpp"
+#include "store/redis_script.hpp"
 #include "store/keyspace.hpp"
 #include "store/redis_client.hpp"
 #include "store/redis_subscriber.hpp"
@@ -106,6 +111,51 @@ std::string hostname() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
   return buf;
+}
+
+// Counters for keys made before limits were kept (limits.hpp: seed), before any request can
+// charge them.
+Task<Status> seed_limit_counters(store::RedisClient& redis, const config::Config& cfg, const limits::Limits& limits) {
+  keys::KeyStore store(redis, cfg.security.encryptionKey, cfg.security.apiKeyPrefix);
+  auto all = co_await store.list();
+  if (!all) co_return all.error();
+  int64_t now = accounts::now_ms();
+  size_t seeded = 0;
+  for (size_t first = 0; first < all->size(); first += 200) {
+    std::vector<store::RedisCommand> batch;
+    for (size_t i = first; i < std::min(all->size(), first + 200); ++i) {
+      auto call = limits.seed((*all)[i], now);
+      batch.push_back(call.script->with_source(call.command));
+    }
+    auto replies = co_await redis.pipeline(std::move(batch));
+    if (!replies) co_return replies.error();
+    for (const auto& r : *replies) {
+      if (r.is_error()) co_return Error{r.str};
+      seeded += r.as_int().value_or(0) == 1 ? 1 : 0;
+    }
+  }
+  if (seeded) spdlog::info("limit counters started for {} key(s) from their recorded usage", seeded);
+  co_return Ok{};
+}
+
+// What must be in Redis before the first request: the admin login, the keys' counters.
+Task<void> prepare_store(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg,
+                         const limits::Limits& limits) {
+  if (auto s = co_await admin::ensure_credentials(redis, pool, cfg); !s)
+    spdlog::error("cannot set up the admin login: {}", s.error().message);
+  if (auto s = co_await seed_limit_counters(redis, cfg, limits); !s)
+    spdlog::error("cannot start limit counters: {}", s.error().message);
+}
+
+Task<void> prepare_when_connected(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg,
+                                  const limits::Limits& limits) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!redis.connected()) {
+    timer.expires_after(std::chrono::milliseconds(200));
+    auto [ec] = co_await timer.async_wait(use_nothrow);
+    if (ec) co_return;
+  }
+  co_await prepare_store(redis, pool, cfg, limits);
 }
 
 }  // namespace
@@ -264,11 +314,14 @@ int serve(config::Loaded loaded) {
 
   http_server::Router router;
   register_root_routes(router);
-  auto relay_deps = std::make_shared<relay::RelayDeps>(
-      cfg, key_cache, account_registry, scheduler, *pricing, redis_by_worker, pools_by_worker, tls,
-      usage_writers_by_worker,
-      limits::Limits(cfg.usage.timezoneOffset, std::chrono::seconds(cfg.relay.concurrencyLeaseTtl)));
+  limits::Limits key_limits(cfg.usage.timezoneOffset, std::chrono::seconds(cfg.relay.concurrencyLeaseTtl));
+  auto relay_deps = std::make_shared<relay::RelayDeps>(cfg, key_cache, account_registry, scheduler, *pricing,
+                                                       redis_by_worker, pools_by_worker, tls, usage_writers_by_worker,
+                                                       key_limits);
   relay::register_relay_routes(router, relay_deps);
+  BlockingPool blocking_pool(1);
+  admin::register_admin_routes(router, std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router));
+  stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(cfg, redis_by_worker, key_limits));
   monitor::HealthSources health;
   health.redis = redis_by_worker;
   health.redis_mode = embedded ? "embedded" : "external";
@@ -300,13 +353,26 @@ int serve(config::Loaded loaded) {
   // and /health says so): a request must not meet a thread whose connection is still opening.
   asio::steady_timer ready_timer(main_context);
   auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  auto start_serving = [&] {
+    server.start();
+    spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
+                 cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
+  };
   std::function<void()> start_when_ready = [&] {
     bool all = std::all_of(redis.begin(), redis.end(), [](const auto& r) { return r->connected(); });
-    if (all || std::chrono::steady_clock::now() >= ready_by) {
-      if (!all) spdlog::warn("Redis is not reachable yet; serving anyway (/health reports it)");
-      server.start();
-      spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
-                   cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
+    if (all) {
+      asio::co_spawn(main_context, prepare_store(*redis.front(), blocking_pool, cfg, key_limits),
+                     [&](std::exception_ptr e) {
+                       if (e) spdlog::error("preparing the store failed");
+                       start_serving();
+                     });
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= ready_by) {
+      spdlog::warn("Redis is not reachable yet; serving anyway (/health reports it)");
+      asio::co_spawn(main_context, prepare_when_connected(*redis.front(), blocking_pool, cfg, key_limits),
+                     asio::detached);
+      start_serving();
       return;
     }
     ready_timer.expires_after(std::chrono::milliseconds(10));
@@ -325,6 +391,7 @@ int serve(config::Loaded loaded) {
     if (int left = usage_in_flight()) spdlog::warn("{} usage record(s) not written before stopping", left);
     reloader.stop();
     invalidations.stop();
+    blocking_pool.stop();
     aggregator.stop();
     usage_guard.reset();
     for (auto& r : redis) r->stop();

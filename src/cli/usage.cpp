@@ -9,31 +9,14 @@
 #include "cli/commands.hpp"
 #include "store/hash_record.hpp"
 #include "usage/aggregator.hpp"
+#include "usage/usage_reader.hpp"
 
 namespace crs::cli {
 namespace json = boost::json;
 namespace {
 
-struct Totals {
-  int64_t requests = 0, input = 0, output = 0, cache_create = 0, cache_read = 0, all = 0, cost_micro = 0;
-};
-
-Totals totals_of(const store::HashRecord& r, bool total_names) {
-  auto n = [&](const char* plain, const char* total) {
-    return std::atoll(store::field(r, total_names ? total : plain, "0").c_str());
-  };
-  return Totals{n("requests", "totalRequests"),         n("inputTokens", "totalInputTokens"),
-                n("outputTokens", "totalOutputTokens"), n("cacheCreateTokens", "totalCacheCreateTokens"),
-                n("cacheReadTokens", "totalCacheReadTokens"), n("allTokens", "totalAllTokens"),
-                n("costMicro", "totalCostMicro")};
-}
-
-json::object to_json(const Totals& t) {
-  return json::object{{"requests", t.requests},         {"inputTokens", t.input},
-                      {"outputTokens", t.output},       {"cacheCreateTokens", t.cache_create},
-                      {"cacheReadTokens", t.cache_read}, {"allTokens", t.all},
-                      {"costMicroUsd", t.cost_micro},   {"cost", fmt::format("{:.6f}", t.cost_micro / 1e6)}};
-}
+using usage::UsageTotals;
+using usage::totals_of;
 
 std::vector<store::RedisCommand> reads(const std::string& kind, const std::string& id, const std::string& day,
                                        const std::string& month) {
@@ -44,14 +27,14 @@ std::vector<store::RedisCommand> reads(const std::string& kind, const std::strin
 }
 
 std::string usage_json(const std::string& kind, const std::string& id, const std::string& day, const std::string& month,
-                       const Totals& total, const Totals& today, const Totals& this_month) {
+                       const UsageTotals& total, const UsageTotals& today, const UsageTotals& this_month) {
   json::object out{{kind == "key" ? "keyId" : "accountId", id}, {"day", day},      {"month", month},
-                   {"total", to_json(total)},                    {"today", to_json(today)},
-                   {"thisMonth", to_json(this_month)}};
+                   {"total", usage::to_json(total)},             {"today", usage::to_json(today)},
+                   {"thisMonth", usage::to_json(this_month)}};
   return json::serialize(out);
 }
 
-void print_table(const Totals& today, const Totals& this_month, const Totals& total) {
+void print_table(const UsageTotals& today, const UsageTotals& this_month, const UsageTotals& total) {
   std::cout << fmt::format("{:<12} {:>10} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}\n", "PERIOD", "REQUESTS", "INPUT",
                            "OUTPUT", "CACHE WRITE", "CACHE READ", "ALL TOKENS", "COST (USD)");
   for (auto [label, t] : {std::pair{"today", today}, std::pair{"this month", this_month}, std::pair{"total", total}})
@@ -66,9 +49,9 @@ Task<int> show_usage(GlobalOptions options, std::string kind, std::string id, st
   std::string month = usage::month_bucket(now, cfg.usage.timezoneOffset);
   auto replies = co_await redis.pipeline(reads(kind, id, day, month));
   if (!replies) co_return fail(options, replies.error().message);
-  Totals total = totals_of(store::to_record((*replies)[0]), true);
-  Totals today = totals_of(store::to_record((*replies)[1]), false);
-  Totals this_month = totals_of(store::to_record((*replies)[2]), false);
+  UsageTotals total = totals_of(store::to_record((*replies)[0]), true);
+  UsageTotals today = totals_of(store::to_record((*replies)[1]), false);
+  UsageTotals this_month = totals_of(store::to_record((*replies)[2]), false);
   if (options.json) {
     std::cout << usage_json(kind, id, day, month, total, today, this_month) << "\n";
     co_return 0;

@@ -182,8 +182,18 @@ struct UsageConfig {
   int hourlyRetentionDays = 7;         // days hourly usage buckets are kept
 };
 
+struct AdminConfig {
+  std::string username;                // with password: the admin's credentials, replacing stored ones
+  std::string password;                // empty: generated on first start into dataDir/init.json
+  int sessionTtl = 86400;              // s an admin login token stays valid
+  int loginFailuresPerIp = 5;          // wrong passwords from one address before it must wait
+  int loginFailuresPerUser = 10;       // wrong passwords for one username before it must wait
+  int loginLockout = 900;              // s the failures are counted over (and the wait)
+};
+
 struct Config {
   ServerConfig server;
+  AdminConfig admin;
   RelayConfig relay;
   OauthConfig oauth;
   UsageConfig usage;

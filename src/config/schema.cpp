@@ -88,6 +88,13 @@ std::vector<KeySpec> build() {
   add(s, "redis.embeddedPort", CRS_FIELD(redis.embeddedPort)).from_env({"REDIS_EMBEDDED_PORT"}).range(1, 65535);
   add(s, "redis.embeddedBinary", CRS_FIELD(redis.embeddedBinary)).from_env({"REDIS_SERVER_BINARY"});
 
+  add(s, "admin.username", CRS_FIELD(admin.username)).from_env({"ADMIN_USERNAME"});
+  add(s, "admin.password", CRS_FIELD(admin.password)).from_env({"ADMIN_PASSWORD"}).is_secret();
+  add(s, "admin.sessionTtl", CRS_FIELD(admin.sessionTtl)).from_env({"ADMIN_SESSION_TTL"}).range(60, 30 * 86400);
+  add(s, "admin.loginFailuresPerIp", CRS_FIELD(admin.loginFailuresPerIp)).range(1, 1000000);
+  add(s, "admin.loginFailuresPerUser", CRS_FIELD(admin.loginFailuresPerUser)).range(1, 1000000);
+  add(s, "admin.loginLockout", CRS_FIELD(admin.loginLockout)).range(1, 86400);
+
   add(s, "security.jwtSecret", CRS_FIELD(security.jwtSecret)).from_env({"JWT_SECRET"}).is_secret();
   add(s, "security.encryptionKey", CRS_FIELD(security.encryptionKey)).from_env({"ENCRYPTION_KEY"}).is_secret();
   add(s, "security.apiKeyPrefix", CRS_FIELD(security.apiKeyPrefix)).from_env({"API_KEY_PREFIX"});

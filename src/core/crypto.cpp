@@ -63,6 +63,20 @@ std::string hmac_sha256_raw(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
+Result<std::string> scrypt_raw(std::string_view password, std::string_view salt, int log2_n, int r, int p,
+                               size_t length) {
+  if (log2_n < 1 || log2_n > 22 || r < 1 || r > 32 || p < 1 || p > 16 || length == 0 || length > 128)
+    return Error{"scrypt parameters out of range"};
+  uint64_t n = uint64_t{1} << log2_n;
+  uint64_t max_memory = 128 * n * static_cast<uint64_t>(r) * static_cast<uint64_t>(p) + (64u << 20);
+  std::string out(length, '\0');
+  if (EVP_PBE_scrypt(password.data(), password.size(), reinterpret_cast<const unsigned char*>(salt.data()),
+                     salt.size(), n, static_cast<uint64_t>(r), static_cast<uint64_t>(p), max_memory,
+                     reinterpret_cast<unsigned char*>(out.data()), out.size()) != 1)
+    return Error{"scrypt failed"};
+  return out;
+}
+
 std::string random_bytes(size_t n) {
   std::string out(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)

@@ -11,6 +11,9 @@ std::string sha256_hex(std::string_view data);
 std::string sha256_raw(std::string_view data);
 std::string sha1_hex(std::string_view data);  // only for Redis script ids (EVALSHA), never for security
 std::string hmac_sha256_raw(std::string_view key, std::string_view data);
+// scrypt (RFC 7914), for passwords at rest. n = 2^log2_n; uses about 128 * n * r bytes.
+Result<std::string> scrypt_raw(std::string_view password, std::string_view salt, int log2_n, int r, int p,
+                               size_t length);
 
 std::string random_bytes(size_t n);
 std::string random_hex(size_t bytes);        // 2*bytes lowercase hex characters

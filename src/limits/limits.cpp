@@ -100,8 +100,20 @@ end
 return redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[7])
 )LUA");
 
-std::string counters_key(const keys::ApiKey& k) { return "limit:" + k.id; }
-std::string leases_key(const keys::ApiKey& k) { return "limit:concurrency:" + k.id; }
+// KEYS: 1 counters, 2 the key's all-time usage, 3.. its daily usage of this week, today first
+// ARGV: 1 this day, 2 this week
+const store::Script kSeed(R"LUA(
+if redis.call('HEXISTS', KEYS[1], 'totalCost') == 1 then return 0 end
+local total = redis.call('HMGET', KEYS[2], 'totalCostMicro', 'totalAllTokens')
+local function num(v) return tonumber(v or '0') or 0 end
+local today, week = num(redis.call('HGET', KEYS[3], 'costMicro')), 0
+for i = 3, #KEYS do week = week + num(redis.call('HGET', KEYS[i], 'costMicro')) end
+local function int(v) return string.format('%d', v) end
+redis.call('HSET', KEYS[1], 'totalCost', int(num(total[1])), 'totalTokens', int(num(total[2])), 'day', ARGV[1],
+           'dayCost', int(today), 'week', ARGV[2], 'weekCost', int(week))
+return 1
+)LUA");
+
 
 std::tm local_tm(int64_t ms, int tz) {
   std::time_t t = static_cast<std::time_t>(ms / 1000 + tz * 3600);
@@ -159,7 +171,7 @@ ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, 
                                 n(l.total_tokens),
                                 day_label(now_ms),
                                 week_label(key, now_ms)};
-  return {&kAdmission, kAdmission.call({counters_key(key), leases_key(key)}, std::move(args))};
+  return {&kAdmission, kAdmission.call({counters_key(key.id), leases_key(key.id)}, std::move(args))};
 }
 
 Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const {
@@ -184,7 +196,7 @@ Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply,
 
 ScriptCall Limits::renewal(const keys::ApiKey& key, const std::string& lease) const {
   int64_t ttl = std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count();
-  return {&kRenewal, kRenewal.call({leases_key(key)}, {lease, std::to_string(ttl)})};
+  return {&kRenewal, kRenewal.call({leases_key(key.id)}, {lease, std::to_string(ttl)})};
 }
 
 ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {
@@ -197,11 +209,40 @@ ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease,
                                 std::string(usage::kUsageField),
                                 event.to_wire()};
   return {&kCompletion,
-          kCompletion.call({counters_key(key), leases_key(key), std::string(usage::kUsageStream)}, std::move(args))};
+          kCompletion.call({counters_key(key.id), leases_key(key.id), std::string(usage::kUsageStream)}, std::move(args))};
+}
+
+ScriptCall Limits::seed(const keys::ApiKey& key, int64_t now_ms) const {
+  std::vector<std::string> keys{counters_key(key.id), "usage:" + key.id};
+  int64_t week_start = week_start_ms(key.limits, now_ms);
+  // Today first, then back to the day the week started in.
+  for (int64_t day = now_ms; keys.size() < 10; day -= kDayMs) {
+    keys.push_back("usage:daily:" + key.id + ":" + day_label(day));
+    if (day_label(day) == day_label(week_start)) break;
+  }
+  return {&kSeed, kSeed.call(std::move(keys), {day_label(now_ms), week_label(key, now_ms)})};
+}
+
+Limits::Usage Limits::current(const keys::ApiKey& key, const store::HashRecord& c, int64_t now_ms) const {
+  auto num = [&](const char* name) { return std::atoll(store::field(c, name, "0").c_str()); };
+  Usage u;
+  u.total_cost_micro = num("totalCost");
+  u.total_tokens = num("totalTokens");
+  if (store::field(c, "day") == day_label(now_ms)) u.daily_cost_micro = num("dayCost");
+  if (store::field(c, "week") == week_label(key, now_ms)) u.weekly_cost_micro = num("weekCost");
+  int64_t window_ms = key.limits.rate_window_minutes * 60 * 1000;
+  int64_t start = num("winStart");
+  if (window_ms > 0 && start > 0 && now_ms < start + window_ms) {
+    u.window_requests = num("winRequests");
+    u.window_cost_micro = num("winCost");
+    u.window_start_ms = start;
+    u.window_end_ms = start + window_ms;
+  }
+  return u;
 }
 
 store::RedisCommand Limits::release(const keys::ApiKey& key, const std::string& lease) const {
-  return store::make_command("ZREM", leases_key(key), lease);
+  return store::make_command("ZREM", leases_key(key.id), lease);
 }
 
 }  // namespace crs::limits

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "keys/api_key.hpp"
+#include "store/hash_record.hpp"
 #include "store/redis_codec.hpp"
 #include "store/redis_script.hpp"
 #include "store/redis_reply.hpp"
@@ -54,6 +55,21 @@ class Limits {
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.
   store::RedisCommand release(const keys::ApiKey& key, const std::string& lease) const;
+
+  // Counters for a key that has none yet (it was made before they were kept, or imported):
+  // total cost and tokens from its folded usage, today's cost, this week's (whole days).
+  // Leaves existing counters alone; run for every key before an instance starts serving.
+  ScriptCall seed(const keys::ApiKey& key, int64_t now_ms) const;
+
+  // What a key has used against its limits at now_ms, from HGETALL of its counters hash.
+  struct Usage {
+    int64_t total_cost_micro = 0, total_tokens = 0, daily_cost_micro = 0, weekly_cost_micro = 0;
+    int64_t window_requests = 0, window_cost_micro = 0;
+    int64_t window_start_ms = 0, window_end_ms = 0;  // 0: no window running
+  };
+  Usage current(const keys::ApiKey& key, const store::HashRecord& counters, int64_t now_ms) const;
+  static std::string counters_key(std::string_view key_id) { return "limit:" + std::string(key_id); }
+  static std::string leases_key(std::string_view key_id) { return "limit:concurrency:" + std::string(key_id); }
 
   std::chrono::seconds lease_ttl() const { return lease_ttl_; }
 

@@ -58,7 +58,11 @@ for k = 1, n do
   i = i + 3 + count
 end
 n = tonumber(ARGV[i]); i = i + 1
-for k = 1, n do redis.call('SADD', ARGV[i], ARGV[i+1]); redis.call('EXPIRE', ARGV[i], ARGV[i+2]); i = i + 3 end
+for k = 1, n do
+  redis.call('SADD', ARGV[i], ARGV[i+1])
+  if ARGV[i+2] ~= '0' then redis.call('EXPIRE', ARGV[i], ARGV[i+2]) end
+  i = i + 3
+end
 redis.call('XACK', stream, group, unpack(ids))
 -- Drop what every consumer is done with. When nothing is pending, trim up to the last entry
 -- delivered (far cheaper than XDEL of each id). When another consumer still holds entries,
@@ -273,6 +277,7 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
       add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, c, false, 365 * kDay);
       add_counts(p, "usage:" + k + ":model:alltime:" + m, c, false, 0);
       p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
+      p.set_members[{"usage:" + k + ":models", m}] = 0;  // no expiry: lists a key's models for reports
     }
     if (!a.empty()) {
       add_counts(p, "account_usage:" + a, c, true, 0);
@@ -283,8 +288,12 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
     add_counts(p, "usage:model:daily:" + m + ":" + day, c, false, 32 * kDay);
     add_counts(p, "usage:model:monthly:" + m + ":" + month, c, false, 365 * kDay);
     add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, o.hourly_retention_days * kDay);
+    add_counts(p, "usage:model:alltime:" + m, c, false, 0);
+    p.set_members[{"usage:model:index", m}] = 0;
     add_counts(p, "usage:global:total", c, true, 0);
     add_counts(p, "usage:global:daily:" + day, c, false, 32 * kDay);
+    add_counts(p, "usage:global:monthly:" + month, c, false, 365 * kDay);
+    add_counts(p, "usage:global:hourly:" + hour, c, false, o.hourly_retention_days * kDay);
   }
   auto iso = [](int64_t ms) {
     return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));

@@ -1,0 +1,145 @@
+#include "admin/admin_http.hpp"
+
+#include <boost/url/parse_query.hpp>
+
+#include "admin/credentials.hpp"
+#include "admin/login_throttle.hpp"
+#include "http/responses.hpp"
+
+namespace crs::admin {
+namespace json = boost::json;
+using http_server::Exchange;
+using store::make_command;
+
+namespace {
+
+json::object error_object(std::string_view error, std::string_view message) {
+  return json::object{{"error", error}, {"message", message}};
+}
+
+// The token of a request: "Authorization: Bearer <token>" or "x-admin-token: <token>".
+std::string_view token_of(const http_server::Request& req) {
+  auto auth = req[http::field::authorization];
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return auth.substr(7);
+  return req["x-admin-token"];
+}
+
+}  // namespace
+
+http_server::Response admin_data(json::value data, http::status status) {
+  json::object o;
+  o["success"] = true;
+  o["data"] = std::move(data);
+  return http_server::json_response(status, json::serialize(o));
+}
+
+http_server::Response admin_message(std::string_view message) {
+  json::object o;
+  o["success"] = true;
+  o["message"] = message;
+  return http_server::json_response(http::status::ok, json::serialize(o));
+}
+
+http_server::Response admin_error(http::status status, std::string_view error, std::string_view message) {
+  return http_server::json_response(status, json::serialize(error_object(error, message)));
+}
+
+Task<std::optional<json::object>> read_json_object(Exchange& ex) {
+  boost::system::error_code ec;
+  auto v = json::parse(ex.request().body(), ec);
+  if (ec || !v.is_object()) {
+    co_await ex.send(admin_error(http::status::bad_request, "Invalid request", "the body must be a JSON object"));
+    co_return std::nullopt;
+  }
+  co_return std::move(v.as_object());
+}
+
+std::map<std::string, std::string> query_params(std::string_view query) {
+  std::map<std::string, std::string> out;
+  auto parsed = boost::urls::parse_query(query);
+  if (!parsed) return out;
+  for (auto p : *parsed) out[std::string(p.key)] = std::string(p.value);
+  return out;
+}
+
+bool is_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (s[i] == '-')) return false;
+    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& deps) {
+  std::string_view token = token_of(ex.request());
+  if (token.empty()) {
+    co_await ex.send(admin_error(http::status::unauthorized, "Missing admin token", "Please provide an admin token"));
+    co_return std::nullopt;
+  }
+  auto verified = verify_session(token, deps.cfg.security.jwtSecret, unix_seconds());
+  if (auto* problem = std::get_if<TokenError>(&verified)) {
+    std::string_view error = problem->problem == TokenProblem::Malformed  ? "Invalid admin token format"
+                             : problem->problem == TokenProblem::Expired  ? "Session expired"
+                                                                          : "Invalid admin token";
+    co_await ex.send(admin_error(http::status::unauthorized, error, problem->message));
+    co_return std::nullopt;
+  }
+  SessionClaims claims = std::get<SessionClaims>(std::move(verified));
+  // Logout and password changes are in Redis: one round trip for both.
+  std::vector<store::RedisCommand> commands;
+  commands.push_back(make_command("HGET", std::string(kCredentialsKey), "version"));
+  commands.push_back(make_command("EXISTS", revoked_session_key(claims.jti)));
+  auto replies = co_await deps.redis_for(ex).pipeline(std::move(commands));
+  if (!replies || (*replies)[0].is_error() || (*replies)[1].is_error()) {
+    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable",
+                                 "cannot check the session: Redis is not reachable"));
+    co_return std::nullopt;
+  }
+  bool current = (*replies)[0].as_int().value_or(-1) == claims.version;
+  bool revoked = (*replies)[1].as_int().value_or(1) != 0;
+  if (!current || revoked) {
+    std::string_view why = revoked ? "this session was ended; log in again"
+                                   : "the admin login changed since this session began; log in again";
+    co_await ex.send(admin_error(http::status::unauthorized, "Invalid session", why));
+    co_return std::nullopt;
+  }
+  co_return claims;
+}
+
+void add_admin_route(http_server::Router& router, http::verb method, std::string pattern, AdminDepsPtr deps,
+                     AdminHandler handler) {
+  router.add(method, std::move(pattern), [deps, handler](Exchange& ex) -> Task<void> {
+    auto session = co_await authenticate(ex, *deps);
+    if (!session) co_return;
+    co_await handler(ex, *session);
+  });
+}
+
+namespace {
+
+json::array route_table(const http_server::Router& router) {
+  json::array out;
+  for (const auto& r : router.routes())
+    out.push_back(json::object{{"method", std::string(http::to_string(r.method))}, {"path", r.pattern}});
+  return out;
+}
+
+}  // namespace
+
+void register_admin_routes(http_server::Router& router, AdminDepsPtr deps) {
+  deps->router = &router;
+  register_auth_routes(router, deps);
+  register_key_routes(router, deps);
+  register_usage_routes(router, deps);
+  add_admin_route(router, http::verb::get, "/admin/routes", deps, [deps](Exchange& ex, const SessionClaims&) {
+    return ex.send(admin_data(route_table(*deps->router)));
+  });
+}
+
+}  // namespace crs::admin

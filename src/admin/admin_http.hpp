@@ -1,0 +1,64 @@
+#pragma once
+// What every admin handler shares: its dependencies, the admin JSON shapes
+// ({"success":true,"data":…} / {"error","message"}, spec/crs-compat.md §7) and the guard that
+// every /admin route passes through (add_admin_route): a valid, unexpired, HS256-signed
+// login token whose session was neither ended (logout) nor outdated by a password change.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "admin/session_token.hpp"
+#include "config/config.hpp"
+#include "core/blocking.hpp"
+#include "http/exchange.hpp"
+#include "http/router.hpp"
+#include "store/redis_client.hpp"
+
+namespace crs::admin {
+
+struct AdminDeps {
+  const config::Config& cfg;
+  std::vector<store::RedisClient*> redis;  // one per I/O thread
+  BlockingPool& pool;                      // password hashing, file writes
+  const http_server::Router* router = nullptr;
+
+  store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
+};
+using AdminDepsPtr = std::shared_ptr<AdminDeps>;
+
+using AdminHandler = std::function<Task<void>(http_server::Exchange&, const SessionClaims&)>;
+
+// Registers a route that answers 401 unless the request carries a valid admin token
+// (Authorization: Bearer, or x-admin-token).
+void add_admin_route(http_server::Router& router, http::verb method, std::string pattern, AdminDepsPtr deps,
+                     AdminHandler handler);
+
+// The session of a request, or nullopt after answering 401 (or 503 when Redis cannot say).
+Task<std::optional<SessionClaims>> authenticate(http_server::Exchange& ex, const AdminDeps& deps);
+
+http_server::Response admin_data(boost::json::value data, http::status status = http::status::ok);
+http_server::Response admin_message(std::string_view message);
+http_server::Response admin_error(http::status status, std::string_view error, std::string_view message);
+
+// The request body as a JSON object, or nullopt after answering 400.
+Task<std::optional<boost::json::object>> read_json_object(http_server::Exchange& ex);
+
+// Decoded query parameters (the last value wins).
+std::map<std::string, std::string> query_params(std::string_view query);
+
+bool is_uuid(std::string_view text);
+
+int64_t unix_seconds();
+
+// Route groups, each in its own file.
+void register_auth_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_key_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_usage_routes(http_server::Router& router, AdminDepsPtr deps);
+// All of the above plus GET /admin/routes (the route table, for scripts and the auth test).
+void register_admin_routes(http_server::Router& router, AdminDepsPtr deps);
+
+}  // namespace crs::admin

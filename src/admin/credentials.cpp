@@ -1,0 +1,209 @@
+#include "admin/credentials.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "admin/password.hpp"
+#include "core/crypto.hpp"
+#include "core/time.hpp"
+#include "store/hash_record.hpp"
+
+namespace crs::admin {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using store::make_command;
+namespace {
+
+// Creates the login only if none exists: two instances starting together agree on one.
+constexpr const char* kCreateIfAbsent = R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'version', 1, 'createdAt', ARGV[3])
+return 1
+)LUA";
+
+constexpr const char* kReplace = R"LUA(
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'updatedAt', ARGV[3])
+if redis.call('HEXISTS', KEYS[1], 'createdAt') == 0 then redis.call('HSET', KEYS[1], 'createdAt', ARGV[3]) end
+return v
+)LUA";
+
+std::string now_iso() { return iso8601_utc(std::chrono::system_clock::now()); }
+
+json::object read_init_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  auto v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) {
+    spdlog::warn("{} is not a JSON object; ignored", path);
+    return {};
+  }
+  return v.as_object();
+}
+
+// Written to a temporary file created 0600 and renamed over the old one.
+Status write_init_file(const std::string& path, const json::object& content) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(errno))};
+  std::string text = json::serialize(content) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::fchmod(fd, 0600);
+  ::close(fd);
+  crypto::wipe(text);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Error{fmt::format("cannot write {}", path)};
+  return Ok{};
+}
+
+std::string string_member(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// init.json after a change: everything but the plaintext password.
+json::object hashed_init(json::object previous, const Credentials& c) {
+  previous.erase("adminPassword");
+  if (!previous.contains("initializedAt")) previous["initializedAt"] = now_iso();
+  previous["adminUsername"] = c.username;
+  previous["adminPasswordHash"] = c.password_hash;
+  previous["updatedAt"] = now_iso();
+  previous["version"] = CRS_VERSION;
+  return previous;
+}
+
+// init.json of a generated login, in the Node.js service's shape.
+json::object generated_init(const std::string& username, const std::string& password) {
+  return json::object{{"initializedAt", now_iso()}, {"adminUsername", username}, {"adminPassword", password},
+                      {"version", CRS_VERSION}};
+}
+
+void show_on_terminal(const std::string& path, const std::string& username, const std::string& password) {
+  // Shown once, on the terminal only: log files and journals are not the place for a password.
+  if (!::isatty(STDERR_FILENO)) return;
+  std::fprintf(stderr,
+               "\n  Admin login generated (also in %s, readable by this user only):\n"
+               "    username: %s\n    password: %s\n  Change it with POST /web/auth/change-password or "
+               "`crs admin reset-password`.\n\n",
+               path.c_str(), username.c_str(), password.c_str());
+}
+
+}  // namespace
+
+std::string init_file_path(const std::string& data_dir) { return (fs::path(data_dir) / "init.json").string(); }
+
+Task<Result<std::optional<Credentials>>> load_credentials(store::RedisClient& redis) {
+  auto reply = co_await redis.command(make_command("HGETALL", std::string(kCredentialsKey)));
+  if (!reply) co_return reply.error();
+  auto record = store::to_record(*reply);
+  if (record.empty() || store::field(record, "passwordHash").empty()) co_return std::optional<Credentials>();
+  Credentials c;
+  c.username = store::field(record, "username");
+  c.password_hash = store::field(record, "passwordHash");
+  c.version = std::atoll(store::field(record, "version", "0").c_str());
+  co_return std::optional<Credentials>(std::move(c));
+}
+
+Task<Result<Credentials>> replace_credentials(store::RedisClient& redis, BlockingPool& pool,
+                                              const std::string& data_dir, std::string username,
+                                              std::string password_hash) {
+  auto reply = co_await redis.command(make_command("EVAL", std::string(kReplace), "1", std::string(kCredentialsKey),
+                                                   username, password_hash, now_iso()));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{reply->str};
+  Credentials c{std::move(username), std::move(password_hash), reply->as_int().value_or(0)};
+  std::string path = init_file_path(data_dir);
+  auto rewrite = [path, c] { return write_init_file(path, hashed_init(read_init_file(path), c)); };
+  auto written = co_await pool.run(rewrite);
+  if (!written) spdlog::warn("admin login changed, but {}", written.error().message);
+  co_return c;
+}
+
+Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg) {
+  std::string path = init_file_path(cfg.server.dataDir);
+  auto stored = co_await load_credentials(redis);
+  if (!stored) co_return stored.error();
+
+  if (!cfg.admin.username.empty() && !cfg.admin.password.empty()) {
+    std::string password = cfg.admin.password;
+    std::optional<Credentials> current = *stored;
+    auto compare = [current, username = cfg.admin.username, password] {
+      return current && current->username == username && verify_password(password, current->password_hash);
+    };
+    bool same = co_await pool.run(compare);
+    if (same) co_return Ok{};
+    auto hashing = [password] { return hash_password(password); };
+    std::string hash = co_await pool.run(hashing);
+    auto replaced = co_await replace_credentials(redis, pool, cfg.server.dataDir, cfg.admin.username, hash);
+    if (!replaced) co_return replaced.error();
+    spdlog::info("admin login set from the configuration (admin.username / ADMIN_USERNAME)");
+    co_return Ok{};
+  }
+
+  auto reading = [path] { return read_init_file(path); };
+  json::object init = co_await pool.run(reading);
+  std::string plaintext = string_member(init, "adminPassword");
+  if (*stored) {
+    // A plaintext password the stored login no longer accepts is stale: drop it from the file.
+    if (!plaintext.empty()) {
+      Credentials current = **stored;
+      auto check = [current, plaintext] { return !verify_password(plaintext, current.password_hash); };
+      bool stale = co_await pool.run(check);
+      if (stale) {
+        auto rewrite = [path, init, current] { return write_init_file(path, hashed_init(init, current)); };
+        auto written = co_await pool.run(rewrite);
+        if (written) spdlog::info("{}: removed a plaintext admin password that is no longer valid", path);
+      }
+    }
+    co_return Ok{};
+  }
+
+  // Nothing in Redis: restore from init.json, or generate a first login.
+  std::string username = string_member(init, "adminUsername");
+  std::string hash = string_member(init, "adminPasswordHash");
+  bool generated = false;
+  if (!username.empty() && hash.empty() && !plaintext.empty()) {
+    auto hashing = [plaintext] { return hash_password(plaintext); };
+    hash = co_await pool.run(hashing);
+  }
+  if (username.empty() || hash.empty()) {
+    username = "cr_admin_" + crypto::random_hex(4);
+    plaintext = generate_password();
+    auto hashing = [plaintext] { return hash_password(plaintext); };
+    hash = co_await pool.run(hashing);
+    generated = true;
+  }
+  auto created = co_await redis.command(make_command("EVAL", std::string(kCreateIfAbsent), "1",
+                                                     std::string(kCredentialsKey), username, hash, now_iso()));
+  if (!created) co_return created.error();
+  if (created->is_error()) co_return Error{created->str};
+  if (created->as_int().value_or(0) != 1) co_return Ok{};  // another instance was first
+  if (!generated) {
+    spdlog::info("admin login {} restored from {}", username, path);
+    co_return Ok{};
+  }
+  json::object fresh = generated_init(username, plaintext);
+  auto writing = [path, fresh] { return write_init_file(path, fresh); };
+  auto written = co_await pool.run(writing);
+  if (!written) co_return written.error();
+  spdlog::warn("admin login generated: username {}, password in {} (0600). Change it after the first login.",
+               username, path);
+  show_on_terminal(path, username, plaintext);
+  crypto::wipe(plaintext);
+  co_return Ok{};
+}
+
+}  // namespace crs::admin
