@@ -202,7 +202,7 @@ TEST(FoldArguments, HourlyBucketsExpireAfterTheConfiguredRetention) {
   int hourly = 0;
   for (size_t i = 0; i + 1 < args.size(); ++i)
     if (args[i].find(":hourly:") != std::string::npos && args[i + 1] == "172800") ++hourly;
-  EXPECT_EQ(hourly, 3);  // per key, per account, per model
+  EXPECT_EQ(hourly, 4);  // per key, per account, per model and for the whole relay
 }
 
 TEST(FoldArguments, KeepsOnlyTheNewestRecordsOldestFirst) {
