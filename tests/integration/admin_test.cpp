@@ -208,6 +208,21 @@ TEST_F(AdminTest, PasswordChangeEndsEverySessionAndKeepsOnlyAHash) {
   EXPECT_EQ(relay->log().find("a-new-long-password"), std::string::npos);
 }
 
+TEST_F(AdminTest, CliResetsALostPassword) {
+  std::string before = token();
+  for (int i = 0; i < 3; ++i) login(username, "guess");  // the username is locked now
+  auto r = relay->cli({"admin", "reset-password", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto o = parse_object(r.out);
+  EXPECT_EQ(o["username"].as_string(), username);
+  std::string fresh(o["password"].as_string());
+  EXPECT_NE(fresh, password);
+  EXPECT_EQ(admin("GET", "/web/auth/user", before).status, 401);
+  EXPECT_EQ(login(username, password).status, 401);
+  EXPECT_EQ(login(username, fresh).status, 200) << "the reset also lifts the username's lock";
+  EXPECT_EQ(read_file(dir.file("data/init.json")).find(fresh), std::string::npos);
+}
+
 TEST_F(AdminTest, InitFileHashRestoresTheLoginWhenRedisLosesIt) {
   std::string tok = token();
   json::object change{{"currentPassword", password}, {"newPassword", "restorable-password"}};
