@@ -23,6 +23,7 @@ namespace {
 
 struct Scripted {
   std::string credential;  // "*" matches every request
+  std::string body_contains;  // if set, only requests whose body contains it
   json::value behavior;
   int64_t times = -1;      // -1: until cleared
 };
@@ -222,6 +223,7 @@ struct FakeUpstream::State {
       std::lock_guard lock(mutex);
       for (auto it = scripts.begin(); it != scripts.end(); ++it) {
         if (it->credential != "*" && it->credential != credential) continue;
+        if (!it->body_contains.empty() && req.body().find(it->body_contains) == std::string::npos) continue;
         chosen = it->behavior;
         if (it->times > 0 && --it->times == 0) scripts.erase(it);
         break;
@@ -586,7 +588,8 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     s->total = 0;
     return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
   });
-  // {"credential": "sk-..." | "*", "behavior": {...}, "times": N}; appended to the script list.
+  // {"credential": "sk-..." | "*", "bodyContains": "text", "behavior": {...}, "times": N};
+  // appended to the script list.
   router.add(http::verb::post, "/_fake/behaviors", [s](Exchange& ex) {
     boost::system::error_code ec;
     auto v = json::parse(ex.request().body(), ec);
@@ -603,6 +606,7 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     script.credential = "*";
     if (auto* c = o->if_contains("credential"); c && c->is_string()) script.credential = std::string(c->get_string());
     if (auto* t = o->if_contains("times"); t && t->is_int64()) script.times = t->get_int64();
+    if (auto* b = o->if_contains("bodyContains"); b && b->is_string()) script.body_contains = std::string(b->get_string());
     {
       std::lock_guard lock(s->mutex);
       s->scripts.push_back(std::move(script));
