@@ -27,6 +27,16 @@ std::string string_member(const json::object& o, const char* name) {
 
 std::string client_address(const Exchange& ex) { return ex.remote().address().to_string(); }
 
+// Logins waiting for the hashing thread beyond this are refused: scrypt is slow on purpose.
+constexpr size_t kMaxQueuedHashes = 8;
+
+http_server::Response busy() {
+  auto r = admin_error(http::status::service_unavailable, "Service unavailable",
+                       "too many logins at once; try again in a moment");
+  r.set(http::field::retry_after, "1");
+  return r;
+}
+
 SessionClaims new_session(const std::string& username, int64_t version, int ttl) {
   SessionClaims c;
   c.username = username;
@@ -63,7 +73,20 @@ Task<std::optional<Credentials>> check_password(Exchange& ex, const AdminDeps& d
                                                 std::string password) {
   auto& redis = deps.redis_for(ex);
   std::string ip = client_address(ex);
-  auto counted = co_await redis.command(count_attempt(deps.cfg.admin, ip, username));
+  std::string group = address_group(ip);
+  auto stored = co_await load_credentials(redis);
+  if (stored && !*stored) {
+    // Redis lost the login while running: restore it from init.json (or make a first one).
+    auto restored = co_await ensure_credentials(redis, deps.pool, deps.cfg);
+    if (restored) stored = co_await load_credentials(redis);
+  }
+  if (!stored) {
+    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
+    co_return std::nullopt;
+  }
+  std::optional<Credentials> login = *stored;
+  bool admin_name = login && crypto::equal_constant_time(username, login->username);
+  auto counted = co_await redis.command(count_attempt(deps.cfg.admin, group, username, admin_name));
   if (!counted || counted->is_error()) {
     co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
     co_return std::nullopt;
@@ -74,15 +97,13 @@ Task<std::optional<Credentials>> check_password(Exchange& ex, const AdminDeps& d
     co_await ex.send(too_many_attempts(attempt.retry_after_seconds));
     co_return std::nullopt;
   }
-  auto stored = co_await load_credentials(redis);
-  if (!stored) {
-    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
+  if (deps.pool.queued() >= kMaxQueuedHashes) {
+    co_await ex.send(busy());
     co_return std::nullopt;
   }
-  std::optional<Credentials> login = *stored;
-  auto check = [login, username, password] {
+  auto check = [login, admin_name, password] {
     bool password_ok = verify_password(password, login ? login->password_hash : kDummyHash);
-    return login && password_ok && crypto::equal_constant_time(username, login->username);
+    return admin_name && password_ok;
   };
   bool ok = co_await deps.pool.run(check);
   if (!ok) {
@@ -90,7 +111,7 @@ Task<std::optional<Credentials>> check_password(Exchange& ex, const AdminDeps& d
     co_await ex.send(invalid_credentials());
     co_return std::nullopt;
   }
-  co_await redis.command(clear_attempts(ip, username));
+  co_await redis.pipeline(login_succeeded(group, username));
   co_return login;
 }
 
@@ -112,9 +133,10 @@ Task<void> login(Exchange& ex, AdminDepsPtr deps) {
   co_await ex.send(token_response(new_session(login->username, login->version, deps->cfg.admin.sessionTtl), *deps));
 }
 
+// Ends a session; NX makes it happen once, so a token refreshes into one new token only.
 store::RedisCommand revoke(const SessionClaims& s) {
   int64_t left = std::max<int64_t>(1, s.expires_at - unix_seconds());
-  return make_command("SET", revoked_session_key(s.jti), "1", "EX", std::to_string(left));
+  return make_command("SET", revoked_session_key(s.jti), "1", "EX", std::to_string(left), "NX");
 }
 
 Task<void> logout(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
@@ -130,6 +152,10 @@ Task<void> refresh(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps
   auto r = co_await deps->redis_for(ex).command(revoke(session));
   if (!r || r->is_error()) {
     co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
+    co_return;
+  }
+  if (r->is_nil()) {  // a parallel refresh or a logout was first
+    co_await ex.send(admin_error(http::status::unauthorized, "Invalid session", "this session was ended; log in again"));
     co_return;
   }
   co_await ex.send(token_response(new_session(session.username, session.version, deps->cfg.admin.sessionTtl), *deps));

@@ -26,7 +26,7 @@ namespace {
 // Creates the login only if none exists: two instances starting together agree on one.
 constexpr const char* kCreateIfAbsent = R"LUA(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'version', 1, 'createdAt', ARGV[3])
+redis.call('HSET', KEYS[1], 'username', ARGV[1], 'passwordHash', ARGV[2], 'version', ARGV[4], 'createdAt', ARGV[3])
 return 1
 )LUA";
 
@@ -58,11 +58,12 @@ Status write_init_file(const std::string& path, const json::object& content) {
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::unlink(tmp.c_str());  // never write through a file or link someone else left there
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(errno))};
   std::string text = json::serialize(content) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::fchmod(fd, 0600);
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
   crypto::wipe(text);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Error{fmt::format("cannot write {}", path)};
@@ -80,6 +81,7 @@ json::object hashed_init(json::object previous, const Credentials& c) {
   if (!previous.contains("initializedAt")) previous["initializedAt"] = now_iso();
   previous["adminUsername"] = c.username;
   previous["adminPasswordHash"] = c.password_hash;
+  previous["credentialsVersion"] = c.version;  // a restore continues above it: older sessions stay ended
   previous["updatedAt"] = now_iso();
   previous["version"] = CRS_VERSION;
   return previous;
@@ -174,6 +176,8 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
   // Nothing in Redis: restore from init.json, or generate a first login.
   std::string username = string_member(init, "adminUsername");
   std::string hash = string_member(init, "adminPasswordHash");
+  const auto* saved_version = init.if_contains("credentialsVersion");
+  int64_t version = saved_version && saved_version->is_int64() ? saved_version->as_int64() + 1 : 1;
   bool generated = false;
   if (!username.empty() && hash.empty() && !plaintext.empty()) {
     auto hashing = [plaintext] { return hash_password(plaintext); };
@@ -185,20 +189,40 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
     auto hashing = [plaintext] { return hash_password(plaintext); };
     hash = co_await pool.run(hashing);
     generated = true;
+    // The file first: a password that reached Redis but no file would be lost.
+    json::object fresh = generated_init(username, plaintext);
+    auto writing = [path, fresh] { return write_init_file(path, fresh); };
+    auto written = co_await pool.run(writing);
+    if (!written) co_return written.error();
   }
   auto created = co_await redis.command(make_command("EVAL", std::string(kCreateIfAbsent), "1",
-                                                     std::string(kCredentialsKey), username, hash, now_iso()));
+                                                     std::string(kCredentialsKey), username, hash, now_iso(),
+                                                     std::to_string(version)));
   if (!created) co_return created.error();
   if (created->is_error()) co_return Error{created->str};
-  if (created->as_int().value_or(0) != 1) co_return Ok{};  // another instance was first
-  if (!generated) {
-    spdlog::info("admin login {} restored from {}", username, path);
+  if (created->as_int().value_or(0) != 1) {
+    // Another instance was first: its login holds, so a password generated here is void.
+    if (generated) {
+      auto winner = co_await load_credentials(redis);
+      if (winner && *winner) {
+        Credentials w = **winner;
+        auto rewrite = [path, w] { return write_init_file(path, hashed_init(read_init_file(path), w)); };
+        auto rewritten = co_await pool.run(rewrite);
+        if (!rewritten) spdlog::warn("{}", rewritten.error().message);
+      }
+    }
     co_return Ok{};
   }
-  json::object fresh = generated_init(username, plaintext);
-  auto writing = [path, fresh] { return write_init_file(path, fresh); };
-  auto written = co_await pool.run(writing);
-  if (!written) co_return written.error();
+  if (!generated) {
+    spdlog::info("admin login {} restored from {}", username, path);
+    if (plaintext.empty()) {  // remember the new version, so a second restore ends these sessions too
+      Credentials restored{username, hash, version};
+      auto rewrite = [path, init, restored] { return write_init_file(path, hashed_init(init, restored)); };
+      auto rewritten = co_await pool.run(rewrite);
+      if (!rewritten) spdlog::warn("{}", rewritten.error().message);
+    }
+    co_return Ok{};
+  }
   spdlog::warn("admin login generated: username {}, password in {} (0600). Change it after the first login.",
                username, path);
   show_on_terminal(path, username, plaintext);

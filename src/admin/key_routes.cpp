@@ -117,7 +117,8 @@ Task<void> list_keys(Exchange& ex, AdminDepsPtr deps) {
     co_return;
   }
   const ListQuery& q = *query;
-  auto all = co_await key_store(*deps, ex).list();
+  auto store = key_store(*deps, ex);
+  auto all = co_await store.list();
   if (!all) {
     co_await ex.send(store_unavailable(all.error().message));
     co_return;
@@ -158,7 +159,8 @@ Task<std::optional<keys::ApiKey>> find_key(Exchange& ex, const AdminDeps& deps) 
     co_await ex.send(key_not_found());
     co_return std::nullopt;
   }
-  auto found = co_await key_store(deps, ex).get(id);
+  auto store = key_store(deps, ex);
+  auto found = co_await store.get(id);
   if (!found) {
     co_await ex.send(store_unavailable(found.error().message));
     co_return std::nullopt;
@@ -192,7 +194,8 @@ Task<void> create_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
     co_await ex.send(invalid("name: required"));
     co_return;
   }
-  auto made = co_await key_store(*deps, ex).create(std::move(fields));
+  auto store = key_store(*deps, ex);
+  auto made = co_await store.create(std::move(fields));
   if (!made) {
     co_await ex.send(store_unavailable(made.error().message));
     co_return;
@@ -215,7 +218,8 @@ Task<void> update_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
     co_await ex.send(invalid(s.error().message));
     co_return;
   }
-  auto changed = co_await key_store(*deps, ex).update(key->id, std::move(*body));
+  auto store = key_store(*deps, ex);
+  auto changed = co_await store.update(key->id, std::move(*body));
   if (!changed) {
     co_await ex.send(store_unavailable(changed.error().message));
     co_return;
@@ -231,7 +235,8 @@ Task<void> update_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
 Task<void> renew_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
   auto key = co_await find_key(ex, *deps);
   if (!key) co_return;
-  auto made = co_await key_store(*deps, ex).renew(key->id);
+  auto store = key_store(*deps, ex);
+  auto made = co_await store.renew(key->id);
   if (!made) {
     co_await ex.send(store_unavailable(made.error().message));
     co_return;
@@ -243,7 +248,9 @@ Task<void> renew_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr de
 Task<void> delete_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
   auto key = co_await find_key(ex, *deps);
   if (!key) co_return;
-  if (auto s = co_await key_store(*deps, ex).remove(key->id); !s) {
+  auto store = key_store(*deps, ex);
+  auto removed = co_await store.remove(key->id);
+  if (auto& s = removed; !s) {
     co_await ex.send(store_unavailable(s.error().message));
     co_return;
   }

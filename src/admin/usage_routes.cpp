@@ -24,6 +24,7 @@ namespace {
 
 constexpr size_t kMaxBuckets = 800;   // a month of hours, two years of days
 constexpr size_t kMaxModels = 200;
+constexpr size_t kMaxModelReads = 20000;  // models x periods in one report
 
 struct Range {
   Granularity granularity = Granularity::Day;
@@ -102,19 +103,35 @@ json::object report(const Range& r, int tz, std::string_view subject, const std:
   return o;
 }
 
+// The hash of a model's usage in one period: of one key, or of the whole relay.
+std::string model_hash(const std::string& key_id, const std::string& model, const Range& r, const std::string& period) {
+  if (!key_id.empty()) return usage::key_model_key(key_id, model, kind_of(r.granularity), period);
+  Granularity g = r.granularity == Granularity::Month ? Granularity::Month : Granularity::Day;
+  return usage::bucket_key(Subject::Model, model, g, period);
+}
+
+std::string route_param(const Exchange& ex, const std::string& name) {
+  return name.empty() ? std::string() : ex.params().at(name);
+}
+
+constexpr std::string_view kTooLong = "the range is too long for a breakdown by model; ask for a shorter one";
+
+http_server::Response model_sums_error(const Error& e) {
+  if (e.message == kTooLong) return admin_error(http::status::bad_request, "Invalid request", e.message);
+  return admin_error(http::status::service_unavailable, "Service unavailable", e.message);
+}
+
 // Sums per model over the range: one HGETALL per model and period, pipelined.
 Task<Result<json::array>> model_sums(store::RedisClient& redis, std::vector<std::string> models, const Range& r,
                                      std::string key_id) {
   std::sort(models.begin(), models.end());
   if (models.size() > kMaxModels) models.resize(kMaxModels);
   auto periods = model_periods(r);
+  if (models.size() * periods.size() > kMaxModelReads)
+    co_return Error{std::string(kTooLong)};
   std::vector<std::string> hashes;
   for (const auto& m : models)
-    for (const auto& p : periods)
-      hashes.push_back(key_id.empty()
-                           ? usage::bucket_key(Subject::Model, m, r.granularity == Granularity::Month ? Granularity::Month
-                                                                                                      : Granularity::Day, p)
-                           : usage::key_model_key(key_id, m, kind_of(r.granularity), p));
+    for (const auto& p : periods) hashes.push_back(model_hash(key_id, m, r, p));
   auto totals = co_await usage::read_totals(redis, hashes);
   if (!totals) co_return totals.error();
   json::array out;
@@ -145,7 +162,7 @@ Task<void> usage_report(Exchange& ex, AdminDepsPtr deps, Subject subject, std::s
     co_await ex.send(admin_error(http::status::bad_request, "Invalid request", range.error().message));
     co_return;
   }
-  std::string id = param.empty() ? std::string() : ex.params().at(param);
+  std::string id = route_param(ex, param);
   if (subject == Subject::Key && !is_uuid(id)) {
     co_await ex.send(admin_error(http::status::bad_request, "Invalid request", "keyId: not a key id"));
     co_return;
@@ -168,7 +185,7 @@ Task<void> usage_report(Exchange& ex, AdminDepsPtr deps, Subject subject, std::s
     if (models) sums = co_await model_sums(redis, std::move(*models), *range, id);
     else sums = models.error();
     if (!sums) {
-      co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", sums.error().message));
+      co_await ex.send(model_sums_error(sums.error()));
       co_return;
     }
     data["models"] = std::move(*sums);
@@ -189,7 +206,7 @@ Task<void> models_report(Exchange& ex, AdminDepsPtr deps) {
   if (models) sums = co_await model_sums(redis, std::move(*models), *range, "");
   else sums = models.error();
   if (!sums) {
-    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", sums.error().message));
+    co_await ex.send(model_sums_error(sums.error()));
     co_return;
   }
   json::object data;

@@ -138,24 +138,38 @@ Task<Status> seed_limit_counters(store::RedisClient& redis, const config::Config
   co_return Ok{};
 }
 
-// What must be in Redis before the first request: the admin login, the keys' counters.
+// What must be in Redis before the first request: the keys' counters (seeded first: until
+// then the relay answers 503, so no charge can start them from zero), the admin login.
+// Tried until both succeed; `first_try_done` runs after the first try, successful or not.
 Task<void> prepare_store(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg,
-                         const limits::Limits& limits) {
-  if (auto s = co_await admin::ensure_credentials(redis, pool, cfg); !s)
-    spdlog::error("cannot set up the admin login: {}", s.error().message);
-  if (auto s = co_await seed_limit_counters(redis, cfg, limits); !s)
-    spdlog::error("cannot start limit counters: {}", s.error().message);
-}
-
-Task<void> prepare_when_connected(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg,
-                                  const limits::Limits& limits) {
+                         const limits::Limits& limits, std::atomic<bool>& ready, std::function<void()> first_try_done) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!redis.connected()) {
-    timer.expires_after(std::chrono::milliseconds(200));
+  auto delay = std::chrono::milliseconds(100);
+  bool seeded = false, login = false;
+  while (true) {
+    if (redis.connected()) {
+      if (!seeded) {
+        auto s = co_await seed_limit_counters(redis, cfg, limits);
+        seeded = s.ok();
+        if (seeded) ready = true;
+        else spdlog::error("cannot start limit counters (will retry): {}", s.error().message);
+      }
+      if (seeded && !login) {
+        auto s = co_await admin::ensure_credentials(redis, pool, cfg);
+        login = s.ok();
+        if (!login) spdlog::error("cannot set up the admin login (will retry): {}", s.error().message);
+      }
+    }
+    if (first_try_done) {
+      first_try_done();
+      first_try_done = nullptr;
+    }
+    if (seeded && login) co_return;
+    timer.expires_after(delay);
     auto [ec] = co_await timer.async_wait(use_nothrow);
     if (ec) co_return;
+    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
-  co_await prepare_store(redis, pool, cfg, limits);
 }
 
 }  // namespace
@@ -353,7 +367,9 @@ int serve(config::Loaded loaded) {
   // and /health says so): a request must not meet a thread whose connection is still opening.
   asio::steady_timer ready_timer(main_context);
   auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  bool serving = false;
   auto start_serving = [&] {
+    if (std::exchange(serving, true)) return;
     server.start();
     spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
                  cfg.server.host, server.port(), threads, embedded ? "embedded" : "external", ro.address());
@@ -361,7 +377,9 @@ int serve(config::Loaded loaded) {
   std::function<void()> start_when_ready = [&] {
     bool all = std::all_of(redis.begin(), redis.end(), [](const auto& r) { return r->connected(); });
     if (all) {
-      asio::co_spawn(main_context, prepare_store(*redis.front(), blocking_pool, cfg, key_limits),
+      asio::co_spawn(main_context,
+                     prepare_store(*redis.front(), blocking_pool, cfg, key_limits, relay_deps->store_ready,
+                                   start_serving),
                      [&](std::exception_ptr e) {
                        if (e) spdlog::error("preparing the store failed");
                        start_serving();
@@ -370,7 +388,8 @@ int serve(config::Loaded loaded) {
     }
     if (std::chrono::steady_clock::now() >= ready_by) {
       spdlog::warn("Redis is not reachable yet; serving anyway (/health reports it)");
-      asio::co_spawn(main_context, prepare_when_connected(*redis.front(), blocking_pool, cfg, key_limits),
+      asio::co_spawn(main_context,
+                     prepare_store(*redis.front(), blocking_pool, cfg, key_limits, relay_deps->store_ready, nullptr),
                      asio::detached);
       start_serving();
       return;

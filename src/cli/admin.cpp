@@ -42,7 +42,7 @@ Task<int> reset_password(GlobalOptions options, ResetOptions reset, std::string 
   std::string hash = admin::hash_password(password);
   auto replaced = co_await admin::replace_credentials(redis, pool, cfg.server.dataDir, username, hash);
   if (!replaced) co_return fail(options, replaced.error().message);
-  co_await redis.command(admin::clear_attempts("", username));  // the address counters expire by themselves
+  co_await redis.command(admin::clear_user_attempts(username));  // address counters expire by themselves
   if (options.json) {
     std::cout << reset_json(username, password, generated) << "\n";
   } else if (generated) {

@@ -1,4 +1,5 @@
-// `crs usage --key ID | --account ID`: requests, tokens and cost, in total, today and this month.
+// `crs usage --key ID | --account ID`: requests, tokens and cost, in total, today and this month;
+// with --from/--to, per hour, day or month over that range.
 #include <iostream>
 #include <memory>
 
@@ -62,6 +63,63 @@ Task<int> show_usage(GlobalOptions options, std::string kind, std::string id, st
   co_return 0;
 }
 
+struct RangeOptions {
+  std::string from, to, granularity = "day";
+};
+
+std::string range_json(const std::string& kind, const std::string& id, const RangeOptions& r,
+                       const std::vector<std::string>& periods, const std::vector<UsageTotals>& buckets) {
+  json::array list;
+  UsageTotals sum;
+  for (size_t i = 0; i < periods.size(); ++i) {
+    sum.add(buckets[i]);
+    json::object o = usage::to_json(buckets[i]);
+    o["period"] = periods[i];
+    list.push_back(std::move(o));
+  }
+  json::object out{{kind == "key" ? "keyId" : "accountId", id}, {"granularity", r.granularity}, {"from", r.from},
+                   {"to", r.to}, {"buckets", std::move(list)}, {"range", usage::to_json(sum)}};
+  return json::serialize(out);
+}
+
+void print_range(const std::vector<std::string>& periods, const std::vector<UsageTotals>& buckets) {
+  std::cout << fmt::format("{:<14} {:>10} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}\n", "PERIOD", "REQUESTS", "INPUT",
+                           "OUTPUT", "CACHE WRITE", "CACHE READ", "ALL TOKENS", "COST (USD)");
+  UsageTotals sum;
+  auto row = [](const std::string& label, const UsageTotals& t) {
+    std::cout << fmt::format("{:<14} {:>10} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14.6f}\n", label, t.requests,
+                             t.input, t.output, t.cache_create, t.cache_read, t.all, t.cost_micro / 1e6);
+  };
+  for (size_t i = 0; i < periods.size(); ++i) {
+    sum.add(buckets[i]);
+    if (buckets[i].requests || buckets[i].all) row(periods[i], buckets[i]);
+  }
+  row("range", sum);
+}
+
+Task<int> show_range(GlobalOptions options, std::string kind, std::string id, RangeOptions r,
+                     store::RedisClient& redis, const config::Config& cfg) {
+  usage::Granularity g = r.granularity == "hour"    ? usage::Granularity::Hour
+                         : r.granularity == "month" ? usage::Granularity::Month
+                                                    : usage::Granularity::Day;
+  if (r.to.empty()) r.to = usage::day_bucket(accounts::now_ms(), cfg.usage.timezoneOffset);
+  auto periods = usage::periods(g, r.from, r.to, 800);
+  if (!periods) co_return fail(options, periods.error().message);
+  usage::Subject subject = kind == "key" ? usage::Subject::Key : usage::Subject::Account;
+  std::vector<std::string> hashes;
+  for (const auto& p : *periods) hashes.push_back(usage::bucket_key(subject, id, g, p));
+  auto buckets = co_await usage::read_totals(redis, hashes);
+  if (!buckets) co_return fail(options, buckets.error().message);
+  if (options.json) {
+    std::cout << range_json(kind, id, r, *periods, *buckets) << "\n";
+    co_return 0;
+  }
+  std::cout << fmt::format("Usage of {} {} per {} from {} to {} (UTC{:+})\n\n", kind, id, r.granularity, r.from, r.to,
+                           cfg.usage.timezoneOffset);
+  print_range(*periods, *buckets);
+  co_return 0;
+}
+
 }  // namespace
 
 void add_usage_command(CLI::App& app, Context& ctx) {
@@ -71,7 +129,13 @@ void add_usage_command(CLI::App& app, Context& ctx) {
   auto* k = cmd->add_option("--key", *key, "Key id");
   auto* a = cmd->add_option("--account", *account, "Account id");
   k->excludes(a);
-  cmd->callback([&ctx, key, account] {
+  auto range = std::make_shared<RangeOptions>();
+  auto* from = cmd->add_option("--from", range->from, "First day of a range, YYYY-MM-DD (months: YYYY-MM)");
+  cmd->add_option("--to", range->to, "Last day of the range (default: today)")->needs(from);
+  cmd->add_option("--granularity", range->granularity, "hour | day | month (default: day)")
+      ->check(CLI::IsMember({"hour", "day", "month"}))
+      ->needs(from);
+  cmd->callback([&ctx, key, account, range] {
     if (key->empty() == account->empty()) {
       ctx.exit_code = fail(ctx.global, "give --key ID or --account ID");
       return;
@@ -79,7 +143,8 @@ void add_usage_command(CLI::App& app, Context& ctx) {
     std::string kind = key->empty() ? "account" : "key";
     std::string id = key->empty() ? *account : *key;
     ctx.exit_code = with_redis(ctx.global, false, [&](store::RedisClient& r, const config::Config& c) {
-      return show_usage(ctx.global, kind, id, r, c);
+      return range->from.empty() ? show_usage(ctx.global, kind, id, r, c)
+                                 : show_range(ctx.global, kind, id, *range, r, c);
     });
   });
 }

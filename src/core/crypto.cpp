@@ -125,6 +125,7 @@ Result<std::string> base64_decode(std::string_view text) {
   if (n < 0) return Error{"invalid base64"};
   size_t pad = 0;
   for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  if (pad > 2 || pad > static_cast<size_t>(n)) return Error{"invalid base64"};
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

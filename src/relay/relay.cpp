@@ -67,6 +67,8 @@ std::string client_key(const http_server::Request& req, std::string_view query) 
 }
 
 Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::ApiKey& out) {
+  // Until counters of older keys are seeded, a charge would start them from zero.
+  if (!d.store_ready) co_return error(http::status::service_unavailable, "The relay is starting; try again shortly");
   std::string plaintext = client_key(ex.request(), ex.query());
   if (plaintext.empty())
     co_return error(http::status::unauthorized,

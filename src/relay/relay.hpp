@@ -32,6 +32,7 @@ struct RelayDeps {
   std::vector<usage::UsageEventWriter*> usage_writers;  // one per I/O thread, by worker index
   limits::Limits limits;                                 // the counted limits' scripts
   std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
+  std::atomic<bool> store_ready{false};                  // set once limit counters are seeded (serve.cpp)
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

@@ -49,6 +49,14 @@ TEST(Password, GeneratedPasswordsAreLongAndDiffer) {
   for (char c : a) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)));
 }
 
+TEST(Base64, PaddingAloneIsAnError) {
+  EXPECT_FALSE(crypto::base64_decode("===="));
+  EXPECT_FALSE(crypto::base64_decode("A==="));
+  auto ok = crypto::base64_decode("aGk=");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, "hi");
+}
+
 TEST(SessionToken, RoundTrip) {
   int64_t now = 1'800'000'000;
   std::string token = sign_session(claims(now), kSecret);

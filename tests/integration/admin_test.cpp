@@ -28,6 +28,16 @@ std::string message_body() {
   return R"({"model":")" + kModel + R"(","max_tokens":50,"messages":[{"role":"user","content":"hi"}]})";
 }
 
+// Today in usage.timezoneOffset (8, the default).
+std::string local_day() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + std::chrono::hours(8));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char day[16];
+  std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+  return day;
+}
+
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -184,6 +194,27 @@ TEST_F(AdminTest, WrongPasswordsAreLimitedPerAddressAndPerUser) {
   EXPECT_EQ(by_address.status, 429) << by_address.body;
 }
 
+TEST_F(AdminTest, GuessesFromElsewhereCannotLockTheAdminOutOfATrustedAddress) {
+  ASSERT_FALSE(token().empty());  // this address is now one the admin logged in from
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login(username, "wrong-" + std::to_string(i)).status, 401);
+  EXPECT_EQ(login(username, password).status, 200) << "no username lock for a trusted address";
+  // Guessed usernames leave nothing behind in Redis.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login("guess-" + std::to_string(i), "x").status, 401);
+  RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+  EXPECT_EQ(cli.cli({"--scan", "--pattern", "crs:admin:login_attempts:user:*"}), "");
+}
+
+TEST_F(AdminTest, ATokenRefreshesOnceAndLogoutEndsIt) {
+  std::string tok = token();
+  auto first = admin("POST", "/web/auth/refresh", tok);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(admin("POST", "/web/auth/refresh", tok).status, 401) << "the old token was spent";
+  std::string fresh(parse_object(first.body)["token"].as_string());
+  EXPECT_EQ(admin("GET", "/web/auth/user", fresh).status, 200);
+  EXPECT_EQ(admin("POST", "/web/auth/logout", fresh).status, 200);
+  EXPECT_EQ(admin("GET", "/web/auth/user", fresh).status, 401);
+}
+
 TEST_F(AdminTest, PasswordChangeEndsEverySessionAndKeepsOnlyAHash) {
   std::string first = token();
   std::string second = token();
@@ -227,11 +258,18 @@ TEST_F(AdminTest, InitFileHashRestoresTheLoginWhenRedisLosesIt) {
   std::string tok = token();
   json::object change{{"currentPassword", password}, {"newPassword", "restorable-password"}};
   ASSERT_EQ(admin("POST", "/web/auth/change-password", tok, json::serialize(change)).status, 200);
+  auto before = login(username, "restorable-password");
+  ASSERT_EQ(before.status, 200);
+  std::string old_session(parse_object(before.body)["token"].as_string());
   RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+  cli.cli({"DEL", "crs:admin:credentials"});
+  // Redis lost the login while running: the next login restores it from init.json.
+  EXPECT_EQ(login(username, "restorable-password").status, 200);
   cli.cli({"DEL", "crs:admin:credentials"});
   ASSERT_TRUE(relay->stop().has_value());
   ASSERT_TRUE(relay->start()) << relay->log();
   EXPECT_EQ(login(username, "restorable-password").status, 200);
+  EXPECT_EQ(admin("GET", "/web/auth/user", old_session).status, 401) << "sessions before the restore stay ended";
 }
 
 TEST_F(AdminTest, ApiKeysCrudShowsThePlaintextOnlyOnce) {
@@ -378,6 +416,12 @@ TEST_F(AdminTest, UsageReportsOverDateRanges) {
   EXPECT_EQ(past["data"].as_object()["range"].as_object()["requests"].as_int64(), 0);
   EXPECT_EQ(past["data"].as_object()["allTime"].as_object()["requests"].as_int64(), 3);
 
+  // The CLI reads the same buckets.
+  auto cli = relay->cli({"usage", "--key", id, "--from", local_day(), "--granularity", "hour", "--json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(parse_object(cli.out)["range"].as_object()["requests"].as_int64(), 3) << cli.out;
+  EXPECT_NE(relay->cli({"usage", "--key", id, "--from", "2026-13-01"}).exit_code, 0);
+
   EXPECT_EQ(admin("GET", "/admin/usage/summary?granularity=week", tok).status, 400);
   EXPECT_EQ(admin("GET", "/admin/usage/summary?from=2026-02-30", tok).status, 400);
   EXPECT_EQ(admin("GET", "/admin/usage/summary?granularity=hour&from=2020-01-01&to=2026-01-01", tok).status, 400);
@@ -392,12 +436,7 @@ TEST_F(AdminTest, CountersOfKeysFromBeforeLimitsAreSeededFromTheirUsage) {
   std::string key(made["key"].as_string()), id(made["id"].as_string());
   // What an older version left: usage folded, no limit counters.
   RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
-  auto today_local = std::chrono::system_clock::now() + std::chrono::hours(8);  // usage.timezoneOffset
-  std::time_t t = std::chrono::system_clock::to_time_t(today_local);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char day[16];
-  std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+  std::string day = local_day();
   cli.cli({"DEL", "limit:" + id});
   cli.cli({"HSET", "usage:" + id, "totalCostMicro", "3500000", "totalAllTokens", "1234"});
   cli.cli({"HSET", "usage:daily:" + id + ":" + day, "costMicro", "3500000"});
