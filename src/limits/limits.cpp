@@ -191,9 +191,9 @@ Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply,
   return d;
 }
 
-ScriptCall Limits::renewal(const keys::ApiKey& key, const std::string& lease) const {
+ScriptCall Limits::renewal(std::string_view key_id, const std::string& lease) const {
   int64_t ttl = std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count();
-  return {&kRenewal, kRenewal.call({leases_key(key.id)}, {lease, std::to_string(ttl)})};
+  return {&kRenewal, kRenewal.call({leases_key(key_id)}, {lease, std::to_string(ttl)})};
 }
 
 ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {

@@ -50,7 +50,7 @@ class Limits {
   ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
-  ScriptCall renewal(const keys::ApiKey& key, const std::string& lease) const;
+  ScriptCall renewal(std::string_view key_id, const std::string& lease) const;
   // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.

@@ -240,44 +240,30 @@ struct Admission {
   size_t worker = 0;
   std::optional<keys::ApiKey> key;  // set when the key has counted limits
   std::string lease;                // empty: no concurrency limit
-  std::shared_ptr<asio::steady_timer> renewal;
-  std::shared_ptr<bool> over = std::make_shared<bool>(false);  // tells keep_lease to stop
+  LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
   bool settled = false;
 
   // The completion script for a metered answer; nothing is left to release after it.
   limits::ScriptCall complete(const usage::UsageEvent& e) {
     settled = true;
+    if (renewer) renewer->remove(lease);
     return deps->limits.completion(*key, lease, e);
   }
   // Frees the slot before an error answer goes out, so the client's retry finds it free.
   Task<void> release_now() {
     if (!key || lease.empty() || settled) co_return;
     settled = true;
+    if (renewer) renewer->remove(lease);
     auto r = co_await deps->redis.at(worker)->command(deps->limits.release(*key, lease));
     if (!r || r->is_error()) spdlog::warn("lease {} of key {} not released: {}", lease, key->id, r ? r->str : r.error().message);
   }
   ~Admission() {
-    *over = true;
-    if (renewal) renewal->cancel();
+    if (renewer && !settled) renewer->remove(lease);
     // At shutdown the writers may be gone already; a lease left then expires by its TTL.
     if (key && !lease.empty() && !settled && !deps->stopping)
       deps->usage_writers.at(worker)->append(deps->limits.release(*key, lease), "release of lease " + lease);
   }
 };
-
-// Renews a lease every TTL/3 until its request is over. `over` is checked after every wait:
-// a cancel that arrives while the renewal command is in flight is not seen by the timer.
-Task<void> keep_lease(std::shared_ptr<RelayDeps> deps, size_t worker, keys::ApiKey key, std::string lease,
-                      std::shared_ptr<asio::steady_timer> timer, std::shared_ptr<bool> over) {
-  while (!*over) {
-    timer->expires_after(deps->limits.lease_ttl() / 3);
-    auto [ec] = co_await timer->async_wait(use_nothrow);
-    if (ec || *over) co_return;
-    auto call = deps->limits.renewal(key, lease);
-    auto r = co_await store::run_script(*deps->redis.at(worker), *call.script, std::move(call.command));
-    if (!r || r->is_error()) spdlog::warn("lease {} of key {} not renewed: {}", lease, key.id, r ? r->str : r.error().message);
-  }
-}
 
 // One round trip: refused (the response to send), or admitted with `admission` filled in.
 Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& ex, const keys::ApiKey& key,
@@ -303,9 +289,8 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
   admission.key = key;
   admission.lease = lease;
   if (!lease.empty()) {
-    admission.renewal = std::make_shared<asio::steady_timer>(ex.stream().get_executor());
-    asio::co_spawn(ex.stream().get_executor(),
-                   keep_lease(deps, ex.worker(), key, lease, admission.renewal, admission.over), asio::detached);
+    admission.renewer = &deps->lease_renewer(ex.worker(), ex.stream().get_executor());
+    admission.renewer->add(lease, key.id);
   }
   co_return std::nullopt;
 }
@@ -645,6 +630,7 @@ Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const 
 }  // namespace
 
 void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps) {
+  deps->lease_renewers.resize(deps->redis.size());
   auto models = std::make_shared<const std::string>(models_body(deps->pricing));
   for (std::string prefix : {"", "/api", "/claude"}) {
     router.add(http::verb::post, prefix + "/v1/messages",

@@ -12,6 +12,7 @@
 #include "http/router.hpp"
 #include "keys/key_cache.hpp"
 #include "limits/limits.hpp"
+#include "relay/lease_renewer.hpp"
 #include "scheduler/scheduler.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
@@ -33,6 +34,14 @@ struct RelayDeps {
   limits::Limits limits;                                 // the counted limits' scripts
   std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
   std::atomic<bool> store_ready{false};                  // set once limit counters are seeded (serve.cpp)
+  // One per I/O thread, by worker index, each made by its own thread on first use.
+  std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
+
+  LeaseRenewer& lease_renewer(size_t worker, asio::any_io_executor executor) {
+    auto& r = lease_renewers.at(worker);
+    if (!r) r = std::make_unique<LeaseRenewer>(executor, *redis.at(worker), limits);
+    return *r;
+  }
 };
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the

@@ -106,6 +106,8 @@ class MeteringTest : public ::testing::Test {
     // Faults before any answer come from one account only: the relay fails over to another.
     script(R"({"credential":"sk-ant-api03-metering-0","bodyContains":"mode=fail","behavior":{"status":500}})");
     script(R"({"credential":"sk-ant-api03-metering-0","bodyContains":"mode=refuse","behavior":{"resetBeforeResponse":true}})");
+    // And one 500 from whichever account the first such request meets, so there is at least one.
+    script(R"({"bodyContains":"mode=fail","behavior":{"status":500},"times":1})");
   }
 
   void script(const std::string& json_text) {
