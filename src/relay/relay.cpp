@@ -126,46 +126,6 @@ Task<std::optional<Response>> check_key(RelayDeps& d, Exchange& ex, keys::ApiKey
   co_return std::nullopt;
 }
 
-// ---- client disconnect ----
-
-// Watches the client socket while the upstream works: if the client hangs up, the upstream
-// connection is closed at once, which ends whatever read is pending on it.
-struct ClientWatch {
-  upstream::Connection* upstream = nullptr;
-  bool gone = false;
-};
-
-void watch_client(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
-  socket.async_wait(tcp::socket::wait_read, [&socket, watch](beast::error_code ec) {
-    if (ec) return;  // cancelled: the response is complete
-    char byte;
-    ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return;  // the client sent more (a pipelined request): it is still there
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      watch_client(socket, watch);
-      return;
-    }
-    watch->gone = true;
-    if (watch->upstream) watch->upstream->abort();
-  });
-}
-
-struct WatchGuard {
-  tcp::socket& socket;
-  std::shared_ptr<ClientWatch> watch;
-  bool stopped = false;
-  // Once the upstream's answer is in, a keep-alive client's next request would only wake the
-  // watch for nothing.
-  void stop() {
-    if (stopped) return;
-    stopped = true;
-    watch->upstream = nullptr;
-    beast::error_code ignored;
-    socket.cancel(ignored);
-  }
-  ~WatchGuard() { stop(); }
-};
-
 // ---- upstream responses ----
 
 struct UpstreamError {
@@ -392,8 +352,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   std::string path = route == Route::Messages ? "/v1/messages" : "/v1/messages/count_tokens";
 
   auto watch = std::make_shared<ClientWatch>();
-  watch_client(ex.stream().socket(), watch);
-  WatchGuard guard{ex.stream().socket(), watch};
+  WatchGuard guard(ex.stream().socket(), watch, d.watch_sweeper(worker, ex.stream().get_executor()));
 
   std::set<std::string> tried;
   std::set<std::string> refresh_now;  // OAuth accounts that answered 401: refresh, then try once more
@@ -631,6 +590,7 @@ Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const 
 
 void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps) {
   deps->lease_renewers.resize(deps->redis.size());
+  deps->watch_sweepers.resize(deps->redis.size());
   auto models = std::make_shared<const std::string>(models_body(deps->pricing));
   for (std::string prefix : {"", "/api", "/claude"}) {
     router.add(http::verb::post, prefix + "/v1/messages",

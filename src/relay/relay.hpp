@@ -12,6 +12,7 @@
 #include "http/router.hpp"
 #include "keys/key_cache.hpp"
 #include "limits/limits.hpp"
+#include "relay/client_watch.hpp"
 #include "relay/lease_renewer.hpp"
 #include "scheduler/scheduler.hpp"
 #include "store/redis_client.hpp"
@@ -37,6 +38,13 @@ struct RelayDeps {
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
 
+  std::vector<std::shared_ptr<WatchSweeper>> watch_sweepers;  // likewise
+
+  const std::shared_ptr<WatchSweeper>& watch_sweeper(size_t worker, asio::any_io_executor executor) {
+    auto& s = watch_sweepers.at(worker);
+    if (!s) s = std::make_shared<WatchSweeper>(executor);
+    return s;
+  }
   LeaseRenewer& lease_renewer(size_t worker, asio::any_io_executor executor) {
     auto& r = lease_renewers.at(worker);
     if (!r) r = std::make_unique<LeaseRenewer>(executor, *redis.at(worker), limits);

@@ -438,6 +438,29 @@ TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
   EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
 }
 
+// Before any byte of the answer: the client watch (armed once a request has waited ~20 ms)
+// notices the hang-up and closes the upstream connection.
+TEST_F(RelayTest, ClientLeavingBeforeTheAnswerClosesTheUpstream) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", R"({"latencyMs":10000})"));
+  for (bool stream : {false, true}) {
+    {
+      RawConnection c(relay->port());
+      std::string body = message_body(stream);
+      ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\n\r\n" + body));
+      ASSERT_TRUE(wait_until([&] { return parse(fake.stats_json()).as_object()["inFlight"].as_int64() == 1; }, 2s));
+      std::this_thread::sleep_for(100ms);  // longer than the watch's arming delay
+    }  // the client goes away while the upstream still thinks
+    auto gone = std::chrono::steady_clock::now();
+    EXPECT_TRUE(wait_until([&] { return parse(fake.stats_json()).as_object()["inFlight"].as_int64() == 0; }, 1s))
+        << "stream " << stream << ": the upstream connection must be closed within 1 s";
+    EXPECT_LT(std::chrono::steady_clock::now() - gone, 1s);
+  }
+}
+
 TEST_F(RelayTest, CountTokensAndModels) {
   start();
   add_account("a", "sk-ant-api03-account-a-000000");

@@ -287,6 +287,17 @@ Task<void> hold_until_client_leaves(Exchange& ex, int ms) {
   co_await (ex.stream().socket().async_read_some(asio::buffer(&byte, 1), use_nothrow) || t.async_wait(use_nothrow));
 }
 
+// Waits `ms` before answering, or less if the client hangs up meanwhile; true if it did.
+Task<bool> wait_unless_client_leaves(Exchange& ex, int ms) {
+  if (ms <= 0) co_return false;
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(std::chrono::milliseconds(ms));
+  char byte;
+  auto first = co_await (ex.stream().socket().async_read_some(asio::buffer(&byte, 1), use_nothrow) ||
+                         t.async_wait(use_nothrow));
+  co_return first.index() == 0;
+}
+
 void reset_connection(Exchange& ex) {
   beast::error_code ec;
   ex.stream().socket().set_option(asio::socket_base::linger(true, 0), ec);
@@ -364,7 +375,10 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     b.status = 400;
     b.error_message = "fake upstream: " + problem;
   }
-  co_await sleep_ms(b.latency_ms);
+  if (co_await wait_unless_client_leaves(ex, b.latency_ms)) {
+    state->finish_record(seq, "client_gone", 0, nullptr, 0);
+    co_return;
+  }
   if (b.reset_before_response) {
     reset_connection(ex);
     state->finish_record(seq, "reset", 0, nullptr, 0);
