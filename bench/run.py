@@ -464,6 +464,14 @@ def main():
     report.append("Charts: " + ", ".join(f"[{os.path.basename(p)}]({os.path.basename(p)})" for p in sorted(
         f for f in os.listdir(results_dir) if f.startswith(date) and f.endswith(".png"))) + "\n")
     out = f"{prefix}{'-quick' if args.quick else ''}.md"
+    # A hand-written analysis of an earlier run of the same day is kept, marked as such, to be
+    # revised against the new tables.
+    if os.path.exists(out):
+        previous = open(out).read()
+        at = previous.find("\n## Analysis")
+        if at >= 0:
+            report.append("> The analysis below was written for an earlier run of this day; check its figures"
+                          " against the tables above.\n" + previous[at:])
     open(out, "w").write("\n".join(report))
     print(f"wrote {out}")
     shutil.rmtree(work, ignore_errors=True)
