@@ -122,9 +122,16 @@ TEST_F(RelayTest, NonStreamingThroughEveryPrefix) {
 TEST_F(RelayTest, StreamedBytesEqualWhatTheUpstreamSent) {
   start();
   add_account("console-1", "sk-ant-api03-upstream-key-one");
-  auto relayed = post("/api/v1/messages", message_body(true),
-                      {{"x-fake-behavior", R"({"deltas":20,"chunkBytes":13})"}});
+  // 20 deltas written in 13-byte pieces: events arrive split across reads. (A scripted
+  // behaviour: the relay does not forward a client's x-fake-behavior header.)
+  ASSERT_TRUE(fake.script("sk-ant-api03-upstream-key-one", R"({"deltas":20,"chunkBytes":13})"));
+  auto relayed = post("/api/v1/messages", message_body(true));
   ASSERT_EQ(relayed.status, 200) << relayed.body;
+  size_t deltas = 0;
+  for (size_t at = relayed.body.find("event: content_block_delta"); at != std::string::npos;
+       at = relayed.body.find("event: content_block_delta", at + 1))
+    ++deltas;
+  EXPECT_EQ(deltas, 20u);
   EXPECT_EQ(relayed.header("content-type"), "text/event-stream; charset=utf-8");
   EXPECT_EQ(relayed.header("cache-control"), "no-cache");
   EXPECT_EQ(relayed.header("x-accel-buffering"), "no");
