@@ -54,6 +54,11 @@ Task<std::optional<json::object>> read_json_object(Exchange& ex) {
   co_return std::move(v.as_object());
 }
 
+std::string string_member(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 std::map<std::string, std::string> query_params(std::string_view query) {
   std::map<std::string, std::string> out;
   auto parsed = boost::urls::parse_query(query);

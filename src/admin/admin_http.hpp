@@ -47,6 +47,9 @@ http_server::Response admin_error(http::status status, std::string_view error, s
 // The request body as a JSON object, or nullopt after answering 400.
 Task<std::optional<boost::json::object>> read_json_object(http_server::Exchange& ex);
 
+// A string member of a JSON object, or "" when it is missing or not a string.
+std::string string_member(const boost::json::object& o, const char* name);
+
 // Decoded query parameters (the last value wins).
 std::map<std::string, std::string> query_params(std::string_view query);
 

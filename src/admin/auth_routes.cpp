@@ -20,11 +20,6 @@ namespace {
 constexpr const char* kDummyHash =
     "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-std::string string_member(const json::object& o, const char* name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 std::string client_address(const Exchange& ex) { return ex.remote().address().to_string(); }
 
 // Logins waiting for the hashing thread beyond this are refused: scrypt is slow on purpose.

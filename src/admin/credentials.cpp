@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "admin/admin_http.hpp"
 #include "admin/password.hpp"
 #include "core/crypto.hpp"
 #include "core/time.hpp"
@@ -68,11 +69,6 @@ Status write_init_file(const std::string& path, const json::object& content) {
   crypto::wipe(text);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Error{fmt::format("cannot write {}", path)};
   return Ok{};
-}
-
-std::string string_member(const json::object& o, const char* name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 // init.json after a change: everything but the plaintext password.

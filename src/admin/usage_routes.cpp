@@ -52,7 +52,6 @@ Result<Range> range_of(std::string_view query, int tz) {
   } else {
     r.from = usage::month_bucket(now - 334 * day_ms, tz);
   }
-  if (!q.count("to") && q.count("from")) r.to = usage::day_bucket(now, tz);
   auto periods = usage::periods(r.granularity, r.from, r.to, kMaxBuckets);
   if (!periods) return periods.error();
   r.periods = std::move(*periods);

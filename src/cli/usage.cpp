@@ -19,12 +19,12 @@ namespace {
 using usage::UsageTotals;
 using usage::totals_of;
 
-std::vector<store::RedisCommand> reads(const std::string& kind, const std::string& id, const std::string& day,
-                                       const std::string& month) {
-  std::string base = kind == "key" ? "usage:" : "account_usage:";
-  return {store::make_command("HGETALL", base + id),
-          store::make_command("HGETALL", base + "daily:" + id + ":" + day),
-          store::make_command("HGETALL", base + "monthly:" + id + ":" + month)};
+// All time, today, this month: the names the aggregator folds into.
+std::vector<std::string> hashes(const std::string& kind, const std::string& id, const std::string& day,
+                                const std::string& month) {
+  auto subject = kind == "key" ? usage::Subject::Key : usage::Subject::Account;
+  return {usage::all_time_key(subject, id), usage::bucket_key(subject, id, usage::Granularity::Day, day),
+          usage::bucket_key(subject, id, usage::Granularity::Month, month)};
 }
 
 std::string usage_json(const std::string& kind, const std::string& id, const std::string& day, const std::string& month,
@@ -48,7 +48,9 @@ Task<int> show_usage(GlobalOptions options, std::string kind, std::string id, st
   int64_t now = accounts::now_ms();
   std::string day = usage::day_bucket(now, cfg.usage.timezoneOffset);
   std::string month = usage::month_bucket(now, cfg.usage.timezoneOffset);
-  auto replies = co_await redis.pipeline(reads(kind, id, day, month));
+  std::vector<store::RedisCommand> reads;
+  for (const auto& h : hashes(kind, id, day, month)) reads.push_back(store::make_command("HGETALL", h));
+  auto replies = co_await redis.pipeline(std::move(reads));
   if (!replies) co_return fail(options, replies.error().message);
   UsageTotals total = totals_of(store::to_record((*replies)[0]), true);
   UsageTotals today = totals_of(store::to_record((*replies)[1]), false);

@@ -19,7 +19,6 @@ class LeaseRenewer {
   // Call on the renewer's I/O thread.
   void add(const std::string& lease, const std::string& key_id);
   void remove(const std::string& lease);
-  size_t size() const { return leases_.size(); }
 
  private:
   Task<void> run();

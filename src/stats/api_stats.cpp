@@ -16,6 +16,7 @@ namespace crs::stats {
 namespace json = boost::json;
 using admin::admin_data;
 using admin::admin_error;
+using admin::string_member;
 using http_server::Exchange;
 using DepsPtr = std::shared_ptr<StatsDeps>;
 
@@ -25,11 +26,6 @@ store::RedisClient& redis_for(const StatsDeps& d, const Exchange& ex) { return *
 
 keys::KeyStore key_store(const StatsDeps& d, const Exchange& ex) {
   return keys::KeyStore(redis_for(d, ex), d.cfg.security.encryptionKey, d.cfg.security.apiKeyPrefix);
-}
-
-std::string string_member(const json::object& o, const char* name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 double usd(int64_t micro) { return static_cast<double>(micro) / 1e6; }
