@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -22,8 +24,7 @@ struct Server::Worker {
 
 namespace {
 
-constexpr size_t kHeadBuffer = 4096;       // per connection, kept while it is open
-constexpr size_t kBodyBuffer = 64 * 1024;  // while a large body is read
+constexpr size_t kHeadBuffer = 4096;  // per connection, kept while it is open
 // Spare capacity after a body, so that a JSON parser that wants padding (simdjson: 64 bytes)
 // reads it in place instead of copying it.
 constexpr size_t kBodySlack = 64;
@@ -33,6 +34,72 @@ bool is_malformed(const beast::error_code& ec) {
   if (ec.category() != http::make_error_code(http::error::end_of_stream).category()) return false;
   return ec != http::error::end_of_stream && ec != http::error::partial_message && ec != http::error::need_more &&
          ec != http::error::header_limit && ec != http::error::body_limit;
+}
+
+// Memory of large request bodies, reused on this thread. A fresh allocation of a
+// Claude-Code-sized body (100 KB - 1 MB) is mmap'd by malloc, so each request would fault in
+// and zero its pages anew, then unmap them.
+class BodyMemory {
+ public:
+  // Gives `body` a capacity of at least `capacity`, from a kept buffer when one is big enough.
+  void lend(std::string& body, size_t capacity) {
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->capacity() < capacity) continue;
+      body.swap(*it);
+      kept_.erase(it);
+      return;
+    }
+    body.reserve(capacity);
+  }
+  void give_back(std::string& body) {
+    if (body.capacity() < kSmallest || body.capacity() > kLargest || kept_.size() >= kKept) return;
+    body.clear();
+    kept_.push_back(std::move(body));
+  }
+
+ private:
+  static constexpr size_t kSmallest = 16 * 1024, kLargest = 4 << 20, kKept = 8;
+  std::vector<std::string> kept_;
+};
+
+thread_local BodyMemory body_memory;
+
+// A body of known length, read straight into its string. Through Beast's parser every byte
+// would be copied once more, out of the read buffer: for a 200 KB body that copy was the
+// relay's largest user-space cost. The deadline is our own timer, not the stream's: on a
+// timeout Beast closes the socket, and then the client could not be told 408.
+Task<beast::error_code> read_sized_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, std::string& body,
+                                        size_t length, std::chrono::steady_clock::duration timeout) {
+  size_t have = body.size();
+  size_t buffered = std::min(buffer.size(), length - have);
+  body.append(static_cast<const char*>(buffer.data().data()), buffered);
+  buffer.consume(buffered);
+  have += buffered;
+  if (have == length) co_return beast::error_code{};
+  body.resize(length);
+
+  struct Deadline {
+    tcp::socket* socket;
+    bool reading = true;
+    bool expired = false;
+  };
+  // Shared with the timer's handler, which may run after this frame is gone.
+  auto state = std::make_shared<Deadline>(Deadline{&stream.socket()});
+  asio::steady_timer deadline(stream.get_executor(), timeout);
+  deadline.async_wait([state](const beast::error_code& e) {
+    if (e || !state->reading) return;
+    state->expired = true;
+    beast::error_code ignored;
+    state->socket->cancel(ignored);
+  });
+  auto [ec, n] = co_await asio::async_read(stream.socket(), asio::buffer(body.data() + have, length - have),
+                                           use_nothrow);
+  state->reading = false;
+  deadline.cancel();
+  if (state->expired) ec = beast::error::timeout;
+  else if (ec == asio::error::eof) ec = http::error::partial_message;
+  if (ec) body.resize(have + n);
+  co_return ec;
 }
 
 Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::string_view message) {
@@ -136,13 +203,19 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
         http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
         co_await http::async_write(stream, cont, use_nothrow);
       }
-      stream.expires_after(options_.request_read_timeout);
+      beast::error_code bec;
       if (auto length = parser.content_length()) {
-        if (*length > buffer.capacity() - buffer.size())
-          buffer.reserve(buffer.size() + std::min<uint64_t>(*length, kBodyBuffer));
-        parser.get().body().reserve(*length + kBodySlack);
+        // The header passed the body limit, so the length is allowed.
+        auto& body = parser.get().body();
+        body_memory.lend(body, static_cast<size_t>(*length) + kBodySlack);
+        stream.expires_never();
+        bec = co_await read_sized_body(stream, buffer, body, static_cast<size_t>(*length),
+                                       options_.request_read_timeout);
+      } else {
+        stream.expires_after(options_.request_read_timeout);
+        auto [e, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        bec = e;
       }
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
       if (bec) {
         if (bec == http::error::body_limit) {
           co_await send_and_close(stream, http::status::payload_too_large,
@@ -173,6 +246,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     }
     if (failed && !exchange.response_started())
       co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
+    body_memory.give_back(exchange.request().body());
     --active_requests_;
     if (failed || !exchange.keep_alive()) break;
   }
