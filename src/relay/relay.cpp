@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -37,8 +38,32 @@ constexpr size_t kErrorBodyLimit = 1 << 20;
 constexpr size_t kWholeBodyLimit = 64 << 20;
 constexpr size_t kChunk = 16384;
 
+// Read buffers of kChunk bytes, reused on this thread. A fresh one per request made malloc
+// consolidate its free lists each time (~2% of the relay's CPU with small requests).
 // Not zero-filled: the bytes are always written by a read before they are used.
-std::unique_ptr<char[]> chunk_buffer() { return std::unique_ptr<char[]>(new char[kChunk]); }
+struct SpareChunks {
+  std::vector<char*> kept;
+  ~SpareChunks() {
+    for (char* p : kept) delete[] p;
+  }
+};
+thread_local SpareChunks spare_chunks;
+
+struct ChunkReturn {
+  void operator()(char* p) const {
+    // Frames destroyed at exit may run on another thread: its own list takes the buffer.
+    if (spare_chunks.kept.size() < 64) spare_chunks.kept.push_back(p);
+    else delete[] p;
+  }
+};
+using ChunkBuffer = std::unique_ptr<char[], ChunkReturn>;
+
+ChunkBuffer chunk_buffer() {
+  if (spare_chunks.kept.empty()) return ChunkBuffer(new char[kChunk]);
+  char* p = spare_chunks.kept.back();
+  spare_chunks.kept.pop_back();
+  return ChunkBuffer(p);
+}
 
 Response error(http::status status, std::string_view message) {
   return http_server::anthropic_error(status, http_server::anthropic_error_type(status), message);
