@@ -357,6 +357,7 @@ int serve(config::Loaded loaded) {
   so.max_body_bytes = static_cast<uint64_t>(cfg.server.maxBodyBytes);
   so.keep_alive_timeout = std::chrono::seconds(cfg.server.keepAliveTimeout);
   so.request_read_timeout = std::chrono::seconds(cfg.server.requestReadTimeout);
+  so.write_timeout = std::chrono::seconds(cfg.server.writeTimeout);
   http_server::Server server(executors, router, so);
   if (auto s = server.listen(); !s) {
     spdlog::error("{}", s.error().message);

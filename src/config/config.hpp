@@ -17,6 +17,7 @@ struct ServerConfig {
   int64_t maxBodyBytes = 33554432;     // 32 MiB, Anthropic's own limit
   int keepAliveTimeout = 65;           // seconds an idle client connection stays open
   int requestReadTimeout = 60;         // seconds to receive a whole request
+  int writeTimeout = 120;              // seconds a write to a client that does not read may wait
 };
 
 struct RedisConfig {

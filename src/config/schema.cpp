@@ -54,6 +54,7 @@ std::vector<KeySpec> build() {
   add(s, "server.maxBodyBytes", CRS_FIELD(server.maxBodyBytes)).range(1024, 1073741824.0);
   add(s, "server.keepAliveTimeout", CRS_FIELD(server.keepAliveTimeout)).range(1, 3600);
   add(s, "server.requestReadTimeout", CRS_FIELD(server.requestReadTimeout)).range(1, 3600);
+  add(s, "server.writeTimeout", CRS_FIELD(server.writeTimeout)).range(1, 3600);
 
   add(s, "relay.maxAttempts", CRS_FIELD(relay.maxAttempts)).from_env({"RELAY_MAX_ATTEMPTS"}).range(1, 20);
   add(s, "relay.connectTimeout", CRS_FIELD(relay.connectTimeout)).range(100, 600000);

@@ -50,10 +50,9 @@ Task<void> Exchange::send(Response response) {
   head.reserve(256);
   append_head(head, response.base());
   std::string_view body = request_.method() == http::verb::head ? std::string_view() : response.body();
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, gather(head, body), use_nothrow);
-  if (ec) keep_alive_ = false;
-  stream_.expires_never();
+  std::array<asio::const_buffer, 3> parts{asio::buffer(head), asio::buffer(body.data(), body.size()),
+                                          asio::const_buffer()};
+  co_await write_parts(parts);
   complete_ = true;
 }
 
@@ -66,34 +65,43 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
   std::string head;
   head.reserve(256);
   append_head(head, header.base());
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head), use_nothrow);
-  stream_.expires_never();
+  std::array<asio::const_buffer, 3> parts{asio::buffer(head), asio::const_buffer(), asio::const_buffer()};
+  co_return co_await write_parts(parts);
+}
+
+// A client reading its answer takes each write at once: try it without arming the write
+// timer and without suspending (the socket is in non-blocking mode, see Server::session).
+// Only what the socket does not take waits, bounded by the write timeout. For a stream of 20
+// events this saves 22 timer arms and cancels and as many trips through the scheduler.
+Task<beast::error_code> Exchange::write_parts(std::array<asio::const_buffer, 3> parts) {
+  beast::error_code ec;
+  size_t total = beast::buffer_bytes(parts);
+  size_t sent = stream_.socket().write_some(parts, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  if (!ec && sent < total) {
+    beast::buffers_suffix<std::array<asio::const_buffer, 3>> rest(parts);
+    rest.consume(sent);
+    stream_.expires_after(write_timeout_);
+    auto [e, n] = co_await asio::async_write(stream_, rest, use_nothrow);
+    stream_.expires_never();
+    ec = e;
+  }
   if (ec) keep_alive_ = false;
   co_return ec;
 }
-
-namespace {
-std::array<asio::const_buffer, 3> framed(const ChunkPrefix& prefix, std::string_view data) {
-  return {prefix.buffer(), asio::const_buffer(data.data(), data.size()), asio::const_buffer("\r\n", 2)};
-}
-}  // namespace
 
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return beast::error_code{};
   ChunkPrefix prefix(data.size());
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, framed(prefix, data), use_nothrow);
-  stream_.expires_never();
-  if (ec) keep_alive_ = false;
-  co_return ec;
+  std::array<asio::const_buffer, 3> parts{prefix.buffer(), asio::const_buffer(data.data(), data.size()),
+                                          asio::const_buffer("\r\n", 2)};
+  co_return co_await write_parts(parts);
 }
 
 Task<beast::error_code> Exchange::end_stream() {
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer("0\r\n\r\n", 5), use_nothrow);
-  stream_.expires_never();
-  if (ec) keep_alive_ = false;
+  std::array<asio::const_buffer, 3> parts{asio::const_buffer("0\r\n\r\n", 5), asio::const_buffer(),
+                                          asio::const_buffer()};
+  auto ec = co_await write_parts(parts);
   complete_ = true;
   co_return ec;
 }

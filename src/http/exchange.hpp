@@ -1,5 +1,6 @@
 #pragma once
 // One request and the means to answer it: a whole response, or a stream of chunks.
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
@@ -49,6 +50,9 @@ class Exchange {
   beast::tcp_stream& stream() { return stream_; }
 
  private:
+  // Up to three pieces sent as one write; sets keep_alive_ false when it fails.
+  Task<beast::error_code> write_parts(std::array<asio::const_buffer, 3> parts);
+
   beast::tcp_stream& stream_;
   Request request_;
   std::string path_;

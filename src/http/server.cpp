@@ -163,6 +163,8 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
+  // Synchronous writes return would_block instead of waiting (Exchange::write_parts).
+  stream.socket().non_blocking(true, ignored);
   // Beast reads at most the buffer's free capacity at once (512 bytes when empty): start with
   // room for a whole ordinary request head, grow for a large body, shrink back afterwards.
   beast::flat_buffer buffer;

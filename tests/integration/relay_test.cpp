@@ -539,6 +539,79 @@ TEST_F(RelayTest, ClientLeavingBeforeTheAnswerClosesTheUpstream) {
   }
 }
 
+// The body of a chunked HTTP/1.1 answer (everything after the head).
+std::string dechunk(const std::string& raw) {
+  std::string out;
+  size_t at = raw.find("\r\n\r\n");
+  if (at == std::string::npos) return out;
+  at += 4;
+  while (at < raw.size()) {
+    size_t line_end = raw.find("\r\n", at);
+    if (line_end == std::string::npos) break;
+    size_t size = std::stoul(raw.substr(at, line_end - at), nullptr, 16);
+    if (size == 0 || line_end + 2 + size > raw.size()) break;
+    out += raw.substr(line_end + 2, size);
+    at = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
+// Writes to the client are tried at once without a timer (http/exchange.cpp); a client that
+// reads slowly makes them wait, and gets every byte in order. One that stops reading is
+// dropped after server.writeTimeout, and its upstream request is closed.
+TEST_F(RelayTest, SlowReadersGetEveryByteAndStalledOnesAreDropped) {
+  start("[server]\nwriteTimeout = 2\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  // ~30 MB of events: more than the socket buffers between the fake, the relay and the
+  // client hold (up to ~20 MB on loopback), so a client that stops reading stops the relay.
+  constexpr int kDeltas = 100000;
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000",
+                          R"({"deltas":)" + std::to_string(kDeltas) + R"(,"text":")" + std::string(200, 'w') + "\"}"));
+  std::string body = message_body(true);
+  std::string request = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body;
+  {
+    RawConnection slow(relay->port());
+    ASSERT_TRUE(slow.send(request));
+    std::this_thread::sleep_for(1500ms);  // nothing read yet, within the write timeout
+    std::string raw;
+    wait_until([&] {
+      raw += slow.receive(50ms);
+      return raw.find("\r\n0\r\n\r\n") != std::string::npos;
+    }, 30s);
+    std::string events = dechunk(raw);
+    size_t deltas = 0;
+    for (size_t at = events.find("event: content_block_delta"); at != std::string::npos;
+         at = events.find("event: content_block_delta", at + 1))
+      ++deltas;
+    EXPECT_EQ(deltas, static_cast<size_t>(kDeltas));
+    EXPECT_NE(events.find("event: message_stop"), std::string::npos);
+    EXPECT_NE(events.find("w99999 "), std::string::npos);
+  }
+  {
+    RawConnection stalled(relay->port());
+    ASSERT_TRUE(stalled.send(request));
+    // The relay's writes fill the socket and wait 2 s; then the client is dropped (its
+    // answer ends without the last chunk) and the upstream request is closed.
+    std::this_thread::sleep_for(3s);
+    std::string raw;
+    while (true) {
+      std::string more = stalled.receive(200ms);
+      if (more.empty()) break;
+      raw += more;
+    }
+    EXPECT_TRUE(stalled.closed_by_peer(1s));
+    EXPECT_EQ(raw.find("\r\n0\r\n\r\n"), std::string::npos);
+    EXPECT_EQ(dechunk(raw).find("event: message_stop"), std::string::npos);
+    EXPECT_TRUE(wait_until([&] {
+      auto last = recorded().back().as_object();
+      return last.contains("outcome") && last["outcome"].as_string() == "client_gone";
+    }, 5s)) << json::serialize(recorded().back().as_object()["outcome"]);
+  }
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+}
+
 TEST_F(RelayTest, CountTokensAndModels) {
   start();
   add_account("a", "sk-ant-api03-account-a-000000");
