@@ -43,6 +43,10 @@ class BodyMemory {
  public:
   // Gives `body` a capacity of at least `capacity`, from a kept buffer when one is big enough.
   void lend(std::string& body, size_t capacity) {
+    if (!body.empty()) {  // never the case after a header read; a swap would lose the bytes
+      body.reserve(capacity);
+      return;
+    }
     for (auto it = kept_.begin(); it != kept_.end(); ++it) {
       if (it->capacity() < capacity) continue;
       body.swap(*it);
@@ -64,10 +68,43 @@ class BodyMemory {
 
 thread_local BodyMemory body_memory;
 
+// The deadline for reading a request body. On expiry it cancels the socket's operations:
+// Beast's own stream timeout would close the socket, and the client could not be told 408.
+class BodyDeadline {
+ public:
+  BodyDeadline(beast::tcp_stream& stream, std::chrono::steady_clock::duration timeout)
+      : state_(std::make_shared<State>(State{&stream.socket()})), timer_(stream.get_executor(), timeout) {
+    stream.expires_never();
+    // The state is shared with the handler, which may run after this object is gone.
+    timer_.async_wait([state = state_](const beast::error_code& e) {
+      if (e || !state->reading) return;
+      state->expired = true;
+      beast::error_code ignored;
+      state->socket->cancel(ignored);
+    });
+  }
+  ~BodyDeadline() {
+    state_->reading = false;
+    timer_.cancel();
+  }
+  // The read's error, a cancellation by this deadline reported as a timeout.
+  beast::error_code outcome(const beast::error_code& ec) const {
+    return state_->expired ? beast::error_code(beast::error::timeout) : ec;
+  }
+
+ private:
+  struct State {
+    tcp::socket* socket;
+    bool reading = true;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
+
 // A body of known length, read straight into its string. Through Beast's parser every byte
 // would be copied once more, out of the read buffer: for a 200 KB body that copy was the
-// relay's largest user-space cost. The deadline is our own timer, not the stream's: on a
-// timeout Beast closes the socket, and then the client could not be told 408.
+// relay's largest user-space cost.
 Task<beast::error_code> read_sized_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, std::string& body,
                                         size_t length, std::chrono::steady_clock::duration timeout) {
   size_t have = body.size();
@@ -77,27 +114,11 @@ Task<beast::error_code> read_sized_body(beast::tcp_stream& stream, beast::flat_b
   have += buffered;
   if (have == length) co_return beast::error_code{};
   body.resize(length);
-
-  struct Deadline {
-    tcp::socket* socket;
-    bool reading = true;
-    bool expired = false;
-  };
-  // Shared with the timer's handler, which may run after this frame is gone.
-  auto state = std::make_shared<Deadline>(Deadline{&stream.socket()});
-  asio::steady_timer deadline(stream.get_executor(), timeout);
-  deadline.async_wait([state](const beast::error_code& e) {
-    if (e || !state->reading) return;
-    state->expired = true;
-    beast::error_code ignored;
-    state->socket->cancel(ignored);
-  });
+  BodyDeadline deadline(stream, timeout);
   auto [ec, n] = co_await asio::async_read(stream.socket(), asio::buffer(body.data() + have, length - have),
                                            use_nothrow);
-  state->reading = false;
-  deadline.cancel();
-  if (state->expired) ec = beast::error::timeout;
-  else if (ec == asio::error::eof) ec = http::error::partial_message;
+  ec = deadline.outcome(ec);
+  if (ec == asio::error::eof) ec = http::error::partial_message;
   if (ec) body.resize(have + n);
   co_return ec;
 }
@@ -166,7 +187,8 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   // Synchronous writes return would_block instead of waiting (Exchange::write_parts).
   stream.socket().non_blocking(true, ignored);
   // Beast reads at most the buffer's free capacity at once (512 bytes when empty): start with
-  // room for a whole ordinary request head, grow for a large body, shrink back afterwards.
+  // room for a whole ordinary request head. Bodies of known length bypass it; a chunked body
+  // may grow it, and it shrinks back afterwards.
   beast::flat_buffer buffer;
   buffer.reserve(kHeadBuffer);
   Connection connection{&stream};
@@ -210,13 +232,12 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
         // The header passed the body limit, so the length is allowed.
         auto& body = parser.get().body();
         body_memory.lend(body, static_cast<size_t>(*length) + kBodySlack);
-        stream.expires_never();
         bec = co_await read_sized_body(stream, buffer, body, static_cast<size_t>(*length),
                                        options_.request_read_timeout);
       } else {
-        stream.expires_after(options_.request_read_timeout);
+        BodyDeadline deadline(stream, options_.request_read_timeout);
         auto [e, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
-        bec = e;
+        bec = deadline.outcome(e);
       }
       if (bec) {
         if (bec == http::error::body_limit) {

@@ -159,7 +159,8 @@ TEST_F(RelayTest, LargeBodyReachesTheUpstreamByteIdentical) {
 
 // Bodies are read straight into their request (http/server.cpp), not through Beast's parser:
 // a body split across reads, one partly read with the header, a second request right behind
-// the first body in the same write, a body that stops, and one the client abandons.
+// the first body in the same write, a body that stops (with a length, and chunked), and one
+// the client abandons.
 TEST_F(RelayTest, BodiesInPiecesAndPipelinedReachTheUpstreamIntact) {
   start("[server]\nrequestReadTimeout = 1\n");
   add_account("console-1", "sk-ant-api03-upstream-key-one");
@@ -217,6 +218,17 @@ TEST_F(RelayTest, BodiesInPiecesAndPipelinedReachTheUpstreamIntact) {
       return answer.find("\r\n\r\n") != std::string::npos;
     }, 5s);
     EXPECT_NE(answer.find("HTTP/1.1 408"), std::string::npos) << answer;
+  }
+  {
+    RawConnection stalled_chunks(relay->port());
+    ASSERT_TRUE(stalled_chunks.send("POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                                    "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n"));
+    std::string answer;
+    wait_until([&] {
+      answer += stalled_chunks.receive(100ms);
+      return answer.find("\r\n\r\n") != std::string::npos;
+    }, 5s);
+    EXPECT_NE(answer.find("HTTP/1.1 408"), std::string::npos) << "chunked: " << answer;
   }
   {
     RawConnection abandoned(relay->port());
