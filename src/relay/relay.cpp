@@ -1,7 +1,5 @@
 #include "relay/relay.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cctype>
 #include <set>

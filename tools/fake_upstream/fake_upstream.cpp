@@ -279,15 +279,7 @@ Task<void> sleep_ms(int ms) {
   co_await t.async_wait(use_nothrow);
 }
 
-// Waits until the peer closes the connection or `ms` pass.
-Task<void> hold_until_client_leaves(Exchange& ex, int ms) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(std::chrono::milliseconds(ms));
-  char byte;
-  co_await (ex.stream().socket().async_read_some(asio::buffer(&byte, 1), use_nothrow) || t.async_wait(use_nothrow));
-}
-
-// Waits `ms` before answering, or less if the client hangs up meanwhile; true if it did.
+// Waits `ms`, or less if the client hangs up meanwhile; true if it did.
 Task<bool> wait_unless_client_leaves(Exchange& ex, int ms) {
   if (ms <= 0) co_return false;
   asio::steady_timer t(co_await asio::this_coro::executor);
@@ -426,7 +418,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   int count = 0;
   for (const auto& event : events) {
     if (count == b.stall_after_events) {
-      co_await hold_until_client_leaves(ex, b.stall_ms);
+      co_await wait_unless_client_leaves(ex, b.stall_ms);
       state->finish_record(seq, "stalled", 200, &sent, count);
       co_return;
     }
