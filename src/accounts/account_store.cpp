@@ -1,8 +1,10 @@
 #include "accounts/account_store.hpp"
 
 #include <chrono>
+#include <limits>
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
 #include "core/time.hpp"
@@ -68,7 +70,8 @@ HashRecord to_hash(const std::string& key, const Account& a) {
                     {"credentials", seal_credentials(key, a.credentials)}};
 }
 
-Result<Account> from_hash(const std::string& key, const HashRecord& r) {
+// Everything but the sealed secrets.
+Account plain_fields(const HashRecord& r) {
   Account a;
   a.id = store::field(r, "id");
   a.name = store::field(r, "name");
@@ -81,6 +84,11 @@ Result<Account> from_hash(const std::string& key, const HashRecord& r) {
   a.unavailable_until_ms = std::atoll(store::field(r, "unavailableUntil", "0").c_str());
   a.created_at = store::field(r, "createdAt");
   a.last_used_at = store::field(r, "lastUsedAt");
+  return a;
+}
+
+Result<Account> from_hash(const std::string& key, const HashRecord& r) {
+  Account a = plain_fields(r);
   auto creds = open_credentials(key, store::field(r, "credentials"));
   if (!creds) return Error{"account " + a.id + ": " + creds.error().message};
   a.credentials = std::move(*creds);
@@ -89,6 +97,16 @@ Result<Account> from_hash(const std::string& key, const HashRecord& r) {
     if (!proxy) return Error{"account " + a.id + ": proxy: " + proxy.error().message};
     a.proxy = std::move(*proxy);
   }
+  return a;
+}
+
+// An account whose secrets cannot be opened (another ENCRYPTION_KEY, a damaged record) is
+// listed in the error state, never scheduled, so that it does not stop the others loading.
+Account unreadable(const HashRecord& r, const std::string& why) {
+  Account a = plain_fields(r);
+  a.status = std::string(kStatusError);
+  a.status_reason = "stored credentials cannot be read (" + why + "); re-enter them or check ENCRYPTION_KEY";
+  a.unavailable_until_ms = std::numeric_limits<int64_t>::max();
   return a;
 }
 
@@ -140,7 +158,11 @@ Task<Result<std::vector<Account>>> AccountStore::list() {
     auto record = store::to_record(r);
     if (record.empty()) continue;
     auto account = from_hash(key_, record);
-    if (!account) co_return account.error();
+    if (!account) {
+      spdlog::error("account list: {}; it is listed as failing and not used", account.error().message);
+      out.push_back(unreadable(record, account.error().message));
+      continue;
+    }
     out.push_back(std::move(*account));
   }
   std::sort(out.begin(), out.end(), [](const Account& a, const Account& b) {

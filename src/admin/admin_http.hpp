@@ -14,6 +14,7 @@
 #include "admin/session_token.hpp"
 #include "config/config.hpp"
 #include "core/blocking.hpp"
+#include "http/client_address.hpp"
 #include "http/exchange.hpp"
 #include "http/router.hpp"
 #include "store/redis_client.hpp"
@@ -25,6 +26,7 @@ struct AdminDeps {
   std::vector<store::RedisClient*> redis;  // one per I/O thread
   BlockingPool& pool;                      // password hashing, file writes
   const http_server::Router* router = nullptr;
+  http_server::TrustedProxies trusted_proxies;  // who may name the client (login throttling)
 
   store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
 };

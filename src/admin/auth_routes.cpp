@@ -20,7 +20,10 @@ namespace {
 constexpr const char* kDummyHash =
     "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-std::string client_address(const Exchange& ex) { return ex.remote().address().to_string(); }
+// The peer, or behind a trusted reverse proxy the client it names (server.trustedProxies).
+std::string client_address(const Exchange& ex, const AdminDeps& deps) {
+  return deps.trusted_proxies.client_of(ex.remote().address(), ex.request()).to_string();
+}
 
 // Logins waiting for the hashing thread beyond this are refused: scrypt is slow on purpose.
 constexpr size_t kMaxQueuedHashes = 8;
@@ -67,7 +70,7 @@ http_server::Response invalid_credentials() {
 Task<std::optional<Credentials>> check_password(Exchange& ex, const AdminDeps& deps, std::string username,
                                                 std::string password) {
   auto& redis = deps.redis_for(ex);
-  std::string ip = client_address(ex);
+  std::string ip = client_address(ex, deps);
   std::string group = address_group(ip);
   auto stored = co_await load_credentials(redis);
   if (stored && !*stored) {
@@ -124,7 +127,7 @@ Task<void> login(Exchange& ex, AdminDepsPtr deps) {
   if (!login) co_return;
   co_await deps->redis_for(ex).command(
       make_command("HSET", std::string(kCredentialsKey), "lastLogin", iso8601_utc()));
-  spdlog::info("admin {} logged in from {}", login->username, client_address(ex));
+  spdlog::info("admin {} logged in from {}", login->username, client_address(ex, *deps));
   co_await ex.send(token_response(new_session(login->username, login->version, deps->cfg.admin.sessionTtl), *deps));
 }
 

@@ -22,6 +22,7 @@
 #include "accounts/account_store.hpp"
 #include "core/logging.hpp"
 #include "core/net.hpp"
+#include "http/client_address.hpp"
 #include "http/responses.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -254,6 +255,11 @@ int serve(config::Loaded loaded) {
     spdlog::error("{}", pricing.error().message);
     return 1;
   }
+  auto trusted_proxies = http_server::TrustedProxies::parse(cfg.server.trustedProxies);
+  if (!trusted_proxies) {
+    spdlog::error("{}", trusted_proxies.error().message);
+    return 1;
+  }
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_default_verify_paths();
   if (!cfg.relay.caFile.empty()) {
@@ -334,7 +340,8 @@ int serve(config::Loaded loaded) {
                                                        key_limits);
   relay::register_relay_routes(router, relay_deps);
   BlockingPool blocking_pool(1);
-  admin::register_admin_routes(router, std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router));
+  admin::register_admin_routes(router, std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router,
+                                                                        *trusted_proxies));
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(cfg, redis_by_worker, key_limits));
   monitor::HealthSources health;
   health.redis = redis_by_worker;

@@ -18,6 +18,7 @@ struct ServerConfig {
   int keepAliveTimeout = 65;           // seconds an idle client connection stays open
   int requestReadTimeout = 60;         // seconds to receive a whole request
   int writeTimeout = 120;              // seconds a write to a client that does not read may wait
+  std::vector<std::string> trustedProxies;  // addresses/CIDRs allowed to name the client (X-Forwarded-For)
 };
 
 struct RedisConfig {

@@ -55,6 +55,7 @@ std::vector<KeySpec> build() {
   add(s, "server.keepAliveTimeout", CRS_FIELD(server.keepAliveTimeout)).range(1, 3600);
   add(s, "server.requestReadTimeout", CRS_FIELD(server.requestReadTimeout)).range(1, 3600);
   add(s, "server.writeTimeout", CRS_FIELD(server.writeTimeout)).range(1, 3600);
+  add(s, "server.trustedProxies", CRS_FIELD(server.trustedProxies)).from_env({"TRUSTED_PROXIES"});
 
   add(s, "relay.maxAttempts", CRS_FIELD(relay.maxAttempts)).from_env({"RELAY_MAX_ATTEMPTS"}).range(1, 20);
   add(s, "relay.connectTimeout", CRS_FIELD(relay.connectTimeout)).range(100, 600000);

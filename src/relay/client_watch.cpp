@@ -5,6 +5,18 @@
 namespace crs::relay {
 namespace {
 
+void mark_gone(ClientWatch& watch) {
+  watch.gone = true;
+  if (watch.upstream) watch.upstream->abort();
+}
+
+// After the client's read side ended: gone once the socket reports an error (a reset).
+void watch_for_reset(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
+  socket.async_wait(tcp::socket::wait_error, [watch](beast::error_code ec) {
+    if (!ec) mark_gone(*watch);
+  });
+}
+
 void watch_client(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
   socket.async_wait(tcp::socket::wait_read, [&socket, watch](beast::error_code ec) {
     if (ec) return;  // cancelled: the response is complete
@@ -15,8 +27,21 @@ void watch_client(tcp::socket& socket, std::shared_ptr<ClientWatch> watch) {
       watch_client(socket, watch);
       return;
     }
-    watch->gone = true;
-    if (watch->upstream) watch->upstream->abort();
+    // A reset, or the end of the client's data once the answer has begun (a client that
+    // half-closes does so right after its request, and is seen before the answer): gone.
+    if (n < 0 || watch->answering) {
+      mark_gone(*watch);
+      return;
+    }
+    // The end of the client's data before the answer: a half-close or a hang-up. A write tells
+    // them apart: a closed socket answers the interim response with a reset.
+    static constexpr std::string_view kProbe = "HTTP/1.1 103 Early Hints\r\n\r\n";
+    if (::send(socket.native_handle(), kProbe.data(), kProbe.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+        errno != EAGAIN && errno != EWOULDBLOCK) {
+      mark_gone(*watch);
+      return;
+    }
+    watch_for_reset(socket, watch);
   });
 }
 

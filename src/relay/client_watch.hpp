@@ -7,6 +7,13 @@
 // One sweeper per I/O thread keeps the requests not yet watched in an intrusive list (oldest
 // first, no allocation) and arms the ones that have waited long enough, every `kTick`. A
 // hang-up is noticed within kArmAfter + kTick.
+//
+// The end of the client's data is not a hang-up by itself: a client may half-close (SHUT_WR)
+// right after its request and still read the answer. Only a write tells the two apart, so
+// before the answer the watch writes an interim `103 Early Hints` (which HTTP/1.1 clients
+// skip): a closed socket answers it with a reset, and that marks the client gone; a
+// half-closed one reads on. Once the answer has begun, the end of the client's data is a
+// hang-up (a half-closed client was seen before).
 #include <chrono>
 #include <memory>
 
@@ -17,6 +24,7 @@ namespace crs::relay {
 
 struct ClientWatch {
   upstream::Connection* upstream = nullptr;
+  bool answering = false;  // the answer's head has been sent to the client
   bool gone = false;
 };
 

@@ -19,6 +19,7 @@
 #include "relay/key_rules.hpp"
 #include "store/redis_script.hpp"
 #include "relay/request_fields.hpp"
+#include "relay/upstream_errors.hpp"
 #include "relay/upstream_request.hpp"
 #include "usage/sse_usage_scanner.hpp"
 #include "usage/usage_event.hpp"
@@ -278,6 +279,8 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
   co_return std::nullopt;
 }
 
+// `model`: what the upstream served (its answer's "model"), else what the client asked for;
+// the upstream bills the model it served.
 usage::UsageEvent usage_event(const RelayDeps& d, const Exchange& ex, const keys::ApiKey& key,
                               const accounts::Account& account, const std::string& model, const usage::Usage& used,
                               unsigned status, bool stream, bool partial, std::chrono::steady_clock::time_point started) {
@@ -287,7 +290,10 @@ usage::UsageEvent usage_event(const RelayDeps& d, const Exchange& ex, const keys
   e.account_id = account.id;
   e.model = model;
   e.usage = used;
-  e.cost_micro = d.pricing.cost_micro_usd(model, used);
+  auto cost = d.pricing.cost(model, used);
+  e.cost_micro = cost.micro;
+  e.priced_by_fallback = cost.fallback;
+  e.long_context = cost.long_context;
   e.status = static_cast<int>(status);
   e.stream = stream;
   e.partial = partial;
@@ -450,30 +456,33 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       watch->upstream = nullptr;
       int64_t now = accounts::now_ms();
       std::string reason = fmt::format("upstream answered {}", status);
-      if (status == 429 && e.body.find("Extra usage") != std::string::npos) {
-        // Not a rate limit: the plan lacks extra usage for this request (spec/claude-oauth.md §6.4).
-        co_await admission.release_now();
-        co_await ex.send(to_client(e));
-        co_return;
-      } else if ((status == 400 && e.body.find("organization has been disabled") != std::string::npos) ||
-                 (status == 403 && e.body.find("not allowed for this organization") != std::string::npos)) {
-        co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason + ": organization disabled");
-      } else if (status == 429) {
-        co_await report(d, worker, *account, accounts::kStatusRateLimited,
-                        rate_limit_until_ms(e.headers, now, rc.rateLimitCooldown * 1000LL), reason);
-      } else if (status == 529) {
-        co_await report(d, worker, *account, accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL, reason);
-      } else if (status == 401 && account->type == accounts::kClaudeOauth && !refresh_now.count(account->id)) {
-        refresh_now.insert(account->id);
-        tried.erase(account->id);
-      } else if (status == 401) {
-        co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason);
-      } else if (status == 403 || status >= 500) {
-        co_await report(d, worker, *account, accounts::kStatusError, now + rc.errorCooldown * 1000LL, reason);
-      } else {
-        co_await admission.release_now();
-        co_await ex.send(to_client(e));  // the request's own fault: no other account would do better
-        co_return;
+      bool oauth = account->type == accounts::kClaudeOauth;
+      auto facts = parse_error_body(e.body);
+      if (!facts.type.empty()) reason += " " + facts.type;
+      switch (classify_upstream_error(status, facts, oauth, refresh_now.count(account->id) > 0)) {
+        case UpstreamVerdict::ClientFault:
+          // The request's own fault: no other account would do better, and this one is fine.
+          co_await admission.release_now();
+          co_await ex.send(to_client(e));
+          co_return;
+        case UpstreamVerdict::RefreshOauth:
+          refresh_now.insert(account->id);
+          tried.erase(account->id);
+          break;
+        case UpstreamVerdict::Unauthorized:
+          co_await report(d, worker, *account, accounts::kStatusUnauthorized, 0, reason);
+          break;
+        case UpstreamVerdict::RateLimited:
+          co_await report(d, worker, *account, accounts::kStatusRateLimited,
+                          rate_limit_until_ms(e.headers, now, rc.rateLimitCooldown * 1000LL), reason);
+          break;
+        case UpstreamVerdict::Overloaded:
+          co_await report(d, worker, *account, accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL,
+                          reason);
+          break;
+        case UpstreamVerdict::Failing:
+          co_await report(d, worker, *account, accounts::kStatusError, now + rc.errorCooldown * 1000LL, reason);
+          break;
       }
       last_error = std::move(e);
       continue;
@@ -492,14 +501,15 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
         co_return;
       }
       usage::Usage used;
-      if (route == Route::Messages) read_answer_usage(answer, used);
+      std::string served_model = fields.model;
+      if (route == Route::Messages) read_answer_usage(answer, used, served_model);
       Response res{static_cast<http::status>(status), 11};
       copy_response_headers(parser->get().base(), res);
       res.body() = std::move(answer);
       bool reusable = parser->is_done() && parser->keep_alive();
       if (reusable) pool.release(std::move(conn));
       if (route == Route::Messages) {
-        auto e = usage_event(d, ex, key, *account, fields.model, used, status, false, false, started);
+        auto e = usage_event(d, ex, key, *account, served_model, used, status, false, false, started);
         co_await meter(deps, ex, admission, key, std::move(e));
       }
       co_await ex.send(std::move(res));
@@ -511,6 +521,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     head.set(http::field::cache_control, "no-cache");
     head.set("X-Accel-Buffering", "no");
     usage::SseUsageScanner scanner;
+    watch->answering = true;
     bool client_gone = static_cast<bool>(co_await ex.start_stream(std::move(head)));
     beast::error_code upstream_ec;
     auto buf = chunk_buffer();
@@ -532,7 +543,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     bool partial = !scanner.completed();
     if (client_gone) conn->abort();
     if (route == Route::Messages) {
-      auto e = usage_event(d, ex, key, *account, fields.model, scanner.usage(), status, true, partial, started);
+      // A cut stream (client gone, upstream lost) without its final count is charged at least
+      // the output that passed through: a hang-up never makes output free.
+      usage::Usage used = scanner.usage();
+      bool estimated = !scanner.final_usage_seen() && scanner.estimated_output_tokens() > used.output_tokens;
+      if (estimated) used.output_tokens = scanner.estimated_output_tokens();
+      const std::string& served = scanner.served_model().empty() ? fields.model : scanner.served_model();
+      auto e = usage_event(d, ex, key, *account, served, used, status, true, partial, started);
+      e.estimated = estimated;
       co_await meter(deps, ex, admission, key, std::move(e));
     }
     if (client_gone) co_return;

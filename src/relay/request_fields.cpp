@@ -1,5 +1,8 @@
 #include "relay/request_fields.hpp"
 
+#include <algorithm>
+
+#include <boost/json.hpp>
 #include <simdjson.h>
 
 namespace crs::relay {
@@ -53,6 +56,10 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
         return f;
       }
       f.stream = stream;
+    } else if (key == "max_tokens") {
+      double max_tokens = 0;
+      if (!value.get_double().get(max_tokens) && max_tokens > 0)
+        f.max_tokens = static_cast<int64_t>(std::min(max_tokens, static_cast<double>(usage::kMaxTokenCount)));
     } else if (key == "messages") {
       simdjson::ondemand::json_type type;
       if (value.type().get(type) || type != simdjson::ondemand::json_type::array) {
@@ -67,48 +74,34 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
   return f;
 }
 
-bool read_answer_usage(std::string& body, usage::Usage& u) {
+bool read_answer_usage(std::string& body, usage::Usage& u, std::string& served_model) {
   if (body.empty()) return false;
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
   if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) return false;
-  simdjson::ondemand::object usage;
-  if (object.find_field_unordered("usage").get_object().get(usage)) return false;
-  // The same reading as usage::apply_usage_object: overwrite what is present; cache writes
-  // without a TTL breakdown count as 5-minute writes.
-  bool had_creation = false, had_detail = false;
-  for (auto field : usage) {
+  // The usage object is small: its text goes through the one reading of usage the stream
+  // uses too (usage::apply_usage_object), so both paths clamp and split alike.
+  std::string_view usage_text;
+  bool found = false;
+  for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return false;
-    auto value = field.value();
-    int64_t n = 0;
-    if (key == "cache_creation") {
-      simdjson::ondemand::object detail;
-      if (value.get_object().get(detail)) continue;
-      had_detail = true;
-      for (auto d : detail) {
-        std::string_view dkey;
-        if (d.unescaped_key().get(dkey) || d.value().get_int64().get(n)) continue;
-        if (dkey == "ephemeral_5m_input_tokens") u.cache_creation_5m = n;
-        else if (dkey == "ephemeral_1h_input_tokens") u.cache_creation_1h = n;
-      }
-      continue;
-    }
-    if (value.get_int64().get(n)) continue;
-    if (key == "input_tokens") u.input_tokens = n;
-    else if (key == "output_tokens") u.output_tokens = n;
-    else if (key == "cache_read_input_tokens") u.cache_read_input_tokens = n;
-    else if (key == "cache_creation_input_tokens") {
-      u.cache_creation_input_tokens = n;
-      had_creation = true;
+    if (key == "model") {
+      std::string_view model;
+      if (!field.value().get_string().get(model)) served_model = std::string(model);
+    } else if (key == "usage") {
+      simdjson::ondemand::object usage;
+      if (field.value().get_object().get(usage) || usage.raw_json().get(usage_text)) return false;
+      found = true;
     }
   }
-  if (had_creation && !had_detail) {
-    u.cache_creation_5m = u.cache_creation_input_tokens;
-    u.cache_creation_1h = 0;
-  }
+  if (!found) return false;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(usage_text, ec);
+  if (ec || !v.is_object()) return false;
+  usage::apply_usage_object(v.get_object(), u);
   return true;
 }
 

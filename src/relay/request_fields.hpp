@@ -10,15 +10,16 @@ namespace crs::relay {
 struct RequestFields {
   std::string model;
   bool stream = false;
+  int64_t max_tokens = 0;  // 0: absent or not a positive number (the upstream will say so)
   std::string error;  // non-empty: the body is not a usable Messages request (400)
 };
 
 // `body` gets SIMDJSON_PADDING bytes of spare capacity (one reallocation at most).
 RequestFields read_request_fields(std::string& body, bool require_messages);
 
-// The "usage" member of a whole (non-streamed) Messages answer, read the way
-// usage::apply_usage_object reads it, without building a document of the answer, which can
-// be hundreds of KB. False if the answer is not JSON or has no usage object.
-bool read_answer_usage(std::string& body, usage::Usage& usage);
+// The "usage" and "model" members of a whole (non-streamed) Messages answer, without
+// building a document of the answer, which can be hundreds of KB; the usage object itself is
+// read by usage::apply_usage_object. False if the answer is not JSON or has no usage object.
+bool read_answer_usage(std::string& body, usage::Usage& usage, std::string& served_model);
 
 }  // namespace crs::relay

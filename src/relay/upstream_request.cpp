@@ -57,15 +57,30 @@ int64_t parse_rfc3339_ms(std::string_view text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
+// The query parameters the Messages API defines (`beta`), in their order; everything else is
+// dropped: a relay key may arrive as `?key=cr_...` and must never travel upstream.
+std::string upstream_query(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair == "beta" || pair.starts_with("beta=")) out.append(out.empty() ? "" : "&").append(pair);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 http::request<http::empty_body> build_upstream_request(const http_server::Request& client, std::string_view path,
                                                        std::string_view query, const accounts::Account& account,
                                                        const upstream::BaseUrl& base) {
   std::string target;
-  target.reserve(base.path_prefix.size() + path.size() + query.size() + 1);
+  std::string forwarded_query = upstream_query(query);
+  target.reserve(base.path_prefix.size() + path.size() + forwarded_query.size() + 1);
   target.append(base.path_prefix).append(path);
-  if (!query.empty()) target.append("?").append(query);
+  if (!forwarded_query.empty()) target.append("?").append(forwarded_query);
   http::request<http::empty_body> req{client.method(), target, 11};
   for (const auto& f : client) {
     std::string name = lower(f.name_string());

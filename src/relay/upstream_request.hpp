@@ -1,7 +1,7 @@
 #pragma once
 // How a client request becomes an upstream request, and what of the answer goes back
 // (spec/anthropic-messages.md §10): allow-listed headers, the account's credentials, no
-// client credential ever forwarded.
+// client credential ever forwarded (headers or query: only `beta` of the query goes upstream).
 #include <string>
 #include <string_view>
 

@@ -129,7 +129,7 @@ struct Plan {
 // The sums of a group of events that land in the same hashes.
 struct Counters {
   int64_t requests = 0, input = 0, output = 0, cache_create = 0, cache_read = 0, all = 0, tokens = 0, e5m = 0,
-          e1h = 0, cost = 0;
+          e1h = 0, cost = 0, web_searches = 0;
   void add(const UsageEvent& e) {
     const auto& u = e.usage;
     ++requests;
@@ -142,6 +142,7 @@ struct Counters {
     e5m += u.cache_creation_5m;
     e1h += u.cache_creation_1h;
     cost += e.cost_micro;
+    web_searches += u.web_search_requests;
   }
 };
 
@@ -157,6 +158,7 @@ void add_counts(Plan& p, const std::string& key, const Counters& c, bool totals_
   p.increments[{key, f("ephemeral5mTokens", "totalEphemeral5mTokens")}] += c.e5m;
   p.increments[{key, f("ephemeral1hTokens", "totalEphemeral1hTokens")}] += c.e1h;
   p.increments[{key, f("costMicro", "totalCostMicro")}] += c.cost;
+  if (c.web_searches) p.increments[{key, f("webSearchRequests", "totalWebSearchRequests")}] += c.web_searches;
   if (ttl > 0) p.expires[key] = ttl;
 }
 
@@ -212,6 +214,11 @@ std::string record_json(const UsageEvent& e) {
   number(",\"ephemeral5mTokens\":", u.cache_creation_5m);
   number(",\"ephemeral1hTokens\":", u.cache_creation_1h);
   number(",\"totalTokens\":", u.total());
+  if (u.web_search_requests) number(",\"webSearchRequests\":", u.web_search_requests);
+  if (u.web_fetch_requests) number(",\"webFetchRequests\":", u.web_fetch_requests);
+  if (e.estimated) out += ",\"estimated\":true";
+  if (e.priced_by_fallback) out += ",\"pricedByFallback\":true";
+  if (e.long_context) out += ",\"longContext\":true";
   number(",\"costMicro\":", e.cost_micro);
   // USD as a decimal with six places, exactly costMicro / 10^6 (no binary floating point).
   int64_t micro = e.cost_micro < 0 ? -e.cost_micro : e.cost_micro;

@@ -13,10 +13,10 @@ namespace crs::usage {
 namespace json = boost::json;
 namespace {
 
-Result<Price> read_price(const json::value& v, const std::string& name) {
+Result<Rates> read_rates(const json::value& v, const std::string& name) {
   if (!v.is_object()) return Error{"pricing: " + name + " must be an object"};
   const auto& o = v.get_object();
-  Price p;
+  Rates p;
   auto num = [&](const char* field, double& out) -> bool {
     auto* f = o.if_contains(field);
     if (!f || !f->is_number()) return false;
@@ -27,6 +27,23 @@ Result<Price> read_price(const json::value& v, const std::string& name) {
       !num("cacheWrite1h", p.cache_write_1h) || !num("cacheRead", p.cache_read))
     return Error{"pricing: " + name + " needs non-negative input, output, cacheWrite5m, cacheWrite1h, cacheRead"};
   if (p.input == 0 && p.output == 0) return Error{"pricing: " + name + " would make requests free"};
+  return p;
+}
+
+Result<Price> read_price(const json::value& v, const std::string& name) {
+  auto rates = read_rates(v, name);
+  if (!rates) return rates.error();
+  Price p;
+  static_cast<Rates&>(p) = *rates;
+  auto* tier = v.get_object().if_contains("longContext");
+  if (!tier) return p;
+  auto long_rates = read_rates(*tier, name + ".longContext");
+  if (!long_rates) return long_rates.error();
+  auto* above = tier->get_object().if_contains("above");
+  if (!above || !above->is_int64() || above->get_int64() <= 0)
+    return Error{"pricing: " + name + ".longContext needs \"above\", a positive number of prompt tokens"};
+  p.long_context_above = above->get_int64();
+  p.long_context = *long_rates;
   return p;
 }
 
@@ -73,6 +90,12 @@ Result<PricingTable> PricingTable::parse(const std::string& text) {
   auto dp = read_price(*d, "default");
   if (!dp) return dp.error();
   t.default_ = *dp;
+  if (auto* tools = root.if_contains("serverTools"); tools && tools->is_object()) {
+    auto* search = tools->get_object().if_contains("webSearchPerThousand");
+    if (!search || !search->is_number() || search->to_number<double>() < 0)
+      return Error{"pricing: serverTools.webSearchPerThousand must be a non-negative number"};
+    t.web_search_per_thousand_ = search->to_number<double>();
+  }
   return t;
 }
 
@@ -86,19 +109,21 @@ Result<PricingTable> PricingTable::load(const std::string& path) {
   return t;
 }
 
-PriceMatch PricingTable::lookup(const std::string& requested) const {
+PriceMatch PricingTable::find(const std::string& requested) const {
   std::string model = normalise(requested);
   if (auto it = models_.find(model); it != models_.end()) return {it->second, "model"};
   if (auto a = aliases_.find(model); a != aliases_.end())
     if (auto it = models_.find(a->second); it != models_.end()) return {it->second, "alias"};
-  for (const auto& [family, price] : families_) {
-    if (model.find(family) != std::string::npos) {
-      warn_once(requested, "family " + family);
-      return {price, "family:" + family};
-    }
-  }
-  warn_once(requested, "the default price");
+  for (const auto& [family, price] : families_)
+    if (model.find(family) != std::string::npos) return {price, "family:" + family};
   return {default_, "default"};
+}
+
+PriceMatch PricingTable::lookup(const std::string& requested) const {
+  auto match = find(requested);
+  if (match.fallback())
+    warn_once(requested, match.source == "default" ? "the default price" : "family " + match.source.substr(7));
+  return match;
 }
 
 std::vector<std::string> PricingTable::model_ids() const {
@@ -109,18 +134,24 @@ std::vector<std::string> PricingTable::model_ids() const {
   return ids;
 }
 
-int64_t PricingTable::cost_micro_usd(const std::string& model, const Usage& u) const {
-  Price p = lookup(model).price;
-  int64_t create_5m = u.cache_creation_5m, create_1h = u.cache_creation_1h;
-  if (create_5m + create_1h != u.cache_creation_input_tokens) {  // no TTL detail: all 5-minute
-    create_5m = u.cache_creation_input_tokens;
-    create_1h = 0;
-  }
-  // tokens x USD per million tokens = micro-USD.
-  double micro = static_cast<double>(u.input_tokens) * p.input + static_cast<double>(u.output_tokens) * p.output +
-                 static_cast<double>(create_5m) * p.cache_write_5m + static_cast<double>(create_1h) * p.cache_write_1h +
-                 static_cast<double>(u.cache_read_input_tokens) * p.cache_read;
-  return static_cast<int64_t>(std::llround(micro));
+Cost PricingTable::cost(const std::string& model, const Usage& u) const {
+  auto match = lookup(model);
+  const Price& p = match.price;
+  Cost cost;
+  cost.fallback = match.fallback();
+  cost.long_context = p.long_context_above > 0 && u.prompt_tokens() > p.long_context_above;
+  const Rates& r = cost.long_context ? p.long_context : p;
+  // The one-hour part is what the upstream said it was (never more than the total); the rest of
+  // the cache writes are five-minute writes.
+  int64_t create_1h = std::min(u.cache_creation_1h, u.cache_creation_input_tokens);
+  int64_t create_5m = u.cache_creation_input_tokens - create_1h;
+  // tokens x USD per million tokens = micro-USD; a search costs USD per thousand x 1,000.
+  double micro = static_cast<double>(u.input_tokens) * r.input + static_cast<double>(u.output_tokens) * r.output +
+                 static_cast<double>(create_5m) * r.cache_write_5m + static_cast<double>(create_1h) * r.cache_write_1h +
+                 static_cast<double>(u.cache_read_input_tokens) * r.cache_read +
+                 static_cast<double>(u.web_search_requests) * web_search_per_thousand_ * 1000;
+  cost.micro = static_cast<int64_t>(std::llround(micro));
+  return cost;
 }
 
 }  // namespace crs::usage

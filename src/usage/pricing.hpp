@@ -1,6 +1,7 @@
 #pragma once
 // Prices per model from config/pricing.json (built into the binary as a fallback). Unknown
-// models are priced by family (opus/sonnet/haiku), then by the default, never at zero.
+// models are priced by family (opus/sonnet/haiku/...), then by the default, never at zero,
+// and flagged as priced by fallback. Long-context tiers and server tools (web search) are priced.
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,13 +13,27 @@
 
 namespace crs::usage {
 
-struct Price {  // USD per million tokens
+struct Rates {  // USD per million tokens
   double input = 0, output = 0, cache_write_5m = 0, cache_write_1h = 0, cache_read = 0;
+};
+
+struct Price : Rates {
+  // Long context: a prompt (input + cache reads + cache writes) over this many tokens has every
+  // token of the request priced at `long_context` (0: the model has no such tier).
+  int64_t long_context_above = 0;
+  Rates long_context;
 };
 
 struct PriceMatch {
   Price price;
   std::string source;  // "model", "alias", "family:opus", "default"
+  bool fallback() const { return source != "model" && source != "alias"; }
+};
+
+struct Cost {
+  int64_t micro = 0;          // micro-USD (integer, so sums are exact)
+  bool long_context = false;  // priced at the long-context tier
+  bool fallback = false;      // the model has no exact entry: priced by family or default
 };
 
 class PricingTable {
@@ -28,17 +43,21 @@ class PricingTable {
   static Result<PricingTable> load(const std::string& path);
   static const std::string& builtin_json();
 
-  PriceMatch lookup(const std::string& model) const;
+  PriceMatch lookup(const std::string& model) const;  // warns once per model priced by fallback
+  PriceMatch find(const std::string& model) const;    // the same, silently
   // The priced model ids, newest release date first (for GET /v1/models).
   std::vector<std::string> model_ids() const;
-  // Cost in micro-USD (integer, so sums are exact).
-  int64_t cost_micro_usd(const std::string& model, const Usage& usage) const;
+  Cost cost(const std::string& model, const Usage& usage) const;
+  int64_t cost_micro_usd(const std::string& model, const Usage& usage) const { return cost(model, usage).micro; }
+  // Whether `model` has an exact entry (by id or alias).
+  bool has_entry(const std::string& model) const { return !find(model).fallback(); }
 
  private:
   std::map<std::string, Price> models_;
   std::map<std::string, std::string> aliases_;
   std::map<std::string, Price> families_;
   Price default_;
+  double web_search_per_thousand_ = 10;  // USD per 1,000 web searches (server_tool_use)
 };
 
 }  // namespace crs::usage

@@ -6,8 +6,12 @@
 namespace crs::usage {
 namespace {
 
-constexpr std::string_view kVersion = "1";
-constexpr size_t kColumns = 18;  // the version, then 17 members
+// Version 2 appends web searches, web fetches and the flags to version 1's columns; events of
+// version 1 still in the stream are read too.
+constexpr std::string_view kVersion = "2";
+constexpr size_t kColumnsV1 = 18;  // the version, then 17 members
+constexpr size_t kColumns = 21;
+enum Flags : int64_t { kEstimated = 1, kPricedByFallback = 2, kLongContext = 4 };
 
 void put(std::string& out, int64_t value) {
   char digits[24];
@@ -45,7 +49,13 @@ std::string UsageEvent::to_wire() const {
                     int64_t{partial}, duration_ms})
     put(out, v);
   put(out, request_id);
-  put(out, endpoint, true);
+  put(out, endpoint);
+  put(out, u.web_search_requests);
+  put(out, u.web_fetch_requests);
+  int64_t flags = (estimated ? kEstimated : 0) | (priced_by_fallback ? kPricedByFallback : 0) |
+                  (long_context ? kLongContext : 0);
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, flags).ptr);
   return out;
 }
 
@@ -58,7 +68,8 @@ std::optional<UsageEvent> UsageEvent::from_wire(std::string_view line) {
     if (tab == std::string_view::npos) break;
     line.remove_prefix(tab + 1);
   }
-  if (n != kColumns || col[0] != kVersion) return std::nullopt;
+  bool v1 = n == kColumnsV1 && col[0] == "1";
+  if (!v1 && (n != kColumns || col[0] != kVersion)) return std::nullopt;
   UsageEvent e;
   auto& u = e.usage;
   int64_t status = 0, stream = 0, partial = 0;
@@ -76,6 +87,13 @@ std::optional<UsageEvent> UsageEvent::from_wire(std::string_view line) {
   e.partial = partial != 0;
   e.request_id = col[16];
   e.endpoint = col[17];
+  if (v1) return e;
+  int64_t flags = 0;
+  if (!number(col[18], u.web_search_requests) || !number(col[19], u.web_fetch_requests) || !number(col[20], flags))
+    return std::nullopt;
+  e.estimated = flags & kEstimated;
+  e.priced_by_fallback = flags & kPricedByFallback;
+  e.long_context = flags & kLongContext;
   return e;
 }
 

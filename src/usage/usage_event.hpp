@@ -20,6 +20,9 @@ struct UsageEvent {
   int status = 0;
   bool stream = false;
   bool partial = false;      // the response did not complete (client gone, upstream cut)
+  bool estimated = false;    // output counted from the deltas that passed: no final count came
+  bool priced_by_fallback = false;  // the model has no exact price entry (family or default)
+  bool long_context = false;        // priced at the model's long-context tier
   int64_t duration_ms = 0;
   std::string request_id;
   std::string endpoint;      // "/v1/messages"

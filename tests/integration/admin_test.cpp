@@ -194,6 +194,40 @@ TEST_F(AdminTest, WrongPasswordsAreLimitedPerAddressAndPerUser) {
   EXPECT_EQ(by_address.status, 429) << by_address.body;
 }
 
+// Behind a reverse proxy every login comes from the proxy's address. Only a peer listed in
+// server.trustedProxies may name the client; without it X-Forwarded-For is ignored.
+TEST_F(AdminTest, BehindATrustedProxyAttemptsCountPerForwardedClient) {
+  auto login_from = [&](const std::string& forwarded_for, const std::string& user) {
+    json::object body{{"username", user}, {"password", "wrong"}};
+    return http_request(relay->port(), "POST", "/web/auth/login", json::serialize(body),
+                        {{"content-type", "application/json"}, {"x-forwarded-for", forwarded_for}}).status;
+  };
+  // Untrusted (the default): five guesses from "five addresses" are five from this peer.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login_from("198.51.100." + std::to_string(i), "guess"), 401);
+  EXPECT_EQ(login_from("198.51.100.99", "guess"), 429);
+
+  ASSERT_EQ(relay->stop(), 0);
+  dir.write("config/config.toml",
+            "[server]\ntrustedProxies = [\"127.0.0.0/8\", \"::1\"]\n"
+            "[admin]\nloginFailuresPerIp = 5\nloginFailuresPerUser = 3\n");
+  ASSERT_TRUE(relay->start()) << relay->log();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login_from("203.0.113.5", "guess"), 401);
+  EXPECT_EQ(login_from("203.0.113.5", "guess"), 429);
+  EXPECT_EQ(login_from("203.0.113.9", "guess"), 401) << "another client behind the proxy is not locked out";
+  // A client cannot hide behind a forged first hop: the proxy's own entry (the last) counts.
+  EXPECT_EQ(login_from("203.0.113.77, 203.0.113.5", "guess"), 429);
+  // The right password from a fresh client behind the proxy works.
+  json::object body{{"username", username}, {"password", password}};
+  EXPECT_EQ(http_request(relay->port(), "POST", "/web/auth/login", json::serialize(body),
+                         {{"content-type", "application/json"}, {"x-forwarded-for", "203.0.113.10"}}).status, 200);
+
+  // A bad entry stops the relay at start with the key named.
+  ASSERT_EQ(relay->stop(), 0);
+  dir.write("config/config.toml", "[server]\ntrustedProxies = [\"10.0.0.0/99\"]\n");
+  EXPECT_FALSE(relay->start());
+  EXPECT_NE(relay->log().find("server.trustedProxies"), std::string::npos);
+}
+
 TEST_F(AdminTest, GuessesFromElsewhereCannotLockTheAdminOutOfATrustedAddress) {
   ASSERT_FALSE(token().empty());  // this address is now one the admin logged in from
   for (int i = 0; i < 3; ++i) EXPECT_EQ(login(username, "wrong-" + std::to_string(i)).status, 401);

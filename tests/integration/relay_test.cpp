@@ -463,6 +463,54 @@ TEST_F(RelayTest, AccountLevelMessagesAreRecognised) {
   EXPECT_EQ(account(b)["status"].as_string(), "active");
 }
 
+// Upstream validation errors quote the client's input: a key holder who sends the ban message
+// as a content block type must get the 400 back, and no account may change state.
+TEST_F(RelayTest, AClientQuotingTheBanMessageDisablesNoAccount) {
+  start();
+  std::string a = add_account("a", "sk-ant-api03-account-a-000000", 10);
+  std::string b = add_account("b", "sk-ant-api03-account-b-000000", 20);
+  const char* quoted =
+      R"({"status":400,"errorType":"invalid_request_error","errorMessage":"messages.0.content.0: Input tag 'This organization has been disabled.' found using 'type' does not match any of the expected tags"})";
+  const char* forbidden =
+      R"({"status":403,"errorType":"permission_error","errorMessage":"'OAuth authentication is currently not allowed for this organization' is not a valid tool name"})";
+  ASSERT_TRUE(fake.script("*", quoted, 1));
+  auto r = post("/v1/messages", message_body(false));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("Input tag"), std::string::npos);
+  EXPECT_EQ(account(a)["status"].as_string(), "active");
+  EXPECT_EQ(account(b)["status"].as_string(), "active");
+  // A 403 quoting the other phrase cools the account down at most: it is not a ban.
+  ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000", forbidden, 1));
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  EXPECT_NE(account(a)["status"].as_string(), "unauthorized");
+  EXPECT_EQ(account(b)["status"].as_string(), "active");
+}
+
+// One account whose secrets cannot be opened must not stop the others loading, now or after
+// a restart: it is listed as failing with the reason, and never scheduled.
+TEST_F(RelayTest, AnUnreadableAccountIsSkippedAndTheOthersServe) {
+  start();
+  std::string bad = add_account("bad", "sk-ant-api03-account-a-000000", 10);
+  add_account("good", "sk-ant-api03-account-b-000000", 20);
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  redis_cli.cli({"HSET", "crs:account:" + bad, "credentials", "v1:not-sealed-by-this-key"});
+  redis_cli.cli({"PUBLISH", "crs:invalidate", "account:" + bad});
+  for (int restart = 0; restart < 2; ++restart) {
+    if (restart) {
+      ASSERT_EQ(relay->stop(), 0);
+      ASSERT_TRUE(relay->start()) << relay->log();
+    }
+    reset_fake();
+    ASSERT_TRUE(wait_until([&] { return post("/v1/messages", message_body(false)).status == 200; }, 5s))
+        << relay->log();
+    for (const auto& r : recorded())
+      EXPECT_EQ(r.as_object().at("credential").as_string(), "sk-ant-api03-account-b-000000");
+    auto list = relay->cli({"accounts", "list", "--json"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("cannot be read"), std::string::npos) << list.out;
+  }
+}
+
 TEST_F(RelayTest, HtmlErrorFromAnEdgeIsWrapped) {
   start("[relay]\nmaxAttempts = 1\n");
   add_account("a", "sk-ant-api03-account-a-000000");
@@ -526,6 +574,105 @@ TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
   // The relay is fine afterwards.
   ASSERT_TRUE(http_request(fake.port(), "DELETE", "/_fake/behaviors").status == 200);
   EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+}
+
+// A client that reads 500 deltas and hangs up before message_delta (the upstream pauses there)
+// is charged the output that passed, estimated from the deltas and marked so, never 1 token.
+TEST_F(RelayTest, HangingUpBeforeTheFinalCountStillChargesTheOutput) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  const int deltas = 500;
+  const int64_t true_output = 2300;  // what the upstream says in message_delta, never seen here
+  ASSERT_TRUE(fake.script("*", R"({"deltas":500,"text":"tokentokentoken","outputTokens":2300,"stallAfterEvents":504})"));
+  std::string body = message_body(true);
+  {
+    RawConnection c(relay->port());
+    ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                       "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+    std::string got;
+    ASSERT_TRUE(wait_until([&] {
+      got += c.receive(100ms);
+      return got.find("content_block_stop") != std::string::npos;
+    }, 10s)) << got.size();
+  }  // hangs up before message_delta
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
+  auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
+  EXPECT_TRUE(record["partial"].as_bool());
+  EXPECT_TRUE(record["estimated"].as_bool());
+  int64_t output = record["outputTokens"].as_int64();
+  EXPECT_GT(output, true_output * 8 / 10) << deltas << " deltas";
+  EXPECT_LT(output, true_output * 12 / 10);
+}
+
+// Streamed and whole answers: one-hour cache writes restated without their breakdown in
+// message_delta, web searches, and a served model other than the one asked for are all billed
+// as the upstream bills them.
+TEST_F(RelayTest, OneHourCacheWritesWebSearchesAndTheServedModelAreBilled) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("*", R"({"inputTokens":10,"outputTokens":50,"cacheCreationInputTokens":1000,)"
+                               R"("cacheCreation1hTokens":800,"restateInputInDelta":true,"webSearchRequests":2,)"
+                               R"("servedModel":"claude-opus-4-5-20251101"})"));
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  for (bool stream : {true, false}) {
+    ASSERT_EQ(post("/v1/messages", message_body(stream)).status, 200);
+    std::string n = stream ? "1" : "2";
+    ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == n; }, 5s));
+    auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
+    EXPECT_EQ(record["model"].as_string(), "claude-opus-4-5-20251101") << stream;
+    EXPECT_EQ(record["ephemeral1hTokens"].as_int64(), 800) << stream;
+    EXPECT_EQ(record["ephemeral5mTokens"].as_int64(), 200) << stream;
+    EXPECT_EQ(record["webSearchRequests"].as_int64(), 2) << stream;
+    // opus 4.5: 10 x $5 + 50 x $25 + 200 x $6.25 + 800 x $10 (per MTok) + 2 searches x $0.01
+    EXPECT_EQ(record["costMicro"].as_int64(), 50 + 1250 + 1250 + 8000 + 20000) << stream;
+    EXPECT_FALSE(record.contains("pricedByFallback"));
+  }
+}
+
+// A half-close (SHUT_WR after the request) is not a hang-up: the client gets its whole answer,
+// streamed or not, even when the upstream takes long enough for the client watch to arm.
+TEST_F(RelayTest, AHalfClosedClientGetsItsWholeAnswer) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("*", R"({"latencyMs":300,"dripMs":20,"deltas":10})"));
+  for (bool stream : {false, true}) {
+    std::string body = message_body(stream);
+    RawConnection c(relay->port());
+    ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: " + key +
+                       "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+    c.shutdown_write();
+    std::string got;
+    wait_until([&] {
+      got += c.receive(100ms);
+      return got.find(stream ? "message_stop" : "\"usage\"") != std::string::npos;
+    }, 10s);
+    EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << stream << " " << got.substr(0, 300);
+    EXPECT_NE(got.find(stream ? "event: message_stop" : "\"end_turn\""), std::string::npos) << stream << got;
+  }
+  for (const auto& r : recorded()) EXPECT_EQ(r.as_object().at("outcome").as_string(), "complete");
+}
+
+// A model without an exact price entry is priced by its family, flagged on its record, and
+// listed by `crs pricing check` (exit 1) until the table has it.
+TEST_F(RelayTest, ModelsPricedByFallbackAreFlaggedAndListed) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto clean = relay->cli({"pricing", "check", "--json"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  ASSERT_TRUE(fake.script("*", R"({"servedModel":"claude-sonnet-9-20300101"})"));
+  ASSERT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
+  auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
+  EXPECT_TRUE(record["pricedByFallback"].as_bool());
+  auto check = relay->cli({"pricing", "check", "--json"});
+  EXPECT_EQ(check.exit_code, 1) << check.out << check.err;
+  EXPECT_NE(check.out.find("claude-sonnet-9-20300101"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("family:sonnet"), std::string::npos) << check.out;
+  EXPECT_EQ(check.out.find(kModel), std::string::npos) << "a priced model is not listed";
 }
 
 // Before any byte of the answer: the client watch (armed once a request has waited ~20 ms)

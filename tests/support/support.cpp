@@ -134,6 +134,9 @@ RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
 }
 bool RawConnection::send(const std::string& bytes) { return fd_ >= 0 && send_all(fd_, bytes); }
+void RawConnection::shutdown_write() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
 std::string RawConnection::receive(std::chrono::milliseconds timeout) {
   return read_until(fd_, std::chrono::steady_clock::now() + timeout, nullptr);
 }

@@ -61,6 +61,7 @@ class RawConnection {
   explicit RawConnection(int port);
   ~RawConnection();
   bool send(const std::string& bytes);
+  void shutdown_write();  // SHUT_WR: a half-close, the client still reads
   // Reads what arrives within `timeout` (stops early at EOF).
   std::string receive(std::chrono::milliseconds timeout);
   bool closed_by_peer(std::chrono::milliseconds timeout);

@@ -101,18 +101,132 @@ TEST(Pricing, BuiltinTableParsesAndPricesExactly) {
   EXPECT_EQ(t->lookup("us.anthropic.claude-3-5-haiku-20241022-v1:0").source, "model");
 }
 
-TEST(Pricing, UnknownModelsAreNeverFree) {
+TEST(Pricing, UnknownModelsAreNeverFreeAndFlagged) {
   auto t = PricingTable::parse(PricingTable::builtin_json());
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->lookup("claude-opus-5-5").source, "family:opus");
-  EXPECT_EQ(t->lookup("claude-sonnet-5").source, "family:sonnet");
+  EXPECT_EQ(t->lookup("claude-opus-9").source, "family:opus");
+  EXPECT_EQ(t->lookup("claude-sonnet-9").source, "family:sonnet");
   EXPECT_EQ(t->lookup("claude-haiku-9").source, "family:haiku");
   EXPECT_EQ(t->lookup("mystery-model").source, "default");
   Usage u;
   u.input_tokens = 1;
   EXPECT_GT(t->cost_micro_usd("mystery-model", u), 0);
+  EXPECT_TRUE(t->cost("claude-sonnet-9", u).fallback);
+  EXPECT_FALSE(t->cost("claude-sonnet-5", u).fallback);
+  EXPECT_FALSE(t->has_entry("claude-opus-9"));
+  EXPECT_TRUE(t->has_entry("claude-sonnet-4-5"));
   EXPECT_FALSE(t->model_ids().empty());
-  EXPECT_EQ(t->model_ids().front(), "claude-opus-4-5-20251101");  // newest first
+}
+
+// The Claude 5 generation and the 4.6-4.8 models have exact entries at Anthropic's prices
+// (the 4.5 family price was 1.5x too high for Sonnet 5).
+TEST(Pricing, NewerModelsHaveExactPrices) {
+  auto t = PricingTable::parse(PricingTable::builtin_json());
+  ASSERT_TRUE(t.ok());
+  Usage million;
+  million.input_tokens = 1'000'000;
+  Usage out;
+  out.output_tokens = 1'000'000;
+  auto in_out = [&](const char* model) {
+    return std::pair{t->cost_micro_usd(model, million), t->cost_micro_usd(model, out)};
+  };
+  EXPECT_EQ(in_out("claude-sonnet-5"), (std::pair<int64_t, int64_t>{2'000'000, 10'000'000}));
+  EXPECT_EQ(in_out("claude-sonnet-5-5"), (std::pair<int64_t, int64_t>{2'000'000, 10'000'000}));
+  EXPECT_EQ(in_out("claude-sonnet-4-6"), (std::pair<int64_t, int64_t>{3'000'000, 15'000'000}));
+  EXPECT_EQ(in_out("claude-opus-5"), (std::pair<int64_t, int64_t>{5'000'000, 25'000'000}));
+  EXPECT_EQ(in_out("claude-opus-5-5"), (std::pair<int64_t, int64_t>{4'000'000, 20'000'000}));
+  EXPECT_EQ(in_out("claude-opus-4-6"), (std::pair<int64_t, int64_t>{5'000'000, 25'000'000}));
+  EXPECT_EQ(in_out("claude-fable-5"), (std::pair<int64_t, int64_t>{10'000'000, 50'000'000}));
+  // A 1M-token prompt is over 100K: the tier price; the output alone, under it: the base price.
+  EXPECT_EQ(in_out("claude-haiku-5-5"), (std::pair<int64_t, int64_t>{500'000, 500'000}));
+  Usage small;
+  small.input_tokens = 100'000;
+  EXPECT_EQ(t->cost_micro_usd("claude-haiku-5-5", small), 10'000);
+}
+
+// Over 200K prompt tokens (input + cache reads + writes) under the 1M-context beta, every token
+// of the request is priced at the long-context tier.
+TEST(Pricing, LongContextTier) {
+  auto t = PricingTable::parse(PricingTable::builtin_json());
+  ASSERT_TRUE(t.ok());
+  Usage u;
+  u.input_tokens = 150'000;
+  u.cache_read_input_tokens = 50'000;
+  u.output_tokens = 1'000;
+  auto at_limit = t->cost("claude-sonnet-4-5-20250929", u);
+  EXPECT_FALSE(at_limit.long_context);
+  EXPECT_EQ(at_limit.micro, 450'000 + 15'000 + 15'000);
+  u.cache_read_input_tokens = 50'001;
+  auto over = t->cost("claude-sonnet-4-5-20250929", u);
+  EXPECT_TRUE(over.long_context);
+  // 6 in, 22.5 out, 0.6 read
+  EXPECT_EQ(over.micro, 900'000 + 22'500 + 30'001);
+  EXPECT_FALSE(t->cost("claude-opus-4-5-20251101", u).long_context);  // no such tier
+}
+
+TEST(Pricing, WebSearchesArePricedPerSearch) {
+  auto t = PricingTable::parse(PricingTable::builtin_json());
+  ASSERT_TRUE(t.ok());
+  Usage u;
+  u.web_search_requests = 3;
+  u.web_fetch_requests = 2;  // tokens only
+  EXPECT_EQ(t->cost_micro_usd("claude-sonnet-4-5-20250929", u), 30'000);  // $10 per 1,000
+  EXPECT_FALSE(PricingTable::parse(R"({"models":{},"families":{},"serverTools":{"webSearchPerThousand":-1},)"
+                                   R"("default":{"input":1,"output":1,"cacheWrite5m":1,"cacheWrite1h":1,"cacheRead":1}})")
+                   .ok());
+}
+
+// The spec's own message_delta example restates cache_creation_input_tokens without the TTL
+// breakdown: the one-hour part from message_start must survive (it was billed at the 5-minute
+// rate, 0.75x the input price under).
+TEST(SseUsageScanner, RestatedCacheWritesKeepTheOneHourPart) {
+  auto t = PricingTable::parse(PricingTable::builtin_json());
+  ASSERT_TRUE(t.ok());
+  const std::string start =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-opus-4-5-20251101\","
+      "\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":1000,\"cache_creation\":{"
+      "\"ephemeral_5m_input_tokens\":200,\"ephemeral_1h_input_tokens\":800},\"output_tokens\":1}}}\n\n";
+  auto delta = [](int total) {
+    return "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":10,"
+           "\"cache_creation_input_tokens\":" + std::to_string(total) +
+           ",\"cache_read_input_tokens\":0,\"output_tokens\":50,\"server_tool_use\":{\"web_search_requests\":2}}}\n\n";
+  };
+  SseUsageScanner same;
+  same.feed(start + delta(1000));
+  EXPECT_EQ(same.served_model(), "claude-opus-4-5-20251101");
+  EXPECT_EQ(same.usage().cache_creation_1h, 800);
+  EXPECT_EQ(same.usage().cache_creation_5m, 200);
+  EXPECT_EQ(same.usage().web_search_requests, 2);
+  EXPECT_TRUE(same.final_usage_seen());
+  // opus 4.5: 5 in, 25 out, 6.25 5m, 10 1h; 2 searches
+  EXPECT_EQ(t->cost_micro_usd("claude-opus-4-5-20251101", same.usage()), 50 + 1250 + 1250 + 8000 + 20000);
+  // The total disagrees with the parts: the known one-hour part keeps its rate.
+  SseUsageScanner more;
+  more.feed(start + delta(1500));
+  EXPECT_EQ(more.usage().cache_creation_1h, 800);
+  EXPECT_EQ(more.usage().cache_creation_5m, 700);
+  SseUsageScanner less;
+  less.feed(start + delta(500));
+  EXPECT_EQ(less.usage().cache_creation_1h, 500);
+  EXPECT_EQ(less.usage().cache_creation_5m, 0);
+}
+
+// A stream cut before message_delta is charged the output that passed: characters / 4.
+TEST(SseUsageScanner, EstimatesOutputFromTheDeltasThatPassed) {
+  SseUsageScanner s;
+  s.feed("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,"
+         "\"output_tokens\":1}}}\n\n");
+  std::string text_delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                           "\"delta\":{\"type\":\"text_delta\",\"text\":\"abcdefg\\\"\"}}\n\n";  // 8 characters
+  std::string tool_delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+                           "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": \\u00e9\"}}\n\n";  // {"a": é
+  for (int i = 0; i < 100; ++i) s.feed(text_delta);
+  s.feed(tool_delta);
+  s.feed("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+         "\"delta\":{\"type\":\"text_delta\",\"text\":\"h\xc3\xa9llo\"}}\n\n");  // 5 characters
+  EXPECT_FALSE(s.final_usage_seen());
+  EXPECT_EQ(s.estimated_output_tokens(), (800 + 7 + 5 + 3) / 4);
+  EXPECT_EQ(s.usage().output_tokens, 1);
 }
 
 TEST(Pricing, RejectsBrokenTables) {
@@ -242,8 +356,17 @@ TEST(UsageEvent, RoundTripsThroughTheStreamLine) {
   e.status = 529;
   e.request_id = "r1";
   e.endpoint = "/v1/messages";
+  e.usage.web_search_requests = 6;
+  e.usage.web_fetch_requests = 7;
+  e.estimated = true;
+  e.long_context = true;
   auto back = UsageEvent::from_wire(e.to_wire());
   ASSERT_TRUE(back);
+  EXPECT_EQ(back->usage.web_search_requests, 6);
+  EXPECT_EQ(back->usage.web_fetch_requests, 7);
+  EXPECT_TRUE(back->estimated);
+  EXPECT_TRUE(back->long_context);
+  EXPECT_FALSE(back->priced_by_fallback);
   EXPECT_EQ(back->timestamp_ms, 5);
   EXPECT_EQ(back->key_id, "k");
   EXPECT_EQ(back->account_id, "a");
@@ -258,6 +381,17 @@ TEST(UsageEvent, RoundTripsThroughTheStreamLine) {
   EXPECT_FALSE(back->stream);
   EXPECT_EQ(back->request_id, "r1");
   EXPECT_EQ(back->endpoint, "/v1/messages");
+}
+
+// Events written by the previous version may still be in the stream at an upgrade.
+TEST(UsageEvent, ReadsVersionOneEvents) {
+  auto back = UsageEvent::from_wire("1\t5\tk\ta\tclaude-x\t1\t2\t3\t4\t3\t0\t99\t200\t1\t0\t12\tr1\t/v1/messages");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->usage.output_tokens, 2);
+  EXPECT_EQ(back->cost_micro, 99);
+  EXPECT_EQ(back->endpoint, "/v1/messages");
+  EXPECT_EQ(back->usage.web_search_requests, 0);
+  EXPECT_FALSE(back->estimated);
 }
 
 TEST(UsageEvent, ClientTextCannotShiftColumns) {

@@ -46,10 +46,16 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "outputTokens") { int64_t x = 0; ok = as_int(x); b.output_tokens = x; }
     else if (key == "cacheCreationInputTokens") ok = as_int(b.cache_creation_input_tokens);
     else if (key == "cacheReadInputTokens") ok = as_int(b.cache_read_input_tokens);
+    else if (key == "cacheCreation1hTokens") ok = as_int(b.cache_creation_1h_tokens);
+    else if (key == "webSearchRequests") ok = as_int(b.web_search_requests);
+    else if (key == "restateInputInDelta") ok = as_bool(b.restate_input_in_delta);
+    else if (key == "servedModel") ok = as_str(b.served_model);
     else return "unknown behavior field '" + std::string(key) + "'";
     if (!ok) return "behavior field '" + std::string(key) + "' has the wrong type";
   }
   if (b.deltas < 0 || b.deltas > 100000) return "deltas must be between 0 and 100000";
+  if (b.cache_creation_1h_tokens < 0 || b.cache_creation_1h_tokens > b.cache_creation_input_tokens)
+    return "cacheCreation1hTokens must be between 0 and cacheCreationInputTokens";
   return {};
 }
 

@@ -31,6 +31,10 @@ struct Behavior {
   std::optional<int64_t> output_tokens;      // default: 3 per delta
   int64_t cache_creation_input_tokens = 0;
   int64_t cache_read_input_tokens = 0;
+  int64_t cache_creation_1h_tokens = 0;  // the one-hour part of the cache writes (the rest: 5-minute)
+  int64_t web_search_requests = 0;       // server_tool_use, in the final usage
+  bool restate_input_in_delta = false;   // message_delta restates the input fields (no TTL breakdown)
+  std::string served_model;              // the answer's "model" (default: the one asked for)
 };
 
 // Reads the fields present in `json` over the defaults; returns an error text on bad input.

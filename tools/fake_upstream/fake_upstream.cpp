@@ -63,18 +63,34 @@ json::object request_record(const Exchange& ex, const std::string& credential, b
 // ---- The Messages wire format ----
 
 struct Usage {
-  int64_t input = 0, output = 0, cache_create = 0, cache_read = 0;
+  int64_t input = 0, output = 0, cache_create = 0, cache_read = 0, cache_create_1h = 0, web_search = 0;
 };
 
+// `full`: the shape of a whole answer and of message_start (with the TTL breakdown).
 json::object usage_json(const Usage& u, bool full) {
   json::object o{{"input_tokens", u.input},
                  {"cache_creation_input_tokens", u.cache_create},
                  {"cache_read_input_tokens", u.cache_read},
                  {"output_tokens", u.output}};
   if (full) {
-    o["cache_creation"] = json::object{{"ephemeral_5m_input_tokens", u.cache_create}, {"ephemeral_1h_input_tokens", 0}};
+    o["cache_creation"] = json::object{{"ephemeral_5m_input_tokens", u.cache_create - u.cache_create_1h},
+                                       {"ephemeral_1h_input_tokens", u.cache_create_1h}};
     o["service_tier"] = "standard";
   }
+  if (u.web_search > 0) o["server_tool_use"] = json::object{{"web_search_requests", u.web_search}};
+  return o;
+}
+
+// message_delta's usage: the final output count; optionally the input fields restated without
+// their TTL breakdown (the shape of the spec's example), and the server tools.
+json::object delta_usage_json(const Usage& u, bool restate_input) {
+  json::object o{{"output_tokens", u.output}};
+  if (restate_input) {
+    o["input_tokens"] = u.input;
+    o["cache_creation_input_tokens"] = u.cache_create;
+    o["cache_read_input_tokens"] = u.cache_read;
+  }
+  if (u.web_search > 0) o["server_tool_use"] = json::object{{"web_search_requests", u.web_search}};
   return o;
 }
 
@@ -96,9 +112,10 @@ std::vector<std::string> stream_events(const std::string& id, const std::string&
   std::vector<std::string> events;
   Usage start = u;
   start.output = 1;
+  start.web_search = 0;
   json::object message{{"id", id},          {"type", "message"},       {"role", "assistant"},
                        {"model", model},    {"content", json::array{}}, {"stop_reason", nullptr},
-                       {"stop_sequence", nullptr}, {"usage", usage_json(start, false)}};
+                       {"stop_sequence", nullptr}, {"usage", usage_json(start, true)}};
   events.push_back(sse_event("message_start", {{"type", "message_start"}, {"message", std::move(message)}}, b.crlf));
   events.push_back(sse_event("content_block_start",
                              {{"type", "content_block_start"},
@@ -117,7 +134,7 @@ std::vector<std::string> stream_events(const std::string& id, const std::string&
   events.push_back(sse_event("message_delta",
                              {{"type", "message_delta"},
                               {"delta", json::object{{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
-                              {"usage", json::object{{"output_tokens", u.output}}}},
+                              {"usage", delta_usage_json(u, b.restate_input_in_delta)}},
                              b.crlf));
   events.push_back(sse_event("message_stop", {{"type", "message_stop"}}, b.crlf));
   return events;
@@ -393,6 +410,9 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   usage.output = b.output_tokens.value_or(3 * b.deltas);
   usage.cache_create = b.cache_creation_input_tokens;
   usage.cache_read = b.cache_read_input_tokens;
+  usage.cache_create_1h = b.cache_creation_1h_tokens;
+  usage.web_search = b.web_search_requests;
+  if (!b.served_model.empty()) parsed.model = b.served_model;
   std::string id = fmt::format("msg_fake{:016}", seq);
 
   if (!parsed.stream) {
@@ -416,6 +436,8 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   auto events = stream_events(id, parsed.model, b, usage);
   Usage sent;  // what a client that read everything sent so far would meter
   int count = 0;
+  int64_t delta_chars = 0;
+  int delta_index = 0;
   for (const auto& event : events) {
     if (count == b.stall_after_events) {
       co_await wait_unless_client_leaves(ex, b.stall_ms);
@@ -450,8 +472,15 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     if (count == 1) {
       sent = usage;
       sent.output = 1;
+      sent.web_search = 0;
     }
-    if (event.starts_with("event: message_delta")) sent.output = usage.output;
+    // Until message_delta gives the count, a relay meters the output that passed as the spec
+    // estimates it: characters of the deltas / 4 (anthropic-messages.md §11.1).
+    if (event.starts_with("event: content_block_delta")) {
+      delta_chars += static_cast<int64_t>(delta_text(b, delta_index++).size());
+      sent.output = std::max<int64_t>(1, (delta_chars + 3) / 4);
+    }
+    if (event.starts_with("event: message_delta")) sent = usage;
   }
   co_await ex.end_stream();
   state->finish_record(seq, "complete", 200, &usage, count);
