@@ -117,13 +117,22 @@ Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& d
   co_return claims;
 }
 
+// Admin bodies are a key's fields or a password change: a megabyte is far more than any needs.
+constexpr uint64_t kAdminBodyLimit = 1 << 20;
+
 void add_admin_route(http_server::Router& router, http::verb method, std::string pattern, AdminDepsPtr deps,
                      AdminHandler handler) {
+  // The token is checked before a byte of the body is read.
+  http_server::BodyRule body{kAdminBodyLimit, true};
   router.add(method, std::move(pattern), [deps, handler](Exchange& ex) -> Task<void> {
     auto session = co_await authenticate(ex, *deps);
     if (!session) co_return;
+    if (auto refusal = co_await ex.read_body(kAdminBodyLimit)) {
+      co_await ex.send(std::move(*refusal));
+      co_return;
+    }
     co_await handler(ex, *session);
-  });
+  }, body);
 }
 
 namespace {

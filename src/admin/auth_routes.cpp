@@ -209,7 +209,8 @@ Task<void> change_password(Exchange& ex, const SessionClaims& session, AdminDeps
 }  // namespace
 
 void register_auth_routes(http_server::Router& router, AdminDepsPtr deps) {
-  router.add(http::verb::post, "/web/auth/login", [deps](Exchange& ex) { return login(ex, deps); });
+  router.add(http::verb::post, "/web/auth/login", [deps](Exchange& ex) { return login(ex, deps); },
+             http_server::BodyRule{http_server::kSmallBodyLimit});
   add_admin_route(router, http::verb::post, "/web/auth/logout", deps,
                   [deps](Exchange& ex, const SessionClaims& s) { return logout(ex, s, deps); });
   add_admin_route(router, http::verb::post, "/web/auth/refresh", deps,

@@ -362,6 +362,7 @@ int serve(config::Loaded loaded) {
   so.port = cfg.server.port;
   so.max_header_bytes = static_cast<uint32_t>(cfg.server.maxHeaderBytes);
   so.max_body_bytes = static_cast<uint64_t>(cfg.server.maxBodyBytes);
+  so.max_body_bytes_in_flight = static_cast<uint64_t>(cfg.server.maxBodyBytesInFlight);
   so.keep_alive_timeout = std::chrono::seconds(cfg.server.keepAliveTimeout);
   so.request_read_timeout = std::chrono::seconds(cfg.server.requestReadTimeout);
   so.write_timeout = std::chrono::seconds(cfg.server.writeTimeout);

@@ -15,6 +15,7 @@ struct ServerConfig {
   int gracePeriod = 30;                // seconds in-flight requests get on SIGTERM
   int maxHeaderBytes = 65536;
   int64_t maxBodyBytes = 33554432;     // 32 MiB, Anthropic's own limit
+  int64_t maxBodyBytesInFlight = 1073741824;  // 1 GiB: all request bodies being read or held
   int keepAliveTimeout = 65;           // seconds an idle client connection stays open
   int requestReadTimeout = 60;         // seconds to receive a whole request
   int writeTimeout = 120;              // seconds a write to a client that does not read may wait

@@ -52,6 +52,7 @@ std::vector<KeySpec> build() {
   add(s, "server.gracePeriod", CRS_FIELD(server.gracePeriod)).from_env({"SHUTDOWN_GRACE_PERIOD"}).range(0, 3600);
   add(s, "server.maxHeaderBytes", CRS_FIELD(server.maxHeaderBytes)).range(1024, 1048576);
   add(s, "server.maxBodyBytes", CRS_FIELD(server.maxBodyBytes)).range(1024, 1073741824.0);
+  add(s, "server.maxBodyBytesInFlight", CRS_FIELD(server.maxBodyBytesInFlight)).range(65536, 68719476736.0);
   add(s, "server.keepAliveTimeout", CRS_FIELD(server.keepAliveTimeout)).range(1, 3600);
   add(s, "server.requestReadTimeout", CRS_FIELD(server.requestReadTimeout)).range(1, 3600);
   add(s, "server.writeTimeout", CRS_FIELD(server.writeTimeout)).range(1, 3600);

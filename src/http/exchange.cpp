@@ -24,15 +24,22 @@ std::string make_request_id() {
   return id;
 }
 
-Exchange::Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
-                   std::chrono::seconds write_timeout, ConnectionMemo& memo)
-    : stream_(stream), request_(std::move(request)), worker_(worker), write_timeout_(write_timeout), memo_(memo),
-      request_id_(make_request_id()),
-      keep_alive_(request_.keep_alive() && !draining) {
+Exchange::Exchange(beast::tcp_stream& stream, Request& request, BodySource& body, size_t worker,
+                   const bool& draining, std::chrono::seconds write_timeout, ConnectionMemo& memo)
+    : stream_(stream), request_(request), body_(body), draining_(draining), worker_(worker),
+      write_timeout_(write_timeout), memo_(memo), request_id_(make_request_id()),
+      keep_alive_(request_.keep_alive()) {
   std::string_view target = request_.target();
   auto q = target.find('?');
   path_ = std::string(target.substr(0, q));
   if (q != std::string_view::npos) query_ = std::string(target.substr(q + 1));
+}
+
+Task<std::optional<Response>> Exchange::read_body(uint64_t limit) {
+  if (body_.done()) co_return std::nullopt;
+  auto refusal = co_await body_.read(request_.body(), limit);
+  if (refusal) keep_alive_ = false;
+  co_return refusal;
 }
 
 tcp::endpoint Exchange::remote() const {
@@ -43,7 +50,7 @@ tcp::endpoint Exchange::remote() const {
 Task<void> Exchange::send(Response response) {
   started_ = true;
   response.version(request_.version());
-  response.keep_alive(keep_alive_);
+  response.keep_alive(reusable());
   response.set("X-Request-ID", request_id_);
   response.prepare_payload();
   std::string head;
@@ -59,9 +66,12 @@ Task<void> Exchange::send(Response response) {
 Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> header) {
   started_ = true;
   header.version(request_.version());
-  header.keep_alive(keep_alive_);
+  // HTTP/1.0 has no chunked encoding: the stream is sent as it is and ends with the connection.
+  chunked_ = request_.version() >= 11;
+  if (!chunked_) keep_alive_ = false;
+  header.keep_alive(reusable());
   header.set("X-Request-ID", request_id_);
-  header.chunked(true);
+  header.chunked(chunked_);
   std::string head;
   head.reserve(256);
   append_head(head, header.base());
@@ -92,6 +102,11 @@ Task<beast::error_code> Exchange::write_parts(std::array<asio::const_buffer, 3> 
 
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
   if (data.empty()) co_return beast::error_code{};
+  if (!chunked_) {
+    std::array<asio::const_buffer, 3> raw{asio::const_buffer(data.data(), data.size()), asio::const_buffer(),
+                                          asio::const_buffer()};
+    co_return co_await write_parts(raw);
+  }
   ChunkPrefix prefix(data.size());
   std::array<asio::const_buffer, 3> parts{prefix.buffer(), asio::const_buffer(data.data(), data.size()),
                                           asio::const_buffer("\r\n", 2)};
@@ -99,6 +114,10 @@ Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
 }
 
 Task<beast::error_code> Exchange::end_stream() {
+  if (!chunked_) {
+    complete_ = true;
+    co_return beast::error_code{};
+  }
   std::array<asio::const_buffer, 3> parts{asio::const_buffer("0\r\n\r\n", 5), asio::const_buffer(),
                                           asio::const_buffer()};
   auto ec = co_await write_parts(parts);

@@ -2,6 +2,7 @@
 // One request and the means to answer it: a whole response, or a stream of chunks.
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,10 +22,28 @@ struct ConnectionMemo {
   ~ConnectionMemo();  // wipes both: the input may be a secret
 };
 
+// Where a request's body comes from: the connection, read only when the handler asks for it
+// (Server::session implements it; bodies grow as their bytes arrive).
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Reads the whole body into `body`, at most `limit` bytes (0: server.maxBodyBytes). An error
+  // is the answer to send (400, 408, 413, 503), and the connection closes after it.
+  virtual Task<std::optional<http::response<http::string_body>>> read(std::string& body, uint64_t limit) = 0;
+  virtual bool done() const = 0;  // nothing (more) to read
+};
+
 class Exchange {
  public:
-  Exchange(beast::tcp_stream& stream, Request&& request, size_t worker, bool draining,
+  // `request` has its head; its body is read by read_body(). It outlives the exchange.
+  // `draining`: the server is shutting down (answers then close their connection).
+  Exchange(beast::tcp_stream& stream, Request& request, BodySource& body, size_t worker, const bool& draining,
            std::chrono::seconds write_timeout, ConnectionMemo& memo);
+
+  // Reads the body (once; later calls return at once). Handlers that decide from the headers
+  // first (authentication) call it after deciding; the router calls it for the others.
+  Task<std::optional<Response>> read_body(uint64_t limit = 0);
+  bool body_read() const { return body_.done(); }
 
   Request& request() { return request_; }
   const Request& request() const { return request_; }
@@ -46,15 +65,20 @@ class Exchange {
   ConnectionMemo& memo() { return memo_; }
 
   bool response_started() const { return started_; }
-  bool keep_alive() const { return keep_alive_ && complete_; }
+  // A body left unread stays in the connection: it cannot carry another request.
+  bool keep_alive() const { return reusable() && complete_; }
   beast::tcp_stream& stream() { return stream_; }
 
  private:
   // Up to three pieces sent as one write; sets keep_alive_ false when it fails.
   Task<beast::error_code> write_parts(std::array<asio::const_buffer, 3> parts);
 
+  bool reusable() const { return keep_alive_ && !draining_ && body_.done(); }
+
   beast::tcp_stream& stream_;
-  Request request_;
+  Request& request_;
+  BodySource& body_;
+  const bool& draining_;
   std::string path_;
   std::string query_;
   std::map<std::string, std::string> params_;
@@ -65,6 +89,7 @@ class Exchange {
   bool keep_alive_;
   bool started_ = false;
   bool complete_ = false;
+  bool chunked_ = true;  // streams to HTTP/1.0 clients are sent raw, ended by closing
 };
 
 // Request ids in the Node.js service's format: 11 random base-36 characters.

@@ -63,14 +63,14 @@ bool match_pattern(const std::vector<std::string>& want, std::string_view path,
 
 }  // namespace
 
-void Router::add(http::verb method, std::string pattern, Handler handler) {
+void Router::add(http::verb method, std::string pattern, Handler handler, BodyRule body) {
   std::vector<std::string> parts;
   for (auto part : segments(pattern)) parts.emplace_back(part);
   bool fixed = std::none_of(parts.begin(), parts.end(), [](const std::string& p) { return p.front() == ':'; });
   size_t index = routes_.size();
   if (fixed) fixed_[canonical(pattern)].push_back(index);
   else with_params_.push_back(index);
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts)});
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts), body});
 }
 
 Router::Match Router::match(http::verb method, std::string_view path) const {
@@ -79,7 +79,7 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   std::map<std::string, std::string> get_params;
   auto consider = [&](const Route& route, std::map<std::string, std::string>&& params) {
     if (route.method == method) {
-      m.handler = &route.handler;
+      m.route = &route;
       m.params = std::move(params);
       return true;
     }
@@ -102,7 +102,7 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   }
   // HEAD is GET without a body (the exchange drops the body when writing).
   if (method == http::verb::head && get_route) {
-    m.handler = &get_route->handler;
+    m.route = get_route;
     m.params = std::move(get_params);
     m.allowed.clear();
   }
@@ -111,9 +111,15 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
 
 Task<void> Router::dispatch(Exchange& exchange) const {
   auto m = match(exchange.request().method(), exchange.path());
-  if (m.handler) {
+  if (m.route) {
     exchange.set_params(std::move(m.params));
-    co_await (*m.handler)(exchange);
+    if (!m.route->body.handler_reads) {
+      if (auto refusal = co_await exchange.read_body(m.route->body.limit)) {
+        co_await exchange.send(std::move(*refusal));
+        co_return;
+      }
+    }
+    co_await m.route->handler(exchange);
     co_return;
   }
   std::string method(exchange.request().method_string());

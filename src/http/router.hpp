@@ -16,25 +16,40 @@ namespace crs::http_server {
 
 using Handler = std::function<Task<void>(Exchange&)>;
 
+// How a route takes its request body. By default the router reads it (at most `limit` bytes;
+// 0: server.maxBodyBytes) before the handler runs. A route that first decides from the
+// headers (a key or an admin token) reads it itself with Exchange::read_body, so that nobody
+// unauthenticated makes the relay hold a body.
+struct BodyRule {
+  uint64_t limit = 0;
+  bool handler_reads = false;
+};
+
+// For routes whose bodies are a few small fields (logins, key holders' stats): a body larger
+// than this is refused before a byte of it is parsed.
+inline constexpr uint64_t kSmallBodyLimit = 8192;
+
 struct Route {
   http::verb method;
   std::string pattern;
   Handler handler;
   std::vector<std::string> segments;  // the pattern split at '/', computed once
+  BodyRule body;
 };
 
 class Router {
  public:
-  void add(http::verb method, std::string pattern, Handler handler);
+  void add(http::verb method, std::string pattern, Handler handler, BodyRule body = {});
 
   struct Match {
-    const Handler* handler = nullptr;               // null: no route for this method
+    const Route* route = nullptr;                   // null: no route for this method
     std::map<std::string, std::string> params;
     std::vector<http::verb> allowed;                // methods the path has, when handler is null
   };
   Match match(http::verb method, std::string_view path) const;
 
-  // Answers the exchange: the matched handler, 404 or 405 otherwise (JSON bodies).
+  // Answers the exchange: the matched handler (after reading the body unless the route reads it
+  // itself), 404 or 405 otherwise (JSON bodies; the body is never read for those).
   Task<void> dispatch(Exchange& exchange) const;
 
   const std::vector<Route>& routes() const { return routes_; }

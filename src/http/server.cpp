@@ -102,27 +102,6 @@ class BodyDeadline {
   asio::steady_timer timer_;
 };
 
-// A body of known length, read straight into its string. Through Beast's parser every byte
-// would be copied once more, out of the read buffer: for a 200 KB body that copy was the
-// relay's largest user-space cost.
-Task<beast::error_code> read_sized_body(beast::tcp_stream& stream, beast::flat_buffer& buffer, std::string& body,
-                                        size_t length, std::chrono::steady_clock::duration timeout) {
-  size_t have = body.size();
-  size_t buffered = std::min(buffer.size(), length - have);
-  body.append(static_cast<const char*>(buffer.data().data()), buffered);
-  buffer.consume(buffered);
-  have += buffered;
-  if (have == length) co_return beast::error_code{};
-  body.resize(length);
-  BodyDeadline deadline(stream, timeout);
-  auto [ec, n] = co_await asio::async_read(stream.socket(), asio::buffer(body.data() + have, length - have),
-                                           use_nothrow);
-  ec = deadline.outcome(ec);
-  if (ec == asio::error::eof) ec = http::error::partial_message;
-  if (ec) body.resize(have + n);
-  co_return ec;
-}
-
 Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::string_view message) {
   auto res = anthropic_error(status, anthropic_error_type(status), message);
   res.keep_alive(false);
@@ -132,7 +111,145 @@ Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::s
   co_await http::async_write(stream, res, use_nothrow);
 }
 
+Response refusal(http::status status, std::string_view message) {
+  auto res = anthropic_error(status, anthropic_error_type(status), message);
+  res.keep_alive(false);
+  return res;
+}
+
+Response body_too_large(uint64_t limit) {
+  return refusal(http::status::payload_too_large,
+                 "Request body exceeds the limit of " + std::to_string(limit) + " bytes");
+}
+
+// The body of the request a session is serving, read when the handler asks (BodySource).
+// Every byte it holds is counted against the server's budget for bodies in progress.
+class SessionBody final : public BodySource {
+ public:
+  SessionBody(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<RequestBody>& parser,
+              const ServerOptions& options, BodyBudget& budget)
+      : stream_(stream), buffer_(buffer), parser_(parser), options_(options), budget_(budget) {}
+  ~SessionBody() override { budget_.give_back(held_); }
+
+  bool done() const override { return finished_ || parser_.is_done(); }
+
+  Task<std::optional<Response>> read(std::string& body, uint64_t limit) override {
+    uint64_t cap = limit ? std::min(limit, options_.max_body_bytes) : options_.max_body_bytes;
+    if (beast::iequals(parser_.get()[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> cont{http::status::continue_, parser_.get().version()};
+      co_await http::async_write(stream_, cont, use_nothrow);
+    }
+    beast::error_code ec;
+    if (auto length = parser_.content_length()) {
+      if (*length > cap) co_return body_too_large(cap);
+      body_memory.lend(body, static_cast<size_t>(*length) + kBodySlack);
+      ec = co_await read_sized(body, static_cast<size_t>(*length));
+    } else {
+      ec = co_await read_chunked(body, cap);
+    }
+    if (ec == asio::error::would_block) co_return busy();
+    if (ec == http::error::body_limit) co_return body_too_large(cap);
+    if (ec == beast::error::timeout) co_return refusal(http::status::request_timeout, "Request body not received in time");
+    if (ec) co_return refusal(http::status::bad_request, "Malformed or incomplete request body: " + ec.message());
+    finished_ = true;
+    co_return std::nullopt;
+  }
+
+ private:
+  bool hold(uint64_t bytes) {
+    if (!budget_.take(bytes)) return false;
+    held_ += bytes;
+    return true;
+  }
+  void release(uint64_t bytes) {
+    budget_.give_back(bytes);
+    held_ -= bytes;
+  }
+
+  static Response busy() {
+    auto res = refusal(http::status::service_unavailable, "Too many request bodies in progress; retry shortly");
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+
+  // A body of known length, read straight into its string. Through Beast's parser every byte
+  // would be copied once more, out of the read buffer: for a 200 KB body that copy was the
+  // relay's largest user-space cost. The string grows as bytes arrive (never sized from
+  // Content-Length, which would fault in memory for bytes that may never come), and what it
+  // holds is counted as it grows. would_block: the budget for bodies in progress is spent.
+  Task<beast::error_code> read_sized(std::string& body, size_t length) {
+    constexpr size_t kStep = 256 * 1024;
+    size_t have = body.size();
+    size_t buffered = std::min(buffer_.size(), length - have);
+    if (!hold(buffered)) co_return asio::error::would_block;
+    body.append(static_cast<const char*>(buffer_.data().data()), buffered);
+    buffer_.consume(buffered);
+    have += buffered;
+    if (have == length) co_return beast::error_code{};
+    BodyDeadline deadline(stream_, options_.request_read_timeout);
+    auto& socket = stream_.socket();
+    while (have < length) {
+      // Only bytes that have arrived are taken (and counted): a client that announces a body
+      // and sends nothing holds nothing.
+      beast::error_code ec;
+      size_t arrived = socket.available(ec);
+      if (!ec && arrived == 0) {
+        auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+        ec = wait_ec;
+        if (!ec) arrived = socket.available(ec);
+      }
+      size_t room = std::min({length - have, kStep, std::max<size_t>(arrived, 1)});
+      if (!ec && !hold(room)) co_return asio::error::would_block;
+      size_t n = 0;
+      if (!ec) {
+        body.resize(have + room);  // zero-fills only what has arrived
+        n = socket.read_some(asio::buffer(body.data() + have, room), ec);
+        body.resize(have + n);
+        release(room - n);
+      }
+      have += n;
+      if (ec == asio::error::would_block) continue;
+      if (ec) {
+        ec = deadline.outcome(ec);
+        co_return ec == asio::error::eof ? beast::error_code(http::error::partial_message) : ec;
+      }
+    }
+    co_return beast::error_code{};
+  }
+
+  // Through Beast's parser, a piece at a time, each piece counted as it arrives.
+  Task<beast::error_code> read_chunked(std::string& body, uint64_t cap) {
+    parser_.body_limit(cap);
+    BodyDeadline deadline(stream_, options_.request_read_timeout);
+    while (!parser_.is_done()) {
+      size_t before = body.size();
+      auto [e, n] = co_await http::async_read_some(stream_, buffer_, parser_, use_nothrow);
+      if (body.size() > before && !hold(body.size() - before)) co_return asio::error::would_block;
+      if (e) co_return deadline.outcome(e);
+    }
+    co_return beast::error_code{};
+  }
+
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<RequestBody>& parser_;
+  const ServerOptions& options_;
+  BodyBudget& budget_;
+  uint64_t held_ = 0;
+  bool finished_ = false;
+};
+
 }  // namespace
+
+bool BodyBudget::take(uint64_t bytes) {
+  uint64_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > limit_ || used > limit_ - bytes) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void BodyBudget::give_back(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
 
 Server::Server(std::vector<asio::any_io_executor> workers, const Router& router, ServerOptions options)
     : router_(router), options_(std::move(options)), acceptor_(workers.at(0)) {
@@ -196,14 +313,18 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   worker.connections.insert(&connection);
   ++open_connections_;
 
+  // An idle connection waits for its next request up to keepAliveTimeout; the first request
+  // of a connection must arrive within requestReadTimeout (a slowloris is dropped then).
+  auto header_timeout = std::min<std::chrono::seconds>(options_.keep_alive_timeout, options_.request_read_timeout);
   while (!worker.draining) {
     http::request_parser<RequestBody> parser;
     parser.header_limit(options_.max_header_bytes);
     parser.body_limit(options_.max_body_bytes);
     connection.idle = true;
-    stream.expires_after(options_.keep_alive_timeout);
+    stream.expires_after(header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     connection.idle = false;
+    header_timeout = options_.keep_alive_timeout;
     if (ec) {
       if (ec == http::error::header_limit) {
         co_await send_and_close(stream, http::status::request_header_fields_too_large,
@@ -217,61 +338,40 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       }
       break;
     }
+    stream.expires_never();
+    // A transfer coding that does not end in chunked leaves the body's end unknown (RFC 9112
+    // §6.3): its bytes must not be read as the next request.
+    if (parser.get().count(http::field::transfer_encoding) && !parser.chunked()) {
+      co_await send_and_close(stream, http::status::bad_request,
+                              "Transfer-Encoding must end with chunked; no other coding is accepted");
+      break;
+    }
 
     // Counted by hand, not by a guard object: frames still suspended when the io_contexts are
     // destroyed at exit must not touch the Server from their destructors.
     ++active_requests_;
-
-    if (!parser.is_done()) {
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-        co_await http::async_write(stream, cont, use_nothrow);
+    bool keep_alive = false;
+    {
+      SessionBody body(stream, buffer, parser, options_, body_budget_);
+      Exchange exchange(stream, parser.get(), body, worker_index, worker.draining, options_.write_timeout, memo);
+      bool failed = false;
+      try {
+        co_await router_.dispatch(exchange);
+      } catch (const std::exception& e) {
+        spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
+        failed = true;
       }
-      beast::error_code bec;
-      if (auto length = parser.content_length()) {
-        // The header passed the body limit, so the length is allowed.
-        auto& body = parser.get().body();
-        body_memory.lend(body, static_cast<size_t>(*length) + kBodySlack);
-        bec = co_await read_sized_body(stream, buffer, body, static_cast<size_t>(*length),
-                                       options_.request_read_timeout);
-      } else {
-        BodyDeadline deadline(stream, options_.request_read_timeout);
-        auto [e, bn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
-        bec = deadline.outcome(e);
-      }
-      if (bec) {
-        if (bec == http::error::body_limit) {
-          co_await send_and_close(stream, http::status::payload_too_large,
-                                  "Request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
-                                      " bytes");
-        } else if (bec == beast::error::timeout) {
-          co_await send_and_close(stream, http::status::request_timeout, "Request body not received in time");
-        } else if (is_malformed(bec)) {
-          co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + bec.message());
-        }
-        --active_requests_;
-        break;
-      }
+      if (failed && !exchange.response_started())
+        co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
+      body_memory.give_back(exchange.request().body());
+      keep_alive = !failed && exchange.keep_alive();
     }
-    stream.expires_never();
+    --active_requests_;
+    if (!keep_alive) break;
     if (buffer.capacity() > kHeadBuffer && buffer.size() == 0) {
       buffer.shrink_to_fit();  // an idle or streaming connection keeps only the small buffer
       buffer.reserve(kHeadBuffer);
     }
-
-    Exchange exchange(stream, parser.release(), worker_index, worker.draining, options_.write_timeout, memo);
-    bool failed = false;
-    try {
-      co_await router_.dispatch(exchange);
-    } catch (const std::exception& e) {
-      spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
-      failed = true;
-    }
-    if (failed && !exchange.response_started())
-      co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
-    body_memory.give_back(exchange.request().body());
-    --active_requests_;
-    if (failed || !exchange.keep_alive()) break;
   }
 
   worker.connections.erase(&connection);

@@ -2,6 +2,8 @@
 // The HTTP/1.1 listener. One acceptor hands each connection to an I/O thread (round robin);
 // the connection lives on that thread. Bad requests get 400/413/431 JSON answers, never a crash.
 // Shutdown: stop accepting, close idle keep-alive connections, let requests in flight finish.
+// A body is read only when the route's handler asks for it (after authenticating from the
+// headers), grows as its bytes arrive, and counts against server.maxBodyBytesInFlight.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -22,6 +24,20 @@ struct ServerOptions {
   std::chrono::seconds keep_alive_timeout{65};
   std::chrono::seconds request_read_timeout{60};
   std::chrono::seconds write_timeout{120};  // per write to a client that does not read
+  uint64_t max_body_bytes_in_flight = 1ull << 30;  // all bodies being read or held, together
+};
+
+// The bytes that request bodies in progress hold, across every I/O thread, and their limit.
+class BodyBudget {
+ public:
+  explicit BodyBudget(uint64_t limit) : limit_(limit) {}
+  bool take(uint64_t bytes);  // false: over the limit, nothing taken
+  void give_back(uint64_t bytes);
+  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
 };
 
 class Server {
@@ -51,6 +67,7 @@ class Server {
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> active_requests_{0};
   std::atomic<size_t> open_connections_{0};
+  BodyBudget body_budget_{options_.max_body_bytes_in_flight};
 };
 
 }  // namespace crs::http_server

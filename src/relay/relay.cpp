@@ -64,8 +64,14 @@ ChunkBuffer chunk_buffer() {
   return ChunkBuffer(p);
 }
 
+// A 503 here means Redis (keys, limits) cannot answer right now, or the relay is starting:
+// Retry-After tells the client when trying again makes sense.
+constexpr std::string_view kRetryAfterUnavailable = "5";
+
 Response error(http::status status, std::string_view message) {
-  return http_server::anthropic_error(status, http_server::anthropic_error_type(status), message);
+  auto res = http_server::anthropic_error(status, http_server::anthropic_error_type(status), message);
+  if (status == http::status::service_unavailable) res.set(http::field::retry_after, kRetryAfterUnavailable);
+  return res;
 }
 
 // ---- admission ----
@@ -360,6 +366,11 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     co_await ex.send(std::move(*refusal));
     co_return;
   }
+  // Only now, for a known key, is the body read (the route reads it itself).
+  if (auto refusal = co_await ex.read_body()) {
+    co_await ex.send(std::move(*refusal));
+    co_return;
+  }
   std::string& body = ex.request().body();
   RequestFields fields = read_request_fields(body, true);
   if (!fields.error.empty()) {
@@ -633,11 +644,14 @@ void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDep
   deps->lease_renewers.resize(deps->redis.size());
   deps->watch_sweepers.resize(deps->redis.size());
   auto models = std::make_shared<const std::string>(models_body(deps->pricing));
+  // The body is read by relay_call once the key is known: nobody without a key makes the relay
+  // hold a body.
+  http_server::BodyRule after_the_key{0, true};
   for (std::string prefix : {"", "/api", "/claude"}) {
     router.add(http::verb::post, prefix + "/v1/messages",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Route::Messages); });
+               [deps](Exchange& ex) { return relay_call(deps, ex, Route::Messages); }, after_the_key);
     router.add(http::verb::post, prefix + "/v1/messages/count_tokens",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Route::CountTokens); });
+               [deps](Exchange& ex) { return relay_call(deps, ex, Route::CountTokens); }, after_the_key);
     router.add(http::verb::get, prefix + "/v1/models",
                [deps, models](Exchange& ex) { return handle_models(deps, models, ex); });
   }

@@ -260,10 +260,14 @@ Task<void> user_model_stats(Exchange& ex, DepsPtr deps) {
 }  // namespace
 
 void register_api_stats_routes(http_server::Router& router, std::shared_ptr<StatsDeps> deps) {
-  router.add(http::verb::post, "/apiStats/api/get-key-id", [deps](Exchange& ex) { return get_key_id(ex, deps); });
-  router.add(http::verb::post, "/apiStats/api/user-stats", [deps](Exchange& ex) { return user_stats(ex, deps); });
+  // Bodies of a key or an id: refused past a few KiB before they are parsed.
+  http_server::BodyRule small{http_server::kSmallBodyLimit};
+  router.add(http::verb::post, "/apiStats/api/get-key-id", [deps](Exchange& ex) { return get_key_id(ex, deps); },
+             small);
+  router.add(http::verb::post, "/apiStats/api/user-stats", [deps](Exchange& ex) { return user_stats(ex, deps); },
+             small);
   router.add(http::verb::post, "/apiStats/api/user-model-stats",
-             [deps](Exchange& ex) { return user_model_stats(ex, deps); });
+             [deps](Exchange& ex) { return user_model_stats(ex, deps); }, small);
 }
 
 }  // namespace crs::stats

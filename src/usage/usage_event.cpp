@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kVersion = "2";
 constexpr size_t kColumnsV1 = 18;  // the version, then 17 members
 constexpr size_t kColumns = 21;
-enum Flags : int64_t { kEstimated = 1, kPricedByFallback = 2, kLongContext = 4 };
+constexpr int64_t kEstimated = 1, kPricedByFallback = 2, kLongContext = 4;  // the flags column
 
 void put(std::string& out, int64_t value) {
   char digits[24];

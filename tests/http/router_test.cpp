@@ -29,34 +29,34 @@ class RouterTest : public ::testing::Test {
 TEST_F(RouterTest, FixedPathsIgnoreCaseAndRepeatedSlashes) {
   for (std::string_view path : {"/v1/messages", "/V1/Messages", "/v1/messages/", "//v1//messages"}) {
     auto m = router.match(http::verb::post, path);
-    EXPECT_TRUE(m.handler) << path;
+    EXPECT_TRUE(m.route) << path;
   }
-  EXPECT_FALSE(router.match(http::verb::post, "/v1/messages/x").handler);
-  EXPECT_FALSE(router.match(http::verb::post, "/v1").handler);
+  EXPECT_FALSE(router.match(http::verb::post, "/v1/messages/x").route);
+  EXPECT_FALSE(router.match(http::verb::post, "/v1").route);
 }
 
 TEST_F(RouterTest, ParamsAndPrecedence) {
   auto m = router.match(http::verb::get, "/admin/api-keys/abc-123");
-  ASSERT_TRUE(m.handler);
+  ASSERT_TRUE(m.route);
   EXPECT_EQ(m.params["id"], "abc-123");
   // A fixed route wins over a param route that also matches.
   auto e = router.match(http::verb::get, "/admin/api-keys/export");
-  ASSERT_TRUE(e.handler);
+  ASSERT_TRUE(e.route);
   EXPECT_TRUE(e.params.empty());
   auto d = router.match(http::verb::delete_, "/admin/api-keys/export");
-  ASSERT_TRUE(d.handler);
+  ASSERT_TRUE(d.route);
   EXPECT_EQ(d.params["id"], "export");
 }
 
 TEST_F(RouterTest, MethodNotAllowedListsTheMethodsAndHeadFallsBackToGet) {
   auto m = router.match(http::verb::put, "/admin/api-keys/k1");
-  EXPECT_FALSE(m.handler);
+  EXPECT_FALSE(m.route);
   EXPECT_EQ(m.allowed, (std::vector<http::verb>{http::verb::get, http::verb::delete_}));
   auto h = router.match(http::verb::head, "/health");
-  EXPECT_TRUE(h.handler);
+  EXPECT_TRUE(h.route);
   EXPECT_TRUE(h.allowed.empty());
   auto none = router.match(http::verb::get, "/nothing");
-  EXPECT_FALSE(none.handler);
+  EXPECT_FALSE(none.route);
   EXPECT_TRUE(none.allowed.empty());
 }
 

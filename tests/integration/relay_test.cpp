@@ -358,10 +358,63 @@ TEST_F(RelayTest, OneConnectionMayChangeItsKey) {
   RawConnection c(relay->port());
   ASSERT_TRUE(c.send(request(key)));
   EXPECT_NE(c.receive(500ms).find("HTTP/1.1 200"), std::string::npos);
-  ASSERT_TRUE(c.send(request("cr_" + std::string(64, '0'))));
-  EXPECT_NE(c.receive(500ms).find("HTTP/1.1 401"), std::string::npos);
   ASSERT_TRUE(c.send(request(key)));
   EXPECT_NE(c.receive(500ms).find("HTTP/1.1 200"), std::string::npos);
+  ASSERT_TRUE(c.send(request("cr_" + std::string(64, '0'))));
+  std::string refused = c.receive(500ms);
+  EXPECT_NE(refused.find("HTTP/1.1 401"), std::string::npos);
+  // Refused from its headers, its body unread: the connection cannot carry another request.
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
+  EXPECT_TRUE(c.closed_by_peer(1s));
+}
+
+int64_t rss_kib(pid_t pid) {
+  std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmRSS:");
+  return at == std::string::npos ? -1 : std::stoll(status.substr(at + 6));
+}
+
+// Bodies are read only for a known key, grow as their bytes arrive, and what they hold
+// together is capped: 64 connections announcing 32 MiB and sending nothing cost no memory,
+// and the relay goes on serving.
+TEST_F(RelayTest, AnnouncedBodiesHoldNoMemoryAndTheirBytesAreCapped) {
+  start("[server]\nmaxBodyBytesInFlight = 4194304\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  pid_t pid = relay->process().pid();
+  int64_t before = rss_kib(pid);
+  auto announce = [&](const std::string& key_header, size_t length) {
+    auto c = std::make_unique<RawConnection>(relay->port());
+    EXPECT_TRUE(c->send("POST /v1/messages HTTP/1.1\r\nHost: x\r\n" + key_header +
+                        "content-type: application/json\r\ncontent-length: " + std::to_string(length) + "\r\n\r\n"));
+    return c;
+  };
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 64; ++i) idle.push_back(announce("x-api-key: " + key + "\r\n", 32 << 20));
+  // Without a key: refused from the headers, the connection closed, the body never read.
+  for (int i = 0; i < 8; ++i) {
+    auto c = announce("", 32 << 20);
+    std::string answer = c->receive(1s);
+    EXPECT_NE(answer.find("HTTP/1.1 401"), std::string::npos) << answer;
+    EXPECT_TRUE(c->closed_by_peer(1s));
+  }
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  int64_t after = rss_kib(pid);
+  EXPECT_LT(after - before, 64 * 1024) << before << " KiB -> " << after << " KiB";
+
+  // Bytes that do arrive are held and counted: 3 MiB of a slow body leave too little of the
+  // 4 MiB for a 2 MiB one, which gets 503 and a closed connection; small requests still pass.
+  auto slow = announce("x-api-key: " + key + "\r\n", 32 << 20);
+  ASSERT_TRUE(slow->send(std::string(3 << 20, ' ')));
+  EXPECT_TRUE(wait_until([&] { return post("/v1/messages", message_body(false)).status == 200; }, 5s));
+  auto big = announce("x-api-key: " + key + "\r\n", 2 << 20);
+  big->send(std::string(2 << 20, ' '));
+  std::string refused = big->receive(2s);
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("Retry-After"), std::string::npos);
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+  slow.reset();  // its bytes are given back
+  std::string body = message_body(false, std::string(1 << 20, 'x'));
+  EXPECT_TRUE(wait_until([&] { return post("/v1/messages", body).status == 200; }, 5s));
 }
 
 TEST_F(RelayTest, NoAccountMeans503) {
