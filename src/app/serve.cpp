@@ -427,6 +427,11 @@ int serve(config::Loaded loaded) {
     for (auto& g : guards) g.reset();
     for (auto& c : contexts) c->stop();
   };
+  // At the end of the grace period the relayed requests still in flight are cut (their clients
+  // get an error event or a 503, their usage is written and their slots freed), and get at most
+  // this long to finish doing so; other requests (a body still arriving) are not waited for.
+  constexpr auto kAfterTheCut = std::chrono::seconds(5);
+  bool cut = false;
   std::function<void(std::chrono::steady_clock::time_point)> wait_drained =
       [&](std::chrono::steady_clock::time_point deadline) {
         if (server.active_requests() == 0 && usage_in_flight() == 0) {
@@ -434,10 +439,23 @@ int serve(config::Loaded loaded) {
           finish();
           return;
         }
-        if (std::chrono::steady_clock::now() >= deadline) {
-          spdlog::warn("grace period over with {} request(s) still in flight; stopping", server.active_requests());
+        if (cut && relay_deps->in_flight_count == 0 && usage_in_flight() == 0) {
+          spdlog::info("the relayed requests that were cut are settled; stopping");
           finish();
           return;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+          if (!cut) {
+            cut = true;
+            spdlog::warn("grace period over with {} request(s) still in flight; cutting them",
+                         server.active_requests());
+            relay::cut_requests_in_flight(*relay_deps, executors);
+            deadline = std::chrono::steady_clock::now() + kAfterTheCut;
+          } else {
+            spdlog::warn("{} request(s) still in flight after the cut; stopping", server.active_requests());
+            finish();
+            return;
+          }
         }
         drain_timer.expires_after(std::chrono::milliseconds(20));
         drain_timer.async_wait([&, deadline](beast::error_code ec) {
@@ -469,7 +487,9 @@ int serve(config::Loaded loaded) {
   main_context.run();
   for (auto& t : pool) t.join();
   spdlog::info("stopped");
-  spdlog::shutdown();
+  // Flushed, not shut down: frames still suspended in the io_contexts are destroyed after this
+  // (when serve's locals are), and a destructor that logs must find the logger alive.
+  spdlog::default_logger()->flush();
   return 0;
 }
 

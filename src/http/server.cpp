@@ -127,14 +127,15 @@ Response body_too_large(uint64_t limit) {
 class SessionBody final : public BodySource {
  public:
   SessionBody(beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<RequestBody>& parser,
-              const ServerOptions& options, BodyBudget& budget)
-      : stream_(stream), buffer_(buffer), parser_(parser), options_(options), budget_(budget) {}
-  ~SessionBody() override { budget_.give_back(held_); }
+              const ServerOptions& options, std::shared_ptr<BodyBudget> budget)
+      : stream_(stream), buffer_(buffer), parser_(parser), max_body_bytes_(options.max_body_bytes),
+        read_timeout_(options.request_read_timeout), budget_(std::move(budget)) {}
+  ~SessionBody() override { budget_->give_back(held_); }
 
   bool done() const override { return finished_ || parser_.is_done(); }
 
   Task<std::optional<Response>> read(std::string& body, uint64_t limit) override {
-    uint64_t cap = limit ? std::min(limit, options_.max_body_bytes) : options_.max_body_bytes;
+    uint64_t cap = limit ? std::min(limit, max_body_bytes_) : max_body_bytes_;
     if (beast::iequals(parser_.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser_.get().version()};
       co_await http::async_write(stream_, cont, use_nothrow);
@@ -157,12 +158,12 @@ class SessionBody final : public BodySource {
 
  private:
   bool hold(uint64_t bytes) {
-    if (!budget_.take(bytes)) return false;
+    if (!budget_->take(bytes)) return false;
     held_ += bytes;
     return true;
   }
   void release(uint64_t bytes) {
-    budget_.give_back(bytes);
+    budget_->give_back(bytes);
     held_ -= bytes;
   }
 
@@ -186,7 +187,7 @@ class SessionBody final : public BodySource {
     buffer_.consume(buffered);
     have += buffered;
     if (have == length) co_return beast::error_code{};
-    BodyDeadline deadline(stream_, options_.request_read_timeout);
+    BodyDeadline deadline(stream_, read_timeout_);
     auto& socket = stream_.socket();
     while (have < length) {
       // Only bytes that have arrived are taken (and counted): a client that announces a body
@@ -220,7 +221,7 @@ class SessionBody final : public BodySource {
   // Through Beast's parser, a piece at a time, each piece counted as it arrives.
   Task<beast::error_code> read_chunked(std::string& body, uint64_t cap) {
     parser_.body_limit(cap);
-    BodyDeadline deadline(stream_, options_.request_read_timeout);
+    BodyDeadline deadline(stream_, read_timeout_);
     while (!parser_.is_done()) {
       size_t before = body.size();
       auto [e, n] = co_await http::async_read_some(stream_, buffer_, parser_, use_nothrow);
@@ -233,8 +234,11 @@ class SessionBody final : public BodySource {
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<RequestBody>& parser_;
-  const ServerOptions& options_;
-  BodyBudget& budget_;
+  // Copies, and the budget shared: this may be destroyed after the Server (frames suspended
+  // when the io_contexts are destroyed at exit).
+  uint64_t max_body_bytes_;
+  std::chrono::seconds read_timeout_;
+  std::shared_ptr<BodyBudget> budget_;
   uint64_t held_ = 0;
   bool finished_ = false;
 };

@@ -67,7 +67,9 @@ class Server {
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> active_requests_{0};
   std::atomic<size_t> open_connections_{0};
-  BodyBudget body_budget_{options_.max_body_bytes_in_flight};
+  // Shared with the sessions' bodies: frames still suspended when the io_contexts are destroyed
+  // at exit give their bytes back after the Server is gone.
+  std::shared_ptr<BodyBudget> body_budget_ = std::make_shared<BodyBudget>(options_.max_body_bytes_in_flight);
 };
 
 }  // namespace crs::http_server

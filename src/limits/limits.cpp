@@ -1,5 +1,6 @@
 #include "limits/limits.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -20,26 +21,38 @@ constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs, kWeekMs = 7 * kD
 // Times come from Redis (TIME), not from the instances: leases and windows must not depend
 // on every instance's clock agreeing.
 // KEYS: 1 counters, 2 leases
-// ARGV: 1 (unused), 2 lease, 3 lease ttl ms, 4 slots, 5 window ms, 6 window requests limit,
-//       7 window cost limit, 8 daily limit, 9 weekly limit, 10 total cost limit,
-//       11 total tokens limit, 12 this day, 13 this week
+// ARGV: 1 "1" when the key has budgets (reservations count), 2 lease, 3 lease ttl ms, 4 slots,
+//       5 window ms, 6 window requests limit, 7 window cost limit, 8 daily limit,
+//       9 weekly limit, 10 total cost limit, 11 total tokens limit, 12 this day, 13 this week
 // Returns {status, limit name, current, maximum, reset at ms, now ms}; status 0 = admitted.
-// Both scripts run for every request: no tables, no string formatting (numbers go to Redis
-// as integers all the same), which saves Redis about 1.5 µs per call.
+// Budgets count what is spent plus what requests in flight have reserved: each live lease
+// ends in "|<micro-USD>|<tokens>", its upper-bound estimate, until completion settles it.
+// Both scripts run for every request: no string formatting (numbers go to Redis as integers
+// all the same), which saves Redis about 1.5 µs per call; only keys with budgets read the
+// leases' reservations.
 const store::Script kAdmission(R"LUA(
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
                      'winStart', 'winRequests', 'winCost')
-local used, limit = tonumber(c[1]) or 0, tonumber(ARGV[10])
+local held_cost, held_tokens = 0, 0
+if ARGV[1] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases (reservations) of crashed instances
+  local live = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')
+  for i = 1, #live do
+    local rc, rt = string.match(live[i], '|(%d+)|(%d+)$')
+    if rc then held_cost, held_tokens = held_cost + tonumber(rc), held_tokens + tonumber(rt) end
+  end
+end
+local used, limit = (tonumber(c[1]) or 0) + held_cost, tonumber(ARGV[10])
 if limit > 0 and used >= limit then return {402, 'total_cost', used, limit, 0, now} end
-used, limit = tonumber(c[2]) or 0, tonumber(ARGV[11])
+used, limit = (tonumber(c[2]) or 0) + held_tokens, tonumber(ARGV[11])
 if limit > 0 and used >= limit then return {402, 'total_tokens', used, limit, 0, now} end
-used, limit = 0, tonumber(ARGV[8])
-if c[3] == ARGV[12] then used = tonumber(c[4]) or 0 end
+used, limit = held_cost, tonumber(ARGV[8])
+if c[3] == ARGV[12] then used = used + (tonumber(c[4]) or 0) end
 if limit > 0 and used >= limit then return {402, 'daily_cost', used, limit, 0, now} end
-used, limit = 0, tonumber(ARGV[9])
-if c[5] == ARGV[13] then used = tonumber(c[6]) or 0 end
+used, limit = held_cost, tonumber(ARGV[9])
+if c[5] == ARGV[13] then used = used + (tonumber(c[6]) or 0) end
 if limit > 0 and used >= limit then return {402, 'weekly_cost', used, limit, 0, now} end
 local window = tonumber(ARGV[5])
 local start, requests, cost = tonumber(c[7]) or 0, tonumber(c[8]) or 0, tonumber(c[9]) or 0
@@ -50,7 +63,9 @@ if window > 0 then
     limit = tonumber(ARGV[6])
     if limit > 0 and requests >= limit then return {429, 'window_requests', requests, limit, start + window, now} end
     limit = tonumber(ARGV[7])
-    if limit > 0 and cost >= limit then return {429, 'window_cost', cost, limit, start + window, now} end
+    if limit > 0 and cost + held_cost >= limit then
+      return {429, 'window_cost', cost + held_cost, limit, start + window, now}
+    end
   end
 end
 local slots = tonumber(ARGV[4])
@@ -60,8 +75,8 @@ if slots > 0 then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases of crashed instances
     return {429, 'concurrency', held, slots, 0, now}
   end
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2])
 end
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2]) end
 if window > 0 then redis.call('HSET', KEYS[1], 'winStart', start, 'winRequests', requests + 1, 'winCost', cost) end
 return {0, '', 0, 0, 0, now}
 )LUA");
@@ -126,6 +141,16 @@ Limits::Limits(int timezone_offset_hours, std::chrono::seconds lease_ttl)
 
 bool Limits::counted(const keys::ApiKey& key) { return key.limits.any(); }
 
+bool Limits::budgeted(const keys::ApiKey& key) {
+  const auto& l = key.limits;
+  return l.total_cost_micro || l.total_tokens || l.daily_cost_micro || l.weekly_cost_micro ||
+         (l.rate_window_minutes && l.rate_cost_micro);
+}
+
+std::string Limits::lease_member(std::string_view id, int64_t reserved_cost_micro, int64_t reserved_tokens) {
+  return fmt::format("{}|{}|{}", id, std::max<int64_t>(reserved_cost_micro, 0), std::max<int64_t>(reserved_tokens, 0));
+}
+
 int64_t Limits::next_day_start_ms(int64_t now_ms) const {
   int64_t local = now_ms + tz_hours_ * kHourMs;
   return (local / kDayMs + 1) * kDayMs - tz_hours_ * kHourMs;
@@ -155,7 +180,7 @@ std::string Limits::week_label(const keys::ApiKey& key, int64_t now_ms) const {
 ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const {
   const auto& l = key.limits;
   auto n = [](int64_t v) { return std::to_string(v); };
-  std::vector<std::string> args{"",
+  std::vector<std::string> args{budgeted(key) ? "1" : "",
                                 lease,
                                 n(std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count()),
                                 n(l.concurrency),

@@ -1,11 +1,15 @@
 #pragma once
 // A key's counted limits, exact across relay instances. Two Lua scripts, each one Redis round
 // trip and atomic:
-//   admission  budgets spent? (402) window full? concurrency full? (429); if not, count the
-//              request in its window and take a concurrency lease (a sorted-set member that
-//              expires unless renewed, so a crashed instance cannot keep a slot);
-//   completion release the lease, charge the request's real cost and tokens to its window,
-//              day, week and totals, and append its usage event, together.
+//   admission  budgets spent, counting what requests in flight have reserved? (402) window
+//              full? concurrency full? (429); if not, count the request in its window and take
+//              a lease (a sorted-set member that expires unless renewed, so a crashed instance
+//              cannot keep a slot or a reservation). The lease holds the request's slot and,
+//              for a key with budgets, its reservation: an upper-bound estimate of its cost
+//              and tokens, so that concurrent requests cannot all pass on the last cent;
+//   completion release the lease (and with it the reservation), charge the request's real
+//              cost and tokens to its window, day, week and totals, and append its usage
+//              event, together.
 // Counters are integers (micro-USD, tokens) in one hash per key, limit:{id}; leases are the
 // sorted set limit:concurrency:{id}. Windows are fixed: they start with the first request
 // after the previous one ended (as the Node.js service's). Scripts are called by SHA1.
@@ -46,7 +50,12 @@ class Limits {
 
   // Needs admission at all (a key without counted limits goes straight through).
   static bool counted(const keys::ApiKey& key);
+  // Has a cost or token budget: its requests reserve an estimate at admission.
+  static bool budgeted(const keys::ApiKey& key);
+  // A lease's member: a unique id and the reservation it holds.
+  static std::string lease_member(std::string_view id, int64_t reserved_cost_micro, int64_t reserved_tokens);
 
+  // `lease`: "" when the request needs none (no concurrency limit and no budget).
   ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.

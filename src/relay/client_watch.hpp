@@ -26,6 +26,7 @@ struct ClientWatch {
   upstream::Connection* upstream = nullptr;
   bool answering = false;  // the answer's head has been sent to the client
   bool gone = false;
+  bool shutdown = false;   // cut at the end of the shutdown grace period
 };
 
 class WatchSweeper;

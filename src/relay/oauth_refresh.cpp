@@ -12,8 +12,14 @@ namespace {
 
 using store::make_command;
 
-constexpr auto kLockTtl = std::chrono::seconds(30);
-constexpr auto kWaitForOther = std::chrono::seconds(15);
+// The lock outlives the token call by this much, so it cannot lapse while the call is in
+// flight (two instances would then refresh with the same rotating token, and one would fail).
+constexpr auto kLockMargin = std::chrono::seconds(30);
+
+// How long the token call may take, and so the lock and the wait of the other instances.
+std::chrono::milliseconds refresh_call_timeout(const config::Config& c) {
+  return std::chrono::milliseconds(c.relay.connectTimeout + 20000);
+}
 
 accounts::oauth::Settings settings(const config::Config& c) {
   return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
@@ -43,14 +49,15 @@ Task<Result<accounts::Account>> fresh_oauth_account(RelayDeps& d, size_t worker,
   accounts::AccountStore store(redis, d.config.security.encryptionKey);
   std::string lock = "oauth:refresh_lock:" + account.id;
   std::string token = crypto::random_hex(16);
-  auto got = co_await redis.command(
-      make_command("SET", lock, token, "NX", "PX", std::to_string(std::chrono::milliseconds(kLockTtl).count())));
+  auto call_timeout = refresh_call_timeout(d.config);
+  auto lock_ttl = call_timeout + std::chrono::duration_cast<std::chrono::milliseconds>(kLockMargin);
+  auto got = co_await redis.command(make_command("SET", lock, token, "NX", "PX", std::to_string(lock_ttl.count())));
   if (!got) co_return got.error();
   bool still_valid = account.credentials.expires_at_ms > now;
 
   if (got->is_nil()) {
     // Another instance is refreshing: wait for its result in the account record.
-    auto deadline = std::chrono::steady_clock::now() + kWaitForOther;
+    auto deadline = std::chrono::steady_clock::now() + lock_ttl;
     while (std::chrono::steady_clock::now() < deadline) {
       co_await sleep_for(std::chrono::milliseconds(100));
       auto current = co_await store.get(account.id);
@@ -79,14 +86,25 @@ Task<Result<accounts::Account>> fresh_oauth_account(RelayDeps& d, size_t worker,
   if (auto parsed_proxy = upstream::parse_proxy_url(account.proxy)) proxy = *parsed_proxy;
   std::string request = accounts::oauth::refresh_request_json(settings(d.config), refresh_token);
   auto executor = co_await asio::this_coro::executor;
-  auto timeout = std::chrono::milliseconds(d.config.relay.connectTimeout + 20000);
-  auto answer = co_await upstream::post_json(executor, d.tls, d.config.oauth.tokenUrl, request, proxy, timeout);
+  auto answer = co_await upstream::post_json(executor, d.tls, d.config.oauth.tokenUrl, request, proxy, call_timeout);
   if (answer.status != 200) {
     co_await unlock(redis, lock, token);
     std::string why = answer.status ? "token endpoint answered " + std::to_string(answer.status)
                                     : "token endpoint unreachable: " + answer.error;
     std::string code = accounts::oauth::oauth_error_code(answer.body);
     if (!code.empty()) why += " (" + code + ")";
+    // invalid_grant because another instance has just used (and rotated) this refresh token:
+    // its new tokens are in the record, and they are the answer.
+    if (code == "invalid_grant") {
+      auto stored = co_await store.get(account.id);
+      if (stored && *stored && !(*stored)->credentials.refresh_token.empty() &&
+          (*stored)->credentials.refresh_token != refresh_token) {
+        spdlog::info("account {} ({}): refreshed by another instance meanwhile; its tokens are used", account.name,
+                     account.id);
+        d.accounts.set_credentials(account.id, (*stored)->credentials);
+        co_return std::move(**stored);
+      }
+    }
     if (code == "invalid_grant") {
       // The grant is gone (revoked, logged out, or the refresh token was used twice).
       d.accounts.set_status(account.id, std::string(accounts::kStatusUnauthorized), 0, "OAuth: " + why);

@@ -156,6 +156,33 @@ Task<std::optional<Response>> check_key(RelayDeps& d, Exchange& ex, keys::ApiKey
   co_return std::nullopt;
 }
 
+// ---- shutdown ----
+
+constexpr std::string_view kShuttingDown = "The relay is shutting down; retry the request";
+
+Response shutting_down() { return error(http::status::service_unavailable, kShuttingDown); }
+
+// Keeps a request in its thread's set of requests in flight while it lives.
+class InFlight {
+ public:
+  InFlight(RelayDeps& deps, size_t worker, ClientWatch& watch)
+      : set_(deps.in_flight.at(worker)), count_(deps.in_flight_count), watch_(watch) {
+    set_.insert(&watch_);
+    ++count_;
+  }
+  ~InFlight() {
+    set_.erase(&watch_);
+    --count_;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::unordered_set<ClientWatch*>& set_;
+  std::atomic<size_t>& count_;
+  ClientWatch& watch_;
+};
+
 // ---- upstream responses ----
 
 struct UpstreamError {
@@ -229,7 +256,7 @@ struct Admission {
   std::shared_ptr<RelayDeps> deps;
   size_t worker = 0;
   std::optional<keys::ApiKey> key;  // set when the key has counted limits
-  std::string lease;                // empty: no concurrency limit
+  std::string lease;                // empty: no concurrency limit and no budget
   LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
   bool settled = false;
 
@@ -255,15 +282,33 @@ struct Admission {
   }
 };
 
+// What a request may cost at most, reserved against the key's budgets at admission: its
+// input estimated from the body (a token per 4 bytes), its output at max_tokens (4,096 if the
+// body names none), priced as the model asked for.
+usage::Usage reservation_estimate(const std::string& body, const RequestFields& fields) {
+  constexpr int64_t kDefaultMaxTokens = 4096;
+  usage::Usage u;
+  u.input_tokens = static_cast<int64_t>(body.size() / 4) + 1;
+  u.output_tokens = fields.max_tokens > 0 ? fields.max_tokens : kDefaultMaxTokens;
+  return u;
+}
+
 // One round trip: refused (the response to send), or admitted with `admission` filled in.
 Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& ex, const keys::ApiKey& key,
-                                    Admission& admission) {
+                                    const usage::Usage& estimate, const std::string& model, Admission& admission) {
   admission.deps = deps;
   admission.worker = ex.worker();
   if (!limits::Limits::counted(key)) co_return std::nullopt;
   int64_t now = accounts::now_ms();
-  // Unique across instances: the request id (for the logs) and 64 random bits.
-  std::string lease = key.limits.concurrency > 0 ? ex.request_id() + ":" + crypto::random_hex(8) : "";
+  // Unique across instances: the request id (for the logs) and 64 random bits; with budgets,
+  // followed by the reservation it holds.
+  std::string lease;
+  bool budgeted = limits::Limits::budgeted(key);
+  if (key.limits.concurrency > 0 || budgeted) {
+    std::string id = ex.request_id() + ":" + crypto::random_hex(8);
+    lease = budgeted ? limits::Limits::lease_member(id, deps->pricing.cost(model, estimate).micro, estimate.total())
+                     : id;
+  }
   auto call = deps->limits.admission(key, lease, now);
   auto reply = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!reply) {
@@ -384,7 +429,8 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
   Admission admission;
   if (route == Route::Messages) {
-    if (auto refusal = co_await admit(deps, ex, key, admission)) {
+    auto estimate = reservation_estimate(body, fields);
+    if (auto refusal = co_await admit(deps, ex, key, estimate, fields.model, admission)) {
       co_await ex.send(std::move(*refusal));
       co_return;
     }
@@ -393,13 +439,14 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
 
   auto watch = std::make_shared<ClientWatch>();
   WatchGuard guard(ex.stream().socket(), watch, d.watch_sweeper(worker, ex.stream().get_executor()));
+  InFlight in_flight(d, worker, *watch);
 
   std::set<std::string> tried;
   std::set<std::string> refresh_now;  // OAuth accounts that answered 401: refresh, then try once more
   std::optional<UpstreamError> last_error;
   std::string last_failure;
   auto& pool = *d.pools.at(worker);
-  for (int attempt = 0; attempt < rc.maxAttempts && !watch->gone; ++attempt) {
+  for (int attempt = 0; attempt < rc.maxAttempts && !watch->gone && !watch->shutdown; ++attempt) {
     auto snapshot = d.accounts.snapshot();
     auto account = d.scheduler.pick(*snapshot, tried, accounts::now_ms());
     if (!account) break;
@@ -450,7 +497,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       conn.reset();
       if (!stale || watch->gone) break;
     }
-    if (watch->gone) break;
+    if (watch->gone || watch->shutdown) break;
     if (!conn) {
       last_failure = failure;
       co_await report(d, worker, *account, accounts::kStatusError,
@@ -508,7 +555,8 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
       if (ec) {
         if (watch->gone) co_return;
         co_await admission.release_now();
-        co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
+        if (watch->shutdown) co_await ex.send(shutting_down());
+        else co_await ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
         co_return;
       }
       usage::Usage used;
@@ -567,8 +615,9 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     if (client_gone) co_return;
     if (upstream_ec) {
       bool stalled = upstream_ec == beast::error::timeout;
-      std::string text = stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", rc.idleTimeout)
-                                 : "Upstream connection lost mid-stream: " + upstream_ec.message();
+      std::string text = watch->shutdown ? std::string(kShuttingDown)
+                         : stalled       ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", rc.idleTimeout)
+                                         : "Upstream connection lost mid-stream: " + upstream_ec.message();
       spdlog::warn("request {} account {}: {}", ex.request_id(), account->name, text);
       std::string boundary = scanner.at_event_boundary() ? "" : "\n\n";
       co_await ex.write_chunk(boundary + error_event(stalled ? "timeout_error" : "api_error", text));
@@ -582,7 +631,9 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
 
   if (watch->gone) co_return;
   co_await admission.release_now();
-  if (last_error) {
+  if (watch->shutdown) {
+    co_await ex.send(shutting_down());
+  } else if (last_error) {
     co_await ex.send(to_client(*last_error));
   } else if (!last_failure.empty()) {
     co_await ex.send(error(http::status::bad_gateway, "Upstream request failed: " + last_failure));
@@ -640,9 +691,21 @@ Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const 
 
 }  // namespace
 
+void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers) {
+  for (size_t w = 0; w < workers.size() && w < deps.in_flight.size(); ++w) {
+    asio::post(workers[w], [&set = deps.in_flight[w]] {
+      for (ClientWatch* watch : set) {
+        watch->shutdown = true;
+        if (watch->upstream) watch->upstream->abort();
+      }
+    });
+  }
+}
+
 void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps) {
   deps->lease_renewers.resize(deps->redis.size());
   deps->watch_sweepers.resize(deps->redis.size());
+  deps->in_flight.resize(deps->redis.size());
   auto models = std::make_shared<const std::string>(models_body(deps->pricing));
   // The body is read by relay_call once the key is known: nobody without a key makes the relay
   // hold a body.

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "accounts/account_registry.hpp"
@@ -39,6 +40,10 @@ struct RelayDeps {
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
 
   std::vector<std::shared_ptr<WatchSweeper>> watch_sweepers;  // likewise
+  // The requests in flight on each I/O thread (each set touched by its own thread only), for
+  // cut_requests_in_flight.
+  std::vector<std::unordered_set<ClientWatch*>> in_flight;
+  std::atomic<size_t> in_flight_count{0};  // all threads' together
 
   const std::shared_ptr<WatchSweeper>& watch_sweeper(size_t worker, asio::any_io_executor executor) {
     auto& s = watch_sweepers.at(worker);
@@ -51,6 +56,11 @@ struct RelayDeps {
     return *r;
   }
 };
+
+// At the end of the shutdown grace period: every relayed request still in flight has its
+// upstream cut; a stream ends with an error event, an answer not begun gets a 503, and each is
+// metered (partial usage) and releases its slot as on any other way out. Thread-safe.
+void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers);
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the
 // telemetry sink Claude Code posts to.

@@ -1,5 +1,6 @@
 // Every counted limit of a key, end to end: the request that crosses it is refused with the
 // right status and message, and the one before it passes.
+#include <atomic>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -157,6 +158,43 @@ TEST_F(LimitsTest, ALimitSetLaterCountsWhatWasAlreadySpent) {
   std::this_thread::sleep_for(200ms);  // the instance drops its cached copy of the key
   EXPECT_EQ(post().status, 200);
   expect_refusal(post(), 402, "billing_error", "Total cost limit reached");
+}
+
+// A budget is reserved at admission (input from the body, output at max_tokens) and settled
+// at completion: 50 requests of $0.05 each, sent at once against a $0.01 total budget, overspend
+// it by at most one request; the rest are refused with 402. The reservation is released when
+// the request ends, whether it was charged or failed.
+TEST_F(LimitsTest, ConcurrentRequestsCannotOverspendABudget) {
+  make_key({"--total-cost", "0.01"});
+  // sonnet 4.5: 3,334 output tokens x $15/MTok = $0.05
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"outputTokens":3334,"inputTokens":1,"latencyMs":300})"));
+  std::string expensive = R"({"model":")" + kModel + R"(","max_tokens":4000,"messages":[{"role":"user","content":"hi"}]})";
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  for (int i = 0; i < 50; ++i)
+    clients.emplace_back([&] {
+      int status = post(expensive).status;
+      (status == 200 ? ok : status == 402 ? refused : other)++;
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_EQ(ok.load() + refused.load(), 50);
+  int64_t spent = std::stoll(redis({"HGET", "limit:" + key_id, "totalCost"}));
+  EXPECT_LE(spent, 10'000 + 50'000) << ok.load() << " requests passed";
+  EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0") << "every reservation settled";
+}
+
+// A failed request gives its reservation back: a budget that fits one request at a time is
+// not eaten by requests that the upstream refused.
+TEST_F(LimitsTest, AFailedRequestReleasesItsReservation) {
+  make_key({"--total-cost", "1"});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(fake.script(kAccountKey, R"({"status":400,"errorType":"invalid_request_error"})", 1));
+    ASSERT_EQ(post().status, 400);
+  }
+  EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0");
+  EXPECT_EQ(post().status, 200);
 }
 
 // The slot of a request that ends in an error is free before the client reads the error, so

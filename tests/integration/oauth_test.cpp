@@ -127,6 +127,30 @@ TEST_F(OauthTest, InvalidGrantMarksTheAccountUnauthorized) {
   EXPECT_TRUE(recorded("/v1/messages").empty()) << "an expired token must not be sent";
 }
 
+// The refresh lock outlives the token call (it was as long as the call's timeout, so it could
+// lapse mid-call). If it lapses anyway and another instance refreshes first, the invalid_grant
+// that the now-used refresh token draws means "take the other instance's tokens", not a dead
+// account.
+TEST_F(OauthTest, ARefreshLockOutlivesTheCallAndALostRaceReloadsTheTokens) {
+  std::string id = add_oauth("sk-ant-oat01-expired", "sk-ant-ort01-rotating", now_ms() - 1000);
+  ASSERT_TRUE(fake.script("oauth-token-endpoint", R"({"latencyMs":2000})", 1));
+  std::string lock = "oauth:refresh_lock:" + id;
+  HttpResponse first;
+  std::thread slow([&] { first = post(0); });
+  ASSERT_TRUE(wait_until([&] { return redis.cli({"EXISTS", lock}) == "1"; }, 5s));
+  // Longer than the call may take (relay.connectTimeout + 20 s = 30 s by default).
+  EXPECT_GT(std::stoll(redis.cli({"PTTL", lock})), 30000);
+  redis.cli({"DEL", lock});  // as if it had lapsed: the other instance refreshes meanwhile
+  auto second = post(1);
+  EXPECT_EQ(second.status, 200) << second.body;
+  slow.join();
+  EXPECT_EQ(first.status, 200) << first.body;
+  auto shown = parse(relays[0]->cli({"accounts", "show", id, "--json"}).out).as_object();
+  EXPECT_EQ(shown["status"].as_string(), "active") << shown["statusReason"].as_string();
+  EXPECT_EQ(recorded("/v1/oauth/token").size(), 2u);
+  EXPECT_EQ(post(0).status, 200);
+}
+
 TEST_F(OauthTest, SignInWithPkce) {
   auto started = relays[0]->cli({"accounts", "oauth-url", "--json"});
   ASSERT_EQ(started.exit_code, 0) << started.err;

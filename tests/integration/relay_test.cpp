@@ -1,4 +1,6 @@
 // The relay end to end: real crs serve, real redis-server (embedded), the fake upstream.
+#include <atomic>
+#include <csignal>
 #include <regex>
 #include <thread>
 
@@ -684,6 +686,22 @@ TEST_F(RelayTest, OneHourCacheWritesWebSearchesAndTheServedModelAreBilled) {
   }
 }
 
+// HTTP/1.0 has no chunked encoding: the stream comes as it is and ends with the connection.
+TEST_F(RelayTest, Http10ClientsGetAStreamWithoutChunks) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  std::string body = message_body(true);
+  std::string answer = raw_exchange(relay->port(), "POST /v1/messages HTTP/1.0\r\nHost: x\r\nx-api-key: " + key +
+                                                       "\r\ncontent-type: application/json\r\ncontent-length: " +
+                                                       std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer.substr(0, 300);
+  EXPECT_EQ(answer.find("chunked"), std::string::npos) << answer.substr(0, 300);
+  auto head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  EXPECT_TRUE(answer.substr(head_end + 4).starts_with("event: message_start")) << answer.substr(0, 400);
+  EXPECT_NE(answer.find("event: message_stop"), std::string::npos);
+}
+
 // A half-close (SHUT_WR after the request) is not a hang-up: the client gets its whole answer,
 // streamed or not, even when the upstream takes long enough for the client watch to arm.
 TEST_F(RelayTest, AHalfClosedClientGetsItsWholeAnswer) {
@@ -726,6 +744,77 @@ TEST_F(RelayTest, ModelsPricedByFallbackAreFlaggedAndListed) {
   EXPECT_NE(check.out.find("claude-sonnet-9-20300101"), std::string::npos) << check.out;
   EXPECT_NE(check.out.find("family:sonnet"), std::string::npos) << check.out;
   EXPECT_EQ(check.out.find(kModel), std::string::npos) << "a priced model is not listed";
+}
+
+// SIGTERM with a grace period shorter than a stream: at its end the stream gets an error event
+// (not a silent cut mid-delta), its slot is freed, its partial usage written, and the relay
+// exits 0.
+TEST_F(RelayTest, StreamsOutlivingTheGracePeriodEndCleanly) {
+  start("[server]\ngracePeriod = 1\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto created = relay->cli({"keys", "create", "--name", "limited", "--concurrency", "5", "--json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string limited(parse(created.out).as_object()["key"].as_string());
+  std::string limited_id(parse(created.out).as_object()["id"].as_string());
+  ASSERT_TRUE(fake.script("*", R"({"deltas":100,"dripMs":100,"inputTokens":100})"));
+  std::string body = message_body(true);
+  RawConnection c(relay->port());
+  ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + limited +
+                     "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body));
+  std::string got;
+  ASSERT_TRUE(wait_until([&] {
+    got += c.receive(50ms);
+    return got.find("content_block_delta") != std::string::npos;
+  }, 5s));
+  relay->process().send_signal(SIGTERM);
+  ASSERT_TRUE(wait_until([&] {
+    got += c.receive(100ms);
+    return got.find("event: error") != std::string::npos;
+  }, 10s)) << got.substr(got.size() > 500 ? got.size() - 500 : 0);
+  EXPECT_NE(got.find("shutting down"), std::string::npos);
+  EXPECT_EQ(got.find("message_stop"), std::string::npos);
+  auto code = relay->process().wait_for(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << relay->log();
+
+  ASSERT_TRUE(relay->start()) << relay->log();
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  EXPECT_EQ(redis_cli.cli({"ZCARD", "limit:concurrency:" + limited_id}), "0") << "the slot is still held";
+  ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + limited_id}) == "1"; }, 10s));
+  auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + limited_id, "0"})).as_object();
+  EXPECT_TRUE(record["partial"].as_bool());
+  EXPECT_EQ(record["inputTokens"].as_int64(), 100);
+  EXPECT_GT(record["outputTokens"].as_int64(), 1);
+}
+
+// SIGTERM under load, again and again: always a clean exit (one run in 49 used to end in a
+// segfault after "stopped").
+TEST_F(RelayTest, RepeatedSigtermUnderLoadExitsCleanly) {
+  start("[server]\ngracePeriod = 1\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("*", R"({"deltas":20,"dripMs":30})"));
+  for (int round = 0; round < 6; ++round) {
+    if (round) {
+      ASSERT_TRUE(relay->start()) << relay->log();
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 8; ++i)
+      clients.emplace_back([&, i] {
+        while (!stop) {
+          if (post("/v1/messages", message_body(i % 2 == 0)).status != 0) ++answered;
+        }
+      });
+    wait_until([&] { return answered.load() >= 8; }, 5s);
+    relay->process().send_signal(SIGTERM);
+    auto code = relay->process().wait_for(15s);
+    stop = true;
+    for (auto& t : clients) t.join();
+    ASSERT_TRUE(code.has_value()) << "round " << round;
+    ASSERT_EQ(*code, 0) << "round " << round << "\n" << relay->log();
+  }
 }
 
 // Before any byte of the answer: the client watch (armed once a request has waited ~20 ms)

@@ -123,6 +123,41 @@ TEST(Serve, ErrorAnswersAreJson) {
   EXPECT_EQ(http_get(port, "/health").status, 200);
 }
 
+// RFC 9112 §6.3: a transfer coding that does not end in chunked leaves the body's end unknown;
+// the bytes after the head must not be taken as the next request.
+TEST(Serve, TransferEncodingNotEndingInChunkedIsRefused) {
+  TempDir dir;
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  std::string answer = raw_exchange(relay.port(),
+                                    "POST /apiStats/api/get-key-id HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+                                    "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(answer.find("HTTP/1.1 400"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos) << "the smuggled request was served";
+  EXPECT_EQ(http_get(relay.port(), "/health").status, 200);
+}
+
+// A connection that opens and dribbles a header is dropped after requestReadTimeout, not after
+// the longer keepAliveTimeout meant for idle keep-alive connections.
+TEST(Serve, ASlowFirstHeaderIsDroppedAtTheReadTimeout) {
+  TempDir dir;
+  dir.write("config/config.toml", "[server]\nkeepAliveTimeout = 30\nrequestReadTimeout = 1\n");
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  RawConnection c(relay.port());
+  ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: x\r\n"));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer(10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  // A keep-alive connection may idle past requestReadTimeout between requests.
+  RawConnection k(relay.port());
+  ASSERT_TRUE(k.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(k.receive(1s).find("HTTP/1.1 200"), std::string::npos);
+  std::this_thread::sleep_for(1500ms);  // longer than requestReadTimeout, within keepAliveTimeout
+  ASSERT_TRUE(k.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(k.receive(1s).find("HTTP/1.1 200"), std::string::npos);
+}
+
 TEST(Serve, KeepAliveServesSeveralRequestsOnOneConnection) {
   TempDir dir;
   RelayProcess relay(dir, {});
