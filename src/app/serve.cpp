@@ -38,6 +38,7 @@
 #include "store/redis_client.hpp"
 #include "store/redis_subscriber.hpp"
 #include "upstream/connection_pool.hpp"
+#include "usage/spool.hpp"
 #include "usage/aggregator.hpp"
 #include "usage/event_writer.hpp"
 #include "usage/pricing.hpp"
@@ -279,10 +280,16 @@ int serve(config::Loaded loaded) {
     pools.push_back(std::make_unique<upstream::ConnectionPool>(ex, tls));
     pools_by_worker.push_back(pools.back().get());
   }
+  // Usage Redis could not take, kept on disk and sent again (usage/spool.hpp); one file per
+  // instance, as several may share a data directory.
+  usage::UsageSpool spool(cfg.server.dataDir + "/usage-spool-" + std::to_string(cfg.server.port) + ".log");
+  asio::co_spawn(main_context, spool.replay_loop(*redis.front(), &limits::Limits::replay_form,
+                                                 std::chrono::milliseconds(250)),
+                 asio::detached);
   std::vector<std::unique_ptr<usage::UsageEventWriter>> usage_writers;
   std::vector<usage::UsageEventWriter*> usage_writers_by_worker;
   for (size_t i = 0; i < executors.size(); ++i) {
-    usage_writers.push_back(std::make_unique<usage::UsageEventWriter>(executors[i], *redis[i]));
+    usage_writers.push_back(std::make_unique<usage::UsageEventWriter>(executors[i], *redis[i], &spool));
     usage_writers_by_worker.push_back(usage_writers.back().get());
   }
   auto usage_in_flight = [&] {
@@ -338,6 +345,7 @@ int serve(config::Loaded loaded) {
   auto relay_deps = std::make_shared<relay::RelayDeps>(cfg, key_cache, account_registry, scheduler, *pricing,
                                                        redis_by_worker, pools_by_worker, tls, usage_writers_by_worker,
                                                        key_limits);
+  relay_deps->spool = &spool;
   relay::register_relay_routes(router, relay_deps);
   BlockingPool blocking_pool(1);
   admin::register_admin_routes(router, std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router,
@@ -417,6 +425,9 @@ int serve(config::Loaded loaded) {
   auto finish = [&] {
     relay_deps->stopping = true;
     if (int left = usage_in_flight()) spdlog::warn("{} usage record(s) not written before stopping", left);
+    spool.stop();
+    if (size_t spooled = spool.size())
+      spdlog::warn("{} usage record(s) stay in {} until Redis takes them (next start)", spooled, spool.path());
     reloader.stop();
     invalidations.stop();
     blocking_pool.stop();

@@ -165,6 +165,7 @@ struct RelayConfig {
   int errorCooldown = 30;              // s an account rests after a 5xx, 403 or connection failure
   std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
   int concurrencyLeaseTtl = 30;        // s a concurrency slot outlives an instance that died holding it
+  bool admitWhenRedisDown = false;     // relay while Redis is unreachable (limits uncounted, usage spooled)
 };
 
 struct OauthConfig {

@@ -67,6 +67,7 @@ std::vector<KeySpec> build() {
   add(s, "relay.errorCooldown", CRS_FIELD(relay.errorCooldown)).range(1, 86400);
   add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
   add(s, "relay.concurrencyLeaseTtl", CRS_FIELD(relay.concurrencyLeaseTtl)).range(3, 3600);
+  add(s, "relay.admitWhenRedisDown", CRS_FIELD(relay.admitWhenRedisDown)).from_env({"ADMIT_WHEN_REDIS_DOWN"});
 
   add(s, "oauth.tokenUrl", CRS_FIELD(oauth.tokenUrl)).from_env({"CLAUDE_OAUTH_TOKEN_URL"});
   add(s, "oauth.authorizeUrl", CRS_FIELD(oauth.authorizeUrl));

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "store/redis_script.hpp"
+#include "usage/spool.hpp"
 
 namespace crs::limits {
 namespace {
@@ -91,7 +92,7 @@ return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 // KEYS: 1 counters, 2 leases, 3 usage stream
 // ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 this day, 5 this week, 6 event field,
 //       7 event line
-const store::Script kCompletion(R"LUA(
+constexpr char kCompletionBody[] = R"LUA(
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
 local cost, tokens = tonumber(ARGV[2]), tonumber(ARGV[3])
 if cost > 0 or tokens > 0 then
@@ -110,7 +111,19 @@ if cost > 0 or tokens > 0 then
   end
 end
 return redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[7])
-)LUA");
+)LUA";
+const store::Script kCompletion(kCompletionBody);
+
+// A completion sent again from the spool (usage/spool.hpp). KEYS as kCompletion's, then
+// 4 the request's replay marker; ARGV as kCompletion's, then 8 "1" when the first attempt may
+// have reached Redis. Applied once per request id; an ambiguous one only while its lease is
+// still held (its completion removes it).
+const store::Script kReplayedCompletion(
+    std::string("if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', 86400) then return 'duplicate' end\n"
+                "if ARGV[8] == '1' and ARGV[1] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
+                "  return 'applied'\n"
+                "end\n") +
+    kCompletionBody);
 
 // KEYS: 1 counters, 2 the key's all-time usage, 3.. its daily usage of this week, today first
 // ARGV: 1 this day, 2 this week
@@ -261,6 +274,17 @@ Limits::Usage Limits::current(const keys::ApiKey& key, const store::HashRecord& 
     u.window_end_ms = start + window_ms;
   }
   return u;
+}
+
+store::RedisCommand Limits::replay_form(const usage::SpoolEntry& e) {
+  // The completion's call is EVALSHA <sha> 3 <keys...> <7 args>; replayed with its source (a
+  // restarted Redis knows no script), the marker as a fourth key and the ambiguity flag.
+  const auto& c = e.command;
+  if (!e.completion || c.size() != 13 || c[0] != "EVALSHA" || c[2] != "3") return c;
+  std::vector<std::string> keys{c[3], c[4], c[5], "usage:replayed:" + e.request_id};
+  std::vector<std::string> args(c.begin() + 6, c.end());
+  args.push_back(e.ambiguous ? "1" : "0");
+  return kReplayedCompletion.with_source(kReplayedCompletion.call(std::move(keys), std::move(args)));
 }
 
 store::RedisCommand Limits::release(const keys::ApiKey& key, const std::string& lease) const {

@@ -22,6 +22,7 @@
 #include "store/redis_codec.hpp"
 #include "store/redis_script.hpp"
 #include "store/redis_reply.hpp"
+#include "usage/spool.hpp"
 #include "usage/usage_event.hpp"
 
 namespace crs::limits {
@@ -64,6 +65,9 @@ class Limits {
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.
   store::RedisCommand release(const keys::ApiKey& key, const std::string& lease) const;
+  // How a spooled record is sent again: a completion through the replay script (applied once
+  // per request id), anything else as it was.
+  static store::RedisCommand replay_form(const usage::SpoolEntry& entry);
 
   // Counters for a key that has none yet (it was made before they were kept, or imported):
   // total cost and tokens from its folded usage, today's cost, this week's (whole days).

@@ -271,8 +271,10 @@ struct Admission {
     if (!key || lease.empty() || settled) co_return;
     settled = true;
     if (renewer) renewer->remove(lease);
-    auto r = co_await deps->redis.at(worker)->command(deps->limits.release(*key, lease));
-    if (!r || r->is_error()) spdlog::warn("lease {} of key {} not released: {}", lease, key->id, r ? r->str : r.error().message);
+    auto release = deps->limits.release(*key, lease);
+    auto r = co_await deps->redis.at(worker)->command(release);
+    if (!r && deps->spool) deps->spool->add(usage::SpoolEntry{false, true, "", std::move(release)});
+    else if (!r || r->is_error()) spdlog::warn("lease {} of key {} not released: {}", lease, key->id, r ? r->str : r.error().message);
   }
   ~Admission() {
     if (renewer && !settled) renewer->remove(lease);
@@ -309,10 +311,19 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
     lease = budgeted ? limits::Limits::lease_member(id, deps->pricing.cost(model, estimate).micro, estimate.total())
                      : id;
   }
+  // What Redis could not take earlier (a blip) goes first: the leases it releases must not
+  // count against this request.
+  if (deps->spool && deps->spool->size() > 0)
+    co_await deps->spool->replay(*deps->redis.at(ex.worker()), &limits::Limits::replay_form);
   auto call = deps->limits.admission(key, lease, now);
   auto reply = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!reply) {
     spdlog::error("admission of key {} failed: {}", key.id, reply.error().message);
+    // The script may have run and taken the lease before the reply was lost: give it back.
+    if (!lease.empty() && deps->spool && !usage::failed_before_sending(reply.error().message))
+      deps->spool->add(usage::SpoolEntry{false, true, "", deps->limits.release(key, lease)});
+    // relay.admitWhenRedisDown: relayed uncounted; the usage is spooled and charged later.
+    if (deps->config.relay.admitWhenRedisDown) co_return std::nullopt;
     co_return error(http::status::service_unavailable, "Limits cannot be checked right now, retry shortly");
   }
   auto decision = deps->limits.decide(key, *reply, now);
@@ -374,12 +385,19 @@ Task<void> meter(std::shared_ptr<RelayDeps> deps, Exchange& ex, Admission& admis
   };
   if (!admission.key) {
     auto call = deps->limits.completion(key, "", e);
-    deps->usage_writers.at(ex.worker())->append(std::move(call.command), what(), call.script);
+    deps->usage_writers.at(ex.worker())->append(std::move(call.command), what(), call.script, e.request_id);
     co_return;
   }
   auto call = admission.complete(e);
+  auto command = call.command;  // kept for the spool
   auto r = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
-  if (!r || r->is_error()) spdlog::error("{} not recorded: {}", what(), r ? r->str : r.error().message);
+  if (!r && deps->spool) {
+    bool ambiguous = !usage::failed_before_sending(r.error().message);
+    deps->spool->add(usage::SpoolEntry{true, ambiguous, e.request_id, std::move(command)});
+    spdlog::warn("{} spooled: {}", what(), r.error().message);
+  } else if (!r || r->is_error()) {
+    spdlog::error("{} not recorded: {}", what(), r ? r->str : r.error().message);
+  }
 }
 
 // ---- the relay ----
@@ -409,6 +427,12 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
   keys::ApiKey key;
   if (auto refusal = co_await authenticate(d, ex, key)) {
     co_await ex.send(std::move(*refusal));
+    co_return;
+  }
+  // Without Redis nothing can be counted: refused unless relay.admitWhenRedisDown (then the
+  // usage goes to the spool and is written once Redis is back).
+  if (route == Route::Messages && !rc.admitWhenRedisDown && !d.redis.at(worker)->connected()) {
+    co_await ex.send(error(http::status::service_unavailable, "Usage cannot be recorded right now, retry shortly"));
     co_return;
   }
   // Only now, for a known key, is the body read (the route reads it itself).

@@ -20,6 +20,7 @@
 #include "upstream/connection_pool.hpp"
 #include "usage/event_writer.hpp"
 #include "usage/pricing.hpp"
+#include "usage/spool.hpp"
 
 namespace crs::relay {
 
@@ -36,6 +37,7 @@ struct RelayDeps {
   limits::Limits limits;                                 // the counted limits' scripts
   std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
   std::atomic<bool> store_ready{false};                  // set once limit counters are seeded (serve.cpp)
+  usage::UsageSpool* spool = nullptr;                    // what Redis could not take, sent again later
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
 

@@ -5,7 +5,7 @@
 namespace crs::usage {
 namespace {
 
-Task<void> write_batch(store::RedisClient& redis, std::vector<UsageEventWriter::Item> items,
+Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector<UsageEventWriter::Item> items,
                        std::shared_ptr<std::atomic<int>> in_flight) {
   std::vector<store::RedisCommand> commands;
   commands.reserve(items.size());
@@ -26,27 +26,37 @@ Task<void> write_batch(store::RedisClient& redis, std::vector<UsageEventWriter::
     }
   }
   for (size_t i = 0; i < items.size(); ++i) {
+    if (!replies && spool) {
+      // Redis did not answer: kept to be sent again.
+      bool ambiguous = !failed_before_sending(replies.error().message);
+      spool->add(SpoolEntry{!items[i].request_id.empty(), ambiguous, items[i].request_id, items[i].command});
+      continue;
+    }
     std::string failure;
     if (!replies) failure = replies.error().message;
     else if (i >= replies->size()) failure = "no reply";
     else if ((*replies)[i].is_error()) failure = (*replies)[i].str;
     if (!failure.empty()) spdlog::error("{} not recorded: {}", items[i].what, failure);
   }
+  if (!replies && spool)
+    spdlog::warn("Redis unavailable ({}): {} record(s) spooled to {}", replies.error().message, items.size(),
+                 spool->path());
   *in_flight -= static_cast<int>(items.size());
 }
 
 }  // namespace
 
-UsageEventWriter::UsageEventWriter(asio::any_io_executor executor, store::RedisClient& redis,
+UsageEventWriter::UsageEventWriter(asio::any_io_executor executor, store::RedisClient& redis, UsageSpool* spool,
                                    std::chrono::microseconds linger, size_t max_batch)
-    : executor_(executor), redis_(redis), linger_(linger), max_batch_(std::max<size_t>(max_batch, 1)),
+    : executor_(executor), redis_(redis), spool_(spool), linger_(linger), max_batch_(std::max<size_t>(max_batch, 1)),
       timer_(std::make_unique<asio::steady_timer>(executor)) {}
 
 UsageEventWriter::~UsageEventWriter() = default;
 
-void UsageEventWriter::append(store::RedisCommand command, std::string what, const store::Script* script) {
+void UsageEventWriter::append(store::RedisCommand command, std::string what, const store::Script* script,
+                              std::string request_id) {
   ++*in_flight_;
-  waiting_.push_back(Item{std::move(command), std::move(what), script});
+  waiting_.push_back(Item{std::move(command), std::move(what), script, std::move(request_id)});
   if (waiting_.size() >= max_batch_) {
     flush();
     return;
@@ -65,7 +75,7 @@ void UsageEventWriter::flush() {
   if (waiting_.empty()) return;
   std::vector<Item> batch;
   batch.swap(waiting_);
-  asio::co_spawn(executor_, write_batch(redis_, std::move(batch), in_flight_), asio::detached);
+  asio::co_spawn(executor_, write_batch(redis_, spool_, std::move(batch), in_flight_), asio::detached);
 }
 
 }  // namespace crs::usage

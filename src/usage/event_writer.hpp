@@ -4,7 +4,8 @@
 // and go out as one pipeline: Redis then reads and answers a batch in one go instead of
 // paying its per-call system calls (about 15 µs of Redis CPU) for every request. The
 // response has been sent by then; only a crash in that window can lose one, and shutdown
-// waits for `in_flight()` to reach zero.
+// waits for `in_flight()` to reach zero. What Redis cannot take (down, or the connection
+// dropped with the batch in flight) goes to the spool, to be sent again.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -13,22 +14,27 @@
 #include "core/net.hpp"
 #include "store/redis_client.hpp"
 #include "store/redis_script.hpp"
+#include "usage/spool.hpp"
 
 namespace crs::usage {
 
 class UsageEventWriter {
  public:
-  UsageEventWriter(asio::any_io_executor executor, store::RedisClient& redis,
+  // `spool`: where commands go that Redis could not take (null: they are logged and lost).
+  UsageEventWriter(asio::any_io_executor executor, store::RedisClient& redis, UsageSpool* spool = nullptr,
                    std::chrono::microseconds linger = std::chrono::microseconds(1000), size_t max_batch = 128);
   ~UsageEventWriter();
 
   // Call on the writer's I/O thread. `what` names the command in the log if it fails; a
   // command of `script` (EVALSHA) answered NOSCRIPT is sent again with the script's body.
-  void append(store::RedisCommand command, std::string what, const store::Script* script = nullptr);
+  // `request_id` non-empty: the command is a request's completion (spooled as one).
+  void append(store::RedisCommand command, std::string what, const store::Script* script = nullptr,
+              std::string request_id = {});
   struct Item {
     store::RedisCommand command;
     std::string what;
     const store::Script* script;
+    std::string request_id;
   };
 
   // Commands appended and not yet answered by Redis (any thread may read it).
@@ -39,6 +45,7 @@ class UsageEventWriter {
 
   asio::any_io_executor executor_;
   store::RedisClient& redis_;
+  UsageSpool* spool_;
   std::chrono::microseconds linger_;
   size_t max_batch_;
   std::vector<Item> waiting_;

@@ -236,7 +236,8 @@ bool RedisServer::start() {
   fs::create_directories(dir_);
   SpawnOptions o;
   o.argv = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "no", "--dir", dir_, "--logfile", dir_ + "/redis.log", "--enable-debug-command", "yes"};
+            persist_ ? "yes" : "no", "--appendfsync", "always", "--dir", dir_, "--logfile", dir_ + "/redis.log",
+            "--enable-debug-command", "yes"};
   if (!password_.empty()) {
     o.argv.push_back("--requirepass");
     o.argv.push_back(password_);

@@ -86,6 +86,9 @@ class RedisServer {
   explicit RedisServer(const std::string& dir, int port = 0, const std::string& password = "");
   ~RedisServer();
   int port() const { return port_; }
+  // Every write on disk before it is acknowledged (appendfsync always), so a SIGKILL and a
+  // start() lose nothing. Call before start().
+  void persist() { persist_ = true; }
   bool start();
   void kill_hard();   // SIGKILL
   bool running();
@@ -96,6 +99,7 @@ class RedisServer {
   std::string dir_;
   int port_;
   std::string password_;
+  bool persist_ = false;
   std::optional<Subprocess> process_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "usage/aggregator.hpp"
 #include "usage/pricing.hpp"
+#include "usage/spool.hpp"
 #include "usage/sse_usage_scanner.hpp"
 
 namespace crs::usage {
@@ -249,9 +250,10 @@ TEST(Buckets, TimezoneOffset) {
 UsageEvent event_at(int64_t ts) {
   UsageEvent e;
   e.timestamp_ms = ts;
-  e.key_id = "k1";
-  e.account_id = "a1";
-  e.model = "m";
+  // Assigned from std::string: GCC 12 warns falsely (stringop-overflow) on these literals here.
+  e.key_id = std::string("k1");
+  e.account_id = std::string("a1");
+  e.model = std::string("m");
   return e;
 }
 
@@ -392,6 +394,31 @@ TEST(UsageEvent, ReadsVersionOneEvents) {
   EXPECT_EQ(back->endpoint, "/v1/messages");
   EXPECT_EQ(back->usage.web_search_requests, 0);
   EXPECT_FALSE(back->estimated);
+}
+
+TEST(UsageSpool, RecordsRoundTripAnyBytesAndACutTailIsIgnored) {
+  SpoolEntry e{true, true, "req-1", {"EVALSHA", "abc", "3", "k\n1", "k 2", "usage:events", "lease|5|6", "1", "2",
+                                     "d", "w", "u", std::string("2\t5\tk\0x", 8)}};
+  SpoolEntry r{false, false, "", {"ZREM", "limit:concurrency:x", "lease"}};
+  std::string file = e.encode() + r.encode();
+  std::string_view rest = file;
+  auto a = SpoolEntry::decode(rest);
+  auto b = SpoolEntry::decode(rest);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(rest.empty());
+  EXPECT_EQ(a->command, e.command);
+  EXPECT_TRUE(a->completion && a->ambiguous);
+  EXPECT_EQ(a->request_id, "req-1");
+  EXPECT_EQ(b->command, r.command);
+  EXPECT_FALSE(b->completion || b->ambiguous);
+  for (size_t cut = 0; cut < file.size() - r.encode().size(); ++cut) {
+    std::string_view partial = std::string_view(file).substr(0, cut);
+    auto x = SpoolEntry::decode(partial);
+    EXPECT_FALSE(x) << cut;  // a record cut short is never taken
+  }
+  EXPECT_TRUE(failed_before_sending("redis not connected (127.0.0.1:6379)"));
+  EXPECT_FALSE(failed_before_sending("redis connection lost (127.0.0.1:6379)"));
+  EXPECT_FALSE(failed_before_sending("redis command timed out after 5000 ms"));
 }
 
 TEST(UsageEvent, ClientTextCannotShiftColumns) {
