@@ -81,19 +81,16 @@ int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& deps) {
+Task<std::variant<SessionClaims, http_server::Response>> check_session(Exchange& ex, const AdminDeps& deps) {
   std::string_view token = token_of(ex.request());
-  if (token.empty()) {
-    co_await ex.send(admin_error(http::status::unauthorized, "Missing admin token", "Please provide an admin token"));
-    co_return std::nullopt;
-  }
+  if (token.empty())
+    co_return admin_error(http::status::unauthorized, "Missing admin token", "Please provide an admin token");
   auto verified = verify_session(token, deps.cfg.security.jwtSecret, unix_seconds());
   if (auto* problem = std::get_if<TokenError>(&verified)) {
     std::string_view error = problem->problem == TokenProblem::Malformed  ? "Invalid admin token format"
                              : problem->problem == TokenProblem::Expired  ? "Session expired"
                                                                           : "Invalid admin token";
-    co_await ex.send(admin_error(http::status::unauthorized, error, problem->message));
-    co_return std::nullopt;
+    co_return admin_error(http::status::unauthorized, error, problem->message);
   }
   SessionClaims claims = std::get<SessionClaims>(std::move(verified));
   // Logout and password changes are in Redis: one round trip for both.
@@ -101,20 +98,32 @@ Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& d
   commands.push_back(make_command("HGET", std::string(kCredentialsKey), "version"));
   commands.push_back(make_command("EXISTS", revoked_session_key(claims.jti)));
   auto replies = co_await deps.redis_for(ex).pipeline(std::move(commands));
-  if (!replies || (*replies)[0].is_error() || (*replies)[1].is_error()) {
-    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable",
-                                 "cannot check the session: Redis is not reachable"));
-    co_return std::nullopt;
-  }
+  if (!replies || (*replies)[0].is_error() || (*replies)[1].is_error())
+    co_return admin_error(http::status::service_unavailable, "Service unavailable",
+                          "cannot check the session: Redis is not reachable");
   bool current = (*replies)[0].as_int().value_or(-1) == claims.version;
   bool revoked = (*replies)[1].as_int().value_or(1) != 0;
   if (!current || revoked) {
     std::string_view why = revoked ? "this session was ended; log in again"
                                    : "the admin login changed since this session began; log in again";
-    co_await ex.send(admin_error(http::status::unauthorized, "Invalid session", why));
-    co_return std::nullopt;
+    co_return admin_error(http::status::unauthorized, "Invalid session", why);
   }
   co_return claims;
+}
+
+Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& deps) {
+  auto session = co_await check_session(ex, deps);
+  if (auto* refusal = std::get_if<http_server::Response>(&session)) {
+    co_await ex.send(std::move(*refusal));
+    co_return std::nullopt;
+  }
+  co_return std::get<SessionClaims>(std::move(session));
+}
+
+Task<bool> is_admin_request(Exchange& ex, const AdminDeps& deps) {
+  if (token_of(ex.request()).empty()) co_return false;  // no Redis round trip for anonymous probes
+  auto session = co_await check_session(ex, deps);
+  co_return std::holds_alternative<SessionClaims>(session);
 }
 
 // Admin bodies are a key's fields or a password change: a megabyte is far more than any needs.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -41,6 +42,11 @@ void add_admin_route(http_server::Router& router, http::verb method, std::string
 
 // The session of a request, or nullopt after answering 401 (or 503 when Redis cannot say).
 Task<std::optional<SessionClaims>> authenticate(http_server::Exchange& ex, const AdminDeps& deps);
+// The session the request's admin token stands for, or the refusal (401, 503) to send.
+Task<std::variant<SessionClaims, http_server::Response>> check_session(http_server::Exchange& ex,
+                                                                        const AdminDeps& deps);
+// Whether the request carries a valid admin token (answers nothing itself).
+Task<bool> is_admin_request(http_server::Exchange& ex, const AdminDeps& deps);
 
 http_server::Response admin_data(boost::json::value data, http::status status = http::status::ok);
 http_server::Response admin_message(std::string_view message);

@@ -183,6 +183,7 @@ store::RedisOptions redis_options(const config::Config& c) {
   if (c.embedded_redis()) {
     o.host = "127.0.0.1";
     o.port = c.redis.embeddedPort;
+    o.password = c.redis.embeddedPassword;
     return o;
   }
   o.host = c.redis.host.empty() ? "127.0.0.1" : c.redis.host;
@@ -232,6 +233,7 @@ int serve(config::Loaded loaded) {
     store::EmbeddedRedisOptions eo;
     eo.binary = cfg.redis.embeddedBinary;
     eo.port = cfg.redis.embeddedPort;
+    eo.password = cfg.redis.embeddedPassword;
     eo.dir = (std::filesystem::path(cfg.server.dataDir) / "redis").string();
     embedded = std::make_unique<store::EmbeddedRedis>(main_context.get_executor(), eo);
     if (auto s = embedded->start(); !s) {
@@ -348,8 +350,8 @@ int serve(config::Loaded loaded) {
   relay_deps->spool = &spool;
   relay::register_relay_routes(router, relay_deps);
   BlockingPool blocking_pool(1);
-  admin::register_admin_routes(router, std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router,
-                                                                        *trusted_proxies));
+  auto admin_deps = std::make_shared<admin::AdminDeps>(cfg, redis_by_worker, blocking_pool, &router, *trusted_proxies);
+  admin::register_admin_routes(router, admin_deps);
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(cfg, redis_by_worker, key_limits));
   monitor::HealthSources health;
   health.redis = redis_by_worker;
@@ -363,6 +365,7 @@ int serve(config::Loaded loaded) {
     for (const auto& a : *snapshot) s.usable += a.usable(now) ? 1 : 0;
     return s;
   };
+  health.is_admin = [admin_deps](http_server::Exchange& ex) { return admin::is_admin_request(ex, *admin_deps); };
   monitor::register_health_routes(router, std::move(health));
 
   http_server::ServerOptions so;

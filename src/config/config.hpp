@@ -32,6 +32,9 @@ struct RedisConfig {
   int commandTimeout = 5000;           // ms
   int embeddedPort = 6380;
   std::string embeddedBinary = "redis-server";
+  // The embedded redis-server's password: generated into <dataDir>/secrets.env on the first
+  // start (REDIS_EMBEDDED_PASSWORD), never a config key; loopback is no boundary on a shared host.
+  std::string embeddedPassword;
 };
 
 struct SecurityConfig {

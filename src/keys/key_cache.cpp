@@ -16,15 +16,22 @@ std::optional<std::optional<ApiKey>> KeyCache::lookup(const std::string& digest)
   return it->second.key;
 }
 
-void KeyCache::put(const std::string& digest, std::optional<ApiKey> key) {
+uint64_t KeyCache::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+void KeyCache::put(const std::string& digest, std::optional<ApiKey> key, uint64_t seen_generation) {
   auto expires = Clock::now() + (key ? ttl_ : negative_ttl_);
   std::lock_guard lock(mutex_);
+  if (seen_generation != generation_) return;  // read before an invalidation: stale
   if (entries_.size() > 100000) entries_.clear();  // bound memory under a flood of random keys
   entries_[digest] = Entry{std::move(key), expires};
 }
 
 void KeyCache::invalidate(const std::string& key_id) {
   std::lock_guard lock(mutex_);
+  ++generation_;
   for (auto it = entries_.begin(); it != entries_.end();) {
     // A new key may match a digest we remembered as unknown: drop negative entries too.
     if (!it->second.key || it->second.key->id == key_id) it = entries_.erase(it);
@@ -34,6 +41,7 @@ void KeyCache::invalidate(const std::string& key_id) {
 
 void KeyCache::clear() {
   std::lock_guard lock(mutex_);
+  ++generation_;
   entries_.clear();
 }
 

@@ -21,7 +21,12 @@ class KeyCache {
 
   // nullopt: not cached. A cached std::optional<ApiKey>{} means "known not to exist".
   std::optional<std::optional<ApiKey>> lookup(const std::string& digest);
-  void put(const std::string& digest, std::optional<ApiKey> key);
+  // Read before looking a key up in Redis, and handed to put(): a lookup that read Redis before
+  // an invalidation must not be stored after it (it would bring a revoked or renewed key back
+  // for the whole TTL).
+  uint64_t generation() const;
+  // Stores `key` unless an invalidation came since `seen_generation`.
+  void put(const std::string& digest, std::optional<ApiKey> key, uint64_t seen_generation);
   void invalidate(const std::string& key_id);
   void clear();
 
@@ -31,8 +36,9 @@ class KeyCache {
     Clock::time_point expires;
   };
   std::chrono::seconds ttl_, negative_ttl_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  uint64_t generation_ = 0;  // bumped by every invalidate() and clear()
 };
 
 }  // namespace crs::keys

@@ -24,19 +24,19 @@ struct RedisProbe {
 
 // Built outside the coroutine: GCC 12 miscompiles initializer lists inside coroutine frames.
 http_server::Response health_response(const HealthSources& src, const store::RedisClient& redis,
-                                      const RedisProbe& probe) {
+                                      const RedisProbe& probe, bool details) {
   bool slow = probe.ok && probe.latency_ms > static_cast<double>(src.slow_threshold.count());
   std::string status = !probe.ok ? "unhealthy" : slow ? "degraded" : "healthy";
   json::object redis_info;
   redis_info["status"] = status;
   redis_info["connected"] = probe.ok;
   redis_info["mode"] = src.redis_mode;
-  redis_info["address"] = redis.options().address();
+  if (details) redis_info["address"] = redis.options().address();
   if (probe.ok) {
     redis_info["latency"] = fmt::format("{:.3f}ms", probe.latency_ms);
     redis_info["latencyMicros"] = static_cast<int64_t>(probe.latency_ms * 1000);
-  } else {
-    redis_info["error"] = probe.error;
+  } else if (details) {
+    redis_info["error"] = probe.error;  // may name the address
   }
   double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - src.started).count();
   size_t rss = resident_memory_bytes();
@@ -49,7 +49,7 @@ http_server::Response health_response(const HealthSources& src, const store::Red
       {"memory", json::object{{"rss", fmt::format("{}MB", rss / (1024 * 1024))}, {"rssBytes", rss}}},
       {"components", json::object{{"redis", std::move(redis_info)}}},
   };
-  if (src.accounts) {
+  if (src.accounts && details) {
     auto a = src.accounts();
     body["components"].as_object()["accounts"] =
         json::object{{"total", a.total}, {"usable", a.usable}, {"status", a.usable > 0 ? "healthy" : "degraded"}};
@@ -83,7 +83,9 @@ Task<void> handle_health(const HealthSources& src, http_server::Exchange& ex) {
       probe.ok = true;
     }
   }
-  co_await ex.send(health_response(src, redis, probe));
+  bool details = false;
+  if (src.is_admin) details = co_await src.is_admin(ex);
+  co_await ex.send(health_response(src, redis, probe, details));
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ struct RequestFacts {
   std::string_view family;      // "claude", "openai", ...
   std::string_view user_agent;
   std::string_view model;       // empty when the route has none
-  bool any_client = false;      // count_tokens and models: no client rule (spec/crs-compat.md §3)
+  bool any_client = false;      // GET /v1/models: no client rule (no upstream call)
   std::string_view now_iso;     // iso8601_utc() of this request
 };
 

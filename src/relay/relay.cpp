@@ -118,13 +118,14 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, Exchange& ex, keys::Api
     key = std::move(*cached);
   } else {
     keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
+    uint64_t generation = d.key_cache.generation();
     auto found = co_await store.find_by_digest(digest);
     if (!found) {
       spdlog::error("key lookup failed: {}", found.error().message);
       co_return error(http::status::service_unavailable, "Authentication is temporarily unavailable, retry shortly");
     }
     key = std::move(*found);
-    d.key_cache.put(digest, key);
+    d.key_cache.put(digest, key, generation);
   }
   if (!key) co_return error(http::status::unauthorized, "Invalid API key");
   out = std::move(*key);
@@ -446,7 +447,9 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Route route
     co_await ex.send(error(http::status::bad_request, fields.error));
     co_return;
   }
-  if (auto refusal = co_await check_key(d, ex, key, fields.model, route == Route::CountTokens)) {
+  // count_tokens too is held to the key's client allow-list: it reaches an upstream account
+  // (Claude Code's own calls carry its user agent and pass).
+  if (auto refusal = co_await check_key(d, ex, key, fields.model, false)) {
     co_await ex.send(std::move(*refusal));
     co_return;
   }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -28,8 +29,20 @@ Status EmbeddedRedis::spawn() {
   fs::create_directories(dir, ec);
   if (ec) return Error{"cannot create " + dir.string() + ": " + ec.message()};
   ::chmod(dir.c_str(), 0700);
+  // The password goes in a config file only its owner reads: on the command line every local
+  // user would see it in /proc/<pid>/cmdline.
+  fs::path conf = dir / "redis.conf";
+  {
+    mode_t old = ::umask(0077);
+    std::ofstream out(conf, std::ios::trunc);
+    ::umask(old);
+    out << "# Written by crs at every start of the embedded redis-server.\n";
+    if (!options_.password.empty()) out << "requirepass " << options_.password << "\n";
+    if (!out) return Error{"cannot write " + conf.string()};
+  }
+  ::chmod(conf.c_str(), 0600);
   SpawnOptions spawn;
-  spawn.argv = {options_.binary,
+  spawn.argv = {options_.binary, conf.string(),
                 "--bind", "127.0.0.1",
                 "--port", std::to_string(options_.port),
                 "--protected-mode", "yes",

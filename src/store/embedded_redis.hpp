@@ -17,6 +17,7 @@ struct EmbeddedRedisOptions {
   std::string binary = "redis-server";
   int port = 6380;
   std::string dir;  // <dataDir>/redis
+  std::string password;  // required of every client (written to a 0600 config file, not argv)
   std::chrono::milliseconds check_interval{250};
   std::chrono::milliseconds max_restart_delay{10000};
 };

@@ -229,7 +229,8 @@ TEST(ConfigSecrets, GeneratedOnceAndPersisted0600) {
   ASSERT_TRUE(l.ok());
   auto generated = ensure_secrets(l);
   ASSERT_TRUE(generated.ok()) << generated.error().message;
-  EXPECT_EQ(generated->size(), 2u);
+  EXPECT_EQ(generated->size(), 3u);  // and the embedded Redis's password
+  EXPECT_EQ(l.config.redis.embeddedPassword.size(), 32u);
   EXPECT_EQ(l.config.security.encryptionKey.size(), 32u);
   EXPECT_EQ(l.config.security.jwtSecret.size(), 64u);
   struct stat st{};
@@ -243,6 +244,7 @@ TEST(ConfigSecrets, GeneratedOnceAndPersisted0600) {
   ASSERT_TRUE(again.ok()) << errors_of(again);
   EXPECT_EQ(again.config.security.encryptionKey, l.config.security.encryptionKey);
   EXPECT_EQ(again.config.security.jwtSecret, l.config.security.jwtSecret);
+  EXPECT_EQ(again.config.redis.embeddedPassword, l.config.redis.embeddedPassword);
   EXPECT_EQ(again.origins.at("security.encryptionKey").source, Source::Generated);
   EXPECT_TRUE(ensure_secrets(again)->empty());
 

@@ -234,7 +234,7 @@ TEST_F(AdminTest, GuessesFromElsewhereCannotLockTheAdminOutOfATrustedAddress) {
   EXPECT_EQ(login(username, password).status, 200) << "no username lock for a trusted address";
   // Guessed usernames leave nothing behind in Redis.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(login("guess-" + std::to_string(i), "x").status, 401);
-  RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   EXPECT_EQ(cli.cli({"--scan", "--pattern", "crs:admin:login_attempts:user:*"}), "");
 }
 
@@ -295,7 +295,7 @@ TEST_F(AdminTest, InitFileHashRestoresTheLoginWhenRedisLosesIt) {
   auto before = login(username, "restorable-password");
   ASSERT_EQ(before.status, 200);
   std::string old_session(parse_object(before.body)["token"].as_string());
-  RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   cli.cli({"DEL", "crs:admin:credentials"});
   // Redis lost the login while running: the next login restores it from init.json.
   EXPECT_EQ(login(username, "restorable-password").status, 200);
@@ -469,7 +469,7 @@ TEST_F(AdminTest, CountersOfKeysFromBeforeLimitsAreSeededFromTheirUsage) {
   auto made = parse_object(r.out);
   std::string key(made["key"].as_string()), id(made["id"].as_string());
   // What an older version left: usage folded, no limit counters.
-  RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   std::string day = local_day();
   cli.cli({"DEL", "limit:" + id});
   cli.cli({"HSET", "usage:" + id, "totalCostMicro", "3500000", "totalAllTokens", "1234"});

@@ -167,7 +167,7 @@ TEST(Cli, KeyFieldsUpdatesAndRenewal) {
   EXPECT_EQ(shown.at("claudeAccountId").as_string(), "group:g1");
   EXPECT_EQ(shown.at("tags").as_array().size(), 2u);
   // Money is stored exactly, as decimal text.
-  RedisServer redis(dir.file("unused"), relay.embedded_redis_port());
+  RedisServer redis(dir.file("unused"), relay.embedded_redis_port(), relay.embedded_redis_password());
   EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "totalCostLimit"}), "200.000001");
   EXPECT_EQ(redis.cli({"HGET", "apikey:" + id, "allowedClients"}), "[\"claude_code\"]");
 
@@ -217,7 +217,7 @@ TEST(Cli, KeysAndAccountsLifecycle) {
   EXPECT_EQ(listed.out.find(plaintext.substr(3)), std::string::npos);
   std::string id(boost::json::parse(listed.out).as_array().at(0).as_object().at("id").as_string());
   // Stored as the Node.js service does: SHA-256(key + ENCRYPTION_KEY), hex.
-  RedisServer redis(dir.file("unused"), relay.embedded_redis_port());
+  RedisServer redis(dir.file("unused"), relay.embedded_redis_port(), relay.embedded_redis_password());
   std::string secrets = read_file(dir.file("data/secrets.env"));
   std::string enc = secrets.substr(secrets.find("ENCRYPTION_KEY=") + 15, 32);
   auto digest = run_command({"sh", "-c", "printf '%s' \"$0\" | sha256sum | cut -d' ' -f1", plaintext + enc});

@@ -59,7 +59,7 @@ class LimitsTest : public ::testing::Test {
                         {{"x-api-key", key}, {"content-type", "application/json"}});
   }
   std::string redis(const std::vector<std::string>& args) {
-    RedisServer cli(dir.file("unused"), relay->embedded_redis_port());
+    RedisServer cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
     return cli.cli(args);
   }
 

@@ -80,6 +80,16 @@ class RelayTest : public ::testing::Test {
 
   json::array recorded() { return parse(fake.requests_json()).as_object()["requests"].as_array(); }
 
+  // A session token of the admin login generated at the first start (data/init.json).
+  std::string admin_token() {
+    auto init = parse(read_file(dir.file("data/init.json"))).as_object();
+    json::object login{{"username", init["adminUsername"]}, {"password", init["adminPassword"]}};
+    auto r = http_request(relay->port(), "POST", "/web/auth/login", json::serialize(login),
+                          {{"content-type", "application/json"}});
+    auto o = parse(r.body);
+    return o.is_object() && o.as_object().contains("token") ? std::string(o.as_object()["token"].as_string()) : "";
+  }
+
   json::object account(const std::string& id) {
     auto r = relay->cli({"accounts", "show", id, "--json"});
     return parse(r.out).as_object();
@@ -298,7 +308,8 @@ TEST_F(RelayTest, KeyRulesPermissionsClientsModelsAndExpiry) {
   update({"--permissions", "claude,openai"});
   ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel)).status == 200; }, 3s));
 
-  // Clients: only Claude Code; count_tokens and the model list stay open to any client.
+  // Clients: only Claude Code, for count_tokens too (it reaches an upstream account); the model
+  // list stays open to any client.
   update({"--clients", "claude_code"});
   ASSERT_TRUE(wait_until([&] { return post("/v1/messages", body_for(kModel), curl).status == 403; }, 3s));
   auto wrong_client = parse(post("/v1/messages", body_for(kModel), curl).body).as_object();
@@ -306,7 +317,10 @@ TEST_F(RelayTest, KeyRulesPermissionsClientsModelsAndExpiry) {
   EXPECT_EQ(wrong_client["allowedClients"].as_array().size(), 1u);
   EXPECT_NE(json::serialize(wrong_client).find("claude-cli/"), std::string::npos) << "the rule is shown";
   EXPECT_EQ(post("/v1/messages", body_for(kModel), claude_code).status, 200);
-  EXPECT_EQ(post("/v1/messages/count_tokens", body_for(kModel), curl).status, 200);
+  EXPECT_EQ(post("/v1/messages/count_tokens", body_for(kModel), curl).status, 403);
+  EXPECT_EQ(post("/v1/messages/count_tokens", body_for(kModel), claude_code).status, 200);
+  EXPECT_EQ(http_request(relay->port(), "GET", "/v1/models", "", {{"x-api-key", key}, {"user-agent", "curl/8.0"}}).status,
+            200);
   update({"--clients", ""});
 
   // Models: an allow-list with a prefix, and a deny-list inside it.
@@ -442,7 +456,13 @@ TEST_F(RelayTest, RateLimitedAccountIsSetAsideUntilRetryAfter) {
                     std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_GT(until, now + 100000);
   EXPECT_LT(until, now + 125000);
-  auto health = parse(http_get(relay->port(), "/health").body).as_object();
+  // Account counts are for admins only.
+  auto anonymous = parse(http_get(relay->port(), "/health").body).as_object();
+  EXPECT_FALSE(anonymous["components"].as_object().contains("accounts"));
+  EXPECT_FALSE(anonymous["components"].as_object()["redis"].as_object().contains("address"));
+  auto health = parse(http_request(relay->port(), "GET", "/health", "", {{"authorization", "Bearer " + admin_token()}}).body)
+                    .as_object();
+  EXPECT_TRUE(health["components"].as_object()["redis"].as_object().contains("address"));
   auto summary = health["components"].as_object()["accounts"].as_object();
   EXPECT_EQ(summary["total"].as_int64(), 2);
   EXPECT_EQ(summary["usable"].as_int64(), 1);
@@ -547,7 +567,7 @@ TEST_F(RelayTest, AnUnreadableAccountIsSkippedAndTheOthersServe) {
   start();
   std::string bad = add_account("bad", "sk-ant-api03-account-a-000000", 10);
   add_account("good", "sk-ant-api03-account-b-000000", 20);
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   redis_cli.cli({"HSET", "crs:account:" + bad, "credentials", "v1:not-sealed-by-this-key"});
   redis_cli.cli({"PUBLISH", "crs:invalidate", "account:" + bad});
   for (int restart = 0; restart < 2; ++restart) {
@@ -621,7 +641,7 @@ TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
       << "the upstream connection must be closed within 1 s";
   EXPECT_LT(std::chrono::steady_clock::now() - gone, 1s);
   // What was used until the cut is still recorded, marked partial.
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
   auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
   EXPECT_TRUE(record["partial"].as_bool());
@@ -651,7 +671,7 @@ TEST_F(RelayTest, HangingUpBeforeTheFinalCountStillChargesTheOutput) {
       return got.find("content_block_stop") != std::string::npos;
     }, 10s)) << got.size();
   }  // hangs up before message_delta
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
   auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
   EXPECT_TRUE(record["partial"].as_bool());
@@ -670,7 +690,7 @@ TEST_F(RelayTest, OneHourCacheWritesWebSearchesAndTheServedModelAreBilled) {
   ASSERT_TRUE(fake.script("*", R"({"inputTokens":10,"outputTokens":50,"cacheCreationInputTokens":1000,)"
                                R"("cacheCreation1hTokens":800,"restateInputInDelta":true,"webSearchRequests":2,)"
                                R"("servedModel":"claude-opus-4-5-20251101"})"));
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   for (bool stream : {true, false}) {
     ASSERT_EQ(post("/v1/messages", message_body(stream)).status, 200);
     std::string n = stream ? "1" : "2";
@@ -735,7 +755,7 @@ TEST_F(RelayTest, ModelsPricedByFallbackAreFlaggedAndListed) {
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
   ASSERT_TRUE(fake.script("*", R"({"servedModel":"claude-sonnet-9-20300101"})"));
   ASSERT_EQ(post("/v1/messages", message_body(false)).status, 200);
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + key_id}) == "1"; }, 5s));
   auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + key_id, "0"})).as_object();
   EXPECT_TRUE(record["pricedByFallback"].as_bool());
@@ -779,7 +799,7 @@ TEST_F(RelayTest, StreamsOutlivingTheGracePeriodEndCleanly) {
   EXPECT_EQ(*code, 0) << relay->log();
 
   ASSERT_TRUE(relay->start()) << relay->log();
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   EXPECT_EQ(redis_cli.cli({"ZCARD", "limit:concurrency:" + limited_id}), "0") << "the slot is still held";
   ASSERT_TRUE(wait_until([&] { return redis_cli.cli({"LLEN", "usage:records:" + limited_id}) == "1"; }, 10s));
   auto record = parse(redis_cli.cli({"LINDEX", "usage:records:" + limited_id, "0"})).as_object();
@@ -955,7 +975,7 @@ TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
     ++requests;
   }
   ASSERT_EQ(requests, sent);
-  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port());
+  RedisServer redis_cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
   // An entry that is not an event is dropped without stopping the folding of the others.
   redis_cli.cli({"XADD", "usage:events", "*", "something", "else"});
   auto field = [&](const std::string& name) {

@@ -266,13 +266,22 @@ TEST(Serve, EmbeddedRedisKeepsDataAcrossRestarts) {
   {
     RelayProcess relay(dir, {"REDIS_EMBEDDED_PORT=" + std::to_string(redis_port)});
     ASSERT_TRUE(relay.start()) << relay.log();
-    RedisServer client_only(dir.file("unused"), redis_port);
+    // Loopback is no boundary on a shared host: the embedded Redis wants its password, which is
+    // in the 0600 secrets file and neither on redis-server's command line nor in the log.
+    RedisServer anyone(dir.file("unused"), redis_port);
+    EXPECT_NE(anyone.cli({"SET", "persisted", "no"}).find("NOAUTH"), std::string::npos);
+    std::string password = relay.embedded_redis_password();
+    ASSERT_EQ(password.size(), 32u);
+    std::string pid = read_file(dir.file("data/redis/redis.pid"));
+    EXPECT_EQ(read_file("/proc/" + pid.substr(0, pid.find('\n')) + "/cmdline").find(password), std::string::npos);
+    EXPECT_EQ(relay.log().find(password), std::string::npos);
+    RedisServer client_only(dir.file("unused"), redis_port, password);
     EXPECT_EQ(client_only.cli({"SET", "persisted", "yes"}), "OK");
     ASSERT_EQ(relay.stop(), 0);
   }
   RelayProcess again(dir, {"REDIS_EMBEDDED_PORT=" + std::to_string(redis_port)});
   ASSERT_TRUE(again.start()) << again.log();
-  RedisServer client_only(dir.file("unused"), redis_port);
+  RedisServer client_only(dir.file("unused"), redis_port, again.embedded_redis_password());
   EXPECT_EQ(client_only.cli({"GET", "persisted"}), "yes");
 }
 

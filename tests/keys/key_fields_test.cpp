@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "keys/key_cache.hpp"
 #include "keys/key_fields.hpp"
 
 namespace crs::keys {
@@ -119,6 +120,30 @@ TEST(ClientRules, FamiliesFromUserAgents) {
   EXPECT_EQ(client_family("factory-cli/0.19.3"), "droid_cli");
   EXPECT_EQ(client_family("Anthropic/JS 1.14.0"), "");
   EXPECT_EQ(client_family("curl/7.88.1 claude-cli/1.0"), "");
+}
+
+}  // namespace
+}  // namespace crs::keys
+
+namespace crs::keys {
+namespace {
+
+// A lookup that read Redis before an invalidation must not be stored after it: it would bring
+// a revoked or renewed key back for the cache's whole TTL.
+TEST(KeyCache, ALookupFromBeforeAnInvalidationIsNotStored) {
+  KeyCache cache;
+  ApiKey key;
+  key.id = "k1";
+  uint64_t before = cache.generation();
+  cache.invalidate("k1");  // the key was revoked while its lookup was in flight
+  cache.put("digest", key, before);
+  EXPECT_FALSE(cache.lookup("digest").has_value());
+  cache.put("digest", key, cache.generation());
+  ASSERT_TRUE(cache.lookup("digest").has_value());
+  uint64_t again = cache.generation();
+  cache.clear();  // the invalidation channel reconnected
+  cache.put("other", std::nullopt, again);
+  EXPECT_FALSE(cache.lookup("other").has_value());
 }
 
 }  // namespace

@@ -342,6 +342,14 @@ bool RelayProcess::start(bool wait_healthy) {
          !process_->poll();
 }
 
+std::string RelayProcess::embedded_redis_password() const {
+  std::string secrets = read_file(dir_.file("data/secrets.env"));
+  auto at = secrets.find("REDIS_EMBEDDED_PASSWORD=");
+  if (at == std::string::npos) return "";
+  at += std::string("REDIS_EMBEDDED_PASSWORD=").size();
+  return secrets.substr(at, secrets.find('\n', at) - at);
+}
+
 CommandResult RelayProcess::cli(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{crs_binary()};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -129,6 +129,8 @@ class RelayProcess {
   bool start(bool wait_healthy = true);
   int port() const { return port_; }
   int embedded_redis_port() const { return redis_port_; }
+  // The embedded redis-server's password, from the relay's <dataDir>/secrets.env.
+  std::string embedded_redis_password() const;
   Subprocess& process() { return *process_; }
   std::string log() const;
   std::optional<int> stop(std::chrono::milliseconds grace = 10s);   // SIGTERM, wait
