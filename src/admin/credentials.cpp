@@ -1,5 +1,8 @@
 #include "admin/credentials.hpp"
 
+#include <algorithm>
+#include <ctime>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -172,8 +175,13 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
   // Nothing in Redis: restore from init.json, or generate a first login.
   std::string username = string_member(init, "adminUsername");
   std::string hash = string_member(init, "adminPasswordHash");
+  // Past every version a session token was ever issued with: Redis lost the login, and with it
+  // the logouts; a version that came back (1, for a first-start init.json that still holds the
+  // plaintext) would make every old token good again. The clock is above any earlier version
+  // (they start at it and rise by one per password change); the saved one covers a clock set back.
   const auto* saved_version = init.if_contains("credentialsVersion");
-  int64_t version = saved_version && saved_version->is_int64() ? saved_version->as_int64() + 1 : 1;
+  int64_t saved = saved_version && saved_version->is_int64() ? saved_version->as_int64() : 0;
+  int64_t version = std::max(saved + 1, static_cast<int64_t>(std::time(nullptr)));
   bool generated = false;
   if (!username.empty() && hash.empty() && !plaintext.empty()) {
     auto hashing = [plaintext] { return hash_password(plaintext); };

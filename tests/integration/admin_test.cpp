@@ -273,6 +273,21 @@ TEST_F(AdminTest, PasswordChangeEndsEverySessionAndKeepsOnlyAHash) {
   EXPECT_EQ(relay->log().find("a-new-long-password"), std::string::npos);
 }
 
+// Redis loses the login (and with it the logouts) while init.json still holds the first-start
+// plaintext: the restored login must not take version 1 again, or every token ever issued,
+// logged out or not, would work once more.
+TEST_F(AdminTest, ALoginRestoredAfterRedisDataLossEndsOlderSessions) {
+  std::string old_token = token();
+  ASSERT_EQ(admin("POST", "/web/auth/logout", old_token).status, 200);
+  ASSERT_EQ(admin("GET", "/web/auth/user", old_token).status, 401);
+  RedisServer cli(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
+  ASSERT_EQ(cli.cli({"FLUSHALL"}), "OK");
+  ASSERT_EQ(relay->stop(), 0);
+  ASSERT_TRUE(relay->start()) << relay->log();  // restores the login from init.json
+  EXPECT_EQ(admin("GET", "/web/auth/user", old_token).status, 401) << "a logged-out session came back";
+  EXPECT_EQ(admin("GET", "/web/auth/user", token()).status, 200);
+}
+
 TEST_F(AdminTest, CliResetsALostPassword) {
   std::string before = token();
   for (int i = 0; i < 3; ++i) login(username, "guess");  // the username is locked now
