@@ -1,7 +1,7 @@
 #include "admin/credentials.hpp"
 
 #include <algorithm>
-#include <ctime>
+#include <chrono>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -177,11 +177,14 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
   std::string hash = string_member(init, "adminPasswordHash");
   // Past every version a session token was ever issued with: Redis lost the login, and with it
   // the logouts; a version that came back (1, for a first-start init.json that still holds the
-  // plaintext) would make every old token good again. The clock is above any earlier version
-  // (they start at it and rise by one per password change); the saved one covers a clock set back.
+  // plaintext) would make every old token good again. The clock in milliseconds is above any
+  // earlier version (they start at it and rise by one per password change); the saved one
+  // covers a clock set back.
   const auto* saved_version = init.if_contains("credentialsVersion");
   int64_t saved = saved_version && saved_version->is_int64() ? saved_version->as_int64() : 0;
-  int64_t version = std::max(saved + 1, static_cast<int64_t>(std::time(nullptr)));
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  int64_t version = std::max<int64_t>(saved + 1, now_ms.count());
   bool generated = false;
   if (!username.empty() && hash.empty() && !plaintext.empty()) {
     auto hashing = [plaintext] { return hash_password(plaintext); };

@@ -56,8 +56,10 @@ class Limits {
   // A lease's member: a unique id and the reservation it holds.
   static std::string lease_member(std::string_view id, int64_t reserved_cost_micro, int64_t reserved_tokens);
 
-  // `lease`: "" when the request needs none (no concurrency limit and no budget).
-  ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms) const;
+  // `lease`: "" when the request needs none (no concurrency limit and no budget); with budgets,
+  // lease_member(id, reserved_cost_micro, reserved_tokens).
+  ScriptCall admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms,
+                       int64_t reserved_cost_micro = 0, int64_t reserved_tokens = 0) const;
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
   ScriptCall renewal(std::string_view key_id, const std::string& lease) const;

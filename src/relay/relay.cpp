@@ -307,16 +307,17 @@ Task<std::optional<Response>> admit(std::shared_ptr<RelayDeps> deps, Exchange& e
   // followed by the reservation it holds.
   std::string lease;
   bool budgeted = limits::Limits::budgeted(key);
+  int64_t reserved_cost = budgeted ? deps->pricing.cost(model, estimate).micro : 0;
+  int64_t reserved_tokens = budgeted ? estimate.total() : 0;
   if (key.limits.concurrency > 0 || budgeted) {
     std::string id = ex.request_id() + ":" + crypto::random_hex(8);
-    lease = budgeted ? limits::Limits::lease_member(id, deps->pricing.cost(model, estimate).micro, estimate.total())
-                     : id;
+    lease = budgeted ? limits::Limits::lease_member(id, reserved_cost, reserved_tokens) : id;
   }
   // What Redis could not take earlier (a blip) goes first: the leases it releases must not
   // count against this request.
   if (deps->spool && deps->spool->size() > 0)
     co_await deps->spool->replay(*deps->redis.at(ex.worker()), &limits::Limits::replay_form);
-  auto call = deps->limits.admission(key, lease, now);
+  auto call = deps->limits.admission(key, lease, now, reserved_cost, reserved_tokens);
   auto reply = co_await store::run_script(*deps->redis.at(ex.worker()), *call.script, std::move(call.command));
   if (!reply) {
     spdlog::error("admission of key {} failed: {}", key.id, reply.error().message);

@@ -183,6 +183,19 @@ TEST_F(LimitsTest, ConcurrentRequestsCannotOverspendABudget) {
   int64_t spent = std::stoll(redis({"HGET", "limit:" + key_id, "totalCost"}));
   EXPECT_LE(spent, 10'000 + 50'000) << ok.load() << " requests passed";
   EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0") << "every reservation settled";
+  EXPECT_EQ(redis({"HGET", "limit:" + key_id, "resCost"}), "0");
+}
+
+// The reservation of an instance that died is given back when its lease expires: admission
+// tidies expired leases and takes their reservations off (it reads a running sum, not every
+// lease, so thousands of requests in flight cost it nothing).
+TEST_F(LimitsTest, AReservationOfACrashedInstanceExpiresWithItsLease) {
+  make_key({"--total-cost", "1"});
+  redis({"ZADD", "limit:concurrency:" + key_id, "1", "crashed:req|5000000|0"});  // expired long ago
+  redis({"HSET", "limit:" + key_id, "resCost", "5000000", "resTokens", "0"});
+  EXPECT_EQ(post().status, 200) << "a dead instance's $5 reservation still counted";
+  EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0");
+  EXPECT_EQ(redis({"HGET", "limit:" + key_id, "resCost"}), "0");
 }
 
 // A failed request gives its reservation back: a budget that fits one request at a time is
