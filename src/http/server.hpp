@@ -33,7 +33,6 @@ class BodyBudget {
   explicit BodyBudget(uint64_t limit) : limit_(limit) {}
   bool take(uint64_t bytes);  // false: over the limit, nothing taken
   void give_back(uint64_t bytes);
-  uint64_t used() const { return used_.load(std::memory_order_relaxed); }
 
  private:
   uint64_t limit_;

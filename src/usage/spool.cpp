@@ -161,11 +161,6 @@ size_t UsageSpool::size() const {
   return entries_.size();
 }
 
-uint64_t UsageSpool::dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
-}
-
 void UsageSpool::run() {
   int fd = open_for_append(path_);
   if (fd < 0) spdlog::error("usage spool {}: cannot open: {}", path_, std::strerror(errno));

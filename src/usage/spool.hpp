@@ -49,7 +49,6 @@ class UsageSpool {
   // Thread-safe; returns at once (the file is written by the spool's thread).
   void add(SpoolEntry entry);
   size_t size() const;
-  uint64_t dropped() const;  // entries refused because the spool was full
 
   // How a spooled entry is sent again (limits/ builds the replay form of a completion).
   using ReplayForm = std::function<store::RedisCommand(const SpoolEntry&)>;
