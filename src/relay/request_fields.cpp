@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <boost/json.hpp>
 #include <simdjson.h>
 
 namespace crs::relay {
@@ -72,37 +71,6 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
   if (f.model.empty()) f.error = "model: Field required";
   else if (require_messages && !has_messages) f.error = "messages: Field required";
   return f;
-}
-
-bool read_answer_usage(std::string& body, usage::Usage& u, std::string& served_model) {
-  if (body.empty()) return false;
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::object object;
-  if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) return false;
-  // The usage object is small: its text goes through the one reading of usage the stream
-  // uses too (usage::apply_usage_object), so both paths clamp and split alike.
-  std::string_view usage_text;
-  bool found = false;
-  for (auto field : object) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return false;
-    if (key == "model") {
-      std::string_view model;
-      if (!field.value().get_string().get(model)) served_model = std::string(model);
-    } else if (key == "usage") {
-      simdjson::ondemand::object usage;
-      if (field.value().get_object().get(usage) || usage.raw_json().get(usage_text)) return false;
-      found = true;
-    }
-  }
-  if (!found) return false;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(usage_text, ec);
-  if (ec || !v.is_object()) return false;
-  usage::apply_usage_object(v.get_object(), u);
-  return true;
 }
 
 }  // namespace crs::relay

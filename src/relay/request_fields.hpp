@@ -17,9 +17,4 @@ struct RequestFields {
 // `body` gets SIMDJSON_PADDING bytes of spare capacity (one reallocation at most).
 RequestFields read_request_fields(std::string& body, bool require_messages);
 
-// The "usage" and "model" members of a whole (non-streamed) Messages answer, without
-// building a document of the answer, which can be hundreds of KB; the usage object itself is
-// read by usage::apply_usage_object. False if the answer is not JSON or has no usage object.
-bool read_answer_usage(std::string& body, usage::Usage& usage, std::string& served_model);
-
 }  // namespace crs::relay

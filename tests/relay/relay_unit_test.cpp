@@ -1,13 +1,20 @@
 #include <gtest/gtest.h>
 
 #include "relay/request_fields.hpp"
-#include "relay/upstream_errors.hpp"
-#include "relay/upstream_request.hpp"
+#include "adapters/anthropic_wire.hpp"
 #include "scheduler/scheduler.hpp"
 #include "upstream/endpoint.hpp"
 
 namespace crs {
 namespace {
+
+// The upstream request head the account's kind builds for a Messages call.
+http::request<http::empty_body> upstream_request(const http_server::Request& client, std::string_view query,
+                                                 const accounts::Account& account, const upstream::BaseUrl& base) {
+  static const std::string body = "{}";
+  adapters::ClientCall call{client, query, adapters::Operation::Messages, "", false, body};
+  return adapters::find_adapter(account.type)->build_request(call, account, base).head;
+}
 
 TEST(RequestFields, FindsModelStreamAndMessages) {
   std::string body = R"({"max_tokens":5,"messages":[{"role":"user","content":"x"}],"stream":true,"model":"claude-x"})";
@@ -51,7 +58,7 @@ TEST(UpstreamRequest, HeadersForConsoleAndOauthAccounts) {
   console.credentials.api_key = "sk-ant-api03-account";
   auto base = upstream::parse_base_url("https://api.example.com:8443/prefix/");
   ASSERT_TRUE(base.ok());
-  auto req = relay::build_upstream_request(client, "/v1/messages", "beta=true", console, *base);
+  auto req = upstream_request(client, "beta=true", console, *base);
   EXPECT_EQ(req.target(), "/prefix/v1/messages?beta=true");
   EXPECT_EQ(req["x-api-key"], "sk-ant-api03-account");
   EXPECT_EQ(req[http::field::authorization], "");
@@ -67,7 +74,7 @@ TEST(UpstreamRequest, HeadersForConsoleAndOauthAccounts) {
   oauth.type = std::string(accounts::kClaudeOauth);
   oauth.credentials.access_token = "sk-ant-oat01-token";
   auto anthropic = upstream::parse_base_url("https://api.anthropic.com");
-  auto o = relay::build_upstream_request(client, "/v1/messages", "", oauth, *anthropic);
+  auto o = upstream_request(client, "", oauth, *anthropic);
   EXPECT_EQ(o[http::field::authorization], "Bearer sk-ant-oat01-token");
   EXPECT_EQ(o["x-api-key"], "");
   EXPECT_EQ(o["anthropic-beta"], "oauth-2025-04-20,a,b,c");
@@ -84,63 +91,13 @@ TEST(UpstreamRequest, OnlyTheBetaQueryParameterIsForwarded) {
   auto base = upstream::parse_base_url("http://upstream.example");
   ASSERT_TRUE(base.ok());
   auto target = [&](std::string_view query) {
-    return std::string(relay::build_upstream_request(client, "/v1/messages", query, console, *base).target());
+    return std::string(upstream_request(client, query, console, *base).target());
   };
   EXPECT_EQ(target("key=cr_secret"), "/v1/messages");
   EXPECT_EQ(target("key=cr_secret&beta=true"), "/v1/messages?beta=true");
   EXPECT_EQ(target("beta=true&key=cr_secret&x=1"), "/v1/messages?beta=true");
   EXPECT_EQ(target("betakey=cr_secret&beta"), "/v1/messages?beta");
   EXPECT_EQ(target("&&key=cr_secret&"), "/v1/messages");
-}
-
-TEST(UpstreamErrors, ClassifiedFromStructuredFieldsOnly) {
-  using relay::UpstreamVerdict;
-  auto verdict = [](unsigned status, std::string_view body, bool oauth = false, bool refreshed = false) {
-    return relay::classify_upstream_error(status, relay::parse_error_body(body), oauth, refreshed);
-  };
-  auto body = [](std::string type, std::string message) {
-    return R"({"type":"error","error":{"type":")" + type + R"(","message":")" + message + R"("}})";
-  };
-  EXPECT_EQ(verdict(400, body("invalid_request_error", "This organization has been disabled.")),
-            UpstreamVerdict::Unauthorized);
-  EXPECT_EQ(verdict(400, body("invalid_request_error", "This organization has been disabled")),
-            UpstreamVerdict::Unauthorized);
-  // Quoted in a validation error, in free text, or outside the error shape: the client's fault.
-  EXPECT_EQ(verdict(400, body("invalid_request_error", "Input tag 'This organization has been disabled' found")),
-            UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(400, "This organization has been disabled."), UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(400, R"({"error":{"type":"x","message":"ok"},"m":"This organization has been disabled."})"),
-            UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(403, body("permission_error",
-                              "OAuth authentication is currently not allowed for this organization.")),
-            UpstreamVerdict::Unauthorized);
-  EXPECT_EQ(verdict(403, body("permission_error", "x OAuth authentication is currently not allowed for this organization")),
-            UpstreamVerdict::Failing);
-  EXPECT_EQ(verdict(429, body("rate_limit_error", "Extra usage is required for long context requests")),
-            UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(429, body("rate_limit_error", "Number of request tokens has exceeded your limit")),
-            UpstreamVerdict::RateLimited);
-  EXPECT_EQ(verdict(401, "", true, false), UpstreamVerdict::RefreshOauth);
-  EXPECT_EQ(verdict(401, "", true, true), UpstreamVerdict::Unauthorized);
-  EXPECT_EQ(verdict(401, ""), UpstreamVerdict::Unauthorized);
-  EXPECT_EQ(verdict(402, body("billing_error", "Your credit balance is too low")), UpstreamVerdict::Failing);
-  EXPECT_EQ(verdict(404, body("not_found_error", "model: x")), UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(413, "<html>too large</html>"), UpstreamVerdict::ClientFault);
-  EXPECT_EQ(verdict(529, body("overloaded_error", "Overloaded")), UpstreamVerdict::Overloaded);
-  EXPECT_EQ(verdict(502, "<html>bad gateway</html>"), UpstreamVerdict::Failing);
-}
-
-TEST(UpstreamRequest, RateLimitUntil) {
-  http::response_header<> h;
-  EXPECT_EQ(relay::rate_limit_until_ms(h, 1000, 60000), 61000);
-  h.set(http::field::retry_after, "17");
-  EXPECT_EQ(relay::rate_limit_until_ms(h, 1000, 60000), 18000);
-  http::response_header<> unified;
-  unified.set("anthropic-ratelimit-unified-reset", "2000000000");
-  EXPECT_EQ(relay::rate_limit_until_ms(unified, 1000, 60000), 2000000000000);
-  http::response_header<> standard;
-  standard.set("anthropic-ratelimit-requests-reset", "2030-01-01T00:00:00Z");
-  EXPECT_EQ(relay::rate_limit_until_ms(standard, 1000, 60000), 1893456000000);
 }
 
 TEST(Endpoint, BaseAndProxyUrls) {
@@ -197,7 +154,7 @@ TEST(AnswerUsage, ReadsTheTopLevelUsageOnly) {
                      R"("ephemeral_1h_input_tokens":7},"service_tier":"standard"},"x":1})";
   usage::Usage u;
   std::string model;
-  ASSERT_TRUE(relay::read_answer_usage(body, u, model));
+  ASSERT_TRUE(adapters::read_answer_usage(body, u, model));
   EXPECT_EQ(model, "claude-served-1");
   EXPECT_EQ(u.input_tokens, 12);
   EXPECT_EQ(u.output_tokens, 87);
@@ -208,20 +165,20 @@ TEST(AnswerUsage, ReadsTheTopLevelUsageOnly) {
   // Without a TTL breakdown every cache write is a 5-minute write, as in apply_usage_object.
   std::string plain = R"({"usage":{"input_tokens":1,"cache_creation_input_tokens":40}})";
   usage::Usage p;
-  ASSERT_TRUE(relay::read_answer_usage(plain, p, model));
+  ASSERT_TRUE(adapters::read_answer_usage(plain, p, model));
   EXPECT_EQ(p.cache_creation_5m, 40);
   EXPECT_EQ(p.cache_creation_1h, 0);
   std::string none = R"({"id":"m"})";
   usage::Usage n;
-  EXPECT_FALSE(relay::read_answer_usage(none, n, model));
+  EXPECT_FALSE(adapters::read_answer_usage(none, n, model));
   std::string broken = "{\"usage\":";
-  EXPECT_FALSE(relay::read_answer_usage(broken, n, model));
+  EXPECT_FALSE(adapters::read_answer_usage(broken, n, model));
   EXPECT_TRUE(n.empty());
   // Numbers of any shape are rounded and clamped, never thrown on; server tools are read.
   std::string odd = R"({"usage":{"input_tokens":12.6,"output_tokens":1e300,"cache_read_input_tokens":-5,)"
                     R"("cache_creation_input_tokens":18446744073709551615,"server_tool_use":{"web_search_requests":3}}})";
   usage::Usage o;
-  ASSERT_TRUE(relay::read_answer_usage(odd, o, model));
+  ASSERT_TRUE(adapters::read_answer_usage(odd, o, model));
   EXPECT_EQ(o.input_tokens, 13);
   EXPECT_EQ(o.output_tokens, usage::kMaxTokenCount);
   EXPECT_EQ(o.cache_read_input_tokens, 0);

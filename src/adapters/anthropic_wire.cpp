@@ -1,0 +1,192 @@
+#include "adapters/anthropic_wire.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <simdjson.h>
+
+#include "adapters/anthropic_errors.hpp"
+#include "usage/sse_usage_scanner.hpp"
+
+namespace crs::adapters {
+namespace {
+
+constexpr std::string_view kOauthBeta = "oauth-2025-04-20";
+constexpr std::string_view kDefaultVersion = "2023-06-01";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+bool forwarded_request_header(const std::string& name) {
+  static const std::vector<std::string_view> kAllowed = {
+      "accept",     "accept-language", "anthropic-dangerous-direct-browser-access", "user-agent", "x-app",
+      "x-claude-code-session-id", "x-client-request-id", "sec-fetch-mode"};
+  return name.starts_with("x-stainless-") || std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
+}
+
+// Comma-joined, de-duplicated, order kept; repeated headers are merged.
+std::string merged_beta(const http_server::Request& client, bool oauth) {
+  std::vector<std::string> flags;
+  auto add = [&](std::string_view flag) {
+    while (!flag.empty() && flag.front() == ' ') flag.remove_prefix(1);
+    while (!flag.empty() && flag.back() == ' ') flag.remove_suffix(1);
+    if (!flag.empty() && std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.emplace_back(flag);
+  };
+  if (oauth) add(kOauthBeta);
+  for (const auto& f : client) {
+    if (!beast::iequals(f.name_string(), "anthropic-beta")) continue;
+    std::string_view v = f.value();
+    size_t start = 0;
+    while (start <= v.size()) {
+      size_t comma = v.find(',', start);
+      if (comma == std::string_view::npos) comma = v.size();
+      add(v.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  std::string out;
+  for (const auto& f : flags) out += (out.empty() ? "" : ",") + f;
+  return out;
+}
+
+// The query parameters the Messages API defines (`beta`), in their order; everything else is
+// dropped: a relay key may arrive as `?key=cr_...` and must never travel upstream.
+std::string upstream_query(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair == "beta" || pair.starts_with("beta=")) out.append(out.empty() ? "" : "&").append(pair);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// A parser keeps its buffers between documents; one per I/O thread.
+simdjson::ondemand::parser& thread_parser() {
+  thread_local simdjson::ondemand::parser parser;
+  return parser;
+}
+
+class PassThroughReader final : public AnswerReader {
+ public:
+  std::string_view stream_chunk(std::string_view upstream) override {
+    scanner_.feed(upstream);
+    return upstream;
+  }
+  void whole_answer(std::string& body) override {
+    whole_ = true;
+    read_answer_usage(body, whole_usage_, whole_model_);
+  }
+  AnswerFacts facts() const override {
+    if (whole_) return AnswerFacts{whole_usage_, whole_model_, true, 0, true, true};
+    return AnswerFacts{scanner_.usage(),           scanner_.served_model(), scanner_.final_usage_seen(),
+                       scanner_.estimated_output_tokens(), scanner_.completed(), scanner_.at_event_boundary()};
+  }
+
+ private:
+  usage::SseUsageScanner scanner_;
+  bool whole_ = false;
+  usage::Usage whole_usage_;
+  std::string whole_model_;
+};
+
+}  // namespace
+
+std::string_view anthropic_path(Operation op) {
+  return op == Operation::CountTokens ? "/v1/messages/count_tokens" : "/v1/messages";
+}
+
+http::request<http::empty_body> build_anthropic_request(const http_server::Request& client, std::string_view path,
+                                                        std::string_view query, AnthropicAuth auth,
+                                                        std::string_view credential, const upstream::BaseUrl& base) {
+  std::string target;
+  std::string forwarded_query = upstream_query(query);
+  target.reserve(base.path_prefix.size() + path.size() + forwarded_query.size() + 1);
+  target.append(base.path_prefix).append(path);
+  if (!forwarded_query.empty()) target.append("?").append(forwarded_query);
+  http::request<http::empty_body> req{client.method(), target, 11};
+  for (const auto& f : client) {
+    std::string name = lower(f.name_string());
+    if (forwarded_request_header(name)) req.insert(f.name_string(), f.value());
+  }
+  bool default_port = base.port == (base.tls ? 443 : 80);
+  req.set(http::field::host, default_port ? base.host : base.host + ":" + std::to_string(base.port));
+  req.set(http::field::content_type, "application/json");
+  // Identity: the relay reads usage from the stream, so it must be able to read the stream.
+  req.set(http::field::accept_encoding, "identity");
+  std::string_view version = client["anthropic-version"];
+  req.set("anthropic-version", version.empty() ? kDefaultVersion : version);
+  bool oauth = auth == AnthropicAuth::OauthBearer;
+  if (std::string beta = merged_beta(client, oauth); !beta.empty()) req.set("anthropic-beta", beta);
+  if (oauth) req.set(http::field::authorization, "Bearer " + std::string(credential));
+  else req.set("x-api-key", credential);
+  req.keep_alive(true);
+  return req;
+}
+
+bool is_forwarded_response_header(std::string_view name) {
+  std::string n = lower(name);
+  return n == "content-type" || n == "request-id" || n == "retry-after" || n == "retry-after-ms" ||
+         n == "x-should-retry" || n.starts_with("anthropic-ratelimit-");
+}
+
+void copy_anthropic_answer_headers(const http::response_header<>& upstream, http::fields& out) {
+  for (const auto& f : upstream)
+    if (is_forwarded_response_header(f.name_string())) out.insert(f.name_string(), f.value());
+}
+
+bool is_event_stream(const http::response_header<>& upstream) {
+  return upstream[http::field::content_type].starts_with("text/event-stream");
+}
+
+std::unique_ptr<AnswerReader> anthropic_answer_reader() { return std::make_unique<PassThroughReader>(); }
+
+bool read_answer_usage(std::string& body, usage::Usage& u, std::string& served_model) {
+  if (body.empty()) return false;
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) return false;
+  // The usage object is small: its text goes through the one reading of usage the stream
+  // uses too (usage::apply_usage_object), so both paths clamp and split alike.
+  std::string_view usage_text;
+  bool found = false;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return false;
+    if (key == "model") {
+      std::string_view model;
+      if (!field.value().get_string().get(model)) served_model = std::string(model);
+    } else if (key == "usage") {
+      simdjson::ondemand::object usage;
+      if (field.value().get_object().get(usage) || usage.raw_json().get(usage_text)) return false;
+      found = true;
+    }
+  }
+  if (!found) return false;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(usage_text, ec);
+  if (ec || !v.is_object()) return false;
+  usage::apply_usage_object(v.get_object(), u);
+  return true;
+}
+
+UpstreamRequest AnthropicAdapter::build_request(const ClientCall& call, const accounts::Account& account,
+                                               const upstream::BaseUrl& base) const {
+  return {build_anthropic_request(call.request, anthropic_path(call.op), call.query, auth(), credential(account), base),
+          std::nullopt};
+}
+
+ErrorVerdict AnthropicAdapter::classify(const UpstreamError& error, int64_t now_ms) const {
+  return classify_anthropic_error(error, now_ms);
+}
+
+}  // namespace crs::adapters

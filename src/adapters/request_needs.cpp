@@ -1,0 +1,40 @@
+#include "adapters/request_needs.hpp"
+
+#include <simdjson.h>
+
+namespace crs::adapters {
+namespace {
+
+// Walks every value: an object with "type":"image" is an image block (in messages or in a tool
+// result), a "cache_control" member anywhere marks caching, a non-empty top-level "tools" tools.
+void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
+  if (depth > 64) return;
+  simdjson::dom::array array;
+  if (!e.get_array().get(array)) {
+    for (simdjson::dom::element child : array) walk(child, needs, depth + 1);
+    return;
+  }
+  simdjson::dom::object object;
+  if (e.get_object().get(object)) return;
+  for (simdjson::dom::key_value_pair field : object) {
+    if (field.key == "cache_control") needs.cache_control = true;
+    std::string_view type;
+    if (field.key == "type" && !field.value.get_string().get(type) && type == "image") needs.images = true;
+    simdjson::dom::array tools;
+    if (depth == 0 && field.key == "tools" && !field.value.get_array().get(tools) && tools.size() > 0)
+      needs.tools = true;
+    walk(field.value, needs, depth + 1);
+  }
+}
+
+}  // namespace
+
+void read_content_needs(std::string& body, RequestNeeds& needs) {
+  thread_local simdjson::dom::parser parser;
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::dom::element root;
+  if (parser.parse(body.data(), body.size(), false).get(root)) return;
+  walk(root, needs, 0);
+}
+
+}  // namespace crs::adapters

@@ -1,0 +1,429 @@
+#include "relay/forward.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "accounts/account_store.hpp"
+#include "adapters/request_needs.hpp"
+#include "core/time.hpp"
+#include "http/responses.hpp"
+#include "relay/admission.hpp"
+#include "relay/answers.hpp"
+
+namespace crs::relay {
+namespace {
+
+constexpr size_t kErrorBodyLimit = 1 << 20;
+constexpr size_t kWholeBodyLimit = 64 << 20;
+constexpr size_t kChunk = 16384;
+
+// Read buffers of kChunk bytes, reused on this thread. A fresh one per request made malloc
+// consolidate its free lists each time (~2% of the relay's CPU with small requests).
+// Not zero-filled: the bytes are always written by a read before they are used.
+struct SpareChunks {
+  std::vector<char*> kept;
+  ~SpareChunks() {
+    for (char* p : kept) delete[] p;
+  }
+};
+thread_local SpareChunks spare_chunks;
+
+struct ChunkReturn {
+  void operator()(char* p) const {
+    // Frames destroyed at exit may run on another thread: its own list takes the buffer.
+    if (spare_chunks.kept.size() < 64) spare_chunks.kept.push_back(p);
+    else delete[] p;
+  }
+};
+using ChunkBuffer = std::unique_ptr<char[], ChunkReturn>;
+
+ChunkBuffer chunk_buffer() {
+  if (spare_chunks.kept.empty()) return ChunkBuffer(new char[kChunk]);
+  char* p = spare_chunks.kept.back();
+  spare_chunks.kept.pop_back();
+  return ChunkBuffer(p);
+}
+
+// Keeps a request in its thread's set of requests in flight (for cut_requests_in_flight)
+// while it lives.
+class InFlight {
+ public:
+  InFlight(RelayDeps& deps, size_t worker, ClientWatch& watch)
+      : set_(deps.in_flight.at(worker)), count_(deps.in_flight_count), watch_(watch) {
+    set_.insert(&watch_);
+    ++count_;
+  }
+  ~InFlight() {
+    set_.erase(&watch_);
+    --count_;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::unordered_set<ClientWatch*>& set_;
+  std::atomic<size_t>& count_;
+  ClientWatch& watch_;
+};
+
+// An account picked for one attempt, with the adapter of its kind and where it is reached.
+struct Picked {
+  accounts::Account account;
+  const adapters::Adapter* adapter = nullptr;
+  upstream::BaseUrl base;
+  upstream::Proxy proxy;
+};
+
+// What the attempts so far have left.
+struct Attempts {
+  std::set<std::string> tried;
+  std::set<std::string> refresh_now;  // answered Unauthorized; may pass after a refresh
+  std::optional<adapters::UpstreamError> last_error;  // the last account error, for the client if all fail
+  const adapters::Adapter* last_error_adapter = nullptr;
+  std::string last_failure;  // the last failure without an answer
+  std::string unsupported;   // a feature some account's kind lacked
+  std::optional<adapters::RequestNeeds> needs;  // read once, when a kind lacks a feature
+};
+
+// The upstream side of one attempt.
+struct UpstreamCall {
+  std::unique_ptr<upstream::Connection> conn;
+  std::optional<upstream::ResponseParser> parser;
+  unsigned status() const { return parser->get().result_int(); }
+};
+
+adapters::AdapterContext adapter_context(RelayedRequest& r) {
+  return adapters::AdapterContext{r.d().config, *r.d().redis.at(r.worker), r.d().accounts, r.d().tls};
+}
+
+bool is_stale_connection_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == http::error::partial_message;
+}
+
+Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, size_t limit,
+                                                           std::chrono::milliseconds idle) {
+  std::string body;
+  auto buf = chunk_buffer();
+  while (!call.parser->is_done()) {
+    call.conn->expires_after(idle);
+    auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
+    body.append(buf.get(), n);
+    if (ec) co_return std::pair{ec, std::move(body)};
+    if (body.size() > limit) co_return std::pair{beast::error_code(http::error::body_limit), std::move(body)};
+  }
+  co_return std::pair{beast::error_code{}, std::move(body)};
+}
+
+// Gives back a connection whose answer was read whole, if the upstream keeps it open.
+void release_if_reusable(RelayedRequest& r, UpstreamCall& call) {
+  if (call.conn && call.parser->is_done() && call.parser->keep_alive())
+    r.d().pools.at(r.worker)->release(std::move(call.conn));
+}
+
+// ---- accounts ----
+
+Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
+                  int64_t until_ms, std::string reason) {
+  spdlog::warn("account {} ({}) is {} until {}: {}", account.name, account.id, status,
+               until_ms ? iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(until_ms)))
+                        : "an admin acts",
+               reason);
+  d.accounts.set_status(account.id, std::string(status), until_ms, reason);
+  accounts::AccountStore store(*d.redis.at(worker), d.config.security.encryptionKey);
+  if (auto s = co_await store.set_status(account.id, std::string(status), until_ms, reason); !s)
+    spdlog::warn("cannot record the state of account {}: {}", account.id, s.error().message);
+}
+
+// What a failure does to the account: the status it gets, and until when.
+std::pair<std::string_view, int64_t> account_state(const adapters::ErrorVerdict& v, const config::RelayConfig& rc,
+                                                   int64_t now) {
+  using adapters::ErrorClass;
+  switch (v.what) {
+    case ErrorClass::Unauthorized:
+    case ErrorClass::Blocked:
+      return {accounts::kStatusUnauthorized, 0};
+    case ErrorClass::RateLimited:
+      return {accounts::kStatusRateLimited, v.until_ms};
+    case ErrorClass::BurstRateLimited:
+      return {accounts::kStatusRateLimited, v.until_ms ? v.until_ms : now + rc.rateLimitCooldown * 1000LL};
+    case ErrorClass::Overloaded:
+      return {accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL};
+    default:
+      return {accounts::kStatusError, now + rc.errorCooldown * 1000LL};
+  }
+}
+
+Task<void> mark_account(RelayedRequest& r, const accounts::Account& account, const adapters::ErrorVerdict& v) {
+  auto [status, until] = account_state(v, r.rc(), accounts::now_ms());
+  co_await report(r.d(), r.worker, account, status, until, v.reason);
+}
+
+// The feature of this request the kind lacks, "" if none. The body's content is read only
+// for a kind that lacks a content feature (no built-in kind does).
+std::string_view lacking_feature(RelayedRequest& r, Attempts& a, const adapters::Adapter& adapter) {
+  auto features = adapter.features();
+  if (features.complete()) return {};
+  if (!a.needs) {
+    a.needs = adapters::RequestNeeds{r.op, r.fields.stream, false, false, false};
+    adapters::read_content_needs(r.body(), *a.needs);
+  }
+  return adapters::missing_feature(features, *a.needs);
+}
+
+// The next account to try (scheduler), among those whose kind can serve this request.
+Task<std::optional<Picked>> pick_account(RelayedRequest& r, Attempts& a) {
+  auto& d = r.d();
+  while (true) {
+    auto snapshot = d.accounts.snapshot();
+    auto account = d.scheduler.pick(*snapshot, a.tried, accounts::now_ms());
+    if (!account) co_return std::nullopt;
+    a.tried.insert(account->id);
+    const adapters::Adapter* adapter = adapters::find_adapter(account->type);
+    if (!adapter) {
+      co_await report(d, r.worker, *account, accounts::kStatusError, accounts::now_ms() + r.rc().errorCooldown * 1000LL,
+                      "no upstream adapter for account type \"" + account->type + "\"");
+      continue;
+    }
+    if (auto missing = lacking_feature(r, a, *adapter); !missing.empty()) {
+      a.unsupported = std::string(missing);
+      continue;
+    }
+    Picked picked;
+    picked.account = std::move(*account);
+    picked.adapter = adapter;
+    co_return picked;
+  }
+}
+
+// The account made ready by its adapter (a fresh OAuth token) and its endpoint parsed.
+Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a) {
+  auto context = adapter_context(r);
+  bool refresh = a.refresh_now.count(p.account.id) > 0;
+  auto ready = co_await p.adapter->prepare(context, std::move(p.account), refresh);
+  if (!ready) {
+    a.last_failure = ready.error().message;
+    co_return false;
+  }
+  p.account = std::move(*ready);
+  auto endpoint = p.adapter->endpoint(p.account);
+  if (!endpoint.base || !endpoint.proxy) {
+    std::string why = !endpoint.base ? endpoint.base.error().message : endpoint.proxy.error().message;
+    co_await report(r.d(), r.worker, p.account, accounts::kStatusError, 0, "invalid configuration: " + why);
+    co_return false;
+  }
+  p.base = *endpoint.base;
+  p.proxy = *endpoint.proxy;
+  co_return true;
+}
+
+// ---- the upstream call ----
+
+// Sends the request and reads the answer's head; a pooled connection the upstream closed
+// meanwhile is retried once on a fresh one. False when no answer came (the account is marked).
+Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
+  const auto& rc = r.rc();
+  auto& pool = *r.d().pools.at(r.worker);
+  auto out = p.adapter->build_request(r.client_call(), p.account, p.base);
+  const std::string& body = out.body ? *out.body : r.body();
+  out.head.content_length(body.size());
+  std::string failure;
+  bool timed_out = false;
+  for (int fresh = 0; fresh < 2; ++fresh) {
+    auto c = co_await pool.acquire(p.base, p.proxy, std::chrono::milliseconds(rc.connectTimeout));
+    if (!c) {
+      failure = c.error().message;
+      timed_out = failure.starts_with("connect timed out");  // upstream/connection.cpp's words
+      break;
+    }
+    call.conn = std::move(*c);
+    r.watch->upstream = call.conn.get();
+    call.parser.emplace();
+    call.parser->body_limit(boost::none);
+    call.parser->header_limit(64 * 1024);
+    call.conn->expires_after(std::chrono::milliseconds(rc.firstByteTimeout));
+    beast::error_code ec = co_await call.conn->write(out.head, body);
+    if (!ec) ec = co_await call.conn->read_header(*call.parser);
+    if (!ec) co_return true;
+    bool stale = call.conn->reused && is_stale_connection_error(ec);
+    timed_out = ec == beast::error::timeout;
+    failure = timed_out ? fmt::format("no response within {} ms", rc.firstByteTimeout) : ec.message();
+    r.watch->upstream = nullptr;
+    call.conn.reset();
+    if (!stale || r.watch->gone) break;
+  }
+  if (r.gone_or_cut()) co_return false;
+  a.last_failure = failure;
+  co_await mark_account(r, p.account, adapters::transport_failure(timed_out, "upstream unreachable: " + failure));
+  co_return false;
+}
+
+// A non-2xx answer. The request's own fault goes to the client as is (true: answered); an
+// account's fault marks the account, and the next one is tried (false).
+Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
+  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
+  auto [ec, body] = co_await read_whole(call, kErrorBodyLimit, idle);
+  adapters::UpstreamError e{call.status(), call.parser->get().base(), std::move(body)};
+  if (!ec) release_if_reusable(r, call);
+  r.watch->upstream = nullptr;
+  auto verdict = p.adapter->classify(e, accounts::now_ms());
+  const std::string& id = p.account.id;
+  if (verdict.what == adapters::ErrorClass::ClientError) {
+    // No other account would do better, and this one is fine.
+    co_await r.admission.release_now();
+    co_await r.ex.send(to_client(*p.adapter, e));
+    co_return true;
+  }
+  if (verdict.what == adapters::ErrorClass::Unauthorized && p.adapter->refreshes_credentials() &&
+      !a.refresh_now.count(id)) {
+    a.refresh_now.insert(id);  // refreshed, then tried once more
+    a.tried.erase(id);
+  } else {
+    co_await mark_account(r, p.account, verdict);
+  }
+  a.last_error = std::move(e);
+  a.last_error_adapter = p.adapter;
+  co_return false;
+}
+
+// ---- answers ----
+
+const std::string& served_model(const RelayedRequest& r, const adapters::AnswerFacts& f) {
+  return f.served_model.empty() ? r.fields.model : f.served_model;
+}
+
+Task<void> answer_whole(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
+  auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
+  guard.stop();
+  if (ec) {
+    if (r.watch->gone) co_return;
+    co_await r.admission.release_now();
+    if (r.watch->shutdown) co_await r.ex.send(shutting_down());
+    else co_await r.ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
+    co_return;
+  }
+  unsigned status = call.status();
+  auto reader = p.adapter->answer_reader(r.client_call());
+  reader->whole_answer(answer);
+  http_server::Response res{static_cast<http::status>(status), 11};
+  p.adapter->copy_answer_headers(call.parser->get().base(), res);
+  res.body() = std::move(answer);
+  release_if_reusable(r, call);
+  if (r.op == adapters::Operation::Messages) {
+    auto facts = reader->facts();
+    co_await meter(r, usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false));
+  }
+  co_await r.ex.send(std::move(res));
+}
+
+// A cut stream (client gone, upstream lost) without its final count is charged at least the
+// output that passed through: a hang-up never makes output free.
+Task<void> meter_stream(RelayedRequest& r, const Picked& p, const adapters::AnswerFacts& f, unsigned status) {
+  usage::Usage used = f.usage;
+  bool estimated = !f.final_usage_seen && f.estimated_output_tokens > used.output_tokens;
+  if (estimated) used.output_tokens = f.estimated_output_tokens;
+  auto e = usage_event(r, p.account, served_model(r, f), used, status, true, !f.completed);
+  e.estimated = estimated;
+  co_await meter(r, std::move(e));
+}
+
+// The upstream stopped mid-stream: the client gets an error event and a proper end.
+Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, beast::error_code ec) {
+  bool stalled = ec == beast::error::timeout;
+  std::string text = r.watch->shutdown ? std::string(kShuttingDown)
+                     : stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", r.rc().idleTimeout)
+                               : "Upstream connection lost mid-stream: " + ec.message();
+  spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account.name, text);
+  std::string event = (at_event_boundary ? "" : "\n\n") + error_event(stalled ? "timeout_error" : "api_error", text);
+  co_await r.ex.write_chunk(event);
+  co_await r.ex.end_stream();
+}
+
+Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
+  unsigned status = call.status();
+  http::response<http::empty_body> head{static_cast<http::status>(status), 11};
+  p.adapter->copy_answer_headers(call.parser->get().base(), head);
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");
+  auto reader = p.adapter->answer_reader(r.client_call());
+  r.watch->answering = true;
+  bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
+  beast::error_code upstream_ec;
+  auto buf = chunk_buffer();
+  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
+  while (!client_gone && !call.parser->is_done()) {
+    call.conn->expires_after(idle);
+    auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
+    std::string_view out = n > 0 ? reader->stream_chunk(std::string_view(buf.get(), n)) : std::string_view();
+    if (!out.empty()) {
+      if (co_await r.ex.write_chunk(out)) client_gone = true;
+    }
+    if (ec) {
+      upstream_ec = ec;
+      break;
+    }
+  }
+  client_gone = client_gone || r.watch->gone;
+  guard.stop();
+  auto facts = reader->facts();
+  if (client_gone) call.conn->abort();
+  if (r.op == adapters::Operation::Messages) co_await meter_stream(r, p, facts, status);
+  if (client_gone) co_return;
+  if (upstream_ec) {
+    co_await end_cut_stream(r, p, facts.at_event_boundary, upstream_ec);
+  } else {
+    if (call.parser->keep_alive()) r.d().pools.at(r.worker)->release(std::move(call.conn));
+    co_await r.ex.end_stream();
+  }
+}
+
+// Every attempt failed, or no account could be tried.
+Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
+  if (r.watch->gone) co_return;
+  co_await r.admission.release_now();
+  if (r.watch->shutdown) {
+    co_await r.ex.send(shutting_down());
+  } else if (a.last_error) {
+    co_await r.ex.send(to_client(*a.last_error_adapter, *a.last_error));
+  } else if (!a.last_failure.empty()) {
+    co_await r.ex.send(error(http::status::bad_gateway, "Upstream request failed: " + a.last_failure));
+  } else if (!a.unsupported.empty()) {
+    co_await r.ex.send(error(http::status::bad_request,
+                             "No upstream account can serve this request: it needs " + a.unsupported +
+                                 ", which the available accounts do not support"));
+  } else {
+    co_await r.ex.send(http_server::anthropic_error(
+        http::status::service_unavailable, "overloaded_error",
+        "No upstream account is available right now (all are rate-limited, overloaded, failing or disabled)"));
+  }
+}
+
+}  // namespace
+
+Task<void> forward_with_failover(RelayedRequest& r) {
+  r.watch = std::make_shared<ClientWatch>();
+  WatchGuard guard(r.ex.stream().socket(), r.watch, r.d().watch_sweeper(r.worker, r.ex.stream().get_executor()));
+  InFlight in_flight(r.d(), r.worker, *r.watch);
+  Attempts a;
+  for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
+    auto picked = co_await pick_account(r, a);
+    if (!picked) break;
+    if (!co_await prepare_account(r, *picked, a)) continue;
+    UpstreamCall call;
+    if (!co_await send(r, *picked, call, a)) continue;
+    unsigned status = call.status();
+    if (status < 200 || status > 299) {
+      if (co_await settle_error(r, *picked, call, a)) co_return;
+      continue;
+    }
+    // Success: from here on the answer belongs to this account.
+    if (picked->adapter->is_stream(call.parser->get().base())) co_await stream_back(r, *picked, call, guard);
+    else co_await answer_whole(r, *picked, call, guard);
+    co_return;
+  }
+  co_await answer_without_upstream(r, a);
+}
+
+}  // namespace crs::relay

@@ -1,0 +1,64 @@
+#pragma once
+// One relayed request as its steps (relay.cpp) share it: the key, what the body asks for, the
+// admission under the key's counted limits, and the watch on the client.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adapters/adapter.hpp"
+#include "http/exchange.hpp"
+#include "keys/api_key.hpp"
+#include "relay/client_watch.hpp"
+#include "relay/relay.hpp"
+#include "relay/request_fields.hpp"
+#include "usage/usage_event.hpp"
+
+namespace crs::relay {
+
+// A request admitted under counted limits (limits/limits.hpp): its concurrency lease is
+// renewed while it lives, and released on every way out — with the charge and the usage
+// event at completion, or alone when there is nothing to charge.
+struct Admission {
+  std::shared_ptr<RelayDeps> deps;
+  size_t worker = 0;
+  std::optional<keys::ApiKey> key;  // set when the key has counted limits
+  std::string lease;                // empty: no concurrency limit and no budget
+  LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
+  bool settled = false;
+
+  Admission() = default;
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission();
+
+  // The completion script for a metered answer; nothing is left to release after it.
+  limits::ScriptCall complete(const usage::UsageEvent& e);
+  // Frees the slot before an error answer goes out, so the client's retry finds it free.
+  Task<void> release_now();
+};
+
+struct RelayedRequest {
+  RelayedRequest(std::shared_ptr<RelayDeps> d, http_server::Exchange& e, adapters::Operation o)
+      : deps(std::move(d)), ex(e), op(o), worker(e.worker()) {}
+
+  std::shared_ptr<RelayDeps> deps;
+  http_server::Exchange& ex;
+  adapters::Operation op;
+  size_t worker;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  keys::ApiKey key;
+  RequestFields fields;
+  Admission admission;
+  std::shared_ptr<ClientWatch> watch;
+
+  RelayDeps& d() const { return *deps; }
+  const config::RelayConfig& rc() const { return deps->config.relay; }
+  std::string& body() { return ex.request().body(); }
+  adapters::ClientCall client_call() {
+    return adapters::ClientCall{ex.request(), ex.query(), op, fields.model, fields.stream, body()};
+  }
+  bool gone_or_cut() const { return watch && (watch->gone || watch->shutdown); }
+};
+
+}  // namespace crs::relay
