@@ -161,8 +161,11 @@ http {{
         return [self.fake.pid]
 
     def redis_calls(self):
-        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), "INFO", "commandstats"], capture_output=True,
-                             text=True).stdout
+        # The embedded redis-server has a password (in the relay's data/secrets.env).
+        secrets = open(os.path.join(self.work, "data", "secrets.env")).read()
+        password = re.search(r"^REDIS_EMBEDDED_PASSWORD=(.*)$", secrets, re.M).group(1).strip()
+        out = subprocess.run(["redis-cli", "--no-auth-warning", "-p", str(self.redis_port), "-a", password, "INFO",
+                              "commandstats"], capture_output=True, text=True).stdout
         return sum(int(m) for m in re.findall(r"calls=(\d+)", out))
 
     def behave(self, behavior):

@@ -136,7 +136,7 @@ class Adapter {
   virtual void copy_answer_headers(const http::response_header<>& upstream, http::fields& out) const = 0;
   // Whether an answer with these headers is a stream.
   virtual bool is_stream(const http::response_header<>& upstream) const = 0;
-  // Reads (and, for a translating kind, converts) one answer.
+  // Reads (and, for a translating kind, converts) one answer. `call` outlives the reader.
   virtual std::unique_ptr<AnswerReader> answer_reader(const ClientCall& call) const = 0;
 
   // What a non-2xx answer says about the account (error_class.hpp).

@@ -39,9 +39,13 @@ int64_t rejected_windows_reset_ms(const http::response_header<>& h) {
   for (const auto& f : h) {
     std::string_view name = f.name_string();
     if (name.size() <= kUnified.size() || !beast::iequals(name.substr(0, kUnified.size()), kUnified)) continue;
-    if (!name.ends_with("-status") || f.value() != "rejected") continue;
-    std::string window(name.substr(0, name.size() - std::string_view("-status").size()));
-    if (window.find("overage") != std::string::npos) continue;
+    constexpr std::string_view kStatus = "-status";
+    if (name.size() < kStatus.size() || !beast::iequals(name.substr(name.size() - kStatus.size()), kStatus)) continue;
+    if (!beast::iequals(f.value(), "rejected")) continue;
+    std::string window(name.substr(0, name.size() - kStatus.size()));
+    if (std::search(window.begin(), window.end(), std::begin("overage"), std::end("overage") - 1,
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }) != window.end())
+      continue;
     latest = std::max(latest, parse_reset_ms(h[window + "-reset"]));
   }
   return latest;

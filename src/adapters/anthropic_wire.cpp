@@ -29,12 +29,15 @@ bool forwarded_request_header(const std::string& name) {
   return name.starts_with("x-stainless-") || std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
 }
 
-// Comma-joined, de-duplicated, order kept; repeated headers are merged.
+// Comma-joined, de-duplicated, order kept; repeated headers are merged. The oauth-* flags
+// belong to the OAuth kind: sent with an API key they could get the account refused, and a
+// key holder must not be able to do that.
 std::string merged_beta(const http_server::Request& client, bool oauth) {
   std::vector<std::string> flags;
   auto add = [&](std::string_view flag) {
     while (!flag.empty() && flag.front() == ' ') flag.remove_prefix(1);
     while (!flag.empty() && flag.back() == ' ') flag.remove_suffix(1);
+    if (!oauth && flag.size() >= 6 && beast::iequals(flag.substr(0, 6), "oauth-")) return;
     if (!flag.empty() && std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.emplace_back(flag);
   };
   if (oauth) add(kOauthBeta);

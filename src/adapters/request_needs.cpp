@@ -7,8 +7,16 @@ namespace {
 
 // Walks every value: an object with "type":"image" is an image block (in messages or in a tool
 // result), a "cache_control" member anywhere marks caching, a non-empty top-level "tools" tools.
+constexpr int kMaxDepth = 64;
+// The DOM takes about 14 bytes per body byte: larger bodies are not walked.
+constexpr size_t kMaxWalkedBody = 4 << 20;
+
+// What cannot be read is assumed to need everything: such a request is never sent to a kind
+// that might lack a feature it uses.
+void needs_everything(RequestNeeds& needs) { needs.images = needs.tools = needs.cache_control = true; }
+
 void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
-  if (depth > 64) return;
+  if (depth > kMaxDepth) return needs_everything(needs);
   simdjson::dom::array array;
   if (!e.get_array().get(array)) {
     for (simdjson::dom::element child : array) walk(child, needs, depth + 1);
@@ -30,10 +38,11 @@ void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
 }  // namespace
 
 void read_content_needs(std::string& body, RequestNeeds& needs) {
-  thread_local simdjson::dom::parser parser;
+  if (body.size() > kMaxWalkedBody) return needs_everything(needs);
+  simdjson::dom::parser parser;  // not kept: this path is rare, its memory is given back
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   simdjson::dom::element root;
-  if (parser.parse(body.data(), body.size(), false).get(root)) return;
+  if (parser.parse(body.data(), body.size(), false).get(root)) return needs_everything(needs);
   walk(root, needs, 0);
 }
 

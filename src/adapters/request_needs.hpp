@@ -8,8 +8,8 @@
 
 namespace crs::adapters {
 
-// `body` gets SIMDJSON_PADDING bytes of spare capacity. A body that does not parse needs
-// nothing more (the upstream will refuse it).
+// `body` gets SIMDJSON_PADDING bytes of spare capacity. A body that cannot be read (over
+// 4 MiB, nested deeper than 64, not JSON) is taken to need every content feature.
 void read_content_needs(std::string& body, RequestNeeds& needs);
 
 }  // namespace crs::adapters

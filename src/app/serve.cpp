@@ -266,7 +266,10 @@ int serve(config::Loaded loaded) {
     if (*embedded) (*embedded)->stop();
     return 1;
   }
-  auto start_serving = [&, serving = false]() mutable {
+  // Copies of this function are called more than once (after the store's first try, and when
+  // its preparation ends): the flag is shared, not one per copy.
+  bool serving = false;
+  auto start_serving = [&] {
     if (std::exchange(serving, true)) return;
     server.start();
     spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,

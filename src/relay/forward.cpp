@@ -1,5 +1,6 @@
 #include "relay/forward.hpp"
 
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -87,8 +88,16 @@ struct Attempts {
   std::optional<adapters::RequestNeeds> needs;  // read once, when a kind lacks a feature
 };
 
-// The upstream side of one attempt.
+// The upstream side of one attempt. The watch never outlives the connection it may abort.
 struct UpstreamCall {
+  explicit UpstreamCall(ClientWatch& w) : watch(w) {}
+  ~UpstreamCall() {
+    if (conn && watch.upstream == conn.get()) watch.upstream = nullptr;
+  }
+  UpstreamCall(const UpstreamCall&) = delete;
+  UpstreamCall& operator=(const UpstreamCall&) = delete;
+
+  ClientWatch& watch;
   std::unique_ptr<upstream::Connection> conn;
   std::optional<upstream::ResponseParser> parser;
   unsigned status() const { return parser->get().result_int(); }
@@ -118,9 +127,12 @@ Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, s
 }
 
 // Gives back a connection whose answer was read whole, if the upstream keeps it open.
+// The watch forgets it first: a pooled connection may be closed or given to another request
+// while this one still meters or writes to its client.
 void release_if_reusable(RelayedRequest& r, UpstreamCall& call) {
-  if (call.conn && call.parser->is_done() && call.parser->keep_alive())
-    r.d().pools.at(r.worker)->release(std::move(call.conn));
+  if (!call.conn || !call.parser->is_done() || !call.parser->keep_alive()) return;
+  r.watch->upstream = nullptr;
+  r.d().pools.at(r.worker)->release(std::move(call.conn));
 }
 
 // ---- accounts ----
@@ -173,18 +185,37 @@ std::string_view lacking_feature(RelayedRequest& r, Attempts& a, const adapters:
   return adapters::missing_feature(features, *a.needs);
 }
 
+// An account of a kind this instance does not know (a newer instance's, during a rolling
+// upgrade) is skipped here and left alone in Redis: other instances may serve it. Said once.
+void warn_unknown_kind(const accounts::Account& account) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::lock_guard lock(mutex);
+  if (warned.insert(account.id).second)
+    spdlog::warn("account {} ({}) is of type \"{}\", which this relay does not know; it is skipped", account.name,
+                 account.id, account.type);
+}
+
+// Whether some account, usable now or not, has a kind that can serve this request.
+bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
+  for (const auto& account : *r.d().accounts.snapshot()) {
+    const auto* adapter = adapters::find_adapter(account.type);
+    if (account.enabled && adapter && lacking_feature(r, a, *adapter).empty()) return true;
+  }
+  return false;
+}
+
 // The next account to try (scheduler), among those whose kind can serve this request.
-Task<std::optional<Picked>> pick_account(RelayedRequest& r, Attempts& a) {
+std::optional<Picked> pick_account(RelayedRequest& r, Attempts& a) {
   auto& d = r.d();
   while (true) {
     auto snapshot = d.accounts.snapshot();
     auto account = d.scheduler.pick(*snapshot, a.tried, accounts::now_ms());
-    if (!account) co_return std::nullopt;
+    if (!account) return std::nullopt;
     a.tried.insert(account->id);
     const adapters::Adapter* adapter = adapters::find_adapter(account->type);
     if (!adapter) {
-      co_await report(d, r.worker, *account, accounts::kStatusError, accounts::now_ms() + r.rc().errorCooldown * 1000LL,
-                      "no upstream adapter for account type \"" + account->type + "\"");
+      warn_unknown_kind(*account);
       continue;
     }
     if (auto missing = lacking_feature(r, a, *adapter); !missing.empty()) {
@@ -194,7 +225,7 @@ Task<std::optional<Picked>> pick_account(RelayedRequest& r, Attempts& a) {
     Picked picked;
     picked.account = std::move(*account);
     picked.adapter = adapter;
-    co_return picked;
+    return picked;
   }
 }
 
@@ -256,7 +287,8 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   }
   if (r.gone_or_cut()) co_return false;
   a.last_failure = failure;
-  co_await mark_account(r, p.account, adapters::transport_failure(timed_out, "upstream unreachable: " + failure));
+  auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
+  co_await mark_account(r, p.account, verdict);
   co_return false;
 }
 
@@ -313,7 +345,8 @@ Task<void> answer_whole(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   release_if_reusable(r, call);
   if (r.op == adapters::Operation::Messages) {
     auto facts = reader->facts();
-    co_await meter(r, usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false));
+    auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
+    co_await meter(r, std::move(e));
   }
   co_await r.ex.send(std::move(res));
 }
@@ -374,7 +407,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   if (upstream_ec) {
     co_await end_cut_stream(r, p, facts.at_event_boundary, upstream_ec);
   } else {
-    if (call.parser->keep_alive()) r.d().pools.at(r.worker)->release(std::move(call.conn));
+    release_if_reusable(r, call);
     co_await r.ex.end_stream();
   }
 }
@@ -389,7 +422,7 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
     co_await r.ex.send(to_client(*a.last_error_adapter, *a.last_error));
   } else if (!a.last_failure.empty()) {
     co_await r.ex.send(error(http::status::bad_gateway, "Upstream request failed: " + a.last_failure));
-  } else if (!a.unsupported.empty()) {
+  } else if (!a.unsupported.empty() && !some_account_can_serve(r, a)) {
     co_await r.ex.send(error(http::status::bad_request,
                              "No upstream account can serve this request: it needs " + a.unsupported +
                                  ", which the available accounts do not support"));
@@ -408,11 +441,12 @@ Task<void> forward_with_failover(RelayedRequest& r) {
   InFlight in_flight(r.d(), r.worker, *r.watch);
   Attempts a;
   for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
-    auto picked = co_await pick_account(r, a);
+    auto picked = pick_account(r, a);
     if (!picked) break;
     if (!co_await prepare_account(r, *picked, a)) continue;
-    UpstreamCall call;
+    UpstreamCall call(*r.watch);
     if (!co_await send(r, *picked, call, a)) continue;
+    if (r.gone_or_cut()) break;  // the head came in just as the client left or the cut came
     unsigned status = call.status();
     if (status < 200 || status > 299) {
       if (co_await settle_error(r, *picked, call, a)) co_return;

@@ -51,12 +51,16 @@ struct RelayedRequest {
   RequestFields fields;
   Admission admission;
   std::shared_ptr<ClientWatch> watch;
+  // What the adapters see of the request; made once the fields are read, and outlives every
+  // adapter call and answer reader of this request.
+  std::optional<adapters::ClientCall> call;
 
   RelayDeps& d() const { return *deps; }
   const config::RelayConfig& rc() const { return deps->config.relay; }
   std::string& body() { return ex.request().body(); }
-  adapters::ClientCall client_call() {
-    return adapters::ClientCall{ex.request(), ex.query(), op, fields.model, fields.stream, body()};
+  const adapters::ClientCall& client_call() {
+    if (!call) call.emplace(adapters::ClientCall{ex.request(), ex.query(), op, fields.model, fields.stream, body()});
+    return *call;
   }
   bool gone_or_cut() const { return watch && (watch->gone || watch->shutdown); }
 };

@@ -71,6 +71,8 @@ TEST(ErrorClassifier, EveryClassFromTheSpecsExamples) {
   both_windows.push_back({"anthropic-ratelimit-unified-7d_opus-reset", "1767500000"});
   Headers rfc3339_reset = {{"anthropic-ratelimit-unified-reset", "2026-01-01T04:00:00Z"}};
   Headers far_reset = {{"anthropic-ratelimit-unified-reset", "1999999999"}};
+  Headers mixed_case = {{"Anthropic-RateLimit-Unified-7d-Status", "Rejected"},
+                        {"anthropic-ratelimit-unified-7d-reset", "1767600000"}};
   const std::vector<Case> cases = {
       {"window exhausted: until the rejected window's reset", 429, kWindowExhausted, rate_limit, kBeforeWindowReset,
        ErrorClass::RateLimited, 1767240000000},
@@ -80,6 +82,8 @@ TEST(ErrorClassifier, EveryClassFromTheSpecsExamples) {
        ErrorClass::RateLimited, 1767500000000},
       {"unified reset as RFC 3339", 429, rfc3339_reset, rate_limit, kBeforeWindowReset, ErrorClass::RateLimited,
        1767240000000},
+      {"header names and values in any case", 429, mixed_case, rate_limit, kBeforeWindowReset,
+       ErrorClass::RateLimited, 1767600000000},
       {"a reset years away is capped at 7 days", 429, far_reset, rate_limit, kBeforeWindowReset,
        ErrorClass::RateLimited, kBeforeWindowReset + kSevenDaysMs},
       {"API-key per-minute limit: retry-after", 429, kApiKeyLimit,

@@ -73,6 +73,23 @@ TEST(Serve, HealthWithEmbeddedRedis) {
   EXPECT_TRUE(head.body.empty());
 }
 
+// The listener starts once: after the store's first preparation, not again when it completes.
+TEST(Serve, StartsListeningOnce) {
+  TempDir dir;
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto listening = [&] {
+    std::string log = relay.log();
+    size_t n = 0;
+    for (size_t at = log.find("listening on"); at != std::string::npos; at = log.find("listening on", at + 1)) ++n;
+    return n;
+  };
+  // The preparation ends with the admin login, written to data/init.json.
+  ASSERT_TRUE(wait_until([&] { return std::ifstream(dir.file("data/init.json")).good(); }));
+  EXPECT_FALSE(wait_until([&] { return listening() > 1; }, 1s)) << relay.log();
+  EXPECT_EQ(listening(), 1u);
+}
+
 TEST(Serve, LogFilesOfTheGuideExist) {
   TempDir dir;
   RelayProcess relay(dir, {});
