@@ -87,10 +87,16 @@ if slots > 0 then
   end
 end
 if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[2]) end
+local fields = {}  -- one HSET for the reservation and the window
 if ARGV[1] == '1' then
-  redis.call('HSET', KEYS[1], 'resCost', held_cost + tonumber(ARGV[14]), 'resTokens', held_tokens + tonumber(ARGV[15]))
+  fields = {'resCost', held_cost + tonumber(ARGV[14]), 'resTokens', held_tokens + tonumber(ARGV[15])}
 end
-if window > 0 then redis.call('HSET', KEYS[1], 'winStart', start, 'winRequests', requests + 1, 'winCost', cost) end
+if window > 0 then
+  fields[#fields + 1], fields[#fields + 2] = 'winStart', start
+  fields[#fields + 1], fields[#fields + 2] = 'winRequests', requests + 1
+  fields[#fields + 1], fields[#fields + 2] = 'winCost', cost
+end
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 return {0, '', 0, 0, 0, now}
 )LUA");
 
@@ -105,28 +111,30 @@ return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 // ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 this day, 5 this week, 6 event field,
 //       7 event line
 constexpr char kCompletionBody[] = R"LUA(
+local rc, rt = 0, 0  -- the reservation the lease gives back
 if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
-  local rc, rt = string.match(ARGV[1], '|(%d+)|(%d+)$')
-  if rc then
-    redis.call('HINCRBY', KEYS[1], 'resCost', -tonumber(rc))
-    redis.call('HINCRBY', KEYS[1], 'resTokens', -tonumber(rt))
-  end
+  local c1, t1 = string.match(ARGV[1], '|(%d+)|(%d+)$')
+  if c1 then rc, rt = tonumber(c1), tonumber(t1) end
 end
 local cost, tokens = tonumber(ARGV[2]), tonumber(ARGV[3])
 if cost > 0 or tokens > 0 then
+  -- The charge and the reservation's return in one read and one write.
   local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
-                       'winStart', 'winCost')
+                       'winStart', 'winCost', 'resCost', 'resTokens')
   local day_cost, week_cost = cost, cost
   if c[3] == ARGV[4] then day_cost = day_cost + (tonumber(c[4]) or 0) end
   if c[5] == ARGV[5] then week_cost = week_cost + (tonumber(c[6]) or 0) end
-  local total, all = (tonumber(c[1]) or 0) + cost, (tonumber(c[2]) or 0) + tokens
-  if c[7] then
-    redis.call('HSET', KEYS[1], 'totalCost', total, 'totalTokens', all, 'day', ARGV[4], 'dayCost', day_cost,
-               'week', ARGV[5], 'weekCost', week_cost, 'winCost', (tonumber(c[8]) or 0) + cost)
-  else
-    redis.call('HSET', KEYS[1], 'totalCost', total, 'totalTokens', all, 'day', ARGV[4], 'dayCost', day_cost,
-               'week', ARGV[5], 'weekCost', week_cost)
+  local f = {'totalCost', (tonumber(c[1]) or 0) + cost, 'totalTokens', (tonumber(c[2]) or 0) + tokens,
+             'day', ARGV[4], 'dayCost', day_cost, 'week', ARGV[5], 'weekCost', week_cost}
+  if c[7] then f[#f + 1], f[#f + 2] = 'winCost', (tonumber(c[8]) or 0) + cost end
+  if rc > 0 or rt > 0 then
+    f[#f + 1], f[#f + 2] = 'resCost', (tonumber(c[9]) or 0) - rc
+    f[#f + 1], f[#f + 2] = 'resTokens', (tonumber(c[10]) or 0) - rt
   end
+  redis.call('HSET', KEYS[1], unpack(f))
+elseif rc > 0 or rt > 0 then
+  redis.call('HINCRBY', KEYS[1], 'resCost', -rc)
+  redis.call('HINCRBY', KEYS[1], 'resTokens', -rt)
 end
 return redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[7])
 )LUA";

@@ -184,6 +184,7 @@ TEST_F(LimitsTest, ConcurrentRequestsCannotOverspendABudget) {
   EXPECT_LE(spent, 10'000 + 50'000) << ok.load() << " requests passed";
   EXPECT_EQ(redis({"ZCARD", "limit:concurrency:" + key_id}), "0") << "every reservation settled";
   EXPECT_EQ(redis({"HGET", "limit:" + key_id, "resCost"}), "0");
+  EXPECT_EQ(redis({"HGET", "limit:" + key_id, "resTokens"}), "0");
 }
 
 // The reservation of an instance that died is given back when its lease expires: admission
