@@ -116,6 +116,10 @@ class Adapter {
   virtual std::string_view kind() const = 0;
   virtual Features features() const { return {}; }
 
+  // Whether `prepare` has work to do for this call; false (the default) skips it.
+  virtual bool needs_prepare(const config::Config&, const accounts::Account&, bool /*refresh*/) const {
+    return false;
+  }
   // Makes the account ready for a call: e.g. an OAuth token near expiry (or after a 401, when
   // `refresh`) is refreshed first. An error means this account cannot be used now.
   virtual Task<Result<accounts::Account>> prepare(AdapterContext& context, accounts::Account account,

@@ -166,6 +166,10 @@ Task<Result<accounts::Account>> fresh_oauth_account(AdapterContext& d, accounts:
 class ClaudeOauthAdapter final : public AnthropicAdapter {
  public:
   std::string_view kind() const override { return accounts::kClaudeOauth; }
+  // A refresh after a 401, or a token within `refreshBeforeExpiry` of its expiry.
+  bool needs_prepare(const config::Config& cfg, const accounts::Account& account, bool refresh) const override {
+    return refresh || account.credentials.expires_at_ms - cfg.oauth.refreshBeforeExpiry * 1000LL <= accounts::now_ms();
+  }
   Task<Result<accounts::Account>> prepare(AdapterContext& context, accounts::Account account,
                                           bool refresh) const override {
     return fresh_oauth_account(context, std::move(account), refresh);

@@ -73,8 +73,10 @@ class InFlight {
 struct Picked {
   accounts::Account account;
   const adapters::Adapter* adapter = nullptr;
-  upstream::BaseUrl base;
-  upstream::Proxy proxy;
+  adapters::Endpoint endpoint;  // set by resolve_endpoint
+
+  const upstream::BaseUrl& base() const { return *endpoint.base; }
+  const upstream::Proxy& proxy() const { return *endpoint.proxy; }
 };
 
 // What the attempts so far have left.
@@ -205,13 +207,14 @@ bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
   return false;
 }
 
-// The next account to try (scheduler), among those whose kind can serve this request.
-std::optional<Picked> pick_account(RelayedRequest& r, Attempts& a) {
+// The next account to try (scheduler), among those whose kind can serve this request, into
+// `p`; false when none is left.
+bool pick_account(RelayedRequest& r, Attempts& a, Picked& p) {
   auto& d = r.d();
   while (true) {
     auto snapshot = d.accounts.snapshot();
     auto account = d.scheduler.pick(*snapshot, a.tried, accounts::now_ms());
-    if (!account) return std::nullopt;
+    if (!account) return false;
     a.tried.insert(account->id);
     const adapters::Adapter* adapter = adapters::find_adapter(account->type);
     if (!adapter) {
@@ -222,32 +225,31 @@ std::optional<Picked> pick_account(RelayedRequest& r, Attempts& a) {
       a.unsupported = std::string(missing);
       continue;
     }
-    Picked picked;
-    picked.account = std::move(*account);
-    picked.adapter = adapter;
-    return picked;
+    p.account = std::move(*account);
+    p.adapter = adapter;
+    return true;
   }
 }
 
-// The account made ready by its adapter (a fresh OAuth token) and its endpoint parsed.
-Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a) {
+// The account made ready by its adapter (a fresh OAuth token). Called only when the adapter
+// says it must be: most calls need nothing, and pay for no coroutine here.
+Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a, bool refresh) {
   auto context = adapter_context(r);
-  bool refresh = a.refresh_now.count(p.account.id) > 0;
   auto ready = co_await p.adapter->prepare(context, std::move(p.account), refresh);
   if (!ready) {
     a.last_failure = ready.error().message;
     co_return false;
   }
   p.account = std::move(*ready);
-  auto endpoint = p.adapter->endpoint(p.account);
-  if (!endpoint.base || !endpoint.proxy) {
-    std::string why = !endpoint.base ? endpoint.base.error().message : endpoint.proxy.error().message;
-    co_await report(r.d(), r.worker, p.account, accounts::kStatusError, 0, "invalid configuration: " + why);
-    co_return false;
-  }
-  p.base = *endpoint.base;
-  p.proxy = *endpoint.proxy;
   co_return true;
+}
+
+// Where the account is reached; "" or why its configuration is unusable.
+std::string resolve_endpoint(Picked& p) {
+  p.endpoint = p.adapter->endpoint(p.account);
+  if (!p.endpoint.base) return p.endpoint.base.error().message;
+  if (!p.endpoint.proxy) return p.endpoint.proxy.error().message;
+  return {};
 }
 
 // ---- the upstream call ----
@@ -257,13 +259,13 @@ Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a) {
 Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
   const auto& rc = r.rc();
   auto& pool = *r.d().pools.at(r.worker);
-  auto out = p.adapter->build_request(r.client_call(), p.account, p.base);
+  auto out = p.adapter->build_request(r.client_call(), p.account, p.base());
   const std::string& body = out.body ? *out.body : r.body();
   out.head.content_length(body.size());
   std::string failure;
   bool timed_out = false;
   for (int fresh = 0; fresh < 2; ++fresh) {
-    auto c = co_await pool.acquire(p.base, p.proxy, std::chrono::milliseconds(rc.connectTimeout));
+    auto c = co_await pool.acquire(p.base(), p.proxy(), std::chrono::milliseconds(rc.connectTimeout));
     if (!c) {
       failure = c.error().message;
       timed_out = failure.starts_with("connect timed out");  // upstream/connection.cpp's words
@@ -353,13 +355,14 @@ Task<void> answer_whole(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
 
 // A cut stream (client gone, upstream lost) without its final count is charged at least the
 // output that passed through: a hang-up never makes output free.
-Task<void> meter_stream(RelayedRequest& r, const Picked& p, const adapters::AnswerFacts& f, unsigned status) {
+usage::UsageEvent stream_usage_event(RelayedRequest& r, const Picked& p, const adapters::AnswerFacts& f,
+                                     unsigned status) {
   usage::Usage used = f.usage;
   bool estimated = !f.final_usage_seen && f.estimated_output_tokens > used.output_tokens;
   if (estimated) used.output_tokens = f.estimated_output_tokens;
   auto e = usage_event(r, p.account, served_model(r, f), used, status, true, !f.completed);
   e.estimated = estimated;
-  co_await meter(r, std::move(e));
+  return e;
 }
 
 // The upstream stopped mid-stream: the client gets an error event and a proper end.
@@ -402,7 +405,10 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   guard.stop();
   auto facts = reader->facts();
   if (client_gone) call.conn->abort();
-  if (r.op == adapters::Operation::Messages) co_await meter_stream(r, p, facts, status);
+  if (r.op == adapters::Operation::Messages) {
+    auto e = stream_usage_event(r, p, facts, status);
+    co_await meter(r, std::move(e));
+  }
   if (client_gone) co_return;
   if (upstream_ec) {
     co_await end_cut_stream(r, p, facts.at_event_boundary, upstream_ec);
@@ -441,20 +447,28 @@ Task<void> forward_with_failover(RelayedRequest& r) {
   InFlight in_flight(r.d(), r.worker, *r.watch);
   Attempts a;
   for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
-    auto picked = pick_account(r, a);
-    if (!picked) break;
-    if (!co_await prepare_account(r, *picked, a)) continue;
+    Picked picked;
+    if (!pick_account(r, a, picked)) break;
+    bool refresh = a.refresh_now.count(picked.account.id) > 0;
+    if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {
+      if (!co_await prepare_account(r, picked, a, refresh)) continue;
+    }
+    if (std::string unusable = resolve_endpoint(picked); !unusable.empty()) {
+      std::string why = "invalid configuration: " + unusable;
+      co_await report(r.d(), r.worker, picked.account, accounts::kStatusError, 0, why);
+      continue;
+    }
     UpstreamCall call(*r.watch);
-    if (!co_await send(r, *picked, call, a)) continue;
+    if (!co_await send(r, picked, call, a)) continue;
     if (r.gone_or_cut()) break;  // the head came in just as the client left or the cut came
     unsigned status = call.status();
     if (status < 200 || status > 299) {
-      if (co_await settle_error(r, *picked, call, a)) co_return;
+      if (co_await settle_error(r, picked, call, a)) co_return;
       continue;
     }
     // Success: from here on the answer belongs to this account.
-    if (picked->adapter->is_stream(call.parser->get().base())) co_await stream_back(r, *picked, call, guard);
-    else co_await answer_whole(r, *picked, call, guard);
+    if (picked.adapter->is_stream(call.parser->get().base())) co_await stream_back(r, picked, call, guard);
+    else co_await answer_whole(r, picked, call, guard);
     co_return;
   }
   co_await answer_without_upstream(r, a);

@@ -19,26 +19,31 @@ using http_server::Exchange;
 
 namespace {
 
-// The body, read only now that the key is known (nobody without a key makes the relay hold a
-// body), and the fields the relay needs from it.
-Task<std::optional<Response>> read_request(RelayedRequest& r) {
-  // Without Redis nothing can be counted: refused unless relay.admitWhenRedisDown (then the
-  // usage goes to the spool and is written once Redis is back).
+// Without Redis nothing can be counted: a Messages request is refused unless
+// relay.admitWhenRedisDown (then the usage goes to the spool and is written once Redis is back).
+std::optional<Response> refused_without_redis(RelayedRequest& r) {
   if (r.op == Operation::Messages && !r.rc().admitWhenRedisDown && !r.d().redis.at(r.worker)->connected())
-    co_return error(http::status::service_unavailable, "Usage cannot be recorded right now, retry shortly");
-  if (auto refusal = co_await r.ex.read_body()) co_return std::move(*refusal);
-  r.fields = read_request_fields(r.body(), true);
-  if (!r.fields.error.empty()) co_return error(http::status::bad_request, r.fields.error);
-  co_return std::nullopt;
+    return error(http::status::service_unavailable, "Usage cannot be recorded right now, retry shortly");
+  return std::nullopt;
 }
 
-// One relayed request, step by step: authenticate -> read the request -> check the key's
+// The fields the relay needs from the body (read only once the key is known: nobody without a
+// key makes the relay hold a body).
+std::optional<Response> read_fields(RelayedRequest& r) {
+  r.fields = read_request_fields(r.body(), true);
+  if (!r.fields.error.empty()) return error(http::status::bad_request, r.fields.error);
+  return std::nullopt;
+}
+
+// One relayed request, step by step: authenticate -> read the body's fields -> check the key's
 // rules -> admit under its counted limits -> pick an account and forward through its adapter
 // (failover) -> stream back -> meter and release (forward.cpp).
 Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op) {
   RelayedRequest r(std::move(deps), ex, op);
   auto refusal = co_await authenticate(r.d(), ex, r.key);
-  if (!refusal) refusal = co_await read_request(r);
+  if (!refusal) refusal = refused_without_redis(r);
+  if (!refusal) refusal = co_await ex.read_body();
+  if (!refusal) refusal = read_fields(r);
   // count_tokens too is held to the key's client allow-list: it reaches an upstream account
   // (Claude Code's own calls carry its user agent and pass).
   if (!refusal) refusal = co_await check_key(r.d(), ex, r.key, r.fields.model, false);
