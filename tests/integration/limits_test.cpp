@@ -145,18 +145,33 @@ TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
 
 TEST_F(LimitsTest, ALimitSetLaterCountsWhatWasAlreadySpent) {
   make_key({});
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(post().status, 200);
-  auto spent = redis({"HGET", "limit:" + key_id, "totalCost"});
-  ASSERT_FALSE(spent.empty());
-  // A total budget just above what was spent: one more request passes, then it is spent.
-  int64_t micro = std::stoll(spent) + 1;
-  std::string limit = std::to_string(micro / 1000000) + "." + std::to_string(1000000 + micro % 1000000).substr(1);
-  while (limit.back() == '0') limit.pop_back();  // as the relay stores it
-  if (limit.back() == '.') limit.pop_back();
-  ASSERT_EQ(relay->cli({"keys", "update", key_id, "--total-cost", limit}).exit_code, 0);
-  ASSERT_TRUE(wait_until([&] { return redis({"HGET", "apikey:" + key_id, "totalCostLimit"}) == limit; }, 2s));
-  std::this_thread::sleep_for(200ms);  // the instance drops its cached copy of the key
-  EXPECT_EQ(post().status, 200);
+  // Without counted limits the charge reaches Redis after the answer: wait for all three.
+  auto tokens = [&] {
+    std::string v = redis({"HGET", "limit:" + key_id, "totalTokens"});
+    return v.empty() ? int64_t{0} : std::stoll(v);
+  };
+  ASSERT_EQ(post().status, 200);
+  ASSERT_TRUE(wait_until([&] { return tokens() > 0; }, 5s));
+  int64_t per_request = tokens();
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(post().status, 200);
+  ASSERT_TRUE(wait_until([&] { return tokens() == 3 * per_request; }, 5s)) << tokens();
+  int64_t spent = std::stoll(redis({"HGET", "limit:" + key_id, "totalCost"}));
+  ASSERT_GT(spent, 0);
+  auto set_total_cost = [&](int64_t micro) {
+    std::string limit = std::to_string(micro / 1000000) + "." + std::to_string(1000000 + micro % 1000000).substr(1);
+    while (limit.back() == '0') limit.pop_back();  // as the relay stores it
+    if (limit.back() == '.') limit.pop_back();
+    ASSERT_EQ(relay->cli({"keys", "update", key_id, "--total-cost", limit}).exit_code, 0);
+  };
+  // A budget of exactly what was spent is already used up. A refusal spends nothing, so the
+  // requests that meet the instance's older copy of the key (before the change reaches it)
+  // change nothing either.
+  set_total_cost(spent);
+  ASSERT_TRUE(wait_until([&] { return post().status == 402; }, 5s));
+  expect_refusal(post(), 402, "billing_error", "Total cost limit reached");
+  // Just above it: exactly one more request passes, then the budget is spent.
+  set_total_cost(spent + 1);
+  ASSERT_TRUE(wait_until([&] { return post().status == 200; }, 5s));
   expect_refusal(post(), 402, "billing_error", "Total cost limit reached");
 }
 
