@@ -182,6 +182,20 @@ Task<void> show_key(Exchange& ex, AdminDepsPtr deps) {
   co_await ex.send(admin_data(key_view(*key, totals->front())));
 }
 
+// A key may be bound only to an account that exists; otherwise the answer is sent here.
+Task<bool> binding_allowed(Exchange& ex, keys::KeyStore& store, std::string bound_account) {
+  auto problem = co_await store.binding_problem(std::move(bound_account));
+  if (!problem) {
+    co_await ex.send(store_unavailable(problem.error().message));
+    co_return false;
+  }
+  if (!problem->empty()) {
+    co_await ex.send(invalid(*problem));
+    co_return false;
+  }
+  co_return true;
+}
+
 Task<void> create_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
   auto body = co_await read_json_object(ex);
   if (!body) co_return;
@@ -195,6 +209,7 @@ Task<void> create_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
     co_return;
   }
   auto store = key_store(*deps, ex);
+  if (!co_await binding_allowed(ex, store, fields.bound_account)) co_return;
   auto made = co_await store.create(std::move(fields));
   if (!made) {
     co_await ex.send(store_unavailable(made.error().message));
@@ -219,6 +234,9 @@ Task<void> update_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
     co_return;
   }
   auto store = key_store(*deps, ex);
+  if (probe.bound_account != key->bound_account) {
+    if (!co_await binding_allowed(ex, store, probe.bound_account)) co_return;
+  }
   auto changed = co_await store.update(key->id, std::move(*body));
   if (!changed) {
     co_await ex.send(store_unavailable(changed.error().message));

@@ -138,6 +138,9 @@ Task<int> create(GlobalOptions options, json::object changes, store::RedisClient
   keys::ApiKey fields;
   if (auto s = keys::apply_changes(fields, changes); !s) co_return fail(options, s.error().message);
   auto store = key_store(redis, cfg);
+  auto binding = co_await store.binding_problem(fields.bound_account);
+  if (!binding) co_return fail(options, binding.error().message);
+  if (!binding->empty()) co_return fail(options, *binding);
   auto made = co_await store.create(std::move(fields));
   if (!made) co_return fail(options, made.error().message);
   print_new_key(options, *made, "Created");
@@ -148,6 +151,12 @@ Task<int> update(GlobalOptions options, std::string id, json::object changes, st
                  const config::Config& cfg) {
   if (changes.empty()) co_return fail(options, "nothing to change: give at least one flag (see --help)");
   auto store = key_store(redis, cfg);
+  if (auto* bound = changes.if_contains("claudeAccountId"); bound && bound->is_string()) {
+    std::string account(bound->get_string());
+    auto binding = co_await store.binding_problem(account);
+    if (!binding) co_return fail(options, binding.error().message);
+    if (!binding->empty()) co_return fail(options, *binding);
+  }
   auto changed = co_await store.update(id, std::move(changes));
   if (!changed) co_return fail(options, changed.error().message);
   if (options.json) std::cout << json::serialize(keys::to_json(*changed)) << "\n";

@@ -127,6 +127,17 @@ Task<Result<ApiKey>> KeyStore::update(std::string id, boost::json::object change
   co_return changed;
 }
 
+Task<Result<std::string>> KeyStore::binding_problem(std::string bound_account) {
+  if (bound_account.empty()) co_return std::string();
+  if (bound_account.starts_with("group:"))
+    co_return "claudeAccountId: no account group " + bound_account.substr(6) + " (account groups are not available yet)";
+  auto reply = co_await redis_.command(store::make_command("EXISTS", ks::account(bound_account)));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  if (reply->as_int().value_or(0) == 0) co_return "claudeAccountId: no account with id " + bound_account;
+  co_return std::string();
+}
+
 Task<Result<std::optional<ApiKey>>> KeyStore::activate(std::string id) {
   auto existing = co_await get(id);
   if (!existing || !*existing || !(*existing)->activated_at.empty()) co_return existing;

@@ -31,6 +31,9 @@ class KeyStore {
   Task<Result<std::optional<ApiKey>>> find_by_digest(std::string digest);
   // Applies `changes` (apply_changes) and writes only the fields that changed.
   Task<Result<ApiKey>> update(std::string id, boost::json::object changes);
+  // Why a key may not be bound to `bound_account` ("" if it may): the account must exist.
+  // Account groups do not exist yet, so a group binding is refused too (never the pool instead).
+  Task<Result<std::string>> binding_problem(std::string bound_account);
   // First use of an "activation" key: sets activatedAt and expiresAt (now + activationDays)
   // once, whichever instance gets there first; returns the key as stored afterwards.
   Task<Result<std::optional<ApiKey>>> activate(std::string id);

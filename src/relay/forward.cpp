@@ -198,11 +198,29 @@ void warn_unknown_kind(const accounts::Account& account) {
                  account.id, account.type);
 }
 
+// Whether the key may use the account: a key bound to an account uses only it. Account groups
+// do not exist yet: a key bound to one uses no account (never the shared pool instead).
+bool may_use(const RelayedRequest& r, const accounts::Account& account) {
+  const std::string& bound = r.key.bound_account;
+  return bound.empty() || (!bound.starts_with("group:") && account.id == bound);
+}
+
+// The accounts the scheduler chooses from: all of them, or the one the key is bound to.
+std::optional<accounts::Account> schedule(RelayedRequest& r, Attempts& a) {
+  auto snapshot = r.d().accounts.snapshot();
+  int64_t now = accounts::now_ms();
+  if (r.key.bound_account.empty()) return r.d().scheduler.pick(*snapshot, a.tried, now);
+  accounts::AccountList bound;
+  for (const auto& account : *snapshot)
+    if (may_use(r, account)) bound.push_back(account);
+  return r.d().scheduler.pick(bound, a.tried, now);
+}
+
 // Whether some account, usable now or not, has a kind that can serve this request.
 bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
   for (const auto& account : *r.d().accounts.snapshot()) {
     const auto* adapter = adapters::find_adapter(account.type);
-    if (account.enabled && adapter && lacking_feature(r, a, *adapter).empty()) return true;
+    if (account.enabled && may_use(r, account) && adapter && lacking_feature(r, a, *adapter).empty()) return true;
   }
   return false;
 }
@@ -210,10 +228,8 @@ bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
 // The next account to try (scheduler), among those whose kind can serve this request, into
 // `p`; false when none is left.
 bool pick_account(RelayedRequest& r, Attempts& a, Picked& p) {
-  auto& d = r.d();
   while (true) {
-    auto snapshot = d.accounts.snapshot();
-    auto account = d.scheduler.pick(*snapshot, a.tried, accounts::now_ms());
+    auto account = schedule(r, a);
     if (!account) return false;
     a.tried.insert(account->id);
     const adapters::Adapter* adapter = adapters::find_adapter(account->type);
@@ -432,6 +448,14 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
     co_await r.ex.send(error(http::status::bad_request,
                              "No upstream account can serve this request: it needs " + a.unsupported +
                                  ", which the available accounts do not support"));
+  } else if (!r.key.bound_account.empty()) {
+    const std::string& bound = r.key.bound_account;
+    std::string why = bound.starts_with("group:")
+                          ? "The account group " + bound.substr(6) + " this key is bound to has no usable account"
+                          : "The account " + bound + " this key is bound to is not usable right now (rate-limited, "
+                                                     "overloaded, failing, disabled or deleted)";
+    auto answer = error(http::status::service_unavailable, why);
+    co_await r.ex.send(std::move(answer));
   } else {
     co_await r.ex.send(http_server::anthropic_error(
         http::status::service_unavailable, "overloaded_error",

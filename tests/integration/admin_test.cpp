@@ -352,6 +352,9 @@ TEST_F(AdminTest, ApiKeysCrudShowsThePlaintextOnlyOnce) {
   EXPECT_NE(bad.body.find("concurrencyLimit"), std::string::npos) << bad.body;
   auto unknown = admin("PUT", "/admin/api-keys/" + id, tok, R"({"noSuchField":1})");
   EXPECT_EQ(unknown.status, 400) << unknown.body;
+  auto unbound = admin("PUT", "/admin/api-keys/" + id, tok, R"({"claudeAccountId":"no-such-account"})");
+  EXPECT_EQ(unbound.status, 400) << unbound.body;
+  EXPECT_NE(unbound.body.find("no account with id no-such-account"), std::string::npos) << unbound.body;
   auto disable = admin("PUT", "/admin/api-keys/" + id, tok, R"({"isActive":false})");
   ASSERT_EQ(disable.status, 200) << disable.body;
   EXPECT_TRUE(wait_until([&] { return relay_message(key).status == 401 || relay_message(key).status == 403; }, 5s));

@@ -152,7 +152,7 @@ TEST(Cli, KeyFieldsUpdatesAndRenewal) {
                             "2.5", "--token-limit", "1000000", "--daily-cost", "10", "--weekly-cost", "50",
                             "--total-cost", "200.000001", "--models", "claude-sonnet-*", "--deny-models",
                             "claude-opus-4-1", "--clients", "claude_code", "--permissions", "claude",
-                            "--expires-after-first-use", "30", "--group", "g1", "--json"});
+                            "--expires-after-first-use", "30", "--json"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   auto o = boost::json::parse(created.out).as_object();
   std::string id(o.at("id").as_string()), first_key(o.at("key").as_string());
@@ -164,7 +164,13 @@ TEST(Cli, KeyFieldsUpdatesAndRenewal) {
   EXPECT_EQ(shown.at("totalTokenLimit").as_int64(), 1000000);
   EXPECT_EQ(shown.at("expirationMode").as_string(), "activation");
   EXPECT_EQ(shown.at("activationDays").as_int64(), 30);
-  EXPECT_EQ(shown.at("claudeAccountId").as_string(), "group:g1");
+  // A binding must name an account or group that exists (there are no groups yet).
+  auto to_group = relay.cli({"keys", "update", id, "--group", "g1"});
+  EXPECT_NE(to_group.exit_code, 0);
+  EXPECT_NE(to_group.err.find("no account group g1"), std::string::npos) << to_group.err;
+  auto to_account = relay.cli({"keys", "update", id, "--account", "no-such-account"});
+  EXPECT_NE(to_account.exit_code, 0);
+  EXPECT_NE(to_account.err.find("no account with id no-such-account"), std::string::npos) << to_account.err;
   EXPECT_EQ(shown.at("tags").as_array().size(), 2u);
   // Money is stored exactly, as decimal text.
   RedisServer redis(dir.file("unused"), relay.embedded_redis_port(), relay.embedded_redis_password());

@@ -441,6 +441,36 @@ TEST_F(RelayTest, NoAccountMeans503) {
   EXPECT_NE(r.body.find("No upstream account"), std::string::npos);
 }
 
+// A key bound to an account uses only that account, never the shared pool: an error of that
+// account goes to the client, and while it rests the answer is a 503 that names it.
+TEST_F(RelayTest, AKeyBoundToAnAccountNeverReachesAnother) {
+  start();
+  add_account("first", "sk-ant-api03-first-account-key", 10);
+  std::string second = add_account("second", "sk-ant-api03-second-account-key", 20);
+  auto refused = relay->cli({"keys", "update", key_id, "--account", "no-such-account"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("no account with id no-such-account"), std::string::npos) << refused.err;
+  ASSERT_EQ(relay->cli({"keys", "update", key_id, "--account", second}).exit_code, 0);
+  auto last_credential = [&] {
+    auto reqs = recorded();
+    return reqs.empty() ? std::string() : std::string(reqs.back().as_object().at("credential").as_string());
+  };
+  // Once the instance has the changed key, the lower-priority bound account serves everything.
+  ASSERT_TRUE(wait_until([&] {
+    return post("/v1/messages", message_body(false)).status == 200 && last_credential() == "sk-ant-api03-second-account-key";
+  }, 5s));
+  reset_fake();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(post("/v1/messages", message_body(i % 2 == 1)).status, 200);
+  ASSERT_TRUE(fake.script("sk-ant-api03-second-account-key", R"({"status":429,"retryAfter":120})"));
+  auto limited = post("/v1/messages", message_body(false));
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  auto resting = post("/v1/messages", message_body(false));
+  EXPECT_EQ(resting.status, 503) << resting.body;
+  EXPECT_NE(resting.body.find("The account " + second + " this key is bound to"), std::string::npos) << resting.body;
+  for (const auto& req : recorded())
+    EXPECT_EQ(req.as_object().at("credential").as_string(), "sk-ant-api03-second-account-key");
+}
+
 TEST_F(RelayTest, RateLimitedAccountIsSetAsideUntilRetryAfter) {
   start();
   std::string first = add_account("first", "sk-ant-api03-first-account-key", 10);
