@@ -133,58 +133,69 @@ Task<Result<Credentials>> replace_credentials(store::RedisClient& redis, Blockin
   co_return c;
 }
 
-Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg) {
-  std::string path = init_file_path(cfg.server.dataDir);
-  auto stored = co_await load_credentials(redis);
-  if (!stored) co_return stored.error();
+namespace {
 
-  if (!cfg.admin.username.empty() && !cfg.admin.password.empty()) {
-    std::string password = cfg.admin.password;
-    std::optional<Credentials> current = *stored;
-    auto compare = [current, username = cfg.admin.username, password] {
-      return current && current->username == username && verify_password(password, current->password_hash);
-    };
-    bool same = co_await pool.run(compare);
-    if (same) co_return Ok{};
-    auto hashing = [password] { return hash_password(password); };
-    std::string hash = co_await pool.run(hashing);
-    auto replaced = co_await replace_credentials(redis, pool, cfg.server.dataDir, cfg.admin.username, hash);
-    if (!replaced) co_return replaced.error();
-    spdlog::info("admin login set from the configuration (admin.username / ADMIN_USERNAME)");
-    co_return Ok{};
-  }
+// admin.username/password from the configuration win: the stored login is replaced unless it
+// already is this one.
+Task<Status> set_from_configuration(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg,
+                                    std::optional<Credentials> current) {
+  std::string password = cfg.admin.password;
+  auto compare = [current, username = cfg.admin.username, password] {
+    return current && current->username == username && verify_password(password, current->password_hash);
+  };
+  bool same = co_await pool.run(compare);
+  if (same) co_return Ok{};
+  auto hashing = [password] { return hash_password(password); };
+  std::string hash = co_await pool.run(hashing);
+  auto replaced = co_await replace_credentials(redis, pool, cfg.server.dataDir, cfg.admin.username, hash);
+  if (!replaced) co_return replaced.error();
+  spdlog::info("admin login set from the configuration (admin.username / ADMIN_USERNAME)");
+  co_return Ok{};
+}
 
-  auto reading = [path] { return read_init_file(path); };
-  json::object init = co_await pool.run(reading);
+// A plaintext password the stored login no longer accepts is stale: it is dropped from the file.
+Task<void> drop_stale_plaintext(BlockingPool& pool, std::string path, json::object init, Credentials current) {
   std::string plaintext = string_member(init, "adminPassword");
-  if (*stored) {
-    // A plaintext password the stored login no longer accepts is stale: drop it from the file.
-    if (!plaintext.empty()) {
-      Credentials current = **stored;
-      auto check = [current, plaintext] { return !verify_password(plaintext, current.password_hash); };
-      bool stale = co_await pool.run(check);
-      if (stale) {
-        auto rewrite = [path, init, current] { return write_init_file(path, hashed_init(init, current)); };
-        auto written = co_await pool.run(rewrite);
-        if (written) spdlog::info("{}: removed a plaintext admin password that is no longer valid", path);
-      }
-    }
-    co_return Ok{};
-  }
+  if (plaintext.empty()) co_return;
+  auto check = [current, plaintext] { return !verify_password(plaintext, current.password_hash); };
+  bool stale = co_await pool.run(check);
+  if (!stale) co_return;
+  auto rewrite = [path, init, current] { return write_init_file(path, hashed_init(init, current)); };
+  auto written = co_await pool.run(rewrite);
+  if (written) spdlog::info("{}: removed a plaintext admin password that is no longer valid", path);
+}
 
-  // Nothing in Redis: restore from init.json, or generate a first login.
-  std::string username = string_member(init, "adminUsername");
-  std::string hash = string_member(init, "adminPasswordHash");
-  // Past every version a session token was ever issued with: Redis lost the login, and with it
-  // the logouts; a version that came back (1, for a first-start init.json that still holds the
-  // plaintext) would make every old token good again. The clock in milliseconds is above any
-  // earlier version (they start at it and rise by one per password change); the saved one
-  // covers a clock set back.
+// The credentials version of a login restored after Redis lost it: past every version a
+// session token was ever issued with, since the logouts were lost too, and a version that came
+// back (1, for a first-start init.json that still holds the plaintext) would make every old
+// token good again. The clock in milliseconds is above any earlier version (they start at it
+// and rise by one per password change); the saved one covers a clock set back.
+int64_t restored_version(const json::object& init) {
   const auto* saved_version = init.if_contains("credentialsVersion");
   int64_t saved = saved_version && saved_version->is_int64() ? saved_version->as_int64() : 0;
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  int64_t version = std::max<int64_t>(saved + 1, now_ms.count());
+  return std::max<int64_t>(saved + 1, now_ms.count());
+}
+
+// Another instance stored its login first: a password generated here is void, and the file
+// gets the winner's login.
+Task<void> adopt_the_winner(store::RedisClient& redis, BlockingPool& pool, std::string path) {
+  auto winner = co_await load_credentials(redis);
+  if (!winner || !*winner) co_return;
+  Credentials w = **winner;
+  auto rewrite = [path, w] { return write_init_file(path, hashed_init(read_init_file(path), w)); };
+  auto rewritten = co_await pool.run(rewrite);
+  if (!rewritten) spdlog::warn("{}", rewritten.error().message);
+}
+
+// Nothing in Redis: the login of init.json is restored, or a first login is generated (file
+// first: a password that reached Redis but no file would be lost).
+Task<Status> restore_or_generate(store::RedisClient& redis, BlockingPool& pool, std::string path, json::object init) {
+  std::string username = string_member(init, "adminUsername");
+  std::string hash = string_member(init, "adminPasswordHash");
+  std::string plaintext = string_member(init, "adminPassword");
+  int64_t version = restored_version(init);
   bool generated = false;
   if (!username.empty() && hash.empty() && !plaintext.empty()) {
     auto hashing = [plaintext] { return hash_password(plaintext); };
@@ -196,7 +207,6 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
     auto hashing = [plaintext] { return hash_password(plaintext); };
     hash = co_await pool.run(hashing);
     generated = true;
-    // The file first: a password that reached Redis but no file would be lost.
     json::object fresh = generated_init(username, plaintext);
     auto writing = [path, fresh] { return write_init_file(path, fresh); };
     auto written = co_await pool.run(writing);
@@ -208,33 +218,41 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
   if (!created) co_return created.error();
   if (created->is_error()) co_return Error{created->str};
   if (created->as_int().value_or(0) != 1) {
-    // Another instance was first: its login holds, so a password generated here is void.
-    if (generated) {
-      auto winner = co_await load_credentials(redis);
-      if (winner && *winner) {
-        Credentials w = **winner;
-        auto rewrite = [path, w] { return write_init_file(path, hashed_init(read_init_file(path), w)); };
-        auto rewritten = co_await pool.run(rewrite);
-        if (!rewritten) spdlog::warn("{}", rewritten.error().message);
-      }
-    }
+    if (generated) co_await adopt_the_winner(redis, pool, path);
     co_return Ok{};
   }
-  if (!generated) {
-    spdlog::info("admin login {} restored from {}", username, path);
-    if (plaintext.empty()) {  // remember the new version, so a second restore ends these sessions too
-      Credentials restored{username, hash, version};
-      auto rewrite = [path, init, restored] { return write_init_file(path, hashed_init(init, restored)); };
-      auto rewritten = co_await pool.run(rewrite);
-      if (!rewritten) spdlog::warn("{}", rewritten.error().message);
-    }
+  if (generated) {
+    spdlog::warn("admin login generated: username {}, password in {} (0600). Change it after the first login.",
+                 username, path);
+    show_on_terminal(path, username, plaintext);
+    crypto::wipe(plaintext);
     co_return Ok{};
   }
-  spdlog::warn("admin login generated: username {}, password in {} (0600). Change it after the first login.",
-               username, path);
-  show_on_terminal(path, username, plaintext);
-  crypto::wipe(plaintext);
+  spdlog::info("admin login {} restored from {}", username, path);
+  if (plaintext.empty()) {  // remember the new version, so a second restore ends these sessions too
+    Credentials restored{username, hash, version};
+    auto rewrite = [path, init, restored] { return write_init_file(path, hashed_init(init, restored)); };
+    auto rewritten = co_await pool.run(rewrite);
+    if (!rewritten) spdlog::warn("{}", rewritten.error().message);
+  }
   co_return Ok{};
+}
+
+}  // namespace
+
+Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg) {
+  auto stored = co_await load_credentials(redis);
+  if (!stored) co_return stored.error();
+  if (!cfg.admin.username.empty() && !cfg.admin.password.empty())
+    co_return co_await set_from_configuration(redis, pool, cfg, *stored);
+  std::string path = init_file_path(cfg.server.dataDir);
+  auto reading = [path] { return read_init_file(path); };
+  json::object init = co_await pool.run(reading);
+  if (*stored) {
+    co_await drop_stale_plaintext(pool, path, init, **stored);
+    co_return Ok{};
+  }
+  co_return co_await restore_or_generate(redis, pool, path, std::move(init));
 }
 
 }  // namespace crs::admin
