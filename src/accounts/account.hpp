@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "accounts/scheduling.hpp"
+
 namespace crs::accounts {
 
 inline constexpr std::string_view kClaudeConsole = "claude-console";
@@ -38,6 +40,7 @@ struct Account {
   std::string created_at;
   std::string last_used_at;
   Credentials credentials;
+  AccountScheduling scheduling;
 
   // Usable now: enabled, and either active or its cool-down has passed.
   bool usable(int64_t now_ms) const {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -54,8 +55,38 @@ Result<Credentials> open_credentials(const std::string& key, const std::string& 
   return c;
 }
 
+void put_scheduling(HashRecord& r, const AccountScheduling& s) {
+  auto number = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
+  r["maxConcurrency"] = std::to_string(s.max_concurrency);
+  r["weight"] = number(s.weight);
+  r["costFactor"] = number(s.cost_factor);
+  r["plan"] = s.plan;
+  r["schedulable"] = s.schedulable ? "true" : "false";
+  r["models"] = models_to_json(s.models);
+  r["modelMapping"] = model_map_to_json(s.model_map);
+}
+
+AccountScheduling read_scheduling(const HashRecord& r) {
+  auto number = [&](const char* name) -> std::optional<double> {
+    std::string text = store::field(r, name);
+    if (text.empty()) return std::nullopt;
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    return end && *end == 0 ? std::optional<double>(v) : std::nullopt;
+  };
+  AccountScheduling s;
+  s.max_concurrency = std::atoi(store::field(r, "maxConcurrency", "0").c_str());
+  s.weight = number("weight");
+  s.cost_factor = number("costFactor");
+  s.plan = store::field(r, "plan");
+  s.schedulable = store::field(r, "schedulable", "true") != "false";
+  s.models = models_from_json(store::field(r, "models", "[]"));
+  s.model_map = model_map_from_json(store::field(r, "modelMapping", "{}"));
+  return s;
+}
+
 HashRecord to_hash(const std::string& key, const Account& a) {
-  return HashRecord{{"id", a.id},
+  HashRecord r{{"id", a.id},
                     {"name", a.name},
                     {"type", a.type},
                     {"baseUrl", a.base_url},
@@ -68,6 +99,8 @@ HashRecord to_hash(const std::string& key, const Account& a) {
                     {"createdAt", a.created_at},
                     {"lastUsedAt", a.last_used_at},
                     {"credentials", seal_credentials(key, a.credentials)}};
+  put_scheduling(r, a.scheduling);
+  return r;
 }
 
 // Everything but the sealed secrets.
@@ -84,6 +117,7 @@ Account plain_fields(const HashRecord& r) {
   a.unavailable_until_ms = std::atoll(store::field(r, "unavailableUntil", "0").c_str());
   a.created_at = store::field(r, "createdAt");
   a.last_used_at = store::field(r, "lastUsedAt");
+  a.scheduling = read_scheduling(r);
   return a;
 }
 
@@ -193,6 +227,31 @@ Task<Status> AccountStore::set_enabled(std::string id, bool enabled) {
                                 "unavailableUntil", "0"));
   }
   co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
+}
+
+Task<Status> AccountStore::update(Account account, bool with_credentials) {
+  // A script, so an update racing with a removal cannot leave a half record behind.
+  static const std::string kScript =
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+      "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+      "redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1";
+  HashRecord all = to_hash(key_, account);
+  std::vector<std::string> cmd{"EVAL", kScript, "1", ks::account(account.id), std::string(ks::kInvalidationChannel),
+                               "account:" + account.id};
+  for (const char* name : {"name", "baseUrl", "proxy", "priority", "maxConcurrency", "weight", "costFactor", "plan",
+                           "schedulable", "models", "modelMapping"}) {
+    cmd.push_back(name);
+    cmd.push_back(all[name]);
+  }
+  if (with_credentials) {
+    cmd.push_back("credentials");
+    cmd.push_back(all["credentials"]);
+  }
+  auto reply = co_await redis_.command(std::move(cmd));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  if (reply->integer == 0) co_return Error{"no account with id " + account.id};
+  co_return Ok{};
 }
 
 Task<Status> AccountStore::set_status(std::string id, std::string status, int64_t until_ms, std::string reason) {

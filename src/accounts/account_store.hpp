@@ -21,6 +21,9 @@ class AccountStore {
   Task<Result<std::optional<Account>>> get(std::string id);
   Task<Status> remove(std::string id);
   Task<Status> set_enabled(std::string id, bool enabled);
+  // Writes what an admin edits (name, base URL, proxy, priority, scheduling fields, and the
+  // credentials when `with_credentials`), leaving its state alone. Fails if it was removed.
+  Task<Status> update(Account account, bool with_credentials);
   // Records why an account is unavailable and until when (0 = until an admin acts).
   Task<Status> set_status(std::string id, std::string status, int64_t until_ms, std::string reason);
   Task<Status> set_credentials(std::string id, Credentials credentials);

@@ -12,6 +12,7 @@
 #include "admin/admin_http.hpp"
 #include "app/account_sync.hpp"
 #include "app/io_threads.hpp"
+#include "app/load_balancing_sync.hpp"
 #include "app/shutdown.hpp"
 #include "app/startup.hpp"
 #include "app/usage_pipeline.hpp"
@@ -175,7 +176,8 @@ struct Shared {
   RedisClients& redis;
   keys::KeyCache key_cache;
   accounts::AccountRegistry accounts;
-  scheduler::PriorityLruScheduler scheduler;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
+  scheduler::StrategyScheduler* strategies = nullptr;  // null when loadBalancing.enabled is false
   usage::PricingTable pricing;
   http_server::TrustedProxies trusted_proxies;
   std::unique_ptr<asio::ssl::context> tls;
@@ -183,6 +185,23 @@ struct Shared {
   limits::Limits limits;
   BlockingPool blocking{1};  // scrypt hashing and file writes, off the I/O threads
 };
+
+// loadBalancing.enabled: the strategies; else the relay core's priority-then-least-recent.
+void make_scheduler(const config::LoadBalancingConfig& lb, Shared& s) {
+  if (!lb.enabled) {
+    s.scheduler = std::make_unique<scheduler::PriorityLruScheduler>();
+    return;
+  }
+  scheduler::StrategySettings settings;
+  settings.fallback = scheduler::parse_strategy(lb.defaultStrategy).value_or(scheduler::Strategy::Balanced);
+  settings.weights = {lb.algorithmWeights.costPriority, lb.algorithmWeights.performance,
+                      lb.algorithmWeights.loadBalance, lb.algorithmWeights.reliability};
+  settings.pause_at = lb.pauseAtUtilization;
+  settings.ttfb_threshold_ms = lb.healthCheck.responseTimeThreshold;
+  auto strategies = std::make_unique<scheduler::StrategyScheduler>(settings);
+  s.strategies = strategies.get();
+  s.scheduler = std::move(strategies);
+}
 
 Result<std::unique_ptr<Shared>> make_shared_state(const config::Config& cfg, IoThreads& io, RedisClients& redis) {
   auto pricing = usage::PricingTable::load(cfg.usage.pricingFile);
@@ -192,6 +211,7 @@ Result<std::unique_ptr<Shared>> make_shared_state(const config::Config& cfg, IoT
   auto tls = upstream_tls(cfg);
   if (!tls) return tls.error();
   auto s = std::make_unique<Shared>(cfg, redis, std::move(*pricing), std::move(*trusted), std::move(*tls));
+  make_scheduler(cfg.loadBalancing, *s);
   s->pools = std::make_unique<ConnectionPools>(io, *s->tls);
   return s;
 }
@@ -200,7 +220,7 @@ Result<std::unique_ptr<Shared>> make_shared_state(const config::Config& cfg, IoT
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
                                                   bool embedded) {
   register_root_routes(router);
-  auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.key_cache, s.accounts, s.scheduler, s.pricing,
+  auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.key_cache, s.accounts, *s.scheduler, s.pricing,
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
                                                        s.limits);
   relay_deps->spool = &usage.spool();
@@ -260,6 +280,9 @@ int serve(config::Loaded loaded) {
 
   http_server::Router router;
   auto relay_deps = register_routes(router, s, usage, *embedded != nullptr);
+  LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
+                              relay_deps->load_book, relay_deps->slot_waiters, s.strategies);
+  balancing.start();
   http_server::Server server(io.executors(), router, server_options(cfg));
   if (auto listening = server.listen(); !listening) {
     spdlog::error("{}", listening.error().message);
@@ -283,6 +306,7 @@ int serve(config::Loaded loaded) {
     relay_deps->stopping = true;
     usage.stop();
     sync.stop();
+    balancing.stop();
     s.blocking.stop();
     for (auto& r : redis.owned) r->stop();
     if (*embedded) (*embedded)->stop();

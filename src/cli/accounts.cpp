@@ -1,4 +1,5 @@
 // `crs accounts ...`: upstream accounts. Credentials go in once and are only shown masked.
+#include <cstring>
 #include <iostream>
 #include <memory>
 
@@ -7,6 +8,7 @@
 
 #include <boost/asio/ssl.hpp>
 
+#include "accounts/account_fields.hpp"
 #include "accounts/account_store.hpp"
 #include "accounts/oauth.hpp"
 #include "upstream/http_call.hpp"
@@ -20,59 +22,50 @@ namespace crs::cli {
 namespace json = boost::json;
 namespace {
 
-struct AddOptions {
-  std::string type, name, base_url, api_key, access_token, refresh_token, proxy;
-  int64_t expires_at = 0;
-  int priority = 50;
-};
+// The account fields given on the command line, as the admin API would take them
+// (accounts/account_fields.hpp).
+struct AccountFlags {
+  json::object given;
 
-json::object account_json(const accounts::Account& a) {
-  json::object creds;
-  if (!a.credentials.api_key.empty()) creds["apiKey"] = mask_secret(a.credentials.api_key);
-  if (!a.credentials.access_token.empty()) creds["accessToken"] = mask_secret(a.credentials.access_token);
-  if (!a.credentials.refresh_token.empty()) creds["refreshToken"] = mask_secret(a.credentials.refresh_token);
-  if (a.credentials.expires_at_ms) creds["expiresAt"] = a.credentials.expires_at_ms;
-  return json::object{{"id", a.id},
-                      {"name", a.name},
-                      {"type", a.type},
-                      {"baseUrl", a.base_url},
-                      {"proxy", a.proxy.empty() ? json::value(nullptr) : json::value(upstream::redact_proxy_url(a.proxy))},
-                      {"priority", a.priority},
-                      {"enabled", a.enabled},
-                      {"status", a.status},
-                      {"statusReason", a.status_reason},
-                      {"unavailableUntil", a.unavailable_until_ms},
-                      {"createdAt", a.created_at},
-                      {"lastUsedAt", a.last_used_at.empty() ? json::value(nullptr) : json::value(a.last_used_at)},
-                      {"credentials", std::move(creds)}};
-}
-
-// Checks the flags and builds the record; an empty error means it is valid.
-std::string build_account(const AddOptions& o, accounts::Account& a) {
-  a.name = o.name;
-  a.type = o.type;
-  a.priority = o.priority;
-  a.proxy = o.proxy;
-  if (o.priority < 1 || o.priority > 100) return "--priority must be between 1 and 100";
-  if (auto p = upstream::parse_proxy_url(o.proxy); !p) return "--proxy: " + p.error().message;
-  if (o.type == accounts::kClaudeConsole) {
-    if (o.base_url.empty()) return "--base-url is required for claude-console accounts";
-    if (o.api_key.empty()) return "--api-key is required for claude-console accounts";
-    a.base_url = o.base_url;
-    a.credentials.api_key = o.api_key;
-  } else if (o.type == accounts::kClaudeOauth) {
-    if (o.access_token.empty() || o.refresh_token.empty() || o.expires_at <= 0)
-      return "--access-token, --refresh-token and --expires-at are required for claude-oauth accounts";
-    a.base_url = o.base_url;
-    a.credentials.access_token = o.access_token;
-    a.credentials.refresh_token = o.refresh_token;
-    a.credentials.expires_at_ms = o.expires_at;
-  } else {
-    return "--type must be claude-console or claude-oauth";
+  void flag(CLI::App* cmd, const std::string& name, const char* member, const std::string& help) {
+    cmd->add_option_function<std::string>(
+        name, [this, member](const std::string& v) { given[member] = v; }, help);
   }
-  if (auto b = upstream::parse_base_url(a.base_url); !b) return "--base-url: " + b.error().message;
-  return {};
-}
+  // A field's error as the command line's user knows it: "baseUrl: ..." -> "--base-url: ...".
+  static std::string in_flags(std::string message) {
+    static const std::pair<const char*, const char*> kFlags[] = {
+        {"type", "--type"}, {"name", "--name"}, {"baseUrl", "--base-url"}, {"apiKey", "--api-key"},
+        {"accessToken", "--access-token"}, {"refreshToken", "--refresh-token"}, {"expiresAt", "--expires-at"},
+        {"proxy", "--proxy"}, {"priority", "--priority"}, {"maxConcurrency", "--max-concurrency"},
+        {"weight", "--weight"}, {"costFactor", "--cost-factor"}, {"plan", "--plan"},
+        {"schedulable", "--schedulable"}, {"models", "--models"}, {"modelMapping", "--model-map"}};
+    for (auto [member, flag] : kFlags)
+      if (message.starts_with(std::string(member) + ":")) return flag + message.substr(std::strlen(member));
+    return message;
+  }
+  void add_to(CLI::App* cmd, bool creating) {
+    if (creating) flag(cmd, "--type", "type", "claude-console or claude-oauth");
+    flag(cmd, "--name", "name", "Name shown in listings");
+    flag(cmd, "--base-url", "baseUrl", "API base URL (claude-oauth default: oauth.apiBaseUrl)");
+    flag(cmd, "--api-key", "apiKey", "Console API key (claude-console)");
+    flag(cmd, "--access-token", "accessToken", "OAuth access token (claude-oauth)");
+    flag(cmd, "--refresh-token", "refreshToken", "OAuth refresh token (claude-oauth)");
+    flag(cmd, "--expires-at", "expiresAt", "Access token expiry, Unix ms (claude-oauth)");
+    flag(cmd, "--proxy", "proxy", "http://user:pass@host:port or socks5://user:pass@host:port (\"\" for none)");
+    flag(cmd, "--priority", "priority", "1-100, lower is preferred (default 50)");
+    add_scheduling_flags(cmd);
+  }
+  void add_scheduling_flags(CLI::App* cmd) {
+    flag(cmd, "--max-concurrency", "maxConcurrency", "Requests in flight on this account, all instances (0 = no cap)");
+    flag(cmd, "--weight", "weight", "Share for weighted_random and balanced (default: from --plan, else 1)");
+    flag(cmd, "--cost-factor", "costFactor",
+         "What a token costs here relative to list price (default 1.0; claude-oauth 0.1)");
+    flag(cmd, "--plan", "plan", "claude-oauth subscription: pro, max5, max20 or a number (capacity relative to pro)");
+    flag(cmd, "--schedulable", "schedulable", "true, or false to keep it for bound keys only");
+    flag(cmd, "--models", "models", "Models it serves, comma-separated; \"prefix*\" matches a prefix (\"\" = any)");
+    flag(cmd, "--model-map", "modelMapping", "requested=upstream,... model names to send up instead");
+  }
+};
 
 void print_account(const accounts::Account& a) {
   std::cout << fmt::format("{:<36}  {:<20}  {:<14}  {:<8}  {:<3}  {:<12}  {}\n", a.id, a.name, a.type,
@@ -84,18 +77,38 @@ void print_header() {
                            "PRI", "STATUS", "BASE URL");
 }
 
-Task<int> add(GlobalOptions options, AddOptions o, store::RedisClient& redis, const config::Config& cfg) {
-  if (o.base_url.empty() && o.type == accounts::kClaudeOauth) o.base_url = cfg.oauth.apiBaseUrl;
+Task<int> add(GlobalOptions options, json::object given, store::RedisClient& redis, const config::Config& cfg) {
   accounts::Account a;
-  if (auto problem = build_account(o, a); !problem.empty()) co_return fail(options, problem);
+  auto* type = given.if_contains("type");
+  if (type && type->is_string() && type->get_string() == accounts::kClaudeOauth && !given.contains("baseUrl"))
+    given["baseUrl"] = cfg.oauth.apiBaseUrl;
+  if (auto s = accounts::apply_account_changes(a, given, true); !s)
+    co_return fail(options, AccountFlags::in_flags(s.error().message));
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   auto added = co_await store.add(std::move(a));
   if (!added) co_return fail(options, added.error().message);
   if (options.json) {
-    std::cout << json::serialize(account_json(*added)) << "\n";
+    std::cout << json::serialize(accounts::account_json(*added)) << "\n";
   } else {
     std::cout << "Added account " << added->id << " (" << added->name << ").\n";
   }
+  co_return 0;
+}
+
+Task<int> update(GlobalOptions options, std::string id, json::object given, store::RedisClient& redis,
+                 const config::Config& cfg) {
+  if (given.empty()) co_return fail(options, "nothing to change: give at least one field");
+  accounts::AccountStore store(redis, cfg.security.encryptionKey);
+  auto found = co_await store.get(id);
+  if (!found) co_return fail(options, found.error().message);
+  if (!*found) co_return fail(options, "no account with id " + id);
+  accounts::Account a = std::move(**found);
+  bool credentials = false;
+  if (auto s = accounts::apply_account_changes(a, given, false, &credentials); !s)
+    co_return fail(options, AccountFlags::in_flags(s.error().message));
+  if (auto s = co_await store.update(a, credentials); !s) co_return fail(options, s.error().message);
+  if (options.json) std::cout << json::serialize(accounts::account_json(a)) << "\n";
+  else std::cout << "Account " << id << " updated.\n";
   co_return 0;
 }
 
@@ -119,7 +132,7 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
   auto a = co_await store.get(id);
   if (!a) co_return fail(options, a.error().message);
   if (!*a) co_return fail(options, "no account with id " + id);
-  auto j = account_json(**a);
+  auto j = accounts::account_json(**a);
   if (options.json) {
     std::cout << json::serialize(j) << "\n";
   } else {
@@ -173,6 +186,7 @@ Task<int> oauth_url(GlobalOptions options, store::RedisClient& redis, const conf
 struct ExchangeOptions {
   std::string session, code, name, proxy;
   int priority = 50;
+  AccountFlags scheduling;
 };
 
 Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisClient& redis,
@@ -204,16 +218,16 @@ Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisC
   auto tokens = accounts::oauth::parse_token_answer(answer.body, accounts::now_ms());
   if (!tokens) co_return fail(options, tokens.error().message);
   co_await redis.command(store::make_command("DEL", "oauth_session:" + o.session));  // codes are single-use
-  AddOptions add_options;
-  add_options.type = std::string(accounts::kClaudeOauth);
-  add_options.name = o.name;
-  add_options.base_url = cfg.oauth.apiBaseUrl;
-  add_options.access_token = tokens->credentials.access_token;
-  add_options.refresh_token = tokens->credentials.refresh_token;
-  add_options.expires_at = tokens->credentials.expires_at_ms;
-  add_options.proxy = o.proxy;
-  add_options.priority = o.priority;
-  co_return co_await add(options, add_options, redis, cfg);
+  json::object given{{"type", accounts::kClaudeOauth},
+                     {"name", o.name},
+                     {"baseUrl", cfg.oauth.apiBaseUrl},
+                     {"accessToken", tokens->credentials.access_token},
+                     {"refreshToken", tokens->credentials.refresh_token},
+                     {"expiresAt", tokens->credentials.expires_at_ms},
+                     {"proxy", o.proxy},
+                     {"priority", o.priority}};
+  for (const auto& [member, value] : o.scheduling.given) given[member] = value;
+  co_return co_await add(options, std::move(given), redis, cfg);
 }
 
 }  // namespace
@@ -222,20 +236,23 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
   auto* accounts_cmd = app.add_subcommand("accounts", "Upstream accounts (Claude Console keys, Claude OAuth)");
   accounts_cmd->require_subcommand(1);
 
-  auto o = std::make_shared<AddOptions>();
+  auto o = std::make_shared<AccountFlags>();
   auto* add_cmd = accounts_cmd->add_subcommand("add", "Add an account");
-  add_cmd->add_option("--type", o->type, "claude-console or claude-oauth")->required();
-  add_cmd->add_option("--name", o->name, "Name shown in listings")->required();
-  add_cmd->add_option("--base-url", o->base_url, "API base URL (claude-oauth default: oauth.apiBaseUrl, https://api.anthropic.com)");
-  add_cmd->add_option("--api-key", o->api_key, "Console API key (claude-console)");
-  add_cmd->add_option("--access-token", o->access_token, "OAuth access token (claude-oauth)");
-  add_cmd->add_option("--refresh-token", o->refresh_token, "OAuth refresh token (claude-oauth)");
-  add_cmd->add_option("--expires-at", o->expires_at, "Access token expiry, Unix ms (claude-oauth)");
-  add_cmd->add_option("--proxy", o->proxy, "http://user:pass@host:port or socks5://user:pass@host:port");
-  add_cmd->add_option("--priority", o->priority, "1-100, lower is preferred (default 50)");
+  o->add_to(add_cmd, true);
   add_cmd->callback([&ctx, o] {
     ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
-      return add(ctx.global, *o, r, c);
+      return add(ctx.global, o->given, r, c);
+    });
+  });
+
+  auto u = std::make_shared<AccountFlags>();
+  auto update_id = std::make_shared<std::string>();
+  auto* update_cmd = accounts_cmd->add_subcommand("update", "Change an account's fields (the others stay)");
+  update_cmd->add_option("id", *update_id, "Account id")->required();
+  u->add_to(update_cmd, false);
+  update_cmd->callback([&ctx, u, update_id] {
+    ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
+      return update(ctx.global, *update_id, u->given, r, c);
     });
   });
 
@@ -267,6 +284,7 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
   exchange->add_option("--name", x->name, "Name of the new account")->required();
   exchange->add_option("--proxy", x->proxy, "Proxy for this account (also used for the exchange)");
   exchange->add_option("--priority", x->priority, "1-100, lower is preferred (default 50)");
+  x->scheduling.add_scheduling_flags(exchange);
   exchange->callback([&ctx, x] {
     ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
       return oauth_exchange(ctx.global, *x, r, c);

@@ -67,7 +67,11 @@ struct AlgorithmWeights {
 struct LoadBalancingConfig {
   bool enabled = true;
   std::string defaultStrategy = "balanced";
-  int selectionTimeout = 5000;         // ms
+  int selectionTimeout = 5000;         // ms a request waits for a slot when every candidate is full
+  int maxWaiting = 100;                // requests waiting for a slot, per instance; more get 529
+  double pauseAtUtilization = 0.95;    // headroom: an account over this 5h/7d utilisation is a last resort
+  int stickyTtl = 3600;                // s a conversation keeps its account (0 = no sticky sessions)
+  int stickyMaxTtfb = 10000;           // ms; a sticky account slower than this loses its sessions
   HealthCheckConfig healthCheck;
   FailureRecoveryConfig failureRecovery;
   AlgorithmWeights algorithmWeights;

@@ -111,6 +111,14 @@ std::vector<KeySpec> build() {
       .one_of({"least_used", "least_recent", "lowest_cost", "balanced", "weighted_random"});
   add(s, p(lb, "selectionTimeout"), CRS_FIELD(loadBalancing.selectionTimeout))
       .from_env({"LOAD_BALANCING_SELECTION_TIMEOUT"}).range(1, 600000);
+  add(s, p(lb, "maxWaiting"), CRS_FIELD(loadBalancing.maxWaiting))
+      .from_env({"LOAD_BALANCING_MAX_WAITING"}).range(0, 100000);
+  add(s, p(lb, "pauseAtUtilization"), CRS_FIELD(loadBalancing.pauseAtUtilization))
+      .from_env({"LOAD_BALANCING_PAUSE_AT_UTILIZATION"}).range(0, 1);
+  add(s, p(lb, "stickyTtl"), CRS_FIELD(loadBalancing.stickyTtl))
+      .from_env({"LOAD_BALANCING_STICKY_TTL"}).range(0, 30 * 86400);
+  add(s, p(lb, "stickyMaxTtfb"), CRS_FIELD(loadBalancing.stickyMaxTtfb))
+      .from_env({"LOAD_BALANCING_STICKY_MAX_TTFB"}).range(1, 3600000);
   add(s, p(lb, "healthCheck.interval"), CRS_FIELD(loadBalancing.healthCheck.interval))
       .from_env({"LOAD_BALANCING_HEALTH_CHECK_INTERVAL"}).range(1, 86400);
   add(s, p(lb, "healthCheck.responseTimeThreshold"), CRS_FIELD(loadBalancing.healthCheck.responseTimeThreshold))

@@ -274,8 +274,12 @@ Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply,
 }
 
 ScriptCall Limits::renewal(std::string_view key_id, const std::string& lease) const {
+  return renewal_in(leases_key(key_id), lease);
+}
+
+ScriptCall Limits::renewal_in(std::string leases_zset, const std::string& lease) const {
   int64_t ttl = std::chrono::duration_cast<std::chrono::milliseconds>(lease_ttl_).count();
-  return {&kRenewal, kRenewal.call({leases_key(key_id)}, {lease, std::to_string(ttl)})};
+  return {&kRenewal, kRenewal.call({std::move(leases_zset)}, {lease, std::to_string(ttl)})};
 }
 
 ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {

@@ -63,6 +63,8 @@ class Limits {
   Decision decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const;
   // Keeps a lease alive; sent every lease_ttl/3 while the request lives.
   ScriptCall renewal(std::string_view key_id, const std::string& lease) const;
+  // The same for a lease in any sorted set of leases (an account's, scheduler/selection.hpp).
+  ScriptCall renewal_in(std::string leases_zset, const std::string& lease) const;
   // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.

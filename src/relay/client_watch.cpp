@@ -8,6 +8,7 @@ namespace {
 void mark_gone(ClientWatch& watch) {
   watch.gone = true;
   if (watch.upstream) watch.upstream->abort();
+  if (watch.waiting) watch.waiting->cancel();
 }
 
 // After the client's read side ended: gone once the socket reports an error (a reset).

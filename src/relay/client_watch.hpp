@@ -24,6 +24,7 @@ namespace crs::relay {
 
 struct ClientWatch {
   upstream::Connection* upstream = nullptr;
+  asio::steady_timer* waiting = nullptr;  // waiting for an account slot: cancelled when the client goes
   bool answering = false;  // the answer's head has been sent to the client
   bool gone = false;
   bool shutdown = false;   // cut at the end of the shutdown grace period

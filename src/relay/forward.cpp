@@ -10,8 +10,10 @@
 #include "adapters/request_needs.hpp"
 #include "core/time.hpp"
 #include "http/responses.hpp"
+#include "relay/account_choice.hpp"
 #include "relay/admission.hpp"
 #include "relay/answers.hpp"
+#include "scheduler/selection.hpp"
 
 namespace crs::relay {
 namespace {
@@ -69,27 +71,6 @@ class InFlight {
   ClientWatch& watch_;
 };
 
-// An account picked for one attempt, with the adapter of its kind and where it is reached.
-struct Picked {
-  accounts::Account account;
-  const adapters::Adapter* adapter = nullptr;
-  adapters::Endpoint endpoint;  // set by resolve_endpoint
-
-  const upstream::BaseUrl& base() const { return *endpoint.base; }
-  const upstream::Proxy& proxy() const { return *endpoint.proxy; }
-};
-
-// What the attempts so far have left.
-struct Attempts {
-  std::set<std::string> tried;
-  std::set<std::string> refresh_now;  // answered Unauthorized; may pass after a refresh
-  std::optional<adapters::UpstreamError> last_error;  // the last account error, for the client if all fail
-  const adapters::Adapter* last_error_adapter = nullptr;
-  std::string last_failure;  // the last failure without an answer
-  std::string unsupported;   // a feature some account's kind lacked
-  std::optional<adapters::RequestNeeds> needs;  // read once, when a kind lacks a feature
-};
-
 // The upstream side of one attempt. The watch never outlives the connection it may abort.
 struct UpstreamCall {
   explicit UpstreamCall(ClientWatch& w) : watch(w) {}
@@ -101,6 +82,7 @@ struct UpstreamCall {
 
   ClientWatch& watch;
   std::unique_ptr<upstream::Connection> conn;
+  double ttfb_ms = -1;  // from sending the request to the answer's head
   std::optional<upstream::ResponseParser> parser;
   unsigned status() const { return parser->get().result_int(); }
 };
@@ -175,78 +157,6 @@ Task<void> mark_account(RelayedRequest& r, const accounts::Account& account, con
   co_await report(r.d(), r.worker, account, status, until, v.reason);
 }
 
-// The feature of this request the kind lacks, "" if none. The body's content is read only
-// for a kind that lacks a content feature (no built-in kind does).
-std::string_view lacking_feature(RelayedRequest& r, Attempts& a, const adapters::Adapter& adapter) {
-  auto features = adapter.features();
-  if (features.complete()) return {};
-  if (!a.needs) {
-    a.needs = adapters::RequestNeeds{r.op, r.fields.stream, false, false, false};
-    adapters::read_content_needs(r.body(), *a.needs);
-  }
-  return adapters::missing_feature(features, *a.needs);
-}
-
-// An account of a kind this instance does not know (a newer instance's, during a rolling
-// upgrade) is skipped here and left alone in Redis: other instances may serve it. Said once.
-void warn_unknown_kind(const accounts::Account& account) {
-  static std::mutex mutex;
-  static std::set<std::string> warned;
-  std::lock_guard lock(mutex);
-  if (warned.insert(account.id).second)
-    spdlog::warn("account {} ({}) is of type \"{}\", which this relay does not know; it is skipped", account.name,
-                 account.id, account.type);
-}
-
-// Whether the key may use the account: a key bound to an account uses only it. Account groups
-// do not exist yet: a key bound to one uses no account (never the shared pool instead).
-bool may_use(const RelayedRequest& r, const accounts::Account& account) {
-  const std::string& bound = r.key.bound_account;
-  return bound.empty() || (!bound.starts_with("group:") && account.id == bound);
-}
-
-// The accounts the scheduler chooses from: all of them, or the one the key is bound to.
-std::optional<accounts::Account> schedule(RelayedRequest& r, Attempts& a) {
-  auto snapshot = r.d().accounts.snapshot();
-  int64_t now = accounts::now_ms();
-  if (r.key.bound_account.empty()) return r.d().scheduler.pick(*snapshot, a.tried, now);
-  accounts::AccountList bound;
-  for (const auto& account : *snapshot)
-    if (may_use(r, account)) bound.push_back(account);
-  return r.d().scheduler.pick(bound, a.tried, now);
-}
-
-// Whether some account, usable now or not, has a kind that can serve this request.
-bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
-  for (const auto& account : *r.d().accounts.snapshot()) {
-    const auto* adapter = adapters::find_adapter(account.type);
-    if (account.enabled && may_use(r, account) && adapter && lacking_feature(r, a, *adapter).empty()) return true;
-  }
-  return false;
-}
-
-// The next account to try (scheduler), among those whose kind can serve this request, into
-// `p`; false when none is left.
-bool pick_account(RelayedRequest& r, Attempts& a, Picked& p) {
-  while (true) {
-    auto account = schedule(r, a);
-    if (!account) return false;
-    a.tried.insert(account->id);
-    const adapters::Adapter* adapter = adapters::find_adapter(account->type);
-    if (!adapter) {
-      warn_unknown_kind(*account);
-      continue;
-    }
-    if (auto missing = lacking_feature(r, a, *adapter); !missing.empty()) {
-      a.unsupported = std::string(missing);
-      continue;
-    }
-    p.account = std::move(*account);
-    p.adapter = adapter;
-    return true;
-  }
-}
-
 // The account made ready by its adapter (a fresh OAuth token). Called only when the adapter
 // says it must be: most calls need nothing, and pay for no coroutine here.
 Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a, bool refresh) {
@@ -275,8 +185,19 @@ std::string resolve_endpoint(Picked& p) {
 Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
   const auto& rc = r.rc();
   auto& pool = *r.d().pools.at(r.worker);
-  auto out = p.adapter->build_request(r.client_call(), p.account, p.base());
-  const std::string& body = out.body ? *out.body : r.body();
+  // An account that serves the model under another name gets the body with that name spliced in.
+  const adapters::ClientCall& client = r.client_call();
+  std::optional<std::string> mapped;
+  std::optional<adapters::ClientCall> mapped_call;
+  auto upstream_model = p.account.scheduling.upstream_model(r.fields.model);
+  if (upstream_model && r.fields.model_size > 0) {
+    mapped = r.body();
+    mapped->replace(r.fields.model_at, r.fields.model_size, "\"" + *upstream_model + "\"");
+    mapped_call.emplace(
+        adapters::ClientCall{client.request, client.query, client.op, *upstream_model, client.stream, *mapped});
+  }
+  auto out = p.adapter->build_request(mapped_call ? *mapped_call : client, p.account, p.base());
+  const std::string& body = out.body ? *out.body : (mapped ? *mapped : r.body());
   out.head.content_length(body.size());
   std::string failure;
   bool timed_out = false;
@@ -293,9 +214,13 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
     call.parser->body_limit(boost::none);
     call.parser->header_limit(64 * 1024);
     call.conn->expires_after(std::chrono::milliseconds(rc.firstByteTimeout));
+    auto sent_at = std::chrono::steady_clock::now();
     beast::error_code ec = co_await call.conn->write(out.head, body);
     if (!ec) ec = co_await call.conn->read_header(*call.parser);
-    if (!ec) co_return true;
+    if (!ec) {
+      call.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at).count();
+      co_return true;
+    }
     bool stale = call.conn->reused && is_stale_connection_error(ec);
     timed_out = ec == beast::error::timeout;
     failure = timed_out ? fmt::format("no response within {} ms", rc.firstByteTimeout) : ec.message();
@@ -305,6 +230,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   }
   if (r.gone_or_cut()) co_return false;
   a.last_failure = failure;
+  r.d().load_book.answered(p.account.id, -1, false);
   auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
   co_await mark_account(r, p.account, verdict);
   co_return false;
@@ -320,6 +246,7 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   r.watch->upstream = nullptr;
   auto verdict = p.adapter->classify(e, accounts::now_ms());
   const std::string& id = p.account.id;
+  r.d().load_book.answered(id, call.ttfb_ms, verdict.what == adapters::ErrorClass::ClientError);
   if (verdict.what == adapters::ErrorClass::ClientError) {
     // No other account would do better, and this one is fine.
     co_await r.admission.release_now();
@@ -339,6 +266,32 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
 }
 
 // ---- answers ----
+
+// A number in [0, 10] from a header, or -1.
+double fraction_header(const http::response_header<>& h, std::string_view name) {
+  auto it = h.find(name);
+  if (it == h.end()) return -1;
+  std::string text(it->value());
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  return end && *end == 0 && v >= 0 && v <= 10 ? v : -1;
+}
+
+// What the answer tells of the account: its time to first byte, and the upstream's own view of
+// its subscription windows (recorded for every instance, off the hot path).
+void note_answer(RelayedRequest& r, const Picked& p, UpstreamCall& call) {
+  auto& book = r.d().load_book;
+  book.answered(p.account.id, call.ttfb_ms, true);
+  const auto& head = call.parser->get().base();
+  double five_hour = fraction_header(head, "anthropic-ratelimit-unified-5h-utilization");
+  double seven_day = fraction_header(head, "anthropic-ratelimit-unified-7d-utilization");
+  if (five_hour < 0 && seven_day < 0) return;
+  book.utilization(p.account.id, five_hour, seven_day);
+  auto load = book.load_of(p.account.id);
+  r.d().usage_writers.at(r.worker)->append(
+      scheduler::utilization_record(p.account.id, load.utilization_5h, load.utilization_7d),
+      "utilisation of account " + p.account.id);
+}
 
 const std::string& served_model(const RelayedRequest& r, const adapters::AnswerFacts& f) {
   return f.served_model.empty() ? r.fields.model : f.served_model;
@@ -444,10 +397,20 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
     co_await r.ex.send(to_client(*a.last_error_adapter, *a.last_error));
   } else if (!a.last_failure.empty()) {
     co_await r.ex.send(error(http::status::bad_gateway, "Upstream request failed: " + a.last_failure));
+  } else if (model_served_nowhere(r)) {
+    co_await r.ex.send(http_server::anthropic_error(
+        http::status::not_found, "not_found_error",
+        "model: " + r.fields.model + " is not served by any upstream account available to this key"));
   } else if (!a.unsupported.empty() && !some_account_can_serve(r, a)) {
     co_await r.ex.send(error(http::status::bad_request,
                              "No upstream account can serve this request: it needs " + a.unsupported +
                                  ", which the available accounts do not support"));
+  } else if (a.waited_in_vain) {
+    auto answer = http_server::anthropic_error(
+        static_cast<http::status>(529), "overloaded_error",
+        fmt::format("Every upstream account this key may use is at its concurrency cap (waited {} ms); retry shortly",
+                    r.d().config.loadBalancing.selectionTimeout));
+    co_await r.ex.send(std::move(answer));
   } else if (!r.key.bound_account.empty()) {
     const std::string& bound = r.key.bound_account;
     std::string why = bound.starts_with("group:")
@@ -472,7 +435,7 @@ Task<void> forward_with_failover(RelayedRequest& r) {
   Attempts a;
   for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
     Picked picked;
-    if (!pick_account(r, a, picked)) break;
+    if (co_await choose_account(r, a, picked) != Choice::Picked) break;
     bool refresh = a.refresh_now.count(picked.account.id) > 0;
     if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;
@@ -491,6 +454,7 @@ Task<void> forward_with_failover(RelayedRequest& r) {
       continue;
     }
     // Success: from here on the answer belongs to this account.
+    note_answer(r, picked, call);
     if (picked.adapter->is_stream(call.parser->get().base())) co_await stream_back(r, picked, call, guard);
     else co_await answer_whole(r, picked, call, guard);
     co_return;

@@ -10,7 +10,11 @@ LeaseRenewer::LeaseRenewer(asio::any_io_executor executor, store::RedisClient& r
     : executor_(executor), redis_(redis), limits_(limits), timer_(executor) {}
 
 void LeaseRenewer::add(const std::string& lease, const std::string& key_id) {
-  leases_[lease] = key_id;
+  add_in(lease, limits::Limits::leases_key(key_id));
+}
+
+void LeaseRenewer::add_in(const std::string& lease, std::string leases_zset) {
+  leases_[lease] = std::move(leases_zset);
   if (running_) return;
   running_ = true;
   asio::co_spawn(executor_, run(), asio::detached);
@@ -29,8 +33,8 @@ Task<void> LeaseRenewer::run() {
     std::vector<store::RedisCommand> renewals;
     std::vector<const store::Script*> scripts;
     renewals.reserve(leases_.size());
-    for (const auto& [lease, key_id] : leases_) {
-      auto call = limits_.renewal(key_id, lease);
+    for (const auto& [lease, zset] : leases_) {
+      auto call = limits_.renewal_in(zset, lease);
       renewals.push_back(std::move(call.command));
       scripts.push_back(call.script);
     }

@@ -16,8 +16,9 @@ class LeaseRenewer {
  public:
   LeaseRenewer(asio::any_io_executor executor, store::RedisClient& redis, const limits::Limits& limits);
 
-  // Call on the renewer's I/O thread.
+  // Call on the renewer's I/O thread. A key's lease, and a lease in any other sorted set.
   void add(const std::string& lease, const std::string& key_id);
+  void add_in(const std::string& lease, std::string leases_zset);
   void remove(const std::string& lease);
 
  private:
@@ -26,7 +27,7 @@ class LeaseRenewer {
   asio::any_io_executor executor_;
   store::RedisClient& redis_;
   const limits::Limits& limits_;
-  std::unordered_map<std::string, std::string> leases_;  // lease -> key id
+  std::unordered_map<std::string, std::string> leases_;  // lease -> its sorted set
   asio::steady_timer timer_;
   bool running_ = false;
 };

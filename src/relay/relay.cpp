@@ -109,6 +109,7 @@ void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_exec
       for (ClientWatch* watch : set) {
         watch->shutdown = true;
         if (watch->upstream) watch->upstream->abort();
+        if (watch->waiting) watch->waiting->cancel();
       }
     });
   }

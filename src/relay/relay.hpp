@@ -15,7 +15,9 @@
 #include "limits/limits.hpp"
 #include "relay/client_watch.hpp"
 #include "relay/lease_renewer.hpp"
+#include "scheduler/load_book.hpp"
 #include "scheduler/scheduler.hpp"
+#include "scheduler/slot_waiters.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
 #include "usage/event_writer.hpp"
@@ -38,6 +40,10 @@ struct RelayDeps {
   std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
   std::atomic<bool> store_ready{false};                  // set once limit counters are seeded (serve.cpp)
   usage::UsageSpool* spool = nullptr;                    // what Redis could not take, sent again later
+  // What is known of each account's load (the strategies read it), and the requests waiting
+  // for an account slot.
+  scheduler::LoadBook load_book;
+  scheduler::SlotWaiters slot_waiters{static_cast<size_t>(config.loadBalancing.maxWaiting)};
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
 

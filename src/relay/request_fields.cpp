@@ -42,6 +42,12 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
     }
     auto value = field.value();
     if (key == "model") {
+      std::string_view token = value.raw_json_token();
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
+                                token.back() == '\t'))
+        token.remove_suffix(1);
+      f.model_at = static_cast<size_t>(token.data() - body.data());
+      f.model_size = token.size();
       std::string_view model;
       if (value.get_string().get(model)) {
         f.error = "model: must be a string";
@@ -59,6 +65,13 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
       double max_tokens = 0;
       if (!value.get_double().get(max_tokens) && max_tokens > 0)
         f.max_tokens = static_cast<int64_t>(std::min(max_tokens, static_cast<double>(usage::kMaxTokenCount)));
+    } else if (key == "metadata") {
+      // Only for telling conversations apart: anything malformed here is the upstream's to judge.
+      simdjson::ondemand::object metadata;
+      if (!value.get_object().get(metadata)) {
+        std::string_view user_id;
+        if (!metadata["user_id"].get_string().get(user_id) && user_id.size() <= 1024) f.user_id = std::string(user_id);
+      }
     } else if (key == "messages") {
       simdjson::ondemand::json_type type;
       if (value.type().get(type) || type != simdjson::ondemand::json_type::array) {

@@ -9,7 +9,12 @@ namespace crs::relay {
 
 struct RequestFields {
   std::string model;
+  // Where the model's JSON string (with its quotes) is in the body: an account that maps the
+  // model replaces exactly these bytes.
+  size_t model_at = 0;
+  size_t model_size = 0;
   bool stream = false;
+  std::string user_id;     // metadata.user_id (sticky sessions)
   int64_t max_tokens = 0;  // 0: absent or not a positive number (the upstream will say so)
   std::string error;  // non-empty: the body is not a usable Messages request (400)
 };

@@ -118,29 +118,6 @@ TEST(Endpoint, BaseAndProxyUrls) {
   EXPECT_EQ(upstream::redact_proxy_url("http://u:secret@p:1"), "http://u:***@p:1");
 }
 
-TEST(Scheduler, PriorityThenLeastRecentlyUsedSkippingUnusable) {
-  scheduler::PriorityLruScheduler s;
-  accounts::AccountList all(4);
-  all[0].id = "low-priority";
-  all[0].priority = 90;
-  all[1].id = "a";
-  all[1].priority = 10;
-  all[2].id = "b";
-  all[2].priority = 10;
-  all[3].id = "limited";
-  all[3].priority = 1;
-  all[3].status = std::string(accounts::kStatusRateLimited);
-  all[3].unavailable_until_ms = 5000;
-  EXPECT_EQ(s.pick(all, {}, 1000)->id, "a");
-  EXPECT_EQ(s.pick(all, {}, 1000)->id, "b");  // least recently used among equals
-  EXPECT_EQ(s.pick(all, {}, 1000)->id, "a");
-  EXPECT_EQ(s.pick(all, {"a", "b"}, 1000)->id, "low-priority");
-  EXPECT_EQ(s.pick(all, {}, 6000)->id, "limited");  // its cool-down is over
-  all[1].enabled = all[2].enabled = all[0].enabled = false;
-  all[3].status = std::string(accounts::kStatusUnauthorized);
-  EXPECT_FALSE(s.pick(all, {}, 6000).has_value());
-}
-
 }  // namespace
 }  // namespace crs
 

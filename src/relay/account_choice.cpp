@@ -1,0 +1,299 @@
+#include "relay/account_choice.hpp"
+
+#include <mutex>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/crypto.hpp"
+#include "core/logging.hpp"
+#include "relay/conversation.hpp"
+#include "scheduler/selection.hpp"
+#include "store/redis_script.hpp"
+
+namespace crs::relay {
+namespace {
+
+// ---- who may serve ----
+
+// Whether the key may use the account: a key bound to an account uses only it; account groups
+// do not exist yet, so a key bound to one uses no account (never the shared pool instead). An
+// account kept out of the pool (schedulable false) serves only the keys bound to it.
+bool may_use_account(const RelayedRequest& r, const accounts::Account& account) {
+  const std::string& bound = r.key.bound_account;
+  return bound.empty() ? account.scheduling.schedulable : (!bound.starts_with("group:") && account.id == bound);
+}
+
+// ... and for this request's model.
+bool may_use(const RelayedRequest& r, const accounts::Account& account) {
+  return may_use_account(r, account) && account.scheduling.serves(r.fields.model);
+}
+
+// The feature of this request the kind lacks, "" if none. The body's content is read only
+// for a kind that lacks a content feature (no built-in kind does).
+std::string_view lacking_feature(RelayedRequest& r, Attempts& a, const adapters::Adapter& adapter) {
+  auto features = adapter.features();
+  if (features.complete()) return {};
+  if (!a.needs) {
+    a.needs = adapters::RequestNeeds{r.op, r.fields.stream, false, false, false};
+    adapters::read_content_needs(r.body(), *a.needs);
+  }
+  return adapters::missing_feature(features, *a.needs);
+}
+
+// An account of a kind this instance does not know (a newer instance's, during a rolling
+// upgrade) is skipped here and left alone in Redis: other instances may serve it. Said once.
+void warn_unknown_kind(const accounts::Account& account) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::lock_guard lock(mutex);
+  if (warned.insert(account.id).second)
+    spdlog::warn("account {} ({}) is of type \"{}\", which this relay does not know; it is skipped", account.name,
+                 account.id, account.type);
+}
+
+// The accounts that can take this attempt, from the snapshot (which outlives the pointers).
+std::vector<const accounts::Account*> candidates(RelayedRequest& r, Attempts& a, const accounts::AccountList& all) {
+  int64_t now = accounts::now_ms();
+  std::vector<const accounts::Account*> out;
+  for (const auto& account : all) {
+    if (!account.usable(now) || a.tried.count(account.id) || !may_use(r, account)) continue;
+    const adapters::Adapter* adapter = adapters::find_adapter(account.type);
+    if (!adapter) {
+      warn_unknown_kind(account);
+      continue;
+    }
+    if (auto missing = lacking_feature(r, a, *adapter); !missing.empty()) {
+      a.unsupported = std::string(missing);
+      continue;
+    }
+    out.push_back(&account);
+  }
+  return out;
+}
+
+// ---- ordering ----
+
+// What the request would cost at list price on each account (its model, as mapped there): an
+// estimate of the input from the body and max_tokens of output.
+double list_cost(RelayedRequest& r, const accounts::Account& account) {
+  usage::Usage u;
+  u.input_tokens = static_cast<int64_t>(r.body().size() / 4) + 1;
+  u.output_tokens = r.fields.max_tokens > 0 ? r.fields.max_tokens : 4096;
+  auto mapped = account.scheduling.upstream_model(r.fields.model);
+  return static_cast<double>(r.d().pricing.cost(mapped ? *mapped : r.fields.model, u).micro);
+}
+
+std::vector<scheduler::Ranked> order(RelayedRequest& r, std::vector<scheduler::Candidate>& cs,
+                                     const std::vector<const accounts::Account*>& accounts) {
+  auto& book = r.d().load_book;
+  for (const auto* account : accounts)
+    cs.push_back(scheduler::Candidate{account, book.load_of(account->id), list_cost(r, *account)});
+  return r.d().scheduler.order(cs, scheduler::OrderInput{});
+}
+
+// The sticky session of this request ("" when sticky sessions are off or none can be told).
+const std::string& conversation(RelayedRequest& r, Attempts& a) {
+  if (!a.conversation) {
+    const auto& lb = r.d().config.loadBalancing;
+    bool sticky = lb.enabled && lb.stickyTtl > 0 && r.op == adapters::Operation::Messages;
+    a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id) : std::string();
+  }
+  return *a.conversation;
+}
+
+// Whether a sticky session may stay on the account: not paused by headroom, and its recent
+// times to first byte under loadBalancing.stickyMaxTtfb.
+bool may_stay(RelayedRequest& r, const scheduler::Candidate& c, bool paused) {
+  if (paused) return false;
+  auto recent = r.d().load_book.recent_ttfb(c.account->id);
+  if (recent.size() < 3) return true;
+  double sum = 0;
+  for (double t : recent) sum += t;
+  return sum / recent.size() <= r.d().config.loadBalancing.stickyMaxTtfb;
+}
+
+void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
+                  const std::vector<scheduler::Ranked>& ranked, const std::string& picked, std::string_view how,
+                  std::string_view detail) {
+  auto& log = load_balancing_log();
+  if (!log.should_log(spdlog::level::debug)) return;
+  std::string list;
+  for (const auto& k : ranked) {
+    const auto& c = cs[k.index];
+    list += fmt::format("{}{}(score={:.3f} cost={:.2f} perf={:.2f} load={:.2f} rel={:.2f}{})", list.empty() ? "" : " ",
+                        c.account->id, k.score, k.cost, k.performance, k.load, k.reliability,
+                        k.paused ? " paused" : "");
+  }
+  log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key.id,
+            r.d().scheduler.strategy_for(""), list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ",
+            detail);
+}
+
+// ---- choosing ----
+
+struct Pick {
+  const accounts::Account* account = nullptr;
+  std::string lease;
+  Choice outcome = Choice::NoneLeft;
+};
+
+// The choice made in Redis: caps held across instances, least_recent's order, the sticky
+// session's account.
+Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler::Candidate>& cs,
+                           const std::vector<scheduler::Ranked>& ranked, const std::string& session) {
+  auto& d = r.d();
+  scheduler::SelectionRequest req;
+  req.least_recent = d.scheduler.orders_in_redis("");
+  req.session = session;
+  req.sticky_ttl_s = d.config.loadBalancing.stickyTtl;
+  req.lease = r.ex.request_id() + ":" + crypto::random_hex(8);
+  req.lease_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.limits.lease_ttl()).count();
+  for (const auto& k : ranked) {
+    const auto& c = cs[k.index];
+    int tier = (k.paused ? 1000 : 0) + c.account->priority;
+    req.candidates.push_back(scheduler::SelectionCandidate{c.account->id, c.account->scheduling.max_concurrency, tier,
+                                                           may_stay(r, c, k.paused)});
+  }
+  auto& redis = *d.redis.at(r.worker);
+  auto reply = co_await store::run_script(redis, scheduler::selection_script(), scheduler::selection_command(req));
+  scheduler::Selection s;
+  if (reply) s = scheduler::read_selection(*reply);
+  else s.error = reply.error().message;
+  Pick pick;
+  if (!s.error.empty()) {
+    // Without Redis no cap can be held: only an uncapped account may take the request.
+    spdlog::warn("request {}: account selection in Redis failed ({}); only uncapped accounts are used",
+                 r.ex.request_id(), s.error);
+    for (const auto& k : ranked)
+      if (cs[k.index].account->scheduling.max_concurrency == 0) {
+        pick.account = cs[k.index].account;
+        pick.outcome = Choice::Picked;
+        co_return pick;
+      }
+    a.last_failure = "account slots cannot be checked right now (Redis: " + s.error + ")";
+    co_return pick;
+  }
+  std::string detail;
+  if (s.how == "moved") {
+    detail = fmt::format("moved_from={} reason={}", s.moved_from, s.why);
+    if (s.moved_from != s.account_id)
+      load_balancing_log().info("request={} sticky session {}… moved from account {} to {}: {}", r.ex.request_id(),
+                                session.substr(0, 12), s.moved_from, s.account_id.empty() ? "none" : s.account_id,
+                                s.why);
+  }
+  log_decision(r, cs, ranked, s.account_id, s.how, detail);
+  if (s.account_id.empty()) {
+    for (const auto& c : cs) a.full.insert(c.account->id);
+    pick.outcome = Choice::AllFull;
+    co_return pick;
+  }
+  for (const auto& c : cs)
+    if (c.account->id == s.account_id) {
+      pick.account = c.account;
+      if (c.account->scheduling.max_concurrency > 0) pick.lease = req.lease;
+      pick.outcome = Choice::Picked;
+    }
+  co_return pick;
+}
+
+// One try at choosing, without waiting.
+Task<Choice> choose_once(RelayedRequest& r, Attempts& a, Picked& p) {
+  auto snapshot = r.d().accounts.snapshot();
+  auto accounts = candidates(r, a, *snapshot);
+  if (accounts.empty()) co_return Choice::NoneLeft;
+  std::vector<scheduler::Candidate> cs;
+  auto ranked = order(r, cs, accounts);
+  const std::string& session = conversation(r, a);
+  bool capped = false;
+  for (const auto* account : accounts) capped = capped || account->scheduling.max_concurrency > 0;
+  Pick pick;
+  if (capped || !session.empty() || r.d().scheduler.orders_in_redis("")) {
+    pick = co_await choose_in_redis(r, a, cs, ranked, session);
+  } else {
+    pick.account = cs[ranked.front().index].account;
+    pick.outcome = Choice::Picked;
+    log_decision(r, cs, ranked, pick.account->id, "picked", "");
+  }
+  if (pick.outcome != Choice::Picked) co_return pick.outcome;
+  a.tried.insert(pick.account->id);
+  p.account = *pick.account;
+  p.adapter = adapters::find_adapter(p.account.type);
+  p.slot = std::make_unique<AccountSlot>(r, p.account.id, pick.lease);
+  co_return Choice::Picked;
+}
+
+// Every candidate is full: wait for a slot to be freed, up to loadBalancing.selectionTimeout.
+Task<Choice> wait_for_slot(RelayedRequest& r, Attempts& a, Picked& p) {
+  auto& d = r.d();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.config.loadBalancing.selectionTimeout);
+  asio::steady_timer timer(r.ex.stream().get_executor());
+  auto waiter = d.slot_waiters.join(a.full, timer);
+  if (!waiter) {
+    a.waited_in_vain = true;
+    co_return Choice::AllFull;
+  }
+  r.watch->waiting = &timer;
+  Choice outcome = Choice::AllFull;
+  while (!r.gone_or_cut()) {
+    timer.expires_at(deadline);
+    co_await timer.async_wait(use_nothrow);
+    if (r.gone_or_cut()) break;
+    bool last_try = std::chrono::steady_clock::now() >= deadline;
+    a.full.clear();
+    outcome = co_await choose_once(r, a, p);
+    if (outcome != Choice::AllFull || last_try) break;
+    d.slot_waiters.rewait(waiter);
+  }
+  r.watch->waiting = nullptr;
+  d.slot_waiters.leave(waiter);
+  if (outcome == Choice::AllFull) a.waited_in_vain = true;
+  co_return r.gone_or_cut() ? Choice::NoneLeft : outcome;
+}
+
+}  // namespace
+
+AccountSlot::AccountSlot(RelayedRequest& r, std::string account_id, std::string lease)
+    : deps_(r.deps), worker_(r.worker), account_id_(std::move(account_id)), lease_(std::move(lease)) {
+  deps_->load_book.selected(account_id_, accounts::now_ms());
+  if (!lease_.empty())
+    deps_->lease_renewer(worker_, r.ex.stream().get_executor()).add_in(lease_, scheduler::leases_key(account_id_));
+}
+
+AccountSlot::~AccountSlot() {
+  deps_->load_book.finished(account_id_);
+  if (lease_.empty()) return;
+  if (auto& renewer = deps_->lease_renewers.at(worker_)) renewer->remove(lease_);
+  // At shutdown the writers may be gone already; a lease left then expires by its TTL.
+  if (deps_->stopping) return;
+  auto release = scheduler::lease_release(account_id_, lease_);
+  deps_->usage_writers.at(worker_)->append(std::move(release.command), "release of account lease " + lease_,
+                                           release.script);
+}
+
+Task<Choice> choose_account(RelayedRequest& r, Attempts& a, Picked& p) {
+  a.full.clear();
+  auto outcome = co_await choose_once(r, a, p);
+  if (outcome == Choice::AllFull) outcome = co_await wait_for_slot(r, a, p);
+  co_return outcome;
+}
+
+bool model_served_nowhere(RelayedRequest& r) {
+  bool any = false;
+  for (const auto& account : *r.d().accounts.snapshot()) {
+    if (!may_use_account(r, account)) continue;
+    if (account.scheduling.serves(r.fields.model)) return false;
+    any = true;
+  }
+  return any;
+}
+
+bool some_account_can_serve(RelayedRequest& r, Attempts& a) {
+  for (const auto& account : *r.d().accounts.snapshot()) {
+    const auto* adapter = adapters::find_adapter(account.type);
+    if (account.enabled && may_use(r, account) && adapter && lacking_feature(r, a, *adapter).empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace crs::relay

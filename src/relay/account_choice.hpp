@@ -1,0 +1,69 @@
+#pragma once
+// Which account answers a request: the candidates (usable, allowed to the key, serving its
+// model, of a kind that can serve it), ordered by the scheduler's strategy, and the first not
+// at its cap, decided in Redis when other instances matter (caps, least_recent, sticky
+// sessions: one script, scheduler/selection.hpp). When every candidate is full the request
+// waits for a slot (loadBalancing.selectionTimeout), first come first served.
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "adapters/adapter.hpp"
+#include "adapters/request_needs.hpp"
+#include "relay/relayed_request.hpp"
+
+namespace crs::relay {
+
+// What the attempts so far have left.
+struct Attempts {
+  std::set<std::string> tried;
+  std::set<std::string> refresh_now;  // answered Unauthorized; may pass after a refresh
+  std::optional<adapters::UpstreamError> last_error;  // the last account error, for the client if all fail
+  const adapters::Adapter* last_error_adapter = nullptr;
+  std::string last_failure;  // the last failure without an answer
+  std::string unsupported;   // a feature some account's kind lacked
+  std::optional<adapters::RequestNeeds> needs;  // read once, when a kind lacks a feature
+  std::set<std::string> full;  // candidates found at their caps (waiting for one of them)
+  bool waited_in_vain = false;  // every candidate stayed full for selectionTimeout
+  std::optional<std::string> conversation;  // sticky session id, once computed ("" = none)
+};
+
+// The slot an account gives one attempt: counted in flight here, and on a capped account a
+// lease in Redis (renewed while it lives). Given back when the attempt ends.
+class AccountSlot {
+ public:
+  AccountSlot(RelayedRequest& r, std::string account_id, std::string lease);
+  ~AccountSlot();
+  AccountSlot(const AccountSlot&) = delete;
+  AccountSlot& operator=(const AccountSlot&) = delete;
+
+ private:
+  std::shared_ptr<RelayDeps> deps_;
+  size_t worker_;
+  std::string account_id_;
+  std::string lease_;
+};
+
+// An account picked for one attempt, with the adapter of its kind and where it is reached.
+struct Picked {
+  accounts::Account account;
+  const adapters::Adapter* adapter = nullptr;
+  adapters::Endpoint endpoint;  // set by resolve_endpoint
+  std::unique_ptr<AccountSlot> slot;
+
+  const upstream::BaseUrl& base() const { return *endpoint.base; }
+  const upstream::Proxy& proxy() const { return *endpoint.proxy; }
+};
+
+enum class Choice { Picked, NoneLeft, AllFull };
+
+// The next account to try into `p`, waiting for a slot if every candidate is full.
+Task<Choice> choose_account(RelayedRequest& r, Attempts& a, Picked& p);
+
+// The key may use accounts, but none of them (usable now or not) serves the model asked for.
+bool model_served_nowhere(RelayedRequest& r);
+// Some account, usable now or not, has a kind that can serve this request.
+bool some_account_can_serve(RelayedRequest& r, Attempts& a);
+
+}  // namespace crs::relay

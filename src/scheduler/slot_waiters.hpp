@@ -1,0 +1,44 @@
+#pragma once
+// Requests waiting for a slot because every account they may use is at its cap
+// (loadBalancing.selectionTimeout). First come, first served: when a slot of an account is
+// freed (announced on kSlotFreedChannel by the instance that released it), the longest-waiting
+// request that may use that account is woken to try again; a request that loses the race
+// keeps its place. No waiter polls Redis. The queue is bounded (loadBalancing.maxWaiting).
+// Any thread may call it; a waiter is woken on its own thread.
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "core/net.hpp"
+
+namespace crs::scheduler {
+
+class SlotWaiters {
+ public:
+  struct Waiter {
+    std::set<std::string> accounts;   // the accounts it may use
+    asio::steady_timer* timer = nullptr;  // cancelled to wake it; null once it has left
+    bool woken = false;
+  };
+
+  explicit SlotWaiters(size_t max_waiting) : max_(max_waiting) {}
+
+  // Joins the end of the queue; null when the queue is full. `timer` belongs to the waiter's
+  // coroutine and is cancelled, on its own executor, to wake it.
+  std::shared_ptr<Waiter> join(std::set<std::string> accounts, asio::steady_timer& timer);
+  void leave(const std::shared_ptr<Waiter>& waiter);
+  // Woken but without a slot: waits again, keeping its place.
+  void rewait(const std::shared_ptr<Waiter>& waiter);
+  // A slot of `account` was freed.
+  void freed(const std::string& account);
+  size_t size() const;
+
+ private:
+  size_t max_;
+  mutable std::mutex mutex_;
+  std::deque<std::shared_ptr<Waiter>> queue_;
+};
+
+}  // namespace crs::scheduler
