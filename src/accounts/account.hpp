@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "accounts/scheduling.hpp"
 
@@ -41,12 +42,21 @@ struct Account {
   std::string last_used_at;
   Credentials credentials;
   AccountScheduling scheduling;
+  std::vector<std::string> groups;  // ids of the account groups it belongs to
 
   // Usable now: enabled, and either active or its cool-down has passed.
   bool usable(int64_t now_ms) const {
     if (!enabled || status == kStatusUnauthorized) return false;
     return status == kStatusActive || now_ms >= unavailable_until_ms;
   }
+};
+
+// A named set of accounts; keys bound to "group:<id>" use only its members.
+struct AccountGroup {
+  std::string id;
+  std::string name;
+  std::string created_at;
+  std::vector<std::string> members;  // account ids
 };
 
 int64_t now_ms();

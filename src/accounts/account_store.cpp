@@ -1,5 +1,6 @@
 #include "accounts/account_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -202,13 +203,93 @@ Task<Result<std::vector<Account>>> AccountStore::list() {
   std::sort(out.begin(), out.end(), [](const Account& a, const Account& b) {
     return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
   });
+  auto groups = co_await list_groups();
+  if (!groups) co_return groups.error();
+  for (const auto& g : *groups)
+    for (auto& a : out)
+      if (std::find(g.members.begin(), g.members.end(), a.id) != g.members.end()) a.groups.push_back(g.id);
   co_return out;
+}
+
+Task<Result<AccountGroup>> AccountStore::create_group(std::string name) {
+  AccountGroup g{crypto::uuid_v4(), std::move(name), iso8601_utc(), {}};
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("HSET", ks::account_group(g.id), "id", g.id, "name", g.name, "createdAt", g.created_at));
+  body.push_back(make_command("SADD", std::string(ks::kAccountGroupIndex), g.id));
+  auto s = store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), "group:" + g.id)));
+  if (!s) co_return s.error();
+  co_return g;
+}
+
+Task<Result<std::vector<AccountGroup>>> AccountStore::list_groups() {
+  auto ids = co_await redis_.command(make_command("SMEMBERS", std::string(ks::kAccountGroupIndex)));
+  if (!ids) co_return ids.error();
+  std::vector<RedisCommand> reads;
+  for (const auto& id : ids->elements) {
+    reads.push_back(make_command("HGETALL", ks::account_group(id.str)));
+    reads.push_back(make_command("SMEMBERS", ks::account_group_members(id.str)));
+  }
+  std::vector<AccountGroup> out;
+  if (reads.empty()) co_return out;
+  auto replies = co_await redis_.pipeline(std::move(reads));
+  if (!replies) co_return replies.error();
+  for (size_t i = 0; i + 1 < replies->size(); i += 2) {
+    auto record = store::to_record((*replies)[i]);
+    if (record.empty()) continue;
+    AccountGroup g{store::field(record, "id"), store::field(record, "name"), store::field(record, "createdAt"), {}};
+    for (const auto& m : (*replies)[i + 1].elements) g.members.push_back(m.str);
+    std::sort(g.members.begin(), g.members.end());
+    out.push_back(std::move(g));
+  }
+  std::sort(out.begin(), out.end(), [](const AccountGroup& a, const AccountGroup& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  co_return out;
+}
+
+Task<Result<bool>> AccountStore::group_exists(std::string id) {
+  auto reply = co_await redis_.command(make_command("EXISTS", ks::account_group(id)));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  co_return reply->integer > 0;
+}
+
+Task<Status> AccountStore::delete_group(std::string id) {
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("DEL", ks::account_group(id), ks::account_group_members(id)));
+  body.push_back(make_command("SREM", std::string(ks::kAccountGroupIndex), id));
+  auto replies = co_await redis_.pipeline(transaction(std::move(body), "group:" + id));
+  if (auto s = store::transaction_status(replies); !s) co_return s;
+  if (replies->back().elements.at(0).integer == 0) co_return Error{"no account group with id " + id};
+  co_return Ok{};
+}
+
+Task<Status> AccountStore::set_membership(std::string group_id, std::string account_id, bool member) {
+  // A script, so a membership cannot outlive a group or an account removed meanwhile.
+  static const std::string kScript =
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end "
+      "if ARGV[1] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then return -2 end "
+      "local n = 0 "
+      "if ARGV[1] == '1' then n = redis.call('SADD', KEYS[2], ARGV[2]) else n = redis.call('SREM', KEYS[2], ARGV[2]) end "
+      "redis.call('PUBLISH', ARGV[3], ARGV[4]) return n";
+  auto reply = co_await redis_.command(make_command(
+      "EVAL", kScript, "3", ks::account_group(group_id), ks::account_group_members(group_id), ks::account(account_id),
+      member ? "1" : "0", account_id, std::string(ks::kInvalidationChannel), "account:" + account_id));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  if (reply->integer == -1) co_return Error{"no account group with id " + group_id};
+  if (reply->integer == -2) co_return Error{"no account with id " + account_id};
+  co_return Ok{};
 }
 
 Task<Status> AccountStore::remove(std::string id) {
   std::vector<RedisCommand> body;
   body.push_back(make_command("DEL", ks::account(id)));
   body.push_back(make_command("SREM", std::string(ks::kAccountIndex), id));
+  // Group memberships go with it (few groups: one SREM each).
+  auto groups = co_await list_groups();
+  if (groups)
+    for (const auto& g : *groups) body.push_back(make_command("SREM", ks::account_group_members(g.id), id));
   auto replies = co_await redis_.pipeline(transaction(std::move(body), id));
   if (auto s = store::transaction_status(replies); !s) co_return s;
   if (replies->back().elements.at(0).integer == 0) co_return Error{"no account with id " + id};

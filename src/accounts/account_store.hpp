@@ -28,6 +28,14 @@ class AccountStore {
   Task<Status> set_status(std::string id, std::string status, int64_t until_ms, std::string reason);
   Task<Status> set_credentials(std::string id, Credentials credentials);
 
+  // Account groups. Changes are announced like account changes.
+  Task<Result<AccountGroup>> create_group(std::string name);
+  Task<Result<std::vector<AccountGroup>>> list_groups();
+  Task<Result<bool>> group_exists(std::string id);
+  Task<Status> delete_group(std::string id);
+  // Adds (or removes) an account to a group; both must exist.
+  Task<Status> set_membership(std::string group_id, std::string account_id, bool member);
+
  private:
   store::RedisClient& redis_;
   std::string key_;  // 32-byte AES key derived from ENCRYPTION_KEY

@@ -69,6 +69,7 @@ int64_t unix_seconds();
 void register_auth_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_key_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_usage_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_account_routes(http_server::Router& router, AdminDepsPtr deps);
 // All of the above plus GET /admin/routes (the route table, for scripts and the auth test).
 void register_admin_routes(http_server::Router& router, AdminDepsPtr deps);
 

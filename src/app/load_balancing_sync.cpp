@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "scheduler/selection.hpp"
@@ -76,8 +77,17 @@ Task<void> LoadBalancingSync::refresh() {
     reads.push_back(store::make_command("HGETALL", scheduler::tokens_key(a.id)));
     reads.push_back(store::make_command("ZCOUNT", scheduler::leases_key(a.id), std::to_string(now), "+inf"));
   }
+  // What this instance saw of each account's answers, for the status views of other processes.
+  std::vector<std::string> stats{"HSET", std::string(scheduler::kStatsKey)};
+  for (const auto& a : *snapshot) {
+    auto load = book_.load_of(a.id);
+    if (load.ttfb_ms <= 0 && load.success_rate >= 1) continue;
+    stats.push_back(a.id);
+    stats.push_back(fmt::format("{:.1f},{:.4f}", load.ttfb_ms, load.success_rate));
+  }
+  if (stats.size() > 2) reads.push_back(std::move(stats));
   auto replies = co_await redis_.pipeline(std::move(reads));
-  if (!replies || replies->size() != 3 + 2 * snapshot->size()) {
+  if (!replies || replies->size() < 3 + 2 * snapshot->size()) {
     if (!replies) spdlog::debug("load-balancing state not read: {}", replies.error().message);
     co_return;
   }

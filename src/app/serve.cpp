@@ -25,6 +25,7 @@
 #include "monitor/health.hpp"
 #include "relay/relay.hpp"
 #include "scheduler/scheduler.hpp"
+#include "scheduler/status.hpp"
 #include "stats/api_stats.hpp"
 #include "store/embedded_redis.hpp"
 #include "store/redis_client.hpp"
@@ -192,13 +193,7 @@ void make_scheduler(const config::LoadBalancingConfig& lb, Shared& s) {
     s.scheduler = std::make_unique<scheduler::PriorityLruScheduler>();
     return;
   }
-  scheduler::StrategySettings settings;
-  settings.fallback = scheduler::parse_strategy(lb.defaultStrategy).value_or(scheduler::Strategy::Balanced);
-  settings.weights = {lb.algorithmWeights.costPriority, lb.algorithmWeights.performance,
-                      lb.algorithmWeights.loadBalance, lb.algorithmWeights.reliability};
-  settings.pause_at = lb.pauseAtUtilization;
-  settings.ttfb_threshold_ms = lb.healthCheck.responseTimeThreshold;
-  auto strategies = std::make_unique<scheduler::StrategyScheduler>(settings);
+  auto strategies = std::make_unique<scheduler::StrategyScheduler>(scheduler::strategy_settings(lb));
   s.strategies = strategies.get();
   s.scheduler = std::move(strategies);
 }

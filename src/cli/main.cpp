@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   crs::cli::add_usage_command(app, ctx);
   crs::cli::add_admin_commands(app, ctx);
   crs::cli::add_pricing_commands(app, ctx);
+  crs::cli::add_load_balance_commands(app, ctx);
+  crs::cli::add_groups_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -76,6 +76,11 @@ void init_logging(const LogSettings& s) {
   spdlog::set_default_logger(main);
   g_load_balancing = make_channel("load-balancing", s.load_balancing, s, console);
   g_api_export = make_channel("api-export", s.api_export, s, console);
+  // Registered, so that flush_every reaches their files too.
+  for (const auto& channel : {g_load_balancing, g_api_export}) {
+    spdlog::drop(channel->name());
+    spdlog::register_logger(channel);
+  }
   spdlog::flush_every(std::chrono::seconds(1));
 }
 

@@ -127,14 +127,23 @@ Task<Result<ApiKey>> KeyStore::update(std::string id, boost::json::object change
   co_return changed;
 }
 
+namespace {
+// A plain function: GCC 12 miscompiles conditional temporaries in coroutines (a double free here).
+std::string missing_binding(bool group, const std::string& id) {
+  return std::string("claudeAccountId: no account ") + (group ? "group " : "") + "with id " + id;
+}
+}  // namespace
+
 Task<Result<std::string>> KeyStore::binding_problem(std::string bound_account) {
   if (bound_account.empty()) co_return std::string();
-  if (bound_account.starts_with("group:"))
-    co_return "claudeAccountId: no account group " + bound_account.substr(6) + " (account groups are not available yet)";
-  auto reply = co_await redis_.command(store::make_command("EXISTS", ks::account(bound_account)));
+  bool group = bound_account.starts_with("group:");
+  std::string id = group ? bound_account.substr(6) : bound_account;
+  std::string record = ks::account(id);
+  if (group) record = ks::account_group(id);
+  auto reply = co_await redis_.command(store::make_command("EXISTS", record));
   if (!reply) co_return reply.error();
   if (reply->is_error()) co_return Error{"redis: " + reply->str};
-  if (reply->as_int().value_or(0) == 0) co_return "claudeAccountId: no account with id " + bound_account;
+  if (reply->as_int().value_or(0) == 0) co_return missing_binding(group, id);
   co_return std::string();
 }
 

@@ -1,5 +1,6 @@
 #include "relay/account_choice.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -16,12 +17,21 @@ namespace {
 
 // ---- who may serve ----
 
-// Whether the key may use the account: a key bound to an account uses only it; account groups
-// do not exist yet, so a key bound to one uses no account (never the shared pool instead). An
-// account kept out of the pool (schedulable false) serves only the keys bound to it.
+// The group a key is bound to, "" if none.
+std::string_view bound_group(const RelayedRequest& r) {
+  std::string_view bound = r.key.bound_account;
+  return bound.starts_with("group:") ? bound.substr(6) : std::string_view();
+}
+
+// Whether the key may use the account: a key bound to an account uses only it, one bound to a
+// group only the group's accounts (never the shared pool instead). An account kept out of the
+// pool (schedulable false) serves only the keys bound to it or its groups.
 bool may_use_account(const RelayedRequest& r, const accounts::Account& account) {
   const std::string& bound = r.key.bound_account;
-  return bound.empty() ? account.scheduling.schedulable : (!bound.starts_with("group:") && account.id == bound);
+  if (bound.empty()) return account.scheduling.schedulable;
+  auto group = bound_group(r);
+  if (group.empty()) return account.id == bound;
+  return std::find(account.groups.begin(), account.groups.end(), group) != account.groups.end();
 }
 
 // ... and for this request's model.
@@ -89,7 +99,7 @@ std::vector<scheduler::Ranked> order(RelayedRequest& r, std::vector<scheduler::C
   auto& book = r.d().load_book;
   for (const auto* account : accounts)
     cs.push_back(scheduler::Candidate{account, book.load_of(account->id), list_cost(r, *account)});
-  return r.d().scheduler.order(cs, scheduler::OrderInput{});
+  return r.d().scheduler.order(cs, scheduler::OrderInput{std::string(bound_group(r))});
 }
 
 // The sticky session of this request ("" when sticky sessions are off or none can be told).
@@ -102,15 +112,17 @@ const std::string& conversation(RelayedRequest& r, Attempts& a) {
   return *a.conversation;
 }
 
-// Whether a sticky session may stay on the account: not paused by headroom, and its recent
-// times to first byte under loadBalancing.stickyMaxTtfb.
+// Whether a sticky session may stay on the account: not paused by headroom, and its time to
+// first byte over the last kStickyJudged answers under loadBalancing.stickyMaxTtfb.
+constexpr size_t kStickyJudged = 3;
+
 bool may_stay(RelayedRequest& r, const scheduler::Candidate& c, bool paused) {
   if (paused) return false;
   auto recent = r.d().load_book.recent_ttfb(c.account->id);
-  if (recent.size() < 3) return true;
+  if (recent.size() < kStickyJudged) return true;
   double sum = 0;
-  for (double t : recent) sum += t;
-  return sum / recent.size() <= r.d().config.loadBalancing.stickyMaxTtfb;
+  for (size_t i = recent.size() - kStickyJudged; i < recent.size(); ++i) sum += recent[i];
+  return sum / kStickyJudged <= r.d().config.loadBalancing.stickyMaxTtfb;
 }
 
 void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
@@ -126,7 +138,7 @@ void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs
                         k.paused ? " paused" : "");
   }
   log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key.id,
-            r.d().scheduler.strategy_for(""), list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ",
+            r.d().scheduler.strategy_for(std::string(bound_group(r))), list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ",
             detail);
 }
 
@@ -144,7 +156,7 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler
                            const std::vector<scheduler::Ranked>& ranked, const std::string& session) {
   auto& d = r.d();
   scheduler::SelectionRequest req;
-  req.least_recent = d.scheduler.orders_in_redis("");
+  req.least_recent = d.scheduler.orders_in_redis(std::string(bound_group(r)));
   req.session = session;
   req.sticky_ttl_s = d.config.loadBalancing.stickyTtl;
   req.lease = r.ex.request_id() + ":" + crypto::random_hex(8);
@@ -208,7 +220,7 @@ Task<Choice> choose_once(RelayedRequest& r, Attempts& a, Picked& p) {
   bool capped = false;
   for (const auto* account : accounts) capped = capped || account->scheduling.max_concurrency > 0;
   Pick pick;
-  if (capped || !session.empty() || r.d().scheduler.orders_in_redis("")) {
+  if (capped || !session.empty() || r.d().scheduler.orders_in_redis(std::string(bound_group(r)))) {
     pick = co_await choose_in_redis(r, a, cs, ranked, session);
   } else {
     pick.account = cs[ranked.front().index].account;

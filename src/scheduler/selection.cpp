@@ -5,9 +5,10 @@
 namespace crs::scheduler {
 namespace {
 
-// KEYS: 1 last_used, 2 the session's sticky key, 2+i candidate i's leases.
-// ARGV: lease, lease TTL ms, mode, session, sticky TTL s, n, then per candidate: id, cap,
-// tier (lower first: headroom, then priority), may_stay (1/0). Redis's clock decides lease expiry (one clock for all
+// KEYS: 1 last_used, 2 the session's sticky key, 2+i candidate i's leases, 2+n+i the sessions
+// candidate i holds. ARGV: lease, lease TTL ms, mode, session, sticky TTL s, n, then per
+// candidate: id, cap, tier (lower first: headroom, then priority), may_stay (1/0); last, the
+// prefix of the sessions keys (for the account a session leaves, which may not be a candidate). Redis's clock decides lease expiry (one clock for all
 // instances). Reply: {account or "", how, moved_from, why}.
 constexpr std::string_view kSelection = R"lua(
 local t = redis.call('TIME')
@@ -28,7 +29,15 @@ local function take(i, how, from, why)
     redis.call('PEXPIRE', KEYS[2 + i], ttl * 2)
   end
   redis.call('HSET', KEYS[1], id, now)
-  if session ~= '' then redis.call('SET', KEYS[2], id, 'EX', sticky_ttl) end
+  if session ~= '' then
+    redis.call('SET', KEYS[2], id, 'EX', sticky_ttl)
+    -- The sessions each account holds, for the status view (members expire with their TTL).
+    local held = KEYS[2 + n + i]
+    redis.call('ZADD', held, now + sticky_ttl * 1000, session)
+    redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+    redis.call('PEXPIRE', held, sticky_ttl * 1000)
+    if from ~= '' and from ~= id then redis.call('ZREM', ARGV[7 + n * 4] .. from, session) end
+  end
   return {id, how, from, why}
 end
 local from, why = '', ''
@@ -92,6 +101,9 @@ constexpr int64_t kTokensKept = 25LL * 3600 * 1000;
 }  // namespace
 
 std::string leases_key(std::string_view account_id) { return std::string(kLeasesPrefix) + std::string(account_id); }
+std::string sessions_key(std::string_view account_id) {
+  return std::string(kSessionsPrefix) + std::string(account_id);
+}
 std::string tokens_key(std::string_view account_id) { return std::string(kTokensPrefix) + std::string(account_id); }
 
 const store::Script& selection_script() {
@@ -114,6 +126,8 @@ store::RedisCommand selection_command(const SelectionRequest& r) {
     args.push_back(std::to_string(c.tier));
     args.push_back(c.may_stay ? "1" : "0");
   }
+  for (const auto& c : r.candidates) keys.push_back(sessions_key(c.account_id));
+  args.push_back(sessions_key(""));  // the prefix
   return selection_script().call(std::move(keys), std::move(args));
 }
 

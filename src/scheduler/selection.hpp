@@ -6,9 +6,11 @@
 //   load_balance:{lb}:leases:<account>  sorted set of leases (member -> expiry ms), for caps
 //   load_balance:{lb}:last_used         hash account -> ms of its last selection
 //   load_balance:{lb}:sticky:<session>  the account of a conversation, with its TTL
+//   load_balance:{lb}:sessions:<account> sorted set of the sessions it holds (member -> expiry)
 //   load_balance:{lb}:tokens:<account>  hash 10-minute bucket -> tokens metered (25 h)
 //   load_balance:{lb}:utilization       hash account -> "<5h>,<7d>" as the upstream reported
 //   load_balance:{lb}:strategy          hash "global" | "group:<id>" -> strategy set at runtime
+//   load_balance:{lb}:stats             hash account -> "<ttfb ms>,<success rate>" as an instance saw it
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +24,8 @@ namespace crs::scheduler {
 inline constexpr std::string_view kLeasesPrefix = "load_balance:{lb}:leases:";
 inline constexpr std::string_view kLastUsedKey = "load_balance:{lb}:last_used";
 inline constexpr std::string_view kStickyPrefix = "load_balance:{lb}:sticky:";
+inline constexpr std::string_view kSessionsPrefix = "load_balance:{lb}:sessions:";
+inline constexpr std::string_view kStatsKey = "load_balance:{lb}:stats";
 inline constexpr std::string_view kTokensPrefix = "load_balance:{lb}:tokens:";
 inline constexpr std::string_view kUtilizationKey = "load_balance:{lb}:utilization";
 inline constexpr std::string_view kStrategyKey = "load_balance:{lb}:strategy";
@@ -76,6 +80,7 @@ store::RedisCommand utilization_record(const std::string& account_id, double fiv
 
 std::string leases_key(std::string_view account_id);
 std::string tokens_key(std::string_view account_id);
+std::string sessions_key(std::string_view account_id);
 
 // Tokens of a tokens hash (HGETALL reply) within the window ending at now_ms.
 int64_t window_tokens(const store::RedisReply& hash, int64_t now_ms, int64_t window_ms);

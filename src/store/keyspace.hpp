@@ -15,6 +15,13 @@ inline std::string api_key(std::string_view id) { return "apikey:" + std::string
 inline constexpr std::string_view kAccountIndex = "crs:account:index";         // set of ids
 inline std::string account(std::string_view id) { return "crs:account:" + std::string(id); }
 
+// Account groups: a key bound to "group:<id>" uses only the group's accounts.
+inline constexpr std::string_view kAccountGroupIndex = "crs:account_group:index";  // set of ids
+inline std::string account_group(std::string_view id) { return "crs:account_group:" + std::string(id); }
+inline std::string account_group_members(std::string_view id) {
+  return "crs:account_group:" + std::string(id) + ":members";
+}
+
 // Cache invalidation across relay instances: messages "key:<id>", "account:<id>".
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 

@@ -167,7 +167,7 @@ TEST(Cli, KeyFieldsUpdatesAndRenewal) {
   // A binding must name an account or group that exists (there are no groups yet).
   auto to_group = relay.cli({"keys", "update", id, "--group", "g1"});
   EXPECT_NE(to_group.exit_code, 0);
-  EXPECT_NE(to_group.err.find("no account group g1"), std::string::npos) << to_group.err;
+  EXPECT_NE(to_group.err.find("no account group with id g1"), std::string::npos) << to_group.err;
   auto to_account = relay.cli({"keys", "update", id, "--account", "no-such-account"});
   EXPECT_NE(to_account.exit_code, 0);
   EXPECT_NE(to_account.err.find("no account with id no-such-account"), std::string::npos) << to_account.err;

@@ -50,6 +50,8 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "webSearchRequests") ok = as_int(b.web_search_requests);
     else if (key == "restateInputInDelta") ok = as_bool(b.restate_input_in_delta);
     else if (key == "servedModel") ok = as_str(b.served_model);
+    else if (key == "utilization5h") ok = as_str(b.utilization_5h);
+    else if (key == "utilization7d") ok = as_str(b.utilization_7d);
     else return "unknown behavior field '" + std::string(key) + "'";
     if (!ok) return "behavior field '" + std::string(key) + "' has the wrong type";
   }

@@ -35,6 +35,8 @@ struct Behavior {
   int64_t web_search_requests = 0;       // server_tool_use, in the final usage
   bool restate_input_in_delta = false;   // message_delta restates the input fields (no TTL breakdown)
   std::string served_model;              // the answer's "model" (default: the one asked for)
+  std::string utilization_5h;            // anthropic-ratelimit-unified-5h-utilization on success ("" = none)
+  std::string utilization_7d;            // ...-7d-utilization
 };
 
 // Reads the fields present in `json` over the defaults; returns an error text on bad input.

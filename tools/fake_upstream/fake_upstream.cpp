@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -225,6 +226,10 @@ struct FakeUpstream::State {
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> max_in_flight{0};
   std::atomic<int64_t> total{0};
+  struct Counts {
+    int64_t in_flight = 0, max_in_flight = 0, total = 0;
+  };
+  std::map<std::string, Counts> by_credential;  // under mutex
 
   // The behaviour for a request: header first, then the first matching script.
   std::string choose(const http_server::Request& req, const std::string& credential, Behavior& out) {
@@ -284,6 +289,22 @@ struct FakeUpstream::State {
       }
     }
     ~InFlight() { --s.in_flight; }
+  };
+
+  // Requests in flight per credential (an account of the relay).
+  struct CredentialInFlight {
+    State& s;
+    std::string credential;
+    CredentialInFlight(State& st, std::string c) : s(st), credential(std::move(c)) {
+      std::lock_guard lock(s.mutex);
+      auto& counts = s.by_credential[credential];
+      counts.max_in_flight = std::max(counts.max_in_flight, ++counts.in_flight);
+      ++counts.total;
+    }
+    ~CredentialInFlight() {
+      std::lock_guard lock(s.mutex);
+      --s.by_credential[credential].in_flight;
+    }
   };
 };
 
@@ -360,6 +381,12 @@ Parsed parse_messages_request(const std::string& body, bool require_max_tokens) 
   return p;
 }
 
+// The unified rate-limit headers of a subscription account, when the behaviour asks for them.
+void set_utilization(http::fields& h, const Behavior& b) {
+  if (!b.utilization_5h.empty()) h.set("anthropic-ratelimit-unified-5h-utilization", b.utilization_5h);
+  if (!b.utilization_7d.empty()) h.set("anthropic-ratelimit-unified-7d-utilization", b.utilization_7d);
+}
+
 // Plain functions (no ?: inside coroutines: GCC 12 miscompiles it).
 Parsed read_request(const std::string& body, bool full, bool require_max_tokens) {
   return full ? parse_messages_request(body, require_max_tokens) : scan_messages_request(body);
@@ -373,6 +400,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   FakeUpstream::State::InFlight in_flight(*state);
   const auto& req = ex.request();
   std::string credential = credential_of(req);
+  FakeUpstream::State::CredentialInFlight credential_in_flight(*state, credential);
   bool recording = state->options.record;
   Parsed parsed = read_request(req.body(), recording, true);
   int64_t seq = state->begin_record(record_of(ex, credential, parsed.stream, recording));
@@ -418,6 +446,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   if (!parsed.stream) {
     Response res = http_server::json_response(http::status::ok, message_json(id, parsed.model, b, usage));
     res.set("request-id", request_id);
+    set_utilization(res, b);
     co_await ex.send(std::move(res));
     state->finish_record(seq, "complete", 200, &usage, 0);
     co_return;
@@ -427,6 +456,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   header.set(http::field::content_type, "text/event-stream; charset=utf-8");
   header.set(http::field::cache_control, "no-cache");
   header.set("request-id", request_id);
+  set_utilization(header, b);
   if (auto ec = co_await ex.start_stream(std::move(header)); ec) {
     state->finish_record(seq, "client_gone", 200, nullptr, 0);
     co_return;
@@ -611,6 +641,13 @@ void FakeUpstream::register_routes(http_server::Router& router) {
   router.add(http::verb::get, "/_fake/stats", [s](Exchange& ex) {
     json::object o{{"inFlight", s->in_flight.load()}, {"maxInFlight", s->max_in_flight.load()},
                    {"total", s->total.load()}};
+    json::object by;
+    {
+      std::lock_guard lock(s->mutex);
+      for (const auto& [credential, c] : s->by_credential)
+        by[credential] = json::object{{"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}};
+    }
+    o["byCredential"] = std::move(by);
     return ex.send(control_json(http::status::ok, o));
   });
   router.add(http::verb::post, "/_fake/reset", [s](Exchange& ex) {
@@ -621,6 +658,10 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     }
     s->max_in_flight = s->in_flight.load();
     s->total = 0;
+    {
+      std::lock_guard lock(s->mutex);
+      for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0};
+    }
     return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
   });
   // {"credential": "sk-..." | "*", "bodyContains": "text", "behavior": {...}, "times": N};

@@ -1,0 +1,315 @@
+// /admin/claude-accounts, /admin/account-groups and /admin/load-balance: upstream accounts,
+// their groups and the load balancer, for admins and the web console. Fields and validation
+// are accounts::apply_account_changes', shared with `crs accounts`; credentials are never
+// returned, only masked.
+#include <spdlog/spdlog.h>
+
+#include "accounts/account_fields.hpp"
+#include "accounts/account_store.hpp"
+#include "admin/admin_http.hpp"
+#include "scheduler/status.hpp"
+
+namespace crs::admin {
+namespace json = boost::json;
+using http_server::Exchange;
+
+namespace {
+
+accounts::AccountStore account_store(const AdminDeps& d, Exchange& ex) {
+  return accounts::AccountStore(d.redis_for(ex), d.cfg.security.encryptionKey);
+}
+
+http_server::Response unavailable(const std::string& why) {
+  return admin_error(http::status::service_unavailable, "Service unavailable", why);
+}
+http_server::Response not_found(std::string_view what) { return admin_error(http::status::not_found, "Not found", what); }
+http_server::Response invalid(const std::string& why) {
+  return admin_error(http::status::bad_request, "Invalid request", why);
+}
+
+// A store error as the admin sees it: "no ... with id" is a 404, anything else Redis's fault.
+http_server::Response store_error(const std::string& message) {
+  if (message.starts_with("no account")) return not_found(message);
+  return unavailable(message);
+}
+
+// The account named by the route, or nullopt after answering 404 / 503.
+Task<std::optional<accounts::Account>> find_account(Exchange& ex, const AdminDeps& deps) {
+  std::string id = ex.params().at("accountId");
+  if (!is_uuid(id)) {
+    co_await ex.send(not_found("Account not found"));
+    co_return std::nullopt;
+  }
+  auto store = account_store(deps, ex);
+  auto found = co_await store.get(id);
+  if (!found) {
+    co_await ex.send(unavailable(found.error().message));
+    co_return std::nullopt;
+  }
+  if (!*found) co_await ex.send(not_found("Account not found"));
+  co_return std::move(*found);
+}
+
+Task<void> list_accounts(Exchange& ex, AdminDepsPtr deps) {
+  auto store = account_store(*deps, ex);
+  auto all = co_await store.list();
+  if (!all) {
+    co_await ex.send(unavailable(all.error().message));
+    co_return;
+  }
+  json::array out;
+  for (const auto& a : *all) {
+    auto o = accounts::account_json(a);
+    json::array groups;
+    for (const auto& g : a.groups) groups.emplace_back(g);
+    o["groups"] = std::move(groups);
+    out.push_back(std::move(o));
+  }
+  co_await ex.send(admin_data(std::move(out)));
+}
+
+Task<void> show_account(Exchange& ex, AdminDepsPtr deps) {
+  auto account = co_await find_account(ex, *deps);
+  if (account) co_await ex.send(admin_data(accounts::account_json(*account)));
+}
+
+Task<void> create_account(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  accounts::Account a;
+  if (string_member(*body, "type") == accounts::kClaudeOauth && !body->contains("baseUrl"))
+    (*body)["baseUrl"] = deps->cfg.oauth.apiBaseUrl;
+  if (auto s = accounts::apply_account_changes(a, *body, true); !s) {
+    co_await ex.send(invalid(s.error().message));
+    co_return;
+  }
+  auto store = account_store(*deps, ex);
+  auto added = co_await store.add(std::move(a));
+  if (!added) {
+    co_await ex.send(unavailable(added.error().message));
+    co_return;
+  }
+  spdlog::info("admin {} added account {} ({})", session.username, added->id, added->name);
+  co_await ex.send(admin_data(accounts::account_json(*added)));
+}
+
+Task<void> update_account(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  auto account = co_await find_account(ex, *deps);
+  if (!account) co_return;
+  if (body->empty()) {
+    co_await ex.send(invalid("nothing to change"));
+    co_return;
+  }
+  bool credentials = false;
+  if (auto s = accounts::apply_account_changes(*account, *body, false, &credentials); !s) {
+    co_await ex.send(invalid(s.error().message));
+    co_return;
+  }
+  auto store = account_store(*deps, ex);
+  if (auto s = co_await store.update(*account, credentials); !s) {
+    co_await ex.send(store_error(s.error().message));
+    co_return;
+  }
+  spdlog::info("admin {} updated account {}", session.username, account->id);
+  co_await ex.send(admin_data(accounts::account_json(*account)));
+}
+
+// Plain functions: GCC 12 miscompiles initializer lists in coroutine frames.
+json::object schedulable_view(bool schedulable) { return json::object{{"schedulable", schedulable}}; }
+
+json::object strategy_view(const std::string& name, const std::string& group) {
+  return json::object{{"strategy", name.empty() ? json::value(nullptr) : json::value(name)},
+                      {"groupId", group.empty() ? json::value(nullptr) : json::value(group)}};
+}
+
+std::string done_message(const std::string& action) {
+  return "Account " + (action == "delete" ? std::string("deleted") : action + "d");
+}
+
+std::string param_or_empty(const Exchange& ex, const char* name) {
+  auto it = ex.params().find(name);
+  return it == ex.params().end() ? std::string() : it->second;
+}
+
+void log_strategy_set(const std::string& admin, const std::string& name, const std::string& group) {
+  spdlog::info("admin {} set the load-balancing strategy{} to {}", admin, group.empty() ? "" : " of group " + group,
+               name.empty() ? "the configured default" : name);
+}
+
+// enable | disable | delete | toggle-schedulable
+Task<void> change_account(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps, std::string action) {
+  auto account = co_await find_account(ex, *deps);
+  if (!account) co_return;
+  auto store = account_store(*deps, ex);
+  Status s = Ok{};
+  if (action == "delete") {
+    s = co_await store.remove(account->id);
+  } else if (action == "toggle-schedulable") {
+    account->scheduling.schedulable = !account->scheduling.schedulable;
+    s = co_await store.update(*account, false);
+  } else {
+    s = co_await store.set_enabled(account->id, action == "enable");
+  }
+  if (!s) {
+    co_await ex.send(store_error(s.error().message));
+    co_return;
+  }
+  spdlog::info("admin {}: {} account {}", session.username, action, account->id);
+  if (action == "toggle-schedulable")
+    co_await ex.send(admin_data(schedulable_view(account->scheduling.schedulable)));
+  else
+    co_await ex.send(admin_message(done_message(action)));
+}
+
+// ---- groups ----
+
+json::object group_json(const accounts::AccountGroup& g) {
+  json::array members;
+  for (const auto& m : g.members) members.emplace_back(m);
+  return json::object{{"id", g.id}, {"name", g.name}, {"createdAt", g.created_at}, {"accounts", std::move(members)}};
+}
+
+Task<void> list_groups(Exchange& ex, AdminDepsPtr deps) {
+  auto store = account_store(*deps, ex);
+  auto groups = co_await store.list_groups();
+  if (!groups) {
+    co_await ex.send(unavailable(groups.error().message));
+    co_return;
+  }
+  json::array out;
+  for (const auto& g : *groups) out.push_back(group_json(g));
+  co_await ex.send(admin_data(std::move(out)));
+}
+
+Task<void> create_group(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  std::string name = string_member(*body, "name");
+  if (name.empty() || name.size() > 100) {
+    co_await ex.send(invalid("name: must be 1 to 100 characters"));
+    co_return;
+  }
+  auto store = account_store(*deps, ex);
+  auto g = co_await store.create_group(name);
+  if (!g) {
+    co_await ex.send(unavailable(g.error().message));
+    co_return;
+  }
+  spdlog::info("admin {} created account group {} ({})", session.username, g->id, g->name);
+  co_await ex.send(admin_data(group_json(*g)));
+}
+
+Task<void> change_group(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps, std::string action) {
+  std::string group = ex.params().at("groupId");
+  std::string account = param_or_empty(ex, "accountId");
+  if (!is_uuid(group) || (action != "delete" && !is_uuid(account))) {
+    co_await ex.send(not_found("Account group or account not found"));
+    co_return;
+  }
+  auto store = account_store(*deps, ex);
+  Status s = Ok{};
+  if (action == "delete") s = co_await store.delete_group(group);
+  else s = co_await store.set_membership(group, account, action == "add");
+  if (!s) {
+    co_await ex.send(store_error(s.error().message));
+    co_return;
+  }
+  spdlog::info("admin {}: {} account group {} {}", session.username, action, group, account);
+  co_await ex.send(admin_message("Account group updated"));
+}
+
+// ---- the load balancer ----
+
+Task<void> load_balance_status(Exchange& ex, AdminDepsPtr deps) {
+  auto store = account_store(*deps, ex);
+  auto all = co_await store.list();
+  if (!all) {
+    co_await ex.send(unavailable(all.error().message));
+    co_return;
+  }
+  const auto& lb = deps->cfg.loadBalancing;
+  scheduler::StatusSettings settings{lb.enabled, scheduler::strategy_settings(lb)};
+  auto view = co_await scheduler::load_balance_status(deps->redis_for(ex), std::move(*all), settings);
+  if (!view) {
+    co_await ex.send(unavailable(view.error().message));
+    co_return;
+  }
+  co_await ex.send(admin_data(std::move(*view)));
+}
+
+// {"strategy": NAME | null, "groupId"?: ID}: null clears the runtime choice.
+Task<void> set_strategy(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  std::string name = string_member(*body, "strategy");
+  std::string group = string_member(*body, "groupId");
+  if (!deps->cfg.loadBalancing.enabled) {
+    co_await ex.send(invalid("loadBalancing.enabled is false: the strategies are off"));
+    co_return;
+  }
+  if (!name.empty() && !scheduler::parse_strategy(name)) {
+    co_await ex.send(invalid("strategy: least_used, least_recent, lowest_cost, balanced, weighted_random or null"));
+    co_return;
+  }
+  auto store = account_store(*deps, ex);
+  if (!group.empty()) {
+    auto exists = co_await store.group_exists(group);
+    if (!exists) {
+      co_await ex.send(unavailable(exists.error().message));
+      co_return;
+    }
+    if (!*exists) {
+      co_await ex.send(invalid("groupId: no account group with id " + group));
+      co_return;
+    }
+  }
+  if (auto s = co_await scheduler::set_runtime_strategy(deps->redis_for(ex), group, name); !s) {
+    co_await ex.send(unavailable(s.error().message));
+    co_return;
+  }
+  log_strategy_set(session.username, name, group);
+  co_await ex.send(admin_data(strategy_view(name, group)));
+}
+
+}  // namespace
+
+void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
+  using http::verb;
+  const std::string base = "/admin/claude-accounts";
+  add_admin_route(router, verb::get, base, deps, [deps](Exchange& ex, const SessionClaims&) { return list_accounts(ex, deps); });
+  add_admin_route(router, verb::post, base, deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return create_account(ex, s, deps); });
+  add_admin_route(router, verb::get, base + "/:accountId", deps,
+                  [deps](Exchange& ex, const SessionClaims&) { return show_account(ex, deps); });
+  add_admin_route(router, verb::put, base + "/:accountId", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return update_account(ex, s, deps); });
+  add_admin_route(router, verb::delete_, base + "/:accountId", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, "delete"); });
+  for (std::string action : {"enable", "disable", "toggle-schedulable"}) {
+    verb method = action == "toggle-schedulable" ? verb::put : verb::post;
+    add_admin_route(router, method, base + "/:accountId/" + action, deps,
+                    [deps, action](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, action); });
+  }
+  add_admin_route(router, verb::post, base + "/:accountId/reset-status", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, "enable"); });
+
+  const std::string groups = "/admin/account-groups";
+  add_admin_route(router, verb::get, groups, deps, [deps](Exchange& ex, const SessionClaims&) { return list_groups(ex, deps); });
+  add_admin_route(router, verb::post, groups, deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return create_group(ex, s, deps); });
+  add_admin_route(router, verb::delete_, groups + "/:groupId", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return change_group(ex, s, deps, "delete"); });
+  add_admin_route(router, verb::post, groups + "/:groupId/accounts/:accountId", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return change_group(ex, s, deps, "add"); });
+  add_admin_route(router, verb::delete_, groups + "/:groupId/accounts/:accountId", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return change_group(ex, s, deps, "remove"); });
+
+  add_admin_route(router, verb::get, "/admin/load-balance/status", deps,
+                  [deps](Exchange& ex, const SessionClaims&) { return load_balance_status(ex, deps); });
+  add_admin_route(router, verb::put, "/admin/load-balance/strategy", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return set_strategy(ex, s, deps); });
+}
+
+}  // namespace crs::admin

@@ -1,0 +1,306 @@
+// The load balancer with two `crs serve` instances on one Redis and several accounts of the fake
+// upstream: caps held across instances, waiting for a slot, sticky sessions, strategies switched
+// at runtime, group bindings, model lists and mappings, the status views.
+#include <future>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string body(bool stream, const std::string& model = "claude-sonnet-4-5-20250929", const std::string& user = "") {
+  std::string metadata = user.empty() ? "" : R"(,"metadata":{"user_id":")" + user + R"("})";
+  return R"({"model":")" + model + R"(","max_tokens":50,"stream":)" + (stream ? "true" : "false") + metadata +
+         R"(,"messages":[{"role":"user","content":"hi"}]})";
+}
+
+std::string session_user(const std::string& session) {
+  return "user_" + std::string(64, 'a') + "_account_11111111-2222-3333-4444-555555555555_session_" + session;
+}
+
+class LoadBalancingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis.start());
+    ASSERT_TRUE(fake.start());
+  }
+
+  // Two instances with `config` (TOML) on the shared Redis.
+  void start(const std::string& config = "") {
+    for (auto* d : {&dir_a, &dir_b}) {
+      d->write("config/config.toml", "[relay]\nconcurrencyLeaseTtl = 3\n" + config);
+      relays.push_back(std::make_unique<RelayProcess>(
+          *d, std::vector<std::string>{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port()),
+                                       "ENCRYPTION_KEY=llllllllllllllllllllllllllllllll", "WORKERS=1",
+                                       "LOG_LEVEL=info"}));
+      ASSERT_TRUE(relays.back()->start()) << relays.back()->log();
+    }
+  }
+
+  std::string add_account(const std::string& name, const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> args{"accounts", "add", "--type", "claude-console", "--name", name, "--base-url",
+                                  fake.url(), "--api-key", credential(name), "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = relays[0]->cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::string(json::parse(r.out).as_object().at("id").as_string());
+  }
+  static std::string credential(const std::string& name) { return "sk-ant-api03-lb-" + name + "-0000000000"; }
+
+  // A key, usable on both instances (and every account added before it is known to both).
+  void make_key(std::vector<std::string> flags = {}) {
+    flags.insert(flags.begin(), {"keys", "create", "--name", "lb", "--json"});
+    auto r = relays[0]->cli(flags);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    key = std::string(json::parse(r.out).as_object().at("key").as_string());
+    for (auto& relay : relays)
+      ASSERT_TRUE(wait_until([&] {
+        return http_request(relay->port(), "POST", "/v1/messages", body(false), {{"x-api-key", key}}).status == 200;
+      }, 10s));
+    reset_fake();
+  }
+
+  HttpResponse post(size_t instance, const std::string& payload, std::chrono::milliseconds timeout = 30s) {
+    return http_request(relays[instance % relays.size()]->port(), "POST", "/v1/messages", payload,
+                        {{"x-api-key", key}, {"content-type", "application/json"}}, timeout);
+  }
+
+  void reset_fake() { ASSERT_EQ(http_request(fake.port(), "POST", "/_fake/reset").status, 200); }
+
+  json::array recorded() {
+    return json::parse(fake.requests_json()).as_object().at("requests").as_array();
+  }
+  std::vector<std::string> credentials_seen() {
+    std::vector<std::string> out;
+    for (const auto& r : recorded()) out.emplace_back(r.as_object().at("credential").as_string());
+    return out;
+  }
+  // The fake's counts for an account's credential: total, inFlight, maxInFlight (0 if never seen).
+  json::object by_credential(const std::string& name) {
+    auto stats = json::parse(fake.stats_json()).as_object().at("byCredential").as_object();
+    auto* c = stats.if_contains(credential(name));
+    return c ? c->as_object() : json::object{{"total", 0}, {"inFlight", 0}, {"maxInFlight", 0}};
+  }
+
+  TempDir dir_a, dir_b, shared;
+  RedisServer redis{shared.file("redis")};
+  FakeUpstreamProcess fake{shared};
+  std::vector<std::unique_ptr<RelayProcess>> relays;
+  std::string key;
+};
+
+TEST_F(LoadBalancingTest, ACapHoldsAcrossInstancesAndTheExtraRequestsWaitForASlot) {
+  start("[loadBalancing]\nselectionTimeout = 30000\n");
+  std::string capped = add_account("capped", {"--max-concurrency", "2"});
+  make_key();
+  ASSERT_TRUE(fake.script("*", R"({"latencyMs":150,"deltas":3})"));
+  std::vector<std::future<HttpResponse>> results;
+  for (int i = 0; i < 20; ++i)
+    results.push_back(std::async(std::launch::async, [this, i] { return post(i, body(true)); }));
+  for (auto& f : results) {
+    auto r = f.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("event: message_stop"), std::string::npos);
+  }
+  auto counts = by_credential("capped");
+  EXPECT_EQ(counts["total"].as_int64(), 20);
+  EXPECT_LE(counts["maxInFlight"].as_int64(), 2);
+  EXPECT_EQ(counts["maxInFlight"].as_int64(), 2);  // and the cap was used
+  // Every lease was given back.
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "load_balance:{lb}:leases:" + capped}) == "0"; }));
+}
+
+TEST_F(LoadBalancingTest, PastTheSelectionTimeoutTheAnswerIs529AndAWaiterThatHangsUpLeavesNoSlot) {
+  start("[loadBalancing]\nselectionTimeout = 400\n");
+  std::string id = add_account("single", {"--max-concurrency", "1"});
+  make_key();
+  ASSERT_TRUE(fake.script("*", R"({"latencyMs":2500})", 1));
+  auto holder = std::async(std::launch::async, [this] { return post(0, body(false)); });
+  ASSERT_TRUE(wait_until([&] { return by_credential("single")["inFlight"].as_int64() == 1; }));
+  auto refused = post(1, body(false));
+  EXPECT_EQ(refused.status, 529) << refused.body;
+  EXPECT_NE(refused.body.find("overloaded_error"), std::string::npos);
+  EXPECT_NE(refused.body.find("concurrency cap"), std::string::npos);
+  {
+    // A waiter that hangs up at once.
+    RawConnection c(relays[0]->port());
+    ASSERT_TRUE(c.send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                       "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body(false).size()) +
+                       "\r\n\r\n" + body(false)));
+    std::this_thread::sleep_for(50ms);  // let it join the queue, then go
+  }
+  EXPECT_EQ(holder.get().status, 200);
+  // The slot is free at once for the next request, and no lease is left behind.
+  EXPECT_EQ(post(1, body(false)).status, 200);
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "load_balance:{lb}:leases:" + id}) == "0"; }));
+  EXPECT_EQ(by_credential("single")["maxInFlight"].as_int64(), 1);
+}
+
+TEST_F(LoadBalancingTest, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWhenRateLimitedOrSlow) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyMaxTtfb = 300\n[logging.loadBalancing]\nlevel = \"debug\"\n");
+  for (auto name : {"a", "b", "c"}) add_account(name);
+  make_key();
+  std::string user = session_user("0f0e0d0c-1111-2222-3333-444444444444");
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(post(i, body(i % 2 == 0, "claude-sonnet-4-5-20250929", user)).status, 200);
+  auto seen = credentials_seen();
+  ASSERT_EQ(seen.size(), 50u);
+  for (const auto& c : seen) EXPECT_EQ(c, seen.front());
+  // Another conversation is not glued to it (least_recent moves on).
+  ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", session_user("other"))).status, 200);
+  EXPECT_NE(credentials_seen().back(), seen.front());
+
+  // Rate-limited: the session moves, and the move is logged.
+  std::string held = seen.front();
+  ASSERT_TRUE(fake.script(held, R"({"status":429,"retryAfter":120})", 1));
+  ASSERT_EQ(post(1, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  std::string moved_to = credentials_seen().back();
+  EXPECT_NE(moved_to, held);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(post(i, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  EXPECT_EQ(credentials_seen().back(), moved_to);
+  auto logged = [&](const std::string& what) {
+    return wait_until([&] {
+      std::string logs = read_file(dir_a.file("logs/load-balancing.log")) + read_file(dir_b.file("logs/load-balancing.log"));
+      return logs.find("sticky session") != std::string::npos && logs.find(what) != std::string::npos;
+    }, 5s);
+  };
+  EXPECT_TRUE(logged("not_a_candidate"));
+
+  // Slow (time to first byte over stickyMaxTtfb on the last requests): it moves again.
+  ASSERT_TRUE(fake.script(moved_to, R"({"latencyMs":450})", 3));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  EXPECT_NE(credentials_seen().back(), moved_to);
+  EXPECT_TRUE(logged("slow_or_paused"));
+}
+
+TEST_F(LoadBalancingTest, LeastRecentRotatesStrictlyAcrossBothInstances) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyTtl = 0\n");
+  for (auto name : {"a", "b", "c"}) add_account(name);
+  make_key();
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  auto seen = credentials_seen();
+  ASSERT_EQ(seen.size(), 12u);
+  for (size_t i = 3; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 3]) << i;
+  std::set<std::string> first_three(seen.begin(), seen.begin() + 3);
+  EXPECT_EQ(first_three.size(), 3u);
+}
+
+TEST_F(LoadBalancingTest, AStrategySwitchedByTheCliTakesEffectOnBothInstances) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyTtl = 0\n");
+  add_account("pricey", {"--cost-factor", "1"});
+  add_account("cheap", {"--cost-factor", "0.1"});
+  make_key();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  EXPECT_EQ(by_credential("pricey")["total"].as_int64(), 2);  // rotating
+  auto set = relays[1]->cli({"load-balance", "set-strategy", "lowest_cost"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(relays[1]->cli({"load-balance", "set-strategy", "fastest"}).exit_code, 1);
+  auto switched = std::chrono::steady_clock::now();
+  for (size_t instance : {0u, 1u}) {
+    ASSERT_TRUE(wait_until([&] {
+      reset_fake();
+      return post(instance, body(false)).status == 200 && credentials_seen().back() == credential("cheap") &&
+             post(instance, body(false)).status == 200 && credentials_seen().back() == credential("cheap");
+    }, 2s)) << "instance " << instance;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - switched, 2500ms);
+  auto status = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
+  EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "lowest_cost");
+  EXPECT_TRUE(status["strategy"].as_object()["setAtRuntime"].as_bool());
+  // Cleared: the configured default is back.
+  ASSERT_EQ(relays[0]->cli({"load-balance", "clear-strategy"}).exit_code, 0);
+  status = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
+  EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "least_recent");
+}
+
+TEST_F(LoadBalancingTest, AKeyBoundToAGroupUsesOnlyItsAccounts) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyTtl = 0\n");
+  std::string a = add_account("in-a");
+  std::string b = add_account("in-b");
+  add_account("outside");
+  auto g = relays[0]->cli({"groups", "create", "--name", "team", "--json"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  std::string group(json::parse(g.out).as_object().at("id").as_string());
+  EXPECT_EQ(relays[0]->cli({"groups", "add", group, a}).exit_code, 0);
+  EXPECT_EQ(relays[0]->cli({"groups", "add", group, b}).exit_code, 0);
+  EXPECT_EQ(relays[0]->cli({"groups", "add", group, "00000000-0000-4000-8000-000000000000"}).exit_code, 1);
+  EXPECT_EQ(relays[0]->cli({"keys", "create", "--name", "x", "--group", "no-such-group"}).exit_code, 1);
+  make_key({"--group", group});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  for (const auto& c : credentials_seen()) EXPECT_NE(c, credential("outside"));
+  EXPECT_GT(by_credential("in-a")["total"].as_int64(), 0);
+  EXPECT_GT(by_credential("in-b")["total"].as_int64(), 0);
+  // With both of its accounts out, the answer names the group; the outside account stays unused.
+  ASSERT_EQ(relays[0]->cli({"accounts", "disable", a}).exit_code, 0);
+  ASSERT_EQ(relays[0]->cli({"accounts", "disable", b}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] {
+    auto r = post(0, body(false));
+    return r.status == 503 && r.body.find("account group " + group) != std::string::npos;
+  }));
+  EXPECT_EQ(by_credential("outside")["total"].as_int64(), 0);
+}
+
+TEST_F(LoadBalancingTest, AccountModelListsAndMappings) {
+  start();
+  add_account("haiku-only", {"--models", "claude-haiku*"});
+  add_account("mapped", {"--models", "claude-sonnet-4*", "--model-map", "team-default=claude-sonnet-4-5-20250929"});
+  make_key();
+  auto unknown = post(0, body(false, "claude-opus-4-1"));
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_NE(unknown.body.find("not_found_error"), std::string::npos);
+  EXPECT_TRUE(recorded().empty());  // nothing went upstream
+  ASSERT_EQ(post(0, body(false, "claude-haiku-4-5")).status, 200);
+  EXPECT_EQ(credentials_seen().back(), credential("haiku-only"));
+  reset_fake();
+  auto mapped = post(1, body(true, "team-default"));
+  ASSERT_EQ(mapped.status, 200) << mapped.body;
+  auto req = recorded().back().as_object();
+  EXPECT_EQ(req["credential"].as_string(), credential("mapped"));
+  std::string sent(req["body"].as_string());
+  EXPECT_NE(sent.find(R"("model":"claude-sonnet-4-5-20250929")"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("team-default"), std::string::npos);
+  // The rest of the body went up byte for byte.
+  EXPECT_EQ(sent.size(), body(true, "team-default").size() - std::string("team-default").size() +
+                             std::string("claude-sonnet-4-5-20250929").size());
+}
+
+TEST_F(LoadBalancingTest, StatusViewsShowEveryAccountsLoad) {
+  start();
+  std::string a = add_account("a", {"--max-concurrency", "3", "--weight", "2", "--cost-factor", "0.5"});
+  add_account("b", {"--schedulable", "false"});
+  make_key();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  EXPECT_EQ(by_credential("b")["total"].as_int64(), 0);  // kept for bound keys
+  auto r = relays[0]->cli({"load-balance", "status", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto status = json::parse(r.out).as_object();
+  EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "balanced");
+  json::object first;
+  for (const auto& v : status["accounts"].as_array())
+    if (v.as_object().at("id").as_string() == a) first = v.as_object();
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first["maxConcurrency"].as_int64(), 3);
+  EXPECT_DOUBLE_EQ(first["weight"].as_double(), 2.0);
+  EXPECT_DOUBLE_EQ(first["costFactor"].as_double(), 0.5);
+  EXPECT_TRUE(wait_until([&] {
+    auto again = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
+    for (const auto& v : again["accounts"].as_array())
+      if (v.as_object().at("id").as_string() == a) return v.as_object().at("windowTokens").as_int64() > 0;
+    return false;
+  }));
+  EXPECT_TRUE(first["score"].as_object().contains("reliability"));
+  auto text = relays[0]->cli({"load-balance", "status"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("Strategy: balanced"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find(credential("a")), std::string::npos);  // never a secret
+}
+
+}  // namespace
+}  // namespace crs::test
