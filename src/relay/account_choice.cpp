@@ -283,9 +283,22 @@ AccountSlot::~AccountSlot() {
                                            release.script);
 }
 
-Task<Choice> choose_account(RelayedRequest& r, Attempts& a, Picked& p) {
-  a.full.clear();
-  auto outcome = co_await choose_once(r, a, p);
+Task<void> choose_ahead(RelayedRequest& r, AttemptState& s) {
+  s.attempts.full.clear();
+  s.first = co_await choose_once(r, s.attempts, s.first_pick);
+}
+
+Task<Choice> choose_account(RelayedRequest& r, AttemptState& s, Picked& p) {
+  Attempts& a = s.attempts;
+  Choice outcome = Choice::NoneLeft;
+  if (s.first) {
+    outcome = *s.first;
+    s.first.reset();
+    p = std::move(s.first_pick);
+  } else {
+    a.full.clear();
+    outcome = co_await choose_once(r, a, p);
+  }
   if (outcome == Choice::AllFull) outcome = co_await wait_for_slot(r, a, p);
   co_return outcome;
 }

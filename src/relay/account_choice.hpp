@@ -58,8 +58,21 @@ struct Picked {
 
 enum class Choice { Picked, NoneLeft, AllFull };
 
-// The next account to try into `p`, waiting for a slot if every candidate is full.
-Task<Choice> choose_account(RelayedRequest& r, Attempts& a, Picked& p);
+// The attempts of one request, and the first account chosen ahead of them: beside the key's
+// admission, so that its Redis script and the admission script leave in one write (one round
+// trip for both).
+struct AttemptState {
+  Attempts attempts;
+  std::optional<Choice> first;  // chosen ahead, into `first_pick`
+  Picked first_pick;
+};
+
+// The first choice, without waiting for a slot (forward_with_failover waits if it must).
+Task<void> choose_ahead(RelayedRequest& r, AttemptState& s);
+
+// The next account to try into `p` (the one chosen ahead first), waiting for a slot if every
+// candidate is full.
+Task<Choice> choose_account(RelayedRequest& r, AttemptState& s, Picked& p);
 
 // The key may use accounts, but none of them (usable now or not) serves the model asked for.
 bool model_served_nowhere(RelayedRequest& r);

@@ -428,14 +428,14 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
 
 }  // namespace
 
-Task<void> forward_with_failover(RelayedRequest& r) {
+Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
   r.watch = std::make_shared<ClientWatch>();
   WatchGuard guard(r.ex.stream().socket(), r.watch, r.d().watch_sweeper(r.worker, r.ex.stream().get_executor()));
   InFlight in_flight(r.d(), r.worker, *r.watch);
-  Attempts a;
+  Attempts& a = s.attempts;
   for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
     Picked picked;
-    if (co_await choose_account(r, a, picked) != Choice::Picked) break;
+    if (co_await choose_account(r, s, picked) != Choice::Picked) break;
     bool refresh = a.refresh_now.count(picked.account.id) > 0;
     if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;

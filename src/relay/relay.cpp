@@ -16,6 +16,7 @@ namespace crs::relay {
 namespace json = boost::json;
 using adapters::Operation;
 using http_server::Exchange;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -35,6 +36,15 @@ std::optional<Response> read_fields(RelayedRequest& r) {
   return std::nullopt;
 }
 
+// The key's admission and, for a key with counted limits, the first account choice beside it:
+// both scripts leave in one write, one round trip. A refused request gives back the slot it
+// was chosen (its AccountSlot, off the request path).
+Task<std::optional<Response>> admit_and_choose(RelayedRequest& r, AttemptState& attempts) {
+  if (!limits::Limits::counted(r.key)) co_return co_await admit(r);
+  auto both = admit(r) && choose_ahead(r, attempts);
+  co_return co_await std::move(both);
+}
+
 // One relayed request, step by step: authenticate -> read the body's fields -> check the key's
 // rules -> admit under its counted limits -> pick an account and forward through its adapter
 // (failover) -> stream back -> meter and release (forward.cpp).
@@ -48,12 +58,13 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation o
   // (Claude Code's own calls carry its user agent and pass).
   if (!refusal) refusal = co_await check_key(r.d(), ex, r.key, r.fields.model, false);
   // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
-  if (!refusal && op == Operation::Messages) refusal = co_await admit(r);
+  AttemptState attempts;
+  if (!refusal && op == Operation::Messages) refusal = co_await admit_and_choose(r, attempts);
   if (refusal) {
     co_await ex.send(std::move(*refusal));
     co_return;
   }
-  co_await forward_with_failover(r);
+  co_await forward_with_failover(r, attempts);
 }
 
 // ---- models ----
