@@ -24,6 +24,7 @@ import make_bodies
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 CLK = os.sysconf("SC_CLK_TCK")
+ACCOUNTS = 4
 ACCOUNT_KEY = "sk-ant-api03-bench-account-key-000000"
 
 
@@ -145,8 +146,11 @@ http {{
                         "60", "--rate-requests", "1000000000", "--daily-cost", "1000000", "--total-cost",
                         "100000000"])
         self.key = json.loads(out)["key"]
-        self.cli(["accounts", "add", "--type", "claude-console", "--name", "fake", "--base-url",
-                  f"http://127.0.0.1:{self.fake_port}", "--api-key", ACCOUNT_KEY])
+        # Four accounts on the fake upstream, scheduled with the default configuration:
+        # loadBalancing.defaultStrategy = balanced, sticky sessions on (stickyTtl 1 h).
+        for i in range(ACCOUNTS):
+            self.cli(["accounts", "add", "--type", "claude-console", "--name", f"fake-{i}", "--base-url",
+                      f"http://127.0.0.1:{self.fake_port}", "--api-key", f"{ACCOUNT_KEY}-{i}"])
         time.sleep(0.5)
 
     def cli(self, args):
@@ -437,6 +441,8 @@ def main():
                   f"System under test pinned to CPU 0, wrk and the fake upstream to CPU 1. "
                   f"{rounds} interleaved rounds of {seconds} s per target, medians. Versions: "
                   + "; ".join(f"{k}: {v}" for k, v in versions.items()) + ".\n")
+    report.append(f"Relay: a key with counted limits (none reached), {ACCOUNTS} Console accounts on the fake upstream, "
+                  "the default configuration: loadBalancing.defaultStrategy balanced, sticky sessions on.\n")
     report.append("CPU = user+system seconds of the proxy's processes (relay: crs + its redis-server; nginx: master "
                   "+ worker) per 10,000 requests, from /proc. Throughput on this shared machine is noisy; CPU per "
                   "request is the figure to trust.\n")

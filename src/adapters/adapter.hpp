@@ -114,6 +114,13 @@ class Adapter {
 
   // The account type this adapter serves ("claude-console", ...).
   virtual std::string_view kind() const = 0;
+  // The account's own model list (GET /v1/models of the relay), when the kind has one: the
+  // request to send, and the model ids of its answer.
+  virtual std::optional<http::request<http::empty_body>> models_request(const accounts::Account&,
+                                                                         const upstream::BaseUrl&) const {
+    return std::nullopt;
+  }
+  virtual std::vector<std::string> models_of_answer(std::string_view) const { return {}; }
   virtual Features features() const { return {}; }
 
   // Whether `prepare` has work to do for this call; false (the default) skips it.

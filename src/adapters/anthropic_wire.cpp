@@ -188,6 +188,30 @@ UpstreamRequest AnthropicAdapter::build_request(const ClientCall& call, const ac
           std::nullopt};
 }
 
+std::optional<http::request<http::empty_body>> AnthropicAdapter::models_request(const accounts::Account& account,
+                                                                                const upstream::BaseUrl& base) const {
+  http_server::Request none;
+  none.method(http::verb::get);
+  auto req = build_anthropic_request(none, "/v1/models", "", auth(), credential(account), base);
+  req.target(std::string(req.target()) + "?limit=1000");
+  req.erase(http::field::content_type);
+  return req;
+}
+
+// {"data": [{"id": ...}, ...]}
+std::vector<std::string> AnthropicAdapter::models_of_answer(std::string_view body) const {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  const auto* data = ec || !v.is_object() ? nullptr : v.get_object().if_contains("data");
+  if (!data || !data->is_array()) return out;
+  for (const auto& m : data->get_array()) {
+    const auto* id = m.is_object() ? m.get_object().if_contains("id") : nullptr;
+    if (id && id->is_string() && id->get_string().size() <= 200) out.emplace_back(id->get_string());
+  }
+  return out;
+}
+
 ErrorVerdict AnthropicAdapter::classify(const UpstreamError& error, int64_t now_ms) const {
   return classify_anthropic_error(error, now_ms);
 }

@@ -45,6 +45,9 @@ class AnthropicAdapter : public Adapter {
   bool is_stream(const http::response_header<>& upstream) const override { return is_event_stream(upstream); }
   std::unique_ptr<AnswerReader> answer_reader(const ClientCall&) const override { return anthropic_answer_reader(); }
   ErrorVerdict classify(const UpstreamError& error, int64_t now_ms) const override;
+  std::optional<http::request<http::empty_body>> models_request(const accounts::Account& account,
+                                                                 const upstream::BaseUrl& base) const override;
+  std::vector<std::string> models_of_answer(std::string_view body) const override;
 
  protected:
   virtual AnthropicAuth auth() const = 0;

@@ -278,6 +278,10 @@ int serve(config::Loaded loaded) {
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
                               relay_deps->load_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
+  auto catalog_stopped = std::make_shared<bool>(false);
+  asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
+                                                    std::chrono::minutes(10)),
+                 asio::detached);
   http_server::Server server(io.executors(), router, server_options(cfg));
   if (auto listening = server.listen(); !listening) {
     spdlog::error("{}", listening.error().message);
@@ -302,6 +306,7 @@ int serve(config::Loaded loaded) {
     usage.stop();
     sync.stop();
     balancing.stop();
+    *catalog_stopped = true;
     s.blocking.stop();
     for (auto& r : redis.owned) r->stop();
     if (*embedded) (*embedded)->stop();

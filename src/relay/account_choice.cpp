@@ -18,20 +18,14 @@ namespace {
 // ---- who may serve ----
 
 // The group a key is bound to, "" if none.
-std::string_view bound_group(const RelayedRequest& r) {
-  std::string_view bound = r.key.bound_account;
+std::string_view bound_group(const keys::ApiKey& key) {
+  std::string_view bound = key.bound_account;
   return bound.starts_with("group:") ? bound.substr(6) : std::string_view();
 }
+std::string_view bound_group(const RelayedRequest& r) { return bound_group(r.key); }
 
-// Whether the key may use the account: a key bound to an account uses only it, one bound to a
-// group only the group's accounts (never the shared pool instead). An account kept out of the
-// pool (schedulable false) serves only the keys bound to it or its groups.
 bool may_use_account(const RelayedRequest& r, const accounts::Account& account) {
-  const std::string& bound = r.key.bound_account;
-  if (bound.empty()) return account.scheduling.schedulable;
-  auto group = bound_group(r);
-  if (group.empty()) return account.id == bound;
-  return std::find(account.groups.begin(), account.groups.end(), group) != account.groups.end();
+  return key_may_use(r.key, account);
 }
 
 // ... and for this request's model.
@@ -264,6 +258,14 @@ Task<Choice> wait_for_slot(RelayedRequest& r, Attempts& a, Picked& p) {
 }
 
 }  // namespace
+
+bool key_may_use(const keys::ApiKey& key, const accounts::Account& account) {
+  const std::string& bound = key.bound_account;
+  if (bound.empty()) return account.scheduling.schedulable;
+  auto group = bound_group(key);
+  if (group.empty()) return account.id == bound;
+  return std::find(account.groups.begin(), account.groups.end(), group) != account.groups.end();
+}
 
 AccountSlot::AccountSlot(RelayedRequest& r, std::string account_id, std::string lease)
     : deps_(r.deps), worker_(r.worker), account_id_(std::move(account_id)), lease_(std::move(lease)) {

@@ -74,6 +74,11 @@ Task<void> choose_ahead(RelayedRequest& r, AttemptState& s);
 // candidate is full.
 Task<Choice> choose_account(RelayedRequest& r, AttemptState& s, Picked& p);
 
+// Whether the key may use the account: a key bound to an account uses only it, one bound to a
+// group only the group's accounts (never the shared pool instead). An account kept out of the
+// pool (schedulable false) serves only the keys bound to it or its groups.
+bool key_may_use(const keys::ApiKey& key, const accounts::Account& account);
+
 // The key may use accounts, but none of them (usable now or not) serves the model asked for.
 bool model_served_nowhere(RelayedRequest& r);
 // Some account, usable now or not, has a kind that can serve this request.

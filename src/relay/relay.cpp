@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include <boost/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "relay/answers.hpp"
 #include "relay/key_rules.hpp"
 #include "relay/admission.hpp"
+#include "relay/account_choice.hpp"
 #include "relay/forward.hpp"
 
 namespace crs::relay {
@@ -69,13 +71,11 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation o
 
 // ---- models ----
 
-// The model list; with a key, only the models its rules allow.
-std::string models_body(const usage::PricingTable& pricing, const keys::ApiKey* key = nullptr) {
+// A model list in both shapes: Anthropic's fields for the Anthropic SDKs, OpenAI's for
+// OpenAI-style clients (as CRS).
+std::string models_body(const std::set<std::string>& ids) {
   json::array data;
-  std::string first, last;
-  for (const auto& id : pricing.model_ids()) {
-    if (key && !keys::model_allowed(*key, id)) continue;
-    // Anthropic's fields for the Anthropic SDKs, OpenAI's for OpenAI-style clients (as CRS).
+  for (const auto& id : ids) {
     std::string date = id.size() > 8 ? id.substr(id.size() - 8) : "";
     std::string created_at = date.size() == 8 && std::all_of(date.begin(), date.end(), ::isdigit)
                                  ? date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T00:00:00Z"
@@ -85,9 +85,9 @@ std::string models_body(const usage::PricingTable& pricing, const keys::ApiKey* 
     json::object m{{"type", "model"},      {"id", id},           {"display_name", id}, {"created_at", created_at},
                    {"object", "model"}, {"created", static_cast<int64_t>(timegm(&tm))}, {"owned_by", "anthropic"}};
     data.push_back(std::move(m));
-    if (first.empty()) first = id;
-    last = id;
   }
+  std::string first = ids.empty() ? "" : *ids.begin();
+  std::string last = ids.empty() ? "" : *ids.rbegin();
   return json::serialize(json::object{{"object", "list"},
                                       {"data", std::move(data)},
                                       {"has_more", false},
@@ -95,7 +95,23 @@ std::string models_body(const usage::PricingTable& pricing, const keys::ApiKey* 
                                       {"last_id", last}});
 }
 
-Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const std::string> body, Exchange& ex) {
+// The models the key's usable accounts serve (the built-in price list when none tells), as far
+// as its rules allow.
+std::set<std::string> models_for(const RelayDeps& d, const keys::ApiKey& key) {
+  std::set<std::string> ids;
+  for (const auto& account : *d.accounts.snapshot()) {
+    if (!account.enabled || account.status == accounts::kStatusUnauthorized || !key_may_use(key, account)) continue;
+    ids.merge(d.model_catalog.models_of(account));
+  }
+  if (ids.empty())
+    for (const auto& id : d.pricing.model_ids()) ids.insert(id);
+  std::set<std::string> allowed;
+  for (const auto& id : ids)
+    if (keys::model_allowed(key, id)) allowed.insert(id);
+  return allowed;
+}
+
+Task<void> handle_models(std::shared_ptr<RelayDeps> deps, Exchange& ex) {
   keys::ApiKey key;
   if (auto refusal = co_await authenticate(*deps, ex, key)) {
     co_await ex.send(std::move(*refusal));
@@ -105,11 +121,7 @@ Task<void> handle_models(std::shared_ptr<RelayDeps> deps, std::shared_ptr<const 
     co_await ex.send(std::move(*refusal));
     co_return;
   }
-  if (!key.allowed_models.empty() || !key.denied_models.empty()) {
-    co_await ex.send(http_server::json_response(http::status::ok, models_body(deps->pricing, &key)));
-    co_return;
-  }
-  co_await ex.send(http_server::json_response(http::status::ok, *body));
+  co_await ex.send(http_server::json_response(http::status::ok, models_body(models_for(*deps, key))));
 }
 
 }  // namespace
@@ -130,7 +142,6 @@ void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDep
   deps->lease_renewers.resize(deps->redis.size());
   deps->watch_sweepers.resize(deps->redis.size());
   deps->in_flight.resize(deps->redis.size());
-  auto models = std::make_shared<const std::string>(models_body(deps->pricing));
   // The body is read by relay_call once the key is known: nobody without a key makes the relay
   // hold a body.
   http_server::BodyRule after_the_key{0, true};
@@ -139,8 +150,7 @@ void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDep
                [deps](Exchange& ex) { return relay_call(deps, ex, Operation::Messages); }, after_the_key);
     router.add(http::verb::post, prefix + "/v1/messages/count_tokens",
                [deps](Exchange& ex) { return relay_call(deps, ex, Operation::CountTokens); }, after_the_key);
-    router.add(http::verb::get, prefix + "/v1/models",
-               [deps, models](Exchange& ex) { return handle_models(deps, models, ex); });
+    router.add(http::verb::get, prefix + "/v1/models", [deps](Exchange& ex) { return handle_models(deps, ex); });
   }
   // Claude Code's telemetry: answered so it does not retry or log errors (spec/crs-compat.md §3).
   auto ok = [](Exchange& ex) {

@@ -15,6 +15,7 @@
 #include "limits/limits.hpp"
 #include "relay/client_watch.hpp"
 #include "relay/lease_renewer.hpp"
+#include "relay/model_catalog.hpp"
 #include "scheduler/load_book.hpp"
 #include "scheduler/scheduler.hpp"
 #include "scheduler/slot_waiters.hpp"
@@ -44,6 +45,7 @@ struct RelayDeps {
   // for an account slot.
   scheduler::LoadBook load_book;
   scheduler::SlotWaiters slot_waiters{static_cast<size_t>(config.loadBalancing.maxWaiting)};
+  ModelCatalog model_catalog;  // what the accounts serve, for GET /v1/models
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
 

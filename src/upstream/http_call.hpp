@@ -1,6 +1,6 @@
 #pragma once
-// A one-off HTTPS (or HTTP) request with a JSON body, for calls that are not relayed:
-// the OAuth token endpoint. Fresh connection, TLS verified, proxy honoured.
+// One-off HTTPS (or HTTP) requests, for calls that are not relayed: the OAuth token
+// endpoint, the accounts' model lists. Fresh connection, TLS verified, proxy honoured.
 #include <chrono>
 #include <string>
 
@@ -16,6 +16,12 @@ struct CallResult {
   std::string body;
   std::string error;
 };
+
+// Sends `request` (with `body`) on a fresh connection to `base` and reads the whole answer
+// (at most 4 MiB).
+Task<CallResult> send_request(asio::any_io_executor executor, asio::ssl::context& tls, const BaseUrl& base,
+                              const Proxy& proxy, http::request<http::empty_body> request, std::string body,
+                              std::chrono::milliseconds timeout);
 
 Task<CallResult> post_json(asio::any_io_executor executor, asio::ssl::context& tls, const std::string& url,
                            const std::string& body, const Proxy& proxy, std::chrono::milliseconds timeout);

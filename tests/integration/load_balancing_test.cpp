@@ -2,6 +2,7 @@
 // upstream: caps held across instances, waiting for a slot, sticky sessions, strategies switched
 // at runtime, group bindings, model lists and mappings, the status views.
 #include <future>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -269,6 +270,47 @@ TEST_F(LoadBalancingTest, AccountModelListsAndMappings) {
   // The rest of the body went up byte for byte.
   EXPECT_EQ(sent.size(), body(true, "team-default").size() - std::string("team-default").size() +
                              std::string("claude-sonnet-4-5-20250929").size());
+}
+
+TEST_F(LoadBalancingTest, TheModelListComesFromTheAccounts) {
+  start();
+  std::string open = add_account("open");
+  std::string narrow = add_account("narrow", {"--models", "claude-haiku*", "--model-map", "team-fast=claude-haiku-4-5-20251001"});
+  make_key();
+  auto ids = [&](const std::string& k, size_t instance) {
+    auto r = http_request(relays[instance]->port(), "GET", "/v1/models", "", {{"x-api-key", k}});
+    std::set<std::string> out;
+    if (r.status != 200) return out;
+    auto parsed = json::parse(r.body);
+    for (const auto& m : parsed.as_object().at("data").as_array()) {
+      EXPECT_EQ(m.as_object().at("object").as_string(), "model");  // the OpenAI shape too
+      EXPECT_EQ(m.as_object().at("type").as_string(), "model");
+      out.emplace(m.as_object().at("id").as_string());
+    }
+    return out;
+  };
+  // A model only the upstream's own list has, on both instances (fetched in the background).
+  for (size_t instance : {0u, 1u})
+    ASSERT_TRUE(wait_until([&] { return ids(key, instance).count("claude-fake-upstream-only-20260101") == 1; }))
+        << instance;
+  auto all = ids(key, 0);
+  EXPECT_TRUE(all.count("team-fast"));
+  EXPECT_TRUE(all.count("claude-sonnet-4-5-20250929"));
+  // A key bound to the narrow account sees what it serves only.
+  auto bound = relays[0]->cli({"keys", "create", "--name", "narrow", "--account", narrow, "--json"});
+  ASSERT_EQ(bound.exit_code, 0) << bound.err;
+  std::string bound_key(json::parse(bound.out).as_object().at("key").as_string());
+  ASSERT_TRUE(wait_until([&] { return !ids(bound_key, 0).empty(); }));
+  auto narrow_ids = ids(bound_key, 0);
+  EXPECT_TRUE(narrow_ids.count("claude-haiku-4-5-20251001"));
+  EXPECT_TRUE(narrow_ids.count("team-fast"));
+  EXPECT_FALSE(narrow_ids.count("claude-sonnet-4-5-20250929"));
+  // The key's own model rules apply on top.
+  auto limited = relays[0]->cli({"keys", "create", "--name", "l", "--models", "claude-fake*", "--json"});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  std::string limited_key(json::parse(limited.out).as_object().at("key").as_string());
+  ASSERT_TRUE(wait_until([&] { return ids(limited_key, 0) == std::set<std::string>{"claude-fake-upstream-only-20260101"}; }));
+  (void)open;
 }
 
 TEST_F(LoadBalancingTest, StatusViewsShowEveryAccountsLoad) {

@@ -193,11 +193,14 @@ json::object models_json() {
       json::object{{"type", "model"}, {"id", "claude-haiku-4-5-20251001"}, {"display_name", "Claude Haiku 4.5"},
                    {"created_at", "2025-10-01T00:00:00Z"}},
       json::object{{"type", "model"}, {"id", "claude-opus-4-1-20250805"}, {"display_name", "Claude Opus 4.1"},
-                   {"created_at", "2025-08-05T00:00:00Z"}}};
+                   {"created_at", "2025-08-05T00:00:00Z"}},
+      // A model no price table has: the relay's list must come from the upstream.
+      json::object{{"type", "model"}, {"id", "claude-fake-upstream-only-20260101"},
+                   {"display_name", "Fake upstream only"}, {"created_at", "2026-01-01T00:00:00Z"}}};
   return {{"data", std::move(data)},
           {"has_more", false},
           {"first_id", "claude-sonnet-4-5-20250929"},
-          {"last_id", "claude-opus-4-1-20250805"}};
+          {"last_id", "claude-fake-upstream-only-20260101"}};
 }
 
 json::object headers_json(const http_server::Request& req) {
