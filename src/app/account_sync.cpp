@@ -24,13 +24,15 @@ Task<void> AccountReloader::run() {
 
 SharedStateSync::SharedStateSync(asio::any_io_executor ex, store::RedisClient& redis,
                                  const store::RedisOptions& options, std::string encryption_key,
-                                 accounts::AccountRegistry& accounts, keys::KeyCache& keys)
+                                 accounts::AccountRegistry& accounts, keys::KeyCache& keys,
+                                 std::function<void()> reload_pricing)
     : reloader_(ex, redis, std::move(encryption_key), accounts),
       invalidations_(
           ex, options, {std::string(store::keyspace::kInvalidationChannel)},
-          [this, &keys](std::string_view, std::string_view message) {
+          [this, &keys, reload_pricing](std::string_view, std::string_view message) {
             if (message.starts_with("key:")) keys.invalidate(std::string(message.substr(4)));
             if (message.starts_with("account:")) reloader_.request();
+            if (message == store::keyspace::kPricingReload && reload_pricing) reload_pricing();
           },
           [this, &keys] {
             keys.clear();  // announcements may have been missed while disconnected

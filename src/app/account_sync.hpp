@@ -1,7 +1,9 @@
 #pragma once
 // Keeps this instance's view of shared state current: the account snapshot (reloaded on an
-// announcement, debounced, and every 30 s) and the key cache (entries dropped on an
-// announcement; everything after a reconnect, as announcements may have been missed).
+// announcement, debounced, and every 30 s), the key cache (entries dropped on an
+// announcement; everything after a reconnect, as announcements may have been missed), and
+// the price table (reloaded when announced).
+#include <functional>
 #include <string>
 
 #include "accounts/account_registry.hpp"
@@ -38,8 +40,10 @@ class AccountReloader {
 
 class SharedStateSync {
  public:
+  // `reload_pricing`: called when an instance announces a new price file (`crs pricing reload`).
   SharedStateSync(asio::any_io_executor ex, store::RedisClient& redis, const store::RedisOptions& options,
-                  std::string encryption_key, accounts::AccountRegistry& accounts, keys::KeyCache& keys);
+                  std::string encryption_key, accounts::AccountRegistry& accounts, keys::KeyCache& keys,
+                  std::function<void()> reload_pricing);
   void start();
   void stop();
 

@@ -170,7 +170,7 @@ http_server::ServerOptions server_options(const config::Config& cfg) {
 struct Shared {
   Shared(const config::Config& c, RedisClients& r, usage::PricingTable p, http_server::TrustedProxies t,
          std::unique_ptr<asio::ssl::context> tls_context)
-      : cfg(c), redis(r), pricing(std::move(p)), trusted_proxies(std::move(t)), tls(std::move(tls_context)),
+      : cfg(c), redis(r), pricing(std::move(p), c.usage.pricingFile), trusted_proxies(std::move(t)), tls(std::move(tls_context)),
         limits(c.usage.timezoneOffset, std::chrono::seconds(c.relay.concurrencyLeaseTtl)) {}
 
   const config::Config& cfg;
@@ -179,7 +179,7 @@ struct Shared {
   accounts::AccountRegistry accounts;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   scheduler::StrategyScheduler* strategies = nullptr;  // null when loadBalancing.enabled is false
-  usage::PricingTable pricing;
+  usage::Pricing pricing;
   http_server::TrustedProxies trusted_proxies;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<ConnectionPools> pools;
@@ -209,6 +209,23 @@ Result<std::unique_ptr<Shared>> make_shared_state(const config::Config& cfg, IoT
   make_scheduler(cfg.loadBalancing, *s);
   s->pools = std::make_unique<ConnectionPools>(io, *s->tls);
   return s;
+}
+
+// Reads the price file again off the I/O threads; a file that does not parse leaves the table
+// in force.
+Task<void> reload_pricing(Shared& s) {
+  auto read = [&s] { return s.pricing.reload(); };
+  Status done = co_await s.blocking.run(read);
+  if (done) spdlog::info("pricing: {} reloaded", s.cfg.usage.pricingFile);
+  else spdlog::error("pricing: {} not reloaded, the table in force stays: {}", s.cfg.usage.pricingFile, done.error().message);
+}
+
+void reload_on_hangup(asio::signal_set& hangup, std::function<void()> reload) {
+  hangup.async_wait([&hangup, reload](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    reload();
+    reload_on_hangup(hangup, reload);
+  });
 }
 
 // Every route: root, relay, admin, key holders' stats, health.
@@ -269,9 +286,12 @@ int serve(config::Loaded loaded) {
   }
   Shared& s = **shared;
   UsagePipeline usage(cfg, io, redis.by_worker, ro);
+  auto reload = [&s, &io] { asio::co_spawn(io.main(), reload_pricing(s), asio::detached); };
   SharedStateSync sync(io.main().get_executor(), *redis.by_worker.front(), ro, cfg.security.encryptionKey, s.accounts,
-                       s.key_cache);
+                       s.key_cache, reload);
   sync.start();
+  asio::signal_set hangup(io.main(), SIGHUP);
+  reload_on_hangup(hangup, reload);
 
   http_server::Router router;
   auto relay_deps = register_routes(router, s, usage, *embedded != nullptr);
@@ -305,6 +325,7 @@ int serve(config::Loaded loaded) {
     relay_deps->stopping = true;
     usage.stop();
     sync.stop();
+    hangup.cancel();
     balancing.stop();
     *catalog_stopped = true;
     s.blocking.stop();

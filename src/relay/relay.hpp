@@ -32,7 +32,7 @@ struct RelayDeps {
   keys::KeyCache& key_cache;
   accounts::AccountRegistry& accounts;
   scheduler::Scheduler& scheduler;
-  const usage::PricingTable& pricing;
+  const usage::Pricing& pricing;
   std::vector<store::RedisClient*> redis;        // one per I/O thread, by worker index
   std::vector<upstream::ConnectionPool*> pools;  // one per I/O thread, by worker index
   asio::ssl::context& tls;                       // for calls outside the pools (OAuth token endpoint)

@@ -22,7 +22,9 @@ inline std::string account_group_members(std::string_view id) {
   return "crs:account_group:" + std::string(id) + ":members";
 }
 
-// Cache invalidation across relay instances: messages "key:<id>", "account:<id>".
+// Cache invalidation across relay instances: messages "key:<id>", "account:<id>",
+// "account:group:<id>", and kPricingReload.
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
+inline constexpr std::string_view kPricingReload = "pricing:reload";
 
 }  // namespace crs::store::keyspace

@@ -154,4 +154,11 @@ Cost PricingTable::cost(const std::string& model, const Usage& u) const {
   return cost;
 }
 
+Status Pricing::reload() {
+  auto next = PricingTable::load(path_);
+  if (!next) return next.error();
+  table_.store(std::make_shared<const PricingTable>(std::move(*next)));
+  return Ok{};
+}
+
 }  // namespace crs::usage

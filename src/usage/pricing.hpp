@@ -2,7 +2,9 @@
 // Prices per model from config/pricing.json (built into the binary as a fallback). Unknown
 // models are priced by family (opus/sonnet/haiku/...), then by the default, never at zero,
 // and flagged as priced by fallback. Long-context tiers and server tools (web search) are priced.
+#include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -58,6 +60,24 @@ class PricingTable {
   std::map<std::string, Price> families_;
   Price default_;
   double web_search_per_thousand_ = 10;  // USD per 1,000 web searches (server_tool_use)
+};
+
+// The price table in force, replaced whole when the file is reloaded (`crs pricing reload`,
+// SIGHUP): a request prices with the table it found, never half of two.
+class Pricing {
+ public:
+  Pricing(PricingTable table, std::string path)
+      : table_(std::make_shared<const PricingTable>(std::move(table))), path_(std::move(path)) {}
+
+  std::shared_ptr<const PricingTable> table() const { return table_.load(); }
+  Cost cost(const std::string& model, const Usage& usage) const { return table()->cost(model, usage); }
+  std::vector<std::string> model_ids() const { return table()->model_ids(); }
+  // Reads the file again; on an error the table in force stays and the error is returned.
+  Status reload();
+
+ private:
+  std::atomic<std::shared_ptr<const PricingTable>> table_;
+  std::string path_;
 };
 
 }  // namespace crs::usage

@@ -1,6 +1,7 @@
 // The load balancer with two `crs serve` instances on one Redis and several accounts of the fake
 // upstream: caps held across instances, waiting for a slot, sticky sessions, strategies switched
 // at runtime, group bindings, model lists and mappings, the status views.
+#include <csignal>
 #include <future>
 #include <set>
 #include <thread>
@@ -61,6 +62,7 @@ class LoadBalancingTest : public ::testing::Test {
     auto r = relays[0]->cli(flags);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     key = std::string(json::parse(r.out).as_object().at("key").as_string());
+    key_id = std::string(json::parse(r.out).as_object().at("id").as_string());
     for (auto& relay : relays)
       ASSERT_TRUE(wait_until([&] {
         return http_request(relay->port(), "POST", "/v1/messages", body(false), {{"x-api-key", key}}).status == 200;
@@ -94,7 +96,7 @@ class LoadBalancingTest : public ::testing::Test {
   RedisServer redis{shared.file("redis")};
   FakeUpstreamProcess fake{shared};
   std::vector<std::unique_ptr<RelayProcess>> relays;
-  std::string key;
+  std::string key, key_id;
 };
 
 TEST_F(LoadBalancingTest, ACapHoldsAcrossInstancesAndTheExtraRequestsWaitForASlot) {
@@ -311,6 +313,52 @@ TEST_F(LoadBalancingTest, TheModelListComesFromTheAccounts) {
   std::string limited_key(json::parse(limited.out).as_object().at("key").as_string());
   ASSERT_TRUE(wait_until([&] { return ids(limited_key, 0) == std::set<std::string>{"claude-fake-upstream-only-20260101"}; }));
   (void)open;
+}
+
+TEST_F(LoadBalancingTest, AReloadedPriceFileReachesEveryInstanceWithoutARestart) {
+  auto prices = [](int input_usd) {
+    return R"({"models":{"claude-sonnet-4-5-20250929":{"input":)" + std::to_string(input_usd) +
+           R"(,"output":15,"cacheWrite5m":3.75,"cacheWrite1h":6,"cacheRead":0.3}},"aliases":{},"families":{},)"
+           R"("default":{"input":3,"output":15,"cacheWrite5m":3.75,"cacheWrite1h":6,"cacheRead":0.3}})";
+  };
+  dir_a.write("config/pricing.json", prices(3));
+  dir_b.write("config/pricing.json", prices(3));
+  start();
+  add_account("a");
+  make_key();
+  auto total = [&] { return std::atoll(redis.cli({"HGET", "usage:" + key_id, "totalCostMicro"}).c_str()); };
+  auto requests = [&] { return std::atoll(redis.cli({"HGET", "usage:" + key_id, "totalRequests"}).c_str()); };
+  ASSERT_TRUE(wait_until([&] { return requests() == 2; }));  // make_key's two
+  int64_t before = total();
+  ASSERT_TRUE(fake.script("*", R"({"inputTokens":1000000,"outputTokens":0})"));
+  ASSERT_EQ(post(0, body(false)).status, 200);
+  ASSERT_TRUE(wait_until([&] { return requests() == 3; }));
+  EXPECT_EQ(total() - before, 3000000);  // $3 per million input tokens
+  // A broken file is refused before it is announced.
+  dir_a.write("config/pricing.json", "{not json");
+  EXPECT_EQ(relays[0]->cli({"pricing", "reload"}).exit_code, 1);
+  dir_a.write("config/pricing.json", prices(6));
+  dir_b.write("config/pricing.json", prices(6));
+  auto reloaded = relays[0]->cli({"pricing", "reload", "--json"});
+  ASSERT_EQ(reloaded.exit_code, 0) << reloaded.err;
+  EXPECT_EQ(json::parse(reloaded.out).as_object().at("listeners").as_int64(), 2);
+  for (size_t instance : {0u, 1u})
+    ASSERT_TRUE(wait_until([&] { return relays[instance]->log().find("reloaded") != std::string::npos; }));
+  ASSERT_EQ(post(0, body(false)).status, 200);
+  ASSERT_EQ(post(1, body(false)).status, 200);
+  ASSERT_TRUE(wait_until([&] { return requests() == 5; }));
+  EXPECT_EQ(total() - before, 3000000 + 2 * 6000000);
+  // SIGHUP does the same on one instance.
+  dir_a.write("config/pricing.json", prices(9));
+  relays[0]->process().send_signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] {
+    auto log = relays[0]->log();
+    size_t first = log.find("reloaded");
+    return first != std::string::npos && log.find("reloaded", first + 1) != std::string::npos;
+  }));
+  ASSERT_EQ(post(0, body(false)).status, 200);
+  ASSERT_TRUE(wait_until([&] { return requests() == 6; }));
+  EXPECT_EQ(total() - before, 3000000 + 2 * 6000000 + 9000000);
 }
 
 TEST_F(LoadBalancingTest, StatusViewsShowEveryAccountsLoad) {
