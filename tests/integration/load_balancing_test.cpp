@@ -146,6 +146,69 @@ TEST_F(LoadBalancingTest, PastTheSelectionTimeoutTheAnswerIs529AndAWaiterThatHan
   EXPECT_EQ(by_credential("single")["maxInFlight"].as_int64(), 1);
 }
 
+TEST_F(LoadBalancingTest, WithMaxWaitingZeroAFullPoolAnswers529AtOnce) {
+  start("[loadBalancing]\nselectionTimeout = 30000\nmaxWaiting = 0\n");
+  add_account("single", {"--max-concurrency", "1"});
+  make_key();
+  ASSERT_TRUE(fake.script("*", R"({"latencyMs":1500})", 1));
+  auto holder = std::async(std::launch::async, [this] { return post(0, body(false)); });
+  ASSERT_TRUE(wait_until([&] { return by_credential("single")["inFlight"].as_int64() == 1; }));
+  auto started = std::chrono::steady_clock::now();
+  auto refused = post(0, body(false));
+  EXPECT_EQ(refused.status, 529) << refused.body;
+  // No wait: the queue holds nobody (selectionTimeout would have kept it 30 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  EXPECT_EQ(holder.get().status, 200);
+}
+
+TEST_F(LoadBalancingTest, AnAccountPastPauseAtUtilizationIsTheLastResort) {
+  start("[loadBalancing]\ndefaultStrategy = \"lowest_cost\"\nstickyTtl = 0\npauseAtUtilization = 0.9\n");
+  add_account("cheap", {"--cost-factor", "0.1"});
+  add_account("pricey", {"--cost-factor", "1"});
+  make_key();
+  ASSERT_EQ(post(0, body(false)).status, 200);
+  EXPECT_EQ(credentials_seen().back(), credential("cheap"));
+  // The upstream says the cheap account's week is 95% used: both instances stop before its 429.
+  ASSERT_TRUE(fake.script(credential("cheap"), R"({"utilization5h":"0.40","utilization7d":"0.95"})", 1));
+  ASSERT_EQ(post(0, body(false)).status, 200);
+  for (size_t instance : {0u, 1u}) {
+    ASSERT_TRUE(wait_until([&] {
+      return post(instance, body(false)).status == 200 && credentials_seen().back() == credential("pricey");
+    })) << instance;
+  }
+  auto status = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
+  bool paused_seen = false;
+  for (const auto& v : status["accounts"].as_array())
+    if (v.as_object().at("name").as_string() == "cheap") {
+      paused_seen = v.as_object().at("paused").as_bool();
+      EXPECT_DOUBLE_EQ(v.as_object().at("utilization7d").as_double(), 0.95);
+    }
+  EXPECT_TRUE(paused_seen);
+  // With the other account out, the paused one still serves (a last resort, not a ban).
+  auto accounts = json::parse(relays[0]->cli({"accounts", "list", "--json"}).out).as_array();
+  for (const auto& v : accounts) {
+    if (v.as_object().at("name").as_string() != "pricey") continue;
+    ASSERT_EQ(relays[0]->cli({"accounts", "disable", std::string(v.as_object().at("id").as_string())}).exit_code, 0);
+  }
+  ASSERT_TRUE(wait_until([&] {
+    return post(0, body(false)).status == 200 && credentials_seen().back() == credential("cheap");
+  }));
+}
+
+TEST_F(LoadBalancingTest, WithLoadBalancingOffAccountsGoByPriority) {
+  start("[loadBalancing]\nenabled = false\ndefaultStrategy = \"least_recent\"\n");
+  add_account("first", {"--priority", "10"});
+  add_account("second", {"--priority", "20"});
+  make_key();
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(post(i, body(false, "claude-sonnet-4-5-20250929", session_user(std::to_string(i)))).status, 200);
+  for (const auto& c : credentials_seen()) EXPECT_EQ(c, credential("first"));
+  auto refused = relays[0]->cli({"load-balance", "set-strategy", "least_used"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("loadBalancing.enabled is false"), std::string::npos);
+  auto status = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
+  EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "priority");
+}
+
 TEST_F(LoadBalancingTest, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWhenRateLimitedOrSlow) {
   start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyMaxTtfb = 300\n[logging.loadBalancing]\nlevel = \"debug\"\n");
   for (auto name : {"a", "b", "c"}) add_account(name);
@@ -205,15 +268,15 @@ TEST_F(LoadBalancingTest, AStrategySwitchedByTheCliTakesEffectOnBothInstances) {
   auto set = relays[1]->cli({"load-balance", "set-strategy", "lowest_cost"});
   ASSERT_EQ(set.exit_code, 0) << set.err;
   EXPECT_EQ(relays[1]->cli({"load-balance", "set-strategy", "fastest"}).exit_code, 1);
-  auto switched = std::chrono::steady_clock::now();
+  // Announced at once (pub/sub), read again every second anyway: within 2 s on an idle machine;
+  // the test allows more for a busy one.
   for (size_t instance : {0u, 1u}) {
     ASSERT_TRUE(wait_until([&] {
       reset_fake();
       return post(instance, body(false)).status == 200 && credentials_seen().back() == credential("cheap") &&
              post(instance, body(false)).status == 200 && credentials_seen().back() == credential("cheap");
-    }, 2s)) << "instance " << instance;
+    }, 5s)) << "instance " << instance;
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - switched, 2500ms);
   auto status = json::parse(relays[0]->cli({"load-balance", "status", "--json"}).out).as_object();
   EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "lowest_cost");
   EXPECT_TRUE(status["strategy"].as_object()["setAtRuntime"].as_bool());
