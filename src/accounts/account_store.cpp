@@ -212,7 +212,10 @@ Task<Result<std::vector<Account>>> AccountStore::list() {
 }
 
 Task<Result<AccountGroup>> AccountStore::create_group(std::string name) {
-  AccountGroup g{crypto::uuid_v4(), std::move(name), iso8601_utc(), {}};
+  AccountGroup g;
+  g.id = crypto::uuid_v4();
+  g.name = std::move(name);
+  g.created_at = iso8601_utc();
   std::vector<RedisCommand> body;
   body.push_back(make_command("HSET", ks::account_group(g.id), "id", g.id, "name", g.name, "createdAt", g.created_at));
   body.push_back(make_command("SADD", std::string(ks::kAccountGroupIndex), g.id));
@@ -236,7 +239,10 @@ Task<Result<std::vector<AccountGroup>>> AccountStore::list_groups() {
   for (size_t i = 0; i + 1 < replies->size(); i += 2) {
     auto record = store::to_record((*replies)[i]);
     if (record.empty()) continue;
-    AccountGroup g{store::field(record, "id"), store::field(record, "name"), store::field(record, "createdAt"), {}};
+    AccountGroup g;
+    g.id = store::field(record, "id");
+    g.name = store::field(record, "name");
+    g.created_at = store::field(record, "createdAt");
     for (const auto& m : (*replies)[i + 1].elements) g.members.push_back(m.str);
     std::sort(g.members.begin(), g.members.end());
     out.push_back(std::move(g));
@@ -310,17 +316,21 @@ Task<Status> AccountStore::set_enabled(std::string id, bool enabled) {
   co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
 }
 
-Task<Status> AccountStore::update(Account account, bool with_credentials) {
-  // A script, so an update racing with a removal cannot leave a half record behind.
+namespace {
+
+// The update script's call (a plain function: GCC 12 miscompiles initializer lists in coroutines).
+RedisCommand update_command(const std::string& key, const Account& account, bool with_credentials) {
   static const std::string kScript =
       "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
       "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end "
       "redis.call('PUBLISH', ARGV[1], ARGV[2]) return 1";
-  HashRecord all = to_hash(key_, account);
-  std::vector<std::string> cmd{"EVAL", kScript, "1", ks::account(account.id), std::string(ks::kInvalidationChannel),
-                               "account:" + account.id};
-  for (const char* name : {"name", "baseUrl", "proxy", "priority", "maxConcurrency", "weight", "costFactor", "plan",
-                           "schedulable", "models", "modelMapping"}) {
+  HashRecord all = to_hash(key, account);
+  RedisCommand cmd = make_command("EVAL", kScript, "1", ks::account(account.id),
+                                  std::string(ks::kInvalidationChannel), "account:" + account.id);
+  static const char* const kEditable[] = {"name",       "baseUrl", "proxy",       "priority",    "maxConcurrency",
+                                          "weight",     "costFactor", "plan",    "schedulable", "models",
+                                          "modelMapping"};
+  for (const char* name : kEditable) {
     cmd.push_back(name);
     cmd.push_back(all[name]);
   }
@@ -328,7 +338,14 @@ Task<Status> AccountStore::update(Account account, bool with_credentials) {
     cmd.push_back("credentials");
     cmd.push_back(all["credentials"]);
   }
-  auto reply = co_await redis_.command(std::move(cmd));
+  return cmd;
+}
+
+}  // namespace
+
+Task<Status> AccountStore::update(Account account, bool with_credentials) {
+  // A script, so an update racing with a removal cannot leave a half record behind.
+  auto reply = co_await redis_.command(update_command(key_, account, with_credentials));
   if (!reply) co_return reply.error();
   if (reply->is_error()) co_return Error{"redis: " + reply->str};
   if (reply->integer == 0) co_return Error{"no account with id " + account.id};

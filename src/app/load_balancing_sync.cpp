@@ -20,12 +20,6 @@ std::map<std::string, std::string> pairs(const store::RedisReply& hash) {
   return out;
 }
 
-// "<5h>,<7d>" as recorded by utilization_record.
-std::pair<double, double> utilization(const std::string& text) {
-  double five = -1, seven = -1;
-  if (std::sscanf(text.c_str(), "%lf,%lf", &five, &seven) != 2) return {-1, -1};
-  return {five, seven};
-}
 
 }  // namespace
 
@@ -45,7 +39,10 @@ LoadBalancingSync::LoadBalancingSync(asio::any_io_executor ex, store::RedisClien
             if (channel == scheduler::kSlotFreedChannel) waiters.freed(std::string(message));
             else timer_.cancel();  // read the change now
           },
-          [this] { timer_.cancel(); }) {}
+          [this, &waiters] {
+            timer_.cancel();
+            waiters.wake_all();  // slots freed while the subscription was down were not heard
+          }) {}
 
 void LoadBalancingSync::start() {
   asio::co_spawn(executor_, run(), asio::detached);
@@ -70,6 +67,18 @@ Task<void> LoadBalancingSync::refresh() {
   auto snapshot = accounts_.snapshot();
   int64_t now = accounts::now_ms();
   std::vector<store::RedisCommand> reads;
+  // First what this instance metered and heard since the last round (one command each, not
+  // one per request), so the reads after it include it.
+  auto unwritten = book_.take_unwritten();
+  for (const auto& [id, tokens] : unwritten.tokens) {
+    std::string key = scheduler::tokens_key(id);
+    reads.push_back(store::make_command("HINCRBY", key, std::to_string(now / scheduler::kTokenBucketMs),
+                                        std::to_string(tokens)));
+    reads.push_back(store::make_command("PEXPIRE", key, std::to_string(scheduler::kTokensKeptMs)));
+  }
+  for (const auto& [id, reported] : unwritten.utilization)
+    reads.push_back(scheduler::utilization_record(id, reported));
+  size_t first_read = reads.size();
   reads.push_back(store::make_command("HGETALL", std::string(scheduler::kLastUsedKey)));
   reads.push_back(store::make_command("HGETALL", std::string(scheduler::kUtilizationKey)));
   reads.push_back(store::make_command("HGETALL", std::string(scheduler::kStrategyKey)));
@@ -87,20 +96,22 @@ Task<void> LoadBalancingSync::refresh() {
   }
   if (stats.size() > 2) reads.push_back(std::move(stats));
   auto replies = co_await redis_.pipeline(std::move(reads));
-  if (!replies || replies->size() < 3 + 2 * snapshot->size()) {
+  if (!replies || replies->size() < first_read + 3 + 2 * snapshot->size()) {
+    // Lost with the connection: counted again from Redis's view at the next round.
     if (!replies) spdlog::debug("load-balancing state not read: {}", replies.error().message);
     co_return;
   }
-  auto last_used = pairs((*replies)[0]);
-  auto used = pairs((*replies)[1]);
-  if (strategies_) strategies_->set_runtime(pairs((*replies)[2]));
+  const auto* r = replies->data() + first_read;
+  auto last_used = pairs(r[0]);
+  auto used = pairs(r[1]);
+  if (strategies_) strategies_->set_runtime(pairs(r[2]));
   for (size_t i = 0; i < snapshot->size(); ++i) {
     const auto& a = (*snapshot)[i];
     int64_t window = a.type == accounts::kClaudeOauth ? kOauthWindowMs : kConsoleWindowMs;
-    int64_t tokens = scheduler::window_tokens((*replies)[3 + 2 * i], now, window);
-    int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>((*replies)[4 + 2 * i].integer) : -1;
-    auto [five, seven] = used.count(a.id) ? utilization(used[a.id]) : std::pair<double, double>{-1, -1};
-    book_.refreshed(a.id, tokens, in_flight, std::atoll(last_used[a.id].c_str()), five, seven);
+    int64_t tokens = scheduler::window_tokens(r[3 + 2 * i], now, window);
+    int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>(r[4 + 2 * i].integer) : -1;
+    auto recorded = scheduler::Utilization::decode(used[a.id]);
+    book_.refreshed(a.id, tokens, in_flight, std::atoll(last_used[a.id].c_str()), recorded);
   }
 }
 

@@ -189,10 +189,34 @@ struct ExchangeOptions {
   AccountFlags scheduling;
 };
 
+// The new account's fields (a plain function: GCC 12 miscompiles initializer lists in coroutines).
+json::object oauth_account_fields(const ExchangeOptions& o, const config::Config& cfg,
+                                  const accounts::Credentials& tokens) {
+  json::object given{{"type", accounts::kClaudeOauth},
+                     {"name", o.name},
+                     {"baseUrl", cfg.oauth.apiBaseUrl},
+                     {"accessToken", tokens.access_token},
+                     {"refreshToken", tokens.refresh_token},
+                     {"expiresAt", tokens.expires_at_ms},
+                     {"proxy", o.proxy},
+                     {"priority", o.priority}};
+  for (const auto& [member, value] : o.scheduling.given) given[member] = value;
+  return given;
+}
+
+// The flags checked before the single-use code is spent: a typo must not cost the sign-in.
+std::string exchange_flags_problem(const ExchangeOptions& o, const config::Config& cfg) {
+  accounts::Credentials placeholder{"", "placeholder", "placeholder", 1};
+  accounts::Account probe;
+  auto s = accounts::apply_account_changes(probe, oauth_account_fields(o, cfg, placeholder), true);
+  return s ? std::string() : AccountFlags::in_flags(s.error().message);
+}
+
 Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisClient& redis,
                          const config::Config& cfg) {
   auto pasted = accounts::oauth::parse_pasted_code(o.code);
   if (!pasted) co_return fail(options, pasted.error().message);
+  if (auto problem = exchange_flags_problem(o, cfg); !problem.empty()) co_return fail(options, problem);
   auto stored = co_await redis.command(store::make_command("HGETALL", "oauth_session:" + o.session));
   if (!stored) co_return fail(options, stored.error().message);
   auto session = store::to_record(*stored);
@@ -218,15 +242,7 @@ Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisC
   auto tokens = accounts::oauth::parse_token_answer(answer.body, accounts::now_ms());
   if (!tokens) co_return fail(options, tokens.error().message);
   co_await redis.command(store::make_command("DEL", "oauth_session:" + o.session));  // codes are single-use
-  json::object given{{"type", accounts::kClaudeOauth},
-                     {"name", o.name},
-                     {"baseUrl", cfg.oauth.apiBaseUrl},
-                     {"accessToken", tokens->credentials.access_token},
-                     {"refreshToken", tokens->credentials.refresh_token},
-                     {"expiresAt", tokens->credentials.expires_at_ms},
-                     {"proxy", o.proxy},
-                     {"priority", o.priority}};
-  for (const auto& [member, value] : o.scheduling.given) given[member] = value;
+  json::object given = oauth_account_fields(o, cfg, tokens->credentials);
   co_return co_await add(options, std::move(given), redis, cfg);
 }
 

@@ -28,6 +28,20 @@ void print_groups(const std::vector<accounts::AccountGroup>& groups) {
   }
 }
 
+// Plain functions: GCC 12 miscompiles initializer lists in coroutines.
+void print_membership(const GlobalOptions& options, const std::string& group, const std::string& account,
+                      bool member) {
+  if (options.json)
+    std::cout << json::serialize(json::object{{"group", group}, {"account", account}, {"member", member}}) << "\n";
+  else
+    std::cout << "Account " << account << " " << (member ? "added to" : "removed from") << " group " << group << ".\n";
+}
+
+void print_deleted(const GlobalOptions& options, const std::string& group) {
+  if (options.json) std::cout << json::serialize(json::object{{"id", group}, {"result", "deleted"}}) << "\n";
+  else std::cout << "Account group " << group << " deleted; keys bound to it get a 503 until rebound.\n";
+}
+
 Task<int> create(GlobalOptions options, std::string name, store::RedisClient& redis, const config::Config& cfg) {
   if (name.empty() || name.size() > 100) co_return fail(options, "--name: must be 1 to 100 characters");
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
@@ -56,17 +70,14 @@ Task<int> membership(GlobalOptions options, std::string group, std::string accou
                      store::RedisClient& redis, const config::Config& cfg) {
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   if (auto s = co_await store.set_membership(group, account, member); !s) co_return fail(options, s.error().message);
-  std::string done = member ? "added to" : "removed from";
-  if (options.json) std::cout << json::serialize(json::object{{"group", group}, {"account", account}, {"member", member}}) << "\n";
-  else std::cout << "Account " << account << " " << done << " group " << group << ".\n";
+  print_membership(options, group, account, member);
   co_return 0;
 }
 
 Task<int> remove(GlobalOptions options, std::string group, store::RedisClient& redis, const config::Config& cfg) {
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   if (auto s = co_await store.delete_group(group); !s) co_return fail(options, s.error().message);
-  if (options.json) std::cout << json::serialize(json::object{{"id", group}, {"result", "deleted"}}) << "\n";
-  else std::cout << "Account group " << group << " deleted; keys bound to it get a 503 until rebound.\n";
+  print_deleted(options, group);
   co_return 0;
 }
 

@@ -55,6 +55,15 @@ Task<int> check_pricing(GlobalOptions options, store::RedisClient& redis, const 
   co_return missing.empty() ? 0 : 1;
 }
 
+// A plain function: GCC 12 miscompiles initializer lists in coroutines.
+void print_reloaded(const GlobalOptions& options, const std::string& file, size_t models, int64_t listeners) {
+  if (options.json)
+    std::cout << json::serialize(json::object{{"file", file}, {"listeners", listeners}}) << "\n";
+  else
+    std::cout << fmt::format("{} is valid ({} models); announced to {} listener(s): every running instance reloads it.\n",
+                             file, models, listeners);
+}
+
 // The file is checked here first: a file that does not parse is refused, not announced.
 Task<int> reload_pricing(GlobalOptions options, store::RedisClient& redis, const config::Config& cfg) {
   auto table = usage::PricingTable::load(cfg.usage.pricingFile);
@@ -62,12 +71,7 @@ Task<int> reload_pricing(GlobalOptions options, store::RedisClient& redis, const
   auto sent = co_await redis.command(store::make_command("PUBLISH", std::string(store::keyspace::kInvalidationChannel),
                                                          std::string(store::keyspace::kPricingReload)));
   if (!sent) co_return fail(options, sent.error().message);
-  int64_t listeners = sent->integer;
-  if (options.json)
-    std::cout << json::serialize(json::object{{"file", cfg.usage.pricingFile}, {"listeners", listeners}}) << "\n";
-  else
-    std::cout << fmt::format("{} is valid ({} models); announced to {} listener(s): every running instance reloads it.\n",
-                             cfg.usage.pricingFile, table->model_ids().size(), listeners);
+  print_reloaded(options, cfg.usage.pricingFile, table->model_ids().size(), sent->integer);
   co_return 0;
 }
 

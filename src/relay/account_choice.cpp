@@ -91,8 +91,13 @@ double list_cost(RelayedRequest& r, const accounts::Account& account) {
 std::vector<scheduler::Ranked> order(RelayedRequest& r, std::vector<scheduler::Candidate>& cs,
                                      const std::vector<const accounts::Account*>& accounts) {
   auto& book = r.d().load_book;
-  for (const auto* account : accounts)
-    cs.push_back(scheduler::Candidate{account, book.load_of(account->id), list_cost(r, *account)});
+  double unmapped = -1;  // the same for every account without a mapping of this model: priced once
+  for (const auto* account : accounts) {
+    bool mapped = account->scheduling.upstream_model(r.fields.model).has_value();
+    if (!mapped && unmapped < 0) unmapped = list_cost(r, *account);
+    double cost = mapped ? list_cost(r, *account) : unmapped;
+    cs.push_back(scheduler::Candidate{account, book.load_of(account->id), cost});
+  }
   return r.d().scheduler.order(cs, scheduler::OrderInput{std::string(bound_group(r))});
 }
 
@@ -101,7 +106,7 @@ const std::string& conversation(RelayedRequest& r, Attempts& a) {
   if (!a.conversation) {
     const auto& lb = r.d().config.loadBalancing;
     bool sticky = lb.enabled && lb.stickyTtl > 0 && r.op == adapters::Operation::Messages;
-    a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id) : std::string();
+    a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id, r.key.id) : std::string();
   }
   return *a.conversation;
 }
@@ -146,12 +151,13 @@ struct Pick {
 
 // The choice made in Redis: caps held across instances, least_recent's order, the sticky
 // session's account.
-Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler::Candidate>& cs,
-                           const std::vector<scheduler::Ranked>& ranked, const std::string& session) {
+Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, ChoicePlan& plan) {
   auto& d = r.d();
+  const auto& cs = plan.candidates;
+  const auto& ranked = plan.ranked;
   scheduler::SelectionRequest req;
   req.least_recent = d.scheduler.orders_in_redis(std::string(bound_group(r)));
-  req.session = session;
+  req.session = plan.session;
   req.sticky_ttl_s = d.config.loadBalancing.stickyTtl;
   req.lease = r.ex.request_id() + ":" + crypto::random_hex(8);
   req.lease_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.limits.lease_ttl()).count();
@@ -177,15 +183,15 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler
         pick.outcome = Choice::Picked;
         co_return pick;
       }
-    a.last_failure = "account slots cannot be checked right now (Redis: " + s.error + ")";
+    a.last_failure = "account slots cannot be checked right now";
     co_return pick;
   }
   std::string detail;
   if (s.how == "moved") {
     detail = fmt::format("moved_from={} reason={}", s.moved_from, s.why);
-    if (s.moved_from != s.account_id)
+    if (!s.account_id.empty() && s.moved_from != s.account_id)
       load_balancing_log().info("request={} sticky session {}… moved from account {} to {}: {}", r.ex.request_id(),
-                                session.substr(0, 12), s.moved_from, s.account_id.empty() ? "none" : s.account_id,
+                                plan.session.substr(0, 12), s.moved_from, s.account_id.empty() ? "none" : s.account_id,
                                 s.why);
   }
   log_decision(r, cs, ranked, s.account_id, s.how, detail);
@@ -194,6 +200,7 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler
     pick.outcome = Choice::AllFull;
     co_return pick;
   }
+  if (!plan.session.empty()) d.sticky_cache.confirmed(plan.session, s.account_id);
   for (const auto& c : cs)
     if (c.account->id == s.account_id) {
       pick.account = c.account;
@@ -203,30 +210,35 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, std::vector<scheduler
   co_return pick;
 }
 
-// One try at choosing, without waiting.
-Task<Choice> choose_once(RelayedRequest& r, Attempts& a, Picked& p) {
-  auto snapshot = r.d().accounts.snapshot();
-  auto accounts = candidates(r, a, *snapshot);
-  if (accounts.empty()) co_return Choice::NoneLeft;
-  std::vector<scheduler::Candidate> cs;
-  auto ranked = order(r, cs, accounts);
-  const std::string& session = conversation(r, a);
-  bool capped = false;
-  for (const auto* account : accounts) capped = capped || account->scheduling.max_concurrency > 0;
-  Pick pick;
-  if (capped || !session.empty() || r.d().scheduler.orders_in_redis(std::string(bound_group(r)))) {
-    pick = co_await choose_in_redis(r, a, cs, ranked, session);
-  } else {
-    pick.account = cs[ranked.front().index].account;
-    pick.outcome = Choice::Picked;
-    log_decision(r, cs, ranked, pick.account->id, "picked", "");
+// The sticky session's account, if this instance confirmed it a moment ago and it may be taken
+// without Redis: uncapped, still a candidate, not paused or slow.
+const accounts::Account* recent_sticky(RelayedRequest& r, const ChoicePlan& plan) {
+  if (plan.session.empty()) return nullptr;
+  auto held = r.d().sticky_cache.fresh(plan.session);
+  if (!held) return nullptr;
+  for (const auto& k : plan.ranked) {
+    const auto& c = plan.candidates[k.index];
+    if (c.account->id != *held) continue;
+    if (c.account->scheduling.max_concurrency > 0 || !may_stay(r, c, k.paused)) return nullptr;
+    return c.account;
   }
-  if (pick.outcome != Choice::Picked) co_return pick.outcome;
+  return nullptr;
+}
+
+// Into `p`, with its slot.
+Choice take_pick(RelayedRequest& r, Attempts& a, const Pick& pick, Picked& p) {
+  if (pick.outcome != Choice::Picked) return pick.outcome;
   a.tried.insert(pick.account->id);
   p.account = *pick.account;
   p.adapter = adapters::find_adapter(p.account.type);
   p.slot = std::make_unique<AccountSlot>(r, p.account.id, pick.lease);
-  co_return Choice::Picked;
+  return Choice::Picked;
+}
+
+// One try at choosing, without waiting.
+Task<Choice> choose_once(RelayedRequest& r, Attempts& a, Picked& p) {
+  ChoicePlan plan = plan_choice(r, a);
+  co_return co_await take_planned(r, a, plan, p);
 }
 
 // Every candidate is full: wait for a slot to be freed, up to loadBalancing.selectionTimeout.
@@ -239,6 +251,16 @@ Task<Choice> wait_for_slot(RelayedRequest& r, Attempts& a, Picked& p) {
     a.waited_in_vain = true;
     co_return Choice::AllFull;
   }
+  // Out of the queue and off the watch on every way out (a frame destroyed at shutdown too).
+  struct Leave {
+    scheduler::SlotWaiters& waiters;
+    std::shared_ptr<scheduler::SlotWaiters::Waiter> waiter;
+    ClientWatch& watch;
+    ~Leave() {
+      watch.waiting = nullptr;
+      waiters.leave(waiter);
+    }
+  } leave{d.slot_waiters, waiter, *r.watch};
   r.watch->waiting = &timer;
   Choice outcome = Choice::AllFull;
   while (!r.gone_or_cut()) {
@@ -246,13 +268,13 @@ Task<Choice> wait_for_slot(RelayedRequest& r, Attempts& a, Picked& p) {
     co_await timer.async_wait(use_nothrow);
     if (r.gone_or_cut()) break;
     bool last_try = std::chrono::steady_clock::now() >= deadline;
-    a.full.clear();
-    outcome = co_await choose_once(r, a, p);
+    do {
+      a.full.clear();
+      outcome = co_await choose_once(r, a, p);
+      // Lost the race: wait again, or at once if another slot was freed meanwhile.
+    } while (outcome == Choice::AllFull && !last_try && !r.gone_or_cut() && d.slot_waiters.rewait(waiter));
     if (outcome != Choice::AllFull || last_try) break;
-    d.slot_waiters.rewait(waiter);
   }
-  r.watch->waiting = nullptr;
-  d.slot_waiters.leave(waiter);
   if (outcome == Choice::AllFull) a.waited_in_vain = true;
   co_return r.gone_or_cut() ? Choice::NoneLeft : outcome;
 }
@@ -280,14 +302,59 @@ AccountSlot::~AccountSlot() {
   if (auto& renewer = deps_->lease_renewers.at(worker_)) renewer->remove(lease_);
   // At shutdown the writers may be gone already; a lease left then expires by its TTL.
   if (deps_->stopping) return;
-  auto release = scheduler::lease_release(account_id_, lease_);
-  deps_->usage_writers.at(worker_)->append(std::move(release.command), "release of account lease " + lease_,
-                                           release.script);
+  deps_->usage_writers.at(worker_)->append(scheduler::lease_release(account_id_, lease_),
+                                           "release of account lease " + lease_);
+}
+
+Task<void> AccountSlot::release_now() {
+  if (lease_.empty()) co_return;
+  std::string lease = std::exchange(lease_, std::string());
+  if (auto& renewer = deps_->lease_renewers.at(worker_)) renewer->remove(lease);
+  auto release = scheduler::lease_release(account_id_, lease);
+  auto done = co_await deps_->redis.at(worker_)->command(release);
+  if (!done && deps_->spool) deps_->spool->add(usage::SpoolEntry{false, true, "", std::move(release)});
+}
+
+ChoicePlan plan_choice(RelayedRequest& r, Attempts& a) {
+  ChoicePlan plan;
+  plan.snapshot = r.d().accounts.snapshot();
+  auto accounts = candidates(r, a, *plan.snapshot);
+  if (accounts.empty()) return plan;
+  plan.ranked = order(r, plan.candidates, accounts);
+  // count_tokens holds no slot (Claude Code fires dozens at once) and keeps no session.
+  bool counting = r.op == adapters::Operation::CountTokens;
+  if (!counting) plan.session = conversation(r, a);
+  bool capped = false;
+  for (const auto* account : accounts) capped = capped || (!counting && account->scheduling.max_concurrency > 0);
+  plan.in_redis = capped || !plan.session.empty() ||
+                  (!counting && r.d().scheduler.orders_in_redis(std::string(bound_group(r))));
+  if (const auto* sticky = recent_sticky(r, plan)) {
+    plan.local = sticky;
+    plan.in_redis = false;
+    log_decision(r, plan.candidates, plan.ranked, sticky->id, "sticky_local", "");
+  } else if (!plan.in_redis) {
+    plan.local = plan.candidates[plan.ranked.front().index].account;
+    log_decision(r, plan.candidates, plan.ranked, plan.local->id, "picked", "");
+  }
+  return plan;
+}
+
+Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Picked& p) {
+  if (plan.candidates.empty()) co_return Choice::NoneLeft;
+  Pick pick;
+  if (plan.in_redis) {
+    pick = co_await choose_in_redis(r, a, plan);
+  } else {
+    pick.account = plan.local;
+    pick.outcome = Choice::Picked;
+  }
+  co_return take_pick(r, a, pick, p);
 }
 
 Task<void> choose_ahead(RelayedRequest& r, AttemptState& s) {
   s.attempts.full.clear();
-  s.first = co_await choose_once(r, s.attempts, s.first_pick);
+  s.first = co_await take_planned(r, s.attempts, *s.plan, s.first_pick);
+  s.plan.reset();
 }
 
 Task<Choice> choose_account(RelayedRequest& r, AttemptState& s, Picked& p) {
@@ -297,6 +364,9 @@ Task<Choice> choose_account(RelayedRequest& r, AttemptState& s, Picked& p) {
     outcome = *s.first;
     s.first.reset();
     p = std::move(s.first_pick);
+  } else if (s.plan) {
+    outcome = co_await take_planned(r, a, *s.plan, p);
+    s.plan.reset();
   } else {
     a.full.clear();
     outcome = co_await choose_once(r, a, p);

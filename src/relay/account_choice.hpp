@@ -11,6 +11,7 @@
 
 #include "adapters/adapter.hpp"
 #include "adapters/request_needs.hpp"
+#include "scheduler/strategy.hpp"
 #include "relay/relayed_request.hpp"
 
 namespace crs::relay {
@@ -35,6 +36,9 @@ class AccountSlot {
  public:
   AccountSlot(RelayedRequest& r, std::string account_id, std::string lease);
   ~AccountSlot();
+  // Gives the lease back now, in one round trip (before another attempt, which must not find
+  // this one's lease still held).
+  Task<void> release_now();
   AccountSlot(const AccountSlot&) = delete;
   AccountSlot& operator=(const AccountSlot&) = delete;
 
@@ -58,16 +62,33 @@ struct Picked {
 
 enum class Choice { Picked, NoneLeft, AllFull };
 
-// The attempts of one request, and the first account chosen ahead of them: beside the key's
-// admission, so that its Redis script and the admission script leave in one write (one round
-// trip for both).
+// What choosing knows before Redis: the candidates in the strategy's order, the sticky
+// session, and whether Redis must take the account (a cap, least_recent, a session not
+// confirmed here a moment ago) or `local` is taken at once.
+struct ChoicePlan {
+  std::shared_ptr<const accounts::AccountList> snapshot;  // the candidates point into it
+  std::vector<scheduler::Candidate> candidates;
+  std::vector<scheduler::Ranked> ranked;
+  std::string session;
+  bool in_redis = false;
+  const accounts::Account* local = nullptr;
+};
+
+ChoicePlan plan_choice(RelayedRequest& r, Attempts& a);
+// The planned account into `p` (without waiting: AllFull when every candidate is full).
+Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Picked& p);
+
+// The attempts of one request, and the first account chosen ahead of them: planned before the
+// key's admission and, when Redis must take it, taken beside the admission, so that the two
+// scripts leave in one write (one round trip for both).
 struct AttemptState {
   Attempts attempts;
-  std::optional<Choice> first;  // chosen ahead, into `first_pick`
+  std::optional<ChoicePlan> plan;  // planned, not yet taken
+  std::optional<Choice> first;     // taken ahead, into `first_pick`
   Picked first_pick;
 };
 
-// The first choice, without waiting for a slot (forward_with_failover waits if it must).
+// Takes `s.plan` (forward_with_failover waits for a slot if it must).
 Task<void> choose_ahead(RelayedRequest& r, AttemptState& s);
 
 // The next account to try into `p` (the one chosen ahead first), waiting for a slot if every

@@ -8,7 +8,6 @@
 #include "keys/key_store.hpp"
 #include "relay/answers.hpp"
 #include "relay/key_rules.hpp"
-#include "scheduler/selection.hpp"
 #include "store/redis_script.hpp"
 
 namespace crs::relay {
@@ -219,13 +218,9 @@ usage::UsageEvent usage_event(const RelayedRequest& r, const accounts::Account& 
 // - otherwise it joins this thread's writer (usage/event_writer.hpp) and nobody waits.
 Task<void> meter(RelayedRequest& r, usage::UsageEvent e) {
   auto& d = r.d();
-  // The account's window, for least_used and balanced (folded off the hot path).
-  if (!e.account_id.empty() && d.config.loadBalancing.enabled) {
-    d.load_book.charged(e.account_id, e.usage.total());
-    auto charge = scheduler::token_charge(e.account_id, e.usage.total(), e.timestamp_ms);
-    d.usage_writers.at(r.worker)->append(std::move(charge.command), "load-balancing tokens of " + e.account_id,
-                                         charge.script);
-  }
+  // The account's window, for least_used and balanced (written to Redis once a second by
+  // LoadBalancingSync, for every account at once).
+  if (!e.account_id.empty() && d.config.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());
   auto what = [&e] {
     return fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
                        e.usage.total(), e.cost_micro);

@@ -48,21 +48,25 @@ std::string content_text(od::value value, std::string* cached = nullptr) {
   return out;
 }
 
-// The first message's content text.
-std::string first_message_text(od::value messages) {
+// The first message's content text, and how many messages there are.
+std::string first_message_text(od::value messages, size_t& count) {
   od::array list;
-  if (messages.get_array().get(list)) return {};
+  std::string first;
+  if (messages.get_array().get(list)) return first;
   for (auto message : list) {
+    if (count++ > 0) continue;
     od::object o;
-    if (message.get_object().get(o)) return {};
+    if (message.get_object().get(o)) return first;
     for (auto field : o) {
       std::string_view key;
-      if (field.unescaped_key().get(key)) return {};
-      if (key == "content") return content_text(field.value());
+      if (field.unescaped_key().get(key)) return first;
+      if (key == "content") {
+        first = content_text(field.value());
+        break;
+      }
     }
-    return {};
   }
-  return {};
+  return first;
 }
 
 std::string from_body(std::string& body) {
@@ -72,17 +76,21 @@ std::string from_body(std::string& body) {
   od::object object;
   if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) return {};
   std::string cached_system, system, first;
+  size_t messages = 0;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return {};
     if (key == "system") {
       system = content_text(field.value(), &cached_system);
     } else if (key == "messages") {
-      first = first_message_text(field.value());
+      first = first_message_text(field.value(), messages);
     }
   }
-  if (!cached_system.empty()) return "system-cached:" + cached_system;
-  if (!system.empty()) return "system:" + system;
+  // A first turn starts nothing to keep warm yet; and an app's system prompt alone would glue
+  // all of its users' conversations to one account, so the first message counts too.
+  if (messages < 2) return {};
+  if (!cached_system.empty()) return "system-cached:" + cached_system + "\nfirst:" + first;
+  if (!system.empty()) return "system:" + system + "\nfirst:" + first;
   if (!first.empty()) return "first:" + first;
   return {};
 }
@@ -105,9 +113,11 @@ std::string session_part(std::string_view user_id) {
   return std::string(user_id.substr(at + 9));
 }
 
-std::string conversation_of(std::string& body, std::string_view user_id) {
+std::string conversation_of(std::string& body, std::string_view user_id, std::string_view key_id) {
   std::string session = session_part(user_id);
   std::string what = session.empty() ? from_body(body) : "session:" + session;
+  // Per key: two keys (bound to different accounts or groups) never share a session.
+  if (!what.empty()) what = std::string(key_id) + "\n" + what;
   if (what.empty()) return {};
   return crypto::sha256_hex(what);
 }

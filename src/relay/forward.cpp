@@ -277,27 +277,37 @@ double fraction_header(const http::response_header<>& h, std::string_view name) 
   return end && *end == 0 && v >= 0 && v <= 10 ? v : -1;
 }
 
+// Until when a reported utilisation holds: its window's reset (Unix seconds, capped at 7 days),
+// else an hour.
+int64_t reset_ms(const http::response_header<>& h, std::string_view name, int64_t now) {
+  constexpr int64_t kHour = 3600 * 1000, kWeek = 7 * 24 * kHour;
+  auto it = h.find(name);
+  if (it == h.end()) return now + kHour;
+  int64_t at = std::atoll(std::string(it->value()).c_str()) * 1000;
+  return at > now ? std::min(at, now + kWeek) : now + kHour;
+}
+
 // What the answer tells of the account: its time to first byte, and the upstream's own view of
-// its subscription windows (recorded for every instance, off the hot path).
+// its subscription windows (written for every instance by LoadBalancingSync).
 void note_answer(RelayedRequest& r, const Picked& p, UpstreamCall& call) {
   auto& book = r.d().load_book;
   book.answered(p.account.id, call.ttfb_ms, true);
   const auto& head = call.parser->get().base();
-  double five_hour = fraction_header(head, "anthropic-ratelimit-unified-5h-utilization");
-  double seven_day = fraction_header(head, "anthropic-ratelimit-unified-7d-utilization");
-  if (five_hour < 0 && seven_day < 0) return;
-  book.utilization(p.account.id, five_hour, seven_day);
-  auto load = book.load_of(p.account.id);
-  r.d().usage_writers.at(r.worker)->append(
-      scheduler::utilization_record(p.account.id, load.utilization_5h, load.utilization_7d),
-      "utilisation of account " + p.account.id);
+  scheduler::Utilization u;
+  u.five_hour = fraction_header(head, "anthropic-ratelimit-unified-5h-utilization");
+  u.seven_day = fraction_header(head, "anthropic-ratelimit-unified-7d-utilization");
+  if (u.five_hour < 0 && u.seven_day < 0) return;
+  int64_t now = accounts::now_ms();
+  u.five_hour_until_ms = reset_ms(head, "anthropic-ratelimit-unified-5h-reset", now);
+  u.seven_day_until_ms = reset_ms(head, "anthropic-ratelimit-unified-7d-reset", now);
+  book.utilization(p.account.id, u);
 }
 
 const std::string& served_model(const RelayedRequest& r, const adapters::AnswerFacts& f) {
   return f.served_model.empty() ? r.fields.model : f.served_model;
 }
 
-Task<void> answer_whole(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
+Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchGuard& guard) {
   auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
   guard.stop();
   if (ec) {
@@ -319,6 +329,7 @@ Task<void> answer_whole(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
     auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
     co_await meter(r, std::move(e));
   }
+  p.slot.reset();  // the account's work is done: a slow reader of the answer holds no slot
   co_await r.ex.send(std::move(res));
 }
 
@@ -433,8 +444,11 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
   WatchGuard guard(r.ex.stream().socket(), r.watch, r.d().watch_sweeper(r.worker, r.ex.stream().get_executor()));
   InFlight in_flight(r.d(), r.worker, *r.watch);
   Attempts& a = s.attempts;
+  Picked picked;
   for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
-    Picked picked;
+    // The failed attempt's slot goes back first: a retry on the same account must find it free.
+    if (picked.slot) co_await picked.slot->release_now();
+    picked = Picked{};
     if (co_await choose_account(r, s, picked) != Choice::Picked) break;
     bool refresh = a.refresh_now.count(picked.account.id) > 0;
     if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {

@@ -10,6 +10,12 @@ namespace {
 
 constexpr auto kFetchTimeout = std::chrono::seconds(15);
 
+// A plain function: GCC 12 miscompiles conditional temporaries in coroutines.
+void log_unread(const std::string& account_id, const upstream::CallResult& answer) {
+  spdlog::debug("model list of account {} not read: {}", account_id,
+                answer.status ? "HTTP " + std::to_string(answer.status) : answer.error);
+}
+
 Task<void> fetch(ModelCatalog& catalog, const accounts::Account& account, asio::ssl::context& tls) {
   int64_t now = accounts::now_ms();
   const adapters::Adapter* adapter = adapters::find_adapter(account.type);
@@ -27,8 +33,7 @@ Task<void> fetch(ModelCatalog& catalog, const accounts::Account& account, asio::
   auto answer = co_await upstream::send_request(executor, tls, *endpoint.base, *endpoint.proxy, std::move(*request),
                                                 "", kFetchTimeout);
   if (answer.status != 200) {
-    spdlog::debug("model list of account {} not read: {}", account.id,
-                  answer.status ? "HTTP " + std::to_string(answer.status) : answer.error);
+    log_unread(account.id, answer);
     catalog.failed(account.id, now);
     co_return;
   }
@@ -39,7 +44,13 @@ Task<void> fetch(ModelCatalog& catalog, const accounts::Account& account, asio::
 
 void ModelCatalog::set(const std::string& id, std::vector<std::string> models, int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  entries_[id] = Entry{std::move(models), now_ms};
+  entries_[id] = Entry{std::move(models), now_ms, true};
+}
+
+bool ModelCatalog::told(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(id);
+  return it != entries_.end() && it->second.told;
 }
 
 void ModelCatalog::failed(const std::string& id, int64_t now_ms) {

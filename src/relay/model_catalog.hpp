@@ -23,6 +23,8 @@ class ModelCatalog {
   void failed(const std::string& account_id, int64_t now_ms);  // tried: not again before the next round
   // When the account's list was last tried (0 = never).
   int64_t tried_at(const std::string& account_id) const;
+  // Whether the account's own list has been read (at least once).
+  bool told(const std::string& account_id) const;
 
   // The models `account` serves, as far as is known; empty when it told nothing and declares
   // nothing.
@@ -32,6 +34,7 @@ class ModelCatalog {
   struct Entry {
     std::vector<std::string> models;
     int64_t tried_at = 0;
+    bool told = false;
   };
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;

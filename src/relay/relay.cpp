@@ -38,11 +38,14 @@ std::optional<Response> read_fields(RelayedRequest& r) {
   return std::nullopt;
 }
 
-// The key's admission and, for a key with counted limits, the first account choice beside it:
-// both scripts leave in one write, one round trip. A refused request gives back the slot it
-// was chosen (its AccountSlot, off the request path).
+// The key's admission and, for a key with counted limits, the first account choice planned
+// before it and, when Redis must take the account, taken beside it: both scripts leave in one
+// write, one round trip. A refused request gives back the slot it was chosen (its AccountSlot,
+// off the request path).
 Task<std::optional<Response>> admit_and_choose(RelayedRequest& r, AttemptState& attempts) {
   if (!limits::Limits::counted(r.key)) co_return co_await admit(r);
+  attempts.plan = plan_choice(r, attempts.attempts);
+  if (!attempts.plan->in_redis) co_return co_await admit(r);  // taken without Redis in forward
   auto both = admit(r) && choose_ahead(r, attempts);
   co_return co_await std::move(both);
 }
@@ -63,6 +66,7 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation o
   AttemptState attempts;
   if (!refusal && op == Operation::Messages) refusal = co_await admit_and_choose(r, attempts);
   if (refusal) {
+    attempts.first_pick.slot.reset();  // a refused request holds no account slot while it is told
     co_await ex.send(std::move(*refusal));
     co_return;
   }
@@ -95,15 +99,18 @@ std::string models_body(const std::set<std::string>& ids) {
                                       {"last_id", last}});
 }
 
-// The models the key's usable accounts serve (the built-in price list when none tells), as far
-// as its rules allow.
+// The models the key's usable accounts serve (the built-in price list too when one of them
+// serves any model and has told no list), as far as its rules allow.
 std::set<std::string> models_for(const RelayDeps& d, const keys::ApiKey& key) {
   std::set<std::string> ids;
+  bool serves_anything_unlisted = false;  // an account that serves any model and told no list
   for (const auto& account : *d.accounts.snapshot()) {
     if (!account.enabled || account.status == accounts::kStatusUnauthorized || !key_may_use(key, account)) continue;
-    ids.merge(d.model_catalog.models_of(account));
+    auto told = d.model_catalog.models_of(account);
+    if (!d.model_catalog.told(account.id) && account.scheduling.models.empty()) serves_anything_unlisted = true;
+    ids.merge(told);
   }
-  if (ids.empty())
+  if (ids.empty() || serves_anything_unlisted)
     for (const auto& id : d.pricing.model_ids()) ids.insert(id);
   std::set<std::string> allowed;
   for (const auto& id : ids)

@@ -19,6 +19,7 @@
 #include "scheduler/load_book.hpp"
 #include "scheduler/scheduler.hpp"
 #include "scheduler/slot_waiters.hpp"
+#include "scheduler/sticky_cache.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
 #include "usage/event_writer.hpp"
@@ -45,6 +46,7 @@ struct RelayDeps {
   // for an account slot.
   scheduler::LoadBook load_book;
   scheduler::SlotWaiters slot_waiters{static_cast<size_t>(config.loadBalancing.maxWaiting)};
+  scheduler::StickyCache sticky_cache;  // sessions confirmed in Redis a moment ago
   ModelCatalog model_catalog;  // what the accounts serve, for GET /v1/models
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;

@@ -8,8 +8,11 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <vector>
 #include <unordered_map>
 
+#include "scheduler/selection.hpp"
 #include "scheduler/strategy.hpp"
 
 namespace crs::scheduler {
@@ -23,13 +26,22 @@ class LoadBook {
   void finished(const std::string& account_id);
   void charged(const std::string& account_id, int64_t tokens);
   void answered(const std::string& account_id, double ttfb_ms, bool account_ok);
-  void utilization(const std::string& account_id, double five_hour, double seven_day);
+  void utilization(const std::string& account_id, const Utilization& reported);
 
-  // The shared view, read from Redis: tokens in the window (every instance's), requests in
-  // flight (capped accounts: leases of every instance; -1 keeps the local count), last
-  // selection anywhere, and the utilisation an instance recorded (-1: none recorded).
+  // What this instance has to write to Redis (LoadBalancingSync, once a second): the tokens
+  // metered since the last call, and the utilisation reported since. Taken out of the book.
+  struct Unwritten {
+    std::vector<std::pair<std::string, int64_t>> tokens;
+    std::vector<std::pair<std::string, Utilization>> utilization;
+  };
+  Unwritten take_unwritten();
+
+  // The shared view, read from Redis after the unwritten part was written: tokens in the
+  // window (every instance's), requests in flight (capped accounts: leases of every instance;
+  // -1 keeps the local count), last selection anywhere, and the utilisation an instance
+  // recorded (-1: none recorded).
   void refreshed(const std::string& account_id, int64_t window_tokens, int in_flight, int64_t last_used_ms,
-                 double five_hour, double seven_day);
+                 const Utilization& recorded);
 
   // Recent times to first byte of the account (newest last), at most kRecent.
   std::deque<double> recent_ttfb(const std::string& account_id) const;
@@ -40,8 +52,11 @@ class LoadBook {
     AccountLoad load;
     int local_in_flight = 0;
     int shared_in_flight = -1;        // from Redis; -1: not known
-    int64_t local_tokens = 0;         // metered here since the last refresh
-    int64_t shared_tokens = 0;
+    int64_t pending_tokens = 0;       // metered here, not yet taken for writing
+    int64_t in_transit_tokens = 0;    // taken for writing, not yet in a refresh
+    int64_t shared_tokens = 0;        // every instance's, as last read
+    Utilization utilization;
+    bool utilization_changed = false;
     std::deque<double> ttfb;          // recent, newest last
   };
   mutable std::mutex mutex_;

@@ -1,5 +1,7 @@
 #include "scheduler/selection.hpp"
 
+#include <cstdio>
+
 #include <fmt/format.h>
 
 namespace crs::scheduler {
@@ -25,8 +27,9 @@ end
 local function take(i, how, from, why)
   local id = arg(i, 1)
   if tonumber(arg(i, 2)) > 0 then
+    -- No key expiry: a lease renewed past it would vanish with the key. Expired leases are
+    -- removed by score above; an empty set is gone by itself.
     redis.call('ZADD', KEYS[2 + i], now + ttl, lease)
-    redis.call('PEXPIRE', KEYS[2 + i], ttl * 2)
   end
   redis.call('HSET', KEYS[1], id, now)
   if session ~= '' then
@@ -79,8 +82,14 @@ local how = 'picked'
 if session ~= '' then
   if from == '' then how = 'sticky_new' else how = 'moved' end
 end
+-- A session leaving a slow or paused account goes elsewhere if it can.
 for _, i in ipairs(order) do
-  if free(i) then return take(i, how, from, why) end
+  if (why ~= 'slow_or_paused' or arg(i, 1) ~= from) and free(i) then return take(i, how, from, why) end
+end
+if why == 'slow_or_paused' then
+  for _, i in ipairs(order) do
+    if arg(i, 1) == from and free(i) then return take(i, 'sticky', '', '') end
+  end
 end
 return {'', how, from, why}
 )lua";
@@ -89,14 +98,6 @@ constexpr std::string_view kRelease = R"lua(
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 )lua";
-
-constexpr std::string_view kTokens = R"lua(
-redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-)lua";
-
-constexpr int64_t kTokensKept = 25LL * 3600 * 1000;
 
 }  // namespace
 
@@ -148,20 +149,27 @@ Selection read_selection(const store::RedisReply& reply) {
   return s;
 }
 
-ScriptedCommand lease_release(const std::string& account_id, const std::string& lease) {
-  static const store::Script script(kRelease);
-  return {&script, script.call({leases_key(account_id)}, {lease, std::string(kSlotFreedChannel), account_id})};
+store::RedisCommand lease_release(const std::string& account_id, const std::string& lease) {
+  // EVAL with the body, not EVALSHA: a release spooled through a Redis restart must still run.
+  return store::make_command("EVAL", std::string(kRelease), "1", leases_key(account_id), lease,
+                             std::string(kSlotFreedChannel), account_id);
 }
 
-ScriptedCommand token_charge(const std::string& account_id, int64_t tokens, int64_t now_ms) {
-  static const store::Script script(kTokens);
-  return {&script, script.call({tokens_key(account_id)}, {std::to_string(now_ms / kTokenBucketMs),
-                                                          std::to_string(tokens), std::to_string(kTokensKept)})};
+std::string Utilization::encode() const {
+  return fmt::format("{:.4f},{:.4f},{},{}", five_hour, seven_day, five_hour_until_ms, seven_day_until_ms);
 }
 
-store::RedisCommand utilization_record(const std::string& account_id, double five_hour, double seven_day) {
-  return store::make_command("HSET", std::string(kUtilizationKey), account_id,
-                             fmt::format("{:.4f},{:.4f}", five_hour, seven_day));
+Utilization Utilization::decode(const std::string& text) {
+  Utilization u;
+  long long a = 0, b = 0;
+  if (std::sscanf(text.c_str(), "%lf,%lf,%lld,%lld", &u.five_hour, &u.seven_day, &a, &b) != 4) return Utilization{};
+  u.five_hour_until_ms = a;
+  u.seven_day_until_ms = b;
+  return u;
+}
+
+store::RedisCommand utilization_record(const std::string& account_id, const Utilization& u) {
+  return store::make_command("HSET", std::string(kUtilizationKey), account_id, u.encode());
 }
 
 int64_t window_tokens(const store::RedisReply& hash, int64_t now_ms, int64_t window_ms) {

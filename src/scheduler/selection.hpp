@@ -8,7 +8,8 @@
 //   load_balance:{lb}:sticky:<session>  the account of a conversation, with its TTL
 //   load_balance:{lb}:sessions:<account> sorted set of the sessions it holds (member -> expiry)
 //   load_balance:{lb}:tokens:<account>  hash 10-minute bucket -> tokens metered (25 h)
-//   load_balance:{lb}:utilization       hash account -> "<5h>,<7d>" as the upstream reported
+//   load_balance:{lb}:utilization       hash account -> "<5h>,<7d>,<5h until>,<7d until>" as the
+//                                       upstream reported (each value counts until its window resets)
 //   load_balance:{lb}:strategy          hash "global" | "group:<id>" -> strategy set at runtime
 //   load_balance:{lb}:stats             hash account -> "<ttfb ms>,<success rate>" as an instance saw it
 #include <cstdint>
@@ -35,6 +36,7 @@ inline constexpr std::string_view kChangedChannel = "crs:lb:changed";
 inline constexpr std::string_view kSlotFreedChannel = "crs:lb:slot-freed";
 
 inline constexpr int64_t kTokenBucketMs = 10 * 60 * 1000;
+inline constexpr int64_t kTokensKeptMs = 25LL * 3600 * 1000;
 
 // One candidate as the script weighs it, in the strategy's order.
 struct SelectionCandidate {
@@ -73,10 +75,22 @@ struct ScriptedCommand {
   store::RedisCommand command;
 };
 
-// Off the hot path (the completion batch): the lease given back, the tokens metered.
-ScriptedCommand lease_release(const std::string& account_id, const std::string& lease);
-ScriptedCommand token_charge(const std::string& account_id, int64_t tokens, int64_t now_ms);
-store::RedisCommand utilization_record(const std::string& account_id, double five_hour, double seven_day);
+// The lease given back (and the freed slot announced), as EVAL so that a spooled one survives
+// a Redis restart.
+store::RedisCommand lease_release(const std::string& account_id, const std::string& lease);
+// What the upstream said of an account's subscription windows, and until when it holds: the
+// window's reset (its header), else an hour after it was said. -1: not known.
+struct Utilization {
+  double five_hour = -1, seven_day = -1;
+  int64_t five_hour_until_ms = 0, seven_day_until_ms = 0;
+
+  double five_hour_at(int64_t now_ms) const { return now_ms < five_hour_until_ms ? five_hour : -1; }
+  double seven_day_at(int64_t now_ms) const { return now_ms < seven_day_until_ms ? seven_day : -1; }
+  std::string encode() const;
+  static Utilization decode(const std::string& text);
+};
+
+store::RedisCommand utilization_record(const std::string& account_id, const Utilization& u);
 
 std::string leases_key(std::string_view account_id);
 std::string tokens_key(std::string_view account_id);

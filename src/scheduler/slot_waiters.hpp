@@ -20,7 +20,8 @@ class SlotWaiters {
   struct Waiter {
     std::set<std::string> accounts;   // the accounts it may use
     asio::steady_timer* timer = nullptr;  // cancelled to wake it; null once it has left
-    bool woken = false;
+    bool woken = false;   // a wake-up is on its way or being acted on
+    int again = 0;        // slots freed for it while it was already awake
   };
 
   explicit SlotWaiters(size_t max_waiting) : max_(max_waiting) {}
@@ -29,10 +30,14 @@ class SlotWaiters {
   // coroutine and is cancelled, on its own executor, to wake it.
   std::shared_ptr<Waiter> join(std::set<std::string> accounts, asio::steady_timer& timer);
   void leave(const std::shared_ptr<Waiter>& waiter);
-  // Woken but without a slot: waits again, keeping its place.
-  void rewait(const std::shared_ptr<Waiter>& waiter);
-  // A slot of `account` was freed.
+  // Woken but without a slot: true to try again at once (another slot was freed for it
+  // meanwhile), false to wait again, keeping its place.
+  bool rewait(const std::shared_ptr<Waiter>& waiter);
+  // A slot of `account` was freed: the longest waiter that may use it is woken (or told to
+  // try again if it is already awake).
   void freed(const std::string& account);
+  // Every waiter tries again (announcements may have been missed: the subscription reconnected).
+  void wake_all();
   size_t size() const;
 
  private:

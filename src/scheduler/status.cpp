@@ -55,6 +55,60 @@ json::object strategy_view(const StatusSettings& s, const std::map<std::string, 
       {"groups", std::move(groups)}};
 }
 
+// Plain functions: GCC 12 miscompiles initializer lists and conditional temporaries in
+// coroutine frames.
+json::object account_view(const Candidate& c, const Ranked& k, size_t place, int64_t sticky_sessions, int64_t now) {
+  const auto& a = *c.account;
+  const auto& s = a.scheduling;
+  json::object o{{"id", a.id},
+                 {"name", a.name},
+                 {"type", a.type},
+                 {"status", a.status},
+                 {"usable", a.usable(now)},
+                 {"schedulable", s.schedulable},
+                 {"priority", a.priority},
+                 // Requests in flight are shared through Redis for capped accounts only.
+                 {"inFlight", s.max_concurrency > 0 ? json::value(c.load.in_flight) : json::value(nullptr)},
+                 {"maxConcurrency", s.max_concurrency},
+                 {"weight", s.effective_weight()},
+                 {"costFactor", s.effective_cost_factor(a.type)},
+                 {"plan", s.plan.empty() ? json::value(nullptr) : json::value(s.plan)},
+                 {"windowTokens", c.load.window_tokens},
+                 {"utilization5h", number_or_null(c.load.utilization_5h)},
+                 {"utilization7d", number_or_null(c.load.utilization_7d)},
+                 {"paused", k.paused},
+                 {"lastUsedAt", c.load.last_used_ms ? json::value(iso8601_utc(std::chrono::system_clock::time_point(
+                                                          std::chrono::milliseconds(c.load.last_used_ms))))
+                                                    : json::value(nullptr)},
+                 {"stickySessions", sticky_sessions},
+                 {"ttfbMs", c.load.ttfb_ms > 0 ? json::value(c.load.ttfb_ms) : json::value(nullptr)},
+                 {"successRate", c.load.success_rate},
+                 {"rank", static_cast<int64_t>(place + 1)}};
+  o["score"] = json::object{{"total", k.score},
+                            {"cost", k.cost},
+                            {"performance", k.performance},
+                            {"load", k.load},
+                            {"reliability", k.reliability}};
+  return o;
+}
+
+json::object status_view(const StatusSettings& settings, const std::map<std::string, std::string>& runtime,
+                         const std::vector<Candidate>& cs, const std::vector<store::RedisReply>& r) {
+  StrategyScheduler strategies(settings.strategies);
+  strategies.set_runtime(runtime);
+  PriorityLruScheduler priority;
+  std::vector<Ranked> ranked;
+  if (settings.enabled) ranked = strategies.order(cs, {});
+  else ranked = priority.order(cs, {});
+  int64_t now = accounts::now_ms();
+  json::array list;
+  for (size_t place = 0; place < ranked.size(); ++place) {
+    const auto& k = ranked[place];
+    list.push_back(account_view(cs[k.index], k, place, r[6 + 3 * k.index].integer, now));
+  }
+  return json::object{{"strategy", strategy_view(settings, runtime)}, {"accounts", std::move(list)}};
+}
+
 }  // namespace
 
 StrategySettings strategy_settings(const config::LoadBalancingConfig& lb) {
@@ -85,53 +139,13 @@ Task<Result<json::object>> load_balance_status(store::RedisClient& redis, std::v
     load.window_tokens = window_tokens(r[4 + 3 * i], now, window);
     load.in_flight = static_cast<int>(r[5 + 3 * i].integer);
     load.last_used_ms = std::atoll(last_used[a.id].c_str());
-    std::tie(load.utilization_5h, load.utilization_7d) = two_numbers(utilization[a.id], -1, -1);
+    auto reported = Utilization::decode(utilization[a.id]);
+    load.utilization_5h = reported.five_hour_at(now);
+    load.utilization_7d = reported.seven_day_at(now);
     std::tie(load.ttfb_ms, load.success_rate) = two_numbers(stats[a.id], 0, 1);
     cs.push_back(Candidate{&accounts[i], load, 1});
   }
-  StrategyScheduler strategies(settings.strategies);
-  strategies.set_runtime(runtime);
-  PriorityLruScheduler priority;
-  std::vector<Ranked> ranked;
-  if (settings.enabled) ranked = strategies.order(cs, {});
-  else ranked = priority.order(cs, {});
-  json::array list;
-  for (size_t place = 0; place < ranked.size(); ++place) {
-    const auto& k = ranked[place];
-    const auto& c = cs[k.index];
-    const auto& a = *c.account;
-    const auto& s = a.scheduling;
-    json::object o{{"id", a.id},
-                   {"name", a.name},
-                   {"type", a.type},
-                   {"status", a.status},
-                   {"usable", a.usable(now)},
-                   {"schedulable", s.schedulable},
-                   {"priority", a.priority},
-                   {"inFlight", c.load.in_flight},
-                   {"maxConcurrency", s.max_concurrency},
-                   {"weight", s.effective_weight()},
-                   {"costFactor", s.effective_cost_factor(a.type)},
-                   {"plan", s.plan.empty() ? json::value(nullptr) : json::value(s.plan)},
-                   {"windowTokens", c.load.window_tokens},
-                   {"utilization5h", number_or_null(c.load.utilization_5h)},
-                   {"utilization7d", number_or_null(c.load.utilization_7d)},
-                   {"paused", k.paused},
-                   {"lastUsedAt", c.load.last_used_ms ? json::value(iso8601_utc(std::chrono::system_clock::time_point(
-                                                            std::chrono::milliseconds(c.load.last_used_ms))))
-                                                      : json::value(nullptr)},
-                   {"stickySessions", r[6 + 3 * k.index].integer},
-                   {"ttfbMs", c.load.ttfb_ms > 0 ? json::value(c.load.ttfb_ms) : json::value(nullptr)},
-                   {"successRate", c.load.success_rate},
-                   {"rank", static_cast<int64_t>(place + 1)}};
-    o["score"] = json::object{{"total", k.score},
-                              {"cost", k.cost},
-                              {"performance", k.performance},
-                              {"load", k.load},
-                              {"reliability", k.reliability}};
-    list.push_back(std::move(o));
-  }
-  co_return json::object{{"strategy", strategy_view(settings, runtime)}, {"accounts", std::move(list)}};
+  co_return status_view(settings, runtime, cs, r);
 }
 
 Task<Status> set_runtime_strategy(store::RedisClient& redis, std::string group, std::string strategy) {

@@ -3,6 +3,7 @@
 // at runtime, group bindings, model lists and mappings, the status views.
 #include <csignal>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -244,6 +245,68 @@ TEST_F(LoadBalancingTest, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWh
   ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
   EXPECT_NE(credentials_seen().back(), moved_to);
   EXPECT_TRUE(logged("slow_or_paused"));
+}
+
+TEST_F(LoadBalancingTest, AStickySessionMovesWhenItsAccountIsFull) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nselectionTimeout = 200\n");
+  add_account("a", {"--max-concurrency", "1"});
+  add_account("b", {"--max-concurrency", "1"});
+  make_key();
+  std::string user = session_user("77777777-1111-2222-3333-444444444444");
+  ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  std::string held = credentials_seen().back();
+  ASSERT_TRUE(fake.script(held, R"({"latencyMs":1500})", 1));
+  auto holder = std::async(std::launch::async, [&] { return post(0, body(false, "claude-sonnet-4-5-20250929", user)); });
+  ASSERT_TRUE(wait_until([&] { return credentials_seen().size() == 2; }));
+  // The same conversation while its account is at its cap: served elsewhere, not made to wait.
+  ASSERT_EQ(post(1, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  EXPECT_NE(credentials_seen().back(), held);
+  EXPECT_EQ(holder.get().status, 200);
+  EXPECT_TRUE(wait_until([&] {
+    std::string logs = read_file(dir_a.file("logs/load-balancing.log")) + read_file(dir_b.file("logs/load-balancing.log"));
+    return logs.find("sticky session") != std::string::npos && logs.find(": full") != std::string::npos;
+  }, 5s));
+}
+
+TEST_F(LoadBalancingTest, LeastUsedEvensTokensAcrossAccounts) {
+  start("[loadBalancing]\ndefaultStrategy = \"least_used\"\nstickyTtl = 0\n");
+  for (auto name : {"a", "b", "c"}) add_account(name);
+  make_key();
+  // Answers of 30 to 600 output tokens, varying by request.
+  for (int n : {10, 200, 35, 120, 64}) ASSERT_TRUE(fake.script("*", R"({"deltas":)" + std::to_string(n) + "}", 200));
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(post(0, body(false)).status, 200) << i;
+  std::map<std::string, int64_t> tokens;
+  for (const auto& r : recorded()) {
+    const auto& o = r.as_object();
+    const auto& u = o.at("usage").as_object();
+    tokens[std::string(o.at("credential").as_string())] += u.at("input_tokens").as_int64() + u.at("output_tokens").as_int64();
+  }
+  ASSERT_EQ(tokens.size(), 3u);
+  int64_t lo = INT64_MAX, hi = 0;
+  for (auto& [c, t] : tokens) {
+    lo = std::min(lo, t);
+    hi = std::max(hi, t);
+  }
+  EXPECT_LE(static_cast<double>(hi - lo), 0.10 * static_cast<double>(hi)) << lo << " .. " << hi;
+}
+
+TEST_F(LoadBalancingTest, BalancedPrefersTheCheapFastAccountAndLeavesItWhenItSlows) {
+  start("[loadBalancing]\ndefaultStrategy = \"balanced\"\nstickyTtl = 0\n"
+        "[loadBalancing.healthCheck]\nresponseTimeThreshold = 400\n"
+        "[loadBalancing.algorithmWeights]\ncostPriority = 0.3\nperformance = 0.5\nloadBalance = 0.1\nreliability = 0.1\n");
+  add_account("cheap", {"--cost-factor", "0.2"});
+  add_account("pricey", {"--cost-factor", "1"});
+  make_key();
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(post(0, body(false)).status, 200);
+  EXPECT_GE(by_credential("cheap")["total"].as_int64(), 9);
+  // Its time to first byte rises past responseTimeThreshold: the requests shift away.
+  ASSERT_TRUE(fake.script(credential("cheap"), R"({"latencyMs":600})"));
+  ASSERT_TRUE(wait_until([&] {
+    return post(0, body(false)).status == 200 && credentials_seen().back() == credential("pricey");
+  }, 20s));
+  reset_fake();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(post(0, body(false)).status, 200);
+  EXPECT_EQ(by_credential("pricey")["total"].as_int64(), 5);
 }
 
 TEST_F(LoadBalancingTest, LeastRecentRotatesStrictlyAcrossBothInstances) {

@@ -295,19 +295,28 @@ TEST(Conversation, FromTheSessionPartOfUserIdElseTheCachedSystemText) {
   EXPECT_EQ(session_part("user_ab12_account_0000_session_1111-2222"), "1111-2222");
   EXPECT_EQ(session_part(R"({"device_id":"d","account_uuid":"a","session_id":"s-9"})"), "s-9");
   EXPECT_EQ(session_part("user_only"), "");
+  std::string turns = R"(,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yes"},)"
+                      R"({"role":"user","content":"more"}]})";
   std::string a = R"({"model":"m","system":[{"type":"text","text":"You are X","cache_control":{"type":"ephemeral"}},)"
-                  R"({"type":"text","text":"today is monday"}],"messages":[{"role":"user","content":"hi"}]})";
+                  R"({"type":"text","text":"today is monday"}])" + turns;
   std::string b = R"({"model":"m","system":[{"type":"text","text":"You are X","cache_control":{"type":"ephemeral"}},)"
-                  R"({"type":"text","text":"today is tuesday"}],"messages":[{"role":"user","content":"other"}]})";
-  std::string c = R"({"model":"m","system":"plain","messages":[{"role":"user","content":"hi"}]})";
-  std::string d = R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hello"}]}]})";
+                  R"({"type":"text","text":"today is tuesday"}])" + turns;
+  std::string c = R"({"model":"m","system":"plain")" + turns;
+  std::string d = R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hello"}]},)"
+                  R"({"role":"assistant","content":"hi"}]})";
+  std::string first_turn = R"({"model":"m","system":"plain","messages":[{"role":"user","content":"hi"}]})";
+  std::string other_user = R"({"model":"m","system":"plain","messages":[{"role":"user","content":"bye"},)"
+                           R"({"role":"assistant","content":"yes"},{"role":"user","content":"more"}]})";
   std::string e = R"({"model":"m","messages":[]})";
-  EXPECT_EQ(conversation_of(a, ""), conversation_of(b, ""));  // only the cached part counts
-  EXPECT_NE(conversation_of(a, ""), conversation_of(c, ""));
-  EXPECT_NE(conversation_of(d, ""), "");
-  EXPECT_EQ(conversation_of(e, ""), "");
-  EXPECT_EQ(conversation_of(e, "user_x_session_42"), conversation_of(a, "user_y_session_42"));
-  EXPECT_EQ(conversation_of(a, "user_x_session_42").size(), 64u);
+  EXPECT_EQ(conversation_of(a, "", "k"), conversation_of(b, "", "k"));  // only the cached part counts
+  EXPECT_NE(conversation_of(a, "", "k"), conversation_of(c, "", "k"));
+  EXPECT_NE(conversation_of(c, "", "k"), conversation_of(other_user, "", "k"));  // same app, another talk
+  EXPECT_NE(conversation_of(a, "", "k"), conversation_of(a, "", "other-key"));   // per key
+  EXPECT_NE(conversation_of(d, "", "k"), "");
+  EXPECT_EQ(conversation_of(first_turn, "", "k"), "");  // nothing to keep warm yet
+  EXPECT_EQ(conversation_of(e, "", "k"), "");
+  EXPECT_EQ(conversation_of(e, "user_x_session_42", "k"), conversation_of(a, "user_y_session_42", "k"));
+  EXPECT_EQ(conversation_of(a, "user_x_session_42", "k").size(), 64u);
 }
 
 }  // namespace
