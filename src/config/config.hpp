@@ -158,7 +158,8 @@ struct LoggingConfig {
   std::string file = "logs/crs.log";
   int maxFileSizeMb = 10;
   int maxFiles = 5;
-  LogChannelConfig loadBalancing{true, "debug", "logs/load-balancing.log"};
+  // "debug" writes a line per scheduling decision (a cost on every request); moves are "info".
+  LogChannelConfig loadBalancing{true, "info", "logs/load-balancing.log"};
   LogChannelConfig apiExport{true, "info", "logs/api-export.log"};
 };
 

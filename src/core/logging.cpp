@@ -53,12 +53,13 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, std::vector
 std::shared_ptr<spdlog::logger> g_load_balancing;
 std::shared_ptr<spdlog::logger> g_api_export;
 
+// A dedicated channel writes its own file only: a decision log on the console would drown
+// everything else.
 std::shared_ptr<spdlog::logger> make_channel(const std::string& name, const LogChannelSettings& channel,
-                                             const LogSettings& s, const spdlog::sink_ptr& console) {
+                                             const LogSettings& s) {
   if (!channel.enabled)
     return std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
   std::vector<spdlog::sink_ptr> sinks{file_sink(channel.file, s)};
-  if (console) sinks.push_back(console);
   return make_logger(name, std::move(sinks), channel.level);
 }
 
@@ -74,8 +75,8 @@ void init_logging(const LogSettings& s) {
   if (!s.file.empty()) sinks.push_back(file_sink(s.file, s));
   auto main = make_logger("crs", sinks, s.level);
   spdlog::set_default_logger(main);
-  g_load_balancing = make_channel("load-balancing", s.load_balancing, s, console);
-  g_api_export = make_channel("api-export", s.api_export, s, console);
+  g_load_balancing = make_channel("load-balancing", s.load_balancing, s);
+  g_api_export = make_channel("api-export", s.api_export, s);
   // Registered, so that flush_every reaches their files too.
   for (const auto& channel : {g_load_balancing, g_api_export}) {
     spdlog::drop(channel->name());

@@ -151,7 +151,7 @@ TEST_F(LoadBalancingTest, WithMaxWaitingZeroAFullPoolAnswers529AtOnce) {
   start("[loadBalancing]\nselectionTimeout = 30000\nmaxWaiting = 0\n");
   add_account("single", {"--max-concurrency", "1"});
   make_key();
-  ASSERT_TRUE(fake.script("*", R"({"latencyMs":1500})", 1));
+  ASSERT_TRUE(fake.script("*", R"({"latencyMs":4000})", 1));
   auto holder = std::async(std::launch::async, [this] { return post(0, body(false)); });
   ASSERT_TRUE(wait_until([&] { return by_credential("single")["inFlight"].as_int64() == 1; }));
   auto started = std::chrono::steady_clock::now();
