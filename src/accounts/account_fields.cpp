@@ -232,4 +232,10 @@ json::object account_json(const Account& a) {
   return o;
 }
 
+json::object group_json(const AccountGroup& g) {
+  json::array members;
+  for (const auto& m : g.members) members.emplace_back(m);
+  return json::object{{"id", g.id}, {"name", g.name}, {"createdAt", g.created_at}, {"accounts", std::move(members)}};
+}
+
 }  // namespace crs::accounts

@@ -23,5 +23,7 @@ Status apply_account_changes(Account& account, const boost::json::object& change
 
 // The admin view: every field, credentials and the proxy's password masked.
 boost::json::object account_json(const Account& account);
+// An account group as admins see it: id, name, createdAt, accounts (ids).
+boost::json::object group_json(const AccountGroup& group);
 
 }  // namespace crs::accounts

@@ -165,12 +165,6 @@ Task<void> change_account(Exchange& ex, const SessionClaims& session, AdminDepsP
 
 // ---- groups ----
 
-json::object group_json(const accounts::AccountGroup& g) {
-  json::array members;
-  for (const auto& m : g.members) members.emplace_back(m);
-  return json::object{{"id", g.id}, {"name", g.name}, {"createdAt", g.created_at}, {"accounts", std::move(members)}};
-}
-
 Task<void> list_groups(Exchange& ex, AdminDepsPtr deps) {
   auto store = account_store(*deps, ex);
   auto groups = co_await store.list_groups();
@@ -179,7 +173,7 @@ Task<void> list_groups(Exchange& ex, AdminDepsPtr deps) {
     co_return;
   }
   json::array out;
-  for (const auto& g : *groups) out.push_back(group_json(g));
+  for (const auto& g : *groups) out.push_back(accounts::group_json(g));
   co_await ex.send(admin_data(std::move(out)));
 }
 
@@ -198,7 +192,7 @@ Task<void> create_group(Exchange& ex, const SessionClaims& session, AdminDepsPtr
     co_return;
   }
   spdlog::info("admin {} created account group {} ({})", session.username, g->id, g->name);
-  co_await ex.send(admin_data(group_json(*g)));
+  co_await ex.send(admin_data(accounts::group_json(*g)));
 }
 
 Task<void> change_group(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps, std::string action) {

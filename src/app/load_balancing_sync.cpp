@@ -6,19 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include "scheduler/selection.hpp"
+#include "store/hash_record.hpp"
 
 namespace crs::app {
 namespace {
 
 constexpr auto kEvery = std::chrono::seconds(1);
-constexpr int64_t kOauthWindowMs = 5LL * 3600 * 1000;
-constexpr int64_t kConsoleWindowMs = 24LL * 3600 * 1000;
-
-std::map<std::string, std::string> pairs(const store::RedisReply& hash) {
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) out[hash.elements[i].str] = hash.elements[i + 1].str;
-  return out;
-}
 
 
 }  // namespace
@@ -102,12 +95,12 @@ Task<void> LoadBalancingSync::refresh() {
     co_return;
   }
   const auto* r = replies->data() + first_read;
-  auto last_used = pairs(r[0]);
-  auto used = pairs(r[1]);
-  if (strategies_) strategies_->set_runtime(pairs(r[2]));
+  auto last_used = store::to_record(r[0]);
+  auto used = store::to_record(r[1]);
+  if (strategies_) strategies_->set_runtime(store::to_record(r[2]));
   for (size_t i = 0; i < snapshot->size(); ++i) {
     const auto& a = (*snapshot)[i];
-    int64_t window = a.type == accounts::kClaudeOauth ? kOauthWindowMs : kConsoleWindowMs;
+    int64_t window = scheduler::usage_window_ms(a);
     int64_t tokens = scheduler::window_tokens(r[3 + 2 * i], now, window);
     int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>(r[4 + 2 * i].integer) : -1;
     auto recorded = scheduler::Utilization::decode(used[a.id]);

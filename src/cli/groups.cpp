@@ -6,18 +6,13 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "accounts/account_fields.hpp"
 #include "accounts/account_store.hpp"
 #include "cli/commands.hpp"
 
 namespace crs::cli {
 namespace json = boost::json;
 namespace {
-
-json::object group_json(const accounts::AccountGroup& g) {
-  json::array members;
-  for (const auto& m : g.members) members.emplace_back(m);
-  return json::object{{"id", g.id}, {"name", g.name}, {"createdAt", g.created_at}, {"accounts", std::move(members)}};
-}
 
 void print_groups(const std::vector<accounts::AccountGroup>& groups) {
   std::cout << fmt::format("{:<36}  {:<20}  {}\n", "ID", "NAME", "ACCOUNTS");
@@ -47,7 +42,7 @@ Task<int> create(GlobalOptions options, std::string name, store::RedisClient& re
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   auto g = co_await store.create_group(name);
   if (!g) co_return fail(options, g.error().message);
-  if (options.json) std::cout << json::serialize(group_json(*g)) << "\n";
+  if (options.json) std::cout << json::serialize(accounts::group_json(*g)) << "\n";
   else std::cout << "Created account group " << g->id << " (" << g->name << ").\n";
   co_return 0;
 }
@@ -58,7 +53,7 @@ Task<int> list(GlobalOptions options, store::RedisClient& redis, const config::C
   if (!groups) co_return fail(options, groups.error().message);
   if (options.json) {
     json::array out;
-    for (const auto& g : *groups) out.push_back(group_json(g));
+    for (const auto& g : *groups) out.push_back(accounts::group_json(g));
     std::cout << json::serialize(out) << "\n";
     co_return 0;
   }

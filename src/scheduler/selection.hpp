@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "accounts/account.hpp"
 #include "store/redis_codec.hpp"
 #include "store/redis_reply.hpp"
 #include "store/redis_script.hpp"
@@ -36,6 +37,11 @@ inline constexpr std::string_view kChangedChannel = "crs:lb:changed";
 inline constexpr std::string_view kSlotFreedChannel = "crs:lb:slot-freed";
 
 inline constexpr int64_t kTokenBucketMs = 10 * 60 * 1000;
+
+// The window least_used counts an account's tokens in: an OAuth subscription's 5 hours, else a day.
+inline int64_t usage_window_ms(const accounts::Account& a) {
+  return a.type == accounts::kClaudeOauth ? 5LL * 3600 * 1000 : 24LL * 3600 * 1000;
+}
 inline constexpr int64_t kTokensKeptMs = 25LL * 3600 * 1000;
 
 // One candidate as the script weighs it, in the strategy's order.

@@ -12,14 +12,6 @@ namespace crs::scheduler {
 namespace json = boost::json;
 namespace {
 
-constexpr int64_t kOauthWindowMs = 5LL * 3600 * 1000;
-constexpr int64_t kConsoleWindowMs = 24LL * 3600 * 1000;
-
-std::map<std::string, std::string> pairs(const store::RedisReply& hash) {
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i + 1 < hash.elements.size(); i += 2) out[hash.elements[i].str] = hash.elements[i + 1].str;
-  return out;
-}
 
 std::pair<double, double> two_numbers(const std::string& text, double fallback_a, double fallback_b) {
   double a = fallback_a, b = fallback_b;
@@ -127,15 +119,15 @@ Task<Result<json::object>> load_balance_status(store::RedisClient& redis, std::v
   auto replies = co_await redis.pipeline(reads(accounts, now));
   if (!replies) co_return replies.error();
   const auto& r = *replies;
-  auto runtime = pairs(r[0]);
-  auto last_used = pairs(r[1]);
-  auto utilization = pairs(r[2]);
-  auto stats = pairs(r[3]);
+  auto runtime = store::to_record(r[0]);
+  auto last_used = store::to_record(r[1]);
+  auto utilization = store::to_record(r[2]);
+  auto stats = store::to_record(r[3]);
   std::vector<Candidate> cs;
   for (size_t i = 0; i < accounts.size(); ++i) {
     const auto& a = accounts[i];
     AccountLoad load;
-    int64_t window = a.type == accounts::kClaudeOauth ? kOauthWindowMs : kConsoleWindowMs;
+    int64_t window = scheduler::usage_window_ms(a);
     load.window_tokens = window_tokens(r[4 + 3 * i], now, window);
     load.in_flight = static_cast<int>(r[5 + 3 * i].integer);
     load.last_used_ms = std::atoll(last_used[a.id].c_str());

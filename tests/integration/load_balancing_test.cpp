@@ -41,7 +41,7 @@ class LoadBalancingTest : public ::testing::Test {
       d->write("config/config.toml", "[relay]\nconcurrencyLeaseTtl = 3\n" + config);
       relays.push_back(std::make_unique<RelayProcess>(
           *d, std::vector<std::string>{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port()),
-                                       "ENCRYPTION_KEY=llllllllllllllllllllllllllllllll", "WORKERS=1",
+                                       "ENCRYPTION_KEY=llllllllllllllllllllllllllllllll", "JWT_SECRET=jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", "WORKERS=1",
                                        "LOG_LEVEL=info"}));
       ASSERT_TRUE(relays.back()->start()) << relays.back()->log();
     }
@@ -485,6 +485,59 @@ TEST_F(LoadBalancingTest, AReloadedPriceFileReachesEveryInstanceWithoutARestart)
   ASSERT_EQ(post(0, body(false)).status, 200);
   ASSERT_TRUE(wait_until([&] { return requests() == 6; }));
   EXPECT_EQ(total() - before, 3000000 + 2 * 6000000 + 9000000);
+}
+
+TEST_F(LoadBalancingTest, AdminRoutesForAccountsGroupsAndTheBalancer) {
+  start();
+  std::string token;
+  for (auto* d : {&dir_a, &dir_b}) {
+    std::string init = read_file(d->file("data/init.json"));
+    if (init.empty()) continue;
+    auto o = json::parse(init).as_object();
+    json::object login{{"username", o["adminUsername"]}, {"password", o["adminPassword"]}};
+    auto r = http_request(relays[0]->port(), "POST", "/web/auth/login", json::serialize(login),
+                          {{"content-type", "application/json"}});
+    if (r.status == 200) token = std::string(json::parse(r.body).as_object().at("token").as_string());
+  }
+  ASSERT_FALSE(token.empty());
+  auto call = [&](const std::string& method, const std::string& path, const std::string& payload = "") {
+    return http_request(relays[1]->port(), method, path, payload,
+                        {{"authorization", "Bearer " + token}, {"content-type", "application/json"}});
+  };
+  auto created = call("POST", "/admin/claude-accounts",
+                      R"({"type":"claude-console","name":"web","baseUrl":")" + fake.url() +
+                          R"(","apiKey":"sk-ant-api03-admin-made-secret-0000","maxConcurrency":3,"models":["claude-sonnet*"]})");
+  ASSERT_EQ(created.status, 200) << created.body << " token " << token.size();
+  EXPECT_EQ(created.body.find("admin-made-secret"), std::string::npos);  // masked
+  std::string id(json::parse(created.body).as_object().at("data").as_object().at("id").as_string());
+  auto bad = call("PUT", "/admin/claude-accounts/" + id, R"({"weight":-2})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("weight"), std::string::npos);
+  auto updated = call("PUT", "/admin/claude-accounts/" + id, R"({"weight":4,"modelMapping":{"short":"claude-sonnet-4-5-20250929"}})");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  EXPECT_DOUBLE_EQ(json::parse(updated.body).as_object().at("data").as_object().at("weight").as_double(), 4.0);
+  auto toggled = call("PUT", "/admin/claude-accounts/" + id + "/toggle-schedulable");
+  ASSERT_EQ(toggled.status, 200);
+  EXPECT_FALSE(json::parse(toggled.body).as_object().at("data").as_object().at("schedulable").as_bool());
+  auto shown = json::parse(relays[0]->cli({"accounts", "show", id, "--json"}).out).as_object();
+  EXPECT_EQ(shown["maxConcurrency"].as_int64(), 3);
+  EXPECT_FALSE(shown["schedulable"].as_bool());
+  // Groups and the balancer.
+  auto group = call("POST", "/admin/account-groups", R"({"name":"team"})");
+  ASSERT_EQ(group.status, 200) << group.body;
+  std::string gid(json::parse(group.body).as_object().at("data").as_object().at("id").as_string());
+  EXPECT_EQ(call("POST", "/admin/account-groups/" + gid + "/accounts/" + id).status, 200);
+  auto groups = call("GET", "/admin/account-groups");
+  EXPECT_NE(groups.body.find(id), std::string::npos);
+  EXPECT_EQ(call("PUT", "/admin/load-balance/strategy", R"({"strategy":"fastest"})").status, 400);
+  EXPECT_EQ(call("PUT", "/admin/load-balance/strategy", R"({"strategy":"least_recent","groupId":")" + gid + R"("})").status, 200);
+  auto status = call("GET", "/admin/load-balance/status");
+  ASSERT_EQ(status.status, 200);
+  EXPECT_EQ(json::parse(status.body).as_object().at("data").as_object().at("strategy").as_object().at("groups")
+                .as_object().at(gid).as_string(), "least_recent");
+  EXPECT_EQ(call("DELETE", "/admin/claude-accounts/" + id).status, 200);
+  EXPECT_EQ(call("GET", "/admin/claude-accounts/" + id).status, 404);
+  EXPECT_EQ(http_request(relays[1]->port(), "GET", "/admin/claude-accounts").status, 401);  // no token
 }
 
 TEST_F(LoadBalancingTest, StatusViewsShowEveryAccountsLoad) {
