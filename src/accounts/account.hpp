@@ -18,6 +18,7 @@ inline constexpr std::string_view kStatusActive = "active";
 inline constexpr std::string_view kStatusRateLimited = "rate_limited";   // until unavailable_until_ms
 inline constexpr std::string_view kStatusOverloaded = "overloaded";      // until unavailable_until_ms
 inline constexpr std::string_view kStatusUnauthorized = "unauthorized";  // needs an admin
+inline constexpr std::string_view kStatusBlocked = "blocked";            // banned upstream: needs an admin
 inline constexpr std::string_view kStatusError = "error";                // until unavailable_until_ms
 
 struct Credentials {
@@ -44,9 +45,12 @@ struct Account {
   AccountScheduling scheduling;
   std::vector<std::string> groups;  // ids of the account groups it belongs to
 
+  // Refused for good by the upstream (credential or organisation): back only when an admin acts.
+  bool needs_admin() const { return status == kStatusUnauthorized || status == kStatusBlocked; }
+
   // Usable now: enabled, and either active or its cool-down has passed.
   bool usable(int64_t now_ms) const {
-    if (!enabled || status == kStatusUnauthorized) return false;
+    if (!enabled || needs_admin()) return false;
     return status == kStatusActive || now_ms >= unavailable_until_ms;
   }
 };

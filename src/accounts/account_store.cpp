@@ -302,17 +302,32 @@ Task<Status> AccountStore::remove(std::string id) {
   co_return Ok{};
 }
 
+namespace {
+
+RedisCommand active_again(const std::string& id) {
+  return make_command("HSET", ks::account(id), "status", std::string(kStatusActive), "statusReason", "",
+                      "unavailableUntil", "0");
+}
+
+}  // namespace
+
 Task<Status> AccountStore::set_enabled(std::string id, bool enabled) {
   auto existing = co_await get(id);
   if (!existing) co_return existing.error();
   if (!*existing) co_return Error{"no account with id " + id};
   std::vector<RedisCommand> body;
   body.push_back(make_command("HSET", ks::account(id), "enabled", enabled ? "true" : "false"));
-  if (enabled) {
-    // Enabling is also how an admin clears an error state.
-    body.push_back(make_command("HSET", ks::account(id), "status", std::string(kStatusActive), "statusReason", "",
-                                "unavailableUntil", "0"));
-  }
+  // Enabling is also how an admin clears an error state.
+  if (enabled) body.push_back(active_again(id));
+  co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
+}
+
+Task<Status> AccountStore::clear_state(std::string id) {
+  auto existing = co_await get(id);
+  if (!existing) co_return existing.error();
+  if (!*existing) co_return Error{"no account with id " + id};
+  std::vector<RedisCommand> body;
+  body.push_back(active_again(id));
   co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), id)));
 }
 

@@ -21,6 +21,8 @@ class AccountStore {
   Task<Result<std::optional<Account>>> get(std::string id);
   Task<Status> remove(std::string id);
   Task<Status> set_enabled(std::string id, bool enabled);
+  // Active again: no rate limit, no error, not blocked (the enabled flag is left as it is).
+  Task<Status> clear_state(std::string id);
   // Writes what an admin edits (name, base URL, proxy, priority, scheduling fields, and the
   // credentials when `with_credentials`), leaving its state alone. Fails if it was removed.
   Task<Status> update(Account account, bool with_credentials);

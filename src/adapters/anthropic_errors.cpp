@@ -66,6 +66,16 @@ int64_t standard_reset_ms(const http::response_header<>& h) {
   return latest;
 }
 
+// A refusal that says the account may not be used at all: the upstream's own words go into the
+// account's status (a permission error's message is about the organisation, not the request).
+ErrorVerdict blocked(const std::string& reason, std::string_view message) {
+  std::string words;
+  for (char c : message.substr(0, 200)) words += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  return {ErrorClass::Blocked, 0, reason + ": " + words};
+}
+
+bool says_no_retry(const http::response_header<>& h) { return beast::iequals(h["x-should-retry"], "false"); }
+
 ErrorVerdict rate_limited(const UpstreamError& e, int64_t now_ms, std::string reason) {
   if (int64_t until = rate_limit_reset_ms(e.headers, now_ms)) return {ErrorClass::RateLimited, until, std::move(reason)};
   return {ErrorClass::BurstRateLimited, 0, std::move(reason)};
@@ -101,16 +111,19 @@ ErrorVerdict classify_anthropic_error(const UpstreamError& e, int64_t now_ms) {
   switch (e.status) {
     case 400:
       // The one 400 that is about the account: a banned organisation, by its exact message.
-      if (is_message(facts.message, "This organization has been disabled"))
-        return {ErrorClass::Blocked, 0, reason + ": organization disabled"};
+      if (is_message(facts.message, "This organization has been disabled")) return blocked(reason, facts.message);
       return {ErrorClass::ClientError, 0, reason};
     case 401:
       return {ErrorClass::Unauthorized, 0, reason};
     case 402:
       return {facts.type == "billing_error" ? ErrorClass::Refused : ErrorClass::ClientError, 0, reason};
     case 403:
-      if (is_message(facts.message, "OAuth authentication is currently not allowed for this organization"))
-        return {ErrorClass::Blocked, 0, reason + ": OAuth not allowed for this organization"};
+      // Permanent: a banned organisation, OAuth refused to it, or a permission error the upstream
+      // says not to retry. Any other 403 pauses the account for a while.
+      if (is_message(facts.message, "OAuth authentication is currently not allowed for this organization") ||
+          is_message(facts.message, "This organization has been disabled") ||
+          (facts.type == "permission_error" && says_no_retry(e.headers)))
+        return blocked(reason, facts.message);
       return {ErrorClass::Refused, 0, reason};
     case 429:
       // "Extra usage" is not a rate limit: the plan lacks extra usage for this request

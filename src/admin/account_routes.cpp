@@ -7,6 +7,7 @@
 #include "accounts/account_fields.hpp"
 #include "accounts/account_store.hpp"
 #include "admin/admin_http.hpp"
+#include "health/view.hpp"
 #include "scheduler/status.hpp"
 
 namespace crs::admin {
@@ -50,6 +51,13 @@ Task<std::optional<accounts::Account>> find_account(Exchange& ex, const AdminDep
   co_return std::move(*found);
 }
 
+// The account's admin view with its health (health/view.hpp).
+json::object with_health(const accounts::Account& a, std::map<std::string, json::object>& health) {
+  auto o = accounts::account_json(a);
+  o["health"] = std::move(health[a.id]);
+  return o;
+}
+
 Task<void> list_accounts(Exchange& ex, AdminDepsPtr deps) {
   auto store = account_store(*deps, ex);
   auto all = co_await store.list();
@@ -57,9 +65,16 @@ Task<void> list_accounts(Exchange& ex, AdminDepsPtr deps) {
     co_await ex.send(unavailable(all.error().message));
     co_return;
   }
+  std::vector<std::string> ids;
+  for (const auto& a : *all) ids.push_back(a.id);
+  auto health = co_await health::health_views(deps->redis_for(ex), std::move(ids));
+  if (!health) {
+    co_await ex.send(unavailable(health.error().message));
+    co_return;
+  }
   json::array out;
   for (const auto& a : *all) {
-    auto o = accounts::account_json(a);
+    auto o = with_health(a, *health);
     json::array groups;
     for (const auto& g : a.groups) groups.emplace_back(g);
     o["groups"] = std::move(groups);
@@ -70,7 +85,14 @@ Task<void> list_accounts(Exchange& ex, AdminDepsPtr deps) {
 
 Task<void> show_account(Exchange& ex, AdminDepsPtr deps) {
   auto account = co_await find_account(ex, *deps);
-  if (account) co_await ex.send(admin_data(accounts::account_json(*account)));
+  if (!account) co_return;
+  std::vector<std::string> ids{account->id};
+  auto health = co_await health::health_views(deps->redis_for(ex), std::move(ids));
+  if (!health) {
+    co_await ex.send(unavailable(health.error().message));
+    co_return;
+  }
+  co_await ex.send(admin_data(with_health(*account, *health)));
 }
 
 Task<void> create_account(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
@@ -125,6 +147,7 @@ json::object strategy_view(const std::string& name, const std::string& group) {
 }
 
 std::string done_message(const std::string& action) {
+  if (action == "reset-state") return "Account state reset";
   return "Account " + (action == "delete" ? std::string("deleted") : action + "d");
 }
 
@@ -138,7 +161,7 @@ void log_strategy_set(const std::string& admin, const std::string& name, const s
                name.empty() ? "the configured default" : name);
 }
 
-// enable | disable | delete | toggle-schedulable
+// enable | disable | delete | toggle-schedulable | reset-state
 Task<void> change_account(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps, std::string action) {
   auto account = co_await find_account(ex, *deps);
   if (!account) co_return;
@@ -149,9 +172,14 @@ Task<void> change_account(Exchange& ex, const SessionClaims& session, AdminDepsP
   } else if (action == "toggle-schedulable") {
     account->scheduling.schedulable = !account->scheduling.schedulable;
     s = co_await store.update(*account, false);
+  } else if (action == "reset-state") {
+    s = co_await store.clear_state(account->id);
   } else {
     s = co_await store.set_enabled(account->id, action == "enable");
   }
+  // Enabling, resetting and deleting clear the circuit and health class on every instance.
+  if (s && (action == "enable" || action == "reset-state" || action == "delete"))
+    s = co_await health::reset_health(deps->redis_for(ex), account->id);
   if (!s) {
     co_await ex.send(store_error(s.error().message));
     co_return;
@@ -225,7 +253,7 @@ Task<void> load_balance_status(Exchange& ex, AdminDepsPtr deps) {
   }
   const auto& lb = deps->cfg.loadBalancing;
   scheduler::StatusSettings settings{lb.enabled, scheduler::strategy_settings(lb)};
-  auto view = co_await scheduler::load_balance_status(deps->redis_for(ex), std::move(*all), settings);
+  auto view = co_await health::balancer_status(deps->redis_for(ex), std::move(*all), settings);
   if (!view) {
     co_await ex.send(unavailable(view.error().message));
     co_return;
@@ -286,8 +314,11 @@ void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
     add_admin_route(router, method, base + "/:accountId/" + action, deps,
                     [deps, action](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, action); });
   }
-  add_admin_route(router, verb::post, base + "/:accountId/reset-status", deps,
-                  [deps](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, "enable"); });
+  // reset-status is the Node.js service's name for it; /admin/accounts/ serves every kind.
+  for (std::string path : {base + "/:accountId/reset-status", base + "/:accountId/reset-state",
+                           std::string("/admin/accounts/:accountId/reset-state")})
+    add_admin_route(router, verb::post, path, deps,
+                    [deps](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, "reset-state"); });
 
   const std::string groups = "/admin/account-groups";
   add_admin_route(router, verb::get, groups, deps, [deps](Exchange& ex, const SessionClaims&) { return list_groups(ex, deps); });

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "health/stats.hpp"
 #include "scheduler/selection.hpp"
 #include "store/hash_record.hpp"
 
@@ -18,19 +19,25 @@ constexpr auto kEvery = std::chrono::seconds(1);
 
 LoadBalancingSync::LoadBalancingSync(asio::any_io_executor ex, store::RedisClient& redis,
                                      const store::RedisOptions& options, const accounts::AccountRegistry& accounts,
-                                     scheduler::LoadBook& book, scheduler::SlotWaiters& waiters,
-                                     scheduler::StrategyScheduler* strategies)
+                                     scheduler::LoadBook& book, health::HealthBook& health,
+                                     scheduler::SlotWaiters& waiters, scheduler::StrategyScheduler* strategies)
     : executor_(ex),
       redis_(redis),
       accounts_(accounts),
       book_(book),
+      health_(health),
       strategies_(strategies),
       timer_(ex),
       subscriber_(
           ex, options, {std::string(scheduler::kSlotFreedChannel), std::string(scheduler::kChangedChannel)},
           [this, &waiters](std::string_view channel, std::string_view message) {
-            if (channel == scheduler::kSlotFreedChannel) waiters.freed(std::string(message));
-            else timer_.cancel();  // read the change now
+            if (channel == scheduler::kSlotFreedChannel) {
+              waiters.freed(std::string(message));
+              return;
+            }
+            // An admin reset the account's state: forgotten now, not after the next read.
+            if (message.starts_with("reset:")) health_.forget(std::string(message.substr(6)));
+            timer_.cancel();  // read the change now
           },
           [this, &waiters] {
             timer_.cancel();
@@ -71,6 +78,8 @@ Task<void> LoadBalancingSync::refresh() {
   }
   for (const auto& [id, reported] : unwritten.utilization)
     reads.push_back(scheduler::utilization_record(id, reported));
+  for (const auto& pending : health_.take_pending())
+    for (auto& command : health::record_commands(pending)) reads.push_back(std::move(command));
   size_t first_read = reads.size();
   reads.push_back(store::make_command("HGETALL", std::string(scheduler::kLastUsedKey)));
   reads.push_back(store::make_command("HGETALL", std::string(scheduler::kUtilizationKey)));
@@ -78,6 +87,8 @@ Task<void> LoadBalancingSync::refresh() {
   for (const auto& a : *snapshot) {
     reads.push_back(store::make_command("HGETALL", scheduler::tokens_key(a.id)));
     reads.push_back(store::make_command("ZCOUNT", scheduler::leases_key(a.id), std::to_string(now), "+inf"));
+    reads.push_back(store::make_command("HGETALL", health::circuit_key(a.id)));
+    reads.push_back(store::make_command("HGET", health::health_key(a.id), "class"));
   }
   // What this instance saw of each account's answers, for the status views of other processes.
   std::vector<std::string> stats{"HSET", std::string(scheduler::kStatsKey)};
@@ -89,7 +100,8 @@ Task<void> LoadBalancingSync::refresh() {
   }
   if (stats.size() > 2) reads.push_back(std::move(stats));
   auto replies = co_await redis_.pipeline(std::move(reads));
-  if (!replies || replies->size() < first_read + 3 + 2 * snapshot->size()) {
+  constexpr size_t kPerAccount = 4;
+  if (!replies || replies->size() < first_read + 3 + kPerAccount * snapshot->size()) {
     // Lost with the connection: counted again from Redis's view at the next round.
     if (!replies) spdlog::debug("load-balancing state not read: {}", replies.error().message);
     co_return;
@@ -101,10 +113,13 @@ Task<void> LoadBalancingSync::refresh() {
   for (size_t i = 0; i < snapshot->size(); ++i) {
     const auto& a = (*snapshot)[i];
     int64_t window = scheduler::usage_window_ms(a);
-    int64_t tokens = scheduler::window_tokens(r[3 + 2 * i], now, window);
-    int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>(r[4 + 2 * i].integer) : -1;
+    const auto* mine = r + 3 + kPerAccount * i;
+    int64_t tokens = scheduler::window_tokens(mine[0], now, window);
+    int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>(mine[1].integer) : -1;
     auto recorded = scheduler::Utilization::decode(used[a.id]);
     book_.refreshed(a.id, tokens, in_flight, std::atoll(last_used[a.id].c_str()), recorded);
+    health_.circuit(a.id, health::Circuit::from_record(store::to_record(mine[2])));
+    health_.health_class(a.id, health::parse_health_class(mine[3].str));
   }
 }
 

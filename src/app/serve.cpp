@@ -12,6 +12,7 @@
 #include "admin/admin_http.hpp"
 #include "app/account_sync.hpp"
 #include "app/io_threads.hpp"
+#include "app/health_monitor.hpp"
 #include "app/load_balancing_sync.hpp"
 #include "app/shutdown.hpp"
 #include "app/startup.hpp"
@@ -296,8 +297,10 @@ int serve(config::Loaded loaded) {
   http_server::Router router;
   auto relay_deps = register_routes(router, s, usage, *embedded != nullptr);
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
-                              relay_deps->load_book, relay_deps->slot_waiters, s.strategies);
+                              relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
+  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), cfg, s.accounts, relay_deps->health_book);
+  health.start();
   auto catalog_stopped = std::make_shared<bool>(false);
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
                                                     std::chrono::minutes(10)),
@@ -327,6 +330,7 @@ int serve(config::Loaded loaded) {
     sync.stop();
     hangup.cancel();
     balancing.stop();
+    health.stop();
     *catalog_stopped = true;
     s.blocking.stop();
     for (auto& r : redis.owned) r->stop();

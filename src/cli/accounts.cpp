@@ -1,6 +1,7 @@
 // `crs accounts ...`: upstream accounts. Credentials go in once and are only shown masked.
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include <boost/json.hpp>
@@ -15,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "core/crypto.hpp"
 #include "core/secret.hpp"
+#include "health/view.hpp"
 #include "store/hash_record.hpp"
 #include "upstream/endpoint.hpp"
 
@@ -112,13 +114,24 @@ Task<int> update(GlobalOptions options, std::string id, json::object given, stor
   co_return 0;
 }
 
+// The account's admin view with its health (health/view.hpp).
+json::object with_health(const accounts::Account& a, std::map<std::string, json::object>& health) {
+  auto j = accounts::account_json(a);
+  j["health"] = std::move(health[a.id]);
+  return j;
+}
+
 Task<int> list(GlobalOptions options, store::RedisClient& redis, const config::Config& cfg) {
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   auto all = co_await store.list();
   if (!all) co_return fail(options, all.error().message);
   if (options.json) {
+    std::vector<std::string> ids;
+    for (const auto& a : *all) ids.push_back(a.id);
+    auto health = co_await health::health_views(redis, std::move(ids));
+    if (!health) co_return fail(options, health.error().message);
     json::array arr;
-    for (const auto& a : *all) arr.push_back(account_json(a));
+    for (const auto& a : *all) arr.push_back(with_health(a, *health));
     std::cout << json::serialize(arr) << "\n";
   } else {
     print_header();
@@ -132,7 +145,10 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
   auto a = co_await store.get(id);
   if (!a) co_return fail(options, a.error().message);
   if (!*a) co_return fail(options, "no account with id " + id);
-  auto j = accounts::account_json(**a);
+  std::vector<std::string> ids{id};
+  auto health = co_await health::health_views(redis, std::move(ids));
+  if (!health) co_return fail(options, health.error().message);
+  auto j = with_health(**a, *health);
   if (options.json) {
     std::cout << json::serialize(j) << "\n";
   } else {
@@ -150,9 +166,12 @@ Task<int> change(GlobalOptions options, std::string action, std::string id, stor
   // No ?: around co_await: GCC 12 miscompiles it (a crash seen here).
   Status s = Ok{};
   if (action == "remove") s = co_await store.remove(id);
+  else if (action == "reset-state") s = co_await store.clear_state(id);
   else s = co_await store.set_enabled(id, action == "enable");
+  // Enabling and resetting also clear the circuit and health class, for every instance at once.
+  if (s && action != "disable") s = co_await health::reset_health(redis, id);
   if (!s) co_return fail(options, s.error().message);
-  std::string done = action == "remove" ? "removed" : action + "d";
+  std::string done = action == "remove" ? "removed" : action == "reset-state" ? "reset" : action + "d";
   if (options.json) std::cout << json::serialize(json::object{{"id", id}, {"result", done}}) << "\n";
   else std::cout << "Account " << id << " " << done << ".\n";
   co_return 0;
@@ -307,10 +326,12 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
     });
   });
 
-  for (std::string action : {"enable", "disable", "remove"}) {
-    const char* help = action == "enable"    ? "Enable an account (also clears its error state)"
+  for (std::string action : {"enable", "disable", "remove", "reset-state"}) {
+    const char* help = action == "enable"    ? "Enable an account (also clears its error and health state)"
                        : action == "disable" ? "Disable an account: it gets no requests"
-                                             : "Remove an account for good";
+                       : action == "remove"  ? "Remove an account for good"
+                                             : "Clear an account's rate limit, error, block, circuit and health class "
+                                               "on every instance (it stays enabled or disabled)";
     auto* cmd = accounts_cmd->add_subcommand(action, help);
     auto id = std::make_shared<std::string>();
     cmd->add_option("id", *id, "Account id")->required();

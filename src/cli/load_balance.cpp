@@ -8,6 +8,7 @@
 
 #include "accounts/account_store.hpp"
 #include "cli/commands.hpp"
+#include "health/view.hpp"
 #include "scheduler/status.hpp"
 
 namespace crs::cli {
@@ -20,6 +21,27 @@ std::string text(const json::value& v, int decimals = 2) {
   if (v.is_double()) return fmt::format("{:.{}f}", v.get_double(), decimals);
   if (v.is_bool()) return v.get_bool() ? "yes" : "no";
   return json::serialize(v);
+}
+
+// Each account's health: class, circuit (state/consecutive failures), window stats, last error.
+void print_health(const json::object& status) {
+  std::cout << fmt::format("\n{:<36} {:<10} {:<10} {:<20} {:>8} {:>8} {:>8}  {}\n", "ACCOUNT", "HEALTH", "CIRCUIT",
+                           "NEXT TRY", "P95 TTFB", "SUCCESS", "ERRORS", "LAST ERROR");
+  for (const auto& v : status.at("accounts").as_array()) {
+    const auto& a = v.as_object();
+    const auto& h = a.at("health").as_object();
+    const auto& c = h.at("circuit").as_object();
+    const auto& w = h.at("window").as_object();
+    std::string last = "-";
+    if (h.at("lastError").is_object()) {
+      const auto& e = h.at("lastError").as_object();
+      last = text(e.at("at")) + " " + text(e.at("class")) + " " + text(e.at("status")) + " " + text(e.at("message"));
+    }
+    std::string circuit = text(c.at("state")) + (c.at("failures").as_int64() > 0 ? "/" + text(c.at("failures")) : "");
+    std::cout << fmt::format("{:<36} {:<10} {:<10} {:<20} {:>8} {:>8} {:>8}  {}\n", text(a.at("id")), text(h.at("class")),
+                             circuit, text(c.at("nextTryAt")), text(w.at("ttfbP95Ms"), 0), text(w.at("successRate")),
+                             text(w.at("errorRate")), last.substr(0, 120));
+  }
 }
 
 void print_status(const json::object& status) {
@@ -43,6 +65,7 @@ void print_status(const json::object& status) {
                              text(a.at("score").as_object().at("total"), 3));
   }
   std::cout << "\n* paused: over loadBalancing.pauseAtUtilization, used only when nothing else is left\n";
+  print_health(status);
 }
 
 // A plain function: GCC 12 miscompiles conditional temporaries in coroutines.
@@ -67,7 +90,7 @@ Task<int> status(GlobalOptions options, store::RedisClient& redis, const config:
   auto all = co_await store.list();
   if (!all) co_return fail(options, all.error().message);
   scheduler::StatusSettings settings{cfg.loadBalancing.enabled, scheduler::strategy_settings(cfg.loadBalancing)};
-  auto view = co_await scheduler::load_balance_status(redis, std::move(*all), settings);
+  auto view = co_await health::balancer_status(redis, std::move(*all), settings);
   if (!view) co_return fail(options, view.error().message);
   if (options.json) std::cout << json::serialize(*view) << "\n";
   else print_status(*view);

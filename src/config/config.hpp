@@ -54,6 +54,7 @@ struct FailureRecoveryConfig {
   int failureThreshold = 5;
   int temporaryFailureDelay = 300;     // s
   int maxBackoffTime = 3600;           // s
+  int burstCooldown = 60;              // s an account rests after a 429 that names no reset time
   bool enableCircuitBreaker = true;
 };
 
@@ -168,9 +169,6 @@ struct RelayConfig {
   int connectTimeout = 10000;          // ms to connect (and TLS) to an upstream
   int firstByteTimeout = 600000;       // ms until the upstream's response headers
   int idleTimeout = 120000;            // ms of upstream silence mid-response before cutting it
-  int rateLimitCooldown = 60;          // s an account rests after a 429 without a reset time
-  int overloadCooldown = 60;           // s an account rests after a 529
-  int errorCooldown = 30;              // s an account rests after a 5xx, 403 or connection failure
   std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
   int concurrencyLeaseTtl = 30;        // s a concurrency slot outlives an instance that died holding it
   bool admitWhenRedisDown = false;     // relay while Redis is unreachable (limits uncounted, usage spooled)

@@ -62,9 +62,6 @@ std::vector<KeySpec> build() {
   add(s, "relay.connectTimeout", CRS_FIELD(relay.connectTimeout)).range(100, 600000);
   add(s, "relay.firstByteTimeout", CRS_FIELD(relay.firstByteTimeout)).range(100, 3600000);
   add(s, "relay.idleTimeout", CRS_FIELD(relay.idleTimeout)).range(100, 3600000);
-  add(s, "relay.rateLimitCooldown", CRS_FIELD(relay.rateLimitCooldown)).range(1, 86400);
-  add(s, "relay.overloadCooldown", CRS_FIELD(relay.overloadCooldown)).range(1, 86400);
-  add(s, "relay.errorCooldown", CRS_FIELD(relay.errorCooldown)).range(1, 86400);
   add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
   add(s, "relay.concurrencyLeaseTtl", CRS_FIELD(relay.concurrencyLeaseTtl)).range(3, 3600);
   add(s, "relay.admitWhenRedisDown", CRS_FIELD(relay.admitWhenRedisDown)).from_env({"ADMIT_WHEN_REDIS_DOWN"});
@@ -131,9 +128,11 @@ std::vector<KeySpec> build() {
       .from_env({"LOAD_BALANCING_FAILURE_THRESHOLD"}).range(1, 1000);
   add(s, p(lb, "failureRecovery.temporaryFailureDelay"),
       CRS_FIELD(loadBalancing.failureRecovery.temporaryFailureDelay))
-      .from_env({"LOAD_BALANCING_TEMPORARY_FAILURE_DELAY"}).range(0, 86400);
+      .from_env({"LOAD_BALANCING_TEMPORARY_FAILURE_DELAY"}).range(1, 86400);
   add(s, p(lb, "failureRecovery.maxBackoffTime"), CRS_FIELD(loadBalancing.failureRecovery.maxBackoffTime))
-      .from_env({"LOAD_BALANCING_MAX_BACKOFF_TIME"}).range(0, 604800);
+      .from_env({"LOAD_BALANCING_MAX_BACKOFF_TIME"}).range(1, 604800);
+  add(s, p(lb, "failureRecovery.burstCooldown"), CRS_FIELD(loadBalancing.failureRecovery.burstCooldown))
+      .from_env({"LOAD_BALANCING_BURST_COOLDOWN"}).range(1, 86400);
   add(s, p(lb, "failureRecovery.enableCircuitBreaker"),
       CRS_FIELD(loadBalancing.failureRecovery.enableCircuitBreaker))
       .from_env({"LOAD_BALANCING_ENABLE_CIRCUIT_BREAKER"});

@@ -8,6 +8,7 @@
 
 #include "core/crypto.hpp"
 #include "core/logging.hpp"
+#include "relay/account_health.hpp"
 #include "relay/conversation.hpp"
 #include "scheduler/selection.hpp"
 #include "store/redis_script.hpp"
@@ -57,11 +58,16 @@ void warn_unknown_kind(const accounts::Account& account) {
 }
 
 // The accounts that can take this attempt, from the snapshot (which outlives the pointers).
-std::vector<const accounts::Account*> candidates(RelayedRequest& r, Attempts& a, const accounts::AccountList& all) {
+// An account whose circuit is open, or that is unhealthy, is left out; one whose circuit waits
+// for its trial goes to `trial` instead (the request may claim it).
+std::vector<const accounts::Account*> candidates(RelayedRequest& r, Attempts& a, const accounts::AccountList& all,
+                                                 const accounts::Account** trial = nullptr) {
   int64_t now = accounts::now_ms();
   std::vector<const accounts::Account*> out;
   for (const auto& account : all) {
     if (!account.usable(now) || a.tried.count(account.id) || !may_use(r, account)) continue;
+    auto gate = r.d().health_book.gate(account.id, now);
+    if (gate == health::Gate::Shut) continue;
     const adapters::Adapter* adapter = adapters::find_adapter(account.type);
     if (!adapter) {
       warn_unknown_kind(account);
@@ -69,6 +75,10 @@ std::vector<const accounts::Account*> candidates(RelayedRequest& r, Attempts& a,
     }
     if (auto missing = lacking_feature(r, a, *adapter); !missing.empty()) {
       a.unsupported = std::string(missing);
+      continue;
+    }
+    if (gate == health::Gate::Trial) {
+      if (trial && !*trial && r.op == adapters::Operation::Messages) *trial = &account;
       continue;
     }
     out.push_back(&account);
@@ -97,6 +107,7 @@ std::vector<scheduler::Ranked> order(RelayedRequest& r, std::vector<scheduler::C
     if (!mapped && unmapped < 0) unmapped = list_cost(r, *account);
     double cost = mapped ? list_cost(r, *account) : unmapped;
     cs.push_back(scheduler::Candidate{account, book.load_of(account->id), cost});
+    cs.back().load.degraded = r.d().health_book.degraded(account->id);
   }
   return r.d().scheduler.order(cs, scheduler::OrderInput{std::string(bound_group(r))});
 }
@@ -116,7 +127,7 @@ const std::string& conversation(RelayedRequest& r, Attempts& a) {
 constexpr size_t kStickyJudged = 3;
 
 bool may_stay(RelayedRequest& r, const scheduler::Candidate& c, bool paused) {
-  if (paused) return false;
+  if (paused || c.load.degraded) return false;
   auto recent = r.d().load_book.recent_ttfb(c.account->id);
   if (recent.size() < kStickyJudged) return true;
   double sum = 0;
@@ -163,7 +174,7 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, ChoicePlan& plan) {
   req.lease_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.limits.lease_ttl()).count();
   for (const auto& k : ranked) {
     const auto& c = cs[k.index];
-    int tier = (k.paused ? 1000 : 0) + c.account->priority;
+    int tier = (k.degraded ? 2000 : 0) + (k.paused ? 1000 : 0) + c.account->priority;
     req.candidates.push_back(scheduler::SelectionCandidate{c.account->id, c.account->scheduling.max_concurrency, tier,
                                                            may_stay(r, c, k.paused)});
   }
@@ -223,6 +234,14 @@ const accounts::Account* recent_sticky(RelayedRequest& r, const ChoicePlan& plan
     return c.account;
   }
   return nullptr;
+}
+
+// An account taken without Redis's choice (no lease).
+Pick picked(const accounts::Account* account) {
+  Pick pick;
+  pick.account = account;
+  pick.outcome = Choice::Picked;
+  return pick;
 }
 
 // Into `p`, with its slot.
@@ -318,7 +337,10 @@ Task<void> AccountSlot::release_now() {
 ChoicePlan plan_choice(RelayedRequest& r, Attempts& a) {
   ChoicePlan plan;
   plan.snapshot = r.d().accounts.snapshot();
-  auto accounts = candidates(r, a, *plan.snapshot);
+  const accounts::Account* trial = nullptr;
+  auto accounts = candidates(r, a, *plan.snapshot, &trial);
+  // A circuit waiting for its trial: this request tries to claim it (once per trial per instance).
+  if (trial && r.d().health_book.try_claim(trial->id, accounts::now_ms())) plan.trial = trial;
   if (accounts.empty()) return plan;
   plan.ranked = order(r, plan.candidates, accounts);
   // count_tokens holds no slot (Claude Code fires dozens at once) and keeps no session.
@@ -340,6 +362,11 @@ ChoicePlan plan_choice(RelayedRequest& r, Attempts& a) {
 }
 
 Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Picked& p) {
+  if (plan.trial && co_await claim_trial(r, *plan.trial)) {
+    auto outcome = take_pick(r, a, picked(plan.trial), p);
+    p.trial = true;
+    co_return outcome;
+  }
   if (plan.candidates.empty()) co_return Choice::NoneLeft;
   Pick pick;
   if (plan.in_redis) {

@@ -55,6 +55,8 @@ struct Picked {
   const adapters::Adapter* adapter = nullptr;
   adapters::Endpoint endpoint;  // set by resolve_endpoint
   std::unique_ptr<AccountSlot> slot;
+  bool trial = false;  // the one request its half-open circuit lets through
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   const upstream::BaseUrl& base() const { return *endpoint.base; }
   const upstream::Proxy& proxy() const { return *endpoint.proxy; }
@@ -72,6 +74,7 @@ struct ChoicePlan {
   std::string session;
   bool in_redis = false;
   const accounts::Account* local = nullptr;
+  const accounts::Account* trial = nullptr;  // a half-open circuit's trial to claim first
 };
 
 ChoicePlan plan_choice(RelayedRequest& r, Attempts& a);

@@ -11,6 +11,7 @@
 #include "core/time.hpp"
 #include "http/responses.hpp"
 #include "relay/account_choice.hpp"
+#include "relay/account_health.hpp"
 #include "relay/admission.hpp"
 #include "relay/answers.hpp"
 #include "scheduler/selection.hpp"
@@ -121,42 +122,6 @@ void release_if_reusable(RelayedRequest& r, UpstreamCall& call) {
 
 // ---- accounts ----
 
-Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
-                  int64_t until_ms, std::string reason) {
-  spdlog::warn("account {} ({}) is {} until {}: {}", account.name, account.id, status,
-               until_ms ? iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(until_ms)))
-                        : "an admin acts",
-               reason);
-  d.accounts.set_status(account.id, std::string(status), until_ms, reason);
-  accounts::AccountStore store(*d.redis.at(worker), d.config.security.encryptionKey);
-  if (auto s = co_await store.set_status(account.id, std::string(status), until_ms, reason); !s)
-    spdlog::warn("cannot record the state of account {}: {}", account.id, s.error().message);
-}
-
-// What a failure does to the account: the status it gets, and until when.
-std::pair<std::string_view, int64_t> account_state(const adapters::ErrorVerdict& v, const config::RelayConfig& rc,
-                                                   int64_t now) {
-  using adapters::ErrorClass;
-  switch (v.what) {
-    case ErrorClass::Unauthorized:
-    case ErrorClass::Blocked:
-      return {accounts::kStatusUnauthorized, 0};
-    case ErrorClass::RateLimited:
-      return {accounts::kStatusRateLimited, v.until_ms};
-    case ErrorClass::BurstRateLimited:
-      return {accounts::kStatusRateLimited, v.until_ms ? v.until_ms : now + rc.rateLimitCooldown * 1000LL};
-    case ErrorClass::Overloaded:
-      return {accounts::kStatusOverloaded, now + rc.overloadCooldown * 1000LL};
-    default:
-      return {accounts::kStatusError, now + rc.errorCooldown * 1000LL};
-  }
-}
-
-Task<void> mark_account(RelayedRequest& r, const accounts::Account& account, const adapters::ErrorVerdict& v) {
-  auto [status, until] = account_state(v, r.rc(), accounts::now_ms());
-  co_await report(r.d(), r.worker, account, status, until, v.reason);
-}
-
 // The account made ready by its adapter (a fresh OAuth token). Called only when the adapter
 // says it must be: most calls need nothing, and pay for no coroutine here.
 Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a, bool refresh) {
@@ -232,7 +197,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   a.last_failure = failure;
   r.d().load_book.answered(p.account.id, -1, false);
   auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
-  co_await mark_account(r, p.account, verdict);
+  co_await account_failed(r, p, verdict, 0, -1);
   co_return false;
 }
 
@@ -249,6 +214,8 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   r.d().load_book.answered(id, call.ttfb_ms, verdict.what == adapters::ErrorClass::ClientError);
   if (verdict.what == adapters::ErrorClass::ClientError) {
     // No other account would do better, and this one is fine.
+    attempt_ended(r, p, health::Outcome::Client, e.status, call.ttfb_ms);
+    account_answered(r, p);
     co_await r.admission.release_now();
     co_await r.ex.send(to_client(*p.adapter, e));
     co_return true;
@@ -257,8 +224,9 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
       !a.refresh_now.count(id)) {
     a.refresh_now.insert(id);  // refreshed, then tried once more
     a.tried.erase(id);
+    attempt_ended(r, p, health::Outcome::Auth, e.status, call.ttfb_ms, verdict.reason);
   } else {
-    co_await mark_account(r, p.account, verdict);
+    co_await account_failed(r, p, verdict, e.status, call.ttfb_ms);
   }
   a.last_error = std::move(e);
   a.last_error_adapter = p.adapter;
@@ -290,6 +258,7 @@ int64_t reset_ms(const http::response_header<>& h, std::string_view name, int64_
 // What the answer tells of the account: its time to first byte, and the upstream's own view of
 // its subscription windows (written for every instance by LoadBalancingSync).
 void note_answer(RelayedRequest& r, const Picked& p, UpstreamCall& call) {
+  account_answered(r, p);
   auto& book = r.d().load_book;
   book.answered(p.account.id, call.ttfb_ms, true);
   const auto& head = call.parser->get().base();
@@ -307,11 +276,21 @@ const std::string& served_model(const RelayedRequest& r, const adapters::AnswerF
   return f.served_model.empty() ? r.fields.model : f.served_model;
 }
 
+// The upstream stopped in the middle of its answer: the account's failure.
+adapters::ErrorVerdict cut_verdict(const RelayedRequest& r, beast::error_code ec) {
+  bool stalled = ec == beast::error::timeout;
+  std::string why = stalled ? fmt::format("upstream sent nothing for {} ms mid-answer", r.rc().idleTimeout)
+                            : "upstream connection lost mid-answer: " + ec.message();
+  return adapters::transport_failure(stalled, std::move(why));
+}
+
 Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchGuard& guard) {
   auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
   guard.stop();
   if (ec) {
     if (r.watch->gone) co_return;
+    auto verdict = cut_verdict(r, ec);
+    co_await account_failed(r, p, verdict, call.status(), call.ttfb_ms);
     co_await r.admission.release_now();
     if (r.watch->shutdown) co_await r.ex.send(shutting_down());
     else co_await r.ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
@@ -324,6 +303,7 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   p.adapter->copy_answer_headers(call.parser->get().base(), res);
   res.body() = std::move(answer);
   release_if_reusable(r, call);
+  attempt_ended(r, p, health::Outcome::Ok, status, call.ttfb_ms);
   if (r.op == adapters::Operation::Messages) {
     auto facts = reader->facts();
     auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
@@ -388,6 +368,12 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   if (r.op == adapters::Operation::Messages) {
     auto e = stream_usage_event(r, p, facts, status);
     co_await meter(r, std::move(e));
+  }
+  if (upstream_ec && !client_gone) {
+    auto verdict = cut_verdict(r, upstream_ec);
+    co_await account_failed(r, p, verdict, status, call.ttfb_ms);
+  } else {
+    attempt_ended(r, p, health::Outcome::Ok, status, call.ttfb_ms);
   }
   if (client_gone) co_return;
   if (upstream_ec) {

@@ -87,7 +87,7 @@ Task<void> keep_model_lists(ModelCatalog& catalog, const accounts::AccountRegist
     int64_t now = accounts::now_ms();
     for (const auto& account : *snapshot) {
       if (*stopped) co_return;
-      if (!account.enabled || account.status == accounts::kStatusUnauthorized) continue;
+      if (!account.enabled || account.needs_admin()) continue;
       int64_t tried = catalog.tried_at(account.id);
       if (tried && now - tried < max_age.count()) continue;
       co_await fetch(catalog, account, tls);

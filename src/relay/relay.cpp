@@ -105,7 +105,7 @@ std::set<std::string> models_for(const RelayDeps& d, const keys::ApiKey& key) {
   std::set<std::string> ids;
   bool serves_anything_unlisted = false;  // an account that serves any model and told no list
   for (const auto& account : *d.accounts.snapshot()) {
-    if (!account.enabled || account.status == accounts::kStatusUnauthorized || !key_may_use(key, account)) continue;
+    if (!account.enabled || account.needs_admin() || !key_may_use(key, account)) continue;
     auto told = d.model_catalog.models_of(account);
     if (!d.model_catalog.told(account.id) && account.scheduling.models.empty()) serves_anything_unlisted = true;
     ids.merge(told);

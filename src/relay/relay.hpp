@@ -11,6 +11,7 @@
 #include "accounts/account_registry.hpp"
 #include "config/config.hpp"
 #include "http/router.hpp"
+#include "health/health_book.hpp"
 #include "keys/key_cache.hpp"
 #include "limits/limits.hpp"
 #include "relay/client_watch.hpp"
@@ -47,6 +48,7 @@ struct RelayDeps {
   scheduler::LoadBook load_book;
   scheduler::SlotWaiters slot_waiters{static_cast<size_t>(config.loadBalancing.maxWaiting)};
   scheduler::StickyCache sticky_cache;  // sessions confirmed in Redis a moment ago
+  health::HealthBook health_book;       // circuits, health classes, attempts not yet written
   ModelCatalog model_catalog;  // what the accounts serve, for GET /v1/models
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;

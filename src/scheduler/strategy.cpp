@@ -112,6 +112,7 @@ std::vector<Ranked> rank(const std::vector<Candidate>& cs, const RankOptions& o)
   for (size_t i = 0; i < cs.size(); ++i) {
     out[i].index = i;
     out[i].paused = over_headroom(cs[i].load, o.pause_at);
+    out[i].degraded = cs[i].load.degraded;
   }
   auto recent = [&](const Ranked& a, const Ranked& b) {
     const auto &x = cs[a.index], &y = cs[b.index];
@@ -158,6 +159,7 @@ std::vector<Ranked> rank(const std::vector<Candidate>& cs, const RankOptions& o)
     }
   }
   std::stable_sort(out.begin(), out.end(), [&](const Ranked& a, const Ranked& b) {
+    if (a.degraded != b.degraded) return !a.degraded;
     if (a.paused != b.paused) return !a.paused;
     int pa = cs[a.index].account->priority, pb = cs[b.index].account->priority;
     if (pa != pb) return pa < pb;

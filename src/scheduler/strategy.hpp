@@ -17,7 +17,8 @@
 // Priority first, in every strategy: the strategy orders the accounts of one priority (the
 // default is 50 for all); a lower number is a tier the others back up.
 // Headroom before even that: an account whose 5h or 7d utilisation is over pauseAt goes
-// behind every account that is not, so it is used only when nothing else is left.
+// behind every account that is not, so it is used only when nothing else is left; and a
+// degraded account (health/classify.hpp) goes behind every healthy one, paused or not.
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -43,6 +44,7 @@ struct AccountLoad {
   int64_t last_used_ms = 0;        // when it was last selected
   double ttfb_ms = 0;              // recent time to first byte; 0 unknown
   double success_rate = 1;         // recent share of calls that did not fail on the account's side
+  bool degraded = false;           // its health class: used only when no healthy candidate is left
 };
 
 struct Candidate {
@@ -67,6 +69,7 @@ struct RankOptions {
 struct Ranked {
   size_t index = 0;   // into the candidates
   bool paused = false;  // over the headroom threshold
+  bool degraded = false;  // its health class is degraded
   double cost = 0, performance = 0, load = 0, reliability = 0, score = 0;
   double metric = 0;  // least_used: usage per weight; lowest_cost: expected cost; else 0
 };

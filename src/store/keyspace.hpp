@@ -27,4 +27,9 @@ inline std::string account_group_members(std::string_view id) {
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 inline constexpr std::string_view kPricingReload = "pricing:reload";
 
+// Events for the operators' alerts (a stream, newest last, capped): fields `type`, `account`,
+// `reason`, `at`. Types so far: account.blocked.
+inline constexpr std::string_view kEventsStream = "crs:events";
+inline constexpr int kEventsKept = 10000;
+
 }  // namespace crs::store::keyspace

@@ -120,6 +120,14 @@ TEST(ErrorClassifier, EveryClassFromTheSpecsExamples) {
        0, ErrorClass::Refused},
       {"403 permission_error", 403, {}, body("permission_error", "Credential lacks permission"), 0,
        ErrorClass::Refused},
+      {"403 permission_error the upstream says not to retry", 403, {{"x-should-retry", "false"}},
+       body("permission_error", "Your organization does not have access to the API"), 0, ErrorClass::Blocked},
+      {"403 not to retry, but not a permission error", 403, {{"x-should-retry", "false"}},
+       body("forbidden", "Request not allowed"), 0, ErrorClass::Refused},
+      {"403 permission_error that may be retried", 403, {{"x-should-retry", "true"}},
+       body("permission_error", "Your organization does not have access to the API"), 0, ErrorClass::Refused},
+      {"403 organization disabled", 403, {}, body("permission_error", "This organization has been disabled."), 0,
+       ErrorClass::Blocked},
       {"404 unknown model", 404, {}, body("not_found_error", "model: claude-x"), 0, ErrorClass::ClientError},
       {"413 from the edge, HTML", 413, {}, "<html>413 Request Entity Too Large</html>", 0, ErrorClass::ClientError},
       {"500 api_error", 500, {}, body("api_error", "Internal server error"), 0, ErrorClass::ServerError},
@@ -142,6 +150,20 @@ TEST(ErrorClassifier, EveryClassFromTheSpecsExamples) {
       EXPECT_EQ(v.reason.find("Input tag"), std::string::npos) << c.name;
     }
   }
+}
+
+// A permanent refusal keeps the upstream's own words for the admin (they are about the
+// organisation), on one line and bounded.
+TEST(ErrorClassifier, BlockedKeepsTheUpstreamsMessage) {
+  adapters::UpstreamError e;
+  e.status = 403;
+  e.headers.insert("x-should-retry", "false");
+  e.body = body("permission_error", "Your organization does not have access\\nto the API " + std::string(400, 'x'));
+  auto v = adapters::find_adapter("claude-oauth")->classify(e, 0);
+  ASSERT_EQ(v.what, ErrorClass::Blocked);
+  EXPECT_NE(v.reason.find("Your organization does not have access"), std::string::npos) << v.reason;
+  EXPECT_EQ(v.reason.find('\n'), std::string::npos) << v.reason;
+  EXPECT_LT(v.reason.size(), 300u) << v.reason;
 }
 
 TEST(ErrorClassifier, CallsWithoutAnAnswer) {

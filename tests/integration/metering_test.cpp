@@ -72,7 +72,7 @@ class MeteringTest : public ::testing::Test {
     ASSERT_TRUE(redis.start());
     ASSERT_TRUE(fake.start());
     for (auto* d : {&dir_a, &dir_b, &dir_c}) {
-      d->write("config/config.toml", "[usage]\nrecordsPerKey = 5000\n[relay]\nerrorCooldown = 1\n");
+      d->write("config/config.toml", "[usage]\nrecordsPerKey = 5000\n[loadBalancing.failureRecovery]\ntemporaryFailureDelay = 1\nmaxBackoffTime = 1\n");
       relays.push_back(std::make_unique<RelayProcess>(
           *d, std::vector<std::string>{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port()),
                                        "ENCRYPTION_KEY=mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm", "WORKERS=1"}));

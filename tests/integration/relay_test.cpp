@@ -94,6 +94,11 @@ class RelayTest : public ::testing::Test {
     auto r = relay->cli({"accounts", "show", id, "--json"});
     return parse(r.out).as_object();
   }
+  // The message of the account's last error in its health stats ("" if none yet).
+  std::string last_error(const std::string& id) {
+    auto e = account(id)["health"].as_object()["lastError"];
+    return e.is_object() ? std::string(e.as_object()["message"].as_string()) : std::string();
+  }
 
   TempDir dir;
   FakeUpstreamProcess fake{dir};
@@ -524,7 +529,7 @@ TEST_F(RelayTest, FailoverOn529And500AndResetBeforeTheFirstByte) {
 }
 
 TEST_F(RelayTest, FailoverWithinAttemptsAndLastErrorReturned) {
-  start("[relay]\nmaxAttempts = 2\n");
+  start("[relay]\nmaxAttempts = 2\n[loadBalancing.failureRecovery]\nfailureThreshold = 1\n");
   add_account("a", "sk-ant-api03-account-a-000000", 10);
   add_account("b", "sk-ant-api03-account-b-000000", 20);
   add_account("c", "sk-ant-api03-account-c-000000", 30);
@@ -533,7 +538,7 @@ TEST_F(RelayTest, FailoverWithinAttemptsAndLastErrorReturned) {
   auto r = post("/v1/messages", message_body(false));
   EXPECT_EQ(r.status, 500) << r.body;  // two attempts, both failed: the last upstream error
   EXPECT_NE(r.body.find("boom"), std::string::npos);
-  // a and b now rest; c serves.
+  // One failure opens a circuit here (failureThreshold = 1): a and b now rest; c serves.
   auto ok = post("/v1/messages", message_body(false));
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
@@ -564,7 +569,9 @@ TEST_F(RelayTest, AccountLevelMessagesAreRecognised) {
   ASSERT_TRUE(fake.script("sk-ant-api03-account-a-000000",
                           R"({"status":400,"errorMessage":"This organization has been disabled."})", 1));
   EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
-  EXPECT_EQ(account(a)["status"].as_string(), "unauthorized");
+  EXPECT_EQ(account(a)["status"].as_string(), "blocked");
+  EXPECT_NE(std::string(account(a)["statusReason"].as_string()).find("This organization has been disabled"),
+            std::string::npos);
   EXPECT_EQ(account(b)["status"].as_string(), "active");
 }
 
@@ -1059,15 +1066,14 @@ TEST_F(RelayTest, ThroughSocks5AndHttpConnectProxiesWithCredentials) {
   EXPECT_NE(read_file(o.stdout_path).find("tunnel http 127.0.0.1:" + std::to_string(fake.port())), std::string::npos);
   ASSERT_EQ(relay->cli({"accounts", "disable", http}).exit_code, 0);
 
-  // Wrong proxy password: the account is set aside with the proxy's refusal as the reason.
+  // Wrong proxy password: the account's last error is the proxy's refusal, and its circuit counts it.
   std::string bad = add_account("bad-proxy", "sk-ant-api03-bad-proxy-0000", 10,
                                 "socks5://proxy-user:wrong@127.0.0.1:" + port);
-  // (add_account's own probe request already met the refusal: 502, and the account rests.)
-  auto a = account(bad);
-  EXPECT_EQ(a["status"].as_string(), "error");
-  EXPECT_NE(std::string(a["statusReason"].as_string()).find("SOCKS5 authentication failed"), std::string::npos)
-      << a["statusReason"].as_string();
-  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 503);
+  // (add_account's own probe request already met the refusal: 502.)
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 502);
+  EXPECT_TRUE(wait_until([&] { return last_error(bad).find("SOCKS5 authentication failed") != std::string::npos; }))
+      << last_error(bad);
+  EXPECT_EQ(account(bad)["health"].as_object()["circuit"].as_object()["failures"].as_int64(), 2);
   // The proxy password is never shown.
   auto listing = relay->cli({"accounts", "list", "--json"});
   EXPECT_EQ(listing.out.find("p%40ss"), std::string::npos);
@@ -1121,8 +1127,8 @@ TEST_F(RelayTest, TlsUpstreamIsVerified) {
   auto refused = post("/v1/messages", message_body(false));
   EXPECT_EQ(refused.status, 502) << refused.body;
   EXPECT_NE(refused.body.find("TLS handshake"), std::string::npos) << refused.body;
-  EXPECT_NE(std::string(account(mismatch)["statusReason"].as_string()).find("certificate verify failed"),
-            std::string::npos);
+  EXPECT_TRUE(wait_until([&] { return last_error(mismatch).find("certificate verify failed") != std::string::npos; }))
+      << last_error(mismatch);
 }
 
 TEST_F(RelayTest, NoSecretInAnyLog) {

@@ -1,0 +1,38 @@
+#pragma once
+// Classifies every account's health (health/classify.hpp) every loadBalancing.healthCheck.interval
+// seconds, on one instance at a time (the one that takes load_balance:health:lock for the round):
+// reads each account's recent attempts, writes load_balance:health:<account>, and announces a
+// changed class on crs:lb:changed, so every instance's LoadBalancingSync reads it at once.
+// Every change of class is a line in the load-balancing log.
+#include <string>
+
+#include "accounts/account_registry.hpp"
+#include "config/config.hpp"
+#include "health/health_book.hpp"
+#include "store/redis_client.hpp"
+
+namespace crs::app {
+
+class HealthMonitor {
+ public:
+  HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::Config& config,
+                const accounts::AccountRegistry& accounts, health::HealthBook& book);
+  void start();
+  void stop();
+
+ private:
+  Task<void> run();
+  Task<void> check_all();
+  Task<void> check(const accounts::Account& account, int64_t now_ms);
+
+  asio::any_io_executor executor_;
+  store::RedisClient& redis_;
+  const config::Config& config_;
+  const accounts::AccountRegistry& accounts_;
+  health::HealthBook& book_;
+  std::string instance_;  // who holds the lock
+  asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+}  // namespace crs::app

@@ -1,0 +1,80 @@
+#include "health/health_book.hpp"
+
+namespace crs::health {
+namespace {
+
+// The trial a due circuit offers: identified by the time it became claimable.
+int64_t trial_of(const Circuit& c) { return c.state == CircuitState::Open ? c.next_try_ms : c.trial_until_ms; }
+
+constexpr size_t kPendingCap = 1000;  // per account, between writes (a second): beyond, the oldest go
+
+}  // namespace
+
+Gate HealthBook::gate(const std::string& account_id, int64_t now_ms) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account_id);
+  if (it == entries_.end()) return Gate::Open;
+  const Entry& e = it->second;
+  if (e.circuit.shut(now_ms)) return Gate::Shut;
+  if (e.circuit.due(now_ms)) return e.claim_tried_for == trial_of(e.circuit) ? Gate::Shut : Gate::Trial;
+  return e.health == HealthClass::Unhealthy ? Gate::Shut : Gate::Open;
+}
+
+bool HealthBook::degraded(const std::string& account_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account_id);
+  return it != entries_.end() && it->second.health == HealthClass::Degraded;
+}
+
+bool HealthBook::try_claim(const std::string& account_id, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  auto& e = entries_[account_id];
+  if (!e.circuit.due(now_ms) || e.claim_tried_for == trial_of(e.circuit)) return false;
+  e.claim_tried_for = trial_of(e.circuit);
+  return true;
+}
+
+bool HealthBook::success_matters(const std::string& account_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account_id);
+  return it != entries_.end() && (it->second.circuit.failures > 0 || it->second.circuit.state != CircuitState::Closed);
+}
+
+void HealthBook::circuit(const std::string& account_id, const Circuit& c) {
+  std::lock_guard lock(mutex_);
+  entries_[account_id].circuit = c;
+}
+
+void HealthBook::health_class(const std::string& account_id, HealthClass c) {
+  std::lock_guard lock(mutex_);
+  entries_[account_id].health = c;
+}
+
+void HealthBook::forget(const std::string& account_id) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account_id);
+  if (it == entries_.end()) return;
+  it->second.circuit = Circuit{};
+  it->second.health = HealthClass::Healthy;
+  it->second.claim_tried_for = -1;
+}
+
+void HealthBook::record(const std::string& account_id, Attempt attempt) {
+  std::lock_guard lock(mutex_);
+  auto& pending = entries_[account_id].pending;
+  if (pending.size() >= kPendingCap) pending.erase(pending.begin());
+  pending.push_back(std::move(attempt));
+}
+
+std::vector<HealthBook::Pending> HealthBook::take_pending() {
+  std::lock_guard lock(mutex_);
+  std::vector<Pending> out;
+  for (auto& [id, e] : entries_) {
+    if (e.pending.empty()) continue;
+    out.push_back(Pending{id, std::move(e.pending)});
+    e.pending.clear();
+  }
+  return out;
+}
+
+}  // namespace crs::health

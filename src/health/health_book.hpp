@@ -1,0 +1,59 @@
+#pragma once
+// What this instance knows of each account's health: its circuit and health class (read from
+// Redis every second by LoadBalancingSync, and at once from the replies of this instance's own
+// circuit scripts), and the attempts it saw that are not yet written to the passive stats.
+// Any thread may call it; the request path only reads a map under a mutex.
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "health/circuit.hpp"
+#include "health/classify.hpp"
+#include "health/outcome.hpp"
+
+namespace crs::health {
+
+// What the relay may do with an account now.
+enum class Gate {
+  Open,     // take it as any other (degraded ones go last)
+  Shut,     // the circuit is open, or its trial runs elsewhere; unhealthy: not at all
+  Trial,    // the circuit's wait has passed and this instance has not tried to claim its trial
+};
+
+class HealthBook {
+ public:
+  Gate gate(const std::string& account_id, int64_t now_ms) const;
+  bool degraded(const std::string& account_id) const;
+  // The trial of a due circuit: true once per trial for this instance (the claim is then tried).
+  bool try_claim(const std::string& account_id, int64_t now_ms);
+  // A success must reach Redis only when the circuit holds failures or is not closed.
+  bool success_matters(const std::string& account_id) const;
+
+  void circuit(const std::string& account_id, const Circuit& c);
+  void health_class(const std::string& account_id, HealthClass c);
+  // Forgets everything of the account (reset-state): until the next read it is healthy, closed.
+  void forget(const std::string& account_id);
+
+  void record(const std::string& account_id, Attempt attempt);
+  // Attempts recorded since the last call, per account, oldest first; the last failure's message
+  // with them.
+  struct Pending {
+    std::string account_id;
+    std::vector<Attempt> attempts;
+  };
+  std::vector<Pending> take_pending();
+
+ private:
+  struct Entry {
+    Circuit circuit;
+    HealthClass health = HealthClass::Healthy;
+    int64_t claim_tried_for = -1;  // the trial (nextTry or trialUntil) this instance tried to claim
+    std::vector<Attempt> pending;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace crs::health
