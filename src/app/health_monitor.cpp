@@ -6,11 +6,14 @@
 #include "core/logging.hpp"
 #include "health/classify.hpp"
 #include "health/stats.hpp"
+#include "relay/probe.hpp"
 #include "scheduler/selection.hpp"
 #include "store/hash_record.hpp"
 
 namespace crs::app {
 namespace {
+
+constexpr auto kProbeTimeout = std::chrono::milliseconds(30000);
 
 health::HealthThresholds thresholds(const config::Config& c) {
   const auto& h = c.loadBalancing.healthCheck;
@@ -21,12 +24,13 @@ health::HealthThresholds thresholds(const config::Config& c) {
 }  // namespace
 
 HealthMonitor::HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::Config& config,
-                             const accounts::AccountRegistry& accounts, health::HealthBook& book)
+                             accounts::AccountRegistry& accounts, health::HealthBook& book, asio::ssl::context& tls)
     : executor_(ex),
       redis_(redis),
       config_(config),
       accounts_(accounts),
       book_(book),
+      tls_(tls),
       instance_(crypto::random_hex(8)),
       timer_(ex) {}
 
@@ -56,19 +60,38 @@ Task<void> HealthMonitor::check_all() {
   int64_t now = accounts::now_ms();
   for (const auto& account : *snapshot) {
     if (stopped_) co_return;
-    co_await check(account, now);
+    if (co_await check(account, now) && account.enabled && !account.needs_admin()) co_await probe(account);
   }
 }
 
-Task<void> HealthMonitor::check(const accounts::Account& account, int64_t now_ms) {
+Task<void> HealthMonitor::probe(const accounts::Account& account) {
+  adapters::AdapterContext context{config_, redis_, accounts_, tls_};
+  auto timeout = std::chrono::milliseconds(config_.relay.connectTimeout + config_.relay.firstByteTimeout);
+  auto result = co_await relay::probe_account(context, account, std::min(timeout, kProbeTimeout));
+  health::Attempt a;
+  a.at_ms = accounts::now_ms();
+  a.outcome = result.outcome;
+  a.status = result.status;
+  a.ttfb_ms = result.status ? result.ms : -1;
+  if (result.ok) a.total_ms = result.ms;
+  else a.message = "probe: " + result.verdict.reason;
+  book_.record(account.id, std::move(a));
+  load_balancing_log().debug("account {} probed: {} in {:.0f} ms", account.id, health::outcome_name(result.outcome),
+                             result.ms);
+}
+
+Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms) {
   std::vector<store::RedisCommand> reads;
   reads.push_back(store::make_command("LRANGE", health::recent_key(account.id), "0", "-1"));
   reads.push_back(store::make_command("HGETALL", health::health_key(account.id)));
+  reads.push_back(store::make_command("HGET", health::circuit_key(account.id), "state"));
   auto replies = co_await redis_.pipeline(std::move(reads));
-  if (!replies || replies->size() < 2) co_return;
+  if (!replies || replies->size() < 3) co_return false;
+  bool open = (*replies)[2].str == "open";
   auto previous = store::to_record((*replies)[1]);
   auto was = health::parse_health_class(store::field(previous, "class"));
-  auto stats = health::window_stats(health::read_attempts((*replies)[0]), now_ms);
+  int64_t judged_from = was == health::HealthClass::Healthy ? 0 : std::atoll(store::field(previous, "since", "0").c_str());
+  auto stats = health::window_stats(health::read_attempts((*replies)[0]), now_ms, judged_from);
   auto verdict = health::classify(stats, thresholds(config_), was);
   bool changed = verdict.health != was;
   int64_t since = changed || previous.empty() ? now_ms : std::atoll(store::field(previous, "since", "0").c_str());
@@ -78,12 +101,13 @@ Task<void> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   if (changed)
     writes.push_back(store::make_command("PUBLISH", std::string(scheduler::kChangedChannel), "health:" + account.id));
   auto written = co_await redis_.pipeline(std::move(writes));
-  if (!written) co_return;
+  if (!written) co_return false;
   book_.health_class(account.id, verdict.health);
   if (changed)
     load_balancing_log().info("account {} ({}) is {} (was {}){}{}", account.id, account.name,
                               health::health_class_name(verdict.health), health::health_class_name(was),
                               verdict.reasons.empty() ? "" : ": ", verdict.reasons);
+  co_return open || verdict.health != health::HealthClass::Healthy;
 }
 
 }  // namespace crs::app

@@ -3,8 +3,13 @@
 // seconds, on one instance at a time (the one that takes load_balance:health:lock for the round):
 // reads each account's recent attempts, writes load_balance:health:<account>, and announces a
 // changed class on crs:lb:changed, so every instance's LoadBalancingSync reads it at once.
-// Every change of class is a line in the load-balancing log.
+// Every change of class is a line in the load-balancing log. An account that is degraded or
+// unhealthy, or whose circuit is open, is probed in the same round (relay/probe: no tokens
+// spent), and the probe counts as one of its attempts: that is how an account that gets no
+// traffic shows it is well again.
 #include <string>
+
+#include <boost/asio/ssl/context.hpp>
 
 #include "accounts/account_registry.hpp"
 #include "config/config.hpp"
@@ -16,20 +21,23 @@ namespace crs::app {
 class HealthMonitor {
  public:
   HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::Config& config,
-                const accounts::AccountRegistry& accounts, health::HealthBook& book);
+                accounts::AccountRegistry& accounts, health::HealthBook& book, asio::ssl::context& tls);
   void start();
   void stop();
 
  private:
   Task<void> run();
   Task<void> check_all();
-  Task<void> check(const accounts::Account& account, int64_t now_ms);
+  // The account's class now; true when it should be probed.
+  Task<bool> check(const accounts::Account& account, int64_t now_ms);
+  Task<void> probe(const accounts::Account& account);
 
   asio::any_io_executor executor_;
   store::RedisClient& redis_;
   const config::Config& config_;
-  const accounts::AccountRegistry& accounts_;
+  accounts::AccountRegistry& accounts_;
   health::HealthBook& book_;
+  asio::ssl::context& tls_;
   std::string instance_;  // who holds the lock
   asio::steady_timer timer_;
   bool stopped_ = false;

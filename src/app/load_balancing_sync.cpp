@@ -35,8 +35,11 @@ LoadBalancingSync::LoadBalancingSync(asio::any_io_executor ex, store::RedisClien
               waiters.freed(std::string(message));
               return;
             }
-            // An admin reset the account's state: forgotten now, not after the next read.
+            // An admin reset the account's state: forgotten now, not after the next read. A circuit
+            // that changed elsewhere takes no request here until it is read.
             if (message.starts_with("reset:")) health_.forget(std::string(message.substr(6)));
+            if (message.starts_with("circuit:")) health_.announced(std::string(message.substr(8)));
+            read_again_ = true;
             timer_.cancel();  // read the change now
           },
           [this, &waiters] {
@@ -57,7 +60,9 @@ void LoadBalancingSync::stop() {
 
 Task<void> LoadBalancingSync::run() {
   while (!stopped_) {
+    read_again_ = false;
     if (redis_.connected()) co_await refresh();
+    if (read_again_) continue;  // announced while reading: the read may predate it
     timer_.expires_after(kEvery);
     co_await timer_.async_wait(use_nothrow);
   }
@@ -66,6 +71,7 @@ Task<void> LoadBalancingSync::run() {
 Task<void> LoadBalancingSync::refresh() {
   auto snapshot = accounts_.snapshot();
   int64_t now = accounts::now_ms();
+  uint64_t read = health_.read_began();
   std::vector<store::RedisCommand> reads;
   // First what this instance metered and heard since the last round (one command each, not
   // one per request), so the reads after it include it.
@@ -118,7 +124,7 @@ Task<void> LoadBalancingSync::refresh() {
     int in_flight = a.scheduling.max_concurrency > 0 ? static_cast<int>(mine[1].integer) : -1;
     auto recorded = scheduler::Utilization::decode(used[a.id]);
     book_.refreshed(a.id, tokens, in_flight, std::atoll(last_used[a.id].c_str()), recorded);
-    health_.circuit(a.id, health::Circuit::from_record(store::to_record(mine[2])));
+    health_.circuit_read(a.id, health::Circuit::from_record(store::to_record(mine[2])), read);
     health_.health_class(a.id, health::parse_health_class(mine[3].str));
   }
 }

@@ -37,6 +37,7 @@ class LoadBalancingSync {
   asio::steady_timer timer_;
   store::RedisSubscriber subscriber_;
   bool stopped_ = false;
+  bool read_again_ = false;  // a change was announced during a read
 };
 
 }  // namespace crs::app

@@ -299,7 +299,8 @@ int serve(config::Loaded loaded) {
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
                               relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
-  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), cfg, s.accounts, relay_deps->health_book);
+  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), cfg, s.accounts, relay_deps->health_book,
+                       *s.tls);
   health.start();
   auto catalog_stopped = std::make_shared<bool>(false);
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,

@@ -98,12 +98,6 @@ bool Circuit::shut(int64_t now_ms) const {
 
 bool Circuit::due(int64_t now_ms) const { return state != CircuitState::Closed && !shut(now_ms); }
 
-int64_t open_delay_ms(int opens, const BreakerSettings& s) {
-  double delay = static_cast<double>(s.base_delay_ms);
-  for (int i = 1; i < opens && delay < static_cast<double>(s.max_backoff_ms); ++i) delay *= 2;
-  return std::min(static_cast<int64_t>(delay), s.max_backoff_ms);
-}
-
 const store::Script& failure_script() {
   static const store::Script script(kFailure);
   return script;

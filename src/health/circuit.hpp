@@ -51,9 +51,6 @@ struct BreakerSettings {
   int64_t max_backoff_ms = 3600000; // maxBackoffTime
 };
 
-// How long the circuit stays open at its `opens`-th opening (1, 2, ...).
-int64_t open_delay_ms(int opens, const BreakerSettings& s);
-
 // What a failure did: the circuit after it, and whether it opened just now.
 struct FailureResult {
   Circuit circuit;

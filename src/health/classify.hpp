@@ -6,7 +6,9 @@
 //   healthy    otherwise
 // Only attempts of the window count (the last kWindowAttempts within kWindowMs). Client errors
 // and announced rate limits are never held against the account. With fewer than kMinJudged
-// judged attempts the account keeps its class (no flapping on a handful of requests).
+// judged attempts the account keeps its class (no flapping on a handful of requests). A degraded
+// or unhealthy account is judged again only on what happened since it got its class (its probes,
+// health/probe: token-free calls every interval), so it recovers as soon as it is well again.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,8 +43,8 @@ struct WindowStats {
   double total_p50_ms = 0, total_p95_ms = 0;  // of successes measured to their end
 };
 
-// The attempts newest last, as kept in Redis.
-WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms);
+// The attempts newest last, as kept in Redis; only those that ended at or after `from_ms` count.
+WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms = 0);
 
 struct Verdict {
   HealthClass health = HealthClass::Healthy;

@@ -15,7 +15,7 @@ Gate HealthBook::gate(const std::string& account_id, int64_t now_ms) const {
   auto it = entries_.find(account_id);
   if (it == entries_.end()) return Gate::Open;
   const Entry& e = it->second;
-  if (e.circuit.shut(now_ms)) return Gate::Shut;
+  if (e.announced_at || e.circuit.shut(now_ms)) return Gate::Shut;
   if (e.circuit.due(now_ms)) return e.claim_tried_for == trial_of(e.circuit) ? Gate::Shut : Gate::Trial;
   return e.health == HealthClass::Unhealthy ? Gate::Shut : Gate::Open;
 }
@@ -45,6 +45,23 @@ void HealthBook::circuit(const std::string& account_id, const Circuit& c) {
   entries_[account_id].circuit = c;
 }
 
+void HealthBook::announced(const std::string& account_id) {
+  std::lock_guard lock(mutex_);
+  entries_[account_id].announced_at = ++announcements_;
+}
+
+uint64_t HealthBook::read_began() {
+  std::lock_guard lock(mutex_);
+  return announcements_;
+}
+
+void HealthBook::circuit_read(const std::string& account_id, const Circuit& c, uint64_t read) {
+  std::lock_guard lock(mutex_);
+  auto& e = entries_[account_id];
+  e.circuit = c;
+  if (e.announced_at <= read) e.announced_at = 0;
+}
+
 void HealthBook::health_class(const std::string& account_id, HealthClass c) {
   std::lock_guard lock(mutex_);
   entries_[account_id].health = c;
@@ -57,6 +74,7 @@ void HealthBook::forget(const std::string& account_id) {
   it->second.circuit = Circuit{};
   it->second.health = HealthClass::Healthy;
   it->second.claim_tried_for = -1;
+  it->second.announced_at = 0;
 }
 
 void HealthBook::record(const std::string& account_id, Attempt attempt) {

@@ -32,6 +32,11 @@ class HealthBook {
   bool success_matters(const std::string& account_id) const;
 
   void circuit(const std::string& account_id, const Circuit& c);
+  // Another instance announced a change of the account's circuit: shut here until a read that
+  // began after the announcement (`read_began`'s number) brings the new state.
+  void announced(const std::string& account_id);
+  uint64_t read_began();
+  void circuit_read(const std::string& account_id, const Circuit& c, uint64_t read);
   void health_class(const std::string& account_id, HealthClass c);
   // Forgets everything of the account (reset-state): until the next read it is healthy, closed.
   void forget(const std::string& account_id);
@@ -50,10 +55,12 @@ class HealthBook {
     Circuit circuit;
     HealthClass health = HealthClass::Healthy;
     int64_t claim_tried_for = -1;  // the trial (nextTry or trialUntil) this instance tried to claim
+    uint64_t announced_at = 0;     // the announcement not yet read (0: none)
     std::vector<Attempt> pending;
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  uint64_t announcements_ = 0;
 };
 
 }  // namespace crs::health

@@ -70,6 +70,7 @@ Task<CallResult> send_request(asio::any_io_executor executor, asio::ssl::context
     if (ec) break;
   }
   out.status = parser.get().result_int();
+  out.headers = parser.get().base();
   co_return out;
 }
 

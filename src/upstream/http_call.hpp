@@ -13,6 +13,7 @@ namespace crs::upstream {
 
 struct CallResult {
   unsigned status = 0;   // 0: no answer (see error)
+  http::response_header<> headers;
   std::string body;
   std::string error;
 };

@@ -30,6 +30,8 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "errorMessage") ok = as_str(b.error_message);
     else if (key == "htmlError") ok = as_bool(b.html_error);
     else if (key == "retryAfter") ok = as_int(b.retry_after);
+    else if (key == "unifiedResetIn") ok = as_int(b.unified_reset_in);
+    else if (key == "shouldRetry") { bool x = false; ok = as_bool(x); b.should_retry = x; }
     else if (key == "latencyMs") ok = as_int(b.latency_ms);
     else if (key == "firstEventDelayMs") ok = as_int(b.first_event_delay_ms);
     else if (key == "dripMs") ok = as_int(b.drip_ms);

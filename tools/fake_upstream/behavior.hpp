@@ -15,6 +15,8 @@ struct Behavior {
   std::string error_message;
   bool html_error = false;          // error body as an HTML page (an edge proxy's 502)
   int retry_after = -1;             // seconds, on errors; -1 = none
+  int unified_reset_in = -1;        // 429: the subscription window is exhausted and resets this many s ahead
+  std::optional<bool> should_retry; // x-should-retry on errors (default: only 429s say true)
   int latency_ms = 0;               // before the response headers
   int first_event_delay_ms = 0;     // stream: after the headers, before the first event
   int drip_ms = 0;                  // stream: between events

@@ -182,6 +182,18 @@ Response error_response(const Behavior& b, const std::string& request_id) {
     res.set("anthropic-ratelimit-input-tokens-reset", "2026-01-05T10:15:30Z");
     res.set("x-should-retry", "true");
   }
+  if (b.status == 429 && b.unified_reset_in >= 0) {
+    // spec/claude-oauth.md §8: the five-hour window exhausted, resetting in unified_reset_in s.
+    auto reset = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count() + b.unified_reset_in);
+    res.set("anthropic-ratelimit-unified-status", "rejected");
+    res.set("anthropic-ratelimit-unified-representative-claim", "five_hour");
+    res.set("anthropic-ratelimit-unified-reset", reset);
+    res.set("anthropic-ratelimit-unified-5h-status", "rejected");
+    res.set("anthropic-ratelimit-unified-5h-reset", reset);
+    res.set("anthropic-ratelimit-unified-5h-utilization", "1.01");
+  }
+  if (b.should_retry) res.set("x-should-retry", *b.should_retry ? "true" : "false");
   res.set("request-id", request_id);
   return res;
 }

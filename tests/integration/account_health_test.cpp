@@ -1,0 +1,221 @@
+// Account health with two `crs serve` instances on one Redis and fake upstream accounts scripted
+// to fail: the circuit breaker (threshold, one trial across instances, doubling backoff, cap),
+// rate limits that end exactly at their reset on both instances, a burst's short cool-down, a
+// permanent 403 that blocks the account for good, health classes from slow answers and their
+// recovery through probes, and reset-state seen by the other instance at once.
+#include <future>
+#include <thread>
+
+#include "integration/two_instances.hpp"
+
+namespace crs::test {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class AccountHealthTest : public TwoInstances {
+ protected:
+  // A field of the account's circuit in Redis ("" when absent).
+  std::string circuit(const std::string& id, const std::string& field) {
+    return redis.cli({"HGET", "load_balance:circuit:" + id, field});
+  }
+  int64_t circuit_number(const std::string& id, const std::string& field) {
+    std::string v = circuit(id, field);
+    return v.empty() ? 0 : std::stoll(v);
+  }
+  int64_t calls(const std::string& name) { return by_credential(name)["total"].as_int64(); }
+  json::object shown(const std::string& id) {
+    auto r = relays[0]->cli({"accounts", "show", id, "--json"});
+    return json::parse(r.out).as_object();
+  }
+  std::string health_class(const std::string& id) {
+    return std::string(shown(id)["health"].as_object()["class"].as_string());
+  }
+  // Sends `n` requests, alternating instances; every one must succeed.
+  void send(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = post(i, body(false));
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  }
+  std::string balancing_log() {
+    return read_file(dir_a.file("logs/load-balancing.log")) + read_file(dir_b.file("logs/load-balancing.log"));
+  }
+  void wait_until_ms(int64_t at) {
+    ASSERT_TRUE(wait_until([&] { return now_ms() >= at; }, 30s));
+  }
+};
+
+TEST_F(AccountHealthTest, ACircuitOpensLetsOneTrialThroughAcrossInstancesAndBacksOffToItsCap) {
+  start("[loadBalancing.failureRecovery]\nfailureThreshold = 3\ntemporaryFailureDelay = 2\nmaxBackoffTime = 4\n"
+        "[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string sick = add_account("sick", {"--priority", "10"});
+  add_account("well", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("sick"), R"({"status":500})"));
+  // Each request tries the preferred account first and fails over: the client never sees it.
+  send(3);
+  EXPECT_EQ(calls("sick"), 3);
+  ASSERT_EQ(circuit(sick, "state"), "open");
+  EXPECT_EQ(circuit_number(sick, "opens"), 1);
+  int64_t next_try = circuit_number(sick, "nextTry");
+  EXPECT_EQ(next_try - circuit_number(sick, "openedAt"), 2000);
+  // While open, neither instance sends it anything.
+  for (int i = 0; i < 6 && now_ms() < next_try - 500; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  EXPECT_EQ(calls("sick"), 3);
+
+  // Half-open: of ten requests at once on both instances, exactly one is its trial.
+  wait_until_ms(next_try);
+  std::vector<std::future<HttpResponse>> burst;
+  for (int i = 0; i < 10; ++i) burst.push_back(std::async(std::launch::async, [this, i] { return post(i, body(false)); }));
+  for (auto& f : burst) EXPECT_EQ(f.get().status, 200);
+  EXPECT_EQ(calls("sick"), 4);
+  // The trial failed: open again for twice as long.
+  ASSERT_EQ(circuit(sick, "state"), "open");
+  EXPECT_EQ(circuit_number(sick, "opens"), 2);
+  EXPECT_EQ(circuit_number(sick, "nextTry") - circuit_number(sick, "openedAt"), 4000);
+
+  // Once more: 8 s would be past maxBackoffTime, so 4 s.
+  wait_until_ms(circuit_number(sick, "nextTry"));
+  send(2);
+  EXPECT_EQ(calls("sick"), 5);
+  EXPECT_EQ(circuit_number(sick, "opens"), 3);
+  EXPECT_EQ(circuit_number(sick, "nextTry") - circuit_number(sick, "openedAt"), 4000);
+
+  // Well again: the next trial succeeds, the circuit closes and the account has its traffic back.
+  ASSERT_EQ(http_request(fake.port(), "DELETE", "/_fake/behaviors").status, 200);
+  wait_until_ms(circuit_number(sick, "nextTry"));
+  send(1);
+  EXPECT_EQ(calls("sick"), 6);
+  ASSERT_TRUE(wait_until([&] { return circuit(sick, "state").empty(); }));
+  int64_t before = calls("sick");
+  send(4);
+  EXPECT_EQ(calls("sick"), before + 4);
+  // The log tells each transition (once it is flushed).
+  for (const char* line : {"circuit opened for 2 s", "circuit half-open", "circuit closed"})
+    EXPECT_TRUE(wait_until([&] { return balancing_log().find(line) != std::string::npos; })) << line << balancing_log();
+}
+
+TEST_F(AccountHealthTest, WithTheBreakerOffFailuresOnlyFailOver) {
+  start("[loadBalancing.failureRecovery]\nfailureThreshold = 1\nenableCircuitBreaker = false\n"
+        "[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string sick = add_account("sick", {"--priority", "10"});
+  add_account("well", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("sick"), R"({"status":529})"));
+  send(4);
+  EXPECT_EQ(calls("sick"), 4);  // tried every time, never taken out
+  EXPECT_EQ(circuit(sick, "state"), "");
+}
+
+TEST_F(AccountHealthTest, ARateLimitEndsAtItsResetOnBothInstancesAndABurstRestsOnlyItsCooldown) {
+  start("[loadBalancing.failureRecovery]\nburstCooldown = 2\n[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string limited = add_account("limited", {"--priority", "10"});
+  add_account("spare", {"--priority", "20"});
+  make_key();
+  for (const char* behavior : {R"({"status":429,"unifiedResetIn":3})", R"({"status":429})"}) {
+    reset_fake();
+    ASSERT_TRUE(fake.script(credential("limited"), behavior, 1));
+    int64_t started = now_ms();
+    send(1);  // failed over: the client sees nothing
+    auto a = shown(limited);
+    ASSERT_EQ(a["status"].as_string(), "rate_limited") << behavior;
+    int64_t until = a["unavailableUntil"].as_int64();
+    EXPECT_GT(until, started + 1000) << behavior;
+    EXPECT_LT(until, started + 4500) << behavior;  // the reset (or the burst cool-down), not hours
+    // Out until then, on both instances; back by itself afterwards, on both.
+    for (int i = 0; i < 4 && now_ms() < until - 300; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+    EXPECT_EQ(calls("limited"), 1) << behavior;
+    wait_until_ms(until);
+    for (size_t instance = 0; instance < 2; ++instance) {
+      int64_t before = calls("limited");
+      ASSERT_TRUE(wait_until([&] { return post(instance, body(false)).status == 200 && calls("limited") > before; },
+                             3s))
+          << behavior << " instance " << instance;
+    }
+  }
+}
+
+TEST_F(AccountHealthTest, APermanentForbiddenBlocksTheAccountUntilAnAdminEnablesIt) {
+  start("[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string banned = add_account("banned", {"--priority", "10"});
+  add_account("spare", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("banned"),
+                          R"({"status":403,"errorType":"permission_error","shouldRetry":false,)"
+                          R"("errorMessage":"Your organization does not have access to the API"})"));
+  send(1);
+  auto a = shown(banned);
+  EXPECT_EQ(a["status"].as_string(), "blocked");
+  EXPECT_NE(std::string(a["statusReason"].as_string()).find("does not have access"), std::string::npos);
+  // An event for the alerts.
+  std::string events = redis.cli({"XRANGE", "crs:events", "-", "+"});
+  EXPECT_NE(events.find("account.blocked"), std::string::npos) << events;
+  EXPECT_NE(events.find(banned), std::string::npos) << events;
+  // Never tried again, on either instance, whatever the wait.
+  send(6);
+  EXPECT_EQ(calls("banned"), 1);
+  ASSERT_EQ(http_request(fake.port(), "DELETE", "/_fake/behaviors").status, 200);
+  ASSERT_EQ(relays[1]->cli({"accounts", "enable", banned}).exit_code, 0);
+  for (size_t instance = 0; instance < 2; ++instance)
+    ASSERT_TRUE(wait_until([&] {
+      int64_t before = calls("banned");
+      return post(instance, body(false)).status == 200 && calls("banned") > before;
+    }, 3s));
+}
+
+TEST_F(AccountHealthTest, ASlowAccountIsDegradedLosesItsTrafficAndRecoversWhenFastAgain) {
+  start("[loadBalancing.healthCheck]\ninterval = 1\nresponseTimeThreshold = 300\n");
+  std::string slow = add_account("slow", {"--priority", "10"});
+  add_account("fast", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("slow"), R"({"latencyMs":500})"));
+  send(6);  // the preferred account serves, slowly
+  EXPECT_EQ(calls("slow"), 6);
+  ASSERT_TRUE(wait_until([&] { return health_class(slow) == "degraded"; }, 10s)) << health_class(slow);
+  EXPECT_NE(std::string(shown(slow)["health"].as_object()["reasons"].as_string()).find("time to first byte"),
+            std::string::npos);
+  // Traffic goes to the healthy account now, on both instances.
+  ASSERT_TRUE(wait_until([&] {
+    int64_t before = calls("slow");
+    send(2);
+    return calls("slow") == before;
+  }, 5s));
+  // Fast again: its probes (no tokens: GET /v1/models) bring it back.
+  ASSERT_EQ(http_request(fake.port(), "DELETE", "/_fake/behaviors").status, 200);
+  ASSERT_TRUE(wait_until([&] { return health_class(slow) == "healthy"; }, 20s)) << health_class(slow);
+  int64_t before = calls("slow");
+  send(2);
+  EXPECT_EQ(calls("slow"), before + 2);
+  for (const char* line : {"is degraded (was healthy)", "is healthy (was degraded)"})
+    EXPECT_TRUE(wait_until([&] { return balancing_log().find(line) != std::string::npos; })) << line << balancing_log();
+}
+
+TEST_F(AccountHealthTest, ResetStateReachesTheOtherInstanceAtOnce) {
+  start("[loadBalancing.failureRecovery]\nfailureThreshold = 1\ntemporaryFailureDelay = 3600\n"
+        "[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string sick = add_account("sick", {"--priority", "10"});
+  add_account("well", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("sick"), R"({"status":500})", 1));
+  send(1);
+  ASSERT_EQ(circuit(sick, "state"), "open");
+  send(2);
+  EXPECT_EQ(calls("sick"), 1);
+  auto reset = relays[0]->cli({"accounts", "reset-state", sick});
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  EXPECT_EQ(circuit(sick, "state"), "");
+  // The other instance uses the account again within a second.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] {
+    int64_t before = calls("sick");
+    return post(1, body(false)).status == 200 && calls("sick") > before;
+  }, 1s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+}
+
+}  // namespace
+}  // namespace crs::test
