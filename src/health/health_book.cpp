@@ -6,8 +6,6 @@ namespace {
 // The trial a due circuit offers: identified by the time it became claimable.
 int64_t trial_of(const Circuit& c) { return c.state == CircuitState::Open ? c.next_try_ms : c.trial_until_ms; }
 
-constexpr size_t kPendingCap = 1000;  // per account, between writes (a second): beyond, the oldest go
-
 }  // namespace
 
 Gate HealthBook::gate(const std::string& account_id, int64_t now_ms) const {
@@ -79,18 +77,24 @@ void HealthBook::forget(const std::string& account_id) {
 
 void HealthBook::record(const std::string& account_id, Attempt attempt) {
   std::lock_guard lock(mutex_);
-  auto& pending = entries_[account_id].pending;
-  if (pending.size() >= kPendingCap) pending.erase(pending.begin());
-  pending.push_back(std::move(attempt));
+  auto& e = entries_[account_id];
+  if (!e.pending) e.pending.emplace();
+  auto& p = *e.pending;
+  ++p.counts[static_cast<size_t>(attempt.outcome)];
+  if (attempt.outcome == Outcome::Ok) p.last_success_ms = attempt.at_ms;
+  else p.last_failure = attempt;
+  if (p.recent.size() >= kWindowAttempts) p.recent.erase(p.recent.begin());
+  p.recent.push_back(std::move(attempt));
 }
 
 std::vector<HealthBook::Pending> HealthBook::take_pending() {
   std::lock_guard lock(mutex_);
   std::vector<Pending> out;
   for (auto& [id, e] : entries_) {
-    if (e.pending.empty()) continue;
-    out.push_back(Pending{id, std::move(e.pending)});
-    e.pending.clear();
+    if (!e.pending) continue;
+    out.push_back(std::move(*e.pending));
+    out.back().account_id = id;
+    e.pending.reset();
   }
   return out;
 }

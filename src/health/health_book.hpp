@@ -4,7 +4,9 @@
 // circuit scripts), and the attempts it saw that are not yet written to the passive stats.
 // Any thread may call it; the request path only reads a map under a mutex.
 #include <cstdint>
+#include <array>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,11 +44,14 @@ class HealthBook {
   void forget(const std::string& account_id);
 
   void record(const std::string& account_id, Attempt attempt);
-  // Attempts recorded since the last call, per account, oldest first; the last failure's message
-  // with them.
+  // What was recorded since the last call, per account: counts per outcome, the newest attempts
+  // (at most kWindowAttempts, oldest first: Redis keeps no more), the last success and failure.
   struct Pending {
     std::string account_id;
-    std::vector<Attempt> attempts;
+    std::array<int64_t, kOutcomes> counts{};
+    std::vector<Attempt> recent;
+    int64_t last_success_ms = 0;
+    std::optional<Attempt> last_failure;
   };
   std::vector<Pending> take_pending();
 
@@ -56,7 +61,7 @@ class HealthBook {
     HealthClass health = HealthClass::Healthy;
     int64_t claim_tried_for = -1;  // the trial (nextTry or trialUntil) this instance tried to claim
     uint64_t announced_at = 0;     // the announcement not yet read (0: none)
-    std::vector<Attempt> pending;
+    std::optional<Pending> pending;
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;

@@ -3,6 +3,7 @@
 // adapter's error class onto these; `Client` (the request's own fault) and `RateLimited`
 // (the upstream's announced limit, handled by the account's rate-limit state) are counted
 // but never judged against the account.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 namespace crs::health {
 
 enum class Outcome { Ok, RateLimited, Overloaded, Server, Network, Timeout, Auth, Client };
+inline constexpr size_t kOutcomes = 8;
 
 std::string_view outcome_name(Outcome o);
 std::optional<Outcome> parse_outcome(std::string_view name);

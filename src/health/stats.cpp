@@ -1,6 +1,5 @@
 #include "health/stats.hpp"
 
-#include <map>
 
 #include <fmt/format.h>
 
@@ -29,29 +28,27 @@ std::vector<store::RedisCommand> record_commands(const HealthBook::Pending& p) {
   std::vector<store::RedisCommand> out;
   std::string recent = recent_key(p.account_id), stats = stats_key(p.account_id);
   store::RedisCommand push{"RPUSH", recent};
-  std::map<std::string_view, int64_t> counts;
-  const Attempt* last_ok = nullptr;
-  const Attempt* last_error = nullptr;
-  for (const auto& a : p.attempts) {
-    push.push_back(a.encode());
-    ++counts[outcome_name(a.outcome)];
-    if (a.outcome == Outcome::Ok) last_ok = &a;
-    else last_error = &a;
-  }
+  for (const auto& a : p.recent) push.push_back(a.encode());
   out.push_back(std::move(push));
   out.push_back(store::make_command("LTRIM", recent, std::to_string(-static_cast<int64_t>(kWindowAttempts)), "-1"));
   out.push_back(store::make_command("PEXPIRE", recent, std::to_string(kKeptMs)));
-  out.push_back(store::make_command("HINCRBY", stats, "requests", std::to_string(p.attempts.size())));
-  if (counts.count("ok")) out.push_back(store::make_command("HINCRBY", stats, "successes", std::to_string(counts["ok"])));
-  for (const auto& [name, n] : counts)
-    if (name != "ok") out.push_back(store::make_command("HINCRBY", stats, std::string(name), std::to_string(n)));
+  int64_t requests = 0;
+  for (size_t i = 0; i < kOutcomes; ++i) {
+    int64_t n = p.counts[i];
+    requests += n;
+    if (n == 0) continue;
+    auto o = static_cast<Outcome>(i);
+    std::string field = o == Outcome::Ok ? "successes" : std::string(outcome_name(o));
+    out.push_back(store::make_command("HINCRBY", stats, field, std::to_string(n)));
+  }
+  out.push_back(store::make_command("HINCRBY", stats, "requests", std::to_string(requests)));
   store::HashRecord last;
-  if (last_ok) last["lastSuccessAt"] = std::to_string(last_ok->at_ms);
-  if (last_error) {
-    last["lastErrorAt"] = std::to_string(last_error->at_ms);
-    last["lastErrorClass"] = std::string(outcome_name(last_error->outcome));
-    last["lastErrorStatus"] = std::to_string(last_error->status);
-    last["lastErrorMessage"] = one_line(last_error->message);
+  if (p.last_success_ms) last["lastSuccessAt"] = std::to_string(p.last_success_ms);
+  if (p.last_failure) {
+    last["lastErrorAt"] = std::to_string(p.last_failure->at_ms);
+    last["lastErrorClass"] = std::string(outcome_name(p.last_failure->outcome));
+    last["lastErrorStatus"] = std::to_string(p.last_failure->status);
+    last["lastErrorMessage"] = one_line(p.last_failure->message);
   }
   if (!last.empty()) out.push_back(store::hset_command(stats, last));
   return out;

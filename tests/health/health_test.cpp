@@ -144,5 +144,24 @@ TEST(Health, TheBookGatesAccountsAndOffersEachTrialOnce) {
   EXPECT_EQ(book.gate("a", kNow), health::Gate::Open);
 }
 
+// Between two writes (a second) the book keeps counts of everything but only the attempts Redis
+// keeps: at thousands of requests a second the write stays a few commands.
+TEST(Health, TheBookKeepsCountsOfAllAndTheNewestAttemptsOnly) {
+  health::HealthBook book;
+  for (int i = 0; i < 150; ++i) book.record("a", attempt(i % 3 == 0 ? Outcome::Server : Outcome::Ok, 100, 150 - i));
+  auto pending = book.take_pending();
+  ASSERT_EQ(pending.size(), 1u);
+  const auto& p = pending[0];
+  EXPECT_EQ(p.account_id, "a");
+  EXPECT_EQ(p.counts[static_cast<size_t>(Outcome::Server)], 50);
+  EXPECT_EQ(p.counts[static_cast<size_t>(Outcome::Ok)], 100);
+  ASSERT_EQ(p.recent.size(), health::kWindowAttempts);
+  EXPECT_EQ(p.recent.back().at_ms, kNow - 1);
+  EXPECT_EQ(p.last_success_ms, kNow - 1);
+  ASSERT_TRUE(p.last_failure);
+  EXPECT_EQ(p.last_failure->at_ms, kNow - 3);
+  EXPECT_TRUE(book.take_pending().empty());
+}
+
 }  // namespace
 }  // namespace crs
