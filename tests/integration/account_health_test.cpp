@@ -173,8 +173,8 @@ TEST_F(AccountHealthTest, ASlowAccountIsDegradedLosesItsTrafficAndRecoversWhenFa
   add_account("fast", {"--priority", "20"});
   make_key();
   ASSERT_TRUE(fake.script(credential("slow"), R"({"latencyMs":500})"));
-  send(6);  // the preferred account serves, slowly
-  EXPECT_EQ(calls("slow"), 6);
+  send(6);  // the preferred account serves, slowly (on a slow machine the 6th may find it degraded)
+  EXPECT_GE(calls("slow"), 5);
   ASSERT_TRUE(wait_until([&] { return health_class(slow) == "degraded"; }, 10s)) << health_class(slow);
   EXPECT_NE(std::string(shown(slow)["health"].as_object()["reasons"].as_string()).find("time to first byte"),
             std::string::npos);
