@@ -8,6 +8,7 @@
 #include "accounts/account_store.hpp"
 #include "admin/admin_http.hpp"
 #include "health/view.hpp"
+#include "relay/health_check.hpp"
 #include "scheduler/status.hpp"
 
 namespace crs::admin {
@@ -191,6 +192,23 @@ Task<void> change_account(Exchange& ex, const SessionClaims& session, AdminDepsP
     co_await ex.send(admin_message(done_message(action)));
 }
 
+// Probes the account now (no tokens spent) and answers its health (relay::health_check).
+Task<void> health_check(Exchange& ex, AdminDepsPtr deps) {
+  auto account = co_await find_account(ex, *deps);
+  if (!account) co_return;
+  if (!deps->tls || !deps->accounts) {
+    co_await ex.send(unavailable("health checks are not available on this server"));
+    co_return;
+  }
+  adapters::AdapterContext context{deps->cfg, deps->redis_for(ex), *deps->accounts, *deps->tls};
+  auto checked = co_await relay::health_check(context, std::move(*account));
+  if (!checked) {
+    co_await ex.send(unavailable(checked.error().message));
+    co_return;
+  }
+  co_await ex.send(admin_data(std::move(*checked)));
+}
+
 // ---- groups ----
 
 Task<void> list_groups(Exchange& ex, AdminDepsPtr deps) {
@@ -319,6 +337,9 @@ void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
                            std::string("/admin/accounts/:accountId/reset-state")})
     add_admin_route(router, verb::post, path, deps,
                     [deps](Exchange& ex, const SessionClaims& s) { return change_account(ex, s, deps, "reset-state"); });
+
+  for (std::string path : {base + "/:accountId/health-check", std::string("/admin/accounts/:accountId/health-check")})
+    add_admin_route(router, verb::post, path, deps, [deps](Exchange& ex, const SessionClaims&) { return health_check(ex, deps); });
 
   const std::string groups = "/admin/account-groups";
   add_admin_route(router, verb::get, groups, deps, [deps](Exchange& ex, const SessionClaims&) { return list_groups(ex, deps); });

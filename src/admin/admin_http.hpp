@@ -10,8 +10,10 @@
 #include <variant>
 #include <vector>
 
+#include <boost/asio/ssl/context.hpp>
 #include <boost/json.hpp>
 
+#include "accounts/account_registry.hpp"
 #include "admin/session_token.hpp"
 #include "config/config.hpp"
 #include "core/blocking.hpp"
@@ -28,6 +30,8 @@ struct AdminDeps {
   BlockingPool& pool;                      // password hashing, file writes
   const http_server::Router* router = nullptr;
   http_server::TrustedProxies trusted_proxies;  // who may name the client (login throttling)
+  asio::ssl::context* tls = nullptr;               // for the accounts' health checks (probes)
+  accounts::AccountRegistry* accounts = nullptr;   // this instance's accounts, updated by probes
 
   store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
 };

@@ -6,14 +6,15 @@
 #include "core/logging.hpp"
 #include "health/classify.hpp"
 #include "health/stats.hpp"
-#include "relay/probe.hpp"
+#include "relay/health_check.hpp"
 #include "scheduler/selection.hpp"
 #include "store/hash_record.hpp"
 
 namespace crs::app {
 namespace {
 
-constexpr auto kProbeTimeout = std::chrono::milliseconds(30000);
+// An account without any attempt for this long is probed (and the probe is an attempt).
+constexpr int64_t kIdleMs = 30 * 60 * 1000;
 
 health::HealthThresholds thresholds(const config::Config& c) {
   const auto& h = c.loadBalancing.healthCheck;
@@ -66,16 +67,7 @@ Task<void> HealthMonitor::check_all() {
 
 Task<void> HealthMonitor::probe(const accounts::Account& account) {
   adapters::AdapterContext context{config_, redis_, accounts_, tls_};
-  auto timeout = std::chrono::milliseconds(config_.relay.connectTimeout + config_.relay.firstByteTimeout);
-  auto result = co_await relay::probe_account(context, account, std::min(timeout, kProbeTimeout));
-  health::Attempt a;
-  a.at_ms = accounts::now_ms();
-  a.outcome = result.outcome;
-  a.status = result.status;
-  a.ttfb_ms = result.status ? result.ms : -1;
-  if (result.ok) a.total_ms = result.ms;
-  else a.message = "probe: " + result.verdict.reason;
-  book_.record(account.id, std::move(a));
+  auto result = co_await relay::probe_and_apply(context, account);
   load_balancing_log().debug("account {} probed: {} in {:.0f} ms", account.id, health::outcome_name(result.outcome),
                              result.ms);
 }
@@ -91,7 +83,10 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   auto previous = store::to_record((*replies)[1]);
   auto was = health::parse_health_class(store::field(previous, "class"));
   int64_t judged_from = was == health::HealthClass::Healthy ? 0 : std::atoll(store::field(previous, "since", "0").c_str());
-  auto stats = health::window_stats(health::read_attempts((*replies)[0]), now_ms, judged_from);
+  auto attempts = health::read_attempts((*replies)[0]);
+  bool idle = attempts.empty() || attempts.back().at_ms < now_ms - kIdleMs;
+  bool rested = account.status != accounts::kStatusActive && account.unavailable_until_ms <= now_ms;
+  auto stats = health::window_stats(attempts, now_ms, judged_from);
   auto verdict = health::classify(stats, thresholds(config_), was);
   bool changed = verdict.health != was;
   int64_t since = changed || previous.empty() ? now_ms : std::atoll(store::field(previous, "since", "0").c_str());
@@ -107,7 +102,7 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
     load_balancing_log().info("account {} ({}) is {} (was {}){}{}", account.id, account.name,
                               health::health_class_name(verdict.health), health::health_class_name(was),
                               verdict.reasons.empty() ? "" : ": ", verdict.reasons);
-  co_return open || verdict.health != health::HealthClass::Healthy;
+  co_return open || idle || rested || verdict.health != health::HealthClass::Healthy;
 }
 
 }  // namespace crs::app

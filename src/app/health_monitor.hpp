@@ -3,10 +3,11 @@
 // seconds, on one instance at a time (the one that takes load_balance:health:lock for the round):
 // reads each account's recent attempts, writes load_balance:health:<account>, and announces a
 // changed class on crs:lb:changed, so every instance's LoadBalancingSync reads it at once.
-// Every change of class is a line in the load-balancing log. An account that is degraded or
-// unhealthy, or whose circuit is open, is probed in the same round (relay/probe: no tokens
-// spent), and the probe counts as one of its attempts: that is how an account that gets no
-// traffic shows it is well again.
+// Every change of class is a line in the load-balancing log. In the same round the accounts
+// that are degraded or unhealthy, whose circuit is open, whose rest (rate limit) has passed, or
+// that saw no attempt for 30 minutes are probed (relay/health_check: no tokens spent); the probe
+// counts as one of their attempts and sets what its answer tells: that is how an account that
+// gets no traffic shows it is well again, or banned.
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
@@ -28,7 +29,7 @@ class HealthMonitor {
  private:
   Task<void> run();
   Task<void> check_all();
-  // The account's class now; true when it should be probed.
+  // Classifies the account; true when it should be probed.
   Task<bool> check(const accounts::Account& account, int64_t now_ms);
   Task<void> probe(const accounts::Account& account);
 

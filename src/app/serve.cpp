@@ -11,8 +11,8 @@
 #include "accounts/account_registry.hpp"
 #include "admin/admin_http.hpp"
 #include "app/account_sync.hpp"
-#include "app/io_threads.hpp"
 #include "app/health_monitor.hpp"
+#include "app/io_threads.hpp"
 #include "app/load_balancing_sync.hpp"
 #include "app/shutdown.hpp"
 #include "app/startup.hpp"
@@ -31,6 +31,7 @@
 #include "store/embedded_redis.hpp"
 #include "store/redis_client.hpp"
 #include "upstream/connection_pool.hpp"
+#include "upstream/http_call.hpp"
 #include "usage/pricing.hpp"
 
 namespace crs::app {
@@ -103,14 +104,7 @@ struct RedisClients {
 // ---- the upstream side ----
 
 Result<std::unique_ptr<asio::ssl::context>> upstream_tls(const config::Config& cfg) {
-  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  tls->set_default_verify_paths();
-  if (!cfg.relay.caFile.empty()) {
-    beast::error_code ec;
-    tls->load_verify_file(cfg.relay.caFile, ec);
-    if (ec) return Error{"relay.caFile " + cfg.relay.caFile + ": " + ec.message()};
-  }
-  return tls;
+  return upstream::client_tls(cfg.relay.caFile);
 }
 
 struct ConnectionPools {
@@ -239,6 +233,8 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
   relay_deps->spool = &usage.spool();
   relay::register_relay_routes(router, relay_deps);
   auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, &router, s.trusted_proxies);
+  admin_deps->tls = s.tls.get();
+  admin_deps->accounts = &s.accounts;
   admin::register_admin_routes(router, admin_deps);
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits));
   monitor::register_health_routes(router, health_sources(s.cfg, s.redis, embedded, s.accounts, admin_deps));

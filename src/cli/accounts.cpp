@@ -1,4 +1,5 @@
 // `crs accounts ...`: upstream accounts. Credentials go in once and are only shown masked.
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -17,6 +18,7 @@
 #include "core/crypto.hpp"
 #include "core/secret.hpp"
 #include "health/view.hpp"
+#include "relay/health_check.hpp"
 #include "store/hash_record.hpp"
 #include "upstream/endpoint.hpp"
 
@@ -177,6 +179,66 @@ Task<int> change(GlobalOptions options, std::string action, std::string id, stor
   co_return 0;
 }
 
+// One line of `crs accounts health-check` (relay::health_check's view).
+void print_check(const json::object& c) {
+  auto text = [](const json::value& v) {
+    if (v.is_null()) return std::string("-");
+    if (v.is_string()) return std::string(v.get_string());
+    if (v.is_double()) return fmt::format("{:.2f}", v.get_double());
+    return json::serialize(v);
+  };
+  const auto& probe = c.at("probe").as_object();
+  std::string probed = probe.at("ok").as_bool() ? fmt::format("ok {} ms", probe.at("ms").as_int64())
+                                                : text(probe.at("outcome")) + " " + text(probe.at("status"));
+  std::string last = "-";
+  if (c.at("lastError").is_object()) {
+    const auto& e = c.at("lastError").as_object();
+    last = text(e.at("class")) + " " + text(e.at("status")) + " " + text(e.at("message"));
+  }
+  std::cout << fmt::format("{:<36} {:<16} {:<14} {:<13} {:<10} {:<10} {:>8} {:>7} {:>5} {:>5} {:<16} {}\n", text(c.at("id")),
+                           text(c.at("name")).substr(0, 16), text(c.at("type")), text(c.at("status")),
+                           text(c.at("class")), text(c.at("circuit")), text(c.at("ttfbP95Ms")),
+                           text(c.at("successRate")), text(c.at("utilization5h")), text(c.at("utilization7d")),
+                           probed.substr(0, 16), last.substr(0, 100));
+}
+
+// Probes each account (all, or those named) without spending tokens, records and applies what
+// the probes say, and prints each one's health. Exit 1 when any is unhealthy, blocked or
+// unauthorized.
+Task<int> health_check(GlobalOptions options, std::vector<std::string> ids, store::RedisClient& redis,
+                       const config::Config& cfg) {
+  accounts::AccountStore store(redis, cfg.security.encryptionKey);
+  auto all = co_await store.list();
+  if (!all) co_return fail(options, all.error().message);
+  std::vector<accounts::Account> chosen;
+  for (const auto& id : ids) {
+    auto it = std::find_if(all->begin(), all->end(), [&](const accounts::Account& a) { return a.id == id; });
+    if (it == all->end()) co_return fail(options, "no account with id " + id);
+    chosen.push_back(*it);
+  }
+  if (ids.empty()) chosen = *all;
+  auto tls = upstream::client_tls(cfg.relay.caFile);
+  if (!tls) co_return fail(options, tls.error().message);
+  accounts::AccountRegistry registry;
+  registry.replace(*all);
+  adapters::AdapterContext context{cfg, redis, registry, **tls};
+  json::array out;
+  bool failing = false;
+  if (!options.json)
+    std::cout << fmt::format("{:<36} {:<16} {:<14} {:<13} {:<10} {:<10} {:>8} {:>7} {:>5} {:>5} {:<16} {}\n", "ACCOUNT",
+                             "NAME", "TYPE", "STATE", "HEALTH", "CIRCUIT", "P95 TTFB", "SUCCESS", "5H", "7D", "PROBE",
+                             "LAST ERROR");
+  for (const auto& account : chosen) {
+    auto checked = co_await relay::health_check(context, account);
+    if (!checked) co_return fail(options, checked.error().message);
+    failing = failing || checked->at("failing").as_bool();
+    if (options.json) out.push_back(std::move(*checked));
+    else print_check(*checked);
+  }
+  if (options.json) std::cout << json::serialize(out) << "\n";
+  co_return failing ? 1 : 0;
+}
+
 accounts::oauth::Settings oauth_settings(const config::Config& c) {
   return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
 }
@@ -244,13 +306,12 @@ Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisC
     co_return fail(options, "the pasted state does not belong to this session");
   auto proxy = upstream::parse_proxy_url(o.proxy);
   if (!proxy) co_return fail(options, "--proxy: " + proxy.error().message);
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.set_default_verify_paths();
-  if (!cfg.relay.caFile.empty()) tls.load_verify_file(cfg.relay.caFile);
+  auto tls = upstream::client_tls(cfg.relay.caFile);
+  if (!tls) co_return fail(options, tls.error().message);
   std::string request =
       accounts::oauth::exchange_request_json(oauth_settings(cfg), pasted->code, session["verifier"], session["state"]);
   auto executor = co_await asio::this_coro::executor;
-  auto answer = co_await upstream::post_json(executor, tls, cfg.oauth.tokenUrl, request, *proxy,
+  auto answer = co_await upstream::post_json(executor, **tls, cfg.oauth.tokenUrl, request, *proxy,
                                              std::chrono::milliseconds(30000));
   if (answer.status != 200) {
     std::string code = accounts::oauth::oauth_error_code(answer.body);
@@ -294,6 +355,17 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
   accounts_cmd->add_subcommand("list", "List accounts (credentials masked)")->callback([&ctx] {
     ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
       return list(ctx.global, r, c);
+    });
+  });
+
+  auto check_ids = std::make_shared<std::vector<std::string>>();
+  auto* check_cmd = accounts_cmd->add_subcommand(
+      "health-check", "Probe accounts without spending tokens (their model list) and show their health; exit 1 "
+                      "if any is unhealthy, blocked or unauthorized");
+  check_cmd->add_option("ids", *check_ids, "Account ids (default: every account)");
+  check_cmd->callback([&ctx, check_ids] {
+    ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
+      return health_check(ctx.global, *check_ids, r, c);
     });
   });
 

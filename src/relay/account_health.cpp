@@ -80,14 +80,14 @@ health::Outcome outcome_of(adapters::ErrorClass c) {
   }
 }
 
-Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
-                  int64_t until_ms, std::string reason) {
+Task<void> set_account_state(accounts::AccountRegistry& registry, store::RedisClient& redis, const config::Config& c,
+                             const accounts::Account& account, std::string_view status, int64_t until_ms,
+                             std::string reason) {
   spdlog::warn("account {} ({}) is {} until {}: {}", account.name, account.id, status, until_text(until_ms), reason);
   load_balancing_log().info("account {} ({}) is {} until {}: {}", account.id, account.name, status,
                             until_text(until_ms), reason);
-  d.accounts.set_status(account.id, std::string(status), until_ms, reason);
-  auto& redis = *d.redis.at(worker);
-  accounts::AccountStore store(redis, d.config.security.encryptionKey);
+  registry.set_status(account.id, std::string(status), until_ms, reason);
+  accounts::AccountStore store(redis, c.security.encryptionKey);
   if (auto s = co_await store.set_status(account.id, std::string(status), until_ms, reason); !s)
     spdlog::warn("cannot record the state of account {}: {}", account.id, s.error().message);
   if (status == accounts::kStatusBlocked) {
@@ -96,32 +96,47 @@ Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account,
   }
 }
 
+Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
+                  int64_t until_ms, std::string reason) {
+  co_await set_account_state(d.accounts, *d.redis.at(worker), d.config, account, status, until_ms, std::move(reason));
+}
+
+Task<bool> apply_announced_state(accounts::AccountRegistry& registry, store::RedisClient& redis,
+                                 const config::Config& c, const accounts::Account& account,
+                                 const adapters::ErrorVerdict& v) {
+  using adapters::ErrorClass;
+  std::string_view status;
+  int64_t until = 0;
+  std::string reason = v.reason;
+  switch (v.what) {
+    case ErrorClass::Unauthorized:
+      status = accounts::kStatusUnauthorized;
+      break;
+    case ErrorClass::Blocked:
+      status = accounts::kStatusBlocked;
+      break;
+    case ErrorClass::RateLimited:
+      status = accounts::kStatusRateLimited;
+      until = v.until_ms;
+      break;
+    case ErrorClass::BurstRateLimited:
+      status = accounts::kStatusRateLimited;
+      until = accounts::now_ms() + c.loadBalancing.failureRecovery.burstCooldown * 1000LL;
+      reason += " without a reset time";
+      break;
+    default:
+      co_return false;
+  }
+  co_await set_account_state(registry, redis, c, account, status, until, std::move(reason));
+  co_return true;
+}
+
 Task<void> account_failed(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict& v, unsigned status,
                           double ttfb_ms) {
-  using adapters::ErrorClass;
   auto& d = r.d();
   attempt_ended(r, p, outcome_of(v.what), status, ttfb_ms, v.reason);
-  int64_t now = accounts::now_ms();
-  switch (v.what) {
-    case ErrorClass::ClientError:
-      co_return;
-    case ErrorClass::Unauthorized:
-      co_await report(d, r.worker, p.account, accounts::kStatusUnauthorized, 0, v.reason);
-      co_return;
-    case ErrorClass::Blocked:
-      co_await report(d, r.worker, p.account, accounts::kStatusBlocked, 0, v.reason);
-      co_return;
-    case ErrorClass::RateLimited:
-      co_await report(d, r.worker, p.account, accounts::kStatusRateLimited, v.until_ms, v.reason);
-      co_return;
-    case ErrorClass::BurstRateLimited: {
-      int64_t until = now + d.config.loadBalancing.failureRecovery.burstCooldown * 1000LL;
-      co_await report(d, r.worker, p.account, accounts::kStatusRateLimited, until, v.reason + " without a reset time");
-      co_return;
-    }
-    default:
-      break;
-  }
+  if (v.what == adapters::ErrorClass::ClientError) co_return;
+  if (co_await apply_announced_state(d.accounts, *d.redis.at(r.worker), d.config, p.account, v)) co_return;
   if (d.config.loadBalancing.failureRecovery.enableCircuitBreaker) co_await trip(r, p, v);
 }
 

@@ -16,9 +16,19 @@ struct Picked;
 
 health::Outcome outcome_of(adapters::ErrorClass c);
 
-// Records the account's state in memory and in Redis, announced to every instance.
+// Records the account's state in memory and in Redis, announced to every instance (a blocked
+// account also raises an event for the alerts).
+Task<void> set_account_state(accounts::AccountRegistry& registry, store::RedisClient& redis, const config::Config& c,
+                             const accounts::Account& account, std::string_view status, int64_t until_ms,
+                             std::string reason);
 Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
                   int64_t until_ms, std::string reason);
+
+// A failure that tells the account's state (rate-limited until a reset, a burst, unauthorized,
+// blocked) sets it; false for the other classes (the breaker's, and the request's own faults).
+Task<bool> apply_announced_state(accounts::AccountRegistry& registry, store::RedisClient& redis,
+                                 const config::Config& c, const accounts::Account& account,
+                                 const adapters::ErrorVerdict& v);
 
 // A failed attempt (no answer, or a non-2xx one that is not the request's own fault).
 Task<void> account_failed(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict& v, unsigned status,

@@ -19,6 +19,17 @@ http::request<http::empty_body> json_post(const BaseUrl& base, std::string_view 
 
 }  // namespace
 
+Result<std::unique_ptr<asio::ssl::context>> client_tls(const std::string& ca_file) {
+  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  tls->set_default_verify_paths();
+  if (!ca_file.empty()) {
+    beast::error_code ec;
+    tls->load_verify_file(ca_file, ec);
+    if (ec) return Error{"relay.caFile " + ca_file + ": " + ec.message()};
+  }
+  return tls;
+}
+
 Task<CallResult> post_json(asio::any_io_executor executor, asio::ssl::context& tls, const std::string& url,
                            const std::string& body, const Proxy& proxy, std::chrono::milliseconds timeout) {
   CallResult out;

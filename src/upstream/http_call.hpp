@@ -2,14 +2,19 @@
 // One-off HTTPS (or HTTP) requests, for calls that are not relayed: the OAuth token
 // endpoint, the accounts' model lists. Fresh connection, TLS verified, proxy honoured.
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
 
 #include "core/net.hpp"
+#include "core/result.hpp"
 #include "upstream/endpoint.hpp"
 
 namespace crs::upstream {
+
+// A TLS client context verifying against the system CAs and, if given, `ca_file` too.
+Result<std::unique_ptr<asio::ssl::context>> client_tls(const std::string& ca_file);
 
 struct CallResult {
   unsigned status = 0;   // 0: no answer (see error)

@@ -4,6 +4,7 @@
 // permanent 403 that blocks the account for good, health classes from slow answers and their
 // recovery through probes, and reset-state seen by the other instance at once.
 #include <future>
+#include <map>
 #include <thread>
 
 #include "integration/two_instances.hpp"
@@ -173,8 +174,8 @@ TEST_F(AccountHealthTest, ASlowAccountIsDegradedLosesItsTrafficAndRecoversWhenFa
   add_account("fast", {"--priority", "20"});
   make_key();
   ASSERT_TRUE(fake.script(credential("slow"), R"({"latencyMs":500})"));
-  send(6);  // the preferred account serves, slowly (on a slow machine the 6th may find it degraded)
-  EXPECT_GE(calls("slow"), 5);
+  send(6);  // the preferred account serves, slowly, until the health check finds it degraded
+  EXPECT_GE(calls("slow"), 3);
   ASSERT_TRUE(wait_until([&] { return health_class(slow) == "degraded"; }, 10s)) << health_class(slow);
   EXPECT_NE(std::string(shown(slow)["health"].as_object()["reasons"].as_string()).find("time to first byte"),
             std::string::npos);
@@ -215,6 +216,81 @@ TEST_F(AccountHealthTest, ResetStateReachesTheOtherInstanceAtOnce) {
     return post(1, body(false)).status == 200 && calls("sick") > before;
   }, 1s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+}
+
+// `crs accounts health-check` probes with the model list (never /v1/messages), records the probe,
+// applies what it says, and exits 1 when an account is unhealthy; the admin route does the same
+// for one account.
+TEST_F(AccountHealthTest, HealthCheckSpendsNoTokensAndFailsOnAnUnhealthyAccount) {
+  start("[loadBalancing.healthCheck]\ninterval = 1\n[loadBalancing.failureRecovery]\nfailureThreshold = 100\n");
+  std::string sick = add_account("sick", {"--priority", "10"});
+  std::string well = add_account("well", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("sick"), R"({"status":500})"));
+  ASSERT_EQ(http_request(fake.port(), "POST", "/_fake/behaviors",
+                         R"({"credential":")" + credential("sick") + R"(","path":"/v1/models","behavior":{"status":503}})")
+                .status,
+            200);
+  send(6);
+  ASSERT_TRUE(wait_until([&] { return health_class(sick) == "unhealthy"; }, 10s)) << health_class(sick);
+  int64_t messages = json::parse(fake.stats_json()).as_object().at("total").as_int64();
+  int64_t probes = by_credential("sick")["models"].as_int64();
+
+  auto all = relays[0]->cli({"accounts", "health-check", "--json"});
+  EXPECT_EQ(all.exit_code, 1) << all.out << all.err;
+  std::map<std::string, json::object> by_id;
+  auto listed = json::parse(all.out);
+  for (const auto& v : listed.as_array()) by_id[std::string(v.as_object().at("id").as_string())] = v.as_object();
+  ASSERT_EQ(by_id.size(), 2u);
+  EXPECT_TRUE(by_id[sick]["failing"].as_bool());
+  EXPECT_EQ(by_id[sick]["class"].as_string(), "unhealthy");
+  EXPECT_FALSE(by_id[sick]["probe"].as_object()["ok"].as_bool());
+  EXPECT_EQ(by_id[sick]["probe"].as_object()["status"].as_int64(), 503);
+  EXPECT_NE(std::string(by_id[sick]["reasons"].as_string()).find("error rate"), std::string::npos);
+  EXPECT_FALSE(by_id[well]["failing"].as_bool());
+  EXPECT_TRUE(by_id[well]["probe"].as_object()["ok"].as_bool());
+  // No tokens spent: the probes asked for the model list only.
+  EXPECT_EQ(json::parse(fake.stats_json()).as_object().at("total").as_int64(), messages);
+  EXPECT_GT(by_credential("sick")["models"].as_int64(), probes);
+
+  // One account by id, in the table form: the healthy one alone passes.
+  auto one = relays[1]->cli({"accounts", "health-check", well});
+  EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_NE(one.out.find("HEALTH"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find(well), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find(sick), std::string::npos) << one.out;
+  EXPECT_NE(relays[0]->cli({"accounts", "health-check", "no-such-account"}).exit_code, 0);
+
+  // The admin route, for one account.
+  std::string token = admin_token();
+  ASSERT_FALSE(token.empty());
+  auto checked = http_request(relays[1]->port(), "POST", "/admin/accounts/" + sick + "/health-check", "",
+                              {{"authorization", "Bearer " + token}});
+  ASSERT_EQ(checked.status, 200) << checked.body;
+  auto data = json::parse(checked.body).as_object().at("data").as_object();
+  EXPECT_TRUE(data.at("failing").as_bool());
+  EXPECT_EQ(data.at("probe").as_object().at("status").as_int64(), 503);
+  EXPECT_EQ(http_request(relays[1]->port(), "POST", "/admin/accounts/" + sick + "/health-check").status, 401);
+}
+
+// A probe that meets a permanent refusal marks the account blocked, as a request would.
+TEST_F(AccountHealthTest, AProbeThatIsRefusedForGoodBlocksTheAccount) {
+  start("[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string banned = add_account("banned");
+  make_key();
+  ASSERT_EQ(http_request(fake.port(), "POST", "/_fake/behaviors",
+                         R"({"credential":")" + credential("banned") +
+                             R"(","path":"/v1/models","behavior":{"status":403,"errorType":"permission_error",)"
+                             R"("shouldRetry":false,"errorMessage":"This organization has been disabled."}})")
+                .status,
+            200);
+  auto r = relays[0]->cli({"accounts", "health-check", banned});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(shown(banned)["status"].as_string(), "blocked");
+  EXPECT_EQ(by_credential("banned")["total"].as_int64(), 0);
+  // Both instances stop using it.
+  for (size_t instance = 0; instance < 2; ++instance)
+    ASSERT_TRUE(wait_until([&] { return post(instance, body(false)).status == 503; }, 3s)) << instance;
 }
 
 }  // namespace

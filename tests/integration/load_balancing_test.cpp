@@ -407,16 +407,7 @@ TEST_F(LoadBalancingTest, AReloadedPriceFileReachesEveryInstanceWithoutARestart)
 
 TEST_F(LoadBalancingTest, AdminRoutesForAccountsGroupsAndTheBalancer) {
   start();
-  std::string token;
-  for (auto* d : {&dir_a, &dir_b}) {
-    std::string init = read_file(d->file("data/init.json"));
-    if (init.empty()) continue;
-    auto o = json::parse(init).as_object();
-    json::object login{{"username", o["adminUsername"]}, {"password", o["adminPassword"]}};
-    auto r = http_request(relays[0]->port(), "POST", "/web/auth/login", json::serialize(login),
-                          {{"content-type", "application/json"}});
-    if (r.status == 200) token = std::string(json::parse(r.body).as_object().at("token").as_string());
-  }
+  std::string token = admin_token();
   ASSERT_FALSE(token.empty());
   auto call = [&](const std::string& method, const std::string& path, const std::string& payload = "") {
     return http_request(relays[1]->port(), method, path, payload,

@@ -27,6 +27,7 @@ struct Scripted {
   std::string body_contains;  // if set, only requests whose body contains it
   json::value behavior;
   int64_t times = -1;      // -1: until cleared
+  bool models = false;     // applies to GET /v1/models only (else to the Messages routes only)
 };
 
 struct Record {
@@ -243,11 +244,13 @@ struct FakeUpstream::State {
   std::atomic<int64_t> total{0};
   struct Counts {
     int64_t in_flight = 0, max_in_flight = 0, total = 0;
+    int64_t models = 0;  // GET /v1/models calls
   };
   std::map<std::string, Counts> by_credential;  // under mutex
 
   // The behaviour for a request: header first, then the first matching script.
-  std::string choose(const http_server::Request& req, const std::string& credential, Behavior& out) {
+  std::string choose(const http_server::Request& req, const std::string& credential, Behavior& out,
+                     bool models = false) {
     std::string_view header = req["x-fake-behavior"];
     if (!header.empty()) {
       boost::system::error_code ec;
@@ -260,6 +263,7 @@ struct FakeUpstream::State {
       std::lock_guard lock(mutex);
       for (auto it = scripts.begin(); it != scripts.end(); ++it) {
         if (it->credential != "*" && it->credential != credential) continue;
+        if (it->models != models) continue;
         if (!it->body_contains.empty() && req.body().find(it->body_contains) == std::string::npos) continue;
         chosen = it->behavior;
         if (it->times > 0 && --it->times == 0) scripts.erase(it);
@@ -531,6 +535,27 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   state->finish_record(seq, "complete", 200, &usage, count);
 }
 
+// GET /v1/models: the list, or what a script for this path says (status, latency).
+Task<void> handle_models(std::shared_ptr<FakeUpstream::State> state, Exchange& ex, const std::string& models) {
+  const auto& req = ex.request();
+  std::string credential = credential_of(req);
+  {
+    std::lock_guard lock(state->mutex);
+    ++state->by_credential[credential].models;
+  }
+  Behavior b;
+  if (auto problem = state->choose(req, credential, b, true); !problem.empty()) {
+    b.status = 400;
+    b.error_message = "fake upstream: " + problem;
+  }
+  co_await sleep_ms(b.latency_ms);
+  if (b.status != 200) {
+    co_await ex.send(error_response(b, "req_fake_models"));
+    co_return;
+  }
+  co_await ex.send(http_server::json_response(http::status::ok, models));
+}
+
 Task<void> handle_count_tokens(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
   FakeUpstream::State::InFlight in_flight(*state);
   const auto& req = ex.request();
@@ -637,9 +662,7 @@ void FakeUpstream::register_routes(http_server::Router& router) {
   router.add(http::verb::post, "/v1/messages/count_tokens", [s](Exchange& ex) { return handle_count_tokens(s, ex); });
   router.add(http::verb::post, "/v1/oauth/token", [s](Exchange& ex) { return handle_token(s, ex); });
   std::string models = json::serialize(models_json());
-  router.add(http::verb::get, "/v1/models", [models](Exchange& ex) {
-    return ex.send(http_server::json_response(http::status::ok, models));
-  });
+  router.add(http::verb::get, "/v1/models", [s, models](Exchange& ex) { return handle_models(s, ex, models); });
 
   router.add(http::verb::get, "/_fake/requests", [s](Exchange& ex) {
     int64_t since = 0;
@@ -660,7 +683,8 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     {
       std::lock_guard lock(s->mutex);
       for (const auto& [credential, c] : s->by_credential)
-        by[credential] = json::object{{"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}};
+        by[credential] = json::object{
+            {"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}, {"models", c.models}};
     }
     o["byCredential"] = std::move(by);
     return ex.send(control_json(http::status::ok, o));
@@ -675,7 +699,7 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     s->total = 0;
     {
       std::lock_guard lock(s->mutex);
-      for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0};
+      for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0, 0};
     }
     return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
   });
@@ -698,6 +722,7 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     if (auto* c = o->if_contains("credential"); c && c->is_string()) script.credential = std::string(c->get_string());
     if (auto* t = o->if_contains("times"); t && t->is_int64()) script.times = t->get_int64();
     if (auto* b = o->if_contains("bodyContains"); b && b->is_string()) script.body_contains = std::string(b->get_string());
+    if (auto* m = o->if_contains("path"); m && m->is_string()) script.models = m->get_string() == "/v1/models";
     {
       std::lock_guard lock(s->mutex);
       s->scripts.push_back(std::move(script));
