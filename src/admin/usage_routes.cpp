@@ -7,10 +7,13 @@
 //   /admin/usage/models/:model
 // Query: granularity=hour|day|month (day), from, to (YYYY-MM-DD; months also YYYY-MM).
 // Defaults: the last 7 days; today for hours; the last 12 months for months.
+//   /admin/usage/attempts?requestId=ID   the upstream attempts of a request that failed over
+//                                        (relay/attempt_log.hpp)
 #include <fmt/format.h>
 
 #include "accounts/account.hpp"
 #include "admin/admin_http.hpp"
+#include "store/keyspace.hpp"
 #include "usage/aggregator.hpp"
 #include "usage/usage_reader.hpp"
 
@@ -217,6 +220,46 @@ Task<void> models_report(Exchange& ex, AdminDepsPtr deps) {
   co_await ex.send(admin_data(std::move(data)));
 }
 
+// A request id as the relay makes them: letters, digits, '-' and '_', at most 100.
+bool is_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 100) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+json::object attempts_view(const std::string& request_id, const store::RedisReply& reply) {
+  json::array list;
+  for (const auto& e : reply.elements) {
+    boost::system::error_code ec;
+    auto v = json::parse(e.str, ec);
+    if (!ec && v.is_object()) list.push_back(std::move(v));
+  }
+  return json::object{{"requestId", request_id}, {"attempts", std::move(list)}};
+}
+
+Task<void> attempts_report(Exchange& ex, AdminDepsPtr deps) {
+  auto q = query_params(ex.query());
+  std::string id = q["requestId"];
+  if (!is_request_id(id)) {
+    co_await ex.send(admin_error(http::status::bad_request, "Invalid request", "requestId is required (letters, digits, - and _)"));
+    co_return;
+  }
+  auto reply = co_await deps->redis_for(ex).command(
+      store::make_command("LRANGE", store::keyspace::usage_attempts(id), "0", "-1"));
+  if (!reply || reply->is_error()) {
+    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is unavailable"));
+    co_return;
+  }
+  if (reply->elements.empty()) {
+    co_await ex.send(admin_error(http::status::not_found, "Not found",
+                                 "No attempts recorded for this request: it was served at its first attempt (see its "
+                                 "usage record), is older than 7 days, or unknown"));
+    co_return;
+  }
+  co_await ex.send(admin_data(attempts_view(id, *reply)));
+}
+
 }  // namespace
 
 void register_usage_routes(http_server::Router& router, AdminDepsPtr deps) {
@@ -232,6 +275,8 @@ void register_usage_routes(http_server::Router& router, AdminDepsPtr deps) {
   route("/admin/usage/models/:model", Subject::Model, "model");
   add_admin_route(router, verb::get, "/admin/usage/models", deps,
                   [deps](Exchange& ex, const SessionClaims&) { return models_report(ex, deps); });
+  add_admin_route(router, verb::get, "/admin/usage/attempts", deps,
+                  [deps](Exchange& ex, const SessionClaims&) { return attempts_report(ex, deps); });
 }
 
 }  // namespace crs::admin

@@ -28,6 +28,7 @@ struct Attempts {
   std::set<std::string> full;  // candidates found at their caps (waiting for one of them)
   bool waited_in_vain = false;  // every candidate stayed full for selectionTimeout
   std::optional<std::string> conversation;  // sticky session id, once computed ("" = none)
+  int made = 0;  // upstream attempts made so far
 };
 
 // The slot an account gives one attempt: counted in flight here, and on a capped account a
@@ -56,6 +57,7 @@ struct Picked {
   adapters::Endpoint endpoint;  // set by resolve_endpoint
   std::unique_ptr<AccountSlot> slot;
   bool trial = false;  // the one request its half-open circuit lets through
+  int attempt = 0;     // 1 for the request's first upstream attempt, 2 for its first failover, ...
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   const upstream::BaseUrl& base() const { return *endpoint.base; }

@@ -12,6 +12,7 @@
 #include "http/responses.hpp"
 #include "relay/account_choice.hpp"
 #include "relay/account_health.hpp"
+#include "relay/attempt_log.hpp"
 #include "relay/admission.hpp"
 #include "relay/answers.hpp"
 #include "scheduler/selection.hpp"
@@ -197,6 +198,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   a.last_failure = failure;
   r.d().load_book.answered(p.account.id, -1, false);
   auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
+  log_failed_attempt(r, p, 0, verdict, -1);
   co_await account_failed(r, p, verdict, 0, -1);
   co_return false;
 }
@@ -215,6 +217,7 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   if (verdict.what == adapters::ErrorClass::ClientError) {
     // No other account would do better, and this one is fine.
     attempt_ended(r, p, health::Outcome::Client, e.status, call.ttfb_ms);
+    log_client_error_attempt(r, p, e.status, call.ttfb_ms);
     account_answered(r, p);
     co_await r.admission.release_now();
     co_await r.ex.send(to_client(*p.adapter, e));
@@ -228,6 +231,7 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   } else {
     co_await account_failed(r, p, verdict, e.status, call.ttfb_ms);
   }
+  log_failed_attempt(r, p, e.status, verdict, call.ttfb_ms);
   a.last_error = std::move(e);
   a.last_error_adapter = p.adapter;
   co_return false;
@@ -307,6 +311,7 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   if (r.op == adapters::Operation::Messages) {
     auto facts = reader->facts();
     auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
+    log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter(r, std::move(e));
   }
   p.slot.reset();  // the account's work is done: a slow reader of the answer holds no slot
@@ -367,6 +372,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   if (client_gone) call.conn->abort();
   if (r.op == adapters::Operation::Messages) {
     auto e = stream_usage_event(r, p, facts, status);
+    log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter(r, std::move(e));
   }
   if (upstream_ec && !client_gone) {
@@ -436,6 +442,7 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
     if (picked.slot) co_await picked.slot->release_now();
     picked = Picked{};
     if (co_await choose_account(r, s, picked) != Choice::Picked) break;
+    picked.attempt = ++a.made;
     bool refresh = a.refresh_now.count(picked.account.id) > 0;
     if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;

@@ -27,6 +27,9 @@ inline std::string account_group_members(std::string_view id) {
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 inline constexpr std::string_view kPricingReload = "pricing:reload";
 
+// The attempts of a request that failed over (relay/attempt_log.hpp): a list of JSON records.
+inline std::string usage_attempts(std::string_view request_id) { return "usage:attempts:" + std::string(request_id); }
+
 // Events for the operators' alerts (a stream, newest last, capped): fields `type`, `account`,
 // `reason`, `at`. Types so far: account.blocked.
 inline constexpr std::string_view kEventsStream = "crs:events";

@@ -273,6 +273,71 @@ TEST_F(AccountHealthTest, HealthCheckSpendsNoTokensAndFailsOnAnUnhealthyAccount)
   EXPECT_EQ(http_request(relays[1]->port(), "POST", "/admin/accounts/" + sick + "/health-check").status, 401);
 }
 
+// Every upstream attempt of a request that failed over is on record, in order, with the tokens the
+// upstream reported: the failed ones were not billed, the served one is the key's charge.
+TEST_F(AccountHealthTest, ARequestThatFailedOverTwiceLeavesThreeAttemptRecords) {
+  start("[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string a = add_account("a", {"--priority", "10"});
+  std::string b = add_account("b", {"--priority", "20"});
+  std::string c = add_account("c", {"--priority", "30"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("c"), R"({"inputTokens":31,"outputTokens":17})"));
+  for (bool stream : {false, true}) {
+    ASSERT_TRUE(fake.script(credential("a"), R"({"status":500})", 1));
+    ASSERT_TRUE(fake.script(credential("b"), R"({"status":529})", 1));
+    auto r = post(0, body(stream));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  std::string keys = redis.cli({"KEYS", "usage:attempts:*"});
+  std::vector<std::string> ids;
+  for (size_t at = 0; (at = keys.find("usage:attempts:", at)) != std::string::npos; at += 15) {
+    size_t end = keys.find_first_of("\r\n ", at);
+    ids.push_back(keys.substr(at + 15, end == std::string::npos ? std::string::npos : end - at - 15));
+  }
+  ASSERT_EQ(ids.size(), 2u) << keys;
+  std::string token = admin_token();
+  ASSERT_FALSE(token.empty());
+  // What the fake upstream reported for the answers it gave (the errors carry no usage).
+  int64_t upstream_tokens = 0;
+  for (const auto& v : recorded()) {
+    const auto& o = v.as_object();
+    if (auto* u = o.if_contains("usage"); u && u->is_object())
+      upstream_tokens += u->as_object().at("input_tokens").as_int64() + u->as_object().at("output_tokens").as_int64();
+  }
+  int64_t recorded_tokens = 0;
+  for (const auto& id : ids) {
+    auto got = http_request(relays[1]->port(), "GET", "/admin/usage/attempts?requestId=" + id, "",
+                            {{"authorization", "Bearer " + token}});
+    ASSERT_EQ(got.status, 200) << got.body;
+    auto attempts = json::parse(got.body).as_object().at("data").as_object().at("attempts").as_array();
+    ASSERT_EQ(attempts.size(), 3u) << got.body;
+    std::vector<std::string> accounts, classes;
+    for (const auto& v : attempts) {
+      const auto& o = v.as_object();
+      accounts.emplace_back(o.at("accountId").as_string());
+      classes.emplace_back(o.at("class").as_string());
+      recorded_tokens += o.at("inputTokens").as_int64() + o.at("outputTokens").as_int64();
+      EXPECT_EQ(o.at("keyId").as_string(), key_id);
+      EXPECT_EQ(o.at("served").as_bool(), accounts.size() == 3) << got.body;
+      if (accounts.size() < 3) EXPECT_EQ(o.at("costMicroUsd").as_int64(), 0);
+      else EXPECT_GT(o.at("costMicroUsd").as_int64(), 0);
+    }
+    EXPECT_EQ(accounts, (std::vector<std::string>{a, b, c}));
+    EXPECT_EQ(classes, (std::vector<std::string>{"server", "overloaded", "ok"}));
+  }
+  EXPECT_EQ(recorded_tokens, upstream_tokens);
+  EXPECT_GT(upstream_tokens, 0);
+  // A request served at once has only its usage record; a bad id is refused.
+  auto once = post(0, body(false));
+  ASSERT_EQ(once.status, 200);
+  EXPECT_EQ(http_request(relays[0]->port(), "GET", "/admin/usage/attempts?requestId=nope", "",
+                         {{"authorization", "Bearer " + token}}).status,
+            404);
+  EXPECT_EQ(http_request(relays[0]->port(), "GET", "/admin/usage/attempts?requestId=a%20b", "",
+                         {{"authorization", "Bearer " + token}}).status,
+            400);
+}
+
 // A probe that meets a permanent refusal marks the account blocked, as a request would.
 TEST_F(AccountHealthTest, AProbeThatIsRefusedForGoodBlocksTheAccount) {
   start("[loadBalancing.healthCheck]\ninterval = 3600\n");
