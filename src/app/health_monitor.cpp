@@ -79,7 +79,7 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   reads.push_back(store::make_command("HGET", health::circuit_key(account.id), "state"));
   auto replies = co_await redis_.pipeline(std::move(reads));
   if (!replies || replies->size() < 3) co_return false;
-  bool open = (*replies)[2].str == "open";
+  bool open = !(*replies)[2].str.empty() && (*replies)[2].str != "closed";  // open or half-open
   auto previous = store::to_record((*replies)[1]);
   auto was = health::parse_health_class(store::field(previous, "class"));
   int64_t judged_from = was == health::HealthClass::Healthy ? 0 : std::atoll(store::field(previous, "since", "0").c_str());
