@@ -87,7 +87,8 @@ Task<void> list_accounts(Exchange& ex, AdminDepsPtr deps) {
 Task<void> show_account(Exchange& ex, AdminDepsPtr deps) {
   auto account = co_await find_account(ex, *deps);
   if (!account) co_return;
-  std::vector<std::string> ids{account->id};
+  std::vector<std::string> ids;
+  ids.push_back(account->id);
   auto health = co_await health::health_views(deps->redis_for(ex), std::move(ids));
   if (!health) {
     co_await ex.send(unavailable(health.error().message));

@@ -1,5 +1,7 @@
 #include "app/health_monitor.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -21,6 +23,13 @@ health::HealthThresholds thresholds(const config::Config& c) {
   return health::HealthThresholds{h.successRateThreshold, h.errorRateThreshold,
                                   static_cast<double>(h.responseTimeThreshold)};
 }
+
+// Five minutes, or long enough to hold the kMinJudged probes an account without traffic gets.
+int64_t window_ms(const config::Config& c) {
+  return std::max<int64_t>(health::kWindowMs, (health::kMinJudged + 1) * c.loadBalancing.healthCheck.interval * 1000LL);
+}
+
+int64_t since_of(const store::HashRecord& health) { return std::atoll(store::field(health, "since", "0").c_str()); }
 
 }  // namespace
 
@@ -82,14 +91,14 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   bool open = !(*replies)[2].str.empty() && (*replies)[2].str != "closed";  // open or half-open
   auto previous = store::to_record((*replies)[1]);
   auto was = health::parse_health_class(store::field(previous, "class"));
-  int64_t judged_from = was == health::HealthClass::Healthy ? 0 : std::atoll(store::field(previous, "since", "0").c_str());
+  int64_t judged_from = was == health::HealthClass::Healthy ? 0 : since_of(previous);
   auto attempts = health::read_attempts((*replies)[0]);
   bool idle = attempts.empty() || attempts.back().at_ms < now_ms - kIdleMs;
   bool rested = account.status != accounts::kStatusActive && account.unavailable_until_ms <= now_ms;
-  auto stats = health::window_stats(attempts, now_ms, judged_from);
+  auto stats = health::window_stats(attempts, now_ms, judged_from, window_ms(config_));
   auto verdict = health::classify(stats, thresholds(config_), was);
   bool changed = verdict.health != was;
-  int64_t since = changed || previous.empty() ? now_ms : std::atoll(store::field(previous, "since", "0").c_str());
+  int64_t since = changed || previous.empty() ? now_ms : since_of(previous);
   if (verdict.kept) verdict.reasons = store::field(previous, "reasons");
   std::vector<store::RedisCommand> writes;
   writes.push_back(store::hset_command(health::health_key(account.id), health::health_record(stats, verdict, since, now_ms)));

@@ -147,7 +147,8 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
   auto a = co_await store.get(id);
   if (!a) co_return fail(options, a.error().message);
   if (!*a) co_return fail(options, "no account with id " + id);
-  std::vector<std::string> ids{id};
+  std::vector<std::string> ids;
+  ids.push_back(id);
   auto health = co_await health::health_views(redis, std::move(ids));
   if (!health) co_return fail(options, health.error().message);
   auto j = with_health(**a, *health);
@@ -162,6 +163,14 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
   co_return 0;
 }
 
+// "removed", "reset", "enabled", "disabled" (a plain function: GCC 12 miscompiles ?: with
+// strings in coroutines).
+std::string done_word(const std::string& action) {
+  if (action == "remove") return "removed";
+  if (action == "reset-state") return "reset";
+  return action + "d";
+}
+
 Task<int> change(GlobalOptions options, std::string action, std::string id, store::RedisClient& redis,
                  const config::Config& cfg) {
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
@@ -173,7 +182,7 @@ Task<int> change(GlobalOptions options, std::string action, std::string id, stor
   // Enabling and resetting also clear the circuit and health class, for every instance at once.
   if (s && action != "disable") s = co_await health::reset_health(redis, id);
   if (!s) co_return fail(options, s.error().message);
-  std::string done = action == "remove" ? "removed" : action == "reset-state" ? "reset" : action + "d";
+  std::string done = done_word(action);
   if (options.json) std::cout << json::serialize(json::object{{"id", id}, {"result", done}}) << "\n";
   else std::cout << "Account " << id << " " << done << ".\n";
   co_return 0;

@@ -8,18 +8,19 @@
 namespace crs::health {
 namespace {
 
-// KEYS[1] circuit; ARGV now, threshold, base delay ms, max backoff ms, force (0|1), channel, account.
-// A failure reported while the circuit is open (a request begun before it opened) is counted
-// but moves nothing: the trial decides.
+// KEYS[1] circuit; ARGV now, threshold, base delay ms, max backoff ms, force (0|1), channel, account,
+// started (ms the attempt began). A failure of an attempt begun before the circuit last opened
+// (it was in flight meanwhile) is counted but moves nothing: the trial decides.
 constexpr std::string_view kFailure = R"lua(
 local now = tonumber(ARGV[1])
 local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'opens', 'nextTry', 'openedAt')
 local state = h[1] or 'closed'
 local failures = tonumber(h[2] or '0') + 1
 local opens = tonumber(h[3] or '0')
-if state == 'open' then
+local opened_at = tonumber(h[5] or '0')
+if state == 'open' or (state == 'half_open' and tonumber(ARGV[8]) < opened_at) then
   redis.call('HSET', KEYS[1], 'failures', failures)
-  return {state, failures, opens, tonumber(h[5] or '0'), tonumber(h[4] or '0'), 0}
+  return {state, failures, opens, opened_at, tonumber(h[4] or '0'), 0}
 end
 if state == 'closed' and ARGV[5] ~= '1' and failures < tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', failures)
@@ -34,12 +35,14 @@ redis.call('PUBLISH', ARGV[6], 'circuit:' .. ARGV[7])
 return {'open', failures, opens, now, next_try, 1}
 )lua";
 
-// KEYS[1] circuit; ARGV channel, account. Returns 2 when a half-open circuit closed, 1 when a
-// closed one's failures were cleared, 0 when nothing changed (an open circuit waits for its trial).
+// KEYS[1] circuit; ARGV channel, account, started (ms the attempt began). Returns 2 when a
+// half-open circuit closed, 1 when a closed one's failures were cleared, 0 when nothing changed
+// (an open circuit waits for its trial; an attempt begun before the last opening is not the trial).
 constexpr std::string_view kSuccess = R"lua(
-local h = redis.call('HMGET', KEYS[1], 'state', 'failures')
+local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'openedAt')
 if not h[1] and not h[2] then return 0 end
 if h[1] == 'open' then return 0 end
+if h[1] == 'half_open' and tonumber(ARGV[3]) < tonumber(h[3] or '0') then return 0 end
 redis.call('DEL', KEYS[1])
 if h[1] == 'half_open' then
   redis.call('PUBLISH', ARGV[1], 'circuit:' .. ARGV[2])
@@ -111,12 +114,13 @@ const store::Script& claim_script() {
   return script;
 }
 
-store::RedisCommand failure_command(std::string_view account_id, int64_t now_ms, const BreakerSettings& s, bool force) {
+store::RedisCommand failure_command(std::string_view account_id, int64_t now_ms, const BreakerSettings& s, bool force,
+                                    int64_t started_ms) {
   return failure_script().call(
       {circuit_key(account_id)},
       {std::to_string(now_ms), std::to_string(s.failure_threshold), std::to_string(s.base_delay_ms),
        std::to_string(s.max_backoff_ms), force ? "1" : "0", std::string(scheduler::kChangedChannel),
-       std::string(account_id)});
+       std::string(account_id), std::to_string(started_ms)});
 }
 
 FailureResult read_failure(const store::RedisReply& reply) {
@@ -132,9 +136,9 @@ FailureResult read_failure(const store::RedisReply& reply) {
   return out;
 }
 
-store::RedisCommand success_command(std::string_view account_id) {
-  return success_script().call({circuit_key(account_id)},
-                               {std::string(scheduler::kChangedChannel), std::string(account_id)});
+store::RedisCommand success_command(std::string_view account_id, int64_t started_ms) {
+  return success_script().call({circuit_key(account_id)}, {std::string(scheduler::kChangedChannel),
+                                                           std::string(account_id), std::to_string(started_ms)});
 }
 
 store::RedisCommand claim_command(std::string_view account_id, int64_t now_ms, int64_t trial_ms) {

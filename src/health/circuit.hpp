@@ -57,14 +57,16 @@ struct FailureResult {
   bool opened = false;
 };
 
-// A failure of the account; `force` opens the circuit at once (an answer that says the account
-// cannot serve for a while, like a billing refusal).
-store::RedisCommand failure_command(std::string_view account_id, int64_t now_ms, const BreakerSettings& s, bool force);
+// A failure of the account's attempt begun at `started_ms`; `force` opens the circuit at once (an
+// answer that says the account cannot serve for a while, like a billing refusal). An attempt
+// begun before the circuit last opened moves nothing (it was no trial).
+store::RedisCommand failure_command(std::string_view account_id, int64_t now_ms, const BreakerSettings& s, bool force,
+                                    int64_t started_ms);
 FailureResult read_failure(const store::RedisReply& reply);
 const store::Script& failure_script();
 
 // A success: closes a half-open circuit (true: it closed just now) and clears a closed one's count.
-store::RedisCommand success_command(std::string_view account_id);
+store::RedisCommand success_command(std::string_view account_id, int64_t started_ms);
 const store::Script& success_script();
 
 // Claims the trial of a circuit whose wait has passed; the reply is 1 for the claimant.

@@ -32,13 +32,13 @@ HealthClass parse_health_class(std::string_view name) {
   return HealthClass::Healthy;
 }
 
-WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms) {
+WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms, int64_t window_ms) {
   WindowStats s;
   std::vector<double> ttfb, total;
   size_t first = attempts.size() > kWindowAttempts ? attempts.size() - kWindowAttempts : 0;
   for (size_t i = first; i < attempts.size(); ++i) {
     const auto& a = attempts[i];
-    if (a.at_ms < now_ms - kWindowMs || a.at_ms < from_ms) continue;
+    if (a.at_ms < now_ms - window_ms || a.at_ms < from_ms) continue;
     ++s.attempts;
     if (a.ttfb_ms >= 0 && a.outcome != Outcome::Client) ttfb.push_back(a.ttfb_ms);
     if (!judged(a.outcome)) continue;

@@ -4,7 +4,8 @@
 //   unhealthy  success rate below successRateThreshold, or error rate above errorRateThreshold
 //   degraded   otherwise, when its p95 time to first byte is over responseTimeThreshold
 //   healthy    otherwise
-// Only attempts of the window count (the last kWindowAttempts within kWindowMs). Client errors
+// Only attempts of the window count (the last kWindowAttempts within kWindowMs, or within six
+// health-check intervals when those are longer, so that probes alone can judge). Client errors
 // and announced rate limits are never held against the account. With fewer than kMinJudged
 // judged attempts the account keeps its class (no flapping on a handful of requests). A degraded
 // or unhealthy account is judged again only on what happened since it got its class (its probes,
@@ -43,8 +44,10 @@ struct WindowStats {
   double total_p50_ms = 0, total_p95_ms = 0;  // of successes measured to their end
 };
 
-// The attempts newest last, as kept in Redis; only those that ended at or after `from_ms` count.
-WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms = 0);
+// The attempts newest last, as kept in Redis; only those that ended at or after `from_ms` and
+// within `window_ms` count.
+WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms = 0,
+                         int64_t window_ms = kWindowMs);
 
 struct Verdict {
   HealthClass health = HealthClass::Healthy;

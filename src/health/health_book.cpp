@@ -7,6 +7,14 @@ namespace {
 int64_t trial_of(const Circuit& c) { return c.state == CircuitState::Open ? c.next_try_ms : c.trial_until_ms; }
 
 }  // namespace
+namespace {
+
+}  // namespace
+
+// This instance tried to claim this very trial a moment ago.
+bool HealthBook::claim_pending(const Entry& e, int64_t now_ms) {
+  return e.claim_tried_for == trial_of(e.circuit) && now_ms - e.claim_tried_at < kClaimRetryMs;
+}
 
 Gate HealthBook::gate(const std::string& account_id, int64_t now_ms) const {
   std::lock_guard lock(mutex_);
@@ -14,7 +22,7 @@ Gate HealthBook::gate(const std::string& account_id, int64_t now_ms) const {
   if (it == entries_.end()) return Gate::Open;
   const Entry& e = it->second;
   if (e.announced_at || e.circuit.shut(now_ms)) return Gate::Shut;
-  if (e.circuit.due(now_ms)) return e.claim_tried_for == trial_of(e.circuit) ? Gate::Shut : Gate::Trial;
+  if (e.circuit.due(now_ms)) return claim_pending(e, now_ms) ? Gate::Shut : Gate::Trial;
   return e.health == HealthClass::Unhealthy ? Gate::Shut : Gate::Open;
 }
 
@@ -27,8 +35,9 @@ bool HealthBook::degraded(const std::string& account_id) const {
 bool HealthBook::try_claim(const std::string& account_id, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   auto& e = entries_[account_id];
-  if (!e.circuit.due(now_ms) || e.claim_tried_for == trial_of(e.circuit)) return false;
+  if (!e.circuit.due(now_ms) || claim_pending(e, now_ms)) return false;
   e.claim_tried_for = trial_of(e.circuit);
+  e.claim_tried_at = now_ms;
   return true;
 }
 
@@ -72,6 +81,7 @@ void HealthBook::forget(const std::string& account_id) {
   it->second.circuit = Circuit{};
   it->second.health = HealthClass::Healthy;
   it->second.claim_tried_for = -1;
+  it->second.claim_tried_at = 0;
   it->second.announced_at = 0;
 }
 

@@ -28,10 +28,13 @@ class HealthBook {
  public:
   Gate gate(const std::string& account_id, int64_t now_ms) const;
   bool degraded(const std::string& account_id) const;
-  // The trial of a due circuit: true once per trial for this instance (the claim is then tried).
+  // The trial of a due circuit: true for one request of this instance at a time (it then tries
+  // the claim); again after kClaimRetryMs if the circuit is still due here (the claim was lost
+  // to a request that never got to it, or Redis failed).
   bool try_claim(const std::string& account_id, int64_t now_ms);
   // A success must reach Redis only when the circuit holds failures or is not closed.
   bool success_matters(const std::string& account_id) const;
+  static constexpr int64_t kClaimRetryMs = 5000;
 
   void circuit(const std::string& account_id, const Circuit& c);
   // Another instance announced a change of the account's circuit: shut here until a read that
@@ -59,10 +62,13 @@ class HealthBook {
   struct Entry {
     Circuit circuit;
     HealthClass health = HealthClass::Healthy;
-    int64_t claim_tried_for = -1;  // the trial (nextTry or trialUntil) this instance tried to claim
+    int64_t claim_tried_for = -1;  // the trial (its nextTry or trialUntil) this instance last tried to claim
+    int64_t claim_tried_at = 0;    // ... and when
     uint64_t announced_at = 0;     // the announcement not yet read (0: none)
     std::optional<Pending> pending;
   };
+  static bool claim_pending(const Entry& e, int64_t now_ms);
+
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   uint64_t announcements_ = 0;

@@ -59,6 +59,7 @@ struct Picked {
   bool trial = false;  // the one request its half-open circuit lets through
   int attempt = 0;     // 1 for the request's first upstream attempt, 2 for its first failover, ...
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  int64_t started_ms = accounts::now_ms();  // the same, on the clock every instance shares
 
   const upstream::BaseUrl& base() const { return *endpoint.base; }
   const upstream::Proxy& proxy() const { return *endpoint.proxy; }

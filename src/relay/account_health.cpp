@@ -34,7 +34,8 @@ store::RedisCommand blocked_event(const accounts::Account& account, const std::s
 Task<void> trip(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict& v) {
   auto& d = r.d();
   bool force = v.what == adapters::ErrorClass::Refused;
-  auto command = health::failure_command(p.account.id, accounts::now_ms(), breaker_settings(d.config), force);
+  auto command =
+      health::failure_command(p.account.id, accounts::now_ms(), breaker_settings(d.config), force, p.started_ms);
   auto reply = co_await store::run_script(*d.redis.at(r.worker), health::failure_script(), std::move(command));
   if (!reply || reply->is_error()) {
     spdlog::warn("cannot count the failure of account {} in its circuit: {}", p.account.id,
@@ -52,9 +53,10 @@ Task<void> trip(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict
                wait_s, result.circuit.failures, v.reason);
 }
 
-Task<void> close_circuit(std::shared_ptr<RelayDeps> deps, size_t worker, std::string account_id, std::string request_id) {
-  auto reply = co_await store::run_script(*deps->redis.at(worker), health::success_script(),
-                                          health::success_command(account_id));
+Task<void> close_circuit(std::shared_ptr<RelayDeps> deps, size_t worker, std::string account_id, std::string request_id,
+                         int64_t started_ms) {
+  auto command = health::success_command(account_id, started_ms);
+  auto reply = co_await store::run_script(*deps->redis.at(worker), health::success_script(), std::move(command));
   if (!reply || reply->is_error()) co_return;  // counted again by the next success
   if (reply->integer >= 1) deps->health_book.circuit(account_id, health::Circuit{});
   if (reply->integer == 2)
@@ -144,8 +146,8 @@ void account_answered(RelayedRequest& r, const Picked& p) {
   auto& d = r.d();
   if (!d.config.loadBalancing.failureRecovery.enableCircuitBreaker || d.stopping) return;
   if (!p.trial && !d.health_book.success_matters(p.account.id)) return;
-  asio::co_spawn(r.ex.stream().get_executor(), close_circuit(r.deps, r.worker, p.account.id, r.ex.request_id()),
-                 asio::detached);
+  asio::co_spawn(r.ex.stream().get_executor(),
+                 close_circuit(r.deps, r.worker, p.account.id, r.ex.request_id(), p.started_ms), asio::detached);
 }
 
 void attempt_ended(RelayedRequest& r, const Picked& p, health::Outcome outcome, unsigned status, double ttfb_ms,

@@ -293,8 +293,11 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   guard.stop();
   if (ec) {
     if (r.watch->gone) co_return;
-    auto verdict = cut_verdict(r, ec);
-    co_await account_failed(r, p, verdict, call.status(), call.ttfb_ms);
+    // A cut at shutdown is this instance's doing, not the account's.
+    if (!r.watch->shutdown) {
+      auto verdict = cut_verdict(r, ec);
+      co_await account_failed(r, p, verdict, call.status(), call.ttfb_ms);
+    }
     co_await r.admission.release_now();
     if (r.watch->shutdown) co_await r.ex.send(shutting_down());
     else co_await r.ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
@@ -375,10 +378,10 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
     log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter(r, std::move(e));
   }
-  if (upstream_ec && !client_gone) {
+  if (upstream_ec && !client_gone && !r.watch->shutdown) {
     auto verdict = cut_verdict(r, upstream_ec);
     co_await account_failed(r, p, verdict, status, call.ttfb_ms);
-  } else {
+  } else if (!upstream_ec) {
     attempt_ended(r, p, health::Outcome::Ok, status, call.ttfb_ms);
   }
   if (client_gone) co_return;

@@ -113,7 +113,8 @@ Task<Result<json::object>> health_check(adapters::AdapterContext& context, accou
   accounts::AccountStore store(context.redis, context.config.security.encryptionKey);
   auto now_stored = co_await store.get(account.id);
   if (now_stored && *now_stored) account = std::move(**now_stored);
-  std::vector<std::string> ids{account.id};
+  std::vector<std::string> ids;
+  ids.push_back(account.id);
   auto views = co_await health::health_views(context.redis, std::move(ids));
   if (!views) co_return views.error();
   auto used = co_await context.redis.command(

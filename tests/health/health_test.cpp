@@ -78,6 +78,11 @@ TEST(Health, TheWindowIsTheLastHundredWithinFiveMinutesAndSinceTheClass) {
   EXPECT_EQ(s.errors, 0u);
   auto since = health::window_stats(repeat(10, Outcome::Ok), kNow, kNow - 500);  // all ended 1 s ago
   EXPECT_EQ(since.attempts, 0u);
+  // A longer window (long health-check intervals) holds older ones.
+  EXPECT_EQ(health::window_stats(old, kNow, 0, 2 * health::kWindowMs).errors, 0u);
+  EXPECT_EQ(health::window_stats(std::vector<Attempt>(old.begin(), old.begin() + 50), kNow, 0, 2 * health::kWindowMs)
+                .errors,
+            50u);
 }
 
 TEST(Health, Classes) {
@@ -127,6 +132,13 @@ TEST(Health, TheBookGatesAccountsAndOffersEachTrialOnce) {
   EXPECT_TRUE(book.try_claim("a", kNow + 100));
   EXPECT_FALSE(book.try_claim("a", kNow + 100));
   EXPECT_EQ(book.gate("a", kNow + 100), health::Gate::Shut);
+  // Still due here later (the claim was never made, or lost with Redis): offered again.
+  EXPECT_EQ(book.gate("a", kNow + 100 + health::HealthBook::kClaimRetryMs), health::Gate::Trial);
+  // Opened again after its trial: the next trial is offered as soon as it is due.
+  open.next_try_ms = kNow + 1000;
+  book.circuit("a", open);
+  EXPECT_EQ(book.gate("a", kNow + 999), health::Gate::Shut);
+  EXPECT_EQ(book.gate("a", kNow + 1000), health::Gate::Trial);
   book.health_class("b", HealthClass::Unhealthy);
   EXPECT_EQ(book.gate("b", kNow), health::Gate::Shut);
   book.health_class("c", HealthClass::Degraded);
