@@ -335,6 +335,36 @@ Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisC
   co_return co_await add(options, std::move(given), redis, cfg);
 }
 
+// health-check, enable, disable, remove, reset-state.
+void add_state_commands(CLI::App* accounts_cmd, Context& ctx) {
+  auto check_ids = std::make_shared<std::vector<std::string>>();
+  auto* check_cmd = accounts_cmd->add_subcommand(
+      "health-check", "Probe accounts without spending tokens (their model list) and show their health; exit 1 "
+                      "if any is unhealthy, blocked or unauthorized");
+  check_cmd->add_option("ids", *check_ids, "Account ids (default: every account)");
+  check_cmd->callback([&ctx, check_ids] {
+    ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
+      return health_check(ctx.global, *check_ids, r, c);
+    });
+  });
+
+  for (std::string action : {"enable", "disable", "remove", "reset-state"}) {
+    const char* help = action == "enable"    ? "Enable an account (also clears its error and health state)"
+                       : action == "disable" ? "Disable an account: it gets no requests"
+                       : action == "remove"  ? "Remove an account for good"
+                                             : "Clear an account's rate limit, error, block, circuit and health class "
+                                               "on every instance (it stays enabled or disabled)";
+    auto* cmd = accounts_cmd->add_subcommand(action, help);
+    auto id = std::make_shared<std::string>();
+    cmd->add_option("id", *id, "Account id")->required();
+    cmd->callback([&ctx, action, id] {
+      ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
+        return change(ctx.global, action, *id, r, c);
+      });
+    });
+  }
+}
+
 }  // namespace
 
 void add_accounts_commands(CLI::App& app, Context& ctx) {
@@ -367,17 +397,6 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
     });
   });
 
-  auto check_ids = std::make_shared<std::vector<std::string>>();
-  auto* check_cmd = accounts_cmd->add_subcommand(
-      "health-check", "Probe accounts without spending tokens (their model list) and show their health; exit 1 "
-                      "if any is unhealthy, blocked or unauthorized");
-  check_cmd->add_option("ids", *check_ids, "Account ids (default: every account)");
-  check_cmd->callback([&ctx, check_ids] {
-    ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
-      return health_check(ctx.global, *check_ids, r, c);
-    });
-  });
-
   auto show_id = std::make_shared<std::string>();
   auto* show_cmd = accounts_cmd->add_subcommand("show", "Show one account (credentials masked)");
   show_cmd->add_option("id", *show_id, "Account id")->required();
@@ -407,21 +426,7 @@ void add_accounts_commands(CLI::App& app, Context& ctx) {
     });
   });
 
-  for (std::string action : {"enable", "disable", "remove", "reset-state"}) {
-    const char* help = action == "enable"    ? "Enable an account (also clears its error and health state)"
-                       : action == "disable" ? "Disable an account: it gets no requests"
-                       : action == "remove"  ? "Remove an account for good"
-                                             : "Clear an account's rate limit, error, block, circuit and health class "
-                                               "on every instance (it stays enabled or disabled)";
-    auto* cmd = accounts_cmd->add_subcommand(action, help);
-    auto id = std::make_shared<std::string>();
-    cmd->add_option("id", *id, "Account id")->required();
-    cmd->callback([&ctx, action, id] {
-      ctx.exit_code = with_redis(ctx.global, true, [&](store::RedisClient& r, const config::Config& c) {
-        return change(ctx.global, action, *id, r, c);
-      });
-    });
-  }
+  add_state_commands(accounts_cmd, ctx);
 }
 
 }  // namespace crs::cli

@@ -89,12 +89,15 @@ void HealthBook::record(const std::string& account_id, Attempt attempt) {
   std::lock_guard lock(mutex_);
   auto& e = entries_[account_id];
   if (!e.pending) e.pending.emplace();
-  auto& p = *e.pending;
-  ++p.counts[static_cast<size_t>(attempt.outcome)];
-  if (attempt.outcome == Outcome::Ok) p.last_success_ms = attempt.at_ms;
-  else p.last_failure = attempt;
-  if (p.recent.size() >= kWindowAttempts) p.recent.erase(p.recent.begin());
-  p.recent.push_back(std::move(attempt));
+  e.pending->add(std::move(attempt));
+}
+
+void HealthBook::Pending::add(Attempt attempt) {
+  ++counts[static_cast<size_t>(attempt.outcome)];
+  if (attempt.outcome == Outcome::Ok) last_success_ms = attempt.at_ms;
+  else last_failure = attempt;
+  if (recent.size() >= kWindowAttempts) recent.erase(recent.begin());
+  recent.push_back(std::move(attempt));
 }
 
 std::vector<HealthBook::Pending> HealthBook::take_pending() {

@@ -55,6 +55,8 @@ class HealthBook {
     std::vector<Attempt> recent;
     int64_t last_success_ms = 0;
     std::optional<Attempt> last_failure;
+
+    void add(Attempt attempt);
   };
   std::vector<Pending> take_pending();
 

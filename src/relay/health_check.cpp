@@ -34,10 +34,10 @@ health::Attempt attempt_of(const ProbeResult& result) {
 
 // The stats commands of one probe.
 std::vector<store::RedisCommand> probe_record(const std::string& account_id, const ProbeResult& result) {
-  health::HealthBook book;
-  book.record(account_id, attempt_of(result));
-  auto pending = book.take_pending();
-  return health::record_commands(pending.front());
+  health::HealthBook::Pending pending;
+  pending.account_id = account_id;
+  pending.add(attempt_of(result));
+  return health::record_commands(pending);
 }
 
 // A resting state whose time has passed (rate limit, error) ends with a good answer.

@@ -218,6 +218,29 @@ TEST_F(AccountHealthTest, ResetStateReachesTheOtherInstanceAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
 }
 
+// A window with some 5xx answers (about one in six) is unhealthy under the default thresholds
+// and healthy under looser ones: the configured thresholds decide.
+TEST_F(AccountHealthTest, TheRateThresholdsDecideTheClass) {
+  start("[loadBalancing.healthCheck]\ninterval = 1\nsuccessRateThreshold = 0.7\nerrorRateThreshold = 0.3\n"
+        "[loadBalancing.failureRecovery]\nfailureThreshold = 100\n");
+  std::string flaky = add_account("flaky", {"--priority", "10"});
+  add_account("spare", {"--priority", "20"});
+  make_key();
+  ASSERT_TRUE(fake.script(credential("flaky"), R"({"status":500})", 2));
+  send(10);  // 2 failures (failed over), then 8 successes on the preferred account
+  auto judged = [&] {
+    return shown(flaky)["health"].as_object()["window"].as_object()["judged"].as_int64();
+  };
+  ASSERT_TRUE(wait_until([&] { return judged() >= 10; }, 10s)) << judged();
+  auto health = shown(flaky)["health"].as_object();
+  EXPECT_EQ(health["class"].as_string(), "healthy") << json::serialize(health);
+  // Errors were judged: under the defaults (0.95 / 0.05) this window is unhealthy (the
+  // classifier's table in tests/health/health_test.cpp, "errors over the error rate").
+  double error_rate = health["window"].as_object()["errorRate"].as_double();
+  EXPECT_GT(error_rate, 0.1);
+  EXPECT_LT(error_rate, 0.3);
+}
+
 // `crs accounts health-check` probes with the model list (never /v1/messages), records the probe,
 // applies what it says, and exits 1 when an account is unhealthy; the admin route does the same
 // for one account.
