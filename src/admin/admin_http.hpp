@@ -22,6 +22,10 @@
 #include "http/router.hpp"
 #include "store/redis_client.hpp"
 
+namespace crs::key_export {
+class ExportService;
+}
+
 namespace crs::admin {
 
 struct AdminDeps {
@@ -32,6 +36,7 @@ struct AdminDeps {
   http_server::TrustedProxies trusted_proxies;  // who may name the client (login throttling)
   asio::ssl::context* tls = nullptr;               // for the accounts' health checks (probes)
   accounts::AccountRegistry* accounts = nullptr;   // this instance's accounts, updated by probes
+  key_export::ExportService* exports = nullptr;    // null: API key export is off
 
   store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
 };
@@ -74,6 +79,7 @@ void register_auth_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_key_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_usage_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_account_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_export_routes(http_server::Router& router, AdminDepsPtr deps);
 // All of the above plus GET /admin/routes (the route table, for scripts and the auth test).
 void register_admin_routes(http_server::Router& router, AdminDepsPtr deps);
 

@@ -1,5 +1,7 @@
 #include "app/serve.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "app/startup.hpp"
 #include "app/usage_pipeline.hpp"
 #include "core/logging.hpp"
+#include "export/service.hpp"
 #include "http/client_address.hpp"
 #include "http/responses.hpp"
 #include "http/router.hpp"
@@ -39,6 +42,8 @@ namespace {
 
 // ---- configuration and logging ----
 
+}  // namespace
+
 LogSettings log_settings(const config::LoggingConfig& c) {
   LogSettings s;
   s.level = c.level;
@@ -49,6 +54,8 @@ LogSettings log_settings(const config::LoggingConfig& c) {
   s.api_export = {c.apiExport.enabled, c.apiExport.level, c.apiExport.file};
   return s;
 }
+
+namespace {
 
 // Logging, then the secrets a first start generates (announced in the log).
 bool start_logging(config::Loaded& loaded) {
@@ -225,7 +232,7 @@ void reload_on_hangup(asio::signal_set& hangup, std::function<void()> reload) {
 
 // Every route: root, relay, admin, key holders' stats, health.
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
-                                                  bool embedded) {
+                                                  key_export::ExportService& exports, bool embedded) {
   register_root_routes(router);
   auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.key_cache, s.accounts, *s.scheduler, s.pricing,
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
@@ -235,10 +242,18 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
   auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, &router, s.trusted_proxies);
   admin_deps->tls = s.tls.get();
   admin_deps->accounts = &s.accounts;
+  admin_deps->exports = &exports;
   admin::register_admin_routes(router, admin_deps);
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits));
   monitor::register_health_routes(router, health_sources(s.cfg, s.redis, embedded, s.accounts, admin_deps));
   return relay_deps;
+}
+
+// host:port, as the usage aggregator names its consumer: who runs an export task.
+std::string instance_name(const config::Config& cfg) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(cfg.server.port);
 }
 
 }  // namespace
@@ -290,8 +305,10 @@ int serve(config::Loaded loaded) {
   asio::signal_set hangup(io.main(), SIGHUP);
   reload_on_hangup(hangup, reload);
 
+  key_export::ExportService exports(cfg.apiExport, ro, instance_name(cfg));
+  exports.start();
   http_server::Router router;
-  auto relay_deps = register_routes(router, s, usage, *embedded != nullptr);
+  auto relay_deps = register_routes(router, s, usage, exports, *embedded != nullptr);
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
                               relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
@@ -328,6 +345,7 @@ int serve(config::Loaded loaded) {
     hangup.cancel();
     balancing.stop();
     health.stop();
+    exports.stop();
     *catalog_stopped = true;
     s.blocking.stop();
     for (auto& r : redis.owned) r->stop();

@@ -1,11 +1,15 @@
 #pragma once
 #include "config/loader.hpp"
+#include "core/logging.hpp"
 #include "store/redis_options.hpp"
 
 namespace crs::app {
 
 // Where the configuration says Redis is: the embedded redis-server's port, or the external one.
 store::RedisOptions redis_options(const config::Config& config);
+
+// The log files and channels of logging.*.
+LogSettings log_settings(const config::LoggingConfig& config);
 
 // `crs serve`: builds and wires every service, runs until SIGTERM/SIGINT, returns the exit code.
 int serve(config::Loaded loaded);

@@ -89,7 +89,7 @@ struct ApiExportConfig {
   std::string outputDir = "./temp/exports";
   bool sanitizeData = true;
   int batchSize = 100;
-  std::vector<std::string> supportedFormats{"json", "csv"};
+  std::vector<std::string> supportedFormats{"json", "csv", "ndjson"};
   AutoCleanupConfig autoCleanup;
 };
 

@@ -151,7 +151,7 @@ std::vector<KeySpec> build() {
   add(s, p(ex, "sanitizeData"), CRS_FIELD(apiExport.sanitizeData)).from_env({"API_EXPORT_SANITIZE_DATA"});
   add(s, p(ex, "batchSize"), CRS_FIELD(apiExport.batchSize)).from_env({"API_EXPORT_BATCH_SIZE"}).range(1, 100000);
   add(s, p(ex, "supportedFormats"), CRS_FIELD(apiExport.supportedFormats))
-      .from_env({"API_EXPORT_SUPPORTED_FORMATS"}).one_of({"json", "csv"});
+      .from_env({"API_EXPORT_SUPPORTED_FORMATS"}).one_of({"json", "csv", "ndjson"});
   add(s, p(ex, "autoCleanup.enabled"), CRS_FIELD(apiExport.autoCleanup.enabled))
       .from_env({"API_EXPORT_AUTO_CLEANUP_ENABLED"});
   add(s, p(ex, "autoCleanup.maxAgeHours"), CRS_FIELD(apiExport.autoCleanup.maxAgeHours))

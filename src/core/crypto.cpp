@@ -49,6 +49,21 @@ std::string sha256_raw(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) { return to_hex(sha256_raw(data)); }
 
+struct Sha256::State {
+  SHA256_CTX ctx;
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) { SHA256_Init(&state_->ctx); }
+Sha256::~Sha256() = default;
+
+void Sha256::update(std::string_view data) { SHA256_Update(&state_->ctx, data.data(), data.size()); }
+
+std::string Sha256::hex() {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(md, &state_->ctx);
+  return to_hex(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+}
+
 std::string sha1_hex(std::string_view data) {
   unsigned char md[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);

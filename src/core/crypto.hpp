@@ -1,5 +1,6 @@
 #pragma once
 // The cryptography the relay needs, behind plain-string functions (OpenSSL stays in crypto.cpp).
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,21 @@ namespace crs::crypto {
 
 std::string sha256_hex(std::string_view data);
 std::string sha256_raw(std::string_view data);
+// SHA-256 of data given in pieces (an export file as it is written).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string hex();  // ends the digest
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 std::string sha1_hex(std::string_view data);  // only for Redis script ids (EVALSHA), never for security
 std::string hmac_sha256_raw(std::string_view key, std::string_view data);
 // scrypt (RFC 7914), for passwords at rest. n = 2^log2_n; uses about 128 * n * r bytes.

@@ -93,6 +93,11 @@ void init_cli_logging() {
   g_api_export = logger;
 }
 
+void open_api_export_log(const LogSettings& s) {
+  g_api_export = make_channel("api-export", s.api_export, s);
+  g_api_export->flush_on(spdlog::level::info);  // a CLI process ends right after its line
+}
+
 spdlog::logger& load_balancing_log() {
   return g_load_balancing ? *g_load_balancing : *spdlog::default_logger_raw();
 }

@@ -28,6 +28,8 @@ void init_logging(const LogSettings& settings);
 
 // For CLI commands: warnings and errors on stderr only, no files.
 void init_cli_logging();
+// For CLI commands that export keys: their line goes to the api-export file like the server's.
+void open_api_export_log(const LogSettings& settings);
 
 // Dedicated channels of the deployment guide (separate files).
 spdlog::logger& load_balancing_log();

@@ -79,6 +79,20 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
   co_return co_await write_parts(parts);
 }
 
+Task<beast::error_code> Exchange::start_sized(http::response<http::empty_body> header, uint64_t length) {
+  started_ = true;
+  chunked_ = false;
+  header.version(request_.version());
+  header.keep_alive(reusable());
+  header.set("X-Request-ID", request_id_);
+  header.content_length(length);
+  std::string head;
+  head.reserve(512);
+  append_head(head, header.base());
+  std::array<asio::const_buffer, 3> parts{asio::buffer(head), asio::const_buffer(), asio::const_buffer()};
+  co_return co_await write_parts(parts);
+}
+
 // A client reading its answer takes each write at once: try it without arming the write
 // timer and without suspending (the socket is in non-blocking mode, see Server::session).
 // Only what the socket does not take waits, bounded by the write timeout. For a stream of 20

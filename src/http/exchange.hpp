@@ -61,6 +61,11 @@ class Exchange {
   Task<beast::error_code> start_stream(http::response<http::empty_body> header);
   Task<beast::error_code> write_chunk(std::string_view data);
   Task<beast::error_code> end_stream();
+  // A body of known length sent in pieces (a file): the header carries Content-Length, then
+  // write_chunk sends the bytes as they are, and end_stream ends it. A body that cannot be
+  // finished must be abandon()ed: the connection then closes instead of carrying another request.
+  Task<beast::error_code> start_sized(http::response<http::empty_body> header, uint64_t length);
+  void abandon() { keep_alive_ = false; }
 
   ConnectionMemo& memo() { return memo_; }
 

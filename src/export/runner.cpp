@@ -1,0 +1,247 @@
+#include "export/runner.hpp"
+
+#include <boost/json.hpp>
+
+#include "core/logging.hpp"
+#include "core/time.hpp"
+#include "export/files.hpp"
+#include "export/rows.hpp"
+#include "keys/key_fields.hpp"
+#include "store/keyspace.hpp"
+
+namespace crs::key_export {
+namespace json = boost::json;
+namespace ks = store::keyspace;
+
+namespace {
+
+// Commands per pipeline at most: a period of a year is 366 reads per key.
+constexpr size_t kMaxPipeline = 4096;
+
+// Where the scan of the creation index stands: the last score read and how many members with
+// that score were read (members of equal score come in member order), so keys deleted while
+// the export runs never shift the ones still to come.
+struct Cursor {
+  std::string score = "-inf";
+  int64_t at_score = 0;
+};
+
+struct Bounds {
+  std::string max_score;  // keys created after the export began are not in it
+  int64_t total = 0;
+};
+
+Task<Result<Bounds>> index_bounds(store::RedisClient& redis) {
+  auto last = co_await redis.command(
+      store::make_command("ZREVRANGE", std::string(ks::kApiKeysByCreation), "0", "0", "WITHSCORES"));
+  if (!last) co_return last.error();
+  Bounds b;
+  if (last->elements.size() < 2) co_return b;
+  b.max_score = last->elements[1].str;
+  auto count = co_await redis.command(
+      store::make_command("ZCOUNT", std::string(ks::kApiKeysByCreation), "-inf", b.max_score));
+  if (!count) co_return count.error();
+  b.total = count->integer;
+  co_return b;
+}
+
+Task<Result<std::vector<std::string>>> next_ids(store::RedisClient& redis, Cursor& cursor, const Bounds& bounds,
+                                                size_t batch) {
+  auto reply = co_await redis.command(store::make_command(
+      "ZRANGE", std::string(ks::kApiKeysByCreation), cursor.score, bounds.max_score, "BYSCORE", "LIMIT",
+      std::to_string(cursor.at_score), std::to_string(batch), "WITHSCORES"));
+  if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  std::vector<std::string> ids;
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+    ids.push_back(reply->elements[i].str);
+    const std::string& score = reply->elements[i + 1].str;
+    if (score == cursor.score) {
+      ++cursor.at_score;
+    } else {
+      cursor.score = score;
+      cursor.at_score = 1;
+    }
+  }
+  co_return ids;
+}
+
+size_t reads_per_key(const ExportSpec& spec) {
+  return 1 + (spec.needs_totals() ? 1 : 0) + (spec.needs_period() ? spec.usage.buckets.size() : 0);
+}
+
+std::vector<store::RedisCommand> row_reads(const std::vector<std::string>& ids, size_t from, size_t to,
+                                           const ExportSpec& spec) {
+  auto g = spec.usage.period == Period::Month ? usage::Granularity::Month : usage::Granularity::Day;
+  std::vector<store::RedisCommand> cmds;
+  for (size_t i = from; i < to; ++i) {
+    cmds.push_back(store::make_command("HGETALL", ks::api_key(ids[i])));
+    if (spec.needs_totals())
+      cmds.push_back(store::make_command("HGETALL", usage::all_time_key(usage::Subject::Key, ids[i])));
+    if (spec.needs_period())
+      for (const auto& p : spec.usage.buckets)
+        cmds.push_back(store::make_command("HGETALL", usage::bucket_key(usage::Subject::Key, ids[i], g, p)));
+  }
+  return cmds;
+}
+
+// The keys of `ids` that still exist, with the usage the spec needs.
+Task<Result<std::vector<KeyRow>>> read_rows(store::RedisClient& redis, const std::vector<std::string>& ids,
+                                            const ExportSpec& spec) {
+  size_t per_key = reads_per_key(spec);
+  size_t keys_per_pipeline = std::max<size_t>(1, kMaxPipeline / per_key);
+  std::vector<KeyRow> rows;
+  for (size_t from = 0; from < ids.size(); from += keys_per_pipeline) {
+    size_t to = std::min(ids.size(), from + keys_per_pipeline);
+    auto replies = co_await redis.pipeline(row_reads(ids, from, to, spec));
+    if (!replies) co_return replies.error();
+    for (size_t k = 0; k < to - from; ++k) {
+      const auto* r = &(*replies)[k * per_key];
+      auto record = store::to_record(r[0]);
+      if (record.empty()) continue;  // deleted meanwhile
+      KeyRow row;
+      row.key = keys::from_hash(record);
+      if (row.key.id.empty()) row.key.id = ids[from + k];
+      size_t next = 1;
+      if (spec.needs_totals()) row.totals = usage::totals_of(store::to_record(r[next++]), true);
+      if (spec.needs_period())
+        for (size_t p = 0; p < spec.usage.buckets.size(); ++p) row.period.add(usage::totals_of(store::to_record(r[next++]), false));
+      rows.push_back(std::move(row));
+    }
+  }
+  co_return rows;
+}
+
+struct Run {
+  Run(store::RedisClient& r, ExportTask& t, const ExportSpec& s, const RunOptions& o)
+      : redis(r), task(t), spec(s), options(o), tasks(r) {}
+  store::RedisClient& redis;
+  ExportTask& task;
+  const ExportSpec& spec;
+  const RunOptions& options;
+  TaskStore tasks;
+  ExportFile file;
+  std::string now_iso = iso8601_utc();
+};
+
+store::HashRecord progress_fields(const ExportTask& t) {
+  return store::HashRecord{{"total", std::to_string(t.total)},
+                           {"scanned", std::to_string(t.scanned)},
+                           {"rows", std::to_string(t.rows)},
+                           {"batches", std::to_string(t.batches)}};
+}
+
+// Writes every row; returns "" when all were written, else why the export stopped (the task's
+// new state when someone else ended it: "cancelled", "failed").
+Task<Result<std::string>> write_rows(Run& run, RowWriter& writer) {
+  auto bounds = co_await index_bounds(run.redis);
+  if (!bounds) co_return bounds.error();
+  run.task.total = bounds->total;
+  Cursor cursor;
+  while (!bounds->max_score.empty()) {
+    if (run.options.stopping && run.options.stopping->load()) co_return Error{"the instance is shutting down"};
+    auto ids = co_await next_ids(run.redis, cursor, *bounds, run.options.batch_size);
+    if (!ids) co_return ids.error();
+    if (ids->empty()) break;
+    auto rows = co_await read_rows(run.redis, *ids, run.spec);
+    if (!rows) co_return rows.error();
+    for (const auto& row : *rows) {
+      if (!matches(row, run.spec.filters, run.now_iso)) continue;
+      if (auto s = run.file.write(writer.row(cells_of(row, run.spec, run.now_iso))); !s) co_return s.error();
+      ++run.task.rows;
+    }
+    run.task.scanned += static_cast<int64_t>(ids->size());
+    run.task.total = std::max(run.task.total, run.task.scanned);
+    ++run.task.batches;
+    auto kept = co_await run.tasks.transition(run.task.id, "|running|", "", progress_fields(run.task));
+    if (!kept) co_return kept.error();
+    if (!kept->applied) co_return kept->state.empty() ? std::string("removed") : kept->state;
+    if (run.options.on_progress) run.options.on_progress(run.task);
+  }
+  co_return std::string();
+}
+
+Task<Status> finish(Run& run, RowWriter& writer) {
+  if (auto s = run.file.write(writer.end(run.task.rows)); !s) co_return s.error();
+  auto written = run.file.commit();
+  if (!written) co_return written.error();
+  run.task.file = written->name;
+  run.task.size = written->size;
+  run.task.sha256 = written->sha256;
+  run.task.finished_at = iso8601_utc();
+  auto fields = progress_fields(run.task);
+  fields["file"] = run.task.file;
+  fields["size"] = std::to_string(run.task.size);
+  fields["sha256"] = run.task.sha256;
+  fields["finishedAt"] = run.task.finished_at;
+  auto done = co_await run.tasks.transition(run.task.id, "|running|", "done", fields);
+  if (!done) co_return done.error();
+  if (!done->applied) {
+    // Cancelled (or failed by a reader) while the last batch was written: no file stays.
+    remove_export_file(run.options.dir, run.task.file);
+    run.task.state = done->state.empty() ? "removed" : done->state;
+    run.task.file.clear();
+    co_return Ok{};
+  }
+  run.task.state = "done";
+  co_await run.tasks.count(run.task.format, run.task.rows, run.task.size);
+  co_return Ok{};
+}
+
+Task<void> fail(Run& run, std::string why) {
+  run.file.discard();
+  run.task.error = why;
+  run.task.finished_at = iso8601_utc();
+  store::HashRecord fields = progress_fields(run.task);
+  fields["error"] = why;
+  fields["finishedAt"] = run.task.finished_at;
+  auto failed = co_await run.tasks.transition(run.task.id, "|queued|running|", "failed", fields, kEndedTaskKeepSeconds);
+  run.task.state = failed && !failed->state.empty() ? failed->state : "failed";
+}
+
+void log_export(const ExportTask& t) {
+  std::string line = fmt::format("export {} {}: by {}, format {}, {}, rows {} of {} keys, request {}", t.id, t.state,
+                                 t.requested_by, t.format, t.sanitized ? "sanitized" : "NOT sanitized", t.rows,
+                                 t.scanned, t.spec);
+  if (t.state == "done") line += fmt::format(", file {}, {} bytes, sha256 {}", t.file, t.size, t.sha256);
+  if (!t.error.empty()) line += ", error: " + t.error;
+  if (t.state == "done") api_export_log().info("{}", line);
+  else api_export_log().warn("{}", line);
+}
+
+// Built outside coroutines (GCC 12 and initializer lists in coroutine frames).
+store::HashRecord started_fields() { return store::HashRecord{{"startedAt", iso8601_utc()}}; }
+ExportHeader header_of(const Run& run) { return ExportHeader{run.task.id, run.now_iso, run.spec.sanitize}; }
+
+Task<void> run_steps(Run& run) {
+  auto started = co_await run.tasks.transition(run.task.id, "|queued|", "running", started_fields());
+  if (!started) co_return co_await fail(run, started.error().message);
+  if (!started->applied) {
+    run.task.state = started->state;
+    co_return;
+  }
+  run.task.state = "running";
+  if (auto opened = run.file.open(run.options.dir, run.task.id, run.spec.format); !opened)
+    co_return co_await fail(run, opened.error().message);
+  auto writer = make_writer(run.spec, header_of(run));
+  if (auto s = run.file.write(writer->begin()); !s) co_return co_await fail(run, s.error().message);
+  auto stopped = co_await write_rows(run, *writer);
+  if (!stopped) co_return co_await fail(run, stopped.error().message);
+  if (!stopped->empty()) {
+    run.file.discard();
+    run.task.state = *stopped;
+    co_return;
+  }
+  if (auto s = co_await finish(run, *writer); !s) co_return co_await fail(run, s.error().message);
+}
+
+}  // namespace
+
+Task<ExportTask> run_export(store::RedisClient& redis, ExportTask task, ExportSpec spec, RunOptions options) {
+  Run run(redis, task, spec, options);
+  co_await run_steps(run);
+  log_export(task);
+  co_return task;
+}
+
+}  // namespace crs::key_export
