@@ -77,6 +77,7 @@ void init_logging(const LogSettings& s) {
   spdlog::set_default_logger(main);
   g_load_balancing = make_channel("load-balancing", s.load_balancing, s);
   g_api_export = make_channel("api-export", s.api_export, s);
+  g_api_export->flush_on(spdlog::level::info);  // one line per export: written at once
   // Registered, so that flush_every reaches their files too.
   for (const auto& channel : {g_load_balancing, g_api_export}) {
     spdlog::drop(channel->name());
