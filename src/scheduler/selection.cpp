@@ -24,6 +24,7 @@ local function free(i)
   redis.call('ZREMRANGEBYSCORE', KEYS[2 + i], '-inf', now)
   return redis.call('ZCARD', KEYS[2 + i]) < cap
 end
+local last = {}  -- least_recent: each candidate's last selection (ms)
 local function take(i, how, from, why)
   local id = arg(i, 1)
   if tonumber(arg(i, 2)) > 0 then
@@ -31,7 +32,13 @@ local function take(i, how, from, why)
     -- removed by score above; an empty set is gone by itself.
     redis.call('ZADD', KEYS[2 + i], now + ttl, lease)
   end
-  redis.call('HSET', KEYS[1], id, now)
+  -- Strictly after every candidate's last selection, even within one millisecond: two
+  -- selections stamped alike would tie, and least_recent could pick the same account twice.
+  local stamp = now
+  for _, v in pairs(last) do
+    if v >= stamp then stamp = v + 1 end
+  end
+  redis.call('HSET', KEYS[1], id, stamp)
   if session ~= '' then
     redis.call('SET', KEYS[2], id, 'EX', sticky_ttl)
     -- The sessions each account holds, for the status view (members expire with their TTL).
@@ -69,7 +76,6 @@ if mode == 'least_recent' and n > 1 then
   local ids = {}
   for i = 1, n do ids[i] = arg(i, 1) end
   local seen = redis.call('HMGET', KEYS[1], unpack(ids))
-  local last = {}
   for i = 1, n do last[i] = tonumber(seen[i]) or 0 end
   table.sort(order, function(a, b)
     local ta, tb = tonumber(arg(a, 3)), tonumber(arg(b, 3))

@@ -100,7 +100,7 @@ TEST(ConfigLoader, OutOfRangeValues) {
       << errors_of(l);
   EXPECT_TRUE(has_error(l, ":4: loadBalancing.healthCheck.errorRateThreshold: must be between 0 and 1")) << errors_of(l);
   EXPECT_TRUE(has_error(l, ":6: server.port: must be between 1 and 65535")) << errors_of(l);
-  EXPECT_TRUE(has_error(l, ":8: apiExport.supportedFormats: must be one of json, csv (got \"xml\")")) << errors_of(l);
+  EXPECT_TRUE(has_error(l, ":8: apiExport.supportedFormats: must be one of json, csv, ndjson (got \"xml\")")) << errors_of(l);
 }
 
 TEST(ConfigLoader, WeightsMustSumToOne) {
