@@ -7,7 +7,7 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test test-sanitize bench clean
+.PHONY: all deps configure build run test test-sanitize bench bench-export clean
 
 all: build
 
@@ -33,6 +33,10 @@ test: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@python3 bench/run.py $(BENCH_ARGS)
+
+# The key export benchmark (issue 17): 100,000 keys as CSV, JSON and NDJSON, time and memory.
+bench-export: build
+	@python3 bench/export.py $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (separate build dir).
 test-sanitize: deps

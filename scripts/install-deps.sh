@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
   openssl socat
+  python3
 )
 
 missing=()
