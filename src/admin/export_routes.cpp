@@ -142,7 +142,8 @@ Task<void> list_exports(Exchange& ex, AdminDepsPtr d) {
   json::object data;
   data["tasks"] = std::move(items);
   data["cleanup"] = d->exports->cleanup_status();
-  data["stats"] = stats ? json::value(std::move(*stats)) : json::value(nullptr);
+  data["stats"] = nullptr;
+  if (stats) data["stats"] = std::move(*stats);
   co_await ex.send(admin_data(std::move(data)));
 }
 
@@ -171,6 +172,7 @@ Task<void> send_file(Exchange& ex, kx::ExportService& service, const kx::ExportT
                      kx::OpenedFile file) {
   auto ec = co_await ex.start_sized(download_head(t, format), file.size);
   uint64_t offset = 0;
+  if (ex.request().method() == http::verb::head) offset = file.size;  // the header is the answer
   while (!ec && offset < file.size) {
     auto chunk = co_await service.read(file.fd, offset, static_cast<size_t>(std::min<uint64_t>(kDownloadChunk, file.size - offset)));
     if (!chunk || chunk->empty()) break;
@@ -217,6 +219,10 @@ Task<void> delete_export(Exchange& ex, AdminDepsPtr d) {
                                                kx::kEndedTaskKeepSeconds);
     if (!cancelled) co_return co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", cancelled.error().message));
     if (cancelled->applied) co_return co_await ex.send(admin_data(outcome(id, "state", "cancelled")));
+    // It ended meanwhile (done: it has a file now): read it again before removing it.
+    auto again = co_await find_task(ex, *d, id);
+    if (!again) co_return;
+    task = std::move(again);
   }
   if (!task->file.empty()) kx::remove_export_file(d->exports->dir(), task->file);
   if (auto removed = co_await tasks.remove(id); !removed)

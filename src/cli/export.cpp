@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -454,6 +455,14 @@ void add_test(CLI::App& parent, Context& ctx) {
 
 // ---- cleanup, list, show ----
 
+json::object cleanup_json(const kx::CleanupReport& report, bool dry_run, int max_age_hours, const std::string& dir) {
+  json::array removed, expired;
+  for (const auto& n : report.removed) removed.emplace_back(n);
+  for (const auto& n : report.expired) expired.emplace_back(n);
+  return json::object{{"dryRun", dry_run}, {"maxAgeHours", max_age_hours}, {"directory", dir},
+                      {"removed", removed}, {"expiredTasks", expired}, {"kept", report.kept}};
+}
+
 Task<int> export_cleanup(store::RedisClient& redis, const config::Config& cfg, int max_age_hours, bool dry_run,
                          const GlobalOptions& global) {
   auto dir = kx::prepare_output_dir(cfg.apiExport.outputDir);
@@ -467,12 +476,7 @@ Task<int> export_cleanup(store::RedisClient& redis, const config::Config& cfg, i
   co_await kx::release_cleanup_lock(redis, holder);
   if (!report) co_return fail(global, report.error().message);
   if (global.json) {
-    json::array removed, expired;
-    for (const auto& n : report->removed) removed.emplace_back(n);
-    for (const auto& n : report->expired) expired.emplace_back(n);
-    std::cout << json::serialize(json::object{{"dryRun", dry_run}, {"maxAgeHours", max_age_hours}, {"directory", *dir},
-                                              {"removed", removed}, {"expiredTasks", expired}, {"kept", report->kept}})
-              << "\n";
+    std::cout << json::serialize(cleanup_json(*report, dry_run, max_age_hours, *dir)) << "\n";
     co_return 0;
   }
   const char* verb = dry_run ? "would remove" : "removed";
@@ -503,10 +507,21 @@ void print_task_line(const kx::ExportTask& t) {
                            t.created_at, t.requested_by);
 }
 
-Task<int> export_list(store::RedisClient& redis, int limit, const GlobalOptions& global) {
+// A task this command found abandoned (and failed) leaves no temporary file behind, if it was
+// written to this machine's output directory.
+void forget_temporary(const config::Config& cfg, const kx::TaskStore::Found& f) {
+  auto format = kx::parse_format(f.task.format);
+  if (!f.failed_now || !format) return;
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(cfg.apiExport.outputDir, ec).lexically_normal().string();
+  if (!ec) kx::remove_export_file(dir, kx::temp_name(f.task.id, *format));
+}
+
+Task<int> export_list(store::RedisClient& redis, const config::Config& cfg, int limit, const GlobalOptions& global) {
   kx::TaskStore tasks(redis);
   auto found = co_await tasks.list(static_cast<size_t>(limit));
   if (!found) co_return fail(global, found.error().message);
+  for (const auto& f : *found) forget_temporary(cfg, f);
   if (global.json) {
     json::array a;
     for (const auto& f : *found) a.push_back(kx::task_json(f.task));
@@ -518,11 +533,12 @@ Task<int> export_list(store::RedisClient& redis, int limit, const GlobalOptions&
   co_return 0;
 }
 
-Task<int> export_show(store::RedisClient& redis, std::string id, const GlobalOptions& global) {
+Task<int> export_show(store::RedisClient& redis, const config::Config& cfg, std::string id, const GlobalOptions& global) {
   kx::TaskStore tasks(redis);
   auto found = co_await tasks.get(id);
   if (!found) co_return fail(global, found.error().message);
   if (!*found) co_return fail(global, "export task not found: " + id);
+  forget_temporary(cfg, **found);
   const auto& t = (*found)->task;
   if (global.json) {
     std::cout << json::serialize(kx::task_json(t)) << "\n";
@@ -541,16 +557,16 @@ void add_list_show(CLI::App& parent, Context& ctx) {
   auto* list = parent.add_subcommand("list", "Export tasks, newest first");
   list->add_option("--limit", *limit, "How many")->check(CLI::Range(1, 500))->capture_default_str();
   list->callback([&ctx, limit] {
-    ctx.exit_code = with_redis(ctx.global, false, [&ctx, limit](store::RedisClient& redis, const config::Config&) {
-      return export_list(redis, *limit, ctx.global);
+    ctx.exit_code = with_redis(ctx.global, false, [&ctx, limit](store::RedisClient& redis, const config::Config& cfg) {
+      return export_list(redis, cfg, *limit, ctx.global);
     });
   });
   auto id = std::make_shared<std::string>();
   auto* show = parent.add_subcommand("show", "One export task with its progress");
   show->add_option("id", *id, "Task id")->required();
   show->callback([&ctx, id] {
-    ctx.exit_code = with_redis(ctx.global, false, [&ctx, id](store::RedisClient& redis, const config::Config&) {
-      return export_show(redis, *id, ctx.global);
+    ctx.exit_code = with_redis(ctx.global, false, [&ctx, id](store::RedisClient& redis, const config::Config& cfg) {
+      return export_show(redis, cfg, *id, ctx.global);
     });
   });
 }

@@ -35,6 +35,24 @@ std::vector<std::string> one(std::string s) {
 
 store::HashRecord expired_fields() { return store::HashRecord{{"expiredAt", iso8601_utc()}}; }
 
+// A finished file whose task is gone or ended without it (failed, cancelled, expired): no one
+// can download or expire it any more, so it goes whatever its age.
+Task<Result<bool>> orphaned(TaskStore& tasks, const DirEntry& e) {
+  auto found = co_await tasks.get(e.parsed.task_id, false);
+  if (!found) co_return found.error();
+  if (!*found) co_return true;
+  const auto& state = (*found)->task.state;
+  co_return state != "done" && state != "running";
+}
+
+Task<Status> remove_orphan(const std::string& dir, const DirEntry& e, bool dry_run, CleanupReport& report) {
+  report.removed.push_back(e.name);
+  if (dry_run) co_return Ok{};
+  remove_export_file(dir, e.name);
+  api_export_log().info("cleanup: removed {} (its task is gone or did not finish)", e.name);
+  co_return Ok{};
+}
+
 // A finished file past its age: removed, and its task expired.
 Task<Status> expire_file(TaskStore& tasks, const std::string& dir, const DirEntry& e, bool dry_run,
                          CleanupReport& report) {
@@ -48,16 +66,20 @@ Task<Status> expire_file(TaskStore& tasks, const std::string& dir, const DirEntr
   co_return Ok{};
 }
 
+// Whether the task of a file still runs: live with a lease that has not run out. A dry run only
+// reads; otherwise an abandoned task is failed on the way.
+bool still_running(const std::optional<TaskStore::Found>& found, bool dry_run, int64_t now) {
+  if (!found || !found->task.live()) return false;
+  return !dry_run || found->task.lease_until_ms >= now;
+}
+
 // A temporary file whose export is not running (any more): removed.
 Task<Status> clean_temporary(TaskStore& tasks, const std::string& dir, const DirEntry& e, bool dry_run,
                              CleanupReport& report) {
-  auto found = co_await tasks.get(e.parsed.task_id);
+  auto found = co_await tasks.get(e.parsed.task_id, !dry_run);
   if (!found) co_return found.error();
-  if (*found && (*found)->failed_now) {
-    report.failed.push_back(e.parsed.task_id);
-    api_export_log().warn("cleanup: export {} failed: {}", e.parsed.task_id, abandoned_reason());
-  }
-  if (*found && (*found)->task.live()) {
+  if (*found && (*found)->failed_now) report.failed.push_back(e.parsed.task_id);
+  if (still_running(*found, dry_run, now_ms())) {
     ++report.kept;
     co_return Ok{};
   }
@@ -77,9 +99,16 @@ Task<Result<CleanupReport>> clean_exports(store::RedisClient& redis, std::string
   int64_t oldest = now_ms() - max_age_ms;
   for (const auto& e : list_export_files(dir)) {
     Status s = Ok{};
-    if (e.parsed.temporary) s = co_await clean_temporary(tasks, dir, e, dry_run, report);
-    else if (e.mtime_ms < oldest) s = co_await expire_file(tasks, dir, e, dry_run, report);
-    else ++report.kept;
+    if (e.parsed.temporary) {
+      s = co_await clean_temporary(tasks, dir, e, dry_run, report);
+    } else if (e.mtime_ms < oldest) {
+      s = co_await expire_file(tasks, dir, e, dry_run, report);
+    } else {
+      auto orphan = co_await orphaned(tasks, e);
+      if (!orphan) co_return orphan.error();
+      if (*orphan) s = co_await remove_orphan(dir, e, dry_run, report);
+      else ++report.kept;
+    }
     if (!s) co_return s.error();
   }
   co_return report;

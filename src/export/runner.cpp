@@ -7,6 +7,7 @@
 #include "export/files.hpp"
 #include "export/rows.hpp"
 #include "keys/key_fields.hpp"
+#include "store/redis_script.hpp"
 #include "store/keyspace.hpp"
 
 namespace crs::key_export {
@@ -18,12 +19,12 @@ namespace {
 // Commands per pipeline at most: a period of a year is 366 reads per key.
 constexpr size_t kMaxPipeline = 4096;
 
-// Where the scan of the creation index stands: the last score read and how many members with
-// that score were read (members of equal score come in member order), so keys deleted while
-// the export runs never shift the ones still to come.
+// Where the scan of the creation index stands: the last member read and its score ("" before
+// the first batch). The next batch starts right after that member, found by its rank, or, if it
+// was deleted meanwhile, after the members that sort before it: no key is skipped or read twice.
 struct Cursor {
-  std::string score = "-inf";
-  int64_t at_score = 0;
+  std::string score;
+  std::string member;
 };
 
 struct Bounds {
@@ -31,37 +32,73 @@ struct Bounds {
   int64_t total = 0;
 };
 
+// KEYS[1] the creation index. ARGV: last score ("" = from the start), last member, highest
+// score, batch size. Returns [member, score, ...] in index order.
+const store::Script& next_batch_script() {
+  static const store::Script s(R"LUA(
+local start = 0
+if ARGV[1] ~= '' then
+  local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+  if rank then
+    start = rank + 1
+  else
+    start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[1])
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[1], 'BYSCORE')) do
+      if m < ARGV[2] then start = start + 1 end
+    end
+  end
+end
+local got = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[4]) - 1, 'WITHSCORES')
+local out = {}
+local max = tonumber(ARGV[3])
+for i = 1, #got, 2 do
+  if tonumber(got[i + 1]) > max then break end
+  out[#out + 1] = got[i]
+  out[#out + 1] = got[i + 1]
+end
+return out
+)LUA");
+  return s;
+}
+
+Status reply_status(const store::RedisReply& r) {
+  if (r.is_error()) return Error{"redis: " + r.str};
+  return Ok{};
+}
+
 Task<Result<Bounds>> index_bounds(store::RedisClient& redis) {
   auto last = co_await redis.command(
       store::make_command("ZREVRANGE", std::string(ks::kApiKeysByCreation), "0", "0", "WITHSCORES"));
   if (!last) co_return last.error();
+  if (auto s = reply_status(*last); !s) co_return s.error();
   Bounds b;
   if (last->elements.size() < 2) co_return b;
   b.max_score = last->elements[1].str;
   auto count = co_await redis.command(
       store::make_command("ZCOUNT", std::string(ks::kApiKeysByCreation), "-inf", b.max_score));
   if (!count) co_return count.error();
+  if (auto s = reply_status(*count); !s) co_return s.error();
   b.total = count->integer;
   co_return b;
 }
 
+std::vector<std::string> batch_keys() { return std::vector<std::string>{std::string(ks::kApiKeysByCreation)}; }
+
+std::vector<std::string> batch_args(const Cursor& c, const Bounds& b, size_t batch) {
+  return std::vector<std::string>{c.score, c.member, b.max_score, std::to_string(batch)};
+}
+
 Task<Result<std::vector<std::string>>> next_ids(store::RedisClient& redis, Cursor& cursor, const Bounds& bounds,
                                                 size_t batch) {
-  auto reply = co_await redis.command(store::make_command(
-      "ZRANGE", std::string(ks::kApiKeysByCreation), cursor.score, bounds.max_score, "BYSCORE", "LIMIT",
-      std::to_string(cursor.at_score), std::to_string(batch), "WITHSCORES"));
+  auto call = next_batch_script().call(batch_keys(), batch_args(cursor, bounds, batch));
+  auto reply = co_await store::run_script(redis, next_batch_script(), std::move(call));
   if (!reply) co_return reply.error();
-  if (reply->is_error()) co_return Error{"redis: " + reply->str};
+  if (auto s = reply_status(*reply); !s) co_return s.error();
   std::vector<std::string> ids;
-  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-    ids.push_back(reply->elements[i].str);
-    const std::string& score = reply->elements[i + 1].str;
-    if (score == cursor.score) {
-      ++cursor.at_score;
-    } else {
-      cursor.score = score;
-      cursor.at_score = 1;
-    }
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) ids.push_back(reply->elements[i].str);
+  if (reply->elements.size() >= 2) {
+    cursor.member = reply->elements[reply->elements.size() - 2].str;
+    cursor.score = reply->elements.back().str;
   }
   co_return ids;
 }
@@ -69,6 +106,9 @@ Task<Result<std::vector<std::string>>> next_ids(store::RedisClient& redis, Curso
 size_t reads_per_key(const ExportSpec& spec) {
   return 1 + (spec.needs_totals() ? 1 : 0) + (spec.needs_period() ? spec.usage.buckets.size() : 0);
 }
+
+// How many keys' reads go in one pipeline: at most kMaxPipeline commands.
+size_t keys_per_pipeline(const ExportSpec& spec) { return std::max<size_t>(1, kMaxPipeline / reads_per_key(spec)); }
 
 std::vector<store::RedisCommand> row_reads(const std::vector<std::string>& ids, size_t from, size_t to,
                                            const ExportSpec& spec) {
@@ -85,31 +125,28 @@ std::vector<store::RedisCommand> row_reads(const std::vector<std::string>& ids, 
   return cmds;
 }
 
-// The keys of `ids` that still exist, with the usage the spec needs.
-Task<Result<std::vector<KeyRow>>> read_rows(store::RedisClient& redis, const std::vector<std::string>& ids,
-                                            const ExportSpec& spec) {
+// The rows of ids[from, to) that still exist, with the usage the spec needs. A Redis error on
+// any read fails the export: a key or its usage must never be left out or read as zero.
+Result<std::vector<KeyRow>> rows_of(const std::vector<store::RedisReply>& replies, const std::vector<std::string>& ids,
+                                    size_t from, const ExportSpec& spec) {
+  for (const auto& r : replies)
+    if (auto s = reply_status(r); !s) return s.error();
   size_t per_key = reads_per_key(spec);
-  size_t keys_per_pipeline = std::max<size_t>(1, kMaxPipeline / per_key);
   std::vector<KeyRow> rows;
-  for (size_t from = 0; from < ids.size(); from += keys_per_pipeline) {
-    size_t to = std::min(ids.size(), from + keys_per_pipeline);
-    auto replies = co_await redis.pipeline(row_reads(ids, from, to, spec));
-    if (!replies) co_return replies.error();
-    for (size_t k = 0; k < to - from; ++k) {
-      const auto* r = &(*replies)[k * per_key];
-      auto record = store::to_record(r[0]);
-      if (record.empty()) continue;  // deleted meanwhile
-      KeyRow row;
-      row.key = keys::from_hash(record);
-      if (row.key.id.empty()) row.key.id = ids[from + k];
-      size_t next = 1;
-      if (spec.needs_totals()) row.totals = usage::totals_of(store::to_record(r[next++]), true);
-      if (spec.needs_period())
-        for (size_t p = 0; p < spec.usage.buckets.size(); ++p) row.period.add(usage::totals_of(store::to_record(r[next++]), false));
-      rows.push_back(std::move(row));
-    }
+  for (size_t k = 0; k * per_key < replies.size(); ++k) {
+    const auto* r = &replies[k * per_key];
+    auto record = store::to_record(r[0]);
+    if (record.empty()) continue;  // deleted meanwhile
+    KeyRow row;
+    row.key = keys::from_hash(record);
+    if (row.key.id.empty()) row.key.id = ids[from + k];
+    size_t next = 1;
+    if (spec.needs_totals()) row.totals = usage::totals_of(store::to_record(r[next++]), true);
+    if (spec.needs_period())
+      for (size_t p = 0; p < spec.usage.buckets.size(); ++p) row.period.add(usage::totals_of(store::to_record(r[next++]), false));
+    rows.push_back(std::move(row));
   }
-  co_return rows;
+  return rows;
 }
 
 struct Run {
@@ -131,6 +168,25 @@ store::HashRecord progress_fields(const ExportTask& t) {
                            {"batches", std::to_string(t.batches)}};
 }
 
+// Reads ids[from, to) in one pipeline and writes the rows that pass the filters.
+Task<Status> write_chunk(Run& run, RowWriter& writer, const std::vector<std::string>& ids, size_t from, size_t to) {
+  auto replies = co_await run.redis.pipeline(row_reads(ids, from, to, run.spec));
+  if (!replies) co_return replies.error();
+  auto rows = rows_of(*replies, ids, from, run.spec);
+  if (!rows) co_return rows.error();
+  for (const auto& row : *rows) {
+    if (!matches(row, run.spec.filters, run.now_iso)) continue;
+    if (auto s = run.file.write(writer.row(cells_of(row, run.spec, run.now_iso))); !s) co_return s.error();
+    ++run.task.rows;
+  }
+  co_return Ok{};
+}
+
+std::string ended_state(const Transition& t) {
+  if (t.state.empty()) return "removed";
+  return t.state;
+}
+
 // Writes every row; returns "" when all were written, else why the export stopped (the task's
 // new state when someone else ended it: "cancelled", "failed").
 Task<Result<std::string>> write_rows(Run& run, RowWriter& writer) {
@@ -138,24 +194,22 @@ Task<Result<std::string>> write_rows(Run& run, RowWriter& writer) {
   if (!bounds) co_return bounds.error();
   run.task.total = bounds->total;
   Cursor cursor;
+  size_t chunk = keys_per_pipeline(run.spec);
   while (!bounds->max_score.empty()) {
     if (run.options.stopping && run.options.stopping->load()) co_return Error{"the instance is shutting down"};
     auto ids = co_await next_ids(run.redis, cursor, *bounds, run.options.batch_size);
     if (!ids) co_return ids.error();
     if (ids->empty()) break;
-    auto rows = co_await read_rows(run.redis, *ids, run.spec);
-    if (!rows) co_return rows.error();
-    for (const auto& row : *rows) {
-      if (!matches(row, run.spec.filters, run.now_iso)) continue;
-      if (auto s = run.file.write(writer.row(cells_of(row, run.spec, run.now_iso))); !s) co_return s.error();
-      ++run.task.rows;
+    for (size_t from = 0; from < ids->size(); from += chunk) {
+      auto written = co_await write_chunk(run, writer, *ids, from, std::min(ids->size(), from + chunk));
+      if (!written) co_return written.error();
     }
     run.task.scanned += static_cast<int64_t>(ids->size());
     run.task.total = std::max(run.task.total, run.task.scanned);
     ++run.task.batches;
     auto kept = co_await run.tasks.transition(run.task.id, "|running|", "", progress_fields(run.task));
     if (!kept) co_return kept.error();
-    if (!kept->applied) co_return kept->state.empty() ? std::string("removed") : kept->state;
+    if (!kept->applied) co_return ended_state(*kept);
     if (run.options.on_progress) run.options.on_progress(run.task);
   }
   co_return std::string();
@@ -175,12 +229,13 @@ Task<Status> finish(Run& run, RowWriter& writer) {
   fields["sha256"] = run.task.sha256;
   fields["finishedAt"] = run.task.finished_at;
   auto done = co_await run.tasks.transition(run.task.id, "|running|", "done", fields);
-  if (!done) co_return done.error();
-  if (!done->applied) {
-    // Cancelled (or failed by a reader) while the last batch was written: no file stays.
+  if (!done || !done->applied) {
+    // Not recorded as done (Redis failed; cancelled or failed by a reader meanwhile): a file
+    // without its task would never be served or expired, so it goes.
     remove_export_file(run.options.dir, run.task.file);
-    run.task.state = done->state.empty() ? "removed" : done->state;
     run.task.file.clear();
+    if (!done) co_return done.error();
+    run.task.state = ended_state(*done);
     co_return Ok{};
   }
   run.task.state = "done";
@@ -196,7 +251,8 @@ Task<void> fail(Run& run, std::string why) {
   fields["error"] = why;
   fields["finishedAt"] = run.task.finished_at;
   auto failed = co_await run.tasks.transition(run.task.id, "|queued|running|", "failed", fields, kEndedTaskKeepSeconds);
-  run.task.state = failed && !failed->state.empty() ? failed->state : "failed";
+  run.task.state = "failed";
+  if (failed && !failed->state.empty()) run.task.state = failed->state;
 }
 
 void log_export(const ExportTask& t) {
@@ -217,7 +273,7 @@ Task<void> run_steps(Run& run) {
   auto started = co_await run.tasks.transition(run.task.id, "|queued|", "running", started_fields());
   if (!started) co_return co_await fail(run, started.error().message);
   if (!started->applied) {
-    run.task.state = started->state;
+    run.task.state = ended_state(*started);
     co_return;
   }
   run.task.state = "running";
@@ -235,11 +291,31 @@ Task<void> run_steps(Run& run) {
   if (auto s = co_await finish(run, *writer); !s) co_return co_await fail(run, s.error().message);
 }
 
+// Renews the lease every kLeaseRenewMs while the export runs, beside the renewal after each
+// batch: a batch slower than the lease (a year of daily usage, a large batch) must not let a
+// reader fail a live export. Touches nothing once the export has ended.
+Task<void> keep_lease(store::RedisClient& redis, std::string id, std::shared_ptr<asio::steady_timer> timer,
+                      std::shared_ptr<bool> ended) {
+  TaskStore tasks(redis);
+  while (!*ended) {
+    timer->expires_after(std::chrono::milliseconds(kLeaseRenewMs));
+    co_await timer->async_wait(use_nothrow);
+    if (*ended) co_return;
+    co_await tasks.transition(id, "|running|", "", store::HashRecord());
+  }
+}
+
 }  // namespace
 
 Task<ExportTask> run_export(store::RedisClient& redis, ExportTask task, ExportSpec spec, RunOptions options) {
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor);
+  auto ended = std::make_shared<bool>(false);
+  asio::co_spawn(executor, keep_lease(redis, task.id, timer, ended), asio::detached);
   Run run(redis, task, spec, options);
   co_await run_steps(run);
+  *ended = true;
+  timer->cancel();
   log_export(task);
   co_return task;
 }

@@ -74,15 +74,17 @@ void ExportService::stop() {
     renew_timer_.cancel();
     cleanup_timer_.cancel();
     co_await fail_queued();
+    // The running export stops at its next batch and fails its task; a batch takes
+    // milliseconds (seconds with a long usage period).
     asio::steady_timer wait(context_);
-    for (int i = 0; i < 100 && running_; ++i) {
+    for (int i = 0; i < 200 && running_; ++i) {
       wait.expires_after(std::chrono::milliseconds(50));
       co_await wait.async_wait(use_nothrow);
     }
+    redis_.stop();
     finished->set_value();
   }, asio::detached);
-  future.wait_for(std::chrono::seconds(8));
-  asio::post(context_, [this] { redis_.stop(); });
+  future.wait_for(std::chrono::seconds(12));
   guard_.reset();
   context_.stop();
   thread_.join();
@@ -121,7 +123,8 @@ Task<void> ExportService::fail_queued() {
     queue_.pop_front();
     std::erase(live_, id);
     --queued_;
-    co_await tasks.transition(id, "|queued|", "failed", stopped_fields(), kEndedTaskKeepSeconds);
+    auto failed = co_await tasks.transition(id, "|queued|", "failed", stopped_fields(), kEndedTaskKeepSeconds);
+    if (failed && failed->applied) api_export_log().warn("export {} failed: the instance stopped before it ran", id);
   }
 }
 
@@ -143,19 +146,30 @@ Task<void> ExportService::cleanup_loop() {
     wait.expires_after(std::chrono::milliseconds(100));
     co_await wait.async_wait(use_nothrow);
   }
+  bool first = true;
   while (!stopping_) {
-    co_await clean_once();
-    auto next = std::chrono::system_clock::now() + check_interval(config_);
+    auto due = std::chrono::steady_clock::now() + check_interval(config_);
+    co_await clean_once(true);
     {
       std::lock_guard lock(status_mutex_);
-      next_run_at_ = iso8601_utc(next);
+      next_run_at_ = iso8601_utc(std::chrono::system_clock::now() + check_interval(config_));
     }
-    cleanup_timer_.expires_after(check_interval(config_));
+    if (std::exchange(first, false)) {
+      // Once more when the leases of exports this instance ran before a crash have run out:
+      // their temporary files go now, not a checkInterval later.
+      cleanup_timer_.expires_after(std::chrono::milliseconds(kLeaseMs + 2000));
+      co_await cleanup_timer_.async_wait(use_nothrow);
+      if (stopping_) break;
+      co_await clean_once(false);
+    }
+    cleanup_timer_.expires_at(due);
     co_await cleanup_timer_.async_wait(use_nothrow);
   }
 }
 
-Task<void> ExportService::clean_once() {
+// `scheduled`: a run of the schedule (shown in cleanup_status); the extra sweep after start
+// shows only if it removed something.
+Task<void> ExportService::clean_once(bool scheduled) {
   std::string holder = instance_ + ":" + crypto::random_hex(8);
   std::string error;
   int64_t removed = 0;
@@ -174,6 +188,7 @@ Task<void> ExportService::clean_once() {
     }
   }
   if (!error.empty()) api_export_log().warn("cleanup: {}", error);
+  if (!scheduled && removed == 0) co_return;
   std::lock_guard lock(status_mutex_);
   last_run_at_ = iso8601_utc();
   last_removed_ = removed;

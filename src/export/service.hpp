@@ -63,7 +63,7 @@ class ExportService {
   Task<void> run_queue();
   Task<void> renew_leases();
   Task<void> cleanup_loop();
-  Task<void> clean_once();
+  Task<void> clean_once(bool scheduled);
   Task<void> fail_queued();
 
   const config::ApiExportConfig& config_;

@@ -172,7 +172,9 @@ bool is_field(const std::string& name) {
   return std::any_of(all.begin(), all.end(), [&](const FieldInfo& f) { return name == f.name; });
 }
 
-Result<std::vector<std::string>> parse_fields(const json::value& v, const UsageRequest& usage, bool sanitize) {
+// `asked_unsanitized`: the request itself says "sanitize": false (a configured default is not
+// enough for the key hash).
+Result<std::vector<std::string>> parse_fields(const json::value& v, const UsageRequest& usage, bool asked_unsanitized) {
   if (v.is_null()) return default_fields(usage);
   auto names = string_list(v, "fields", field_catalogue().size());
   if (!names) return names.error();
@@ -183,7 +185,8 @@ Result<std::vector<std::string>> parse_fields(const json::value& v, const UsageR
     if (!seen.insert(n).second) return Error{"fields: \"" + n + "\" named twice"};
     if (n.starts_with("period") && usage.period == Period::None)
       return Error{"fields: \"" + n + "\" needs usage.period, usage.from and usage.to"};
-    if (n == "keyHash" && sanitize) return Error{"fields: keyHash is exported only with \"sanitize\": false"};
+    if (n == "keyHash" && !asked_unsanitized)
+      return Error{"fields: keyHash is exported only when the request says \"sanitize\": false"};
   }
   return names;
 }
@@ -295,7 +298,8 @@ Result<ExportSpec> parse_spec(const json::object& body, const SpecPolicy& policy
   auto filters = parse_filters(member("filters"));
   if (!filters) return filters.error();
   spec.filters = std::move(*filters);
-  auto fields = parse_fields(member("fields"), spec.usage, spec.sanitize);
+  bool asked_unsanitized = body.contains("sanitize") && body.at("sanitize").is_bool() && !body.at("sanitize").as_bool();
+  auto fields = parse_fields(member("fields"), spec.usage, asked_unsanitized);
   if (!fields) return fields.error();
   spec.fields = std::move(*fields);
   return spec;

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/logging.hpp"
 #include "core/time.hpp"
 #include "store/redis_script.hpp"
 
@@ -115,6 +116,15 @@ std::string day_before(int back) {
   return iso8601_utc(t).substr(0, 10);
 }
 
+// "ok:<state>" when applied, else the state ("" when the task is missing).
+Transition transition_of(const std::string& reply) {
+  Transition t;
+  t.applied = reply.starts_with("ok:");
+  t.state = reply;
+  if (t.applied) t.state = reply.substr(3);
+  return t;
+}
+
 HashRecord abandoned_fields() { return HashRecord{{"error", abandoned_reason()}, {"finishedAt", iso8601_utc()}}; }
 
 }  // namespace
@@ -222,10 +232,7 @@ Task<Result<Transition>> TaskStore::transition(std::string id, std::string from,
   auto reply = co_await store::run_script(redis_, transition_script(), std::move(call));
   if (!reply) co_return reply.error();
   if (reply->is_error()) co_return Error{"redis: " + reply->str};
-  Transition t;
-  t.applied = reply->str.starts_with("ok:");
-  t.state = t.applied ? reply->str.substr(3) : reply->str;
-  co_return t;
+  co_return transition_of(reply->str);
 }
 
 Task<Result<Transition>> TaskStore::fail_if_abandoned(std::string id) {
@@ -234,31 +241,32 @@ Task<Result<Transition>> TaskStore::fail_if_abandoned(std::string id) {
   auto reply = co_await store::run_script(redis_, transition_script(), std::move(call));
   if (!reply) co_return reply.error();
   if (reply->is_error()) co_return Error{"redis: " + reply->str};
-  Transition t;
-  t.applied = reply->str.starts_with("ok:");
-  t.state = t.applied ? reply->str.substr(3) : reply->str;
-  co_return t;
+  co_return transition_of(reply->str);
 }
 
-Task<Result<std::optional<TaskStore::Found>>> TaskStore::get(std::string id) {
+Task<Result<std::optional<TaskStore::Found>>> TaskStore::get(std::string id, bool fail_abandoned) {
   auto reply = co_await redis_.command(store::make_command("HGETALL", task_key(id)));
   if (!reply) co_return reply.error();
+  if (reply->is_error()) co_return Error{"redis: " + reply->str};
   auto record = store::to_record(*reply);
   if (record.empty()) co_return std::optional<Found>{};
   Found found{task_of(record), false};
-  if (!found.task.live()) co_return found;
+  if (!found.task.live() || !fail_abandoned) co_return found;
   auto failed = co_await fail_if_abandoned(id);
   if (!failed) co_return failed.error();
   if (!failed->applied) co_return found;
   found.failed_now = true;
   found.task.state = "failed";
   found.task.error = abandoned_reason();
+  api_export_log().warn("export {} failed: by {}, format {}, rows {} of {} keys written before: {}", id,
+                        found.task.requested_by, found.task.format, found.task.rows, found.task.scanned,
+                        abandoned_reason());
   co_return found;
 }
 
 Task<Result<std::vector<TaskStore::Found>>> TaskStore::list(size_t limit) {
-  auto ids = co_await redis_.command(
-      store::make_command("ZREVRANGE", std::string(kTaskIndex), "0", std::to_string(limit == 0 ? 0 : limit - 1)));
+  std::string last = std::to_string(std::max<size_t>(limit, 1) - 1);
+  auto ids = co_await redis_.command(store::make_command("ZREVRANGE", std::string(kTaskIndex), "0", last));
   if (!ids) co_return ids.error();
   std::vector<Found> out;
   std::vector<std::string> gone;

@@ -64,12 +64,13 @@ class TaskStore {
   explicit TaskStore(store::RedisClient& redis) : redis_(redis) {}
 
   Task<Status> create(ExportTask task);
-  // The task, after failing it if its lease ran out (the `failed` flag says so).
+  // The task, after failing it if its lease ran out (`failed_now` says so; the caller removes
+  // its temporary file). `fail_abandoned` false: only reads (a dry run).
   struct Found {
     ExportTask task;
     bool failed_now = false;
   };
-  Task<Result<std::optional<Found>>> get(std::string id);
+  Task<Result<std::optional<Found>>> get(std::string id, bool fail_abandoned = true);
   // The newest `limit` tasks, each checked as get() does; ids whose task has expired leave the index.
   Task<Result<std::vector<Found>>> list(size_t limit);
 

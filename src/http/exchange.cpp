@@ -82,6 +82,8 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
 Task<beast::error_code> Exchange::start_sized(http::response<http::empty_body> header, uint64_t length) {
   started_ = true;
   chunked_ = false;
+  // HEAD: the header says how long the body would be, and no body follows.
+  head_only_ = request_.method() == http::verb::head;
   header.version(request_.version());
   header.keep_alive(reusable());
   header.set("X-Request-ID", request_id_);
@@ -115,7 +117,7 @@ Task<beast::error_code> Exchange::write_parts(std::array<asio::const_buffer, 3> 
 }
 
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
-  if (data.empty()) co_return beast::error_code{};
+  if (data.empty() || head_only_) co_return beast::error_code{};
   if (!chunked_) {
     std::array<asio::const_buffer, 3> raw{asio::const_buffer(data.data(), data.size()), asio::const_buffer(),
                                           asio::const_buffer()};

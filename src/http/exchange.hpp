@@ -95,6 +95,7 @@ class Exchange {
   bool started_ = false;
   bool complete_ = false;
   bool chunked_ = true;  // streams to HTTP/1.0 clients are sent raw, ended by closing
+  bool head_only_ = false;  // a sized body answering HEAD: nothing after the header
 };
 
 // Request ids in the Node.js service's format: 11 random base-36 characters.

@@ -62,6 +62,9 @@ TEST(ExportSpec, TheKeyHashNeedsSanitizeFalseExplicitly) {
   auto s = spec_of(R"({"fields":["id","keyHash"],"sanitize":false})");
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->sanitize);
+  // A configuration that does not sanitize by default is not enough for the hash.
+  EXPECT_NE(error_of(R"({"fields":["id","keyHash"]})", policy({"json"}, false)).find("sanitize"), std::string::npos);
+  EXPECT_TRUE(spec_of(R"({"fields":["id"]})", policy({"json"}, false)));
 }
 
 TEST(ExportSpec, UsageAddsItsColumnsAndPeriodsAreBuckets) {

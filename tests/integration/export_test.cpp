@@ -265,11 +265,44 @@ TEST_F(ExportTest, BadRequestsAndForeignPathsGetClearRefusals) {
   EXPECT_EQ(admin("DELETE", "/admin/exports/" + id).status, 404);
 }
 
+TEST_F(ExportTest, ARedisErrorFailsTheExportInsteadOfLeavingRowsOut) {
+  start();
+  auto k = make_key("usage stored wrongly");
+  // HGETALL on a string is a WRONGTYPE error reply: the export must fail, not count zero.
+  redis.cli({"SET", usage::all_time_key(usage::Subject::Key, k.id), "not a hash"});
+  std::string id = start_export(R"({"format":"csv","usage":{"totals":true}})");
+  auto t = finished(id);
+  EXPECT_EQ(t.at("state").as_string(), "failed") << json::serialize(t);
+  EXPECT_NE(std::string(t.at("error").as_string()).find("WRONGTYPE"), std::string::npos) << json::serialize(t);
+  EXPECT_EQ(run_command({"ls", "-A", export_dir()}).out, "");
+  // Without usage the same key exports.
+  EXPECT_EQ(finished(start_export(R"({"format":"csv"})")).at("state").as_string(), "done");
+}
+
+TEST_F(ExportTest, HeadOfADownloadIsItsHeaderAlone) {
+  start();
+  make_key("head");
+  std::string id = start_export(R"({"format":"json"})");
+  auto t = finished(id);
+  ASSERT_EQ(t.at("state").as_string(), "done");
+  std::string auth = "Authorization: Bearer " + admin_token() + "\r\n";
+  std::string both = "HEAD /admin/exports/" + id + "/download HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n" +
+                     "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string out = raw_exchange(relay->port(), both);
+  EXPECT_NE(out.find("Content-Length: " + std::to_string(t.at("size").as_int64())), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"taskId\""), std::string::npos) << out;  // no body
+  auto second = out.find("\r\n\r\nHTTP/1.1 ");
+  ASSERT_NE(second, std::string::npos) << out;  // the next answer follows the header at once
+  EXPECT_NE(out.find("\"status\""), std::string::npos);
+}
+
 TEST_F(ExportTest, SettingsChangeWhatTheExportDoes) {
   start("[apiExport]\nbatchSize = 7\nsanitizeData = false\noutputDir = \"custom/out\"\n");
   std::vector<MadeKey> made;
   for (int i = 0; i < 20; ++i) made.push_back(make_key(fmt::format("k{}", i)));
-  std::string id = start_export(R"({"format":"json","fields":["id","keyHash"]})");
+  auto hash_unasked = admin("POST", "/admin/api-keys/export", R"({"fields":["id","keyHash"]})");
+  EXPECT_EQ(hash_unasked.status, 400) << hash_unasked.body;  // the hash needs "sanitize": false in the request
+  std::string id = start_export(R"({"format":"json","fields":["id","name"]})");
   auto t = finished(id);
   ASSERT_EQ(t.at("state").as_string(), "done") << json::serialize(t);
   EXPECT_EQ(t.at("progress").as_object().at("batches").as_int64(), 3);  // 20 keys, 7 a batch
@@ -325,12 +358,25 @@ TEST_F(ExportTest, CleanupRemovesExactlyTheExpiredFilesAndTheirTasks) {
   std::ofstream(other) << "mine";
   age(old_file, std::chrono::hours(3));
   age(other, std::chrono::hours(30));
+  // A finished file whose task is gone: no one can serve or expire it, so it goes, whatever its age.
+  std::string orphan_id = start_export(R"({"format":"csv"})");
+  ASSERT_EQ(finished(orphan_id).at("state").as_string(), "done");
+  redis.cli({"DEL", "export:task:" + orphan_id});
+  std::string orphan = export_dir() + "/keys-" + orphan_id + ".csv";
+  // A task left running by a dead instance (its lease long over) with its temporary file.
+  std::string dead_id = crypto::uuid_v4();
+  redis.cli({"HSET", "export:task:" + dead_id, "id", dead_id, "state", "running", "format", "csv", "leaseUntil", "1000"});
+  std::string dead_temp = export_dir() + "/.keys-" + dead_id + ".csv.tmp";
+  std::ofstream(dead_temp) << "half";
 
   auto dry = relay->cli({"export", "cleanup", "--dry-run", "--json"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_EQ(json::parse(dry.out).as_object().at("removed").as_array().size(), 2u) << dry.out;
+  EXPECT_EQ(json::parse(dry.out).as_object().at("removed").as_array().size(), 4u) << dry.out;
   EXPECT_TRUE(std::ifstream(old_file).good());
   EXPECT_TRUE(std::ifstream(stray).good());
+  EXPECT_TRUE(std::ifstream(orphan).good());
+  EXPECT_TRUE(std::ifstream(dead_temp).good());
+  EXPECT_EQ(redis.cli({"HGET", "export:task:" + dead_id, "state"}), "running");  // a dry run changes nothing
 
   auto kept_at_four = relay->cli({"export", "cleanup", "--max-age", "4", "--json"});
   EXPECT_EQ(json::parse(kept_at_four.out).as_object().at("expiredTasks").as_array().size(), 0u) << kept_at_four.out;
@@ -340,6 +386,9 @@ TEST_F(ExportTest, CleanupRemovesExactlyTheExpiredFilesAndTheirTasks) {
   ASSERT_EQ(done.exit_code, 0) << done.err;
   EXPECT_FALSE(std::ifstream(old_file).good());
   EXPECT_FALSE(std::ifstream(stray).good());
+  EXPECT_FALSE(std::ifstream(orphan).good());
+  EXPECT_FALSE(std::ifstream(dead_temp).good());
+  EXPECT_EQ(redis.cli({"HGET", "export:task:" + dead_id, "state"}), "failed");
   EXPECT_TRUE(std::ifstream(fresh_file).good());
   EXPECT_TRUE(std::ifstream(other).good());
   EXPECT_EQ(task(old_id).at("state").as_string(), "expired");
