@@ -35,25 +35,6 @@ std::optional<http_server::Response> refusal(const kx::ExportService* s) {
   return std::nullopt;
 }
 
-int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-kx::ExportTask new_task(const kx::ExportSpec& spec, const std::string& who, const std::string& instance) {
-  kx::ExportTask t;
-  t.id = crypto::uuid_v4();
-  t.state = "queued";
-  t.format = kx::format_name(spec.format);
-  t.spec = json::serialize(kx::spec_json(spec));
-  t.sanitized = spec.sanitize;
-  t.requested_by = who;
-  t.instance = instance;
-  t.created_at = iso8601_utc();
-  t.created_ms = epoch_ms();
-  return t;
-}
-
 // The task, or nullopt after answering 404 (or 503). A task found abandoned loses its
 // temporary file here, if it was written on this instance's disk.
 Task<std::optional<kx::ExportTask>> find_task(Exchange& ex, const AdminDeps& d, const std::string& id) {
@@ -88,7 +69,7 @@ Task<void> start_export(Exchange& ex, const SessionClaims& who, AdminDepsPtr d) 
     co_return co_await ex.send(admin_error(http::status::too_many_requests, "Too many exports",
                                            fmt::format("this instance has {} exports queued or running; try again later",
                                                        kx::kMaxQueuedExports)));
-  auto task = new_task(*spec, who.username, d->exports->instance());
+  auto task = kx::new_task(*spec, who.username, d->exports->instance());
   kx::TaskStore tasks(d->redis_for(ex));
   if (auto made = co_await tasks.create(task); !made)
     co_return co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", made.error().message));

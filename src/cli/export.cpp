@@ -44,27 +44,8 @@ std::string cli_user() {
   return std::string("cli:") + (pw && pw->pw_name ? pw->pw_name : std::to_string(::geteuid()));
 }
 
-int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 kx::SpecPolicy policy_of(const config::Config& cfg) {
   return kx::SpecPolicy{cfg.apiExport.supportedFormats, cfg.apiExport.sanitizeData};
-}
-
-kx::ExportTask cli_task(const kx::ExportSpec& spec, const std::string& who) {
-  kx::ExportTask t;
-  t.id = crypto::uuid_v4();
-  t.state = "queued";
-  t.format = kx::format_name(spec.format);
-  t.spec = json::serialize(kx::spec_json(spec));
-  t.sanitized = spec.sanitize;
-  t.requested_by = who;
-  t.instance = "cli@" + host_name();
-  t.created_at = iso8601_utc();
-  t.created_ms = epoch_ms();
-  return t;
 }
 
 // ---- progress ----
@@ -180,7 +161,7 @@ Task<Result<kx::ExportTask>> run_here(store::RedisClient& redis, const config::C
                                       std::string who, std::function<void(const kx::ExportTask&)> progress) {
   auto dir = kx::prepare_output_dir(cfg.apiExport.outputDir);
   if (!dir) co_return dir.error();
-  auto task = cli_task(spec, who);
+  auto task = kx::new_task(spec, who, "cli@" + host_name());
   kx::TaskStore tasks(redis);
   if (auto made = co_await tasks.create(task); !made) co_return made.error();
   kx::RunOptions options;

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "core/crypto.hpp"
 #include "core/logging.hpp"
 #include "core/time.hpp"
 #include "store/redis_script.hpp"
@@ -130,6 +131,21 @@ HashRecord abandoned_fields() { return HashRecord{{"error", abandoned_reason()},
 }  // namespace
 
 std::string task_key(const std::string& id) { return "export:task:" + id; }
+
+ExportTask new_task(const ExportSpec& spec, const std::string& who, const std::string& instance) {
+  ExportTask t;
+  t.id = crypto::uuid_v4();
+  t.state = "queued";
+  t.format = format_name(spec.format);
+  t.spec = json::serialize(spec_json(spec));
+  t.sanitized = spec.sanitize;
+  t.requested_by = who;
+  t.instance = instance;
+  t.created_at = iso8601_utc();
+  t.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+  return t;
+}
 
 std::string abandoned_reason() {
   return "the instance running this export stopped (its lease ran out before the export ended)";

@@ -15,6 +15,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/result.hpp"
+#include "export/spec.hpp"
 #include "store/hash_record.hpp"
 #include "store/redis_client.hpp"
 
@@ -48,6 +49,9 @@ struct ExportTask {
 
   bool live() const { return state == "queued" || state == "running"; }
 };
+
+// A queued task for `spec`, asked by `who`, to run on `instance`.
+ExportTask new_task(const ExportSpec& spec, const std::string& who, const std::string& instance);
 
 store::HashRecord to_hash(const ExportTask& t);
 ExportTask task_of(const store::HashRecord& r);
