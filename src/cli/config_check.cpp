@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "core/logging.hpp"
 #include "core/secret.hpp"
+#include "export/files.hpp"
 
 namespace crs::cli {
 namespace json = boost::json;
@@ -26,6 +27,13 @@ json::value to_json(const config::Value& v) {
         }
       },
       v);
+}
+
+// What the relay will say of apiExport.outputDir when it starts (exports refused), or "".
+std::string export_dir_problem(const config::Config& cfg) {
+  if (!cfg.apiExport.enabled) return {};
+  auto s = key_export::check_output_dir(cfg.apiExport.outputDir);
+  return s ? std::string() : s.error().message + " (API key export will be refused until it is fixed)";
 }
 
 int config_check(const GlobalOptions& options) {
@@ -56,7 +64,10 @@ int config_check(const GlobalOptions& options) {
     }
     json::array errors;
     for (const auto& e : loaded.errors) errors.emplace_back(e);
+    json::array warnings;
+    if (auto dir = export_dir_problem(cfg); !dir.empty()) warnings.emplace_back(dir);
     json::object out{{"valid", loaded.ok()},
+                     {"warnings", std::move(warnings)},
                      {"configFile", loaded.config_path.empty() ? json::value(nullptr) : json::value(loaded.config_path)},
                      {"errors", std::move(errors)},
                      {"keys", std::move(keys)}};
@@ -78,6 +89,7 @@ int config_check(const GlobalOptions& options) {
                              where);
   }
   std::cout << "\n";
+  if (auto dir = export_dir_problem(cfg); !dir.empty()) std::cerr << "warning: " << dir << "\n";
   if (loaded.ok()) {
     std::cout << "OK: the configuration is valid.\n";
     return 0;

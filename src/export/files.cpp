@@ -52,16 +52,18 @@ void fsync_dir(const std::string& dir) {
 
 }  // namespace
 
-Result<std::string> prepare_output_dir(const std::string& path) {
+namespace {
+
+Result<std::filesystem::path> absolute_dir(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::absolute(path, ec).lexically_normal();
-  if (p.has_filename() == false) p = p.parent_path();  // "dir/" names the directory
   if (ec) return Error{fmt::format("apiExport.outputDir {}: {}", path, ec.message())};
-  if (!fs::exists(p, ec)) {
-    fs::create_directories(p.parent_path(), ec);
-    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
-      return Error{fmt::format("apiExport.outputDir {}: cannot create it: {}", p.string(), errno_text())};
-  }
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" names the directory
+  return p;
+}
+
+// An existing directory: the process user's alone.
+Status check_existing(const fs::path& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return Error{fmt::format("apiExport.outputDir {}: {}", p.string(), errno_text())};
   if (!S_ISDIR(st.st_mode)) return Error{fmt::format("apiExport.outputDir {} is not a directory", p.string())};
@@ -73,7 +75,30 @@ Result<std::string> prepare_output_dir(const std::string& path) {
     return Error{fmt::format("apiExport.outputDir {} has mode {:04o}: its group or others may enter it. Run chmod 700 {} "
                              "(exports hold every key's details)",
                              p.string(), st.st_mode & 07777, p.string())};
-  return p.string();
+  return Ok{};
+}
+
+}  // namespace
+
+Result<std::string> prepare_output_dir(const std::string& path) {
+  auto p = absolute_dir(path);
+  if (!p) return p.error();
+  std::error_code ec;
+  if (!fs::exists(*p, ec)) {
+    fs::create_directories(p->parent_path(), ec);
+    if (::mkdir(p->c_str(), 0700) != 0 && errno != EEXIST)
+      return Error{fmt::format("apiExport.outputDir {}: cannot create it: {}", p->string(), errno_text())};
+  }
+  if (auto s = check_existing(*p); !s) return s.error();
+  return p->string();
+}
+
+Status check_output_dir(const std::string& path) {
+  auto p = absolute_dir(path);
+  if (!p) return p.error();
+  std::error_code ec;
+  if (!fs::exists(*p, ec)) return Ok{};  // made 0700 at the first start
+  return check_existing(*p);
 }
 
 std::string final_name(std::string_view task_id, Format format) {

@@ -18,6 +18,8 @@ namespace crs::key_export {
 // Creates `path` (0700) if it is missing; refuses a directory that is not the process user's
 // or that its group or others may enter. Returns the absolute path.
 Result<std::string> prepare_output_dir(const std::string& path);
+// The same judgement without creating anything (`crs config check`): a missing directory is fine.
+Status check_output_dir(const std::string& path);
 
 std::string final_name(std::string_view task_id, Format format);  // "keys-<id>.<ext>"
 std::string temp_name(std::string_view task_id, Format format);   // ".keys-<id>.<ext>.tmp"

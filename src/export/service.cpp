@@ -1,5 +1,6 @@
 #include "export/service.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <future>
@@ -62,7 +63,11 @@ void ExportService::start() {
   redis_.start();
   asio::co_spawn(context_, renew_leases(), asio::detached);
   if (config_.autoCleanup.enabled) asio::co_spawn(context_, cleanup_loop(), asio::detached);
-  thread_ = std::thread([this] { context_.run(); });
+  thread_ = std::thread([this] {
+    // Below the I/O threads, like the usage aggregator: a waking I/O thread preempts an export.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    context_.run();
+  });
 }
 
 void ExportService::stop() {

@@ -329,6 +329,9 @@ TEST_F(ExportTest, AnOutputDirectoryOthersCanEnterIsRefused) {
   EXPECT_NE(r.body.find("mode 0755"), std::string::npos) << r.body;
   EXPECT_NE(relay->log().find("chmod 700"), std::string::npos);
   EXPECT_NE(relay->cli({"export", "run", "--out", dir.file("x.csv")}).err.find("mode 0755"), std::string::npos);
+  auto check = relay->cli({"config", "check"});
+  EXPECT_EQ(check.exit_code, 0);  // the relay serves; only exports are refused
+  EXPECT_NE(check.err.find("warning: apiExport.outputDir"), std::string::npos) << check.err;
 
   ASSERT_EQ(::mkdir(dir.file("foreign").c_str(), 0700), 0);
   ASSERT_EQ(::chown(dir.file("foreign").c_str(), 65534, 65534), 0);
