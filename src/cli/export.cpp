@@ -468,15 +468,15 @@ Task<int> export_cleanup(store::RedisClient& redis, const config::Config& cfg, i
 }
 
 void add_cleanup(CLI::App& parent, Context& ctx) {
-  auto max_age = std::make_shared<int>(0);
+  auto max_age = std::make_shared<int>(-1);
   auto dry_run = std::make_shared<bool>(false);
   auto* cleanup = parent.add_subcommand("cleanup", "Remove export files older than --max-age hours (and stray temporary files)");
-  cleanup->add_option("--max-age", *max_age, "Hours (default: apiExport.autoCleanup.maxAgeHours)")
+  cleanup->add_option("--max-age", *max_age, "Hours (default: apiExport.autoCleanup.maxAgeHours; 0: every finished file)")
       ->check(CLI::Range(0, 87600));
   cleanup->add_flag("--dry-run", *dry_run, "Only say what would be removed");
   cleanup->callback([&ctx, max_age, dry_run] {
     ctx.exit_code = with_redis(ctx.global, false, [&ctx, max_age, dry_run](store::RedisClient& redis, const config::Config& cfg) {
-      int hours = *max_age > 0 ? *max_age : cfg.apiExport.autoCleanup.maxAgeHours;
+      int hours = *max_age >= 0 ? *max_age : cfg.apiExport.autoCleanup.maxAgeHours;
       return export_cleanup(redis, cfg, hours, *dry_run, ctx.global);
     });
   });

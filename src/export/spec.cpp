@@ -174,9 +174,25 @@ bool is_field(const std::string& name) {
 
 // `asked_unsanitized`: the request itself says "sanitize": false (a configured default is not
 // enough for the key hash).
+// "a,b" as a list: what a query string or a shell gives.
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> parse_fields(const json::value& v, const UsageRequest& usage, bool asked_unsanitized) {
   if (v.is_null()) return default_fields(usage);
-  auto names = string_list(v, "fields", field_catalogue().size());
+  auto names = v.is_string() ? Result<std::vector<std::string>>(split_commas(std::string(v.as_string())))
+                             : string_list(v, "fields", field_catalogue().size());
   if (!names) return names.error();
   if (names->empty()) return Error{"fields: name at least one field, or leave fields out for the default set"};
   std::set<std::string> seen;
@@ -195,6 +211,7 @@ Result<Format> read_format(const json::object& body, const SpecPolicy& policy) {
   auto it = body.find("format");
   if (it == body.end() || it->value().is_null()) return Format::Json;
   auto name = it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto format = parse_format(name);
   bool supported = std::find(policy.supported_formats.begin(), policy.supported_formats.end(), name) !=
                    policy.supported_formats.end();

@@ -57,6 +57,13 @@ TEST(ExportSpec, RefusesWhatItDoesNotKnowNamingIt) {
   EXPECT_NE(error_of(R"({"fields":["periodCost"]})").find("needs usage.period"), std::string::npos);
 }
 
+TEST(ExportSpec, FieldsMayBeACommaListAndFormatsAnyCase) {
+  auto s = spec_of(R"({"format":"CSV","fields":"id, name,totalCost"})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->format, Format::Csv);
+  EXPECT_EQ(s->fields, (std::vector<std::string>{"id", "name", "totalCost"}));
+}
+
 TEST(ExportSpec, TheKeyHashNeedsSanitizeFalseExplicitly) {
   EXPECT_NE(error_of(R"({"fields":["id","keyHash"]})").find("sanitize"), std::string::npos);
   auto s = spec_of(R"({"fields":["id","keyHash"],"sanitize":false})");

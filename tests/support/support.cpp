@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -41,18 +42,41 @@ void TempDir::write(const std::string& name, const std::string& content) const {
   std::ofstream(file(name)) << content;
 }
 
-int free_port() {
+namespace {
+
+// The lowest port the kernel hands out to outgoing connections (ip_local_port_range).
+int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+bool bindable(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+// A random free port below the ephemeral range: a port the kernel picked for us could be
+// given again to any outgoing connection (every HTTP request of a test makes one) before the
+// process under test binds it. Parallel tests pick among thousands, and check it is free.
+int free_port() {
+  static thread_local std::mt19937 rng{std::random_device{}() ^ static_cast<unsigned>(getpid())};
+  int high = std::max(ephemeral_low() - 1, 11000);
+  std::uniform_int_distribution<int> pick(10000, high);
+  for (int i = 0; i < 1000; ++i) {
+    int port = pick(rng);
+    if (bindable(port)) return port;
+  }
+  return 0;
 }
 
 std::string read_file(const std::string& path) {
@@ -309,6 +333,7 @@ RelayProcess::RelayProcess(const TempDir& dir, std::vector<std::string> env)
       redis_port_ = std::stoi(kv.substr(20));
     }
   }
+  ports_given_ = has_port || has_redis_port;
   if (!has_port) env_.push_back("PORT=" + std::to_string(port_));
   if (!has_redis_port) env_.push_back("REDIS_EMBEDDED_PORT=" + std::to_string(redis_port_));
   env_.push_back("HOST=127.0.0.1");
@@ -320,6 +345,22 @@ RelayProcess::~RelayProcess() {
 }
 
 bool RelayProcess::start(bool wait_healthy) {
+  // A port taken between choosing it and binding it (by a test running beside this one): the
+  // relay says so and exits; it gets other ports, twice at most.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (start_once(wait_healthy)) return true;
+    if (!process_->poll() || log().find("Address already in use") == std::string::npos || ports_given_) return false;
+    port_ = free_port();
+    redis_port_ = free_port();
+    for (auto& kv : env_) {
+      if (kv.starts_with("PORT=")) kv = "PORT=" + std::to_string(port_);
+      if (kv.starts_with("REDIS_EMBEDDED_PORT=")) kv = "REDIS_EMBEDDED_PORT=" + std::to_string(redis_port_);
+    }
+  }
+  return false;
+}
+
+bool RelayProcess::start_once(bool wait_healthy) {
   SpawnOptions o;
   o.argv = {crs_binary(), "serve"};
   o.env = env_;

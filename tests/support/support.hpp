@@ -140,8 +140,11 @@ class RelayProcess {
  private:
   const TempDir& dir_;
   std::vector<std::string> env_;
+  bool start_once(bool wait_healthy);
+
   int port_;
   int redis_port_;
+  bool ports_given_ = false;  // the test chose a port itself: never replaced
   std::optional<Subprocess> process_;
 };
 

@@ -1,0 +1,129 @@
+#include "store/query.hpp"
+
+#include <memory>
+
+namespace crs::store {
+
+namespace {
+
+size_t payload_bytes(const RedisReply& r) {
+  size_t n = r.str.size();
+  for (const auto& e : r.elements) n += payload_bytes(e);
+  return n;
+}
+
+// The pipelines of one query: each writes its replies in place; the query waits on `done`,
+// whose expiry is the deadline, and the last pipeline to finish cancels it.
+struct Fanout {
+  Fanout(asio::any_io_executor ex, size_t n) : replies(n), done(ex) {}
+  std::vector<RedisReply> replies;
+  std::optional<std::string> failure;
+  size_t next = 0;       // first command not yet sent
+  size_t in_flight = 0;
+  size_t round_trips = 0;
+  bool finished = false;
+  asio::steady_timer done;
+};
+
+std::vector<RedisCommand> slice(const std::vector<RedisCommand>& all, size_t from, size_t to) {
+  return std::vector<RedisCommand>(all.begin() + static_cast<std::ptrdiff_t>(from),
+                                   all.begin() + static_cast<std::ptrdiff_t>(to));
+}
+
+// Sends pipelines while there is room and commands left; each one, when its replies are in,
+// sends the next. The shared state outlives a caller that stopped waiting (the deadline).
+void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
+          size_t size, size_t concurrency);
+
+Task<void> one_pipeline(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all,
+                        std::shared_ptr<Fanout> f, size_t from, size_t to, size_t size, size_t concurrency) {
+  auto got = co_await redis.pipeline(slice(*all, from, to));
+  --f->in_flight;
+  if (f->finished) co_return;
+  if (!got) {
+    f->failure = got.error().message;
+  } else {
+    for (size_t i = 0; i < got->size() && from + i < f->replies.size(); ++i) f->replies[from + i] = std::move((*got)[i]);
+  }
+  if (f->failure || (f->next >= all->size() && f->in_flight == 0)) {
+    f->finished = true;
+    f->done.cancel();
+    co_return;
+  }
+  pump(redis, all, f, size, concurrency);
+}
+
+void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
+          size_t size, size_t concurrency) {
+  while (f->next < all->size() && f->in_flight < concurrency) {
+    size_t from = f->next, to = std::min(all->size(), from + size);
+    f->next = to;
+    ++f->in_flight;
+    ++f->round_trips;
+    asio::co_spawn(f->done.get_executor(), one_pipeline(redis, all, f, from, to, size, concurrency), asio::detached);
+  }
+}
+
+void finish_profile(QueryProfile* profile, const std::vector<RedisReply>* replies, size_t commands, size_t trips,
+                    std::chrono::steady_clock::time_point began, bool timed_out) {
+  if (!profile) return;
+  profile->commands = commands;
+  profile->round_trips = trips;
+  profile->reply_bytes = 0;
+  if (replies)
+    for (const auto& r : *replies) profile->reply_bytes += payload_bytes(r);
+  profile->took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  profile->timed_out = timed_out;
+}
+
+Error timed_out(const QueryOptions& o) {
+  return Error{"query timed out after " + std::to_string(o.timeout.count()) + " ms (queryOptimizer.performance.queryTimeout)"};
+}
+
+// Without the optimizer: one command per round trip, in order.
+Task<Result<std::vector<RedisReply>>> one_by_one(RedisClient& redis, const std::vector<RedisCommand>& commands,
+                                                 const QueryOptions& options, QueryProfile* profile) {
+  auto began = std::chrono::steady_clock::now();
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (const auto& c : commands) {
+    if (std::chrono::steady_clock::now() - began > options.timeout) {
+      finish_profile(profile, &replies, commands.size(), replies.size(), began, true);
+      co_return timed_out(options);
+    }
+    auto r = co_await redis.command(c);
+    if (!r) {
+      finish_profile(profile, &replies, commands.size(), replies.size() + 1, began, false);
+      co_return r.error();
+    }
+    replies.push_back(std::move(*r));
+  }
+  finish_profile(profile, &replies, commands.size(), commands.size(), began, false);
+  co_return replies;
+}
+
+}  // namespace
+
+Task<Result<std::vector<RedisReply>>> run_query(RedisClient& redis, std::vector<RedisCommand> commands,
+                                                QueryOptions options, QueryProfile* profile) {
+  if (!options.optimize) co_return co_await one_by_one(redis, commands, options, profile);
+  auto began = std::chrono::steady_clock::now();
+  if (commands.empty()) {
+    finish_profile(profile, nullptr, 0, 0, began, false);
+    co_return std::vector<RedisReply>{};
+  }
+  auto executor = co_await asio::this_coro::executor;
+  auto all = std::make_shared<const std::vector<RedisCommand>>(std::move(commands));
+  auto f = std::make_shared<Fanout>(executor, all->size());
+  f->done.expires_after(options.timeout);
+  pump(redis, all, f, std::max<size_t>(1, options.pipeline_size), std::max<size_t>(1, options.max_concurrency));
+  co_await f->done.async_wait(use_nothrow);
+  bool late = !f->finished;
+  f->finished = true;  // pipelines still in flight drop their replies
+  finish_profile(profile, &f->replies, all->size(), f->round_trips, began, late);
+  if (late) co_return timed_out(options);
+  if (f->failure) co_return Error{*f->failure};
+  co_return std::move(f->replies);
+}
+
+}  // namespace crs::store

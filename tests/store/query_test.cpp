@@ -1,0 +1,104 @@
+// run_query against a real redis-server: the same replies with and without the optimizer, in
+// pipelines of the asked size, and a deadline that holds.
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "store/query.hpp"
+#include "store/redis_codec.hpp"
+#include "store/redis_options.hpp"
+#include "support/support.hpp"
+
+namespace crs::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class T>
+T run(asio::io_context& ctx, Task<T> task, std::chrono::milliseconds timeout = 20s) {
+  auto future = asio::co_spawn(ctx, std::move(task), asio::use_future);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (future.wait_for(0s) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("task did not finish in time");
+    ctx.run_one_for(50ms);
+  }
+  return future.get();
+}
+
+Task<Result<std::vector<RedisReply>>> query(RedisClient& c, std::vector<RedisCommand> cmds, QueryOptions o,
+                                            QueryProfile* p) {
+  co_return co_await run_query(c, std::move(cmds), o, p);
+}
+
+struct QueryTest : ::testing::Test {
+  test::TempDir dir;
+  test::RedisServer server{dir.file("redis")};
+  asio::io_context ctx;
+  std::unique_ptr<RedisClient> client;
+
+  void SetUp() override {
+    ASSERT_TRUE(server.start());
+    RedisOptions o;
+    o.port = server.port();
+    client = std::make_unique<RedisClient>(ctx.get_executor(), o);
+    client->start();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!client->connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
+    ASSERT_TRUE(client->connected());
+  }
+};
+
+std::vector<RedisCommand> reads(int n) {
+  std::vector<RedisCommand> cmds;
+  for (int i = 0; i < n; ++i) cmds.push_back(make_command("HGETALL", "h:" + std::to_string(i)));
+  cmds.push_back(make_command("INCR", "h:0"));  // a WRONGTYPE error reply, kept in its place
+  return cmds;
+}
+
+TEST_F(QueryTest, PipelinedAndOneByOneGiveTheSameReplies) {
+  std::vector<RedisCommand> writes;
+  for (int i = 0; i < 1000; ++i) writes.push_back(make_command("HSET", "h:" + std::to_string(i), "n", std::to_string(i)));
+  QueryOptions fast{true, 50, 4, 10s};
+  ASSERT_TRUE(run(ctx, query(*client, writes, fast, nullptr)));
+
+  QueryProfile piped, single;
+  auto a = run(ctx, query(*client, reads(1000), fast, &piped));
+  QueryOptions slow = fast;
+  slow.optimize = false;
+  auto b = run(ctx, query(*client, reads(1000), slow, &single));
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->size(), 1001u);
+  ASSERT_EQ(b->size(), 1001u);
+  for (size_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ((*a)[i].elements.size(), 2u) << i;
+    EXPECT_EQ((*a)[i].elements[1].str, std::to_string(i));
+    EXPECT_EQ((*b)[i].elements[1].str, std::to_string(i));
+  }
+  EXPECT_TRUE(a->back().is_error());
+  EXPECT_TRUE(b->back().is_error());
+  EXPECT_EQ(piped.round_trips, 21u);  // ceil(1001 / 50)
+  EXPECT_EQ(single.round_trips, 1001u);
+  EXPECT_EQ(piped.commands, 1001u);
+  EXPECT_EQ(piped.reply_bytes, single.reply_bytes);
+  EXPECT_GT(piped.reply_bytes, 0u);
+}
+
+TEST_F(QueryTest, APastDeadlineFailsClearly) {
+  QueryOptions o{true, 10, 2, 200ms};
+  QueryProfile p;
+  auto began = std::chrono::steady_clock::now();
+  // BLPOP on an empty list holds the connection for a second: longer than the deadline.
+  auto r = run(ctx, query(*client, {make_command("BLPOP", "nothing", "1")}, o, &p));
+  auto took = std::chrono::steady_clock::now() - began;
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("query timed out after 200 ms"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(p.timed_out);
+  EXPECT_LT(took, 900ms);
+  // The connection serves the next query once Redis answers the blocked one.
+  auto after = run(ctx, query(*client, {make_command("PING")}, QueryOptions{}, nullptr));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->at(0).str, "PONG");
+}
+
+}  // namespace
+}  // namespace crs::store
