@@ -148,7 +148,7 @@ ExportTask new_task(const ExportSpec& spec, const std::string& who, const std::s
 }
 
 std::string abandoned_reason() {
-  return "the instance running this export stopped (its lease ran out before the export ended)";
+  return "the instance running this export stopped or lost Redis (its lease ran out before the export ended)";
 }
 
 HashRecord to_hash(const ExportTask& t) {
