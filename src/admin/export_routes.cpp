@@ -2,15 +2,12 @@
 // lists, shows, downloads and deletes them. The work and the files are the ExportService's
 // (export/service.hpp); every answer here reads the task from Redis, so any instance can show
 // any task, and a task whose instance died is failed by the first reader (its lease).
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "admin/admin_http.hpp"
-#include "core/crypto.hpp"
-#include "core/time.hpp"
 #include "export/files.hpp"
 #include "export/service.hpp"
 #include "export/task_store.hpp"

@@ -78,7 +78,6 @@ Task<Status> clean_temporary(TaskStore& tasks, const std::string& dir, const Dir
                              CleanupReport& report) {
   auto found = co_await tasks.get(e.parsed.task_id, !dry_run);
   if (!found) co_return found.error();
-  if (*found && (*found)->failed_now) report.failed.push_back(e.parsed.task_id);
   if (still_running(*found, dry_run, now_ms())) {
     ++report.kept;
     co_return Ok{};

@@ -14,7 +14,6 @@ namespace crs::key_export {
 struct CleanupReport {
   std::vector<std::string> removed;      // files (final and temporary) removed, or that would be
   std::vector<std::string> expired;      // tasks marked expired
-  std::vector<std::string> failed;       // live tasks found abandoned and failed on the way
   int64_t kept = 0;                      // export files left in place
 };
 

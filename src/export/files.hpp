@@ -48,7 +48,6 @@ class ExportFile {
 
   Status open(const std::string& dir, std::string_view task_id, Format format);
   Status write(std::string_view data);
-  uint64_t size() const { return size_; }
   // Flushes, fsyncs, renames into place (0600) and fsyncs the directory.
   Result<WrittenFile> commit();
   void discard();

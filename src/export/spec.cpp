@@ -247,6 +247,11 @@ json::object filters_json(const Filters& f) {
   return o;
 }
 
+// The all-time usage fields (total*), not the limits that share the prefix.
+bool is_usage_total(const std::string& name) {
+  return name.starts_with("total") && name != "totalTokenLimit" && name != "totalCostLimit";
+}
+
 }  // namespace
 
 bool TimeRange::contains(const std::string& iso) const {
@@ -284,7 +289,7 @@ const char* content_type(Format f) {
 
 bool ExportSpec::needs_totals() const {
   if (filters.has_usage) return true;
-  return std::any_of(fields.begin(), fields.end(), [](const std::string& f) { return f.starts_with("total") && f != "totalTokenLimit" && f != "totalCostLimit"; });
+  return std::any_of(fields.begin(), fields.end(), is_usage_total);
 }
 
 bool ExportSpec::needs_period() const {
@@ -395,7 +400,7 @@ std::vector<std::string> default_fields(const UsageRequest& usage) {
                                "expiresAt", "claudeAccountId"};
   for (const auto& f : field_catalogue()) {
     std::string name = f.name;
-    bool total = name.starts_with("total") && name != "totalTokenLimit" && name != "totalCostLimit";
+    bool total = is_usage_total(name);
     if ((usage.totals && total) || (usage.period != Period::None && name.starts_with("period"))) out.push_back(name);
   }
   return out;

@@ -28,7 +28,6 @@ inline constexpr int64_t kEndedTaskKeepSeconds = 7 * 86400;  // failed, cancelle
 std::string task_key(const std::string& id);
 inline constexpr const char* kTaskIndex = "export:tasks";
 inline constexpr const char* kCleanupLock = "export:cleanup:lock";
-inline constexpr const char* kCleanupRuns = "export:cleanup:last";  // hash: at, next, removed...
 
 struct ExportTask {
   std::string id;

@@ -77,7 +77,7 @@ void finish_profile(QueryProfile* profile, const std::vector<RedisReply>* replie
 }
 
 Error timed_out(const QueryOptions& o) {
-  return Error{"query timed out after " + std::to_string(o.timeout.count()) + " ms (queryOptimizer.performance.queryTimeout)"};
+  return Error{"query timed out after " + std::to_string(o.timeout.count()) + " ms"};
 }
 
 // Without the optimizer: one command per round trip, in order.

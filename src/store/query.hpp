@@ -14,7 +14,7 @@
 namespace crs::store {
 
 struct QueryOptions {
-  bool optimize = true;                       // queryOptimizer.enabled
+  bool optimize = true;                       // false: one command per round trip
   size_t pipeline_size = 50;                  // commands per round trip
   size_t max_concurrency = 10;                // pipelines in flight at once
   std::chrono::milliseconds timeout{30000};   // the whole query; past it: "query timed out"

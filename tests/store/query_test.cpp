@@ -7,23 +7,14 @@
 #include "store/query.hpp"
 #include "store/redis_codec.hpp"
 #include "store/redis_options.hpp"
+#include "support/run_task.hpp"
 #include "support/support.hpp"
 
 namespace crs::store {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <class T>
-T run(asio::io_context& ctx, Task<T> task, std::chrono::milliseconds timeout = 20s) {
-  auto future = asio::co_spawn(ctx, std::move(task), asio::use_future);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (future.wait_for(0s) != std::future_status::ready) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("task did not finish in time");
-    ctx.run_one_for(50ms);
-  }
-  return future.get();
-}
+using test::run_task;
 
 Task<Result<std::vector<RedisReply>>> query(RedisClient& c, std::vector<RedisCommand> cmds, QueryOptions o,
                                             QueryProfile* p) {
@@ -42,9 +33,7 @@ struct QueryTest : ::testing::Test {
     o.port = server.port();
     client = std::make_unique<RedisClient>(ctx.get_executor(), o);
     client->start();
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!client->connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
-    ASSERT_TRUE(client->connected());
+    ASSERT_TRUE(test::wait_connected(ctx, *client));
   }
 };
 
@@ -59,13 +48,13 @@ TEST_F(QueryTest, PipelinedAndOneByOneGiveTheSameReplies) {
   std::vector<RedisCommand> writes;
   for (int i = 0; i < 1000; ++i) writes.push_back(make_command("HSET", "h:" + std::to_string(i), "n", std::to_string(i)));
   QueryOptions fast{true, 50, 4, 10s};
-  ASSERT_TRUE(run(ctx, query(*client, writes, fast, nullptr)));
+  ASSERT_TRUE(run_task(ctx, query(*client, writes, fast, nullptr)));
 
   QueryProfile piped, single;
-  auto a = run(ctx, query(*client, reads(1000), fast, &piped));
+  auto a = run_task(ctx, query(*client, reads(1000), fast, &piped));
   QueryOptions slow = fast;
   slow.optimize = false;
-  auto b = run(ctx, query(*client, reads(1000), slow, &single));
+  auto b = run_task(ctx, query(*client, reads(1000), slow, &single));
   ASSERT_TRUE(a && b);
   ASSERT_EQ(a->size(), 1001u);
   ASSERT_EQ(b->size(), 1001u);
@@ -88,14 +77,14 @@ TEST_F(QueryTest, APastDeadlineFailsClearly) {
   QueryProfile p;
   auto began = std::chrono::steady_clock::now();
   // BLPOP on an empty list holds the connection for a second: longer than the deadline.
-  auto r = run(ctx, query(*client, {make_command("BLPOP", "nothing", "1")}, o, &p));
+  auto r = run_task(ctx, query(*client, {make_command("BLPOP", "nothing", "1")}, o, &p));
   auto took = std::chrono::steady_clock::now() - began;
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("query timed out after 200 ms"), std::string::npos) << r.error().message;
   EXPECT_TRUE(p.timed_out);
   EXPECT_LT(took, 900ms);
   // The connection serves the next query once Redis answers the blocked one.
-  auto after = run(ctx, query(*client, {make_command("PING")}, QueryOptions{}, nullptr));
+  auto after = run_task(ctx, query(*client, {make_command("PING")}, QueryOptions{}, nullptr));
   ASSERT_TRUE(after);
   EXPECT_EQ(after->at(0).str, "PONG");
 }

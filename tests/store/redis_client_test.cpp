@@ -5,6 +5,7 @@
 #include "store/redis_client.hpp"
 #include "store/redis_codec.hpp"
 #include "store/redis_options.hpp"
+#include "support/run_task.hpp"
 #include "support/support.hpp"
 
 namespace crs::store {
@@ -13,24 +14,8 @@ namespace {
 using namespace std::chrono_literals;
 using test::RedisServer;
 using test::TempDir;
-
-// Runs `task` on `ctx` (which also runs the client's connection) until it completes.
-template <class T>
-T run(asio::io_context& ctx, Task<T> task, std::chrono::milliseconds timeout = 15s) {
-  auto future = asio::co_spawn(ctx, std::move(task), asio::use_future);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (future.wait_for(0s) != std::future_status::ready) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("task did not finish in time");
-    ctx.run_one_for(50ms);
-  }
-  return future.get();
-}
-
-bool wait_connected(asio::io_context& ctx, RedisClient& client, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!client.connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
-  return client.connected();
-}
+using test::run_task;
+using test::wait_connected;
 
 RedisOptions options_for(int port) {
   RedisOptions o;
@@ -56,19 +41,19 @@ TEST_F(RedisFixture, CommandsAndErrorReplies) {
   RedisClient client(ctx.get_executor(), options_for(server.port()));
   client.start();
   ASSERT_TRUE(wait_connected(ctx, client));
-  auto set = run(ctx, cmd(client, {"SET", "greeting", "hello\r\nworld"}));
+  auto set = run_task(ctx, cmd(client, {"SET", "greeting", "hello\r\nworld"}));
   ASSERT_TRUE(set.ok()) << set.error().message;
   EXPECT_EQ(set->type, RedisReply::Type::Status);
-  auto get = run(ctx, cmd(client, {"GET", "greeting"}));
+  auto get = run_task(ctx, cmd(client, {"GET", "greeting"}));
   ASSERT_TRUE(get.ok());
   EXPECT_EQ(get->str, "hello\r\nworld");  // binary-safe
-  auto missing = run(ctx, cmd(client, {"GET", "nothing"}));
+  auto missing = run_task(ctx, cmd(client, {"GET", "nothing"}));
   EXPECT_TRUE(missing->is_nil());
-  auto err = run(ctx, cmd(client, {"INCR", "greeting"}));
+  auto err = run_task(ctx, cmd(client, {"INCR", "greeting"}));
   ASSERT_TRUE(err.ok());
   EXPECT_TRUE(err->is_error());
   EXPECT_NE(err->str.find("not an integer"), std::string::npos);
-  auto arr = run(ctx, cmd(client, {"MGET", "greeting", "nothing"}));
+  auto arr = run_task(ctx, cmd(client, {"MGET", "greeting", "nothing"}));
   ASSERT_TRUE(arr->is_array());
   ASSERT_EQ(arr->elements.size(), 2u);
   EXPECT_TRUE(arr->elements[1].is_nil());
@@ -80,7 +65,7 @@ TEST_F(RedisFixture, PipelineRepliesInOrder) {
   ASSERT_TRUE(wait_connected(ctx, client));
   std::vector<RedisCommand> cmds;
   for (int i = 0; i < 500; ++i) cmds.push_back({"INCRBY", "counter", std::to_string(i)});
-  auto replies = run(ctx, pipe(client, cmds));
+  auto replies = run_task(ctx, pipe(client, cmds));
   ASSERT_TRUE(replies.ok());
   ASSERT_EQ(replies->size(), 500u);
   int64_t expected = 0;
@@ -115,7 +100,7 @@ TEST_F(RedisFixture, TimeoutThenRecovers) {
   client.start();
   ASSERT_TRUE(wait_connected(ctx, client));
   auto start = std::chrono::steady_clock::now();
-  auto slow = run(ctx, cmd(client, {"DEBUG", "SLEEP", "1"}));
+  auto slow = run_task(ctx, cmd(client, {"DEBUG", "SLEEP", "1"}));
   auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(slow.ok());
   EXPECT_NE(slow.error().message.find("timed out"), std::string::npos);
@@ -126,7 +111,7 @@ TEST_F(RedisFixture, TimeoutThenRecovers) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (!ping.ok() && std::chrono::steady_clock::now() < deadline) {
     wait_connected(ctx, client, 1s);
-    ping = run(ctx, cmd(client, {"PING"}));
+    ping = run_task(ctx, cmd(client, {"PING"}));
   }
   ASSERT_TRUE(ping.ok()) << ping.error().message;
   EXPECT_EQ(ping->str, "PONG");
@@ -140,11 +125,11 @@ TEST_F(RedisFixture, ReconnectsAfterServerRestart) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (client.connected() && std::chrono::steady_clock::now() < deadline) ctx.run_one_for(20ms);
   EXPECT_FALSE(client.connected());
-  auto down = run(ctx, cmd(client, {"PING"}));
+  auto down = run_task(ctx, cmd(client, {"PING"}));
   EXPECT_FALSE(down.ok());  // fails fast while disconnected
   ASSERT_TRUE(server.start());
   ASSERT_TRUE(wait_connected(ctx, client));
-  EXPECT_TRUE(run(ctx, cmd(client, {"PING"})).ok());
+  EXPECT_TRUE(run_task(ctx, cmd(client, {"PING"})).ok());
   EXPECT_GE(client.reconnects(), 1u);
 }
 
@@ -159,7 +144,7 @@ TEST(RedisClientAuth, AuthAndSelect) {
   RedisClient client(ctx.get_executor(), o);
   client.start();
   ASSERT_TRUE(wait_connected(ctx, client));
-  ASSERT_TRUE(run(ctx, cmd(client, {"SET", "in-db-3", "yes"})).ok());
+  ASSERT_TRUE(run_task(ctx, cmd(client, {"SET", "in-db-3", "yes"})).ok());
   EXPECT_EQ(server.cli({"-n", "3", "GET", "in-db-3"}), "yes");
   EXPECT_EQ(server.cli({"-n", "0", "EXISTS", "in-db-3"}), "0");
 
@@ -174,7 +159,7 @@ TEST(RedisClientUnreachable, FailsFastAndNeverThrows) {
   RedisClient client(ctx.get_executor(), options_for(test::free_port()));
   client.start();
   EXPECT_FALSE(wait_connected(ctx, client, 300ms));
-  auto r = run(ctx, cmd(client, {"PING"}));
+  auto r = run_task(ctx, cmd(client, {"PING"}));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("not connected"), std::string::npos);
 }
