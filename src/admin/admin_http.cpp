@@ -5,6 +5,7 @@
 #include "admin/credentials.hpp"
 #include "admin/login_throttle.hpp"
 #include "http/responses.hpp"
+#include "query/query_cache.hpp"
 
 namespace crs::admin {
 namespace json = boost::json;
@@ -31,6 +32,51 @@ http_server::Response admin_data(json::value data, http::status status) {
   o["success"] = true;
   o["data"] = std::move(data);
   return http_server::json_response(status, json::serialize(o));
+}
+
+http_server::Response read_failure(const Error& e) {
+  if (store::is_query_timeout(e)) return admin_error(http::status::gateway_timeout, "Gateway Timeout", e.message);
+  return admin_error(http::status::service_unavailable, "Service unavailable", e.message);
+}
+
+namespace {
+http_server::Response cached_data(const query::CachedValue& cached) {
+  std::string body = R"({"success":true,"data":)";
+  body += cached.value;
+  body += '}';
+  auto r = http_server::json_response(http::status::ok, std::move(body));
+  r.set("x-crs-query-cache", query::outcome_name(cached.outcome));
+  return r;
+}
+
+Task<Result<std::string>> serialize(const ComputeData& compute) {
+  auto data = co_await compute();
+  if (!data) co_return data.error();
+  co_return json::serialize(*data);
+}
+
+// The computation as the cache stores it: serialized JSON. `compute` outlives the call.
+query::QueryCache::Compute serialized(const ComputeData& compute) {
+  return [&compute] { return serialize(compute); };
+}
+}  // namespace
+
+Task<void> send_cached(Exchange& ex, const AdminDeps& deps, std::string query, std::vector<std::string> depends,
+                       const ComputeData& compute, ErrorAnswer on_error) {
+  Result<query::CachedValue> got = Error{"no cache"};
+  if (auto* cache = deps.queries.cache()) {
+    query::QueryCache::Compute as_text = serialized(compute);
+    got = co_await cache->get(deps.redis_for(ex), std::move(query), std::move(depends), as_text);
+  } else {
+    auto data = co_await compute();
+    if (data) got = query::CachedValue{json::serialize(*data), query::CacheOutcome::Off};
+    else got = data.error();
+  }
+  if (!got) {
+    co_await ex.send(on_error(got.error()));
+    co_return;
+  }
+  co_await ex.send(cached_data(*got));
 }
 
 http_server::Response admin_message(std::string_view message) {

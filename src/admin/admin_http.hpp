@@ -20,6 +20,7 @@
 #include "http/client_address.hpp"
 #include "http/exchange.hpp"
 #include "http/router.hpp"
+#include "query/query_runner.hpp"
 #include "store/redis_client.hpp"
 
 namespace crs::key_export {
@@ -32,6 +33,7 @@ struct AdminDeps {
   const config::Config& cfg;
   std::vector<store::RedisClient*> redis;  // one per I/O thread
   BlockingPool& pool;                      // password hashing, file writes
+  const query::QueryRunner& queries;       // every read of many records (queryOptimizer.*)
   const http_server::Router* router = nullptr;
   http_server::TrustedProxies trusted_proxies;  // who may name the client (login throttling)
   asio::ssl::context* tls = nullptr;               // for the accounts' health checks (probes)
@@ -60,6 +62,20 @@ Task<bool> is_admin_request(http_server::Exchange& ex, const AdminDeps& deps);
 http_server::Response admin_data(boost::json::value data, http::status status = http::status::ok);
 http_server::Response admin_message(std::string_view message);
 http_server::Response admin_error(http::status status, std::string_view error, std::string_view message);
+
+// A read that failed: 504 when the query ran past queryOptimizer.performance.queryTimeout,
+// else 503 (Redis unreachable or refusing).
+http_server::Response read_failure(const Error& e);
+
+// Answers with `data` computed by `compute`, through the query cache: `query` names the result
+// (route and parameters), `depends` the data generations it is computed from ("keys",
+// "usage"). The header x-crs-query-cache says hit, shared, miss or off. A failure is answered
+// by `on_error`. (GCC 12 destroys a std::function passed by value to a coroutine twice: make
+// `compute` outside the coroutine, keep it in a variable and pass that.)
+using ComputeData = std::function<Task<Result<boost::json::value>>()>;
+using ErrorAnswer = http_server::Response (*)(const Error&);
+Task<void> send_cached(http_server::Exchange& ex, const AdminDeps& deps, std::string query,
+                       std::vector<std::string> depends, const ComputeData& compute, ErrorAnswer on_error);
 
 // The request body as a JSON object, or nullopt after answering 400.
 Task<std::optional<boost::json::object>> read_json_object(http_server::Exchange& ex);

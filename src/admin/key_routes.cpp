@@ -110,23 +110,11 @@ json::object list_page(std::vector<keys::ApiKey> page, const std::vector<usage::
                       {"availableTags", std::move(tags)}};
 }
 
-Task<void> list_keys(Exchange& ex, AdminDepsPtr deps) {
-  auto query = list_query(ex.query());
-  if (!query) {
-    co_await ex.send(invalid(query.error().message));
-    co_return;
-  }
-  const ListQuery& q = *query;
-  auto store = key_store(*deps, ex);
-  auto all = co_await store.list();
-  if (!all) {
-    co_await ex.send(store_unavailable(all.error().message));
-    co_return;
-  }
-  std::set<std::string> tag_set;
+// The keys that pass the query's filters, in its order.
+std::vector<keys::ApiKey> matching_keys(std::vector<keys::ApiKey> all, const ListQuery& q, std::set<std::string>& tags) {
   std::vector<keys::ApiKey> matching;
-  for (auto& k : *all) {
-    tag_set.insert(k.tags.begin(), k.tags.end());
+  for (auto& k : all) {
+    tags.insert(k.tags.begin(), k.tags.end());
     bool active_ok = q.is_active.empty() || (q.is_active == "true") == k.enabled;
     bool search_ok = q.search.empty() || contains_folded(k.name, q.search) || k.id == q.search;
     if (active_ok && search_ok && tag_match(k, q.tag)) matching.push_back(std::move(k));
@@ -135,6 +123,17 @@ Task<void> list_keys(Exchange& ex, AdminDepsPtr deps) {
     auto va = sort_value(a, q.sort_by), vb = sort_value(b, q.sort_by);
     return q.descending ? vb < va : va < vb;
   });
+  return matching;
+}
+
+// One page of the listing with each key's all-time usage: every key is read (through the
+// query optimizer), the page's usage only.
+Task<Result<json::value>> compute_list(const AdminDeps& deps, store::RedisClient& redis, ListQuery q) {
+  keys::KeyStore store(redis, deps.cfg.security.encryptionKey, deps.cfg.security.apiKeyPrefix);
+  auto all = co_await store.list(deps.queries);
+  if (!all) co_return all.error();
+  std::set<std::string> tag_set;
+  auto matching = matching_keys(std::move(*all), q, tag_set);
   size_t total = matching.size();
   size_t first = std::min(total, static_cast<size_t>((q.page - 1) * q.page_size));
   size_t last = std::min(total, first + static_cast<size_t>(q.page_size));
@@ -142,14 +141,33 @@ Task<void> list_keys(Exchange& ex, AdminDepsPtr deps) {
                                  std::make_move_iterator(matching.begin() + static_cast<ptrdiff_t>(last)));
   std::vector<std::string> hashes;
   for (const auto& k : page) hashes.push_back(usage::all_time_key(usage::Subject::Key, k.id));
-  auto totals = co_await usage::read_totals(deps->redis_for(ex), hashes, true);
-  if (!totals) {
-    co_await ex.send(store_unavailable(totals.error().message));
-    co_return;
-  }
+  auto totals = co_await usage::read_totals(deps.queries, redis, hashes, true, "keys.list.usage");
+  if (!totals) co_return totals.error();
   json::array tags;
   for (const auto& t : tag_set) tags.push_back(json::string(t));
-  co_await ex.send(admin_data(list_page(std::move(page), *totals, q, total, std::move(tags))));
+  co_return json::value(list_page(std::move(page), *totals, q, total, std::move(tags)));
+}
+
+// The cache's name for a listing: every parameter that changes the answer.
+std::string list_cache_name(const ListQuery& q) {
+  return fmt::format("keys.list\n{}\n{}\n{}\n{}\n{}\n{}\n{}", q.page, q.page_size, q.search, q.tag, q.is_active,
+                     q.sort_by, q.descending);
+}
+
+std::vector<std::string> keys_and_usage() { return std::vector<std::string>{"keys", "usage"}; }
+
+ComputeData list_computation(AdminDepsPtr deps, store::RedisClient* redis, ListQuery q) {
+  return [deps, redis, q] { return compute_list(*deps, *redis, q); };
+}
+
+Task<void> list_keys(Exchange& ex, AdminDepsPtr deps) {
+  auto query = list_query(ex.query());
+  if (!query) {
+    co_await ex.send(invalid(query.error().message));
+    co_return;
+  }
+  ComputeData compute = list_computation(deps, &deps->redis_for(ex), *query);
+  co_await send_cached(ex, *deps, list_cache_name(*query), keys_and_usage(), compute, read_failure);
 }
 
 // The key named by the route, or nullopt after answering 404 / 503.
@@ -174,9 +192,9 @@ Task<void> show_key(Exchange& ex, AdminDepsPtr deps) {
   if (!key) co_return;
   std::vector<std::string> hashes;
   hashes.push_back(usage::all_time_key(usage::Subject::Key, key->id));
-  auto totals = co_await usage::read_totals(deps->redis_for(ex), hashes, true);
+  auto totals = co_await usage::read_totals(deps->queries, deps->redis_for(ex), hashes, true, "keys.show.usage");
   if (!totals) {
-    co_await ex.send(store_unavailable(totals.error().message));
+    co_await ex.send(read_failure(totals.error()));
     co_return;
   }
   co_await ex.send(admin_data(key_view(*key, totals->front())));

@@ -120,12 +120,12 @@ constexpr std::string_view kTooLong = "the range is too long for a breakdown by 
 
 http_server::Response model_sums_error(const Error& e) {
   if (e.message == kTooLong) return admin_error(http::status::bad_request, "Invalid request", e.message);
-  return admin_error(http::status::service_unavailable, "Service unavailable", e.message);
+  return read_failure(e);
 }
 
-// Sums per model over the range: one HGETALL per model and period, pipelined.
-Task<Result<json::array>> model_sums(store::RedisClient& redis, std::vector<std::string> models, const Range& r,
-                                     std::string key_id) {
+// Sums per model over the range: one HGETALL per model and period, through the optimizer.
+Task<Result<json::array>> model_sums(const query::QueryRunner& queries, store::RedisClient& redis,
+                                     std::vector<std::string> models, const Range& r, std::string key_id) {
   std::sort(models.begin(), models.end());
   if (models.size() > kMaxModels) models.resize(kMaxModels);
   auto periods = model_periods(r);
@@ -134,7 +134,7 @@ Task<Result<json::array>> model_sums(store::RedisClient& redis, std::vector<std:
   std::vector<std::string> hashes;
   for (const auto& m : models)
     for (const auto& p : periods) hashes.push_back(model_hash(key_id, m, r, p));
-  auto totals = co_await usage::read_totals(redis, hashes);
+  auto totals = co_await usage::read_totals(queries, redis, hashes, false, "usage.models");
   if (!totals) co_return totals.error();
   json::array out;
   for (size_t i = 0; i < models.size(); ++i) {
@@ -157,6 +157,40 @@ Task<Result<std::vector<std::string>>> members(store::RedisClient& redis, std::s
   co_return out;
 }
 
+// The report of one subject over the range, with its all-time totals (and a key's models).
+Task<Result<json::value>> compute_report(const AdminDeps& deps, store::RedisClient& redis, Subject subject,
+                                         std::string id, Range range) {
+  int tz = deps.cfg.usage.timezoneOffset;
+  std::vector<std::string> hashes;
+  for (const auto& p : range.periods) hashes.push_back(usage::bucket_key(subject, id, range.granularity, p));
+  auto totals = co_await usage::read_totals(deps.queries, redis, hashes, false, "usage.report");
+  if (!totals) co_return totals.error();
+  // All-time hashes of keys, accounts and the whole relay use the Node.js service's total* names.
+  std::vector<std::string> all_time_hash(1, usage::all_time_key(subject, id));
+  auto all_time = co_await usage::read_totals(deps.queries, redis, all_time_hash, subject != Subject::Model,
+                                              "usage.all_time");
+  if (!all_time) co_return all_time.error();
+  json::object data = report(range, tz, subject_name(subject), id, *totals, all_time->front());
+  if (subject == Subject::Key) {
+    auto models = co_await members(redis, usage::key_models_index(id));
+    if (!models) co_return models.error();
+    auto sums = co_await model_sums(deps.queries, redis, std::move(*models), range, id);
+    if (!sums) co_return sums.error();
+    data["models"] = std::move(*sums);
+  }
+  co_return json::value(std::move(data));
+}
+
+std::string report_cache_name(Subject subject, const std::string& id, const Range& r, int tz) {
+  return fmt::format("usage.report\n{}\n{}\n{}\n{}\n{}\n{}", subject_name(subject), id, r.name, r.from, r.to, tz);
+}
+
+std::vector<std::string> usage_only() { return std::vector<std::string>(1, "usage"); }
+
+ComputeData report_computation(AdminDepsPtr deps, store::RedisClient* redis, Subject subject, std::string id, Range r) {
+  return [deps, redis, subject, id, r] { return compute_report(*deps, *redis, subject, id, r); };
+}
+
 Task<void> usage_report(Exchange& ex, AdminDepsPtr deps, Subject subject, std::string param) {
   int tz = deps->cfg.usage.timezoneOffset;
   auto range = range_of(ex.query(), tz);
@@ -169,30 +203,27 @@ Task<void> usage_report(Exchange& ex, AdminDepsPtr deps, Subject subject, std::s
     co_await ex.send(admin_error(http::status::bad_request, "Invalid request", "keyId: not a key id"));
     co_return;
   }
-  auto& redis = deps->redis_for(ex);
-  std::vector<std::string> hashes;
-  for (const auto& p : range->periods) hashes.push_back(usage::bucket_key(subject, id, range->granularity, p));
-  auto totals = co_await usage::read_totals(redis, hashes);
-  // All-time hashes of keys, accounts and the whole relay use the Node.js service's total* names.
-  std::vector<std::string> all_time_hash(1, usage::all_time_key(subject, id));
-  auto all_time = co_await usage::read_totals(redis, all_time_hash, subject != Subject::Model);
-  if (!totals || !all_time) {
-    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
-    co_return;
-  }
-  json::object data = report(*range, tz, subject_name(subject), id, *totals, all_time->front());
-  if (subject == Subject::Key) {
-    auto models = co_await members(redis, usage::key_models_index(id));
-    Result<json::array> sums = Error{""};
-    if (models) sums = co_await model_sums(redis, std::move(*models), *range, id);
-    else sums = models.error();
-    if (!sums) {
-      co_await ex.send(model_sums_error(sums.error()));
-      co_return;
-    }
-    data["models"] = std::move(*sums);
-  }
-  co_await ex.send(admin_data(std::move(data)));
+  ComputeData compute = report_computation(deps, &deps->redis_for(ex), subject, id, *range);
+  co_await send_cached(ex, *deps, report_cache_name(subject, id, *range, tz), usage_only(), compute,
+                       model_sums_error);
+}
+
+Task<Result<json::value>> compute_models_report(const AdminDeps& deps, store::RedisClient& redis, Range range) {
+  auto models = co_await members(redis, usage::kModelsIndex);
+  if (!models) co_return models.error();
+  auto sums = co_await model_sums(deps.queries, redis, std::move(*models), range, "");
+  if (!sums) co_return sums.error();
+  json::object data;
+  data["granularity"] = range.name;
+  data["from"] = range.from;
+  data["to"] = range.to;
+  data["timezoneOffset"] = deps.cfg.usage.timezoneOffset;
+  data["models"] = std::move(*sums);
+  co_return json::value(std::move(data));
+}
+
+ComputeData models_computation(AdminDepsPtr deps, store::RedisClient* redis, Range r) {
+  return [deps, redis, r] { return compute_models_report(*deps, *redis, r); };
 }
 
 Task<void> models_report(Exchange& ex, AdminDepsPtr deps) {
@@ -202,22 +233,9 @@ Task<void> models_report(Exchange& ex, AdminDepsPtr deps) {
     co_await ex.send(admin_error(http::status::bad_request, "Invalid request", range.error().message));
     co_return;
   }
-  auto& redis = deps->redis_for(ex);
-  auto models = co_await members(redis, usage::kModelsIndex);
-  Result<json::array> sums = Error{""};
-  if (models) sums = co_await model_sums(redis, std::move(*models), *range, "");
-  else sums = models.error();
-  if (!sums) {
-    co_await ex.send(model_sums_error(sums.error()));
-    co_return;
-  }
-  json::object data;
-  data["granularity"] = range->name;
-  data["from"] = range->from;
-  data["to"] = range->to;
-  data["timezoneOffset"] = tz;
-  data["models"] = std::move(*sums);
-  co_await ex.send(admin_data(std::move(data)));
+  ComputeData compute = models_computation(deps, &deps->redis_for(ex), *range);
+  co_await send_cached(ex, *deps, report_cache_name(Subject::Model, "*", *range, tz), usage_only(), compute,
+                       model_sums_error);
 }
 
 // A request id as the relay makes them: letters, digits, '-' and '_', at most 100.

@@ -20,6 +20,8 @@
 #include "app/startup.hpp"
 #include "app/usage_pipeline.hpp"
 #include "core/logging.hpp"
+#include "query/query_cache.hpp"
+#include "query/query_runner.hpp"
 #include "export/service.hpp"
 #include "http/client_address.hpp"
 #include "http/responses.hpp"
@@ -55,13 +57,21 @@ LogSettings log_settings(const config::LoggingConfig& c) {
   return s;
 }
 
+// The slow-query log sits beside the main log (logs/slow-queries.log by default).
+LogSettings log_settings(const config::Config& cfg) {
+  LogSettings s = log_settings(cfg.logging);
+  auto dir = std::filesystem::path(cfg.logging.file.empty() ? "logs/crs.log" : cfg.logging.file).parent_path();
+  s.slow_queries = {cfg.monitoring.enabled, "info", (dir / "slow-queries.log").string()};
+  return s;
+}
+
 namespace {
 
 // Logging, then the secrets a first start generates (announced in the log).
 bool start_logging(config::Loaded& loaded) {
   const auto& cfg = loaded.config;
   try {
-    init_logging(log_settings(cfg.logging));
+    init_logging(log_settings(cfg));
   } catch (const std::exception& e) {
     spdlog::error("cannot open log files: {}", e.what());
     return false;
@@ -173,7 +183,8 @@ struct Shared {
   Shared(const config::Config& c, RedisClients& r, usage::PricingTable p, http_server::TrustedProxies t,
          std::unique_ptr<asio::ssl::context> tls_context)
       : cfg(c), redis(r), pricing(std::move(p), c.usage.pricingFile), trusted_proxies(std::move(t)), tls(std::move(tls_context)),
-        limits(c.usage.timezoneOffset, std::chrono::seconds(c.relay.concurrencyLeaseTtl)) {}
+        limits(c.usage.timezoneOffset, std::chrono::seconds(c.relay.concurrencyLeaseTtl)),
+        query_cache(query::cache_settings_of(c)), queries(query::settings_of(c), &query_cache) {}
 
   const config::Config& cfg;
   RedisClients& redis;
@@ -187,6 +198,8 @@ struct Shared {
   std::unique_ptr<ConnectionPools> pools;
   limits::Limits limits;
   BlockingPool blocking{1};  // scrypt hashing and file writes, off the I/O threads
+  query::QueryCache query_cache;
+  query::QueryRunner queries;  // admin reads, stats and exports (queryOptimizer.*)
 };
 
 // loadBalancing.enabled: the strategies; else the relay core's priority-then-least-recent.
@@ -239,12 +252,13 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
                                                        s.limits);
   relay_deps->spool = &usage.spool();
   relay::register_relay_routes(router, relay_deps);
-  auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, &router, s.trusted_proxies);
+  auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, s.queries, &router,
+                                                       s.trusted_proxies);
   admin_deps->tls = s.tls.get();
   admin_deps->accounts = &s.accounts;
   admin_deps->exports = &exports;
   admin::register_admin_routes(router, admin_deps);
-  stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits));
+  stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits, s.queries));
   monitor::register_health_routes(router, health_sources(s.cfg, s.redis, embedded, s.accounts, admin_deps));
   return relay_deps;
 }
@@ -305,7 +319,7 @@ int serve(config::Loaded loaded) {
   asio::signal_set hangup(io.main(), SIGHUP);
   reload_on_hangup(hangup, reload);
 
-  key_export::ExportService exports(cfg.apiExport, ro, instance_name(cfg));
+  key_export::ExportService exports(cfg.apiExport, ro, instance_name(cfg), query::settings_of(cfg));
   exports.start();
   http_server::Router router;
   auto relay_deps = register_routes(router, s, usage, exports, *embedded != nullptr);

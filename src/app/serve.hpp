@@ -10,6 +10,7 @@ store::RedisOptions redis_options(const config::Config& config);
 
 // The log files and channels of logging.*.
 LogSettings log_settings(const config::LoggingConfig& config);
+LogSettings log_settings(const config::Config& config);  // with the slow-query log
 
 // `crs serve`: builds and wires every service, runs until SIGTERM/SIGINT, returns the exit code.
 int serve(config::Loaded loaded);

@@ -17,7 +17,8 @@ namespace {
 // charge them.
 Task<Status> seed_limit_counters(store::RedisClient& redis, const config::Config& cfg, const limits::Limits& limits) {
   keys::KeyStore store(redis, cfg.security.encryptionKey, cfg.security.apiKeyPrefix);
-  auto all = co_await store.list();
+  query::QueryRunner queries(query::settings_of(cfg));
+  auto all = co_await store.list(queries);
   if (!all) co_return all.error();
   int64_t now = accounts::now_ms();
   size_t seeded = 0;

@@ -168,6 +168,7 @@ Task<Result<kx::ExportTask>> run_here(store::RedisClient& redis, const config::C
   options.dir = *dir;
   options.batch_size = static_cast<size_t>(std::max(1, cfg.apiExport.batchSize));
   options.on_progress = std::move(progress);
+  options.reads = query::settings_of(cfg);
   co_return co_await kx::run_export(redis, std::move(task), std::move(spec), std::move(options));
 }
 

@@ -176,7 +176,8 @@ Task<int> show(GlobalOptions options, std::string id, store::RedisClient& redis,
 
 Task<int> list(GlobalOptions options, store::RedisClient& redis, const config::Config& cfg) {
   auto store = key_store(redis, cfg);
-  auto all = co_await store.list();
+  query::QueryRunner queries(query::settings_of(cfg));
+  auto all = co_await store.list(queries);
   if (!all) co_return fail(options, all.error().message);
   if (options.json) {
     json::array a;

@@ -110,7 +110,8 @@ Task<int> show_range(GlobalOptions options, std::string kind, std::string id, Ra
   usage::Subject subject = kind == "key" ? usage::Subject::Key : usage::Subject::Account;
   std::vector<std::string> hashes;
   for (const auto& p : *periods) hashes.push_back(usage::bucket_key(subject, id, g, p));
-  auto buckets = co_await usage::read_totals(redis, hashes);
+  query::QueryRunner queries(query::settings_of(cfg));
+  auto buckets = co_await usage::read_totals(queries, redis, hashes, false, "usage.report");
   if (!buckets) co_return fail(options, buckets.error().message);
   if (options.json) {
     std::cout << range_json(kind, id, r, *periods, *buckets) << "\n";

@@ -52,6 +52,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, std::vector
 
 std::shared_ptr<spdlog::logger> g_load_balancing;
 std::shared_ptr<spdlog::logger> g_api_export;
+std::shared_ptr<spdlog::logger> g_slow_queries;
 
 // A dedicated channel writes its own file only: a decision log on the console would drown
 // everything else.
@@ -78,8 +79,9 @@ void init_logging(const LogSettings& s) {
   g_load_balancing = make_channel("load-balancing", s.load_balancing, s);
   g_api_export = make_channel("api-export", s.api_export, s);
   g_api_export->flush_on(spdlog::level::info);  // one line per export: written at once
+  g_slow_queries = make_channel("slow-queries", s.slow_queries, s);
   // Registered, so that flush_every reaches their files too.
-  for (const auto& channel : {g_load_balancing, g_api_export}) {
+  for (const auto& channel : {g_load_balancing, g_api_export, g_slow_queries}) {
     spdlog::drop(channel->name());
     spdlog::register_logger(channel);
   }
@@ -92,6 +94,7 @@ void init_cli_logging() {
   spdlog::set_default_logger(logger);
   g_load_balancing = logger;
   g_api_export = logger;
+  g_slow_queries = logger;
 }
 
 void open_api_export_log(const LogSettings& s) {
@@ -104,5 +107,7 @@ spdlog::logger& load_balancing_log() {
 }
 
 spdlog::logger& api_export_log() { return g_api_export ? *g_api_export : *spdlog::default_logger_raw(); }
+
+spdlog::logger& slow_query_log() { return g_slow_queries ? *g_slow_queries : *spdlog::default_logger_raw(); }
 
 }  // namespace crs

@@ -20,6 +20,7 @@ struct LogSettings {
   bool console = true;
   LogChannelSettings load_balancing{true, "info", "logs/load-balancing.log"};
   LogChannelSettings api_export{true, "info", "logs/api-export.log"};
+  LogChannelSettings slow_queries{true, "info", "logs/slow-queries.log"};
 };
 
 // Sets up the default logger (console + rotating file) and the dedicated channels.
@@ -34,5 +35,7 @@ void open_api_export_log(const LogSettings& settings);
 // Dedicated channels of the deployment guide (separate files).
 spdlog::logger& load_balancing_log();
 spdlog::logger& api_export_log();
+// Queries slower than monitoring.metrics.slowQueryThreshold (query/query_runner.hpp).
+spdlog::logger& slow_query_log();
 
 }  // namespace crs

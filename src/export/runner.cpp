@@ -72,12 +72,13 @@ Result<std::vector<KeyRow>> rows_of(const std::vector<store::RedisReply>& replie
 
 struct Run {
   Run(store::RedisClient& r, ExportTask& t, const ExportSpec& s, const RunOptions& o)
-      : redis(r), task(t), spec(s), options(o), tasks(r) {}
+      : redis(r), task(t), spec(s), options(o), tasks(r), queries(o.reads) {}
   store::RedisClient& redis;
   ExportTask& task;
   const ExportSpec& spec;
   const RunOptions& options;
   TaskStore tasks;
+  query::QueryRunner queries;
   ExportFile file;
   std::string now_iso = iso8601_utc();
 };
@@ -91,7 +92,8 @@ store::HashRecord progress_fields(const ExportTask& t) {
 
 // Reads ids[from, to) in one pipeline and writes the rows that pass the filters.
 Task<Status> write_chunk(Run& run, RowWriter& writer, const std::vector<std::string>& ids, size_t from, size_t to) {
-  auto replies = co_await run.redis.pipeline(row_reads(ids, from, to, run.spec));
+  auto replies = co_await run.queries.run(run.redis, "export.rows", row_reads(ids, from, to, run.spec),
+                                         reads_per_key(run.spec));
   if (!replies) co_return replies.error();
   auto rows = rows_of(*replies, ids, from, run.spec);
   if (!rows) co_return rows.error();

@@ -11,6 +11,7 @@
 
 #include "export/spec.hpp"
 #include "export/task_store.hpp"
+#include "query/query_runner.hpp"
 #include "store/redis_client.hpp"
 
 namespace crs::key_export {
@@ -18,6 +19,7 @@ namespace crs::key_export {
 struct RunOptions {
   std::string dir;          // the prepared output directory
   size_t batch_size = 100;  // apiExport.batchSize
+  query::QuerySettings reads;  // how a batch's reads go to Redis (queryOptimizer.*)
   std::function<void(const ExportTask&)> on_progress;  // after each batch
   const std::atomic<bool>* stopping = nullptr;         // the instance shuts down: fail the task
 };

@@ -37,8 +37,9 @@ store::HashRecord stopped_fields() {
 
 }  // namespace
 
-ExportService::ExportService(const config::ApiExportConfig& config, store::RedisOptions redis, std::string instance)
-    : config_(config), instance_(std::move(instance)), guard_(asio::make_work_guard(context_)),
+ExportService::ExportService(const config::ApiExportConfig& config, store::RedisOptions redis, std::string instance,
+                             query::QuerySettings reads)
+    : config_(config), instance_(std::move(instance)), reads_(std::move(reads)), guard_(asio::make_work_guard(context_)),
       redis_(context_.get_executor(), std::move(redis)), renew_timer_(context_), cleanup_timer_(context_) {
   if (!config_.enabled) {
     unavailable_ = "API key export is disabled (apiExport.enabled = false)";
@@ -113,6 +114,7 @@ Task<void> ExportService::run_queue() {
     options.dir = dir_;
     options.batch_size = static_cast<size_t>(std::max(1, config_.batchSize));
     options.stopping = &stopping_;
+    options.reads = reads_;
     std::string id = job.task.id;
     co_await run_export(redis_, std::move(job.task), std::move(job.spec), std::move(options));
     std::erase(live_, id);

@@ -28,7 +28,8 @@ inline constexpr size_t kMaxQueuedExports = 16;  // per instance, running one in
 
 class ExportService {
  public:
-  ExportService(const config::ApiExportConfig& config, store::RedisOptions redis, std::string instance);
+  ExportService(const config::ApiExportConfig& config, store::RedisOptions redis, std::string instance,
+                query::QuerySettings reads = {});
   ~ExportService();
   ExportService(const ExportService&) = delete;
   ExportService& operator=(const ExportService&) = delete;
@@ -68,6 +69,7 @@ class ExportService {
 
   const config::ApiExportConfig& config_;
   std::string instance_;
+  query::QuerySettings reads_;
   std::string dir_;
   std::string unavailable_;
   asio::io_context context_{1};

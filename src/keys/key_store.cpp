@@ -15,6 +15,11 @@ using store::RedisCommand;
 
 namespace {
 
+// Cached listings computed before this change become unreachable (query/query_cache.hpp).
+RedisCommand bump_keys_generation() {
+  return store::make_command("HINCRBY", std::string(ks::kDataGeneration), "keys", "1");
+}
+
 // Built outside coroutines: GCC 12 miscompiles initializer lists inside coroutine frames.
 std::vector<RedisCommand> create_commands(const ApiKey& k) {
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -25,6 +30,7 @@ std::vector<RedisCommand> create_commands(const ApiKey& k) {
           {"HSET", std::string(ks::kApiKeyHashMap), k.digest, k.id},
           {"ZADD", std::string(ks::kApiKeysByCreation), std::to_string(now_ms), k.id},
           {"PUBLISH", std::string(ks::kInvalidationChannel), "key:" + k.id},
+          bump_keys_generation(),
           {"EXEC"}};
 }
 
@@ -41,6 +47,7 @@ std::vector<RedisCommand> update_commands(const ApiKey& before, const ApiKey& af
   cmds.push_back(store::make_command("MULTI"));
   if (!diff.empty()) cmds.push_back(store::hset_command(ks::api_key(after.id), diff));
   cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + after.id));
+  cmds.push_back(bump_keys_generation());
   cmds.push_back(store::make_command("EXEC"));
   return cmds;
 }
@@ -52,6 +59,7 @@ std::vector<RedisCommand> renew_commands(const std::string& old_digest, const Ap
   cmds.push_back(store::make_command("HSET", std::string(ks::kApiKeyHashMap), k.digest, k.id));
   cmds.push_back(store::make_command("HSET", ks::api_key(k.id), "apiKey", k.digest));
   cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + k.id));
+  cmds.push_back(bump_keys_generation());
   cmds.push_back(store::make_command("EXEC"));
   return cmds;
 }
@@ -63,6 +71,7 @@ local at = redis.call('HGET', KEYS[1], 'activatedAt')
 if at and at ~= '' then return 0 end
 redis.call('HSET', KEYS[1], 'activatedAt', ARGV[1], 'expiresAt', ARGV[2], 'isActivated', 'true')
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('HINCRBY', KEYS[2], 'keys', 1)
 return 1
 )LUA";
 
@@ -101,15 +110,27 @@ Task<Result<std::optional<ApiKey>>> KeyStore::find_by_digest(std::string digest)
   co_return co_await get(id->str);
 }
 
-Task<Result<std::vector<ApiKey>>> KeyStore::list() {
-  auto ids = co_await redis_.command(store::make_command("ZRANGE", std::string(ks::kApiKeysByCreation), "0", "-1"));
+namespace {
+std::vector<RedisCommand> all_ids() {
+  return std::vector<RedisCommand>(1, store::make_command("ZRANGE", std::string(ks::kApiKeysByCreation), "0", "-1"));
+}
+}  // namespace
+
+Task<Result<std::vector<ApiKey>>> KeyStore::list(const query::QueryRunner& queries) {
+  // One read of the index: a snapshot (ranges read apart could miss a key while others are
+  // deleted), then every record, batched and pipelined.
+  auto ids = co_await queries.run(redis_, "keys.ids", all_ids());
   if (!ids) co_return ids.error();
+  if (ids->front().is_error()) co_return Error{"redis: " + ids->front().str};
   std::vector<RedisCommand> reads;
-  for (const auto& id : ids->elements) reads.push_back(store::make_command("HGETALL", ks::api_key(id.str)));
-  auto records = co_await redis_.pipeline(std::move(reads));
+  reads.reserve(ids->front().elements.size());
+  for (const auto& id : ids->front().elements) reads.push_back(store::make_command("HGETALL", ks::api_key(id.str)));
+  auto records = co_await queries.run(redis_, "keys.list", std::move(reads));
   if (!records) co_return records.error();
   std::vector<ApiKey> keys;
+  keys.reserve(records->size());
   for (const auto& r : *records) {
+    if (r.is_error()) co_return Error{"redis: " + r.str};
     auto record = store::to_record(r);
     if (!record.empty()) keys.push_back(from_hash(record));
   }
@@ -153,7 +174,8 @@ Task<Result<std::optional<ApiKey>>> KeyStore::activate(std::string id) {
   auto now = std::chrono::system_clock::now();
   auto expires = now + std::chrono::hours(24) * (*existing)->activation_days;
   auto r = co_await redis_.command(
-      store::make_command("EVAL", std::string(kActivateScript), "1", ks::api_key(id), iso8601_utc(now),
+      store::make_command("EVAL", std::string(kActivateScript), "2", ks::api_key(id),
+                          std::string(ks::kDataGeneration), iso8601_utc(now),
                           iso8601_utc(expires), std::string(ks::kInvalidationChannel), "key:" + id));
   if (!r) co_return r.error();
   if (r->is_error()) co_return Error{"redis: " + r->str};
@@ -183,6 +205,7 @@ Task<Status> KeyStore::remove(std::string id) {
   cmds.push_back(store::make_command("HDEL", std::string(ks::kApiKeyHashMap), (*existing)->digest));
   cmds.push_back(store::make_command("ZREM", std::string(ks::kApiKeysByCreation), id));
   cmds.push_back(store::make_command("PUBLISH", std::string(ks::kInvalidationChannel), "key:" + id));
+  cmds.push_back(bump_keys_generation());
   cmds.push_back(store::make_command("EXEC"));
   co_return store::transaction_status(co_await redis_.pipeline(std::move(cmds)));
 }

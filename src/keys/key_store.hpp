@@ -10,6 +10,7 @@
 
 #include "core/result.hpp"
 #include "keys/api_key.hpp"
+#include "query/query_runner.hpp"
 #include "store/redis_client.hpp"
 
 namespace crs::keys {
@@ -26,7 +27,8 @@ class KeyStore {
   // `fields` carries what the caller set (key_fields.hpp: apply_changes); id, digest and
   // creation time are made here.
   Task<Result<NewKey>> create(ApiKey fields);
-  Task<Result<std::vector<ApiKey>>> list();
+  // Every key in creation order, read through the query optimizer.
+  Task<Result<std::vector<ApiKey>>> list(const query::QueryRunner& queries);
   Task<Result<std::optional<ApiKey>>> get(std::string id);
   Task<Result<std::optional<ApiKey>>> find_by_digest(std::string digest);
   // Applies `changes` (apply_changes) and writes only the fields that changed.

@@ -239,9 +239,9 @@ Task<void> user_model_stats(Exchange& ex, DepsPtr deps) {
     names.push_back(m.str);
     hashes.push_back(usage::key_model_key(id, m.str, period, bucket));
   }
-  auto totals = co_await usage::read_totals(redis, hashes);
+  auto totals = co_await usage::read_totals(deps->queries, redis, hashes, false, "stats.models");
   if (!totals) {
-    co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", totals.error().message));
+    co_await ex.send(admin::read_failure(totals.error()));
     co_return;
   }
   std::vector<size_t> order;

@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "http/router.hpp"
 #include "limits/limits.hpp"
+#include "query/query_runner.hpp"
 #include "store/redis_client.hpp"
 
 namespace crs::stats {
@@ -21,6 +22,7 @@ struct StatsDeps {
   const config::Config& cfg;
   std::vector<store::RedisClient*> redis;  // one per I/O thread
   limits::Limits limits;
+  const query::QueryRunner& queries;
 };
 
 void register_api_stats_routes(http_server::Router& router, std::shared_ptr<StatsDeps> deps);

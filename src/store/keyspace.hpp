@@ -26,6 +26,10 @@ inline std::string account_group_members(std::string_view id) {
 // "account:group:<id>", and kPricingReload.
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 inline constexpr std::string_view kPricingReload = "pricing:reload";
+// Generations of the data behind cached query results (query/query_cache.hpp): a hash whose
+// fields are bumped in the same transaction as the change. "keys": any key created, edited,
+// renewed, activated or deleted; "usage": any batch of usage folded.
+inline constexpr std::string_view kDataGeneration = "crs:data_generation";
 
 // The attempts of a request that failed over (relay/attempt_log.hpp): a list of JSON records.
 inline std::string usage_attempts(std::string_view request_id) { return "usage:attempts:" + std::string(request_id); }

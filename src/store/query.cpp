@@ -12,55 +12,68 @@ size_t payload_bytes(const RedisReply& r) {
   return n;
 }
 
-// The pipelines of one query: each writes its replies in place; the query waits on `done`,
-// whose expiry is the deadline, and the last pipeline to finish cancels it.
+// The batches of one query: each writes its replies in place; the query waits on `done`,
+// whose expiry is the deadline, and the last batch to finish cancels it.
 struct Fanout {
   Fanout(asio::any_io_executor ex, size_t n) : replies(n), done(ex) {}
   std::vector<RedisReply> replies;
   std::optional<std::string> failure;
-  size_t next = 0;       // first command not yet sent
-  size_t in_flight = 0;
+  size_t next = 0;       // first command not yet in a batch
+  size_t in_flight = 0;  // batches
   size_t round_trips = 0;
   bool finished = false;
   asio::steady_timer done;
 };
+
+struct Shape {
+  size_t pipeline, batch, concurrency;
+};
+
+Shape shape_of(const QueryOptions& o) {
+  size_t pipeline = std::max<size_t>(1, o.pipeline_size);
+  return Shape{pipeline, o.batch_size ? o.batch_size : pipeline, std::max<size_t>(1, o.max_concurrency)};
+}
 
 std::vector<RedisCommand> slice(const std::vector<RedisCommand>& all, size_t from, size_t to) {
   return std::vector<RedisCommand>(all.begin() + static_cast<std::ptrdiff_t>(from),
                                    all.begin() + static_cast<std::ptrdiff_t>(to));
 }
 
-// Sends pipelines while there is room and commands left; each one, when its replies are in,
-// sends the next. The shared state outlives a caller that stopped waiting (the deadline).
+// Starts batches while there is room and commands left; each one, when its last replies are
+// in, starts the next. The shared state outlives a caller that stopped waiting (the deadline).
 void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
-          size_t size, size_t concurrency);
+          Shape shape);
 
-Task<void> one_pipeline(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all,
-                        std::shared_ptr<Fanout> f, size_t from, size_t to, size_t size, size_t concurrency) {
-  auto got = co_await redis.pipeline(slice(*all, from, to));
+Task<void> one_batch(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all,
+                     std::shared_ptr<Fanout> f, size_t from, size_t to, Shape shape) {
+  for (size_t at = from; at < to && !f->finished && !f->failure; at += shape.pipeline) {
+    size_t end = std::min(to, at + shape.pipeline);
+    ++f->round_trips;
+    auto got = co_await redis.pipeline(slice(*all, at, end));
+    if (f->finished) break;
+    if (!got) {
+      f->failure = got.error().message;
+      break;
+    }
+    for (size_t i = 0; i < got->size() && at + i < f->replies.size(); ++i) f->replies[at + i] = std::move((*got)[i]);
+  }
   --f->in_flight;
   if (f->finished) co_return;
-  if (!got) {
-    f->failure = got.error().message;
-  } else {
-    for (size_t i = 0; i < got->size() && from + i < f->replies.size(); ++i) f->replies[from + i] = std::move((*got)[i]);
-  }
   if (f->failure || (f->next >= all->size() && f->in_flight == 0)) {
     f->finished = true;
     f->done.cancel();
     co_return;
   }
-  pump(redis, all, f, size, concurrency);
+  pump(redis, all, f, shape);
 }
 
 void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
-          size_t size, size_t concurrency) {
-  while (f->next < all->size() && f->in_flight < concurrency) {
-    size_t from = f->next, to = std::min(all->size(), from + size);
+          Shape shape) {
+  while (f->next < all->size() && f->in_flight < shape.concurrency) {
+    size_t from = f->next, to = std::min(all->size(), from + shape.batch);
     f->next = to;
     ++f->in_flight;
-    ++f->round_trips;
-    asio::co_spawn(f->done.get_executor(), one_pipeline(redis, all, f, from, to, size, concurrency), asio::detached);
+    asio::co_spawn(f->done.get_executor(), one_batch(redis, all, f, from, to, shape), asio::detached);
   }
 }
 
@@ -77,7 +90,7 @@ void finish_profile(QueryProfile* profile, const std::vector<RedisReply>* replie
 }
 
 Error timed_out(const QueryOptions& o) {
-  return Error{"query timed out after " + std::to_string(o.timeout.count()) + " ms"};
+  return Error{std::string(kQueryTimedOut) + " after " + std::to_string(o.timeout.count()) + " ms"};
 }
 
 // Without the optimizer: one command per round trip, in order.
@@ -116,7 +129,7 @@ Task<Result<std::vector<RedisReply>>> run_query(RedisClient& redis, std::vector<
   auto all = std::make_shared<const std::vector<RedisCommand>>(std::move(commands));
   auto f = std::make_shared<Fanout>(executor, all->size());
   f->done.expires_after(options.timeout);
-  pump(redis, all, f, std::max<size_t>(1, options.pipeline_size), std::max<size_t>(1, options.max_concurrency));
+  pump(redis, all, f, shape_of(options));
   co_await f->done.async_wait(use_nothrow);
   bool late = !f->finished;
   f->finished = true;  // pipelines still in flight drop their replies

@@ -1,11 +1,13 @@
 #pragma once
 // Reads of many records for admin listings, usage reports, exports and key holders' stats
-// (never the relay's hot path, which has its own budget): the commands are cut into pipelines
-// of `pipeline_size`, at most `max_concurrency` of them in flight, all under one deadline. With
-// the optimizer off the same commands go one per round trip: the same replies, slower.
+// (never the relay's hot path, which has its own budget): the commands are cut into batches of
+// `batch_size`, each sent as pipelines of `pipeline_size` one after the other, with at most
+// `max_concurrency` batches in flight, all under one deadline. With the optimizer off the same
+// commands go one per round trip: the same replies, slower.
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -16,7 +18,8 @@ namespace crs::store {
 struct QueryOptions {
   bool optimize = true;                       // false: one command per round trip
   size_t pipeline_size = 50;                  // commands per round trip
-  size_t max_concurrency = 10;                // pipelines in flight at once
+  size_t batch_size = 100;                    // commands per batch (0: one batch per pipeline)
+  size_t max_concurrency = 10;                // batches in flight at once
   std::chrono::milliseconds timeout{30000};   // the whole query; past it: "query timed out"
 };
 
@@ -28,6 +31,10 @@ struct QueryProfile {
   std::chrono::microseconds took{0};
   bool timed_out = false;
 };
+
+// The message of a query that ran past its deadline starts with this.
+inline constexpr std::string_view kQueryTimedOut = "query timed out";
+inline bool is_query_timeout(const Error& e) { return std::string_view(e.message).starts_with(kQueryTimedOut); }
 
 // The replies in the order of `commands`. A Redis error reply is a reply (as with
 // RedisClient::pipeline); a connection failure or the deadline is an Error.

@@ -307,6 +307,8 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
   };
   for (const auto& [k, ms] : last_used_key) p.sets[{store::keyspace::api_key(k), "lastUsedAt"}] = iso(ms);
   for (const auto& [a, ms] : last_used_account) p.sets[{store::keyspace::account(a), "lastUsedAt"}] = iso(ms);
+  // Cached reports computed before this batch become unreachable (query/query_cache.hpp).
+  p.increments[{std::string(store::keyspace::kDataGeneration), "usage"}] += 1;
 
   std::vector<std::string> args;
   args.push_back(std::to_string(events.size()));

@@ -166,14 +166,15 @@ Result<std::vector<std::string>> periods(Granularity g, const std::string& from,
   return out;
 }
 
-Task<Result<std::vector<UsageTotals>>> read_totals(store::RedisClient& redis, const std::vector<std::string>& hashes,
-                                                   bool all_time_names) {
+Task<Result<std::vector<UsageTotals>>> read_totals(const query::QueryRunner& queries, store::RedisClient& redis,
+                                                   const std::vector<std::string>& hashes, bool all_time_names,
+                                                   std::string name) {
   std::vector<store::RedisCommand> commands;
   commands.reserve(hashes.size());
   for (const auto& h : hashes) commands.push_back(store::make_command("HGETALL", h));
   std::vector<UsageTotals> out;
   if (commands.empty()) co_return out;
-  auto replies = co_await redis.pipeline(std::move(commands));
+  auto replies = co_await queries.run(redis, std::move(name), std::move(commands));
   if (!replies) co_return replies.error();
   out.reserve(replies->size());
   for (const auto& r : *replies) {

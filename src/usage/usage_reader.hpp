@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/result.hpp"
+#include "query/query_runner.hpp"
 #include "store/hash_record.hpp"
 #include "store/redis_client.hpp"
 
@@ -45,8 +46,9 @@ inline constexpr const char* kModelsIndex = "usage:model:index";
 Result<std::vector<std::string>> periods(Granularity g, const std::string& from, const std::string& to,
                                          size_t max_buckets);
 
-// HGETALL of each hash, in one pipeline.
-Task<Result<std::vector<UsageTotals>>> read_totals(store::RedisClient& redis, const std::vector<std::string>& hashes,
-                                                   bool all_time_names = false);
+// HGETALL of each hash, through the query optimizer; `name` is what the profile calls it.
+Task<Result<std::vector<UsageTotals>>> read_totals(const query::QueryRunner& queries, store::RedisClient& redis,
+                                                   const std::vector<std::string>& hashes, bool all_time_names = false,
+                                                   std::string name = "usage.totals");
 
 }  // namespace crs::usage

@@ -47,7 +47,7 @@ std::vector<RedisCommand> reads(int n) {
 TEST_F(QueryTest, PipelinedAndOneByOneGiveTheSameReplies) {
   std::vector<RedisCommand> writes;
   for (int i = 0; i < 1000; ++i) writes.push_back(make_command("HSET", "h:" + std::to_string(i), "n", std::to_string(i)));
-  QueryOptions fast{true, 50, 4, 10s};
+  QueryOptions fast{true, 50, 100, 4, 10s};
   ASSERT_TRUE(run_task(ctx, query(*client, writes, fast, nullptr)));
 
   QueryProfile piped, single;
@@ -72,8 +72,22 @@ TEST_F(QueryTest, PipelinedAndOneByOneGiveTheSameReplies) {
   EXPECT_GT(piped.reply_bytes, 0u);
 }
 
+// A batch goes as pipelines of pipeline_size, one after the other: a batch smaller than a
+// pipeline is one round trip, a larger one ends with a short pipeline.
+TEST_F(QueryTest, BatchesAreCutIntoPipelines) {
+  auto trips = [&](size_t pipeline, size_t batch) {
+    QueryProfile p;
+    auto r = run_task(ctx, query(*client, reads(1000), QueryOptions{true, pipeline, batch, 3, 10s}, &p));
+    EXPECT_TRUE(r && r->size() == 1001u);
+    return p.round_trips;
+  };
+  EXPECT_EQ(trips(50, 30), 34u);    // ceil(1001 / 30)
+  EXPECT_EQ(trips(50, 120), 25u);   // 8 batches of 50+50+20, then 41
+  EXPECT_EQ(trips(500, 1000), 3u);  // 500+500, then 1
+}
+
 TEST_F(QueryTest, APastDeadlineFailsClearly) {
-  QueryOptions o{true, 10, 2, 200ms};
+  QueryOptions o{true, 10, 10, 2, 200ms};
   QueryProfile p;
   auto began = std::chrono::steady_clock::now();
   // BLPOP on an empty list holds the connection for a second: longer than the deadline.
