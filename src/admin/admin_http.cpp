@@ -40,9 +40,10 @@ http_server::Response read_failure(const Error& e) {
 }
 
 namespace {
-http_server::Response cached_data(const query::CachedValue& cached) {
+http_server::Response cached_data(const query::CachedValue& cached, const std::string& top_level) {
   std::string body = R"({"success":true,"data":)";
   body += cached.value;
+  if (!top_level.empty()) body += ',' + top_level;
   body += '}';
   auto r = http_server::json_response(http::status::ok, std::move(body));
   r.set("x-crs-query-cache", query::outcome_name(cached.outcome));
@@ -61,22 +62,25 @@ query::QueryCache::Compute serialized(const ComputeData& compute) {
 }
 }  // namespace
 
-Task<void> send_cached(Exchange& ex, const AdminDeps& deps, std::string query, std::vector<std::string> depends,
-                       const ComputeData& compute, ErrorAnswer on_error) {
-  Result<query::CachedValue> got = Error{"no cache"};
+Task<Result<query::CachedValue>> cached(const AdminDeps& deps, store::RedisClient& redis, std::string query,
+                                        std::vector<std::string> depends, const ComputeData& compute) {
   if (auto* cache = deps.queries.cache()) {
     query::QueryCache::Compute as_text = serialized(compute);
-    got = co_await cache->get(deps.redis_for(ex), std::move(query), std::move(depends), as_text);
-  } else {
-    auto data = co_await compute();
-    if (data) got = query::CachedValue{json::serialize(*data), query::CacheOutcome::Off};
-    else got = data.error();
+    co_return co_await cache->get(redis, std::move(query), std::move(depends), as_text);
   }
+  auto data = co_await compute();
+  if (!data) co_return data.error();
+  co_return query::CachedValue{json::serialize(*data), query::CacheOutcome::Off};
+}
+
+Task<void> send_cached(Exchange& ex, const AdminDeps& deps, std::string query, std::vector<std::string> depends,
+                       const ComputeData& compute, ErrorAnswer on_error, std::string top_level) {
+  auto got = co_await cached(deps, deps.redis_for(ex), std::move(query), std::move(depends), compute);
   if (!got) {
     co_await ex.send(on_error(got.error()));
     co_return;
   }
-  co_await ex.send(cached_data(*got));
+  co_await ex.send(cached_data(*got, top_level));
 }
 
 http_server::Response admin_message(std::string_view message) {
@@ -208,6 +212,7 @@ void register_admin_routes(http_server::Router& router, AdminDepsPtr deps) {
   register_usage_routes(router, deps);
   register_account_routes(router, deps);
   register_export_routes(router, deps);
+  register_dashboard_routes(router, deps);
   add_admin_route(router, http::verb::get, "/admin/routes", deps, [deps](Exchange& ex, const SessionClaims&) {
     return ex.send(admin_data(route_table(*deps->router)));
   });

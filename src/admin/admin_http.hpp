@@ -20,6 +20,7 @@
 #include "http/client_address.hpp"
 #include "http/exchange.hpp"
 #include "http/router.hpp"
+#include "query/query_cache.hpp"
 #include "query/query_runner.hpp"
 #include "store/redis_client.hpp"
 
@@ -39,6 +40,7 @@ struct AdminDeps {
   asio::ssl::context* tls = nullptr;               // for the accounts' health checks (probes)
   accounts::AccountRegistry* accounts = nullptr;   // this instance's accounts, updated by probes
   key_export::ExportService* exports = nullptr;    // null: API key export is off
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // uptime
 
   store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
 };
@@ -70,12 +72,17 @@ http_server::Response read_failure(const Error& e);
 // Answers with `data` computed by `compute`, through the query cache: `query` names the result
 // (route and parameters), `depends` the data generations it is computed from ("keys",
 // "usage"). The header x-crs-query-cache says hit, shared, miss or off. A failure is answered
-// by `on_error`. (GCC 12 destroys a std::function passed by value to a coroutine twice: make
+// by `on_error`. `top_level` is added beside "data" as is (`"name":value`, or empty).
+// (GCC 12 destroys a std::function passed by value to a coroutine twice: make
 // `compute` outside the coroutine, keep it in a variable and pass that.)
 using ComputeData = std::function<Task<Result<boost::json::value>>()>;
+// The serialized data, through the cache (or computed when there is none).
+Task<Result<query::CachedValue>> cached(const AdminDeps& deps, store::RedisClient& redis, std::string query,
+                                        std::vector<std::string> depends, const ComputeData& compute);
 using ErrorAnswer = http_server::Response (*)(const Error&);
 Task<void> send_cached(http_server::Exchange& ex, const AdminDeps& deps, std::string query,
-                       std::vector<std::string> depends, const ComputeData& compute, ErrorAnswer on_error);
+                       std::vector<std::string> depends, const ComputeData& compute, ErrorAnswer on_error,
+                       std::string top_level = "");
 
 // The request body as a JSON object, or nullopt after answering 400.
 Task<std::optional<boost::json::object>> read_json_object(http_server::Exchange& ex);
@@ -96,6 +103,7 @@ void register_key_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_usage_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_account_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_export_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_dashboard_routes(http_server::Router& router, AdminDepsPtr deps);
 // All of the above plus GET /admin/routes (the route table, for scripts and the auth test).
 void register_admin_routes(http_server::Router& router, AdminDepsPtr deps);
 
