@@ -17,7 +17,10 @@ namespace {
 // charge them.
 Task<Status> seed_limit_counters(store::RedisClient& redis, const config::Config& cfg, const limits::Limits& limits) {
   keys::KeyStore store(redis, cfg.security.encryptionKey, cfg.security.apiKeyPrefix);
-  query::QueryRunner queries(query::settings_of(cfg));
+  // The admin's queryTimeout is for people waiting on a page; starting up must not give up.
+  auto settings = query::settings_of(cfg);
+  settings.pipelining.timeout = std::chrono::minutes(10);
+  query::QueryRunner queries(settings);
   auto all = co_await store.list(queries);
   if (!all) co_return all.error();
   int64_t now = accounts::now_ms();

@@ -22,9 +22,10 @@ QuerySettings settings_of(const config::Config& cfg) {
 
 void report_profile(const QuerySettings& settings, std::string_view name, const store::QueryProfile& p) {
   auto line = [&] {
-    return fmt::format("query {}: {} commands in {} round trips, {} reply bytes, {:.1f} ms{}", name, p.commands,
-                       p.round_trips, p.reply_bytes, static_cast<double>(p.took.count()) / 1000.0,
-                       p.timed_out ? " (timed out)" : "");
+    return fmt::format("query {}: {} commands in {} round trips, at most {} batches in flight, {} reply bytes, "
+                       "{:.1f} ms{}",
+                       name, p.commands, p.round_trips, p.peak_batches, p.reply_bytes,
+                       static_cast<double>(p.took.count()) / 1000.0, p.timed_out ? " (timed out)" : "");
   };
   if (settings.profiling) spdlog::log(settings.profile_level, "{}", line());
   if (p.took >= settings.slow_threshold) slow_query_log().warn("{}", line());

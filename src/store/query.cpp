@@ -20,6 +20,7 @@ struct Fanout {
   std::optional<std::string> failure;
   size_t next = 0;       // first command not yet in a batch
   size_t in_flight = 0;  // batches
+  size_t peak = 0;
   size_t round_trips = 0;
   bool finished = false;
   asio::steady_timer done;
@@ -72,16 +73,17 @@ void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> a
   while (f->next < all->size() && f->in_flight < shape.concurrency) {
     size_t from = f->next, to = std::min(all->size(), from + shape.batch);
     f->next = to;
-    ++f->in_flight;
+    f->peak = std::max(f->peak, ++f->in_flight);
     asio::co_spawn(f->done.get_executor(), one_batch(redis, all, f, from, to, shape), asio::detached);
   }
 }
 
 void finish_profile(QueryProfile* profile, const std::vector<RedisReply>* replies, size_t commands, size_t trips,
-                    std::chrono::steady_clock::time_point began, bool timed_out) {
+                    std::chrono::steady_clock::time_point began, bool timed_out, size_t peak = 1) {
   if (!profile) return;
   profile->commands = commands;
   profile->round_trips = trips;
+  profile->peak_batches = trips ? peak : 0;
   profile->reply_bytes = 0;
   if (replies)
     for (const auto& r : *replies) profile->reply_bytes += payload_bytes(r);
@@ -133,7 +135,7 @@ Task<Result<std::vector<RedisReply>>> run_query(RedisClient& redis, std::vector<
   co_await f->done.async_wait(use_nothrow);
   bool late = !f->finished;
   f->finished = true;  // pipelines still in flight drop their replies
-  finish_profile(profile, &f->replies, all->size(), f->round_trips, began, late);
+  finish_profile(profile, &f->replies, all->size(), f->round_trips, began, late, f->peak);
   if (late) co_return timed_out(options);
   if (f->failure) co_return Error{*f->failure};
   co_return std::move(f->replies);

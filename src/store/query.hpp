@@ -27,6 +27,7 @@ struct QueryOptions {
 struct QueryProfile {
   size_t commands = 0;
   size_t round_trips = 0;   // pipelines sent (one per command without the optimizer)
+  size_t peak_batches = 0;  // batches in flight at once, at most
   size_t reply_bytes = 0;   // payload of the replies (strings, errors, statuses)
   std::chrono::microseconds took{0};
   bool timed_out = false;
