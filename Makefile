@@ -7,7 +7,7 @@ WERROR ?= OFF
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build run test test-sanitize bench bench-export clean
+.PHONY: all deps configure build run test test-sanitize bench bench-export bench-admin-reads clean
 
 all: build
 
@@ -37,6 +37,10 @@ bench: build
 # The key export benchmark (issue 17): 100,000 keys as CSV, JSON and NDJSON, time and memory.
 bench-export: build
 	@python3 bench/export.py $(BENCH_ARGS)
+
+# The admin read benchmark (issue 18): listing 20,000 keys with and without the query optimizer.
+bench-admin-reads: build
+	@python3 bench/admin_reads.py $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (separate build dir).
 test-sanitize: deps

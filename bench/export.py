@@ -11,45 +11,18 @@ import argparse
 import datetime
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import BUILD, ROOT, CLK, free_port, wait_port  # noqa: E402
+from run import ROOT  # noqa: E402
+from bulk_relay import BulkRelay, cpu_s, rss_kb  # noqa: E402
 
 
-def resp(*args):
-    out = [f"*{len(args)}\r\n".encode()]
-    for a in args:
-        b = a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def request(port, method, path, token, body=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return r.read()
+def request(relay, method, path, body=None):
+    return relay.request(method, path, body)[0]
 
 
 class Sampler(threading.Thread):
@@ -68,69 +41,41 @@ def main():
     ap.add_argument("--keys", type=int, default=100000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="crs-export-bench-")
-    port, redis_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "REDIS_EMBEDDED_PORT": str(redis_port),
-           "WORKERS": "2", "LOG_LEVEL": "warn"}
-    for k in ("REDIS_HOST", "REDIS_URL", "ENCRYPTION_KEY", "JWT_SECRET"):
-        env.pop(k, None)
-    relay = subprocess.Popen([f"{BUILD}/crs", "serve"], cwd=work, env=env,
-                             stdout=open(os.path.join(work, "relay.log"), "wb"), stderr=subprocess.STDOUT)
+    relay = BulkRelay().start()
     try:
-        wait_port(port)
-        time.sleep(0.5)
-        secrets = open(os.path.join(work, "data", "secrets.env")).read()
-        password = re.search(r"^REDIS_EMBEDDED_PASSWORD=(.*)$", secrets, re.M).group(1).strip()
         print(f"writing {args.keys} keys ...", flush=True)
-        blob = []
-        for i in range(args.keys):
-            kid = str(uuid.uuid4())
-            digest = os.urandom(32).hex()
-            blob.append(resp("HSET", f"apikey:{kid}", "id", kid, "name", f'key {i}, "n"', "apiKey", digest,
-                             "isActive", "true", "createdAt", "2026-01-01T00:00:00.000Z", "tags", '["bulk"]'))
-            blob.append(resp("HSET", "apikey:hash_map", digest, kid))
-            blob.append(resp("ZADD", "apikey:idx:createdAt", str(1767225600000 + i), kid))
-            if i % 3 == 0:
-                blob.append(resp("HSET", f"usage:{kid}", "totalRequests", str(i % 97 + 1),
-                                 "totalCostMicro", str(i)))
-        subprocess.run(["redis-cli", "--no-auth-warning", "-p", str(redis_port), "-a", password, "--pipe"],
-                       input=b"".join(blob), check=True, capture_output=True)
-        init = json.load(open(os.path.join(work, "data", "init.json")))
-        login = urllib.request.Request(f"http://127.0.0.1:{port}/web/auth/login", method="POST",
-                                       data=json.dumps({"username": init["adminUsername"],
-                                                        "password": init["adminPassword"]}).encode(),
-                                       headers={"content-type": "application/json"})
-        token = json.loads(urllib.request.urlopen(login).read())["token"]
+        relay.write_keys(args.keys)
+        relay.login()
+        pid = relay.process.pid
         results = []
         for fmt in ("csv", "json", "ndjson"):
             runs = []
             for _ in range(args.rounds):
-                before, cpu_before = rss_kb(relay.pid), cpu_s(relay.pid)
-                sampler = Sampler(relay.pid)
+                before, cpu_before = rss_kb(pid), cpu_s(pid)
+                sampler = Sampler(pid)
                 sampler.start()
                 began = time.monotonic()
-                task = json.loads(request(port, "POST", "/admin/api-keys/export", token,
+                task = json.loads(request(relay, "POST", "/admin/api-keys/export",
                                           {"format": fmt, "usage": {"totals": True}}))["data"]
                 while task["state"] in ("queued", "running"):
                     time.sleep(0.01)
-                    task = json.loads(request(port, "GET", f"/admin/exports/{task['id']}", token))["data"]
+                    task = json.loads(request(relay, "GET", f"/admin/exports/{task['id']}"))["data"]
                 took = time.monotonic() - began
                 sampler.running = False
                 sampler.join()
-                cpu = cpu_s(relay.pid) - cpu_before
+                cpu = cpu_s(pid) - cpu_before
                 d0 = time.monotonic()
-                body = request(port, "GET", f"/admin/exports/{task['id']}/download", token)
+                body = request(relay, "GET", f"/admin/exports/{task['id']}/download")
                 download = time.monotonic() - d0
                 assert task["state"] == "done" and len(body) == task["size"], task
                 runs.append({"s": took, "cpu": cpu, "growth": (sampler.peak - before) / 1024, "size": task["size"],
                              "download": download})
-                request(port, "DELETE", f"/admin/exports/{task['id']}", token)
+                request(relay, "DELETE", f"/admin/exports/{task['id']}")
             med = lambda k: statistics.median(r[k] for r in runs)  # noqa: E731
             results.append((fmt, med("s"), med("cpu"), max(r["growth"] for r in runs), runs[0]["size"], med("download")))
             print(f"{fmt}: {results[-1]}", flush=True)
     finally:
-        relay.terminate()
-        relay.wait(timeout=20)
+        relay.stop()
     date = datetime.date.today().isoformat()
     lines = [f"# Key export benchmark, {date}", "",
              f"`python3 bench/export.py` (`make bench-export`): {args.keys} keys (every third with usage) in the "

@@ -12,14 +12,18 @@ size_t payload_bytes(const RedisReply& r) {
   return n;
 }
 
-// The batches of one query: each writes its replies in place; the query waits on `done`,
-// whose expiry is the deadline, and the last batch to finish cancels it.
+// The batches of one query: each batch's pipelines are sent at once (the client writes them
+// together), each writes its replies in place; a batch ends when its last pipeline is answered
+// and makes room for the next. The query waits on `done`, whose expiry is the deadline, and the
+// last pipeline to finish cancels it.
 struct Fanout {
   Fanout(asio::any_io_executor ex, size_t n) : replies(n), done(ex) {}
   std::vector<RedisReply> replies;
   std::optional<std::string> failure;
-  size_t next = 0;       // first command not yet in a batch
-  size_t in_flight = 0;  // batches
+  size_t next = 0;                   // first command not yet in a batch
+  std::vector<size_t> unanswered;    // per batch: its pipelines still out
+  size_t batches_in_flight = 0;
+  size_t pipelines_in_flight = 0;
   size_t peak = 0;
   size_t round_trips = 0;
   bool finished = false;
@@ -40,27 +44,23 @@ std::vector<RedisCommand> slice(const std::vector<RedisCommand>& all, size_t fro
                                    all.begin() + static_cast<std::ptrdiff_t>(to));
 }
 
-// Starts batches while there is room and commands left; each one, when its last replies are
-// in, starts the next. The shared state outlives a caller that stopped waiting (the deadline).
+// Starts batches while there is room and commands left. The shared state outlives a caller
+// that stopped waiting (the deadline).
 void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
           Shape shape);
 
-Task<void> one_batch(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all,
-                     std::shared_ptr<Fanout> f, size_t from, size_t to, Shape shape) {
-  for (size_t at = from; at < to && !f->finished && !f->failure; at += shape.pipeline) {
-    size_t end = std::min(to, at + shape.pipeline);
-    ++f->round_trips;
-    auto got = co_await redis.pipeline(slice(*all, at, end));
-    if (f->finished) break;
-    if (!got) {
-      f->failure = got.error().message;
-      break;
-    }
-    for (size_t i = 0; i < got->size() && at + i < f->replies.size(); ++i) f->replies[at + i] = std::move((*got)[i]);
-  }
-  --f->in_flight;
+Task<void> one_pipeline(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all,
+                        std::shared_ptr<Fanout> f, size_t batch, size_t from, size_t to, Shape shape) {
+  auto got = co_await redis.pipeline(slice(*all, from, to));
+  --f->pipelines_in_flight;
   if (f->finished) co_return;
-  if (f->failure || (f->next >= all->size() && f->in_flight == 0)) {
+  if (!got) {
+    f->failure = got.error().message;
+  } else {
+    for (size_t i = 0; i < got->size() && from + i < f->replies.size(); ++i) f->replies[from + i] = std::move((*got)[i]);
+  }
+  if (--f->unanswered[batch] == 0) --f->batches_in_flight;
+  if (f->failure || (f->next >= all->size() && f->pipelines_in_flight == 0)) {
     f->finished = true;
     f->done.cancel();
     co_return;
@@ -70,11 +70,18 @@ Task<void> one_batch(RedisClient& redis, std::shared_ptr<const std::vector<Redis
 
 void pump(RedisClient& redis, std::shared_ptr<const std::vector<RedisCommand>> all, std::shared_ptr<Fanout> f,
           Shape shape) {
-  while (f->next < all->size() && f->in_flight < shape.concurrency) {
+  while (f->next < all->size() && f->batches_in_flight < shape.concurrency) {
     size_t from = f->next, to = std::min(all->size(), from + shape.batch);
     f->next = to;
-    f->peak = std::max(f->peak, ++f->in_flight);
-    asio::co_spawn(f->done.get_executor(), one_batch(redis, all, f, from, to, shape), asio::detached);
+    size_t batch = f->unanswered.size();
+    f->unanswered.push_back((to - from + shape.pipeline - 1) / shape.pipeline);
+    f->peak = std::max(f->peak, ++f->batches_in_flight);
+    for (size_t at = from; at < to; at += shape.pipeline) {
+      ++f->round_trips;
+      ++f->pipelines_in_flight;
+      asio::co_spawn(f->done.get_executor(),
+                     one_pipeline(redis, all, f, batch, at, std::min(to, at + shape.pipeline), shape), asio::detached);
+    }
   }
 }
 

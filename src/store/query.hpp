@@ -1,8 +1,9 @@
 #pragma once
 // Reads of many records for admin listings, usage reports, exports and key holders' stats
 // (never the relay's hot path, which has its own budget): the commands are cut into batches of
-// `batch_size`, each sent as pipelines of `pipeline_size` one after the other, with at most
-// `max_concurrency` batches in flight, all under one deadline. With the optimizer off the same
+// `batch_size`, each sent as pipelines of `pipeline_size` at once, with at most
+// `max_concurrency` batches (max_concurrency x batch_size commands) in flight, all under one
+// deadline. With the optimizer off the same
 // commands go one per round trip: the same replies, slower.
 #include <chrono>
 #include <cstddef>
