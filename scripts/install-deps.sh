@@ -51,3 +51,18 @@ if [[ "${1:-}" == "--with-test-clients" ]]; then
     (cd "$here/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
+
+# promtool checks GET /metrics in the tests. Only the tool is taken from Debian's prometheus
+# package (unpacked into .tools/, not installed): installing it would start a Prometheus server.
+if [[ "${1:-}" == "--with-test-clients" ]]; then
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  if ! command -v promtool >/dev/null 2>&1 && [[ ! -x "$here/.tools/promtool" ]]; then
+    unpack="$(mktemp -d)"
+    (cd "$unpack" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus; }; })
+    dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
+    mkdir -p "$here/.tools"
+    cp "$unpack/root/usr/bin/promtool" "$here/.tools/promtool"
+    rm -rf "$unpack"
+    echo "install-deps: promtool unpacked into .tools/"
+  fi
+fi

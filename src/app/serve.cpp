@@ -16,6 +16,7 @@
 #include "app/health_monitor.hpp"
 #include "app/io_threads.hpp"
 #include "app/load_balancing_sync.hpp"
+#include "app/metrics_sources.hpp"
 #include "app/shutdown.hpp"
 #include "app/startup.hpp"
 #include "app/usage_pipeline.hpp"
@@ -28,6 +29,7 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "keys/key_cache.hpp"
+#include "metrics/metrics.hpp"
 #include "monitor/health.hpp"
 #include "relay/relay.hpp"
 #include "scheduler/scheduler.hpp"
@@ -200,6 +202,7 @@ struct Shared {
   BlockingPool blocking{1};  // scrypt hashing and file writes, off the I/O threads
   query::QueryCache query_cache;
   query::QueryRunner queries;  // admin reads, stats and exports (queryOptimizer.*)
+  std::atomic<const http_server::Server*> server{nullptr};  // set once it exists (for /metrics)
 };
 
 // loadBalancing.enabled: the strategies; else the relay core's priority-then-least-recent.
@@ -260,6 +263,15 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
   admin::register_admin_routes(router, admin_deps);
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits, s.queries));
   monitor::register_health_routes(router, health_sources(s.cfg, s.redis, embedded, s.accounts, admin_deps));
+  if (s.cfg.monitoring.enabled) {
+    metrics::set_detailed(s.cfg.monitoring.metrics.enableDetailedMetrics,
+                          static_cast<size_t>(s.cfg.monitoring.metrics.detailedKeyLimit));
+    auto in_flight = [&s] {
+      const auto* server = s.server.load();
+      return server ? server->active_requests() : 0;
+    };
+    monitor::register_metrics_route(router, metrics_sources(s.cfg, s.redis.by_worker, s.query_cache, exports, in_flight));
+  }
   return relay_deps;
 }
 
@@ -334,6 +346,7 @@ int serve(config::Loaded loaded) {
                                                     std::chrono::minutes(10)),
                  asio::detached);
   http_server::Server server(io.executors(), router, server_options(cfg));
+  s.server = &server;
   if (auto listening = server.listen(); !listening) {
     spdlog::error("{}", listening.error().message);
     if (*embedded) (*embedded)->stop();

@@ -117,6 +117,8 @@ struct QueryOptimizerConfig {
 
 struct MetricsConfig {
   bool enableDetailedMetrics = true;
+  int detailedKeyLimit = 100;          // keys with their own series; the rest are "other"
+  std::string token;                   // METRICS_TOKEN: GET /metrics needs it; "" = loopback only
   int slowQueryThreshold = 1000;       // ms
   double memoryAlertThreshold = 0.8;
 };

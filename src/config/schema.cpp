@@ -183,6 +183,8 @@ std::vector<KeySpec> build() {
   add(s, p(mo, "enabled"), CRS_FIELD(monitoring.enabled)).from_env({"ENABLE_PERFORMANCE_MONITORING"});
   add(s, p(mo, "logLevel"), CRS_FIELD(monitoring.logLevel)).from_env({"PERFORMANCE_LOG_LEVEL"}).one_of(kLevels);
   add(s, p(mo, "metrics.enableDetailedMetrics"), CRS_FIELD(monitoring.metrics.enableDetailedMetrics));
+  add(s, p(mo, "metrics.detailedKeyLimit"), CRS_FIELD(monitoring.metrics.detailedKeyLimit)).range(1, 100000);
+  add(s, p(mo, "metrics.token"), CRS_FIELD(monitoring.metrics.token)).from_env({"METRICS_TOKEN"}).is_secret();
   add(s, p(mo, "metrics.slowQueryThreshold"), CRS_FIELD(monitoring.metrics.slowQueryThreshold)).range(1, 3600000);
   add(s, p(mo, "metrics.memoryAlertThreshold"), CRS_FIELD(monitoring.metrics.memoryAlertThreshold)).range(0, 1);
   add(s, p(mo, "alerts.enabled"), CRS_FIELD(monitoring.alerts.enabled));

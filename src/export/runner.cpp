@@ -8,6 +8,7 @@
 #include "export/key_cursor.hpp"
 #include "export/rows.hpp"
 #include "keys/key_fields.hpp"
+#include "metrics/metrics.hpp"
 #include "store/keyspace.hpp"
 
 namespace crs::key_export {
@@ -186,6 +187,7 @@ void log_export(const ExportTask& t) {
   if (!t.error.empty()) line += ", error: " + t.error;
   if (t.state == "done") api_export_log().info("{}", line);
   else api_export_log().warn("{}", line);
+  metrics::export_ended(t.state);
 }
 
 // Built outside coroutines (GCC 12 and initializer lists in coroutine frames).

@@ -48,6 +48,7 @@ class ExportService {
 
   // Thread-safe. False when the queue is full (kMaxQueuedExports).
   bool has_room() const { return queued_.load() < kMaxQueuedExports; }
+  size_t queued() const { return queued_.load(); }  // queued or running here
   void enqueue(ExportTask task, ExportSpec spec);
 
   // Reads up to `max` bytes of an open export file at `offset`, on the export thread.

@@ -49,6 +49,7 @@ tcp::endpoint Exchange::remote() const {
 
 Task<void> Exchange::send(Response response) {
   started_ = true;
+  status_ = response.result_int();
   response.version(request_.version());
   response.keep_alive(reusable());
   response.set("X-Request-ID", request_id_);
@@ -65,6 +66,7 @@ Task<void> Exchange::send(Response response) {
 
 Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> header) {
   started_ = true;
+  status_ = header.result_int();
   header.version(request_.version());
   // HTTP/1.0 has no chunked encoding: the stream is sent as it is and ends with the connection.
   chunked_ = request_.version() >= 11;
@@ -81,6 +83,7 @@ Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> 
 
 Task<beast::error_code> Exchange::start_sized(http::response<http::empty_body> header, uint64_t length) {
   started_ = true;
+  status_ = header.result_int();
   chunked_ = false;
   // HEAD: the header says how long the body would be, and no body follows.
   head_only_ = request_.method() == http::verb::head;

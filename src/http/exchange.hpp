@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/net.hpp"
+#include "metrics/metrics.hpp"
 #include "http/request_body.hpp"
 
 namespace crs::http_server {
@@ -70,6 +71,9 @@ class Exchange {
   ConnectionMemo& memo() { return memo_; }
 
   bool response_started() const { return started_; }
+  unsigned status() const { return status_; }  // of the response sent or started (0: none yet)
+  metrics::Family family() const { return family_; }
+  void set_family(metrics::Family f) { family_ = f; }
   // A body left unread stays in the connection: it cannot carry another request.
   bool keep_alive() const { return reusable() && complete_; }
   beast::tcp_stream& stream() { return stream_; }
@@ -96,6 +100,8 @@ class Exchange {
   bool complete_ = false;
   bool chunked_ = true;  // streams to HTTP/1.0 clients are sent raw, ended by closing
   bool head_only_ = false;  // a sized body answering HEAD: nothing after the header
+  unsigned status_ = 0;
+  metrics::Family family_ = metrics::Family::Unmatched;
 };
 
 // Request ids in the Node.js service's format: 11 random base-36 characters.

@@ -70,7 +70,8 @@ void Router::add(http::verb method, std::string pattern, Handler handler, BodyRu
   size_t index = routes_.size();
   if (fixed) fixed_[canonical(pattern)].push_back(index);
   else with_params_.push_back(index);
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts), body});
+  auto family = metrics::family_of_route(pattern);
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(parts), body, family});
 }
 
 Router::Match Router::match(http::verb method, std::string_view path) const {
@@ -113,6 +114,7 @@ Task<void> Router::dispatch(Exchange& exchange) const {
   auto m = match(exchange.request().method(), exchange.path());
   if (m.route) {
     exchange.set_params(std::move(m.params));
+    exchange.set_family(m.route->family);
     if (!m.route->body.handler_reads) {
       if (auto refusal = co_await exchange.read_body(m.route->body.limit)) {
         co_await exchange.send(std::move(*refusal));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/exchange.hpp"
+#include "metrics/metrics.hpp"
 
 namespace crs::http_server {
 
@@ -35,6 +36,7 @@ struct Route {
   Handler handler;
   std::vector<std::string> segments;  // the pattern split at '/', computed once
   BodyRule body;
+  metrics::Family family;             // what /metrics counts it as
 };
 
 class Router {

@@ -355,6 +355,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     // destroyed at exit must not touch the Server from their destructors.
     ++active_requests_;
     bool keep_alive = false;
+    auto began = std::chrono::steady_clock::now();
     {
       SessionBody body(stream, buffer, parser, options_, body_budget_);
       Exchange exchange(stream, parser.get(), body, worker_index, worker.draining, options_.write_timeout, memo);
@@ -369,6 +370,8 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
         co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
       body_memory.give_back(exchange.request().body());
       keep_alive = !failed && exchange.keep_alive();
+      metrics::http_request(exchange.family(), exchange.status(),
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     }
     --active_requests_;
     if (!keep_alive) break;

@@ -6,6 +6,7 @@
 #include "core/crypto.hpp"
 #include "core/time.hpp"
 #include "keys/key_store.hpp"
+#include "metrics/metrics.hpp"
 #include "relay/answers.hpp"
 #include "relay/key_rules.hpp"
 #include "store/redis_script.hpp"
@@ -216,8 +217,17 @@ usage::UsageEvent usage_event(const RelayedRequest& r, const accounts::Account& 
 // - under counted limits the script completes first, so the client's next request already
 //   finds its budget charged and its slot free (the one round trip at completion);
 // - otherwise it joins this thread's writer (usage/event_writer.hpp) and nobody waits.
+void count_relayed(const usage::UsageEvent& e) {
+  metrics::RelayedTokens t{e.usage.input_tokens, e.usage.output_tokens, e.usage.cache_creation_input_tokens,
+                           e.usage.cache_read_input_tokens};
+  metrics::relayed(e.model, static_cast<unsigned>(e.status), e.stream, t, e.cost_micro,
+                   static_cast<double>(e.duration_ms) / 1000.0);
+  metrics::relayed_for_key(e.key_id, t, e.cost_micro);
+}
+
 Task<void> meter(RelayedRequest& r, usage::UsageEvent e) {
   auto& d = r.d();
+  count_relayed(e);
   // The account's window, for least_used and balanced (written to Redis once a second by
   // LoadBalancingSync, for every account at once).
   if (!e.account_id.empty() && d.config.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());

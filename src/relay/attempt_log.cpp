@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "metrics/metrics.hpp"
 #include "relay/account_choice.hpp"
 #include "relay/account_health.hpp"
 #include "store/keyspace.hpp"
@@ -43,6 +44,7 @@ void append(RelayedRequest& r, const json::object& o) {
 void log_failed_attempt(RelayedRequest& r, const Picked& p, unsigned status, const adapters::ErrorVerdict& v,
                         double ttfb_ms) {
   auto o = record(r, p, status, ttfb_ms, false);
+  metrics::upstream_failure(health::outcome_name(outcome_of(v.what)));
   o["class"] = health::outcome_name(outcome_of(v.what));
   o["reason"] = v.reason;
   put_tokens(o, usage::Usage{}, 0);  // the upstream bills no error answered before its first byte

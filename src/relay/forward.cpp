@@ -10,6 +10,7 @@
 #include "adapters/request_needs.hpp"
 #include "core/time.hpp"
 #include "http/responses.hpp"
+#include "metrics/metrics.hpp"
 #include "relay/account_choice.hpp"
 #include "relay/account_health.hpp"
 #include "relay/attempt_log.hpp"
@@ -92,6 +93,14 @@ struct UpstreamCall {
 adapters::AdapterContext adapter_context(RelayedRequest& r) {
   return adapters::AdapterContext{r.d().config, *r.d().redis.at(r.worker), r.d().accounts, r.d().tls};
 }
+
+// A stream being relayed, for /metrics.
+struct OpenStream {
+  OpenStream() { metrics::stream_opened(); }
+  ~OpenStream() { metrics::stream_closed(); }
+  OpenStream(const OpenStream&) = delete;
+  OpenStream& operator=(const OpenStream&) = delete;
+};
 
 bool is_stale_connection_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -185,6 +194,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
     if (!ec) ec = co_await call.conn->read_header(*call.parser);
     if (!ec) {
       call.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at).count();
+      metrics::upstream_ttfb(call.ttfb_ms / 1000.0);
       co_return true;
     }
     bool stale = call.conn->reused && is_stale_connection_error(ec);
@@ -353,6 +363,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   head.set("X-Accel-Buffering", "no");
   auto reader = p.adapter->answer_reader(r.client_call());
   r.watch->answering = true;
+  OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
   beast::error_code upstream_ec;
   auto buf = chunk_buffer();
@@ -465,6 +476,7 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
     }
     // Success: from here on the answer belongs to this account.
     note_answer(r, picked, call);
+    if (picked.attempt > 1) metrics::failover_served();
     if (picked.adapter->is_stream(call.parser->get().base())) co_await stream_back(r, picked, call, guard);
     else co_await answer_whole(r, picked, call, guard);
     co_return;

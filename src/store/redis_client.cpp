@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.hpp"
 #include "store/redis_connect.hpp"
 
 namespace crs::store {
@@ -25,6 +26,13 @@ struct PendingOp {
     signal.cancel();
   }
 };
+
+void count_round_trip(const PendingOp& op, std::chrono::steady_clock::time_point began) {
+  size_t errors = 0;
+  for (const auto& r : op.replies) errors += r.is_error() ? 1 : 0;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  metrics::redis_round_trip(seconds, op.expected, errors, op.failure.has_value());
+}
 
 struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   Impl(asio::any_io_executor ex, RedisOptions o)
@@ -48,7 +56,11 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
 
   Task<Result<std::vector<RedisReply>>> exec(std::vector<RedisCommand> commands) {
     if (stopped) co_return Error{"redis client stopped"};
-    if (!ready) co_return Error{"redis not connected (" + options.address() + ")"};
+    if (!ready) {
+      metrics::redis_round_trip(0, commands.size(), 0, true);
+      co_return Error{"redis not connected (" + options.address() + ")"};
+    }
+    auto began = std::chrono::steady_clock::now();
     auto op = std::make_shared<PendingOp>(executor, commands.size());
     for (const auto& c : commands) append_command(out_buffer, c);
     pending.push_back(op);
@@ -57,9 +69,11 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
     auto self = shared_from_this();  // keeps the connection state alive while we wait
     auto [ec] = co_await op->signal.async_wait(use_nothrow);
     if (op->done) {
+      count_round_trip(*op, began);
       if (op->failure) co_return Error{*op->failure};
       co_return std::move(op->replies);
     }
+    metrics::redis_round_trip(0, op->expected, 0, true);
     op->abandoned = true;
     if (!ec) {
       // No reply within the timeout: the server or the network is stuck. Start afresh.

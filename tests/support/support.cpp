@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -98,11 +99,11 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 
 // ---- raw sockets ----
 
-static int connect_loopback(int port) {
+static int connect_to(const std::string& host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
@@ -112,6 +113,8 @@ static int connect_loopback(int port) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
+
+static int connect_loopback(int port) { return connect_to("127.0.0.1", port); }
 
 static bool send_all(int fd, const std::string& bytes) {
   size_t off = 0;
@@ -179,8 +182,14 @@ std::string HttpResponse::header(const std::string& name) const {
 
 HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
                           const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+  return http_request_to("127.0.0.1", port, method, target, body, headers, timeout);
+}
+
+HttpResponse http_request_to(const std::string& host, int port, const std::string& method, const std::string& target,
+                             const std::string& body, const std::map<std::string, std::string>& headers,
+                             std::chrono::milliseconds timeout) {
   HttpResponse out;
-  int fd = connect_loopback(port);
+  int fd = connect_to(host, port);
   if (fd < 0) {
     out.error = "connect failed";
     return out;
@@ -336,7 +345,8 @@ RelayProcess::RelayProcess(const TempDir& dir, std::vector<std::string> env)
   ports_given_ = has_port || has_redis_port;
   if (!has_port) env_.push_back("PORT=" + std::to_string(port_));
   if (!has_redis_port) env_.push_back("REDIS_EMBEDDED_PORT=" + std::to_string(redis_port_));
-  env_.push_back("HOST=127.0.0.1");
+  bool has_host = std::any_of(env_.begin(), env_.end(), [](const std::string& kv) { return kv.starts_with("HOST="); });
+  if (!has_host) env_.push_back("HOST=127.0.0.1");
   env_.push_back("WORKERS=2");
 }
 

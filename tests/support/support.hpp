@@ -49,6 +49,10 @@ struct HttpResponse {
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body = "", const std::map<std::string, std::string>& headers = {},
                           std::chrono::milliseconds timeout = 10s);
+// The same to an IPv4 address of this machine other than loopback.
+HttpResponse http_request_to(const std::string& host, int port, const std::string& method, const std::string& target,
+                             const std::string& body = "", const std::map<std::string, std::string>& headers = {},
+                             std::chrono::milliseconds timeout = 10s);
 inline HttpResponse http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
 
 // Sends raw bytes on a new connection and returns everything read until the peer closes or
