@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libhiredis-dev libsimdjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libtomlplusplus-dev
+  libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
   openssl socat

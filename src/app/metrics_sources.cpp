@@ -25,25 +25,31 @@ double number_of(const json::object& o, const char* name, double fallback) {
 // One account of the balancer's view (scheduler/status.hpp with its health).
 void write_account(Exposition& out, const json::object& a) {
   std::string id = text_of(a, "id");
-  out.gauge("crs_account_info", "An upstream account (1), with its name and kind", {{"account", id},
-            {"name", text_of(a, "name")}, {"type", text_of(a, "type")}}, 1);
-  out.gauge("crs_account_state", "The account's state (1 for the one it is in)",
-            {{"account", id}, {"state", text_of(a, "status")}}, 1);
+  // Declared with their HELP in declare_accounts.
+  out.gauge("crs_account_info", "", {{"account", id}, {"name", text_of(a, "name")}, {"type", text_of(a, "type")}}, 1);
+  out.gauge("crs_account_state", "", {{"account", id}, {"state", text_of(a, "status")}}, 1);
   const auto& health = a.at("health").as_object();
-  out.gauge("crs_account_health", "The account's health class (1 for the one it is in)",
-            {{"account", id}, {"class", text_of(health, "class")}}, 1);
-  out.gauge("crs_account_circuit", "The account's circuit breaker (1 for the state it is in)",
-            {{"account", id}, {"state", text_of(health.at("circuit").as_object(), "state")}}, 1);
+  out.gauge("crs_account_health", "", {{"account", id}, {"class", text_of(health, "class")}}, 1);
+  out.gauge("crs_account_circuit", "", {{"account", id}, {"state", text_of(health.at("circuit").as_object(), "state")}},
+            1);
   if (a.at("inFlight").is_number())
-    out.gauge("crs_account_in_flight", "Requests in flight on the account across instances (capped accounts)",
-              {{"account", id}}, number_of(a, "inFlight", 0));
+    out.gauge("crs_account_in_flight", "", {{"account", id}}, number_of(a, "inFlight", 0));
   for (auto [window, field] : {std::pair{"5h", "utilization5h"}, std::pair{"7d", "utilization7d"}})
     if (a.at(field).is_number())
-      out.gauge("crs_account_utilization", "The account's unified rate-limit utilisation (0..1) as last announced",
-                {{"account", id}, {"window", window}}, number_of(a, field, 0));
+      out.gauge("crs_account_utilization", "", {{"account", id}, {"window", window}}, number_of(a, field, 0));
+}
+
+void declare_accounts(Exposition& out) {
+  out.declare("crs_account_info", "gauge", "An upstream account (1), with its name and kind");
+  out.declare("crs_account_state", "gauge", "The account's state (1 for the one it is in)");
+  out.declare("crs_account_health", "gauge", "The account's health class (1 for the one it is in)");
+  out.declare("crs_account_circuit", "gauge", "The account's circuit breaker (1 for the state it is in)");
+  out.declare("crs_account_in_flight", "gauge", "Requests in flight on the account across instances (capped accounts)");
+  out.declare("crs_account_utilization", "gauge", "The account's unified rate-limit utilisation (0..1) as last announced");
 }
 
 Task<void> write_accounts(const config::Config& cfg, Exposition& out, store::RedisClient& redis) {
+  declare_accounts(out);
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   auto all = co_await store.list();
   if (!all) co_return;

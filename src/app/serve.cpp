@@ -12,6 +12,7 @@
 
 #include "accounts/account_registry.hpp"
 #include "admin/admin_http.hpp"
+#include "alerts/monitor.hpp"
 #include "app/account_sync.hpp"
 #include "app/health_monitor.hpp"
 #include "app/io_threads.hpp"
@@ -323,6 +324,12 @@ int serve(config::Loaded loaded) {
     return 1;
   }
   Shared& s = **shared;
+  auto alerting = alerts::Alerting::make(io.main().get_executor(), *redis.by_worker.front(), cfg, instance_name(cfg));
+  if (!alerting) {
+    spdlog::error("{}", alerting.error().message);
+    if (*embedded) (*embedded)->stop();
+    return 1;
+  }
   UsagePipeline usage(cfg, io, redis.by_worker, ro);
   auto reload = [&s, &io] { asio::co_spawn(io.main(), reload_pricing(s), asio::detached); };
   SharedStateSync sync(io.main().get_executor(), *redis.by_worker.front(), ro, cfg.security.encryptionKey, s.accounts,
@@ -341,6 +348,7 @@ int serve(config::Loaded loaded) {
   HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), cfg, s.accounts, relay_deps->health_book,
                        *s.tls);
   health.start();
+  (*alerting)->start();
   auto catalog_stopped = std::make_shared<bool>(false);
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
                                                     std::chrono::minutes(10)),
@@ -372,6 +380,7 @@ int serve(config::Loaded loaded) {
     hangup.cancel();
     balancing.stop();
     health.stop();
+    (*alerting)->stop();
     exports.stop();
     *catalog_stopped = true;
     s.blocking.stop();

@@ -37,6 +37,7 @@ void add_pricing_commands(CLI::App& app, Context& ctx);
 void add_load_balance_commands(CLI::App& app, Context& ctx);
 void add_groups_commands(CLI::App& app, Context& ctx);
 void add_export_commands(CLI::App& app, Context& ctx);
+void add_alerts_commands(CLI::App& app, Context& ctx);
 
 // Loads the configuration, connects to Redis and runs `body`; prints why if either fails.
 // `need_secrets`: the command needs ENCRYPTION_KEY (it hashes keys or seals credentials).

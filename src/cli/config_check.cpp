@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "alerts/channels.hpp"
 #include "cli/commands.hpp"
 #include "core/logging.hpp"
 #include "core/secret.hpp"
@@ -40,6 +41,8 @@ int config_check(const GlobalOptions& options) {
   init_cli_logging();
   auto loaded = load_config(options);
   const auto& cfg = loaded.config;
+  // What the relay also refuses at start: alert channels that could never be reached.
+  if (auto channels = alerts::configured_channels(cfg); !channels) loaded.errors.push_back(channels.error().message);
 
   auto display = [](const config::KeySpec& spec, const config::Value& v, bool generated_later) -> std::string {
     if (spec.secret) {

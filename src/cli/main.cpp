@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   crs::cli::add_load_balance_commands(app, ctx);
   crs::cli::add_groups_commands(app, ctx);
   crs::cli::add_export_commands(app, ctx);
+  crs::cli::add_alerts_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

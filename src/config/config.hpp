@@ -128,6 +128,7 @@ struct SmtpConfig {
   int port = 587;
   std::string user;
   std::string pass;
+  std::string caFile;                  // CA bundle to verify the server with ("" = the system's)
 };
 
 struct EmailAlertConfig {
@@ -140,6 +141,11 @@ struct EmailAlertConfig {
 struct AlertsConfig {
   bool enabled = true;
   std::string webhook;
+  std::vector<std::string> webhooks;   // more receivers, each "format:url" or a URL
+  std::string webhookSecret;           // HMAC-SHA256 signature of generic webhooks
+  int checkInterval = 30;              // s between checks
+  double utilizationThreshold = 0.9;   // an account's 5h/7d utilisation that raises an alert
+  int64_t memoryLimit = 0;             // bytes; 0 = the cgroup's memory.max, else the machine's
   EmailAlertConfig email;
 };
 

@@ -189,6 +189,12 @@ std::vector<KeySpec> build() {
   add(s, p(mo, "metrics.memoryAlertThreshold"), CRS_FIELD(monitoring.metrics.memoryAlertThreshold)).range(0, 1);
   add(s, p(mo, "alerts.enabled"), CRS_FIELD(monitoring.alerts.enabled));
   add(s, p(mo, "alerts.webhook"), CRS_FIELD(monitoring.alerts.webhook)).from_env({"ALERT_WEBHOOK_URL"}).is_secret();
+  add(s, p(mo, "alerts.webhooks"), CRS_FIELD(monitoring.alerts.webhooks)).is_secret();
+  add(s, p(mo, "alerts.webhookSecret"), CRS_FIELD(monitoring.alerts.webhookSecret))
+      .from_env({"ALERT_WEBHOOK_SECRET"}).is_secret();
+  add(s, p(mo, "alerts.checkInterval"), CRS_FIELD(monitoring.alerts.checkInterval)).range(1, 86400);
+  add(s, p(mo, "alerts.utilizationThreshold"), CRS_FIELD(monitoring.alerts.utilizationThreshold)).range(0, 1);
+  add(s, p(mo, "alerts.memoryLimit"), CRS_FIELD(monitoring.alerts.memoryLimit)).range(0, 1099511627776.0);
   add(s, p(mo, "alerts.email.enabled"), CRS_FIELD(monitoring.alerts.email.enabled));
   add(s, p(mo, "alerts.email.from"), CRS_FIELD(monitoring.alerts.email.from));
   add(s, p(mo, "alerts.email.to"), CRS_FIELD(monitoring.alerts.email.to));
@@ -198,6 +204,7 @@ std::vector<KeySpec> build() {
   add(s, p(mo, "alerts.email.smtp.auth.user"), CRS_FIELD(monitoring.alerts.email.smtp.user)).from_env({"SMTP_USER"});
   add(s, p(mo, "alerts.email.smtp.auth.pass"), CRS_FIELD(monitoring.alerts.email.smtp.pass))
       .from_env({"SMTP_PASS"}).is_secret();
+  add(s, p(mo, "alerts.email.smtp.caFile"), CRS_FIELD(monitoring.alerts.email.smtp.caFile)).from_env({"SMTP_CA_FILE"});
 
   const char* lg = "logging.";
   add(s, p(lg, "level"), CRS_FIELD(logging.level)).from_env({"LOG_LEVEL"}).one_of(kLevels);

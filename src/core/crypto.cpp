@@ -78,6 +78,8 @@ std::string hmac_sha256_raw(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) { return to_hex(hmac_sha256_raw(key, data)); }
+
 Result<std::string> scrypt_raw(std::string_view password, std::string_view salt, int log2_n, int r, int p,
                                size_t length) {
   if (log2_n < 1 || log2_n > 22 || r < 1 || r > 32 || p < 1 || p > 16 || length == 0 || length > 128)

@@ -27,6 +27,7 @@ class Sha256 {
 
 std::string sha1_hex(std::string_view data);  // only for Redis script ids (EVALSHA), never for security
 std::string hmac_sha256_raw(std::string_view key, std::string_view data);
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 // scrypt (RFC 7914), for passwords at rest. n = 2^log2_n; uses about 128 * n * r bytes.
 Result<std::string> scrypt_raw(std::string_view password, std::string_view salt, int log2_n, int r, int p,
                                size_t length);

@@ -19,6 +19,8 @@ class Exposition {
   // `counts`: observations per bucket (not cumulative), one more than `bounds` (+Inf last).
   void histogram(std::string_view name, std::string_view help, const Labels& labels,
                  const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double sum);
+  // HELP and TYPE of a metric that may have no sample yet (a failure never seen).
+  void declare(std::string_view name, std::string_view type, std::string_view help) { metric(name, type, help); }
   std::string text() const;
 
  private:

@@ -59,6 +59,7 @@ struct Block {
   Histogram<15> ttfb;
   Counter tokens[4];
   Counter failovers, streams_opened, streams_closed;
+  Counter alert_checks, alerts_delivered, alerts_failed;
   Counter redis_trips, redis_commands, redis_errors, redis_failures;
   Histogram<13> redis_seconds;
   // Inserted by the owner thread, read by scrapes: the owner reads without the lock (it is the
@@ -192,6 +193,8 @@ void export_ended(std::string_view state) {
 }
 
 void failover_served() { local().failovers.add(); }
+void alert_check() { local().alert_checks.add(); }
+void alert_delivery(bool delivered) { (delivered ? local().alerts_delivered : local().alerts_failed).add(); }
 void stream_opened() { local().streams_opened.add(); }
 void stream_closed() { local().streams_closed.add(); }
 
@@ -202,6 +205,26 @@ void redis_round_trip(double seconds, size_t commands, size_t error_replies, boo
   b.redis_errors.add(error_replies);
   if (failed) b.redis_failures.add();
   else b.redis_seconds.observe(seconds, kRedisSeconds);
+}
+
+std::array<uint64_t, 6> http_counts(Family family) {
+  std::array<uint64_t, 6> out{};
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  for (auto& b : r.blocks)
+    for (size_t c = 0; c < 6; ++c) out[c] += b->http[static_cast<size_t>(family)][c].get();
+  return out;
+}
+
+uint64_t exports_ended(std::string_view state) {
+  uint64_t n = 0;
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  for (auto& b : r.blocks) {
+    std::lock_guard block_lock(b->mu);
+    if (auto it = b->exports.find(std::string(state)); it != b->exports.end()) n += it->second->get();
+  }
+  return n;
 }
 
 void set_detailed(bool on, size_t key_limit) {
@@ -230,6 +253,7 @@ struct Totals {
   Summed<15> ttfb;
   uint64_t tokens[4] = {};
   uint64_t failovers = 0, streams_opened = 0, streams_closed = 0;
+  uint64_t alert_checks = 0, alerts_delivered = 0, alerts_failed = 0;
   uint64_t redis_trips = 0, redis_commands = 0, redis_errors = 0, redis_failures = 0;
   Summed<13> redis_seconds;
   std::map<std::string, std::array<std::array<uint64_t, 6>, 2>> model_requests;
@@ -250,6 +274,9 @@ void add_block(Totals& t, Block& b) {
   t.failovers += b.failovers.get();
   t.streams_opened += b.streams_opened.get();
   t.streams_closed += b.streams_closed.get();
+  t.alert_checks += b.alert_checks.get();
+  t.alerts_delivered += b.alerts_delivered.get();
+  t.alerts_failed += b.alerts_failed.get();
   t.redis_trips += b.redis_trips.get();
   t.redis_commands += b.redis_commands.get();
   t.redis_errors += b.redis_errors.get();
@@ -308,11 +335,14 @@ void write_relay(Exposition& out, const Totals& t) {
   for (const auto& [model, micro] : t.model_cost)
     out.counter("crs_relay_cost_usd_total", "What relayed requests cost at list price, by model", {{"model", model}},
                 static_cast<double>(micro) / 1e6);
+  out.declare("crs_upstream_failures_total", "counter", "Upstream attempts that failed, by error class (each one fails "
+              "over while attempts remain)");
   for (const auto& [cls, n] : t.failures)
     out.counter("crs_upstream_failures_total", "Upstream attempts that failed, by error class (each one fails over "
                 "while attempts remain)", {{"class", cls}}, static_cast<double>(n));
   out.counter("crs_relay_failovers_total", "Requests served by another account than the first one tried", {},
               static_cast<double>(t.failovers));
+  out.declare("crs_export_tasks_ended_total", "counter", "Export tasks this instance ran, by how they ended");
   for (const auto& [state, n] : t.exports)
     out.counter("crs_export_tasks_ended_total", "Export tasks this instance ran, by how they ended",
                 {{"state", state}}, static_cast<double>(n));
@@ -329,6 +359,13 @@ void write_redis(Exposition& out, const Totals& t) {
               static_cast<double>(t.redis_failures));
   out.histogram("crs_redis_round_trip_seconds", "Redis round trip time", {}, kRedisSeconds, t.redis_seconds.counts,
                 t.redis_seconds.sum_ns / 1e9);
+}
+
+void write_alerts(Exposition& out, const Totals& t) {
+  out.counter("crs_alert_checks_total", "Rounds of the alert monitor's checks", {}, static_cast<double>(t.alert_checks));
+  out.counter("crs_alert_deliveries_total", "Attempts to deliver an alert to a channel, by result",
+              {{"result", "delivered"}}, static_cast<double>(t.alerts_delivered));
+  out.counter("crs_alert_deliveries_total", "", {{"result", "failed"}}, static_cast<double>(t.alerts_failed));
 }
 
 void write_keys(Exposition& out, const Totals& t) {
@@ -355,6 +392,7 @@ void write_counters(Exposition& out) {
   write_http(out, t);
   write_relay(out, t);
   write_redis(out, t);
+  write_alerts(out, t);
   write_keys(out, t);
 }
 

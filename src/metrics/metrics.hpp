@@ -3,6 +3,7 @@
 // gets its own block of counters, written only by that thread (a plain add, no lock, no
 // allocation once a label value was seen) and summed when /metrics is scraped. Label values
 // that come from clients (models, key ids) are capped: past the cap they count as "other".
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,11 +39,20 @@ void stream_closed();
 // An export task that ended here: "done", "failed" or "cancelled".
 void export_ended(std::string_view state);
 
+// The alert monitor checked its conditions; an alert delivery was attempted.
+void alert_check();
+void alert_delivery(bool delivered);
+
 // One Redis round trip of `commands` (a command or a pipeline) by this thread's client.
 void redis_round_trip(double seconds, size_t commands, size_t error_replies, bool failed);
 
 // Settings read at scrape and by the recorders (set once at start).
 void set_detailed(bool on, size_t key_limit);
+
+// Sums over the threads, for the alert monitor: requests of a family by status class
+// (index status / 100), and export tasks that ended in `state`.
+std::array<uint64_t, 6> http_counts(Family family);
+uint64_t exports_ended(std::string_view state);
 
 class Exposition;
 // Writes every counter above, summed over the threads.

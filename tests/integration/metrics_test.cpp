@@ -7,7 +7,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cstring>
 #include <filesystem>
+#include <regex>
+
+#include <fmt/format.h>
 
 #include "integration/two_instances.hpp"
 
@@ -96,6 +100,40 @@ TEST_F(MetricsTest, CountersMoveByExactlyWhatWasRelayedAndPromtoolAcceptsThem) {
   out.write("metrics.txt", after);
   auto check = run_command({"bash", "-c", promtool() + " check metrics < " + out.file("metrics.txt")});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+// docs/grafana-dashboard.json: every query parses (promtool checks them as recording rules) and
+// names only series that /metrics exposes.
+TEST_F(MetricsTest, TheGrafanaDashboardQueriesWhatIsExposed) {
+  start("");
+  add_account("one");
+  make_key();
+  std::string text = scrape();
+  auto dashboard = json::parse(read_file(source_dir() + "/docs/grafana-dashboard.json")).as_object();
+  std::string rules = "groups:\n  - name: dashboard\n    rules:\n";
+  std::regex metric_name("\\b(crs_[a-z0-9_]+|process_[a-z_]+)");
+  int n = 0;
+  for (const auto& panel : dashboard.at("panels").as_array()) {
+    for (const auto& target : panel.at("targets").as_array()) {
+      std::string expr(target.at("expr").as_string());
+      for (std::sregex_iterator it(expr.begin(), expr.end(), metric_name), end; it != end; ++it) {
+        std::string name = (*it)[1];
+        for (const char* suffix : {"_bucket", "_sum", "_count"})
+          if (name.ends_with(suffix) && text.find("# TYPE " + name.substr(0, name.size() - strlen(suffix)) + " histogram") != std::string::npos)
+            name = name.substr(0, name.size() - strlen(suffix));
+        EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << name << " in: " << expr;
+      }
+      expr = std::regex_replace(expr, std::regex("\\$instance"), ".*");
+      std::string quoted;
+      for (char c : expr) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      rules += fmt::format("      - record: dashboard:query_{}\n        expr: '{}'\n", n++, quoted);
+    }
+  }
+  EXPECT_GT(n, 15);
+  TempDir out;
+  out.write("rules.yml", rules);
+  auto check = run_command({promtool(), "check", "rules", out.file("rules.yml")});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err << rules;
 }
 
 TEST_F(MetricsTest, FailoversAndTheirCausesAreCounted) {

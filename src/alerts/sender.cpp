@@ -1,0 +1,234 @@
+#include "alerts/sender.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/crypto.hpp"
+#include "metrics/metrics.hpp"
+
+namespace crs::alerts {
+namespace json = boost::json;
+
+namespace {
+
+void init_curl() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Easy {
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  curl_slist* recipients = nullptr;
+  char error[CURL_ERROR_SIZE] = {0};
+  ~Easy() {
+    curl_slist_free_all(headers);
+    curl_slist_free_all(recipients);
+    if (h) curl_easy_cleanup(h);
+  }
+};
+
+size_t collect(char* data, size_t size, size_t n, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  if (s->size() < 65536) s->append(data, size * n);
+  return size * n;
+}
+
+struct Upload {
+  const std::string* text;
+  size_t at = 0;
+};
+
+size_t feed(char* buffer, size_t size, size_t n, void* in) {
+  auto* u = static_cast<Upload*>(in);
+  size_t left = u->text->size() - u->at, take = std::min(left, size * n);
+  std::copy_n(u->text->data() + u->at, take, buffer);
+  u->at += take;
+  return take;
+}
+
+std::string curl_failure(const Easy& e, CURLcode code) {
+  return e.error[0] ? std::string(e.error) : std::string(curl_easy_strerror(code));
+}
+
+// Receivers that answer 200 and say in the body that they refused: Slack-like {"ok": false},
+// DingTalk/WeCom/Feishu {"errcode"|"code": non-zero}.
+std::string refused_in_body(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  const auto& o = v.as_object();
+  if (auto* ok = o.if_contains("ok"); ok && ok->is_bool() && !ok->as_bool()) return "the receiver answered ok: false";
+  for (const char* name : {"errcode", "code", "StatusCode"})
+    if (auto* c = o.if_contains(name); c && c->is_int64() && c->as_int64() != 0)
+      return fmt::format("the receiver answered {} {}", name, c->as_int64());
+  return {};
+}
+
+Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& alert) {
+  auto out = webhook_request(c.hook, alert, s.webhook_secret);
+  Easy e;
+  if (!e.h) return Error{"libcurl could not start"};
+  e.headers = curl_slist_append(e.headers, "Content-Type: application/json");
+  for (const auto& [k, v] : out.headers) e.headers = curl_slist_append(e.headers, (k + ": " + v).c_str());
+  std::string answer;
+  curl_easy_setopt(e.h, CURLOPT_URL, out.url.c_str());
+  curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.headers);
+  curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, out.body.c_str());
+  curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(out.body.size()));
+  curl_easy_setopt(e.h, CURLOPT_USERAGENT, "claude-relay-service-alerts");
+  curl_easy_setopt(e.h, CURLOPT_TIMEOUT, 15L);
+  curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e.h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
+  CURLcode code = curl_easy_perform(e.h);
+  if (code != CURLE_OK) return Error{curl_failure(e, code)};
+  long status = 0;
+  curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) return Error{fmt::format("the receiver answered HTTP {}", status)};
+  if (auto refused = refused_in_body(answer); !refused.empty()) return Error{refused};
+  return Ok{};
+}
+
+Status send_email(const SenderSettings& s, const Alert& alert) {
+  std::string message = email_message(alert, s.from, s.to, crypto::uuid_v4() + "@claude-relay-service");
+  Easy e;
+  if (!e.h) return Error{"libcurl could not start"};
+  // Port 465 speaks TLS from the first byte; any other port must upgrade with STARTTLS.
+  std::string url = fmt::format("{}://{}:{}", s.smtp_port == 465 ? "smtps" : "smtp", s.smtp_host, s.smtp_port);
+  for (const auto& to : s.to) e.recipients = curl_slist_append(e.recipients, ("<" + to + ">").c_str());
+  Upload upload{&message};
+  curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!s.smtp_ca_file.empty()) curl_easy_setopt(e.h, CURLOPT_CAINFO, s.smtp_ca_file.c_str());
+  if (!s.smtp_user.empty()) {
+    curl_easy_setopt(e.h, CURLOPT_USERNAME, s.smtp_user.c_str());
+    curl_easy_setopt(e.h, CURLOPT_PASSWORD, s.smtp_pass.c_str());
+  }
+  curl_easy_setopt(e.h, CURLOPT_MAIL_FROM, ("<" + s.from + ">").c_str());
+  curl_easy_setopt(e.h, CURLOPT_MAIL_RCPT, e.recipients);
+  curl_easy_setopt(e.h, CURLOPT_READFUNCTION, feed);
+  curl_easy_setopt(e.h, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e.h, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
+  CURLcode code = curl_easy_perform(e.h);
+  if (code != CURLE_OK) return Error{curl_failure(e, code)};
+  return Ok{};
+}
+
+}  // namespace
+
+Result<SenderSettings> sender_settings(const config::Config& cfg) {
+  auto channels = configured_channels(cfg);
+  if (!channels) return channels.error();
+  const auto& a = cfg.monitoring.alerts;
+  SenderSettings s;
+  s.channels = std::move(*channels);
+  s.webhook_secret = a.webhookSecret;
+  s.smtp_host = a.email.smtp.host;
+  s.smtp_port = a.email.smtp.port;
+  s.smtp_user = a.email.smtp.user;
+  s.smtp_pass = a.email.smtp.pass;
+  s.smtp_ca_file = a.email.smtp.caFile;
+  s.from = a.email.from;
+  s.to = a.email.to;
+  return s;
+}
+
+Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert) {
+  init_curl();
+  return channel.email ? send_email(settings, alert) : post_webhook(settings, channel, alert);
+}
+
+AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings)) {}
+
+AlertSender::~AlertSender() { stop(); }
+
+void AlertSender::start() {
+  if (thread_.joinable() || settings_.channels.empty()) return;
+  init_curl();
+  thread_ = std::thread([this] { run(); });
+}
+
+void AlertSender::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (const auto& job : jobs_)
+    spdlog::error("alert {} ({}) not delivered to {}: the relay stopped", job.alert.id,
+                  job.alert.recovered ? "recovery" : "raised", settings_.channels[job.channel].name);
+  jobs_.clear();
+}
+
+void AlertSender::send(const Alert& alert) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    for (size_t c = 0; c < settings_.channels.size(); ++c) jobs_.push_back(Job{alert, c, 0, now, now});
+  }
+  wake_.notify_all();
+}
+
+void AlertSender::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (jobs_.empty()) {
+      wake_.wait(lock);
+      continue;
+    }
+    auto due = std::min_element(jobs_.begin(), jobs_.end(),
+                                [](const Job& a, const Job& b) { return a.next_try < b.next_try; });
+    if (due->next_try > std::chrono::steady_clock::now()) {
+      wake_.wait_until(lock, due->next_try);
+      continue;
+    }
+    Job job = std::move(*due);
+    jobs_.erase(due);
+    lock.unlock();
+    attempt(std::move(job));
+    lock.lock();
+  }
+}
+
+void AlertSender::attempt(Job job) {
+  const auto& channel = settings_.channels[job.channel];
+  ++job.attempts;
+  auto sent = deliver(settings_, channel, job.alert);
+  metrics::alert_delivery(sent.ok());
+  const char* what = job.alert.recovered ? "recovery" : "alert";
+  if (sent) {
+    spdlog::info("{} {} delivered to {} (attempt {})", what, job.alert.id, channel.name, job.attempts);
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now - job.first_try >= settings_.give_up_after) {
+    spdlog::error("{} {} NOT delivered to {}: given up after {} attempts; last error: {}", what, job.alert.id,
+                  channel.name, job.attempts, sent.error().message);
+    return;
+  }
+  std::chrono::milliseconds delay = std::min<std::chrono::milliseconds>(
+      settings_.longest_retry, settings_.first_retry * (int64_t{1} << std::min(job.attempts - 1, 20)));
+  spdlog::warn("{} {} to {} failed (attempt {}): {}; trying again in {} ms", what, job.alert.id, channel.name,
+               job.attempts, sent.error().message, delay.count());
+  job.next_try = now + delay;
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+}
+
+}  // namespace crs::alerts
