@@ -234,8 +234,8 @@ Task<void> models_report(Exchange& ex, AdminDepsPtr deps) {
     co_return;
   }
   ComputeData compute = models_computation(deps, &deps->redis_for(ex), *range);
-  co_await send_cached(ex, *deps, report_cache_name(Subject::Model, "*", *range, tz), usage_only(), compute,
-                       model_sums_error);
+  co_await send_cached(ex, *deps, "usage.models\n" + report_cache_name(Subject::Model, "", *range, tz), usage_only(),
+                       compute, model_sums_error);
 }
 
 // A request id as the relay makes them: letters, digits, '-' and '_', at most 100.

@@ -11,6 +11,7 @@
 #include "health/view.hpp"
 #include "metrics/metrics.hpp"
 #include "scheduler/status.hpp"
+#include "store/redis_script.hpp"
 
 namespace crs::alerts {
 namespace json = boost::json;
@@ -126,11 +127,14 @@ void memory_alert(const MonitorSettings& s, Alerts& out) {
 }
 
 void error_rate_alert(const MonitorSettings& s, Previous& prev, Alerts& out) {
+  // Client errors (a wrong key, a limit) say nothing of the relay and anyone can send them: they
+  // are left out, so they cannot dilute the share of 5xx either.
   auto now = metrics::http_counts(metrics::Family::Messages);
   uint64_t total = 0, errors = now[5] - prev.messages[5];
-  for (size_t c = 1; c < 6; ++c) total += now[c] - prev.messages[c];
+  for (size_t c : {1, 2, 3, 5}) total += now[c] - prev.messages[c];
   prev.messages = now;
   if (total >= 5) prev.error_rate_high = static_cast<double>(errors) / static_cast<double>(total) > s.error_rate_threshold;
+  else if (total == 0) prev.error_rate_high = false;  // no traffic: nothing fails
   if (!prev.error_rate_high) return;
   json::object d{{"requests", total}, {"errors", errors}, {"threshold", s.error_rate_threshold}};
   std::string id = "error_rate:" + s.instance;
@@ -180,27 +184,58 @@ std::optional<Alert> alert_from(const std::string& text_json) {
   return a;
 }
 
+// KEYS: the claim, the index. ARGV: the alert's id, its JSON, the claim's TTL (ms).
+// Returns 1 when this call claimed it (its caller tells it), 0 when it was claimed already
+// (its TTL is renewed). Claim and index change together.
+const store::Script& claim_script() {
+  static const store::Script s(R"LUA(
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  redis.call('SADD', KEYS[2], ARGV[1])
+  return 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 0
+)LUA");
+  return s;
+}
+
+// KEYS: the claim, the index. ARGV: the alert's id. Returns the claim's JSON (its caller tells
+// the recovery) or nil; the claim and its index entry go together.
+const store::Script& release_script() {
+  static const store::Script s(R"LUA(
+local raised = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return raised
+)LUA");
+  return s;
+}
+
+std::vector<std::string> claim_keys(const std::string& id) {
+  return std::vector<std::string>{active_key(id), kActiveIndex};
+}
+
+std::vector<std::string> claim_args(const Alert& a, std::chrono::milliseconds ttl) {
+  return std::vector<std::string>{a.id, json::serialize(alert_json(a)), std::to_string(ttl.count())};
+}
+
 // Raises what newly holds (the instance that claims it tells it), keeps the claims of what still
-// holds, and tells the recovery of what no longer does (GETDEL: exactly one instance gets it).
+// holds, and tells the recovery of what no longer does (the release script gives the claim to
+// exactly one instance).
 Task<void> settle_shared(store::RedisClient& redis, const Alerts& now, std::chrono::milliseconds ttl,
                          AlertSender& sender) {
   for (const auto& [id, alert] : now) {
-    auto claimed = co_await redis.command(store::make_command("SET", active_key(id), json::serialize(alert_json(alert)),
-                                                              "NX", "PX", std::to_string(ttl.count())));
+    auto call = claim_script().call(claim_keys(id), claim_args(alert, ttl));
+    auto claimed = co_await store::run_script(redis, claim_script(), std::move(call));
     if (!claimed || claimed->is_error()) co_return;
-    if (claimed->str == "OK") {
-      co_await redis.command(store::make_command("SADD", kActiveIndex, id));
-      sender.send(alert);
-    } else {
-      co_await redis.command(store::make_command("PEXPIRE", active_key(id), std::to_string(ttl.count())));
-    }
+    if (claimed->integer == 1) sender.send(alert);
   }
   auto active = co_await redis.command(store::make_command("SMEMBERS", kActiveIndex));
   if (!active || active->is_error()) co_return;
   for (const auto& e : active->elements) {
     if (now.count(e.str)) continue;
-    auto got = co_await redis.command(store::make_command("GETDEL", active_key(e.str)));
-    co_await redis.command(store::make_command("SREM", kActiveIndex, e.str));
+    auto call = release_script().call(claim_keys(e.str), std::vector<std::string>(1, e.str));
+    auto got = co_await store::run_script(redis, release_script(), std::move(call));
     if (!got || got->type != store::RedisReply::Type::String) continue;
     if (auto raised = alert_from(got->str)) sender.send(recovery_of(*raised));
   }

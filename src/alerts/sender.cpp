@@ -52,6 +52,18 @@ size_t feed(char* buffer, size_t size, size_t n, void* in) {
   return take;
 }
 
+// A transfer in progress ends as soon as `*stop` turns true (the relay shuts down).
+int progress(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(stop)->load() ? 1 : 0;
+}
+
+void abort_on(Easy& e, const std::atomic<bool>* stop) {
+  if (!stop) return;
+  curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e.h, CURLOPT_XFERINFOFUNCTION, progress);
+  curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop));
+}
+
 std::string curl_failure(const Easy& e, CURLcode code) {
   return e.error[0] ? std::string(e.error) : std::string(curl_easy_strerror(code));
 }
@@ -70,7 +82,7 @@ std::string refused_in_body(const std::string& body) {
   return {};
 }
 
-Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& alert) {
+Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& alert, const std::atomic<bool>* stop) {
   auto out = webhook_request(c.hook, alert, s.webhook_secret);
   Easy e;
   if (!e.h) return Error{"libcurl could not start"};
@@ -86,6 +98,7 @@ Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& aler
   curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e.h, CURLOPT_PROTOCOLS_STR, "http,https");
+  abort_on(e, stop);
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
@@ -94,11 +107,13 @@ Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& aler
   long status = 0;
   curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status > 299) return Error{fmt::format("the receiver answered HTTP {}", status)};
-  if (auto refused = refused_in_body(answer); !refused.empty()) return Error{refused};
+  // Only the platforms answer 200 with a refusal inside; a generic receiver's body is its own.
+  if (c.hook.format != Format::Generic)
+    if (auto refused = refused_in_body(answer); !refused.empty()) return Error{refused};
   return Ok{};
 }
 
-Status send_email(const SenderSettings& s, const Alert& alert) {
+Status send_email(const SenderSettings& s, const Alert& alert, const std::atomic<bool>* stop) {
   std::string message = email_message(alert, s.from, s.to, crypto::uuid_v4() + "@claude-relay-service");
   Easy e;
   if (!e.h) return Error{"libcurl could not start"};
@@ -115,6 +130,7 @@ Status send_email(const SenderSettings& s, const Alert& alert) {
   }
   curl_easy_setopt(e.h, CURLOPT_MAIL_FROM, ("<" + s.from + ">").c_str());
   curl_easy_setopt(e.h, CURLOPT_MAIL_RCPT, e.recipients);
+  abort_on(e, stop);
   curl_easy_setopt(e.h, CURLOPT_READFUNCTION, feed);
   curl_easy_setopt(e.h, CURLOPT_READDATA, &upload);
   curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
@@ -146,68 +162,78 @@ Result<SenderSettings> sender_settings(const config::Config& cfg) {
   return s;
 }
 
-Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert) {
+Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert,
+               const std::atomic<bool>* stop) {
   init_curl();
-  return channel.email ? send_email(settings, alert) : post_webhook(settings, channel, alert);
+  return channel.email ? send_email(settings, alert, stop) : post_webhook(settings, channel, alert, stop);
 }
 
-AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings)) {}
+AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings)) {
+  for (const auto& c : settings_.channels) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->channel = &c;
+  }
+}
 
 AlertSender::~AlertSender() { stop(); }
 
 void AlertSender::start() {
-  if (thread_.joinable() || settings_.channels.empty()) return;
   init_curl();
-  thread_ = std::thread([this] { run(); });
+  for (auto& w : workers_)
+    if (!w->thread.joinable()) w->thread = std::thread([this, worker = w.get()] { run(*worker); });
 }
 
 void AlertSender::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+  stopping_ = true;
+  for (auto& w : workers_) {
+    { std::lock_guard lock(w->mutex); }  // a worker between its check and its wait sees the flag
+    w->wake.notify_all();
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  for (const auto& job : jobs_)
-    spdlog::error("alert {} ({}) not delivered to {}: the relay stopped", job.alert.id,
-                  job.alert.recovered ? "recovery" : "raised", settings_.channels[job.channel].name);
-  jobs_.clear();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    for (const auto& job : w->jobs)
+      spdlog::error("alert {} ({}) not delivered to {}: the relay stopped", job.alert.id,
+                    job.alert.recovered ? "recovery" : "raised", w->channel->name);
+    w->jobs.clear();
+  }
 }
 
 void AlertSender::send(const Alert& alert) {
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mutex_);
-    for (size_t c = 0; c < settings_.channels.size(); ++c) jobs_.push_back(Job{alert, c, 0, now, now});
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->mutex);
+      w->jobs.push_back(Job{alert, 0, now, now});
+    }
+    w->wake.notify_all();
   }
-  wake_.notify_all();
 }
 
-void AlertSender::run() {
-  std::unique_lock lock(mutex_);
+void AlertSender::run(Worker& w) {
+  std::unique_lock lock(w.mutex);
   while (!stopping_) {
-    if (jobs_.empty()) {
-      wake_.wait(lock);
+    if (w.jobs.empty()) {
+      w.wake.wait(lock);
       continue;
     }
-    auto due = std::min_element(jobs_.begin(), jobs_.end(),
+    auto due = std::min_element(w.jobs.begin(), w.jobs.end(),
                                 [](const Job& a, const Job& b) { return a.next_try < b.next_try; });
     if (due->next_try > std::chrono::steady_clock::now()) {
-      wake_.wait_until(lock, due->next_try);
+      w.wake.wait_until(lock, due->next_try);
       continue;
     }
     Job job = std::move(*due);
-    jobs_.erase(due);
+    w.jobs.erase(due);
     lock.unlock();
-    attempt(std::move(job));
+    attempt(w, std::move(job));
     lock.lock();
   }
 }
 
-void AlertSender::attempt(Job job) {
-  const auto& channel = settings_.channels[job.channel];
+void AlertSender::attempt(Worker& w, Job job) {
+  const auto& channel = *w.channel;
   ++job.attempts;
-  auto sent = deliver(settings_, channel, job.alert);
+  auto sent = deliver(settings_, channel, job.alert, &stopping_);
   metrics::alert_delivery(sent.ok());
   const char* what = job.alert.recovered ? "recovery" : "alert";
   if (sent) {
@@ -225,10 +251,8 @@ void AlertSender::attempt(Job job) {
   spdlog::warn("{} {} to {} failed (attempt {}): {}; trying again in {} ms", what, job.alert.id, channel.name,
                job.attempts, sent.error().message, delay.count());
   job.next_try = now + delay;
-  {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
-  }
+  std::lock_guard lock(w.mutex);
+  w.jobs.push_back(std::move(job));
 }
 
 }  // namespace crs::alerts

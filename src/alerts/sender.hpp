@@ -4,7 +4,9 @@
 // 5 min) for an hour; every failure is logged, and so is giving up: an alert is never lost
 // silently. Email goes over SMTP with STARTTLS required (or TLS from the start on port 465) and
 // AUTH when a user is set.
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -35,9 +37,12 @@ struct SenderSettings {
 
 Result<SenderSettings> sender_settings(const config::Config& cfg);
 
-// One attempt to deliver `alert` to `channel` (blocking; at most about 20 s).
-Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert);
+// One attempt to deliver `alert` to `channel` (blocking; at most about 20 s, less once `*stop`
+// turns true).
+Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert,
+               const std::atomic<bool>* stop = nullptr);
 
+// One thread per channel, so a channel that hangs delays only itself.
 class AlertSender {
  public:
   explicit AlertSender(SenderSettings settings);
@@ -46,7 +51,7 @@ class AlertSender {
   AlertSender& operator=(const AlertSender&) = delete;
 
   void start();
-  void stop();  // what is still queued is logged as not delivered
+  void stop();  // aborts transfers in progress; what is still queued is logged as not delivered
   // Thread-safe: queues the alert for every channel.
   void send(const Alert& alert);
   bool has_channels() const { return !settings_.channels.empty(); }
@@ -54,19 +59,22 @@ class AlertSender {
  private:
   struct Job {
     Alert alert;
-    size_t channel;
     int attempts = 0;
     std::chrono::steady_clock::time_point next_try, first_try;
   };
-  void run();
-  void attempt(Job job);
+  struct Worker {
+    const Channel* channel = nullptr;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Job> jobs;
+    std::thread thread;
+  };
+  void run(Worker& w);
+  void attempt(Worker& w, Job job);
 
   SenderSettings settings_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace crs::alerts

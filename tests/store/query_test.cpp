@@ -103,5 +103,20 @@ TEST_F(QueryTest, APastDeadlineFailsClearly) {
   EXPECT_EQ(after->at(0).str, "PONG");
 }
 
+// Without a connection every pipeline fails at once: the query says so at once too, not when
+// its deadline passes.
+TEST_F(QueryTest, WithoutRedisAQueryFailsAtOnce) {
+  RedisOptions o;
+  o.port = test::free_port();  // nothing listens there
+  RedisClient nowhere(ctx.get_executor(), o);
+  auto began = std::chrono::steady_clock::now();
+  QueryProfile p;
+  auto r = run_task(ctx, query(nowhere, reads(500), QueryOptions{true, 50, 100, 4, 30s}, &p));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("not connected"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 2s);
+  EXPECT_FALSE(p.timed_out);
+}
+
 }  // namespace
 }  // namespace crs::store
