@@ -229,6 +229,27 @@ TEST_F(AlertsTest, RelayedRequestsFailingMoreThanTheThresholdAreToldThenTheirRec
   EXPECT_EQ(recovered.at("type").as_string(), "recovery");
 }
 
+TEST_F(AlertsTest, ACircuitThatOpensIsToldAndSoIsItsClosing) {
+  ASSERT_TRUE(sink.make_certificate());
+  ASSERT_TRUE(sink.start());
+  start(alert_config() + "[loadBalancing.failureRecovery]\nfailureThreshold = 3\ntemporaryFailureDelay = 1\n"
+                         "maxBackoffTime = 1\n[loadBalancing.healthCheck]\ninterval = 3600\n");
+  std::string id = add_account("tripping");
+  make_key();
+  ASSERT_TRUE(fake.script(credential("tripping"), R"({"status":500})"));
+  for (int i = 0; i < 3; ++i) post(0, body(false));
+  ASSERT_TRUE(wait_until([&] { return !sink.hooks("/generic", "circuit_open:" + id).empty(); }, 20s))
+      << json::serialize(sink.received());
+  reset_fake();
+  // The trial after the rest succeeds and closes it: the recovery follows.
+  ASSERT_TRUE(wait_until([&] { return post(0, body(false)).status == 200; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return sink.hooks("/generic", "circuit_open:" + id).size() == 2; }, 20s))
+      << json::serialize(sink.received());
+  auto recovered = json::parse(sink.hooks("/generic", "circuit_open:" + id).back().at("body").as_string()).as_object();
+  EXPECT_EQ(recovered.at("type").as_string(), "recovery");
+  EXPECT_EQ(sink.hooks("/slack", "circuit open").size(), 2u);
+}
+
 TEST_F(AlertsTest, CrsAlertsTestReportsEveryChannel) {
   ASSERT_TRUE(sink.make_certificate());
   ASSERT_TRUE(sink.start());
