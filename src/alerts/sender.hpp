@@ -54,7 +54,6 @@ class AlertSender {
   void stop();  // aborts transfers in progress; what is still queued is logged as not delivered
   // Thread-safe: queues the alert for every channel.
   void send(const Alert& alert);
-  bool has_channels() const { return !settings_.channels.empty(); }
 
  private:
   struct Job {

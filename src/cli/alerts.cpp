@@ -1,7 +1,5 @@
 // crs alerts test [--channel NAME]: a test alert to every configured channel (or those whose
 // name contains NAME: "email", "webhook 2", "slack"), one attempt each, and what each said.
-#include <unistd.h>
-
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -24,9 +22,7 @@ alerts::Alert test_alert(const config::Config& cfg) {
   a.title = "Test alert from the Claude Relay Service";
   a.message = "If you read this, alerts reach this channel. Sent by `crs alerts test`.";
   a.at = iso8601_utc();
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  a.instance = fmt::format("{}:{}", host, cfg.server.port);
+  a.instance = fmt::format("{}:{}", host_name(), cfg.server.port);
   return a;
 }
 

@@ -44,6 +44,9 @@ void add_alerts_commands(CLI::App& app, Context& ctx);
 int with_redis(const GlobalOptions& options, bool need_secrets,
                std::function<Task<int>(store::RedisClient&, const config::Config&)> body);
 
+// This machine's name (who ran a CLI export, which instance sent a test alert).
+std::string host_name();
+
 // Prints errors the same way in every command: JSON {"error": ...} or "error: ..." on stderr.
 int fail(const GlobalOptions& options, const std::string& message);
 

@@ -31,13 +31,13 @@ namespace crs::cli {
 namespace json = boost::json;
 namespace kx = key_export;
 
-namespace {
-
 std::string host_name() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return host;
 }
+
+namespace {
 
 std::string cli_user() {
   const passwd* pw = ::getpwuid(::geteuid());

@@ -20,6 +20,9 @@ QuerySettings settings_of(const config::Config& cfg) {
   return s;
 }
 
+namespace {
+
+// Logs a finished query as the settings ask.
 void report_profile(const QuerySettings& settings, std::string_view name, const store::QueryProfile& p) {
   auto line = [&] {
     return fmt::format("query {}: {} commands in {} round trips, at most {} batches in flight, {} reply bytes, "
@@ -30,6 +33,8 @@ void report_profile(const QuerySettings& settings, std::string_view name, const 
   if (settings.profiling) spdlog::log(settings.profile_level, "{}", line());
   if (p.took >= settings.slow_threshold) slow_query_log().warn("{}", line());
 }
+
+}  // namespace
 
 Task<Result<std::vector<store::RedisReply>>> QueryRunner::run(store::RedisClient& redis, std::string name,
                                                               std::vector<store::RedisCommand> commands,

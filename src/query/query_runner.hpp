@@ -55,7 +55,4 @@ class QueryRunner {
   QueryCache* cache_;
 };
 
-// Logs a finished query as the settings ask (exposed for tests).
-void report_profile(const QuerySettings& settings, std::string_view name, const store::QueryProfile& profile);
-
 }  // namespace crs::query
