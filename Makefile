@@ -6,8 +6,10 @@ BUILD_TYPE ?= Release
 WERROR ?= OFF
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# ccache refuses every compile that uses the precompiled headers unless told these are safe.
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build run test test-sanitize bench bench-export bench-admin-reads clean
+.PHONY: all deps configure build run test test-ops test-sanitize bench bench-export bench-admin-reads clean
 
 all: build
 
@@ -22,12 +24,24 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Builds only the relay binary (not the tests and tools), then serves in the foreground.
+run: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target crs
+	@echo "make run: starting ./$(BUILD_DIR)/crs serve; its 'admin login:' line says where the admin login is"
 	./$(BUILD_DIR)/crs serve
 
 test: build
 	@bash scripts/install-deps.sh --with-test-clients
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Operations: the Dockerfile's build script from scratch (its own build directory; with ccache
+# and the same flags as `build` it mostly hits the cache), then the container's run steps on
+# what it staged, and the checks of the deployment files against that binary.
+test-ops: deps
+	@bash scripts/install-deps.sh --with-test-clients
+	@cd tests/ops && CRS_SOURCE_DIR=$(CURDIR) CRS_BUILD_DIR=$(CURDIR)/build-stage CRS_BINARY=$(CURDIR)/build-stage/crs \
+	  CRS_STAGE_FROM=$(CURDIR)/build-stage CRS_STAGE_STEP=all CRS_CMAKE_ARGS="-DCRS_WERROR=$(WERROR)" \
+	  PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -v container_run_test container_files_test systemd_unit_test
 
 # The benchmark of bench/README.md: relay vs nginx vs direct, results in bench/results/.
 bench: build
@@ -50,4 +64,4 @@ test-sanitize: deps
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize
+	rm -rf $(BUILD_DIR) build-sanitize build-stage

@@ -4,16 +4,22 @@
 # runs only when something is missing.
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config curl
+# What building the `crs` binary needs (the Dockerfile's build stage: --build-only).
+build_packages=(
+  build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libhiredis-dev libsimdjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server
-  openssl socat
-  python3
 )
+packages=("${build_packages[@]}")
+if [[ "${1:-}" != "--build-only" ]]; then
+  packages+=(
+    curl libgtest-dev libgmock-dev libbenchmark-dev
+    redis-server
+    openssl socat
+    python3 python3-yaml systemd
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,7 +36,7 @@ if [[ "${1:-}" == "--bench" ]]; then
 fi
 
 # Node.js runs the real-client tests (official SDKs from npm); Debian's is enough if none is there.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if [[ "${1:-}" != "--build-only" ]] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   missing+=(nodejs npm)
 fi
 

@@ -38,6 +38,7 @@ struct Account {
   bool enabled = true;
   std::string status{kStatusActive};
   std::string status_reason;
+  bool credentials_unreadable = false;  // sealed with another ENCRYPTION_KEY, or damaged
   int64_t unavailable_until_ms = 0;
   std::string created_at;
   std::string last_used_at;

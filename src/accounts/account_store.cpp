@@ -140,6 +140,7 @@ Result<Account> from_hash(const std::string& key, const HashRecord& r) {
 Account unreadable(const HashRecord& r, const std::string& why) {
   Account a = plain_fields(r);
   a.status = std::string(kStatusError);
+  a.credentials_unreadable = true;
   a.status_reason = "stored credentials cannot be read (" + why + "); re-enter them or check ENCRYPTION_KEY";
   a.unavailable_until_ms = std::numeric_limits<int64_t>::max();
   return a;

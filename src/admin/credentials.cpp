@@ -102,6 +102,19 @@ void show_on_terminal(const std::string& path, const std::string& username, cons
                path.c_str(), username.c_str(), password.c_str());
 }
 
+// Every start says where the admin login is (never the password itself): a newcomer who
+// missed the first start's terminal finds it again.
+void say_where_the_login_is(const std::string& path, const json::object& init, const Credentials& current) {
+  bool first_password_kept = string_member(init, "adminUsername") == current.username &&
+                             !string_member(init, "adminPassword").empty();
+  if (first_password_kept)
+    spdlog::info("admin login: username {}, its first password is in {} (adminPassword) until it is changed",
+                 current.username, path);
+  else
+    spdlog::info("admin login: username {}; its password was changed (a lost one: `crs admin reset-password`)",
+                 current.username);
+}
+
 }  // namespace
 
 std::string init_file_path(const std::string& data_dir) { return (fs::path(data_dir) / "init.json").string(); }
@@ -144,7 +157,11 @@ Task<Status> set_from_configuration(store::RedisClient& redis, BlockingPool& poo
     return current && current->username == username && verify_password(password, current->password_hash);
   };
   bool same = co_await pool.run(compare);
-  if (same) co_return Ok{};
+  if (same) {
+    spdlog::info("admin login: username {}, set by the configuration (admin.username / ADMIN_USERNAME)",
+                 cfg.admin.username);
+    co_return Ok{};
+  }
   auto hashing = [password] { return hash_password(password); };
   std::string hash = co_await pool.run(hashing);
   auto replaced = co_await replace_credentials(redis, pool, cfg.server.dataDir, cfg.admin.username, hash);
@@ -250,6 +267,7 @@ Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, c
   json::object init = co_await pool.run(reading);
   if (*stored) {
     co_await drop_stale_plaintext(pool, path, init, **stored);
+    say_where_the_login_is(path, init, **stored);
     co_return Ok{};
   }
   co_return co_await restore_or_generate(redis, pool, path, std::move(init));

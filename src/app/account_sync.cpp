@@ -33,6 +33,10 @@ SharedStateSync::SharedStateSync(asio::any_io_executor ex, store::RedisClient& r
             if (message.starts_with("key:")) keys.invalidate(std::string(message.substr(4)));
             if (message.starts_with("account:")) reloader_.request();
             if (message == store::keyspace::kPricingReload && reload_pricing) reload_pricing();
+            if (message == store::keyspace::kReloadAll) {  // a restore or an import rewrote the data
+              keys.clear();
+              reloader_.request();
+            }
           },
           [this, &keys] {
             keys.clear();  // announcements may have been missed while disconnected

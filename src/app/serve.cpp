@@ -94,19 +94,6 @@ bool start_logging(config::Loaded& loaded) {
 
 // ---- Redis ----
 
-// The embedded redis-server when the configuration names no external Redis (null otherwise).
-Result<std::unique_ptr<store::EmbeddedRedis>> start_embedded_redis(const config::Config& cfg, asio::io_context& main) {
-  if (!cfg.embedded_redis()) return std::unique_ptr<store::EmbeddedRedis>();
-  store::EmbeddedRedisOptions eo;
-  eo.binary = cfg.redis.embeddedBinary;
-  eo.port = cfg.redis.embeddedPort;
-  eo.password = cfg.redis.embeddedPassword;
-  eo.dir = (std::filesystem::path(cfg.server.dataDir) / "redis").string();
-  auto embedded = std::make_unique<store::EmbeddedRedis>(main.get_executor(), eo);
-  if (auto s = embedded->start(); !s)
-    return Error{s.error().message + ". Install redis-server, or configure an external Redis (REDIS_HOST / REDIS_URL)."};
-  return embedded;
-}
 
 // One client per I/O thread, so nothing on the hot path takes a lock.
 struct RedisClients {
@@ -284,6 +271,19 @@ std::string instance_name(const config::Config& cfg) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<store::EmbeddedRedis>> start_embedded_redis(const config::Config& cfg, asio::io_context& main) {
+  if (!cfg.embedded_redis()) return std::unique_ptr<store::EmbeddedRedis>();
+  store::EmbeddedRedisOptions eo;
+  eo.binary = cfg.redis.embeddedBinary;
+  eo.port = cfg.redis.embeddedPort;
+  eo.password = cfg.redis.embeddedPassword;
+  eo.dir = (std::filesystem::path(cfg.server.dataDir) / "redis").string();
+  auto embedded = std::make_unique<store::EmbeddedRedis>(main.get_executor(), eo);
+  if (auto s = embedded->start(); !s)
+    return Error{s.error().message + ". Install redis-server, or configure an external Redis (REDIS_HOST / REDIS_URL)."};
+  return embedded;
+}
 
 store::RedisOptions redis_options(const config::Config& c) {
   store::RedisOptions o;

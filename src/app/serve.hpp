@@ -1,12 +1,16 @@
 #pragma once
 #include "config/loader.hpp"
 #include "core/logging.hpp"
+#include "store/embedded_redis.hpp"
 #include "store/redis_options.hpp"
 
 namespace crs::app {
 
 // Where the configuration says Redis is: the embedded redis-server's port, or the external one.
 store::RedisOptions redis_options(const config::Config& config);
+
+// The embedded redis-server when the configuration names no external Redis (null otherwise).
+Result<std::unique_ptr<store::EmbeddedRedis>> start_embedded_redis(const config::Config& cfg, asio::io_context& main);
 
 // The log files and channels of logging.*.
 LogSettings log_settings(const config::LoggingConfig& config);

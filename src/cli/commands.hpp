@@ -29,6 +29,7 @@ std::optional<config::Loaded> load_valid_config(const GlobalOptions& options);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
 void add_status_command(CLI::App& app, Context& ctx);
+void add_healthcheck_command(CLI::App& app, Context& ctx);
 void add_keys_commands(CLI::App& app, Context& ctx);
 void add_accounts_commands(CLI::App& app, Context& ctx);
 void add_usage_command(CLI::App& app, Context& ctx);
@@ -38,11 +39,16 @@ void add_load_balance_commands(CLI::App& app, Context& ctx);
 void add_groups_commands(CLI::App& app, Context& ctx);
 void add_export_commands(CLI::App& app, Context& ctx);
 void add_alerts_commands(CLI::App& app, Context& ctx);
+void add_backup_commands(CLI::App& app, Context& ctx);
+void add_data_commands(CLI::App& app, Context& ctx);
 
 // Loads the configuration, connects to Redis and runs `body`; prints why if either fails.
 // `need_secrets`: the command needs ENCRYPTION_KEY (it hashes keys or seals credentials).
+// `start_embedded`: with the embedded Redis configured and the relay stopped, run its
+// redis-server (on its data directory) for the command (backup, restore, data migrate).
 int with_redis(const GlobalOptions& options, bool need_secrets,
-               std::function<Task<int>(store::RedisClient&, const config::Config&)> body);
+               std::function<Task<int>(store::RedisClient&, const config::Config&)> body,
+               bool start_embedded = false);
 
 // This machine's name (who ran a CLI export, which instance sent a test alert).
 std::string host_name();

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   crs::cli::add_serve_command(app, ctx);
   crs::cli::add_config_commands(app, ctx);
   crs::cli::add_status_command(app, ctx);
+  crs::cli::add_healthcheck_command(app, ctx);
   crs::cli::add_keys_commands(app, ctx);
   crs::cli::add_accounts_commands(app, ctx);
   crs::cli::add_usage_command(app, ctx);
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   crs::cli::add_groups_commands(app, ctx);
   crs::cli::add_export_commands(app, ctx);
   crs::cli::add_alerts_commands(app, ctx);
+  crs::cli::add_backup_commands(app, ctx);
+  crs::cli::add_data_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

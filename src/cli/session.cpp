@@ -6,6 +6,7 @@
 #include "app/serve.hpp"
 #include "cli/commands.hpp"
 #include "core/logging.hpp"
+#include "store/embedded_redis.hpp"
 
 namespace crs::cli {
 
@@ -34,8 +35,17 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   });
 }
 
+namespace {
+
+void wait_connected(asio::io_context& io, store::RedisClient& redis, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!redis.connected() && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(20));
+}
+
+}  // namespace
+
 int with_redis(const GlobalOptions& options, bool need_secrets,
-               std::function<Task<int>(store::RedisClient&, const config::Config&)> body) {
+               std::function<Task<int>(store::RedisClient&, const config::Config&)> body, bool start_embedded) {
   init_cli_logging();
   auto loaded = load_valid_config(options);
   if (!loaded) return 1;
@@ -47,9 +57,21 @@ int with_redis(const GlobalOptions& options, bool need_secrets,
   asio::io_context io;
   store::RedisClient redis(io.get_executor(), redis_options);
   redis.start();
-  auto deadline = std::chrono::steady_clock::now() + redis_options.connect_timeout;
-  while (!redis.connected() && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(20));
+  std::unique_ptr<store::EmbeddedRedis> embedded;
+  if (start_embedded && cfg.embedded_redis()) {
+    // The relay is stopped (a restore is done so): run its embedded redis-server for this command.
+    wait_connected(io, redis, std::chrono::milliseconds(1000));
+    if (!redis.connected()) {
+      auto started = app::start_embedded_redis(cfg, io);
+      if (!started) return fail(options, started.error().message);
+      embedded = std::move(*started);
+      std::cerr << "the relay is not running: started its embedded Redis (" << cfg.server.dataDir
+                << "/redis) for this command\n";
+    }
+  }
+  wait_connected(io, redis, redis_options.connect_timeout);
   if (!redis.connected()) {
+    if (embedded) embedded->stop();
     std::string hint = cfg.embedded_redis() ? " (the embedded Redis runs while `crs serve` runs)" : "";
     return fail(options, "cannot reach Redis at " + redis_options.address() + hint);
   }
@@ -69,6 +91,7 @@ int with_redis(const GlobalOptions& options, bool need_secrets,
   });
   while (!done) io.run_one();
   redis.stop();
+  if (embedded) embedded->stop();
   io.run_for(std::chrono::milliseconds(50));
   return code;
 }

@@ -3,11 +3,12 @@
 #include <optional>
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
 #include "app/serve.hpp"
 #include "cli/commands.hpp"
+#include "cli/http_client.hpp"
+#include "ops/snapshot.hpp"
 #include "core/net.hpp"
 #include "core/logging.hpp"
 #include "store/keyspace.hpp"
@@ -19,50 +20,6 @@ namespace {
 
 constexpr auto kTimeout = std::chrono::seconds(3);
 
-struct HttpResult {
-  unsigned status = 0;
-  std::string body;
-  std::string error;
-};
-
-Task<HttpResult> http_get(std::string host, std::string port, std::string target) {
-  HttpResult out;
-  auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
-  if (rec) {
-    out.error = rec.message();
-    co_return out;
-  }
-  beast::tcp_stream stream(ex);
-  stream.expires_after(kTimeout);
-  auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
-  if (cec) {
-    out.error = cec.message();
-    co_return out;
-  }
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, std::string("crs-cli/") + CRS_VERSION);
-  auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  auto [hec, hn] = co_await http::async_read(stream, buffer, res, use_nothrow);
-  if (wec || hec) {
-    out.error = (wec ? wec : hec).message();
-    co_return out;
-  }
-  out.status = res.result_int();
-  out.body = std::move(res.body());
-  co_return out;
-}
-
-std::string info_field(const std::string& info, const std::string& name) {
-  auto pos = info.find(name + ":");
-  if (pos == std::string::npos) return "";
-  auto end = info.find_first_of("\r\n", pos);
-  return info.substr(pos + name.size() + 1, end - pos - name.size() - 1);
-}
 
 struct RedisStatus {
   bool up = false;
@@ -109,9 +66,9 @@ Task<RedisStatus> query_redis(store::RedisOptions options) {
     }
   }
   out.up = true;
-  out.version = info_field(r[0].str, "redis_version");
-  out.memory = info_field(r[1].str, "used_memory_human");
-  out.clients = info_field(r[2].str, "connected_clients");
+  out.version = ops::info_field(r[0].str, "redis_version");
+  out.memory = ops::info_field(r[1].str, "used_memory_human");
+  out.clients = ops::info_field(r[2].str, "connected_clients");
   out.keys = r[3].as_int().value_or(0);
   out.accounts = r[4].as_int().value_or(0);
   co_return out;
@@ -122,29 +79,20 @@ int status(const GlobalOptions& options, const std::string& server_url) {
   auto loaded = load_valid_config(options);
   if (!loaded) return 1;
   const auto& cfg = loaded->config;
-  std::string base = server_url;
-  if (base.empty()) {
-    std::string host = cfg.server.host == "0.0.0.0" || cfg.server.host.empty() ? "127.0.0.1"
-                       : cfg.server.host == "::"                                  ? "::1"
-                                                                                  : cfg.server.host;
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    base = fmt::format("http://{}:{}", host, cfg.server.port);
-  }
-  auto url = boost::urls::parse_uri(base);
-  if (!url || url->scheme() != "http") {
-    std::cerr << "invalid --url (expected http://host:port): " << base << "\n";
+  std::string base = server_url.empty() ? local_base_url(cfg) : server_url;
+  auto target = parse_http_target(base);
+  if (!target) {
+    std::cerr << "--url: " << target.error().message << "\n";
     return 1;
   }
-  std::string host = url->host();
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  std::string port = url->has_port() ? std::string(url->port()) : "80";
-  std::string prefix = url->path();
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
 
   asio::io_context ctx;
   HttpResult health;
   RedisStatus redis;
-  asio::co_spawn(ctx, http_get(host, port, prefix + "/health"), [&](std::exception_ptr, HttpResult r) {
+  HttpCall probe;
+  probe.path = "/health";
+  probe.timeout = kTimeout;
+  asio::co_spawn(ctx, http_call(*target, probe), [&](std::exception_ptr, HttpResult r) {
     health = std::move(r);
   });
   asio::co_spawn(ctx, query_redis(app::redis_options(cfg)), [&](std::exception_ptr, RedisStatus r) {
@@ -210,11 +158,42 @@ int status(const GlobalOptions& options, const std::string& server_url) {
 
 }  // namespace
 
+// The container's HEALTHCHECK: exit 0 only when /health answers 200. No Redis, no logging
+// setup, no output on success: it runs every 30 s for the life of the container.
+int healthcheck(const GlobalOptions& options, const std::string& server_url) {
+  auto loaded = load_valid_config(options);
+  if (!loaded) return 1;
+  std::string base = server_url.empty() ? local_base_url(loaded->config) : server_url;
+  auto target = parse_http_target(base);
+  if (!target) {
+    std::cerr << "--url: " << target.error().message << "\n";
+    return 1;
+  }
+  asio::io_context ctx;
+  HttpResult health;
+  HttpCall probe;
+  probe.path = "/health";
+  probe.timeout = kTimeout;
+  asio::co_spawn(ctx, http_call(*target, probe), [&](std::exception_ptr, HttpResult r) { health = std::move(r); });
+  ctx.run();
+  if (health.status == 200) return 0;
+  if (health.status == 0) std::cerr << "unhealthy: " << base << "/health: " << health.error << "\n";
+  else std::cerr << "unhealthy: " << base << "/health answered " << health.status << ": " << health.body << "\n";
+  return 1;
+}
+
 void add_status_command(CLI::App& app, Context& ctx) {
   auto* status_cmd = app.add_subcommand("status", "Show whether the server and Redis are up, and what they hold");
   auto url = std::make_shared<std::string>();
   status_cmd->add_option("--url", *url, "Server base URL (default: from the configuration)");
   status_cmd->callback([&ctx, url] { ctx.exit_code = status(ctx.global, *url); });
+}
+
+void add_healthcheck_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("healthcheck", "Exit 0 if the relay's /health answers 200 (container HEALTHCHECK)");
+  auto url = std::make_shared<std::string>();
+  cmd->add_option("--url", *url, "Server base URL (default: from the configuration)");
+  cmd->callback([&ctx, url] { ctx.exit_code = healthcheck(ctx.global, *url); });
 }
 
 }  // namespace crs::cli

@@ -213,7 +213,9 @@ void apply_variables(Builder& b, const std::map<std::string, std::pair<std::stri
   for (const auto& spec : schema()) {
     for (const auto& name : spec.env) {
       auto it = vars.find(name);
-      if (it == vars.end()) continue;
+      // Empty is unset (compose passes `${VAR:-}` through as ""): an empty ENCRYPTION_KEY
+      // must not hide the generated one and have a new key made on every start.
+      if (it == vars.end() || it->second.first.empty()) continue;
       b.apply_text(spec, it->second.first, Origin{source, where(name, it->second.second)});
     }
   }

@@ -104,10 +104,15 @@ Task<Result<std::optional<ApiKey>>> KeyStore::get(std::string id) {
 }
 
 Task<Result<std::optional<ApiKey>>> KeyStore::find_by_digest(std::string digest) {
-  auto id = co_await redis_.command(store::make_command("HGET", std::string(ks::kApiKeyHashMap), std::move(digest)));
+  auto id = co_await redis_.command(store::make_command("HGET", std::string(ks::kApiKeyHashMap), digest));
   if (!id) co_return id.error();
   if (id->is_nil()) co_return std::optional<ApiKey>{};
-  co_return co_await get(id->str);
+  auto found = co_await get(id->str);
+  if (!found) co_return found.error();
+  // An index entry its record does not confirm (a renewed key's old digest brought back by a
+  // merge or an import) never authenticates.
+  if (*found && !crypto::equal_constant_time((*found)->digest, digest)) co_return std::optional<ApiKey>{};
+  co_return std::move(*found);
 }
 
 namespace {

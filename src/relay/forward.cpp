@@ -19,6 +19,7 @@
 #include "scheduler/selection.hpp"
 
 namespace crs::relay {
+using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr size_t kErrorBodyLimit = 1 << 20;
@@ -298,6 +299,19 @@ adapters::ErrorVerdict cut_verdict(const RelayedRequest& r, beast::error_code ec
   return adapters::transport_failure(stalled, std::move(why));
 }
 
+// The usage and the account's lease both reach Redis before the client sees the end of the
+// answer, so a sequential client's next request finds the slot free (a capped account with one
+// slot answered 529 when the release still waited in the usage writer). With counted limits
+// the completion script and the release leave in one write.
+Task<void> meter_and_release(RelayedRequest& r, const Picked& p, usage::UsageEvent e) {
+  if (!p.slot) {
+    co_await meter(r, std::move(e));
+    co_return;
+  }
+  auto both = meter(r, std::move(e)) && p.slot->release_now();
+  co_await std::move(both);
+}
+
 Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchGuard& guard) {
   auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
   guard.stop();
@@ -325,7 +339,7 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
     auto facts = reader->facts();
     auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
     log_served_attempt(r, p, e, call.ttfb_ms);
-    co_await meter(r, std::move(e));
+    co_await meter_and_release(r, p, std::move(e));
   }
   p.slot.reset();  // the account's work is done: a slow reader of the answer holds no slot
   co_await r.ex.send(std::move(res));
@@ -387,7 +401,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   if (r.op == adapters::Operation::Messages) {
     auto e = stream_usage_event(r, p, facts, status);
     log_served_attempt(r, p, e, call.ttfb_ms);
-    co_await meter(r, std::move(e));
+    co_await meter_and_release(r, p, std::move(e));
   }
   if (upstream_ec && !client_gone && !r.watch->shutdown) {
     auto verdict = cut_verdict(r, upstream_ec);

@@ -23,9 +23,10 @@ inline std::string account_group_members(std::string_view id) {
 }
 
 // Cache invalidation across relay instances: messages "key:<id>", "account:<id>",
-// "account:group:<id>", and kPricingReload.
+// "account:group:<id>", kPricingReload and kReloadAll.
 inline constexpr std::string_view kInvalidationChannel = "crs:invalidate";
 inline constexpr std::string_view kPricingReload = "pricing:reload";
+inline constexpr std::string_view kReloadAll = "all";  // after a restore or an import: reload everything
 // Generations of the data behind cached query results (query/query_cache.hpp): a hash whose
 // fields are bumped in the same transaction as the change. "keys": any key created, edited,
 // renewed, activated or deleted; "usage": any batch of usage folded.

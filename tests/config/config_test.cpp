@@ -248,6 +248,16 @@ TEST(ConfigSecrets, GeneratedOnceAndPersisted0600) {
   EXPECT_EQ(again.origins.at("security.encryptionKey").source, Source::Generated);
   EXPECT_TRUE(ensure_secrets(again)->empty());
 
+  // An empty variable is unset (compose's `${ENCRYPTION_KEY:-}`): the generated key stays, and
+  // no new one is made (it would leave every sealed credential unreadable).
+  f.options.environment["ENCRYPTION_KEY"] = "";
+  f.options.environment["JWT_SECRET"] = "";
+  auto empty_vars = f.load();
+  ASSERT_TRUE(empty_vars.ok()) << errors_of(empty_vars);
+  EXPECT_EQ(empty_vars.config.security.encryptionKey, l.config.security.encryptionKey);
+  EXPECT_EQ(empty_vars.config.security.jwtSecret, l.config.security.jwtSecret);
+  EXPECT_TRUE(ensure_secrets(empty_vars)->empty());
+
   // A configured value wins over the generated one.
   f.options.environment["ENCRYPTION_KEY"] = std::string(32, 'k');
   auto configured = f.load();

@@ -80,6 +80,18 @@ TEST_F(LoadBalancingTest, WithMaxWaitingZeroAFullPoolAnswers529AtOnce) {
   EXPECT_EQ(holder.get().status, 200);
 }
 
+// The slot of an answered request is free before the client sees the answer's end: a client
+// that sends its next request at once never finds its own previous lease (whole and streamed).
+TEST_F(LoadBalancingTest, ASequentialClientOnACapOfOneIsNeverRefused) {
+  start("[loadBalancing]\nmaxWaiting = 0\n");
+  add_account("single", {"--max-concurrency", "1"});
+  make_key();
+  for (int i = 0; i < 40; ++i) {
+    auto r = post(0, body(i % 2 == 1));
+    ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.body;
+  }
+}
+
 TEST_F(LoadBalancingTest, AnAccountPastPauseAtUtilizationIsTheLastResort) {
   start("[loadBalancing]\ndefaultStrategy = \"lowest_cost\"\nstickyTtl = 0\npauseAtUtilization = 0.9\n");
   add_account("cheap", {"--cost-factor", "0.1"});

@@ -90,6 +90,26 @@ TEST(Serve, StartsListeningOnce) {
   EXPECT_EQ(listening(), 1u);
 }
 
+// Every start says where the admin login is (make run relies on it), never the password.
+TEST(Serve, EveryStartSaysWhereTheAdminLoginIs) {
+  TempDir dir;
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  ASSERT_TRUE(wait_until([&] { return std::ifstream(dir.file("data/init.json")).good(); }));
+  ASSERT_TRUE(relay.stop().has_value());
+  auto init = parse_object(read_file(dir.file("data/init.json")));
+  std::string password = str(init, "adminPassword");
+  ASSERT_FALSE(password.empty());
+
+  RelayProcess again(dir, {});
+  ASSERT_TRUE(again.start()) << again.log();
+  // The log masks the username like a relay key (it starts with the key prefix "cr_").
+  ASSERT_TRUE(wait_until([&] { return again.log().find("admin login: username ") != std::string::npos; }))
+      << again.log();
+  EXPECT_NE(again.log().find("init.json (adminPassword)"), std::string::npos) << again.log();
+  EXPECT_EQ(again.log().find(password), std::string::npos);
+}
+
 TEST(Serve, LogFilesOfTheGuideExist) {
   TempDir dir;
   RelayProcess relay(dir, {});
