@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 
@@ -362,15 +363,23 @@ int serve(config::Loaded loaded) {
   }
   // Copies of this function are called more than once (after the store's first try, and when
   // its preparation ends): the flag is shared, not one per copy.
-  bool serving = false;
+  bool serving = false, refused = false;
   auto start_serving = [&] {
-    if (std::exchange(serving, true)) return;
+    if (refused || std::exchange(serving, true)) return;
     server.start();
     spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
                  cfg.server.host, server.port(), io.size(), *embedded ? "embedded" : "external", ro.address());
   };
+  int exit_code = 0;
+  auto refuse = [&exit_code, &refused](const std::string& why) {
+    spdlog::critical("not serving: {}", why);
+    exit_code = 1;
+    refused = true;
+    ::raise(SIGTERM);  // the graceful stop, with nothing served
+  };
   serve_when_ready(io.main(), redis.by_worker,
-                   StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready},
+                   StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready,
+                                    refuse},
                    start_serving);
 
   auto finish = [&] {
@@ -396,7 +405,7 @@ int serve(config::Loaded loaded) {
   // Flushed, not shut down: frames still suspended in the io_contexts are destroyed after this
   // (when serve's locals are), and a destructor that logs must find the logger alive.
   spdlog::default_logger()->flush();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace crs::app

@@ -1,5 +1,7 @@
 #include "app/startup.hpp"
 
+#include "ops/schema.hpp"
+
 #include <algorithm>
 #include <memory>
 
@@ -86,9 +88,23 @@ class ReadinessWait : public std::enable_shared_from_this<ReadinessWait> {
 Task<void> prepare_store(StorePreparation prep, std::function<void()> first_try_done) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   auto delay = std::chrono::milliseconds(100);
-  bool seeded = false, login = false;
+  bool migrated = false, seeded = false, login = false;
   while (true) {
-    if (prep.redis.connected()) {
+    if (prep.redis.connected() && !migrated) {
+      auto m = co_await ops::migrate(prep.redis, prep.cfg.security.encryptionKey, false);
+      if (m && m->before.newer) {
+        if (prep.refuse) prep.refuse(ops::newer_data_message(m->before.stored));
+        co_return;
+      }
+      if (m) {
+        migrated = true;
+        for (const auto& name : m->applied) spdlog::info("data migrated: {} (schema version {})", name, m->version);
+      } else {
+        spdlog::error("cannot bring the data to schema version {} (will retry): {}", ops::kSchemaVersion,
+                      m.error().message);
+      }
+    }
+    if (prep.redis.connected() && migrated) {
       if (!seeded) {
         auto s = co_await seed_limit_counters(prep.redis, prep.cfg, prep.limits);
         seeded = s.ok();

@@ -4,6 +4,7 @@
 // still opening), or after 3 s when Redis is down (/health says so).
 #include <atomic>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
@@ -19,10 +20,13 @@ struct StorePreparation {
   const config::Config& cfg;
   const limits::Limits& limits;
   std::atomic<bool>& ready;  // set once the keys' limit counters are seeded
+  // The data was written by a newer crs: this one must not serve it (the reason is given).
+  std::function<void(const std::string&)> refuse;
 };
 
-// The keys' counters (seeded first: until then the relay answers 503, so no charge can start
-// them from zero), then the admin login; tried until both succeed. `first_try_done` runs
+// The data's schema first (pending migrations run; data of a newer crs is refused), then the
+// keys' counters (seeded first: until then the relay answers 503, so no charge can start them
+// from zero), then the admin login; tried until all succeed. `first_try_done` runs
 // after the first try, successful or not.
 Task<void> prepare_store(StorePreparation prep, std::function<void()> first_try_done);
 

@@ -10,6 +10,7 @@
 #include "core/time.hpp"
 #include "ops/backup_file.hpp"
 #include "ops/restore.hpp"
+#include "ops/schema.hpp"
 #include "ops/snapshot.hpp"
 
 namespace crs::cli {
@@ -26,11 +27,22 @@ struct RestoreArgs {
   std::string in;
   bool dry_run = false;
   bool into_live = false;
+  bool include_deleted = false;
 };
 
 struct AccountCheck {
   size_t total = 0, unreadable = 0;
 };
+
+ops::SnapshotOptions snapshot_options(const config::Config& cfg, const BackupArgs& args) {
+  ops::SnapshotOptions o;
+  o.pause_writes = !args.no_pause;
+  o.max_pause = std::chrono::milliseconds(args.max_pause_ms);
+  o.excluded_prefixes.push_back(cfg.queryOptimizer.cache.prefix);
+  o.excluded_prefixes.push_back("crs:restore:scratch:");  // a merge's leftovers (they expire)
+  o.excluded_prefixes.push_back("crs:schema:lock");
+  return o;
+}
 
 json::object backup_header(const config::Config& cfg, const store::RedisOptions& redis, const ops::Snapshot& snap,
                            const AccountCheck& accounts) {
@@ -47,7 +59,9 @@ json::object backup_header(const config::Config& cfg, const store::RedisOptions&
   header["redis"] = json::object{{"address", redis.address()}, {"db", redis.db}, {"version", snap.redis_version}};
   header["consistent"] = snap.consistent;
   header["writesPausedMs"] = snap.pause_ms;
-  header["excludedPrefixes"] = json::array{json::value(cfg.queryOptimizer.cache.prefix)};
+  json::array excluded;
+  for (const auto& p : snapshot_options(cfg, BackupArgs{}).excluded_prefixes) excluded.push_back(json::value(p));
+  header["excludedPrefixes"] = std::move(excluded);
   header["encryptionKeyCheck"] = ops::encryption_key_check(cfg.security.encryptionKey);
   header["accounts"] = json::object{{"total", static_cast<int64_t>(accounts.total)},
                                     {"credentialsUnreadable", static_cast<int64_t>(accounts.unreadable)}};
@@ -73,21 +87,17 @@ Task<AccountCheck> check_accounts(store::RedisClient& redis, const config::Confi
   co_return out;
 }
 
-ops::SnapshotOptions snapshot_options(const config::Config& cfg, const BackupArgs& args) {
-  ops::SnapshotOptions o;
-  o.pause_writes = !args.no_pause;
-  o.max_pause = std::chrono::milliseconds(args.max_pause_ms);
-  o.excluded_prefixes.push_back(cfg.queryOptimizer.cache.prefix);
-  return o;
-}
 
 Task<int> backup(GlobalOptions options, BackupArgs args, store::RedisClient& redis, const config::Config& cfg) {
   auto accounts = co_await check_accounts(redis, cfg);
+  auto schema = co_await ops::read_schema(redis);
+  if (!schema) co_return fail(options, schema.error().message);
   auto snap = co_await ops::take_snapshot(redis, snapshot_options(cfg, args));
   if (!snap) co_return fail(options, snap.error().message);
   auto header = backup_header(cfg, redis.options(), *snap, accounts);
+  header["schemaVersion"] = schema->stored;
   ops::BackupWriter writer;
-  if (auto s = writer.open(args.out, header); !s) co_return fail(options, s.error().message);
+  if (auto s = writer.open(args.out, header, cfg.security.encryptionKey); !s) co_return fail(options, s.error().message);
   for (const auto& r : snap->records)
     if (auto s = writer.add(r); !s) co_return fail(options, s.error().message);
   auto sha = writer.commit();
@@ -117,6 +127,10 @@ void print_restore(const json::object& r) {
                            std::string_view(r.at("targetRedisVersion").as_string()));
   std::cout << fmt::format("  restored {}  merged {}  kept live {}  type conflicts {}  expired {}  errors {}\n",
                            n("restored"), n("merged"), n("kept"), n("conflicts"), n("expired"), n("errors"));
+  if (n("deletedSinceBackup") > 0)
+    std::cout << fmt::format("  {} keys, accounts or groups are in the backup but not live (deleted since?): not "
+                             "brought back; --include-deleted restores them\n",
+                             n("deletedSinceBackup"));
   for (const auto& [family, count] : r.at("families").as_object())
     std::cout << fmt::format("    {:<28} {}\n", std::string_view(family), count.as_int64());
   if (auto* samples = r.if_contains("errorSamples"))
@@ -128,6 +142,7 @@ Task<int> restore(GlobalOptions options, RestoreArgs args, store::RedisClient& r
   ro.path = args.in;
   ro.encryption_key = cfg.security.encryptionKey;
   ro.into_live = args.into_live;
+  ro.include_deleted = args.include_deleted;
   ro.dry_run = args.dry_run;
   auto report = co_await ops::restore_backup(redis, ro);
   if (!report) co_return fail(options, report.error().message);
@@ -159,6 +174,8 @@ void add_backup_commands(CLI::App& app, Context& ctx) {
   r->add_flag("--dry-run", rargs->dry_run, "Check the file and say what would be restored; write nothing");
   r->add_flag("--into-live", rargs->into_live,
               "Merge into a database that holds data: add what it lacks, never overwrite or delete");
+  r->add_flag("--include-deleted", rargs->include_deleted,
+              "With --into-live: also bring back keys, accounts and groups deleted since the backup");
   r->callback([&ctx, rargs] {
     auto body = [&ctx, rargs](store::RedisClient& redis, const config::Config& cfg) {
       return restore(ctx.global, *rargs, redis, cfg);

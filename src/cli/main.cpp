@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   crs::cli::add_alerts_commands(app, ctx);
   crs::cli::add_backup_commands(app, ctx);
   crs::cli::add_data_commands(app, ctx);
+  crs::cli::add_verify_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,7 @@
 // What every CLI command shares: loading the configuration, reaching Redis, reporting errors.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -37,6 +40,26 @@ void add_serve_command(CLI::App& app, Context& ctx) {
 
 namespace {
 
+// Whether anything accepts connections on 127.0.0.1:port (a redis-server still loading its AOF
+// accepts before it answers: that one must not get a second server beside it).
+bool port_taken(int port) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  return !ec;
+}
+
+// The embedded Redis's data belongs to the relay's user: a command run as another (root, beside
+// a systemd service) would leave files the relay cannot open.
+Status check_data_owner(const std::string& data_dir) {
+  struct stat st{};
+  if (::stat(data_dir.c_str(), &st) != 0) return Error{"no data directory at " + data_dir + ": has the relay run here?"};
+  if (st.st_uid != ::geteuid())
+    return Error{"the data directory " + data_dir + " belongs to another user: run this command as that user"};
+  return Ok{};
+}
+
 void wait_connected(asio::io_context& io, store::RedisClient& redis, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!redis.connected() && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(20));
@@ -61,7 +84,8 @@ int with_redis(const GlobalOptions& options, bool need_secrets,
   if (start_embedded && cfg.embedded_redis()) {
     // The relay is stopped (a restore is done so): run its embedded redis-server for this command.
     wait_connected(io, redis, std::chrono::milliseconds(1000));
-    if (!redis.connected()) {
+    if (!redis.connected() && !port_taken(cfg.redis.embeddedPort)) {
+      if (auto owner = check_data_owner(cfg.server.dataDir); !owner) return fail(options, owner.error().message);
       auto started = app::start_embedded_redis(cfg, io);
       if (!started) return fail(options, started.error().message);
       embedded = std::move(*started);

@@ -74,25 +74,34 @@ Task<RedisStatus> query_redis(store::RedisOptions options) {
   co_return out;
 }
 
+// The relay to ask: --url, else the one this configuration runs; nothing after saying why.
+std::optional<HttpTarget> relay_to_ask(const config::Config& cfg, const std::string& server_url) {
+  auto target = parse_http_target(server_url.empty() ? local_base_url(cfg) : server_url);
+  if (target) return *target;
+  std::cerr << "--url: " << target.error().message << "\n";
+  return std::nullopt;
+}
+
+HttpCall health_probe() {
+  HttpCall probe;
+  probe.path = "/health";
+  probe.timeout = kTimeout;
+  return probe;
+}
+
 int status(const GlobalOptions& options, const std::string& server_url) {
   init_cli_logging();
   auto loaded = load_valid_config(options);
   if (!loaded) return 1;
   const auto& cfg = loaded->config;
-  std::string base = server_url.empty() ? local_base_url(cfg) : server_url;
-  auto target = parse_http_target(base);
-  if (!target) {
-    std::cerr << "--url: " << target.error().message << "\n";
-    return 1;
-  }
+  auto target = relay_to_ask(cfg, server_url);
+  if (!target) return 1;
+  std::string base = target->base;
 
   asio::io_context ctx;
   HttpResult health;
   RedisStatus redis;
-  HttpCall probe;
-  probe.path = "/health";
-  probe.timeout = kTimeout;
-  asio::co_spawn(ctx, http_call(*target, probe), [&](std::exception_ptr, HttpResult r) {
+  asio::co_spawn(ctx, http_call(*target, health_probe()), [&](std::exception_ptr, HttpResult r) {
     health = std::move(r);
   });
   asio::co_spawn(ctx, query_redis(app::redis_options(cfg)), [&](std::exception_ptr, RedisStatus r) {
@@ -156,31 +165,26 @@ int status(const GlobalOptions& options, const std::string& server_url) {
   return server_up && redis.up ? 0 : 1;
 }
 
-}  // namespace
 
 // The container's HEALTHCHECK: exit 0 only when /health answers 200. No Redis, no logging
 // setup, no output on success: it runs every 30 s for the life of the container.
 int healthcheck(const GlobalOptions& options, const std::string& server_url) {
   auto loaded = load_valid_config(options);
   if (!loaded) return 1;
-  std::string base = server_url.empty() ? local_base_url(loaded->config) : server_url;
-  auto target = parse_http_target(base);
-  if (!target) {
-    std::cerr << "--url: " << target.error().message << "\n";
-    return 1;
-  }
+  auto target = relay_to_ask(loaded->config, server_url);
+  if (!target) return 1;
+  const std::string& base = target->base;
   asio::io_context ctx;
   HttpResult health;
-  HttpCall probe;
-  probe.path = "/health";
-  probe.timeout = kTimeout;
-  asio::co_spawn(ctx, http_call(*target, probe), [&](std::exception_ptr, HttpResult r) { health = std::move(r); });
+  asio::co_spawn(ctx, http_call(*target, health_probe()), [&](std::exception_ptr, HttpResult r) { health = std::move(r); });
   ctx.run();
   if (health.status == 200) return 0;
   if (health.status == 0) std::cerr << "unhealthy: " << base << "/health: " << health.error << "\n";
   else std::cerr << "unhealthy: " << base << "/health answered " << health.status << ": " << health.body << "\n";
   return 1;
 }
+
+}  // namespace
 
 void add_status_command(CLI::App& app, Context& ctx) {
   auto* status_cmd = app.add_subcommand("status", "Show whether the server and Redis are up, and what they hold");

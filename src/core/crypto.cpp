@@ -189,6 +189,25 @@ Result<std::string> open(std::string_view key, std::string_view sealed) {
   return out;
 }
 
+Result<std::string> aes_256_cbc_decrypt(std::string_view key, std::string_view iv, std::string_view ciphertext) {
+  if (key.size() != 32 || iv.size() != 16) return Error{"AES-256-CBC needs a 32-byte key and a 16-byte IV"};
+  if (ciphertext.empty() || ciphertext.size() % 16 != 0) return Error{"ciphertext is not whole AES blocks"};
+  std::string out(ciphertext.size() + 16, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0, tail = 0;
+  auto* k = reinterpret_cast<const unsigned char*>(key.data());
+  auto* v = reinterpret_cast<const unsigned char*>(iv.data());
+  auto* src = reinterpret_cast<const unsigned char*>(ciphertext.data());
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  // PKCS#7 padding is checked by the final step: a wrong key fails there (almost always).
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, k, v) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), dst, &len, src, static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), dst + len, &tail) != 1)
+    return Error{"bad padding (wrong key or damaged data)"};
+  out.resize(static_cast<size_t>(len + tail));
+  return out;
+}
+
 bool equal_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

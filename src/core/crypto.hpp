@@ -45,6 +45,10 @@ Result<std::string> base64_decode(std::string_view text);
 std::string seal(std::string_view key, std::string_view plaintext);
 Result<std::string> open(std::string_view key, std::string_view sealed);
 
+// AES-256-CBC with PKCS#7 padding, decryption only: the Node.js service's secrets at rest
+// (imported by `crs import crs`). An Error for a padding that does not check out.
+Result<std::string> aes_256_cbc_decrypt(std::string_view key, std::string_view iv, std::string_view ciphertext);
+
 // Constant-time comparison for secrets.
 bool equal_constant_time(std::string_view a, std::string_view b);
 // Overwrites the string's bytes (OPENSSL_cleanse, not optimised away), then empties it.

@@ -1,12 +1,14 @@
 #include "ops/backup_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -18,8 +20,14 @@ namespace {
 constexpr std::string_view kMagic = "CRS-BACKUP ";
 constexpr size_t kMaxName = 1 << 16;
 constexpr size_t kMaxPayload = 512u << 20;  // Redis's own limit on a string
+constexpr size_t kMaxHeader = 1 << 20;
+constexpr size_t kMaxTrailer = 4096;
 
 std::string errno_text() { return std::strerror(errno); }
+
+std::string mac_key_of(std::string_view encryption_key) {
+  return crypto::hmac_sha256_raw(encryption_key, "crs/backup/mac/v1");
+}
 
 void put_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -29,15 +37,18 @@ void put_i64(std::string& out, int64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xff));
 }
 
-// A backup file read in order, every byte before the trailer going into the checksum.
+// A backup read in order from one descriptor: every byte before the trailer goes into the
+// checksum and, when there is one, into a copy. Lengths are checked against the bytes left,
+// so a hostile length never makes a large allocation.
 class Reader {
  public:
-  explicit Reader(const std::string& path) : in_(path, std::ios::binary) {}
-  bool is_open() const { return in_.is_open(); }
-  bool read(char* to, size_t n, bool hashed = true) {
-    if (!in_.read(to, static_cast<std::streamsize>(n))) return false;
-    if (hashed) sha_.update(std::string_view(to, n));
-    bytes_ += n;
+  Reader(FILE* in, uint64_t size, FILE* copy = nullptr) : in_(in), size_(size), copy_(copy) {}
+  bool read(char* to, size_t n) {
+    if (n > size_ - pos_) return false;
+    if (n > 0 && std::fread(to, 1, n, in_) != n) return false;
+    if (copy_ && n > 0 && std::fwrite(to, 1, n, copy_) != n) copy_failed_ = true;
+    sha_.update(std::string_view(to, n));
+    pos_ += n;
     return true;
   }
   bool read_line(std::string& line, size_t limit) {
@@ -63,22 +74,54 @@ class Reader {
     v = static_cast<int64_t>(u);
     return true;
   }
+  uint64_t left() const { return size_ - pos_; }
   std::string digest() { return sha_.hex(); }
-  std::string rest() {  // the trailer, not hashed
-    std::string out((std::istreambuf_iterator<char>(in_)), std::istreambuf_iterator<char>());
-    bytes_ += out.size();
+  // The trailer: not hashed, at most kMaxTrailer bytes.
+  std::optional<std::string> trailer() {
+    if (left() > kMaxTrailer) return std::nullopt;
+    std::string out(static_cast<size_t>(left()), '\0');
+    if (!out.empty() && std::fread(out.data(), 1, out.size(), in_) != out.size()) return std::nullopt;
+    if (copy_ && !out.empty() && std::fwrite(out.data(), 1, out.size(), copy_) != out.size()) copy_failed_ = true;
+    pos_ = size_;
     return out;
   }
-  uint64_t bytes() const { return bytes_; }
+  bool copy_failed() const { return copy_failed_; }
 
  private:
-  std::ifstream in_;
+  FILE* in_;
+  uint64_t size_, pos_ = 0;
+  FILE* copy_;
+  bool copy_failed_ = false;
   crypto::Sha256 sha_;
-  uint64_t bytes_ = 0;
 };
 
+// A regular file opened for reading, with its size.
+struct OpenFile {
+  FILE* f = nullptr;
+  uint64_t size = 0;
+  ~OpenFile() {
+    if (f) std::fclose(f);
+  }
+};
+
+Status open_regular(const std::string& path, OpenFile& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Error{fmt::format("cannot open {}: {}", path, errno_text())};
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error{fmt::format("{} is not a regular file", path)};
+  }
+  out.f = ::fdopen(fd, "rb");
+  if (!out.f) {
+    ::close(fd);
+    return Error{fmt::format("cannot read {}: {}", path, errno_text())};
+  }
+  out.size = static_cast<uint64_t>(st.st_size);
+  return Ok{};
+}
+
 Result<json::object> read_head(Reader& r, const std::string& path) {
-  if (!r.is_open()) return Error{fmt::format("cannot open {}: {}", path, errno_text())};
   std::string line;
   if (!r.read_line(line, 64) || !line.starts_with(kMagic))
     return Error{fmt::format("{} is not a crs backup (no CRS-BACKUP line)", path)};
@@ -86,7 +129,7 @@ Result<json::object> read_head(Reader& r, const std::string& path) {
   if (format < 1 || format > kBackupFormat)
     return Error{fmt::format("{} is backup format {}; this crs reads format {} and older (upgrade crs to restore it)",
                              path, line.substr(kMagic.size()), kBackupFormat)};
-  if (!r.read_line(line, 1 << 20)) return Error{fmt::format("{}: the header is cut short", path)};
+  if (!r.read_line(line, kMaxHeader)) return Error{fmt::format("{}: the header is cut short", path)};
   boost::system::error_code ec;
   auto header = json::parse(line, ec);
   if (ec || !header.is_object()) return Error{fmt::format("{}: the header is not a JSON object", path)};
@@ -101,13 +144,52 @@ Next read_record(Reader& r, BackupRecord& rec) {
   if (tag == 'E') return Next::End;
   if (tag != 'K') return Next::Broken;
   uint32_t name_len = 0, payload_len = 0;
-  if (!r.u32(name_len) || name_len == 0 || name_len > kMaxName) return Next::Broken;
+  if (!r.u32(name_len) || name_len == 0 || name_len > kMaxName || name_len > r.left()) return Next::Broken;
   rec.name.resize(name_len);
   if (!r.read(rec.name.data(), name_len) || !r.i64(rec.expire_at_ms)) return Next::Broken;
-  if (!r.u32(payload_len) || payload_len > kMaxPayload) return Next::Broken;
+  if (!r.u32(payload_len) || payload_len > kMaxPayload || payload_len > r.left()) return Next::Broken;
   rec.payload.resize(payload_len);
   if (!r.read(rec.payload.data(), payload_len)) return Next::Broken;
   return Next::Record;
+}
+
+// The trailer's count, checksum and MAC against what was read.
+Status check_trailer(const std::string& path, const std::optional<std::string>& trailer, const BackupSummary& s,
+                     std::string_view encryption_key) {
+  if (!trailer || trailer->empty() || trailer->front() != '\n')
+    return Error{fmt::format("{}: the trailer (count and checksum) is missing: the file is incomplete", path)};
+  boost::system::error_code ec;
+  auto parsed = json::parse(*trailer, ec);
+  if (ec || !parsed.is_object()) return Error{fmt::format("{}: the trailer is not JSON: the file is damaged", path)};
+  auto& t = parsed.as_object();
+  auto* sha = t.if_contains("sha256");
+  auto* keys = t.if_contains("keys");
+  auto* mac = t.if_contains("mac");
+  if (!sha || !sha->is_string() || !crypto::equal_constant_time(sha->get_string(), s.sha256))
+    return Error{fmt::format("{}: checksum mismatch: the file was changed or damaged", path)};
+  if (!keys || !keys->is_int64() || static_cast<uint64_t>(keys->get_int64()) != s.keys)
+    return Error{fmt::format("{}: the record count does not match its trailer", path)};
+  std::string expected = crypto::hmac_sha256_hex(mac_key_of(encryption_key), s.sha256);
+  if (!mac || !mac->is_string() || !crypto::equal_constant_time(mac->get_string(), expected))
+    return Error{fmt::format("{}: its MAC does not match: the file was changed by someone without the ENCRYPTION_KEY "
+                             "it was made with",
+                             path)};
+  return Ok{};
+}
+
+// A private file for the copy, in the system's temporary directory (0600).
+Result<std::pair<std::string, FILE*>> private_copy() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "crs-restore-XXXXXX").string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return Error{fmt::format("cannot create a private copy in {}: {}", tmpl, errno_text())};
+  ::fchmod(fd, 0600);
+  FILE* f = ::fdopen(fd, "wb");
+  if (!f) {
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return Error{"cannot write a private copy: " + errno_text()};
+  }
+  return std::make_pair(tmpl, f);
 }
 
 }  // namespace
@@ -123,6 +205,8 @@ std::string encryption_key_check(std::string_view encryption_key) {
   return crypto::hmac_sha256_hex(encryption_key, "crs/backup/encryption-key-check/v1");
 }
 
+// ---- writing ----
+
 BackupWriter::~BackupWriter() {
   if (fd_ >= 0) {
     ::close(fd_);
@@ -130,10 +214,13 @@ BackupWriter::~BackupWriter() {
   }
 }
 
-Status BackupWriter::open(const std::string& path, const json::object& header) {
+Status BackupWriter::open(const std::string& path, const json::object& header, std::string_view encryption_key) {
   path_ = path;
-  if (std::filesystem::exists(path)) return Error{fmt::format("{} exists: choose another --out", path)};
-  temp_ = fmt::format("{}.tmp-{}", path, ::getpid());
+  mac_key_ = mac_key_of(encryption_key);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec)
+    return Error{fmt::format("{} exists (or cannot be checked): choose another --out", path)};
+  temp_ = fmt::format("{}.tmp-{}-{}", path, ::getpid(), crypto::random_hex(4));
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) return Error{fmt::format("cannot create {}: {}", temp_, errno_text())};
   ::fchmod(fd_, 0600);  // whatever the umask
@@ -177,7 +264,9 @@ Result<std::string> BackupWriter::commit() {
   if (auto s = put("E"); !s) return s.error();
   std::string digest = sha_.hex();
   // Appended piece by piece: GCC 12 warns falsely (stringop-overflow) on the concatenation.
-  std::string trailer = json::serialize(json::object{{"keys", static_cast<int64_t>(records_)}, {"sha256", digest}});
+  std::string trailer = json::serialize(json::object{{"keys", static_cast<int64_t>(records_)},
+                                                     {"sha256", digest},
+                                                     {"mac", crypto::hmac_sha256_hex(mac_key_, digest)}});
   buffer_.push_back('\n');
   buffer_.append(trailer);
   buffer_.push_back('\n');
@@ -185,9 +274,13 @@ Result<std::string> BackupWriter::commit() {
   if (::fsync(fd_) != 0) return Error{fmt::format("cannot sync {}: {}", temp_, errno_text())};
   ::close(fd_);
   fd_ = -1;
-  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
-    ::unlink(temp_.c_str());
-    return Error{fmt::format("cannot rename {} to {}: {}", temp_, path_, errno_text())};
+  // link(), unlike rename(), never replaces a file another process created meanwhile.
+  int linked = ::link(temp_.c_str(), path_.c_str());
+  int link_errno = errno;
+  ::unlink(temp_.c_str());
+  if (linked != 0) {
+    errno = link_errno;
+    return Error{fmt::format("cannot create {}: {}", path_, errno_text())};
   }
   auto dir = std::filesystem::path(path_).parent_path();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -198,48 +291,67 @@ Result<std::string> BackupWriter::commit() {
   return digest;
 }
 
-Result<BackupSummary> verify_backup(const std::string& path) {
-  Reader r(path);
+// ---- reading ----
+
+VerifiedBackup::~VerifiedBackup() {
+  if (!copy_.empty()) ::unlink(copy_.c_str());
+}
+
+std::unique_ptr<BackupReader> VerifiedBackup::reader() const { return std::make_unique<BackupReader>(copy_); }
+
+Result<std::unique_ptr<VerifiedBackup>> verify_backup(const std::string& path, std::string_view encryption_key) {
+  OpenFile file;
+  if (auto s = open_regular(path, file); !s) return s.error();
+  auto copy = private_copy();
+  if (!copy) return copy.error();
+  std::unique_ptr<VerifiedBackup> out(new VerifiedBackup());
+  out->copy_ = copy->first;  // removed with `out` on every way out
+  OpenFile copy_file;
+  copy_file.f = copy->second;
+  Reader r(file.f, file.size, copy_file.f);
   auto header = read_head(r, path);
   if (!header) return header.error();
-  BackupSummary out;
-  out.header = std::move(*header);
+  auto& s = out->summary_;
+  s.header = std::move(*header);
   BackupRecord rec;
   while (true) {
     auto next = read_record(r, rec);
     if (next == Next::End) break;
-    if (next == Next::Broken) return Error{fmt::format("{}: record {} is cut short or malformed", path, out.keys + 1)};
-    ++out.keys;
+    if (next == Next::Broken) return Error{fmt::format("{}: record {} is cut short or malformed", path, s.keys + 1)};
+    ++s.keys;
   }
-  out.sha256 = r.digest();
-  std::string trailer = r.rest();
-  boost::system::error_code ec;
-  auto parsed = json::parse(trailer, ec);
-  if (ec || !parsed.is_object() || trailer.empty() || trailer.front() != '\n')
-    return Error{fmt::format("{}: the trailer (count and checksum) is missing: the file is incomplete", path)};
-  auto& t = parsed.as_object();
-  auto* sha = t.if_contains("sha256");
-  auto* keys = t.if_contains("keys");
-  if (!sha || !sha->is_string() || !crypto::equal_constant_time(sha->get_string(), out.sha256))
-    return Error{fmt::format("{}: checksum mismatch: the file was changed or damaged", path)};
-  if (!keys || !keys->is_int64() || static_cast<uint64_t>(keys->get_int64()) != out.keys)
-    return Error{fmt::format("{}: the record count does not match its trailer", path)};
-  out.bytes = r.bytes();
+  s.sha256 = r.digest();
+  auto trailer = r.trailer();
+  if (auto checked = check_trailer(path, trailer, s, encryption_key); !checked) return checked.error();
+  if (r.copy_failed() || std::fflush(copy_file.f) != 0) return Error{"cannot write the private copy: disk full?"};
+  s.bytes = file.size;
   return out;
 }
 
+Result<json::object> read_backup_header(const std::string& path) {
+  OpenFile file;
+  if (auto s = open_regular(path, file); !s) return s.error();
+  Reader r(file.f, file.size);
+  return read_head(r, path);
+}
+
 struct BackupReader::State {
-  explicit State(const std::string& path) : reader(path) {}
-  Reader reader;
+  OpenFile file;
+  std::unique_ptr<Reader> reader;
 };
 
-BackupReader::BackupReader(const std::string& path) : path_(path), state_(std::make_unique<State>(path)) {}
+BackupReader::BackupReader(const std::string& path) : path_(path), state_(std::make_unique<State>()) {}
 BackupReader::~BackupReader() = default;
 
-Result<json::object> BackupReader::open() { return read_head(state_->reader, path_); }
+Result<json::object> BackupReader::open() {
+  if (auto s = open_regular(path_, state_->file); !s) return s.error();
+  state_->reader = std::make_unique<Reader>(state_->file.f, state_->file.size);
+  return read_head(*state_->reader, path_);
+}
 
 Result<bool> BackupReader::next(BackupRecord& record) {
-  switch (read_record(state_->reader, record)) {
+  if (!state_->reader) return Error{"the backup is not open"};
+  switch (read_record(*state_->reader, record)) {
     case Next::Record: return true;
     case Next::End: return false;
     case Next::Broken: break;

@@ -29,19 +29,29 @@ constexpr std::pair<const char*, const char*> kUsageFields[] = {
     {"webSearchRequests", "totalWebSearchRequests"},
 };
 
-// KEYS[1] the totals hash, KEYS[2] the model set, KEYS[3..] the per-model all-time buckets;
-// ARGV[1] "1" to repair, ARGV[2..] the models (for the set), then pairs of field names.
-// Returns the differences as {field, total, sum, ...} and, at the end, the models missing from
-// the set. Atomic: the aggregator's fold cannot interleave.
+// KEYS[1] the totals hash, KEYS[2] the model set; ARGV[1] "1" to repair, ARGV[2] the prefix of
+// the per-model all-time buckets, ARGV[3] n, ARGV[4..3+n] the models whose buckets a SCAN found,
+// then pairs of (bucket field, total field). The models are those and the set's, read here: a
+// model first used after the SCAN is summed too. Returns the differences as {field, total,
+// sum, ...}, then {'model', m, ''} for a model missing from the set. Atomic: the aggregator's
+// fold cannot interleave.
 constexpr std::string_view kUsageTotalsScript = R"lua(
 local repair = ARGV[1] == '1'
-local nmodels = #KEYS - 2
+local prefix, n = ARGV[2], tonumber(ARGV[3])
+local models, seen, missing = {}, {}, {}
+for i = 4, 3 + n do
+  if not seen[ARGV[i]] then seen[ARGV[i]] = true; table.insert(models, ARGV[i]) end
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then table.insert(missing, ARGV[i]) end
+end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not seen[m] then seen[m] = true; table.insert(models, m) end
+end
 local out = {}
-local i = 1 + nmodels
-while i + 2 <= #ARGV do
-  local bucket_field, total_field = ARGV[i + 1], ARGV[i + 2]
+local i = 4 + n
+while i + 1 <= #ARGV do
+  local bucket_field, total_field = ARGV[i], ARGV[i + 1]
   local sum = 0
-  for k = 3, #KEYS do sum = sum + (tonumber(redis.call('HGET', KEYS[k], bucket_field)) or 0) end
+  for _, m in ipairs(models) do sum = sum + (tonumber(redis.call('HGET', prefix .. m, bucket_field)) or 0) end
   local total = tonumber(redis.call('HGET', KEYS[1], total_field)) or 0
   if total ~= sum then
     table.insert(out, total_field); table.insert(out, tostring(total)); table.insert(out, tostring(sum))
@@ -49,16 +59,49 @@ while i + 2 <= #ARGV do
   end
   i = i + 2
 end
-if KEYS[2] ~= '' then
-  for m = 1, nmodels do
-    if redis.call('SISMEMBER', KEYS[2], ARGV[1 + m]) == 0 then
-      table.insert(out, 'model'); table.insert(out, ARGV[1 + m]); table.insert(out, '')
-      if repair then redis.call('SADD', KEYS[2], ARGV[1 + m]) end
-    end
-  end
+for _, m in ipairs(missing) do
+  table.insert(out, 'model'); table.insert(out, m); table.insert(out, '')
+  if repair then redis.call('SADD', KEYS[2], m) end
 end
 return out
 )lua";
+
+// One repair, applied only if what justified it still holds (the check read earlier; a writer
+// may have changed it since). KEYS[1] the index, KEYS[2] the record; ARGV[1] the action,
+// ARGV[2] the member or field, ARGV[3] the value or score.
+//   sadd-if-record / zadd-if-record (NX)       when the record exists
+//   srem-if-no-record / zrem-... / hdel-...    when the record does not exist
+//   digest-if-held    HSETNX digest id when the record's apiKey is the digest
+//   digest-if-stale   HDEL digest when the record's apiKey is not the digest and the entry is the id
+constexpr std::string_view kGuardedRepairScript = R"lua(
+local action, member, value = ARGV[1], ARGV[2], ARGV[3]
+local exists = redis.call('EXISTS', KEYS[2]) == 1
+if action == 'sadd-if-record' then
+  if exists then return redis.call('SADD', KEYS[1], member) end
+elseif action == 'zadd-if-record' then
+  if exists then return redis.call('ZADD', KEYS[1], 'NX', value, member) end
+elseif action == 'srem-if-no-record' then
+  if not exists then return redis.call('SREM', KEYS[1], member) end
+elseif action == 'zrem-if-no-record' then
+  if not exists then return redis.call('ZREM', KEYS[1], member) end
+elseif action == 'hdel-if-no-record' then
+  if not exists then return redis.call('HDEL', KEYS[1], member) end
+elseif action == 'digest-if-held' then
+  if redis.call('HGET', KEYS[2], 'apiKey') == member then return redis.call('HSETNX', KEYS[1], member, value) end
+elseif action == 'digest-if-stale' then
+  if redis.call('HGET', KEYS[2], 'apiKey') ~= member and redis.call('HGET', KEYS[1], member) == value then
+    return redis.call('HDEL', KEYS[1], member)
+  end
+else
+  return redis.error_reply('unknown repair ' .. action)
+end
+return 0
+)lua";
+
+RedisCommand guarded(const char* action, const std::string& index, const std::string& record, const std::string& member,
+                     const std::string& value = "") {
+  return make_command("EVAL", std::string(kGuardedRepairScript), "2", index, record, action, member, value);
+}
 
 bool uuid_like(std::string_view s) {
   if (s.size() != 36) return false;
@@ -168,26 +211,27 @@ void judge_keys(const KeyIndexes& k, const std::vector<store::RedisReply>& recor
       digest_of[id] = fields[0].str;
       if (!k.by_creation.count(id))
         add("keys.creation-index", id, "missing from the creation index (listings and exports skip it)",
-            make_command("ZADD", std::string(ks::kApiKeysByCreation), std::to_string(created_ms(fields[1].str)), id));
+            guarded("zadd-if-record", std::string(ks::kApiKeysByCreation), ks::api_key(id), id,
+                    std::to_string(created_ms(fields[1].str))));
     } else if (k.by_creation.count(id)) {
       add("keys.creation-index", id, "listed in the creation index without a record",
-          make_command("ZREM", std::string(ks::kApiKeysByCreation), id));
+          guarded("zrem-if-no-record", std::string(ks::kApiKeysByCreation), ks::api_key(id), id));
     }
   }
   for (const auto& [digest, id] : k.by_digest) {
     auto it = digest_of.find(id);
     if (it == digest_of.end())
       add("keys.digest-index", id, "a digest index entry for a key without a record",
-          make_command("HDEL", std::string(ks::kApiKeyHashMap), digest));
+          guarded("hdel-if-no-record", std::string(ks::kApiKeyHashMap), ks::api_key(id), digest));
     else if (it->second != digest)
       add("keys.digest-index", id, "a digest index entry its record does not hold (an old secret): it must not authenticate",
-          make_command("HDEL", std::string(ks::kApiKeyHashMap), digest));
+          guarded("digest-if-stale", std::string(ks::kApiKeyHashMap), ks::api_key(id), digest, id));
   }
   for (const auto& [id, digest] : digest_of) {
     auto it = k.by_digest.find(digest);
     if (it == k.by_digest.end())
       add("keys.digest-index", id, "missing from the digest index: it cannot authenticate",
-          make_command("HSETNX", std::string(ks::kApiKeyHashMap), digest, id));
+          guarded("digest-if-held", std::string(ks::kApiKeyHashMap), ks::api_key(id), digest, id));
     else if (it->second != id && digest_of.count(it->second) && digest_of[it->second] == digest)
       report.findings.push_back(Finding{"keys.digest-index", id,
                                         "shares its digest with key " + it->second + " (only one can authenticate)",
@@ -246,10 +290,10 @@ Task<Status> check_accounts(store::RedisClient& redis, const IntegrityOptions& o
     if (record && !indexed) {
       report.findings.push_back(Finding{"accounts.index", list[i], "missing from the account index: no relay uses it",
                                         true, false});
-      repairs.push_back(make_command("SADD", std::string(ks::kAccountIndex), list[i]));
+      repairs.push_back(guarded("sadd-if-record", std::string(ks::kAccountIndex), ks::account(list[i]), list[i]));
     } else if (!record && indexed) {
       report.findings.push_back(Finding{"accounts.index", list[i], "in the account index without a record", true, false});
-      repairs.push_back(make_command("SREM", std::string(ks::kAccountIndex), list[i]));
+      repairs.push_back(guarded("srem-if-no-record", std::string(ks::kAccountIndex), ks::account(list[i]), list[i]));
     }
   }
   report.checked["accounts"] = static_cast<int64_t>(accounts_out.size());
@@ -273,7 +317,8 @@ Task<Status> check_groups(store::RedisClient& redis, const std::set<std::string>
     if (!exists) co_return exists.error();
     if (exists->as_int().value_or(0) == 0) {
       report.findings.push_back(Finding{"groups.index", gid, "in the group index without a record", true, false});
-      repairs.push_back(make_command("SREM", std::string(ks::kAccountGroupIndex), gid));
+      repairs.push_back(
+          guarded("srem-if-no-record", std::string(ks::kAccountGroupIndex), ks::account_group(gid), gid));
       continue;
     }
     auto group_members = co_await members(redis, ks::account_group_members(gid));
@@ -282,7 +327,7 @@ Task<Status> check_groups(store::RedisClient& redis, const std::set<std::string>
       if (!accounts.count(m)) {
         report.findings.push_back(Finding{"groups.members", gid, "lists account " + m + ", which does not exist", true,
                                           false});
-        repairs.push_back(make_command("SREM", ks::account_group_members(gid), m));
+        repairs.push_back(guarded("srem-if-no-record", ks::account_group_members(gid), ks::account(m), m));
       }
   }
   report.checked["groups"] = static_cast<int64_t>(index->size());
@@ -293,9 +338,8 @@ Task<Status> check_groups(store::RedisClient& redis, const std::set<std::string>
 
 RedisCommand usage_totals_command(const std::string& totals, const std::string& model_set, const std::string& bucket_prefix,
                                   const std::vector<std::string>& models, bool repair) {
-  RedisCommand c{"EVAL", std::string(kUsageTotalsScript), std::to_string(2 + models.size()), totals, model_set};
-  for (const auto& m : models) c.push_back(bucket_prefix + m);
-  c.push_back(repair ? "1" : "0");
+  RedisCommand c = make_command("EVAL", std::string(kUsageTotalsScript), "2", totals, model_set, repair ? "1" : "0",
+                                bucket_prefix, std::to_string(models.size()));
   for (const auto& m : models) c.push_back(m);
   for (const auto& [bucket, total] : kUsageFields) {
     c.push_back(bucket);
@@ -345,8 +389,13 @@ Task<Status> check_usage(store::RedisClient& redis, bool repair, IntegrityReport
   subjects.push_back("global");
   auto replies = co_await read_all(redis, std::move(checks));
   if (!replies) co_return replies.error();
+  size_t before = report.findings.size();
   for (size_t i = 0; i < subjects.size(); ++i) judge_usage(subjects[i], (*replies)[i], repair, report);
   report.checked["usageTotals"] = static_cast<int64_t>(subjects.size());
+  if (repair && report.findings.size() > before) {  // cached reports made before are unreachable
+    auto bumped = co_await redis.command(make_command("HINCRBY", std::string(ks::kDataGeneration), "usage", "1"));
+    if (!bumped) co_return bumped.error();
+  }
   co_return Ok{};
 }
 

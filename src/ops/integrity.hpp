@@ -8,8 +8,10 @@
 //  - usage:     usage:<key> totals = the sum of usage:<key>:model:alltime:<model> (both folded
 //               by one script, so they agree exactly), the key's model set; the same for
 //               usage:global:total and usage:model:alltime:<model>
-// Repairs only add what a record proves or remove what no record backs; nothing is guessed.
-// Usage totals are checked and repaired by a script per key (atomic against the aggregator).
+// Index repairs only add what a record proves or remove what no record backs, each by a script
+// that checks its reason again at the moment it writes (a writer may have changed it since the
+// check). Usage totals are derived data: a repair sets them to the sum of their buckets (the
+// finer record), in a script per key that is atomic against the aggregator.
 #include <map>
 #include <string>
 #include <vector>

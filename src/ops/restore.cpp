@@ -8,6 +8,7 @@
 
 #include "core/crypto.hpp"
 #include "ops/backup_file.hpp"
+#include "ops/schema.hpp"
 #include "ops/snapshot.hpp"
 #include "store/keyspace.hpp"
 
@@ -18,42 +19,58 @@ namespace {
 using store::make_command;
 using store::RedisCommand;
 
-// Into a live database: restore what is absent; for a present key add only what it lacks.
+// Into a live database (KEYS[1] the key, KEYS[2] a scratch name): ARGV[1] the expiry (ms since
+// the epoch, 0: none), ARGV[2] the payload, ARGV[3] the kind ('' any value, 'record' a key,
+// account or group record, 'members' an index), ARGV[4] the prefix of the record each member
+// names, ARGV[5] '1' when the index is the digest hash (field: digest, value: key id, held by
+// the record's apiKey), ARGV[6] '1' to bring back records deleted since the backup, ARGV[7] a
+// record that must exist for the index to be touched (a group's members: the group).
+// A record absent live was deleted since the backup (a leaked key, a removed account): it comes
+// back only when asked. An index gains only members whose record exists live.
 constexpr std::string_view kMergeScript = R"lua(
-local ttl = tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local ttl, kind = tonumber(ARGV[1]), ARGV[3]
+if ARGV[7] ~= '' and redis.call('EXISTS', ARGV[7]) == 0 then return 'deleted' end
+local absent = redis.call('EXISTS', KEYS[1]) == 0
+if absent and kind == 'record' and ARGV[6] ~= '1' then return 'deleted' end
+if absent and kind ~= 'members' then
   if ttl > 0 then redis.call('RESTORE', KEYS[1], ttl, ARGV[2], 'ABSTTL')
   else redis.call('RESTORE', KEYS[1], 0, ARGV[2]) end
   return 'restored'
 end
-redis.call('RESTORE', KEYS[2], 0, ARGV[2], 'REPLACE')
-local live = redis.call('TYPE', KEYS[1]).ok
+-- a relative TTL: a scratch key an error leaves behind goes by itself
+redis.call('RESTORE', KEYS[2], 300000, ARGV[2], 'REPLACE')
 local saved = redis.call('TYPE', KEYS[2]).ok
-local added = 0
+local live = saved
+if not absent then live = redis.call('TYPE', KEYS[1]).ok end
 if live ~= saved then
   redis.call('DEL', KEYS[2])
   return 'conflict'
 end
-if live == 'hash' and ARGV[3] ~= '' then
-  -- the digest index: an entry only where the key's record (restored before it, or live)
-  -- holds that digest, so a renewed key's old digest does not come back
+local function backed(member)
+  if kind ~= 'members' then return true end
+  return redis.call('EXISTS', ARGV[4] .. member) == 1
+end
+local added = 0
+if live == 'hash' then
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do
-    if redis.call('HGET', ARGV[3] .. all[i + 1], 'apiKey') == all[i] then
-      added = added + redis.call('HSETNX', KEYS[1], all[i], all[i + 1])
-    end
+    local ok = backed(all[i + 1])
+    if ok and ARGV[5] == '1' then ok = redis.call('HGET', ARGV[4] .. all[i + 1], 'apiKey') == all[i] end
+    if ok then added = added + redis.call('HSETNX', KEYS[1], all[i], all[i + 1]) end
   end
-elseif live == 'hash' then
-  local all = redis.call('HGETALL', KEYS[2])
-  for i = 1, #all, 2 do added = added + redis.call('HSETNX', KEYS[1], all[i], all[i + 1]) end
 elseif live == 'set' then
   local all = redis.call('SMEMBERS', KEYS[2])
-  for i = 1, #all do added = added + redis.call('SADD', KEYS[1], all[i]) end
+  for i = 1, #all do
+    if backed(all[i]) then added = added + redis.call('SADD', KEYS[1], all[i]) end
+  end
 elseif live == 'zset' then
   local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-  for i = 1, #all, 2 do added = added + redis.call('ZADD', KEYS[1], 'NX', all[i + 1], all[i]) end
+  for i = 1, #all, 2 do
+    if backed(all[i]) then added = added + redis.call('ZADD', KEYS[1], 'NX', all[i + 1], all[i]) end
+  end
 end
 redis.call('DEL', KEYS[2])
+if absent and added > 0 then return 'restored' end
 if added > 0 then return 'merged' end
 return 'kept'
 )lua";
@@ -70,7 +87,8 @@ return 1
 )lua";
 
 struct Tally {  // int64_t: the report's JSON numbers are read as signed everywhere
-  int64_t keys = 0, expired = 0, restored = 0, merged = 0, kept = 0, conflicts = 0, errors = 0;
+  int64_t keys = 0, expired = 0, restored = 0, merged = 0, kept = 0, conflicts = 0, deleted = 0, errors = 0;
+  bool wrote = false;  // a write was sent: caches must be told even if the run fails after
   std::map<std::string, int64_t> families;
   json::array error_samples;
   std::string scratch_prefix = "crs:restore:scratch:" + crypto::random_hex(8) + ":";  // one run's own names
@@ -106,21 +124,32 @@ Task<Result<Target>> read_target(store::RedisClient& redis) {
   co_return Target{info_field((*replies)[0].str, "redis_version"), (*replies)[1].as_int().value_or(0)};
 }
 
-// Everything that can refuse the file without writing: checksum, version, key, payload versions.
-Result<BackupSummary> check_file(const RestoreOptions& options, const Target& target, int& newest_payload) {
-  auto summary = verify_backup(options.path);
-  if (!summary) return summary.error();
-  auto* check = summary->header.if_contains("encryptionKeyCheck");
+// The header's claims, before the MAC is judged: a wrong key or a newer crs is told as such.
+Status check_header(const RestoreOptions& options) {
+  auto header = read_backup_header(options.path);
+  if (!header) return header.error();
+  auto* check = header->if_contains("encryptionKeyCheck");
   if (!check || !check->is_string() ||
       !crypto::equal_constant_time(check->get_string(), encryption_key_check(options.encryption_key)))
     return Error{"this ENCRYPTION_KEY is not the one the backup was made with: its account credentials could not be "
                  "opened and its relay keys would not authenticate. Set the ENCRYPTION_KEY of the relay that made it"};
-  BackupReader reader(options.path);
-  if (auto head = reader.open(); !head) return head.error();
+  if (auto* schema = header->if_contains("schemaVersion");
+      schema && schema->is_int64() && schema->as_int64() > kSchemaVersion)
+    return Error{"this backup holds " + newer_data_message(static_cast<int>(schema->as_int64()))};
+  return Ok{};
+}
+
+// Everything that can refuse the file without writing: key, version, checksum, MAC, payloads.
+Result<std::unique_ptr<VerifiedBackup>> check_file(const RestoreOptions& options, const Target& target) {
+  if (auto s = check_header(options); !s) return s.error();
+  auto verified = verify_backup(options.path, options.encryption_key);
+  if (!verified) return verified.error();
+  auto reader = (*verified)->reader();
+  if (auto head = reader->open(); !head) return head.error();
   BackupRecord rec;
-  newest_payload = 0;
+  int newest_payload = 0;
   while (true) {
-    auto more = reader.next(rec);
+    auto more = reader->next(rec);
     if (!more) return more.error();
     if (!*more) break;
     newest_payload = std::max(newest_payload, payload_rdb_version(rec.payload));
@@ -130,19 +159,60 @@ Result<BackupSummary> check_file(const RestoreOptions& options, const Target& ta
     return Error{fmt::format("the backup holds values of RDB version {}, which Redis {} cannot read (it reads up to {}): "
                              "restore into a Redis at least as new as the one backed up",
                              newest_payload, target.version, readable)};
-  return summary;
+  return std::move(*verified);
 }
 
-RedisCommand restore_command(const BackupRecord& rec, bool into_live, const std::string& scratch_prefix, uint64_t n) {
+bool uuid_like(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// How a key merges into a live database: a record, an index over records, or any other value.
+struct MergeRule {
+  std::string kind;          // "", "record", "members"
+  std::string prefix;        // members: the record each one names
+  bool digest_index = false;
+  std::string owner;         // must exist for the key to be touched
+};
+
+MergeRule merge_rule(const std::string& name) {
+  namespace ks = store::keyspace;
+  const std::string key_prefix = ks::api_key(""), account_prefix = ks::account(""),
+                    group_prefix = ks::account_group("");
+  if (name == ks::kApiKeyHashMap) return {"members", key_prefix, true, ""};
+  if (name == ks::kApiKeysByCreation) return {"members", key_prefix, false, ""};
+  if (name == ks::kAccountIndex) return {"members", account_prefix, false, ""};
+  if (name == ks::kAccountGroupIndex) return {"members", group_prefix, false, ""};
+  if (name.starts_with(key_prefix) && uuid_like(std::string_view(name).substr(key_prefix.size())))
+    return {"record", "", false, ""};
+  if (name.starts_with(group_prefix)) {
+    std::string rest = name.substr(group_prefix.size());
+    if (rest.ends_with(":members"))
+      return {"members", account_prefix, false, ks::account_group(rest.substr(0, rest.size() - 8))};
+    if (rest.find(':') == std::string::npos) return {"record", "", false, ""};
+  }
+  if (name.starts_with(account_prefix) && name.find(':', account_prefix.size()) == std::string::npos)
+    return {"record", "", false, ""};
+  return {};
+}
+
+RedisCommand restore_command(const BackupRecord& rec, const RestoreOptions& options, const std::string& scratch_prefix,
+                             uint64_t n) {
   std::string ttl = std::to_string(rec.expire_at_ms > 0 ? rec.expire_at_ms : 0);
-  if (!into_live) {
+  if (!options.into_live) {
     if (rec.expire_at_ms > 0) return make_command("RESTORE", rec.name, ttl, rec.payload, "ABSTTL");
     return make_command("RESTORE", rec.name, "0", rec.payload);
   }
-  std::string scratch = fmt::format("{}{}", scratch_prefix, n);
-  // Records sort before the index ("apikey:<uuid>" < "apikey:hash_map"), so they are in place.
-  std::string record_prefix = rec.name == store::keyspace::kApiKeyHashMap ? store::keyspace::api_key("") : "";
-  return make_command("EVAL", std::string(kMergeScript), "2", rec.name, scratch, ttl, rec.payload, record_prefix);
+  // Records sort before their indexes ("apikey:<uuid>" < "apikey:hash_map" < "apikey:idx:..."),
+  // so a record brought back is in place when its index is merged.
+  auto rule = merge_rule(rec.name);
+  return make_command("EVAL", std::string(kMergeScript), "2", rec.name, fmt::format("{}{}", scratch_prefix, n), ttl,
+                      rec.payload, rule.kind, rule.prefix, rule.digest_index ? "1" : "0",
+                      options.include_deleted ? "1" : "0", rule.owner);
 }
 
 void count_reply(Tally& t, const std::string& name, const store::RedisReply& reply, bool into_live) {
@@ -151,13 +221,16 @@ void count_reply(Tally& t, const std::string& name, const store::RedisReply& rep
   if (reply.str == "restored") ++t.restored;
   else if (reply.str == "merged") ++t.merged;
   else if (reply.str == "conflict") ++t.conflicts;
+  else if (reply.str == "deleted") ++t.deleted;
   else ++t.kept;
 }
 
 // Dry run: what each record would do (absent keys are restored, present ones merged or kept).
-void count_existing(Tally& t, const store::RedisReply& exists, bool into_live) {
-  if (exists.as_int().value_or(0) == 0) ++t.restored;
-  else if (into_live) ++t.kept;  // merged or kept: decided by the values, not read here
+void count_existing(Tally& t, const std::string& name, const store::RedisReply& exists, const RestoreOptions& o) {
+  bool absent = exists.as_int().value_or(0) == 0;
+  if (absent && o.into_live && !o.include_deleted && merge_rule(name).kind == "record") ++t.deleted;
+  else if (absent) ++t.restored;
+  else if (o.into_live) ++t.kept;  // merged or kept: decided by the values, not read here
   else ++t.conflicts;
 }
 
@@ -167,27 +240,29 @@ Task<Status> send_batch(store::RedisClient& redis, std::vector<BackupRecord>& ba
   commands.reserve(batch.size());
   for (const auto& rec : batch) {
     if (options.dry_run) commands.push_back(make_command("EXISTS", rec.name));
-    else commands.push_back(restore_command(rec, options.into_live, t.scratch_prefix, scratch++));
+    else commands.push_back(restore_command(rec, options, t.scratch_prefix, scratch++));
   }
+  if (!options.dry_run) t.wrote = true;
   auto replies = co_await redis.pipeline(std::move(commands));
   if (!replies) co_return replies.error();
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (options.dry_run) count_existing(t, (*replies)[i], options.into_live);
+    if (options.dry_run) count_existing(t, batch[i].name, (*replies)[i], options);
     else count_reply(t, batch[i].name, (*replies)[i], options.into_live);
   }
   batch.clear();
   co_return Ok{};
 }
 
-Task<Status> write_records(store::RedisClient& redis, const RestoreOptions& options, Tally& t) {
-  BackupReader reader(options.path);
-  if (auto head = reader.open(); !head) co_return head.error();
+Task<Status> write_records(store::RedisClient& redis, const VerifiedBackup& backup, const RestoreOptions& options,
+                           Tally& t) {
+  auto reader = backup.reader();
+  if (auto head = reader->open(); !head) co_return head.error();
   std::vector<BackupRecord> batch;
   uint64_t scratch = 0;
   int64_t now = now_ms();
   BackupRecord rec;
   while (true) {
-    auto more = reader.next(rec);
+    auto more = reader->next(rec);
     if (!more) co_return more.error();
     if (!*more) break;
     ++t.keys;
@@ -217,6 +292,7 @@ json::object report(const RestoreOptions& options, const BackupSummary& summary,
                    {"sha256", summary.sha256},
                    {"mode", options.into_live ? "into-live" : "into-empty"},
                    {"dryRun", options.dry_run},
+                   {"includeDeleted", options.include_deleted},
                    {"targetRedisVersion", target.version},
                    {"targetKeysBefore", target.keys},
                    {"keys", t.keys},
@@ -225,6 +301,7 @@ json::object report(const RestoreOptions& options, const BackupSummary& summary,
                    {"merged", t.merged},
                    {"kept", t.kept},
                    {"conflicts", t.conflicts},
+                   {"deletedSinceBackup", t.deleted},
                    {"errors", t.errors},
                    {"families", std::move(families)}};
   if (auto* created = summary.header.if_contains("createdAt")) out["backupCreatedAt"] = *created;
@@ -255,22 +332,22 @@ int max_rdb_version(const std::string& redis_version) {
 Task<Result<json::object>> restore_backup(store::RedisClient& redis, RestoreOptions options) {
   auto target = co_await read_target(redis);
   if (!target) co_return target.error();
-  int newest_payload = 0;
-  auto summary = check_file(options, *target, newest_payload);
-  if (!summary) co_return summary.error();
+  auto backup = check_file(options, *target);
+  if (!backup) co_return backup.error();
   if (!options.into_live && target->keys > 0)
     co_return Error{fmt::format(
         "this Redis database holds {} keys: restore into an empty one (stop the relay, and move its data aside), "
         "or merge with --into-live",
         target->keys)};
   Tally tally;
-  auto written = co_await write_records(redis, options, tally);
-  if (!written) co_return written.error();
-  if (!options.dry_run) {
+  auto written = co_await write_records(redis, **backup, options, tally);
+  // Whatever was written, running instances must not keep answering from what they cached.
+  if (tally.wrote) {
     auto told = co_await after_restore(redis);
-    if (!told) co_return told.error();
+    if (!told && written) co_return told.error();
   }
-  co_return report(options, *summary, *target, tally);
+  if (!written) co_return written.error();
+  co_return report(options, (*backup)->summary(), *target, tally);
 }
 
 }  // namespace crs::ops

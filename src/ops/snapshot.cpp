@@ -55,8 +55,8 @@ Task<Status> read_values(store::RedisClient& redis, const std::vector<std::strin
       const auto& expiry = (*replies)[2 * (i - from) + 1];
       if (dump.is_error()) co_return Error{fmt::format("DUMP {}: {}", names[i], dump.str)};
       if (expiry.is_error()) co_return Error{fmt::format("PEXPIRETIME (Redis 7 or newer is needed): {}", expiry.str)};
-      if (dump.is_nil()) continue;  // gone since the SCAN (only without the pause)
       int64_t at = expiry.as_int().value_or(-1);
+      if (dump.is_nil() || at == -2) continue;  // gone since the SCAN (only without the pause)
       out.push_back(BackupRecord{names[i], at > 0 ? at : -1, dump.str});
     }
   }
@@ -111,14 +111,16 @@ Task<Result<Snapshot>> take_snapshot(store::RedisClient& redis, SnapshotOptions 
   auto names = co_await list_names(redis, options.excluded_prefixes);
   Status read = Ok{};
   if (names) read = co_await read_values(redis, *names, options.batch, snap.records);
+  Status resumed = Ok{};
   if (options.pause_writes) {
-    auto resumed = co_await unpause(redis);
+    // Ends every client's pause: a second pause by someone else would end here too (documented).
+    resumed = co_await unpause(redis);
     snap.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                         .count();
-    if (!resumed) co_return resumed.error();
   }
-  if (!names) co_return names.error();
+  if (!names) co_return names.error();  // the first failure is the one worth telling
   if (!read) co_return read.error();
+  if (!resumed) co_return resumed.error();
   if (options.pause_writes && snap.pause_ms >= options.max_pause.count())
     co_return Error{fmt::format(
         "the copy took {} ms, longer than the write pause (--max-pause {} ms): writes resumed while it ran, so it "

@@ -32,6 +32,9 @@ inline constexpr std::string_view kReloadAll = "all";  // after a restore or an 
 // renewed, activated or deleted; "usage": any batch of usage folded.
 inline constexpr std::string_view kDataGeneration = "crs:data_generation";
 
+// The layout version of the data (ops/schema.hpp): a string holding an integer.
+inline constexpr std::string_view kSchemaVersionKey = "crs:schema_version";
+
 // The attempts of a request that failed over (relay/attempt_log.hpp): a list of JSON records.
 inline std::string usage_attempts(std::string_view request_id) { return "usage:attempts:" + std::string(request_id); }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include "core/crypto.hpp"
 #include "core/secret.hpp"
 
 namespace crs {
@@ -67,3 +70,27 @@ TEST(SecretName, Recognises) {
 
 }  // namespace
 }  // namespace crs
+
+// The Node.js service's secrets at rest: scrypt(ENCRYPTION_KEY, salt, 32) with Node's defaults
+// (N=16384, r=8, p=1), then AES-256-CBC; the vector was made by node:crypto.
+TEST(Crypto, DecryptsWhatTheNodeServiceEncrypted) {
+  auto key = crs::crypto::scrypt_raw("0123456789abcdef0123456789abcdef", "claude-console-salt", 14, 8, 1, 32);
+  ASSERT_TRUE(key.ok());
+  std::string hex_key;
+  for (unsigned char c : *key) hex_key += fmt::format("{:02x}", c);
+  EXPECT_EQ(hex_key, "b6782bcf77316250629d139b6fccfe47eb4d246ccc6fcfee99b92c71d9b36154");
+  auto bytes = [](std::string_view hex) {
+    std::string out;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+    return out;
+  };
+  std::string iv = bytes("000102030405060708090a0b0c0d0e0f");
+  std::string ct = bytes("e1a462c74635f87c0699b0e96e0a6499e6161f58b0241d4ac9c44e63b321037f");
+  auto plain = crs::crypto::aes_256_cbc_decrypt(*key, iv, ct);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(*plain, "sk-ant-api03-vector-\xc3\xbc");
+  // Another key: the padding does not check out (an importer must fail loudly, not use the bytes).
+  auto other = crs::crypto::scrypt_raw("another-key-another-key-another-k", "claude-console-salt", 14, 8, 1, 32);
+  EXPECT_FALSE(crs::crypto::aes_256_cbc_decrypt(*other, iv, ct).ok());
+  EXPECT_FALSE(crs::crypto::aes_256_cbc_decrypt(*key, iv, ct.substr(0, 31)).ok());
+}

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "core/crypto.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -114,8 +115,10 @@ TEST_F(Backup, BackupFlushRestoreAndTheSameKeysRelayWithTheSameUsage) {
 
   // A damaged file, another ENCRYPTION_KEY: refused, nothing written.
   std::string damaged = dir.file("damaged.crsbak");
+  // A byte inside a value (past the name, its expiry and its length): framing stays intact.
+  size_t inside_value = bytes.find("apikey:hash_map") + std::string("apikey:hash_map").size() + 12 + 2;
   std::string copy = bytes;
-  copy[copy.size() / 2] ^= 0x01;
+  copy[inside_value] ^= 0x01;
   std::ofstream(damaged, std::ios::binary) << copy;
   auto refused = crs({"restore", "--in", damaged});
   EXPECT_NE(refused.exit_code, 0);
@@ -123,6 +126,25 @@ TEST_F(Backup, BackupFlushRestoreAndTheSameKeysRelayWithTheSameUsage) {
   std::string cut = dir.file("cut.crsbak");
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 40);
   EXPECT_NE(crs({"restore", "--in", cut}).exit_code, 0);
+  // Edited by someone without the ENCRYPTION_KEY, its checksum recomputed: the MAC refuses it.
+  std::string forged = dir.file("forged.crsbak");
+  {
+    auto trailer_at = bytes.rfind("\n{\"keys\"");
+    ASSERT_NE(trailer_at, std::string::npos);
+    std::string body = bytes.substr(0, trailer_at);
+    body[inside_value] ^= 0x01;
+    auto trailer = json::parse(bytes.substr(trailer_at + 1)).as_object();
+    trailer["sha256"] = crypto::sha256_hex(body);
+    std::ofstream(forged, std::ios::binary) << body << "\n" << json::serialize(trailer) << "\n";
+  }
+  auto forged_restore = crs({"restore", "--in", forged});
+  EXPECT_NE(forged_restore.exit_code, 0);
+  EXPECT_NE(forged_restore.err.find("MAC does not match"), std::string::npos) << forged_restore.err;
+  std::string fifo = dir.file("fifo.crsbak");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = crs({"restore", "--in", fifo});
+  EXPECT_NE(from_fifo.exit_code, 0);
+  EXPECT_NE(from_fifo.err.find("not a regular file"), std::string::npos) << from_fifo.err;
   auto other_key = crs({"restore", "--in", file}, "cccccccccccccccccccccccccccccccc");
   EXPECT_NE(other_key.exit_code, 0);
   EXPECT_NE(other_key.err.find("ENCRYPTION_KEY is not the one"), std::string::npos) << other_key.err;
@@ -168,16 +190,24 @@ TEST_F(Backup, IntoLiveAddsWhatIsMissingAndOverwritesNothing) {
   ASSERT_TRUE(wait_until([&] { return totals(kept_key)["requests"].as_int64() >= 2; }, 15s));
   int64_t live_requests = totals(kept_key)["requests"].as_int64();
 
+  // By default a key deleted since the backup (perhaps because it leaked) stays deleted.
   auto merged = crs({"restore", "--in", file, "--into-live", "--json"});
   ASSERT_EQ(merged.exit_code, 0) << merged.err << merged.out;
   auto r = parsed(merged);
+  EXPECT_EQ(r["deletedSinceBackup"].as_int64(), 1) << merged.out;
+  EXPECT_GE(r["kept"].as_int64(), 1);
+  EXPECT_EQ(redis.cli({"EXISTS", "apikey:" + deleted_id}), "0");
+  EXPECT_EQ(relay_with(deleted_key), 401);
+
+  // Asked for, it comes back: its record, then its digest in the index (held by the record).
+  auto with_deleted = crs({"restore", "--in", file, "--into-live", "--include-deleted", "--json"});
+  ASSERT_EQ(with_deleted.exit_code, 0) << with_deleted.err << with_deleted.out;
+  r = parsed(with_deleted);
   EXPECT_GE(r["restored"].as_int64(), 1);  // the deleted key's record
   EXPECT_GE(r["merged"].as_int64(), 1);    // its digest back in apikey:hash_map
-  EXPECT_GE(r["kept"].as_int64(), 1);
-
   EXPECT_TRUE(wait_until([&] { return relay_with(deleted_key) == 200; })) << "the deleted key came back";
   EXPECT_EQ(relay_with(new_key), 200);                 // made after the backup: untouched
-  EXPECT_EQ(relay_with(leaked_key), 401);              // the old digest did not come back
+  EXPECT_EQ(relay_with(leaked_key), 401);              // a renewed key's old digest never comes back
   EXPECT_EQ(relay_with(fresh_key), 200);
   EXPECT_EQ(totals(kept_key)["requests"].as_int64(), live_requests);  // the live counters were not rewound
   EXPECT_EQ(redis.cli({"KEYS", "crs:restore:scratch:*"}), "");  // no scratch key left

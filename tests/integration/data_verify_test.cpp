@@ -125,5 +125,55 @@ TEST_F(DataVerify, CredentialsSealedWithAnotherKeyAreReportedNotRepaired) {
   EXPECT_FALSE(report.at("findings").as_array()[0].as_object().at("repaired").as_bool());
 }
 
+// The schema version: stamped on a fresh database, migrations run once (idempotent), data of a
+// newer crs refused by serve, migrate and restore.
+TEST_F(DataVerify, SchemaIsStampedMigratedOnceAndNewerDataIsRefused) {
+  ASSERT_TRUE(wait_until([&] { return redis.cli({"GET", "crs:schema_version"}) == "1"; }));
+  auto dry = relay->cli({"data", "migrate", "--dry-run", "--json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_TRUE(json::parse(dry.out).as_object().at("pending").as_array().empty()) << dry.out;
+
+  // Data from before versions existed, with a key its creation index lost.
+  auto [key, id] = make_key("old-data");
+  redis.cli({"DEL", "crs:schema_version"});
+  redis.cli({"ZREM", "apikey:idx:createdAt", id});
+  auto pending = relay->cli({"data", "migrate", "--dry-run", "--json"});
+  ASSERT_EQ(pending.exit_code, 0) << pending.err;
+  EXPECT_EQ(json::parse(pending.out).as_object().at("pending").as_array().size(), 1u) << pending.out;
+  EXPECT_EQ(redis.cli({"GET", "crs:schema_version"}), "");  // a dry run writes nothing
+  auto applied = relay->cli({"data", "migrate", "--json"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  auto result = json::parse(applied.out).as_object();
+  EXPECT_EQ(result.at("applied").as_array().size(), 1u) << applied.out;
+  EXPECT_EQ(result.at("versionAfter").as_int64(), 1);
+  EXPECT_NE(redis.cli({"ZSCORE", "apikey:idx:createdAt", id}), "");
+  auto again = relay->cli({"data", "migrate", "--json"});
+  EXPECT_TRUE(json::parse(again.out).as_object().at("applied").as_array().empty()) << again.out;
+
+  // A newer crs wrote the data: refused by migrate, by a backup's restore and by serve.
+  redis.cli({"SET", "crs:schema_version", "99"});
+  auto refused = relay->cli({"data", "migrate"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("newer than this crs"), std::string::npos) << refused.err;
+  ASSERT_EQ(relay->cli({"backup", "--out", dir.file("newer.crsbak")}).exit_code, 0);
+  ASSERT_EQ(relay->stop(), 0);
+  redis.cli({"FLUSHALL"});
+  auto restore = relay->cli({"restore", "--in", dir.file("newer.crsbak")});
+  EXPECT_NE(restore.exit_code, 0);
+  EXPECT_NE(restore.err.find("newer than this crs"), std::string::npos) << restore.err;
+  EXPECT_EQ(redis.cli({"DBSIZE"}), "0");
+
+  redis.cli({"SET", "crs:schema_version", "99"});
+  RelayProcess newer(dir, std::vector<std::string>{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port()),
+                                                   "ENCRYPTION_KEY=dddddddddddddddddddddddddddddddd",
+                                                   "JWT_SECRET=jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", "WORKERS=1"});
+  newer.start(false);
+  auto code = newer.process().wait_for(15s);
+  ASSERT_TRUE(code.has_value()) << newer.log();
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(newer.log().find("not serving: the data is at schema version 99"), std::string::npos) << newer.log();
+  EXPECT_EQ(redis.cli({"GET", "crs:schema_version"}), "99");  // untouched
+}
+
 }  // namespace
 }  // namespace crs::test

@@ -128,7 +128,14 @@ class Compose(unittest.TestCase):
         self.assertEqual(settings["appendonly"], "yes")
         self.assertEqual(settings["maxmemory-policy"], "noeviction")
         self.assertIn("requirepass", settings)
-        self.assertIn("exec redis-server", " ".join(self.redis["command"]))
+        # redis-server first: the official image's entry point drops root only then.
+        self.assertEqual(self.redis["command"][0], "redis-server")
+
+    def test_secrets_stay_out_of_the_image(self):
+        with open(source(".dockerignore")) as f:
+            ignored = f.read().split()
+        for pattern in (".env", "config/*", "data/", ".git/"):
+            self.assertIn(pattern, ignored)
 
     def test_redis_only_on_an_internal_network(self):
         self.assertNotIn("ports", self.redis)
