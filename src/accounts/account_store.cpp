@@ -172,6 +172,16 @@ Task<Result<Account>> AccountStore::add(Account account) {
   co_return account;
 }
 
+Task<Status> AccountStore::add_imported(Account account) {
+  auto exists = co_await redis_.command(make_command("EXISTS", ks::account(account.id)));
+  if (!exists) co_return exists.error();
+  if (exists->as_int().value_or(0) != 0) co_return Error{"an account with id " + account.id + " exists"};
+  std::vector<RedisCommand> body;
+  body.push_back(store::hset_command(ks::account(account.id), to_hash(key_, account)));
+  body.push_back(make_command("SADD", std::string(ks::kAccountIndex), account.id));
+  co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), account.id)));
+}
+
 Task<Result<std::optional<Account>>> AccountStore::get(std::string id) {
   auto reply = co_await redis_.command(make_command("HGETALL", ks::account(id)));
   if (!reply) co_return reply.error();
@@ -223,6 +233,14 @@ Task<Result<AccountGroup>> AccountStore::create_group(std::string name) {
   auto s = store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), "group:" + g.id)));
   if (!s) co_return s.error();
   co_return g;
+}
+
+Task<Status> AccountStore::add_imported_group(AccountGroup g) {
+  std::vector<RedisCommand> body;
+  body.push_back(make_command("HSET", ks::account_group(g.id), "id", g.id, "name", g.name, "createdAt", g.created_at));
+  body.push_back(make_command("SADD", std::string(ks::kAccountGroupIndex), g.id));
+  for (const auto& m : g.members) body.push_back(make_command("SADD", ks::account_group_members(g.id), m));
+  co_return store::transaction_status(co_await redis_.pipeline(transaction(std::move(body), "group:" + g.id)));
 }
 
 Task<Result<std::vector<AccountGroup>>> AccountStore::list_groups() {

@@ -17,6 +17,8 @@ class AccountStore {
   AccountStore(store::RedisClient& redis, std::string_view encryption_key);
 
   Task<Result<Account>> add(Account account);
+  // An account with its id and creation time kept (an import): refused if the id exists.
+  Task<Status> add_imported(Account account);
   Task<Result<std::vector<Account>>> list();
   Task<Result<std::optional<Account>>> get(std::string id);
   Task<Status> remove(std::string id);
@@ -32,6 +34,8 @@ class AccountStore {
 
   // Account groups. Changes are announced like account changes.
   Task<Result<AccountGroup>> create_group(std::string name);
+  // A group with its id, creation time and members kept (an import).
+  Task<Status> add_imported_group(AccountGroup group);
   Task<Result<std::vector<AccountGroup>>> list_groups();
   Task<Result<bool>> group_exists(std::string id);
   Task<Status> delete_group(std::string id);

@@ -42,6 +42,7 @@ void add_alerts_commands(CLI::App& app, Context& ctx);
 void add_backup_commands(CLI::App& app, Context& ctx);
 void add_data_commands(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
+void add_import_commands(CLI::App& app, Context& ctx);
 
 // Loads the configuration, connects to Redis and runs `body`; prints why if either fails.
 // `need_secrets`: the command needs ENCRYPTION_KEY (it hashes keys or seals credentials).

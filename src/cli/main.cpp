@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   crs::cli::add_backup_commands(app, ctx);
   crs::cli::add_data_commands(app, ctx);
   crs::cli::add_verify_command(app, ctx);
+  crs::cli::add_import_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,450 @@
+#include "ops/crs_import.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "accounts/account_store.hpp"
+#include "core/crypto.hpp"
+#include "keys/key_fields.hpp"
+#include "store/hash_record.hpp"
+#include "store/keyspace.hpp"
+
+namespace crs::ops {
+namespace {
+
+namespace json = boost::json;
+namespace ks = store::keyspace;
+using store::HashRecord;
+using store::make_command;
+using store::RedisCommand;
+
+// The Node.js service's names (spec/crs-compat.md §8).
+constexpr std::string_view kCrsConsoleIndex = "claude_console_account:index";
+constexpr std::string_view kCrsConsolePrefix = "claude_console_account:";
+constexpr std::string_view kCrsOauthIndex = "claude:account:index";
+constexpr std::string_view kCrsOauthPrefix = "claude:account:";
+constexpr std::string_view kCrsGroups = "account_groups";
+constexpr std::string_view kConsoleSalt = "claude-console-salt";
+constexpr std::string_view kOauthSalt = "salt";
+
+std::optional<std::string> unhex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto digit = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += n;
+  }
+  return true;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t iso_ms(const std::string& iso) {
+  std::tm tm{};
+  if (iso.empty() || !strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+int to_int(const std::string& s, int fallback) {
+  try {
+    return s.empty() ? fallback : std::stoi(s);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+std::string encode(std::string_view s) { return boost::urls::encode(s, boost::urls::unreserved_chars); }
+
+// {type, host, port, username, password} -> "socks5://user:pass@host:port" ("" for none).
+std::string proxy_url(const std::string& stored) {
+  boost::system::error_code ec;
+  auto v = json::parse(stored, ec);
+  if (ec || !v.is_object()) return "";
+  const auto& o = v.as_object();
+  auto text = [&](const char* name) -> std::string {
+    auto* m = o.if_contains(name);
+    if (!m) return "";
+    if (m->is_string()) return std::string(m->as_string());
+    if (m->is_int64()) return std::to_string(m->as_int64());
+    return "";
+  };
+  std::string type = text("type"), host = text("host"), port = text("port");
+  if (host.empty() || port.empty()) return "";
+  if (type != "socks5" && type != "http" && type != "https") type = "http";
+  std::string auth;
+  if (!text("username").empty()) auth = encode(text("username")) + ":" + encode(text("password")) + "@";
+  return fmt::format("{}://{}{}:{}", type, auth, host, port);
+}
+
+// The account's state as the Node.js service left it, in our terms (a rate limit counts
+// until its end; an error is left to our health checks).
+void import_state(const HashRecord& r, accounts::Account& a, std::string& note) {
+  a.enabled = store::field(r, "isActive", "true") != "false";
+  std::string status = store::field(r, "status");
+  if (status == "unauthorized" || status == "blocked") {
+    a.status = status;
+    a.status_reason = "imported: " + store::field(r, "errorMessage", status + " in the Node.js service");
+  }
+  int64_t limited_until = iso_ms(store::field(r, "rateLimitEndAt"));
+  if (store::field(r, "rateLimitStatus") == "limited" && limited_until > now_ms()) {
+    a.status = std::string(accounts::kStatusRateLimited);
+    a.unavailable_until_ms = limited_until;
+    a.status_reason = "imported: rate-limited in the Node.js service";
+  }
+  if (status == "error" || status == "temp_error")
+    note = "was in error in the Node.js service (" + store::field(r, "errorMessage") + "); our health checks judge it again";
+}
+
+void import_models(const std::string& stored, accounts::AccountScheduling& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(stored, ec);
+  if (ec) return;
+  if (v.is_array()) {
+    for (const auto& m : v.as_array())
+      if (m.is_string() && !m.as_string().empty()) s.models.emplace_back(m.as_string());
+  } else if (v.is_object()) {
+    for (const auto& [from, to] : v.as_object())
+      if (to.is_string() && !from.empty()) s.model_map[std::string(from)] = std::string(to.as_string());
+  }
+}
+
+Result<accounts::Account> console_account(const HashRecord& r, const ImportOptions& o, std::string& note) {
+  accounts::Account a;
+  a.id = store::field(r, "id");
+  a.name = store::field(r, "name");
+  a.type = std::string(accounts::kClaudeConsole);
+  a.base_url = store::field(r, "apiUrl");
+  for (std::string_view tail : {"/v1/messages", "/"})
+    if (a.base_url.size() > tail.size() && a.base_url.ends_with(tail)) a.base_url.resize(a.base_url.size() - tail.size());
+  auto secret = crs_decrypt(o.crs_encryption_key, kConsoleSalt, store::field(r, "apiKey"));
+  if (!secret) return Error{"its API key does not decrypt (" + secret.error().message + ")"};
+  a.credentials.api_key = std::move(*secret);
+  a.proxy = proxy_url(store::field(r, "proxy"));
+  a.priority = to_int(store::field(r, "priority"), 50);
+  a.created_at = store::field(r, "createdAt");
+  a.scheduling.max_concurrency = std::max(0, to_int(store::field(r, "maxConcurrentTasks"), 0));
+  a.scheduling.schedulable = store::field(r, "schedulable", "true") != "false";
+  import_models(store::field(r, "supportedModels"), a.scheduling);
+  import_state(r, a, note);
+  return a;
+}
+
+Result<accounts::Account> oauth_account(const HashRecord& r, const ImportOptions& o, std::string& note) {
+  accounts::Account a;
+  a.id = store::field(r, "id");
+  a.name = store::field(r, "name");
+  a.type = std::string(accounts::kClaudeOauth);
+  a.base_url = o.oauth_base_url;
+  auto bundle = crs_decrypt(o.crs_encryption_key, kOauthSalt, store::field(r, "claudeAiOauth"));
+  if (bundle) {
+    boost::system::error_code ec;
+    auto v = json::parse(*bundle, ec);
+    if (!ec && v.is_object()) {
+      const auto& b = v.as_object();
+      if (auto* t = b.if_contains("accessToken"); t && t->is_string()) a.credentials.access_token = t->as_string();
+      if (auto* t = b.if_contains("refreshToken"); t && t->is_string()) a.credentials.refresh_token = t->as_string();
+      if (auto* t = b.if_contains("expiresAt"); t && t->is_number()) a.credentials.expires_at_ms = t->to_number<int64_t>();
+    }
+  }
+  if (a.credentials.refresh_token.empty()) {  // older records: the tokens as their own fields
+    auto access = crs_decrypt(o.crs_encryption_key, kOauthSalt, store::field(r, "accessToken"));
+    auto refresh = crs_decrypt(o.crs_encryption_key, kOauthSalt, store::field(r, "refreshToken"));
+    if (!refresh) return Error{"its refresh token does not decrypt (" + refresh.error().message + ")"};
+    a.credentials.refresh_token = std::move(*refresh);
+    if (access) a.credentials.access_token = std::move(*access);
+    try {
+      a.credentials.expires_at_ms = std::stoll(store::field(r, "expiresAt", "0"));
+    } catch (...) {
+    }
+  }
+  a.proxy = proxy_url(store::field(r, "proxy"));
+  a.priority = to_int(store::field(r, "priority"), 50);
+  a.created_at = store::field(r, "createdAt");
+  a.scheduling.schedulable = store::field(r, "schedulable", "true") != "false";
+  import_state(r, a, note);
+  return a;
+}
+
+// The key's record in our form; `note` says what of it was not carried over.
+keys::ApiKey key_from(HashRecord r, std::string& note) {
+  if (store::field(r, "claudeAccountId").empty() && !store::field(r, "claudeConsoleAccountId").empty())
+    r["claudeAccountId"] = store::field(r, "claudeConsoleAccountId");
+  keys::ApiKey k = keys::from_hash(r);
+  std::vector<std::string> dropped;
+  if (to_int(store::field(r, "tokenLimit"), 0) > 0) dropped.push_back("tokenLimit (legacy window tokens)");
+  if (store::field(r, "weeklyOpusCostLimit", "0") != "0" && !store::field(r, "weeklyOpusCostLimit").empty())
+    dropped.push_back("weeklyOpusCostLimit (Opus only; set weeklyCostLimit if wanted)");
+  for (const char* other : {"geminiAccountId", "openaiAccountId", "azureOpenaiAccountId", "bedrockAccountId", "droidAccountId"})
+    if (!store::field(r, other).empty()) dropped.push_back(std::string(other) + " binding");
+  if (!dropped.empty()) note = "not carried over: " + fmt::format("{}", fmt::join(dropped, ", "));
+  return k;
+}
+
+struct Importer {
+  store::RedisClient& source;
+  store::RedisClient& target;
+  const ImportOptions& o;
+  ImportReport report;
+
+  void add(std::string kind, std::string id, std::string name, std::string outcome, std::string note) {
+    report.items.push_back(ImportItem{std::move(kind), std::move(id), std::move(name), std::move(outcome), std::move(note)});
+  }
+
+  Task<Result<std::vector<HashRecord>>> read_records(std::string prefix, std::vector<std::string> ids) {
+    std::vector<RedisCommand> reads;
+    for (const auto& id : ids) reads.push_back(make_command("HGETALL", prefix + id));
+    std::vector<HashRecord> out;
+    if (reads.empty()) co_return out;
+    auto replies = co_await source.pipeline(std::move(reads));
+    if (!replies) co_return replies.error();
+    for (const auto& r : *replies) out.push_back(r.is_error() ? HashRecord{} : store::to_record(r));
+    co_return out;
+  }
+
+  Task<Result<std::vector<std::string>>> members(store::RedisClient& redis, std::string set) {
+    auto reply = co_await redis.command(make_command("SMEMBERS", set));
+    if (!reply) co_return reply.error();
+    std::vector<std::string> out;
+    for (auto& e : reply->elements) out.push_back(std::move(e.str));
+    std::sort(out.begin(), out.end());
+    co_return out;
+  }
+
+  Task<bool> exists(std::string key) {
+    auto reply = co_await target.command(make_command("EXISTS", key));
+    co_return reply && reply->as_int().value_or(0) == 1;
+  }
+
+  Task<Status> accounts_of(std::string index, std::string prefix, bool console) {
+    auto ids = co_await members(source, index);
+    if (!ids) co_return ids.error();
+    auto records = co_await read_records(prefix, *ids);
+    if (!records) co_return records.error();
+    accounts::AccountStore store(target, o.encryption_key);
+    for (size_t i = 0; i < ids->size(); ++i) {
+      const auto& r = (*records)[i];
+      const std::string& id = (*ids)[i];
+      std::string name = store::field(r, "name"), note;
+      if (r.empty()) {
+        add("account", id, "", "skipped", "listed in its index without a record");
+        continue;
+      }
+      Result<accounts::Account> a = Error{""};
+      if (console) a = console_account(r, o, note);
+      else a = oauth_account(r, o, note);
+      if (!a) {
+        add("account", id, name, "failed", a.error().message + ": not imported");
+        continue;
+      }
+      if (co_await exists(ks::account(id))) {
+        add("account", id, name, "exists", "");
+        continue;
+      }
+      if (!o.dry_run) {
+        auto put = co_await store.add_imported(std::move(*a));
+        if (!put) {
+          add("account", id, name, "failed", put.error().message);
+          continue;
+        }
+      }
+      add("account", id, name, "imported", note);
+    }
+    co_return Ok{};
+  }
+
+  Task<Status> groups() {
+    auto ids = co_await members(source, std::string(kCrsGroups));
+    if (!ids) co_return ids.error();
+    auto records = co_await read_records("account_group:", *ids);
+    if (!records) co_return records.error();
+    accounts::AccountStore store(target, o.encryption_key);
+    for (size_t i = 0; i < ids->size(); ++i) {
+      const auto& r = (*records)[i];
+      const std::string& id = (*ids)[i];
+      std::string name = store::field(r, "name");
+      if (r.empty()) {
+        add("group", id, "", "skipped", "listed without a record");
+        continue;
+      }
+      if (store::field(r, "platform", "claude") != "claude") {
+        add("group", id, name, "skipped", "a " + store::field(r, "platform") + " group: this relay has no such accounts");
+        continue;
+      }
+      if (co_await exists(ks::account_group(id))) {
+        add("group", id, name, "exists", "");
+        continue;
+      }
+      auto listed = co_await members(source, "account_group_members:" + id);
+      if (!listed) co_return listed.error();
+      accounts::AccountGroup g;
+      g.id = id;
+      g.name = name;
+      g.created_at = store::field(r, "createdAt");
+      size_t missing = 0;
+      for (const auto& m : *listed) {
+        bool present = co_await exists(ks::account(m));
+        if (!present && o.dry_run) present = imported("account", m);
+        if (present) g.members.push_back(m);
+        else ++missing;
+      }
+      std::string note = missing ? fmt::format("{} member(s) not imported (not Claude accounts, or failed)", missing) : "";
+      if (!o.dry_run) {
+        auto put = co_await store.add_imported_group(std::move(g));
+        if (!put) {
+          add("group", id, name, "failed", put.error().message);
+          continue;
+        }
+      }
+      add("group", id, name, "imported", note);
+    }
+    co_return Ok{};
+  }
+
+  bool imported(std::string_view kind, const std::string& id) const {
+    return std::any_of(report.items.begin(), report.items.end(),
+                       [&](const ImportItem& i) { return i.kind == kind && i.id == id && i.outcome == "imported"; });
+  }
+
+  Task<Status> keys() {
+    auto map = co_await source.command(make_command("HGETALL", std::string(ks::kApiKeyHashMap)));
+    if (!map) co_return map.error();
+    std::vector<std::pair<std::string, std::string>> entries;  // digest, id
+    for (size_t i = 0; i + 1 < map->elements.size(); i += 2)
+      entries.emplace_back(map->elements[i].str, map->elements[i + 1].str);
+    std::vector<std::string> ids;
+    for (const auto& [digest, id] : entries) ids.push_back(id);
+    auto records = co_await read_records(ks::api_key(""), ids);
+    if (!records) co_return records.error();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& [digest, id] = entries[i];
+      const auto& r = (*records)[i];
+      std::string name = store::field(r, "name"), note;
+      if (r.empty()) {
+        add("key", id, "", "skipped", "its digest is indexed but it has no record");
+        continue;
+      }
+      if (store::field(r, "isDeleted") == "true") {
+        add("key", id, name, "skipped", "deleted in the Node.js service");
+        continue;
+      }
+      if (!crypto::equal_constant_time(store::field(r, "apiKey"), digest)) {
+        add("key", id, name, "skipped", "its record does not hold the indexed digest (an old secret)");
+        continue;
+      }
+      keys::ApiKey k = key_from(r, note);
+      if (co_await exists(ks::api_key(id))) {
+        add("key", id, name, "exists", "");
+        continue;
+      }
+      if (!o.dry_run) {
+        auto written = co_await target.pipeline(key_commands(k));
+        if (auto s = store::transaction_status(written); !s) {
+          add("key", id, name, "failed", s.error().message);
+          continue;
+        }
+      }
+      add("key", id, name, "imported", note);
+    }
+    co_return Ok{};
+  }
+
+  static std::vector<RedisCommand> key_commands(const keys::ApiKey& k) {
+    std::vector<RedisCommand> out;
+    out.push_back(make_command("MULTI"));
+    out.push_back(store::hset_command(ks::api_key(k.id), keys::to_hash(k)));
+    out.push_back(make_command("HSETNX", std::string(ks::kApiKeyHashMap), k.digest, k.id));
+    int64_t created = iso_ms(k.created_at);
+    out.push_back(make_command("ZADD", std::string(ks::kApiKeysByCreation), "NX",
+                               std::to_string(created ? created : now_ms()), k.id));
+    out.push_back(make_command("EXEC"));
+    return out;
+  }
+};
+
+std::vector<RedisCommand> after_import() {
+  std::vector<RedisCommand> out;
+  out.push_back(make_command("HINCRBY", std::string(ks::kDataGeneration), "keys", "1"));
+  out.push_back(make_command("PUBLISH", std::string(ks::kInvalidationChannel), std::string(ks::kReloadAll)));
+  return out;
+}
+
+}  // namespace
+
+int ImportReport::count(std::string_view kind, std::string_view outcome) const {
+  return static_cast<int>(std::count_if(items.begin(), items.end(),
+                                        [&](const ImportItem& i) { return i.kind == kind && i.outcome == outcome; }));
+}
+
+Result<std::string> crs_decrypt(std::string_view encryption_key, std::string_view salt, std::string_view stored) {
+  if (stored.empty()) return Error{"empty"};
+  auto colon = stored.find(':');
+  if (colon == std::string_view::npos)
+    return Error{"not in the iv:ciphertext form (a legacy or plaintext value: re-enter it)"};
+  auto iv = unhex(stored.substr(0, colon));
+  auto ct = unhex(stored.substr(colon + 1));
+  if (!iv || !ct || iv->size() != 16) return Error{"malformed iv:ciphertext"};
+  auto key = crypto::scrypt_raw(encryption_key, salt, 14, 8, 1, 32);  // Node's scryptSync defaults
+  if (!key) return key.error();
+  auto plain = crypto::aes_256_cbc_decrypt(*key, *iv, *ct);
+  if (!plain) return Error{plain.error().message + ": wrong --crs-encryption-key, or damaged"};
+  if (!valid_utf8(*plain)) return Error{"not UTF-8 text: wrong --crs-encryption-key, or damaged"};
+  return plain;
+}
+
+Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisClient& target, ImportOptions o) {
+  if (o.crs_encryption_key.empty()) co_return Error{"--crs-encryption-key is required"};
+  if (!crypto::equal_constant_time(o.crs_encryption_key, o.encryption_key))
+    co_return Error{
+        "this relay's ENCRYPTION_KEY is not the Node.js service's: both store relay keys as SHA-256(key + "
+        "ENCRYPTION_KEY), so its keys would not authenticate here. Run this relay with the Node.js service's "
+        "ENCRYPTION_KEY (before anything is sealed with another one), then import"};
+  if (o.crs_api_key_prefix != o.api_key_prefix)
+    co_return Error{fmt::format("the Node.js service's keys start with \"{}\" but this relay's API_KEY_PREFIX is \"{}\": set "
+                                "it to the same value",
+                                o.crs_api_key_prefix, o.api_key_prefix)};
+  Importer im{source, target, o, ImportReport()};
+  if (auto s = co_await im.accounts_of(std::string(kCrsConsoleIndex), std::string(kCrsConsolePrefix), true); !s)
+    co_return s.error();
+  if (auto s = co_await im.accounts_of(std::string(kCrsOauthIndex), std::string(kCrsOauthPrefix), false); !s)
+    co_return s.error();
+  if (auto s = co_await im.groups(); !s) co_return s.error();
+  if (auto s = co_await im.keys(); !s) co_return s.error();
+  if (!o.dry_run) {
+    auto told = co_await target.pipeline(after_import());
+    if (!told) co_return told.error();
+  }
+  co_return std::move(im.report);
+}
+
+}  // namespace crs::ops

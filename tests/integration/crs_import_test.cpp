@@ -1,0 +1,119 @@
+// crs import crs against the real binary: a Redis filled with the Node.js service's layout by
+// tests/ops/crs_fixture.mjs (its own hashing and encryption, through node:crypto), imported, and
+// its `cr_` keys relaying through the imported accounts; a second run changes nothing.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kCrsKey = "crs-node-service-key-0123456789ab";
+
+std::string body() {
+  return R"({"model":"claude-sonnet-4-5-20250929","max_tokens":20,"messages":[{"role":"user","content":"hi"}]})";
+}
+
+class CrsImport : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(source.start());
+    ASSERT_TRUE(fake.start());
+    auto made = run_command({"node", source_dir() + "/tests/ops/crs_fixture.mjs", "--port", std::to_string(source.port()),
+                             "--encryption-key", kCrsKey, "--upstream", fake.url()});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    fixture = json::parse(made.out).as_object();
+    relay = std::make_unique<RelayProcess>(dir, std::vector<std::string>{std::string("ENCRYPTION_KEY=") + kCrsKey});
+    ASSERT_TRUE(relay->start()) << relay->log();
+  }
+
+  CommandResult import(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"import", "crs", "--redis-url", "redis://127.0.0.1:" + std::to_string(source.port()),
+                                  "--crs-encryption-key", kCrsKey, "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return relay->cli(args);
+  }
+
+  static int64_t count(const json::object& report, const char* kind, const char* outcome) {
+    return report.at("counts").as_object().at(kind).as_object().at(outcome).as_int64();
+  }
+
+  std::string key(const std::string& name) {
+    for (const auto& k : fixture.at("keys").as_array())
+      if (k.as_object().at("name").as_string() == name) return std::string(k.as_object().at("plaintext").as_string());
+    return "";
+  }
+
+  int relay_with(const std::string& k) {
+    return http_request(relay->port(), "POST", "/v1/messages", body(),
+                        {{"x-api-key", k}, {"content-type", "application/json"}})
+        .status;
+  }
+
+  TempDir dir;
+  RedisServer source{dir.path() + "/crs-redis"};
+  FakeUpstreamProcess fake{dir};
+  json::object fixture;
+  std::unique_ptr<RelayProcess> relay;
+};
+
+TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNothing) {
+  // Before: the Node.js service's keys are unknown here.
+  EXPECT_EQ(relay_with(key("bound-to-console")), 401);
+
+  auto dry = import({"--dry-run"});
+  ASSERT_EQ(dry.exit_code, 1) << dry.err;  // the broken account is reported as failing
+  auto dry_report = json::parse(dry.out).as_object();
+  EXPECT_EQ(count(dry_report, "keys", "imported"), 2) << dry.out;
+  EXPECT_EQ(relay_with(key("bound-to-console")), 401);  // nothing written
+
+  auto first = import();
+  auto report = json::parse(first.out).as_object();
+  EXPECT_EQ(count(report, "keys", "imported"), 2) << first.out;
+  EXPECT_EQ(count(report, "keys", "skipped"), 1);  // deleted in the Node.js service
+  EXPECT_EQ(count(report, "accounts", "imported"), 2);
+  EXPECT_EQ(count(report, "accounts", "failed"), 1);  // its secret does not decrypt: told, not used
+  EXPECT_EQ(count(report, "groups", "imported"), 1);
+  EXPECT_EQ(first.out.find("sk-ant-"), std::string::npos);  // no secret in the report
+  EXPECT_EQ(first.err.find("sk-ant-"), std::string::npos);
+
+  // The keys authenticate (the same digests), and the bound one relays through the imported
+  // Console account with its decrypted API key.
+  ASSERT_TRUE(wait_until([&] { return relay_with(key("bound-to-console")) == 200; })) << relay->log();
+  std::string console_secret;
+  for (const auto& a : fixture.at("accounts").as_array())
+    if (a.as_object().at("name").as_string() == "console-imported")
+      console_secret = std::string(a.as_object().at("secret").as_string());
+  EXPECT_NE(fake.requests_json().find(console_secret), std::string::npos);
+  EXPECT_EQ(relay_with(key("grouped")), 200);  // bound to the imported group
+  EXPECT_EQ(relay_with(key("soft-deleted")), 401);
+
+  // Its limits and its binding came along.
+  auto shown = relay->cli({"--json", "keys", "list"});
+  EXPECT_NE(shown.out.find("\"concurrencyLimit\":2"), std::string::npos) << shown.out;
+  auto accounts = relay->cli({"--json", "accounts", "list"});
+  EXPECT_NE(accounts.out.find("max-imported"), std::string::npos);
+  EXPECT_EQ(accounts.out.find(console_secret), std::string::npos);  // only ever masked
+
+  // Twice: nothing more.
+  auto second = import();
+  auto again = json::parse(second.out).as_object();
+  EXPECT_EQ(count(again, "keys", "imported"), 0) << second.out;
+  EXPECT_EQ(count(again, "keys", "exists"), 2);
+  EXPECT_EQ(count(again, "accounts", "exists"), 2);
+  EXPECT_EQ(count(again, "groups", "exists"), 1);
+}
+
+TEST_F(CrsImport, AnotherEncryptionKeyIsRefusedBeforeAnythingIsRead) {
+  auto r = relay->cli({"import", "crs", "--redis-url", "redis://127.0.0.1:" + std::to_string(source.port()),
+                       "--crs-encryption-key", "not-the-relays-encryption-key-00"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("ENCRYPTION_KEY is not the Node.js service's"), std::string::npos) << r.err;
+  EXPECT_EQ(relay_with(key("bound-to-console")), 401);
+}
+
+}  // namespace
+}  // namespace crs::test
