@@ -24,10 +24,10 @@ json::object report_json(const ops::ImportReport& r, bool dry_run) {
   for (const auto& i : r.items)
     items.push_back(json::object{{"kind", i.kind}, {"id", i.id}, {"name", i.name}, {"outcome", i.outcome}, {"note", i.note}});
   json::object counts;
-  for (const char* kind : {"key", "account", "group"}) {
+  for (const char* kind : {"key", "account", "group", "usage"}) {
     json::object c;
     for (const char* outcome : {"imported", "exists", "skipped", "failed"}) c[outcome] = r.count(kind, outcome);
-    counts[std::string(kind) + "s"] = std::move(c);
+    counts[std::string(kind) == "usage" ? std::string("usage") : std::string(kind) + "s"] = std::move(c);
   }
   return json::object{{"dryRun", dry_run}, {"counts", std::move(counts)}, {"items", std::move(items)}};
 }
@@ -40,6 +40,7 @@ void print_report(const ops::ImportReport& r, bool dry_run) {
   for (const char* kind : {"key", "account", "group"})
     std::cout << fmt::format("{}s: {} imported, {} already here, {} skipped, {} failed\n", kind, r.count(kind, "imported"),
                              r.count(kind, "exists"), r.count(kind, "skipped"), r.count(kind, "failed"));
+  std::cout << fmt::format("usage: of {} imported key(s)\n", r.count("usage", "imported"));
 }
 
 // The Node.js service's Redis, connected (or why not).
@@ -70,6 +71,8 @@ Task<int> run_import(GlobalOptions options, ImportArgs args, store::RedisClient&
   o.api_key_prefix = cfg.security.apiKeyPrefix;
   o.crs_api_key_prefix = args.crs_api_key_prefix;
   o.oauth_base_url = cfg.oauth.apiBaseUrl;
+  o.timezone_offset = cfg.usage.timezoneOffset;
+  o.lease_ttl = std::chrono::seconds(cfg.relay.concurrencyLeaseTtl);
   o.dry_run = args.dry_run;
   auto report = co_await ops::import_crs(source, redis, o);
   source.stop();

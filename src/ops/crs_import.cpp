@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <set>
 
 #include <boost/json.hpp>
@@ -13,6 +15,7 @@
 #include "accounts/account_store.hpp"
 #include "core/crypto.hpp"
 #include "keys/key_fields.hpp"
+#include "limits/limits.hpp"
 #include "store/hash_record.hpp"
 #include "store/keyspace.hpp"
 
@@ -211,11 +214,92 @@ keys::ApiKey key_from(HashRecord r, std::string& note) {
   return k;
 }
 
+// ---- usage ----
+
+// Writes a hash only where ours has none (a second run, or usage of our own, is never added to).
+// KEYS[1] the hash; ARGV[1] a TTL in ms (0: none), then field/value pairs.
+constexpr std::string_view kWriteIfAbsentScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+)lua";
+
+// The Node.js service's usage names for one key (a uuid), in groups.
+struct KeyUsage {
+  std::vector<std::string> alltime_models;  // usage:<k>:model:alltime:<m>
+  std::vector<std::string> buckets;          // usage:{daily,monthly,hourly}:<k>:<b>, usage:<k>:model:{g}:<m>:<b>
+};
+
+// Sorts a SCAN's usage names by the imported key they belong to.
+void sort_usage_name(const std::string& name, const std::set<std::string>& keys, std::map<std::string, KeyUsage>& out) {
+  constexpr size_t kId = 36;
+  std::string_view n(name);
+  if (!n.starts_with("usage:")) return;
+  std::string_view rest = n.substr(6);
+  for (std::string_view g : {"daily:", "monthly:", "hourly:"})
+    if (rest.starts_with(g) && rest.size() > g.size() + kId && keys.count(std::string(rest.substr(g.size(), kId))))
+      return out[std::string(rest.substr(g.size(), kId))].buckets.push_back(name);
+  if (rest.size() <= kId || !keys.count(std::string(rest.substr(0, kId)))) return;
+  std::string id(rest.substr(0, kId));
+  std::string_view tail = rest.substr(kId);
+  if (tail.starts_with(":model:alltime:")) out[id].alltime_models.emplace_back(tail.substr(15));
+  else if (tail.starts_with(":model:")) out[id].buckets.push_back(name);
+}
+
+int64_t num(const HashRecord& r, const char* name) { return std::atoll(store::field(r, name, "0").c_str()); }
+
+int64_t usd_micro(const std::string& usd) {
+  try {
+    return usd.empty() ? 0 : static_cast<int64_t>(std::llround(std::stod(usd) * 1e6));
+  } catch (...) {
+    return 0;
+  }
+}
+
+// A bucket of theirs in our form: allTokens and tokens where missing, costMicro from `cost_micro`
+// (the per-model buckets carry theirs as ratedCostMicro).
+HashRecord our_bucket(HashRecord r, int64_t cost_micro) {
+  int64_t in = num(r, "inputTokens"), out = num(r, "outputTokens");
+  if (!r.count("allTokens")) r["allTokens"] = std::to_string(in + out + num(r, "cacheCreateTokens") + num(r, "cacheReadTokens"));
+  if (!r.count("tokens")) r["tokens"] = std::to_string(in + out);
+  if (r.count("ratedCostMicro")) cost_micro = num(r, "ratedCostMicro");
+  r["costMicro"] = std::to_string(cost_micro);
+  return r;
+}
+
+// The cost string of a day/month/hour bucket of a key: usage:cost:<g>:<k>:<bucket>.
+std::string cost_key_of(const std::string& bucket) {
+  for (std::string_view g : {"daily:", "monthly:", "hourly:"})
+    if (bucket.starts_with("usage:" + std::string(g))) return "usage:cost:" + bucket.substr(6);
+  return "";
+}
+
+RedisCommand write_if_absent(const std::string& key, const HashRecord& fields, int64_t ttl_ms) {
+  RedisCommand c = make_command("EVAL", std::string(kWriteIfAbsentScript), "1", key, std::to_string(std::max<int64_t>(ttl_ms, 0)));
+  for (const auto& [f, v] : fields) {
+    c.push_back(f);
+    c.push_back(v);
+  }
+  return c;
+}
+
+// The totals of a key as ours: the sum of its per-model all-time buckets, and what their totals
+// hold beyond it in a bucket of its own ("unattributed"), so totals and buckets agree exactly.
+constexpr std::pair<const char*, const char*> kTotalFields[] = {
+    {"requests", "totalRequests"},         {"inputTokens", "totalInputTokens"},
+    {"outputTokens", "totalOutputTokens"}, {"cacheCreateTokens", "totalCacheCreateTokens"},
+    {"cacheReadTokens", "totalCacheReadTokens"}, {"allTokens", "totalAllTokens"},
+    {"tokens", "totalTokens"},             {"ephemeral5mTokens", "totalEphemeral5mTokens"},
+    {"ephemeral1hTokens", "totalEphemeral1hTokens"}, {"costMicro", "totalCostMicro"},
+};
+
 struct Importer {
   store::RedisClient& source;
   store::RedisClient& target;
   const ImportOptions& o;
   ImportReport report;
+  std::vector<keys::ApiKey> imported_keys;
 
   void add(std::string kind, std::string id, std::string name, std::string outcome, std::string note) {
     report.items.push_back(ImportItem{std::move(kind), std::move(id), std::move(name), std::move(outcome), std::move(note)});
@@ -375,6 +459,110 @@ struct Importer {
         }
       }
       add("key", id, name, "imported", note);
+      imported_keys.push_back(std::move(k));
+    }
+    co_return Ok{};
+  }
+
+  Task<Result<std::vector<std::string>>> scan_usage() {
+    std::vector<std::string> names;
+    std::string cursor = "0";
+    do {
+      auto reply = co_await source.command(make_command("SCAN", cursor, "MATCH", "usage:*", "COUNT", "1000"));
+      if (!reply) co_return reply.error();
+      if (reply->is_error() || reply->elements.size() != 2) co_return Error{"SCAN: " + reply->str};
+      cursor = reply->elements[0].str;
+      for (auto& e : reply->elements[1].elements) names.push_back(std::move(e.str));
+    } while (cursor != "0");
+    co_return names;
+  }
+
+  // One key's usage: every bucket in our form (kept as long as theirs), the totals, the model
+  // set. Returns the commands; nothing is read from ours.
+  Task<Result<std::vector<RedisCommand>>> key_usage(const std::string& id, const KeyUsage& u) {
+    auto replies = co_await source.pipeline(usage_reads(id, u));
+    if (!replies) co_return replies.error();
+    co_return usage_writes(id, u, *replies);
+  }
+
+  static std::vector<RedisCommand> usage_reads(const std::string& id, const KeyUsage& u) {
+    std::vector<RedisCommand> reads;
+    reads.push_back(make_command("HGETALL", "usage:" + id));
+    reads.push_back(make_command("GET", "usage:cost:total:" + id));
+    for (const auto& m : u.alltime_models) reads.push_back(make_command("HGETALL", "usage:" + id + ":model:alltime:" + m));
+    for (const auto& b : u.buckets) {
+      std::string cost = cost_key_of(b);
+      reads.push_back(make_command("HGETALL", b));
+      reads.push_back(make_command("PTTL", b));
+      reads.push_back(make_command("GET", cost.empty() ? std::string("crs:import:no-cost") : cost));
+    }
+    return reads;
+  }
+
+  static std::vector<RedisCommand> usage_writes(const std::string& id, const KeyUsage& u,
+                                                const std::vector<store::RedisReply>& r) {
+    std::vector<RedisCommand> out;
+    HashRecord theirs = store::to_record(r[0]);
+    std::map<std::string, int64_t> sums;
+    size_t at = 2;
+    for (const auto& m : u.alltime_models) {
+      HashRecord bucket = our_bucket(store::to_record(r[at++]), 0);
+      for (const auto& [field, total] : kTotalFields) sums[field] += num(bucket, field);
+      out.push_back(write_if_absent("usage:" + id + ":model:alltime:" + m, bucket, 0));
+      out.push_back(make_command("SADD", "usage:" + id + ":models", m));
+    }
+    for (const auto& b : u.buckets) {
+      HashRecord bucket = store::to_record(r[at]);
+      int64_t ttl = r[at + 1].as_int().value_or(0);
+      auto cost = r[at + 2].as_string();
+      at += 3;
+      if (bucket.empty()) continue;
+      out.push_back(write_if_absent(b, our_bucket(std::move(bucket), usd_micro(cost.value_or(""))), ttl));
+    }
+    // Totals: theirs, with cost from usage:cost:total; beyond the buckets' sum, "unattributed".
+    theirs["totalCostMicro"] = std::to_string(usd_micro(r[1].as_string().value_or("")));
+    if (!theirs.count("totalAllTokens"))
+      theirs["totalAllTokens"] = std::to_string(num(theirs, "totalInputTokens") + num(theirs, "totalOutputTokens") +
+                                                num(theirs, "totalCacheCreateTokens") + num(theirs, "totalCacheReadTokens"));
+    HashRecord totals, rest;
+    bool any_rest = false;
+    for (const auto& [field, total] : kTotalFields) {
+      int64_t t = std::max(num(theirs, total), sums[field]);
+      totals[total] = std::to_string(t);
+      rest[field] = std::to_string(t - sums[field]);
+      any_rest = any_rest || t > sums[field];
+    }
+    if (any_rest) {
+      out.push_back(write_if_absent("usage:" + id + ":model:alltime:unattributed", rest, 0));
+      out.push_back(make_command("SADD", "usage:" + id + ":models", "unattributed"));
+    }
+    out.push_back(write_if_absent("usage:" + id, totals, 0));
+    return out;
+  }
+
+  Task<Status> usage() {
+    if (imported_keys.empty()) co_return Ok{};
+    std::set<std::string> ids;
+    for (const auto& k : imported_keys) ids.insert(k.id);
+    auto names = co_await scan_usage();
+    if (!names) co_return names.error();
+    std::map<std::string, KeyUsage> by_key;
+    for (const auto& n : *names) sort_usage_name(n, ids, by_key);
+    limits::Limits limits(o.timezone_offset, o.lease_ttl);
+    for (const auto& k : imported_keys) {
+      auto writes = co_await key_usage(k.id, by_key[k.id]);
+      if (!writes) co_return writes.error();
+      // The limit counters start from the usage just written (as at startup for every key).
+      auto seed = limits.seed(k, now_ms());
+      writes->push_back(seed.script->with_source(seed.command));
+      size_t buckets = by_key[k.id].buckets.size() + by_key[k.id].alltime_models.size();
+      if (!o.dry_run) {
+        auto done = co_await target.pipeline(std::move(*writes));
+        if (!done) co_return done.error();
+        for (const auto& reply : *done)
+          if (reply.is_error()) co_return Error{"usage of key " + k.id + ": " + reply.str};
+      }
+      add("usage", k.id, k.name, "imported", fmt::format("{} bucket(s) with the totals", buckets));
     }
     co_return Ok{};
   }
@@ -395,6 +583,7 @@ struct Importer {
 std::vector<RedisCommand> after_import() {
   std::vector<RedisCommand> out;
   out.push_back(make_command("HINCRBY", std::string(ks::kDataGeneration), "keys", "1"));
+  out.push_back(make_command("HINCRBY", std::string(ks::kDataGeneration), "usage", "1"));
   out.push_back(make_command("PUBLISH", std::string(ks::kInvalidationChannel), std::string(ks::kReloadAll)));
   return out;
 }
@@ -433,13 +622,14 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
     co_return Error{fmt::format("the Node.js service's keys start with \"{}\" but this relay's API_KEY_PREFIX is \"{}\": set "
                                 "it to the same value",
                                 o.crs_api_key_prefix, o.api_key_prefix)};
-  Importer im{source, target, o, ImportReport()};
+  Importer im{source, target, o, ImportReport(), {}};
   if (auto s = co_await im.accounts_of(std::string(kCrsConsoleIndex), std::string(kCrsConsolePrefix), true); !s)
     co_return s.error();
   if (auto s = co_await im.accounts_of(std::string(kCrsOauthIndex), std::string(kCrsOauthPrefix), false); !s)
     co_return s.error();
   if (auto s = co_await im.groups(); !s) co_return s.error();
   if (auto s = co_await im.keys(); !s) co_return s.error();
+  if (auto s = co_await im.usage(); !s) co_return s.error();
   if (!o.dry_run) {
     auto told = co_await target.pipeline(after_import());
     if (!told) co_return told.error();

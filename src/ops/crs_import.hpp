@@ -4,9 +4,12 @@
 // services, so this relay must run with the Node.js service's ENCRYPTION_KEY: then every `cr_`
 // key keeps working unchanged); Claude OAuth and Console accounts keep their ids, their secrets
 // decrypted (AES-256-CBC under scrypt(ENCRYPTION_KEY, the type's salt)) and sealed again with
-// ours; Claude account groups and their members; keys' bindings to those accounts and groups.
+// ours; Claude account groups and their members; keys' bindings to those accounts and groups;
+// the imported keys' usage (totals, per-model all-time, per day/month/hour and per model, cost)
+// in our form, and their limit counters started from it.
 // Nothing of ours is overwritten: what exists is skipped, so a second run changes nothing.
 // Every record that is not imported is reported with the reason.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,8 @@ struct ImportOptions {
   std::string api_key_prefix;  // ours
   std::string crs_api_key_prefix = "cr_";
   std::string oauth_base_url;  // where imported OAuth accounts send requests
+  int timezone_offset = 8;     // ours (usage.timezoneOffset): the days limit counters read
+  std::chrono::seconds lease_ttl{60};
   bool dry_run = false;
 };
 

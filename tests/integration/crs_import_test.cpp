@@ -77,8 +77,38 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   EXPECT_EQ(count(report, "accounts", "imported"), 2);
   EXPECT_EQ(count(report, "accounts", "failed"), 1);  // its secret does not decrypt: told, not used
   EXPECT_EQ(count(report, "groups", "imported"), 1);
+  EXPECT_EQ(count(report, "usage", "imported"), 2);
   EXPECT_EQ(first.out.find("sk-ant-"), std::string::npos);  // no secret in the report
   EXPECT_EQ(first.err.find("sk-ant-"), std::string::npos);
+
+  // Its usage came along in our form: the key holder's totals and cost, its limits' counters
+  // (today's cost against its daily budget), and the relay's integrity check finds it consistent.
+  auto user_stats = [&] {
+    auto r = http_request(relay->port(), "POST", "/apiStats/api/user-stats",
+                          json::serialize(json::object{{"apiKey", key("bound-to-console")}}),
+                          {{"content-type", "application/json"}});
+    return r.status == 200 ? json::parse(r.body).as_object().at("data").as_object() : json::object{};
+  };
+  ASSERT_TRUE(wait_until([&] { return !user_stats().empty(); }));
+  auto data = user_stats();
+  auto total = data.at("usage").as_object().at("total").as_object();
+  EXPECT_EQ(total.at("requests").as_int64(), 3) << json::serialize(data);
+  EXPECT_EQ(total.at("inputTokens").as_int64(), 1200);
+  EXPECT_NEAR(total.at("cost").to_number<double>(), 0.012345, 1e-9);
+  auto limits = data.at("limits").as_object();
+  EXPECT_NEAR(limits.at("currentTotalCost").to_number<double>(), 0.012345, 1e-9) << json::serialize(limits);
+  EXPECT_NEAR(limits.at("currentDailyCost").to_number<double>(), 0.012345, 1e-9);
+  auto verified = relay->cli({"data", "verify", "--json"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+
+  // Twice: nothing more, and the usage is not added again.
+  auto second = import();
+  auto again = json::parse(second.out).as_object();
+  EXPECT_EQ(count(again, "keys", "imported"), 0) << second.out;
+  EXPECT_EQ(count(again, "keys", "exists"), 2);
+  EXPECT_EQ(count(again, "accounts", "exists"), 2);
+  EXPECT_EQ(count(again, "groups", "exists"), 1);
+  EXPECT_EQ(json::serialize(user_stats().at("usage")), json::serialize(data.at("usage")));
 
   // The keys authenticate (the same digests), and the bound one relays through the imported
   // Console account with its decrypted API key.
@@ -91,20 +121,12 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   EXPECT_EQ(relay_with(key("grouped")), 200);  // bound to the imported group
   EXPECT_EQ(relay_with(key("soft-deleted")), 401);
 
-  // Its limits and its binding came along.
+  // Its limits and its binding came along; credentials only ever masked.
   auto shown = relay->cli({"--json", "keys", "list"});
   EXPECT_NE(shown.out.find("\"concurrencyLimit\":2"), std::string::npos) << shown.out;
   auto accounts = relay->cli({"--json", "accounts", "list"});
   EXPECT_NE(accounts.out.find("max-imported"), std::string::npos);
-  EXPECT_EQ(accounts.out.find(console_secret), std::string::npos);  // only ever masked
-
-  // Twice: nothing more.
-  auto second = import();
-  auto again = json::parse(second.out).as_object();
-  EXPECT_EQ(count(again, "keys", "imported"), 0) << second.out;
-  EXPECT_EQ(count(again, "keys", "exists"), 2);
-  EXPECT_EQ(count(again, "accounts", "exists"), 2);
-  EXPECT_EQ(count(again, "groups", "exists"), 1);
+  EXPECT_EQ(accounts.out.find(console_secret), std::string::npos);
 }
 
 TEST_F(CrsImport, AnotherEncryptionKeyIsRefusedBeforeAnythingIsRead) {
