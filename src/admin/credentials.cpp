@@ -257,6 +257,26 @@ Task<Status> restore_or_generate(store::RedisClient& redis, BlockingPool& pool, 
 
 }  // namespace
 
+// The imported hash is replaced only if it is still the one that was checked (a password
+// change in between wins); the version stays, so no session ends.
+constexpr const char* kUpgradeHash = R"LUA(
+if redis.call('HGET', KEYS[1], 'passwordHash') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
+return 1
+)LUA";
+
+Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, Credentials current,
+                                 std::string password) {
+  if (!is_imported_bcrypt(current.password_hash)) co_return;
+  auto hashing = [password] { return hash_password(password); };
+  std::string hash = co_await pool.run(hashing);
+  crypto::wipe(password);
+  auto done = co_await redis.command(make_command("EVAL", std::string(kUpgradeHash), "1", std::string(kCredentialsKey),
+                                                  current.password_hash, hash));
+  if (done && done->as_int().value_or(0) == 1)
+    spdlog::info("admin login {}: the imported bcrypt hash was replaced by a scrypt hash", current.username);
+}
+
 Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg) {
   auto stored = co_await load_credentials(redis);
   if (!stored) co_return stored.error();

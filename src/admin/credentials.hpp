@@ -33,6 +33,10 @@ Task<Result<Credentials>> replace_credentials(store::RedisClient& redis, Blockin
                                               const std::string& data_dir, std::string username,
                                               std::string password_hash);
 
+// After a login that passed against an imported bcrypt hash: our scrypt hash replaces it.
+Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, Credentials current,
+                                 std::string password);
+
 // At start: makes sure a login exists (see above).
 Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg);
 

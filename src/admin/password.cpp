@@ -1,6 +1,9 @@
 #include "admin/password.hpp"
 
+#include <crypt.h>
+
 #include <charconv>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
@@ -41,7 +44,29 @@ std::string hash_password(std::string_view password) {
   return fmt::format("$scrypt$ln={},r={},p={}${}${}", kLog2N, kR, kP, crypto::base64(salt), crypto::base64(*hash));
 }
 
+bool is_imported_bcrypt(std::string_view stored_hash) {
+  return stored_hash.size() == 60 &&
+         (stored_hash.starts_with("$2a$") || stored_hash.starts_with("$2b$") || stored_hash.starts_with("$2y$"));
+}
+
+namespace {
+
+// The Node.js service's bcrypt hashes (its admin login, imported), through libxcrypt.
+bool verify_bcrypt(std::string_view password, std::string_view stored_hash) {
+  int cost = std::atoi(std::string(stored_hash.substr(4, 2)).c_str());
+  if (cost < 4 || cost > 14) return false;  // an edited hash must not make a login cost minutes
+  if (password.find('\0') != std::string_view::npos || password.size() > 72) return false;
+  auto data = std::make_unique<crypt_data>();
+  std::string pw(password), setting(stored_hash);
+  const char* out = ::crypt_r(pw.c_str(), setting.c_str(), data.get());
+  crypto::wipe(pw);
+  return out && out[0] != '*' && crypto::equal_constant_time(out, stored_hash);
+}
+
+}  // namespace
+
 bool verify_password(std::string_view password, std::string_view stored_hash) {
+  if (is_imported_bcrypt(stored_hash)) return verify_bcrypt(password, stored_hash);
   // "", "scrypt", "ln=..,r=..,p=..", salt, hash
   auto parts = split(stored_hash, '$');
   if (parts.size() != 5 || !parts[0].empty() || parts[1] != "scrypt") return false;

@@ -10,8 +10,12 @@ namespace crs::admin {
 
 std::string hash_password(std::string_view password);
 // False for a wrong password and for anything that is not a hash made by hash_password
-// (including parameters too costly to be ours).
+// (including parameters too costly to be ours) or an imported bcrypt hash.
 bool verify_password(std::string_view password, std::string_view stored_hash);
+
+// A bcrypt hash of the Node.js service's admin login (`crs import crs --admin`): accepted once,
+// and replaced by our scrypt hash at the first login that passes.
+bool is_imported_bcrypt(std::string_view stored_hash);
 
 // A strong random password for a generated admin login: 24 characters of [A-Za-z0-9].
 std::string generate_password();

@@ -17,6 +17,7 @@ struct ImportArgs {
   std::string crs_encryption_key;
   std::string crs_api_key_prefix = "cr_";
   bool dry_run = false;
+  bool admin = false;
 };
 
 json::object report_json(const ops::ImportReport& r, bool dry_run) {
@@ -24,10 +25,12 @@ json::object report_json(const ops::ImportReport& r, bool dry_run) {
   for (const auto& i : r.items)
     items.push_back(json::object{{"kind", i.kind}, {"id", i.id}, {"name", i.name}, {"outcome", i.outcome}, {"note", i.note}});
   json::object counts;
-  for (const char* kind : {"key", "account", "group", "usage"}) {
+  for (const char* kind : {"key", "account", "group", "usage", "admin"}) {
     json::object c;
     for (const char* outcome : {"imported", "exists", "skipped", "failed"}) c[outcome] = r.count(kind, outcome);
-    counts[std::string(kind) == "usage" ? std::string("usage") : std::string(kind) + "s"] = std::move(c);
+    std::string name = kind;
+    if (name != "usage" && name != "admin") name += "s";
+    counts[name] = std::move(c);
   }
   return json::object{{"dryRun", dry_run}, {"counts", std::move(counts)}, {"items", std::move(items)}};
 }
@@ -74,6 +77,8 @@ Task<int> run_import(GlobalOptions options, ImportArgs args, store::RedisClient&
   o.timezone_offset = cfg.usage.timezoneOffset;
   o.lease_ttl = std::chrono::seconds(cfg.relay.concurrencyLeaseTtl);
   o.dry_run = args.dry_run;
+  o.admin = args.admin;
+  o.data_dir = cfg.server.dataDir;
   auto report = co_await ops::import_crs(source, redis, o);
   source.stop();
   if (!report) co_return fail(options, report.error().message);
@@ -96,6 +101,8 @@ void add_import_commands(CLI::App& app, Context& ctx) {
       ->required();
   crs->add_option("--crs-api-key-prefix", args->crs_api_key_prefix, "Its API_KEY_PREFIX (default cr_)");
   crs->add_flag("--dry-run", args->dry_run, "Read and report; write nothing");
+  crs->add_flag("--admin", args->admin,
+                "Also take its admin login (its password works here) instead of this relay's");
   crs->callback([&ctx, args] {
     auto body = [&ctx, args](store::RedisClient& redis, const config::Config& cfg) {
       return run_import(ctx.global, *args, redis, cfg);

@@ -13,6 +13,8 @@
 #include <fmt/ranges.h>
 
 #include "accounts/account_store.hpp"
+#include "admin/credentials.hpp"
+#include "admin/password.hpp"
 #include "core/crypto.hpp"
 #include "keys/key_fields.hpp"
 #include "limits/limits.hpp"
@@ -464,6 +466,45 @@ struct Importer {
     co_return Ok{};
   }
 
+  Task<Status> admin_login() {
+    auto reply = co_await source.command(make_command("HGETALL", "session:admin_credentials"));
+    if (!reply) co_return reply.error();
+    HashRecord theirs = store::to_record(*reply);
+    std::string username = store::field(theirs, "username"), hash = store::field(theirs, "passwordHash");
+    if (username.empty() || hash.empty()) {
+      add("admin", "", "", "skipped", "the Node.js service has no admin login in Redis");
+      co_return Ok{};
+    }
+    if (!admin::is_imported_bcrypt(hash)) {
+      add("admin", "", username, "failed", "its password hash is not bcrypt");
+      co_return Ok{};
+    }
+    auto ours = co_await admin::load_credentials(target);
+    if (!ours) co_return ours.error();
+    // Taken before (its hash may since have been replaced by ours at a login): nothing to do.
+    auto taken = co_await target.command(make_command("HGET", std::string(admin::kCredentialsKey), "importedHash"));
+    if (!taken) co_return taken.error();
+    if (*ours && (*ours)->username == username && ((*ours)->password_hash == hash || taken->str == hash)) {
+      add("admin", "", username, "exists", "");
+      co_return Ok{};
+    }
+    if (!o.admin) {
+      add("admin", "", username, "skipped", "this relay keeps its own admin login; --admin takes the Node.js service's");
+      co_return Ok{};
+    }
+    if (!o.dry_run) {
+      BlockingPool pool(1);
+      auto replaced = co_await admin::replace_credentials(target, pool, o.data_dir, username, hash);
+      pool.stop();
+      if (!replaced) co_return replaced.error();
+      auto marked = co_await target.command(make_command("HSET", std::string(admin::kCredentialsKey), "importedHash", hash));
+      if (!marked) co_return marked.error();
+    }
+    add("admin", "", username, "imported",
+        "its password works here (replaced by our hash at the first login); the previous login's sessions ended");
+    co_return Ok{};
+  }
+
   Task<Result<std::vector<std::string>>> scan_usage() {
     std::vector<std::string> names;
     std::string cursor = "0";
@@ -630,6 +671,7 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
   if (auto s = co_await im.groups(); !s) co_return s.error();
   if (auto s = co_await im.keys(); !s) co_return s.error();
   if (auto s = co_await im.usage(); !s) co_return s.error();
+  if (auto s = co_await im.admin_login(); !s) co_return s.error();
   if (!o.dry_run) {
     auto told = co_await target.pipeline(after_import());
     if (!told) co_return told.error();

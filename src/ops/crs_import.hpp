@@ -6,7 +6,8 @@
 // decrypted (AES-256-CBC under scrypt(ENCRYPTION_KEY, the type's salt)) and sealed again with
 // ours; Claude account groups and their members; keys' bindings to those accounts and groups;
 // the imported keys' usage (totals, per-model all-time, per day/month/hour and per model, cost)
-// in our form, and their limit counters started from it.
+// in our form, and their limit counters started from it; with `admin`, its admin login (its
+// bcrypt hash, accepted until the first login replaces it with ours).
 // Nothing of ours is overwritten: what exists is skipped, so a second run changes nothing.
 // Every record that is not imported is reported with the reason.
 #include <chrono>
@@ -26,6 +27,8 @@ struct ImportOptions {
   std::string oauth_base_url;  // where imported OAuth accounts send requests
   int timezone_offset = 8;     // ours (usage.timezoneOffset): the days limit counters read
   std::chrono::seconds lease_ttl{60};
+  bool admin = false;    // replace this relay's admin login with the Node.js service's
+  std::string data_dir;  // ours: init.json follows the admin login
   bool dry_run = false;
 };
 

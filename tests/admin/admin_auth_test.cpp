@@ -120,3 +120,19 @@ TEST(SessionToken, RefusesMalformedTokens) {
 
 }  // namespace
 }  // namespace crs::admin
+
+// The Node.js service's admin login, imported: its bcrypt hash is accepted (both prefixes its
+// libraries write), a wrong password is not, and an edited cost is refused before any work.
+TEST(ImportedBcrypt, VerifiesTheNodeServicesHash) {
+  const std::string b = "$2b$10$om.0K39rSe/BXrsvyPfDqeery3PR36kwJMog3RQwWIkETUJbEjDGC";
+  const std::string a = "$2a$10$om.0K39rSe/BXrsvyPfDqeery3PR36kwJMog3RQwWIkETUJbEjDGC";
+  EXPECT_TRUE(crs::admin::is_imported_bcrypt(b));
+  EXPECT_TRUE(crs::admin::verify_password("crs-admin-pass-01", b));
+  EXPECT_TRUE(crs::admin::verify_password("crs-admin-pass-01", a));
+  EXPECT_FALSE(crs::admin::verify_password("crs-admin-pass-02", a));
+  EXPECT_FALSE(crs::admin::verify_password("", a));
+  std::string costly = a;
+  costly.replace(4, 2, "31");
+  EXPECT_FALSE(crs::admin::verify_password("crs-admin-pass-01", costly));
+  EXPECT_FALSE(crs::admin::is_imported_bcrypt("$2a$10$short"));
+}

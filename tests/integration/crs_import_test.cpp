@@ -129,6 +129,37 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   EXPECT_EQ(accounts.out.find(console_secret), std::string::npos);
 }
 
+// Its admin login comes only when asked; its password then works here, and the first login
+// replaces the imported bcrypt hash with ours.
+TEST_F(CrsImport, TheAdminLoginComesWithAdminAndItsPasswordWorks) {
+  const auto& admin = fixture.at("admin").as_object();
+  std::string username(admin.at("username").as_string()), password(admin.at("password").as_string());
+  auto login = [&] {
+    return http_request(relay->port(), "POST", "/web/auth/login",
+                        json::serialize(json::object{{"username", username}, {"password", password}}),
+                        {{"content-type", "application/json"}})
+        .status;
+  };
+  auto without = json::parse(import().out).as_object();
+  EXPECT_EQ(count(without, "admin", "skipped"), 1);
+  EXPECT_EQ(login(), 401);
+
+  auto with = import({"--admin"});
+  EXPECT_EQ(count(json::parse(with.out).as_object(), "admin", "imported"), 1) << with.out;
+  EXPECT_EQ(with.out.find("$2a$"), std::string::npos);  // the hash is not shown
+  EXPECT_EQ(login(), 200);
+  ASSERT_TRUE(wait_until([&] {
+    auto stored = run_command({"redis-cli", "-p", std::to_string(relay->embedded_redis_port()), "--no-auth-warning",
+                               "-a", relay->embedded_redis_password(), "HGET", "crs:admin:credentials",
+                               "passwordHash"});
+    return stored.out.starts_with("$scrypt$");
+  }));
+  EXPECT_EQ(login(), 200);  // with our own hash now
+  auto again = json::parse(import({"--admin"}).out).as_object();
+  EXPECT_EQ(count(again, "admin", "exists"), 1) << "taken before: a second run changes nothing";
+  EXPECT_EQ(login(), 200);
+}
+
 TEST_F(CrsImport, AnotherEncryptionKeyIsRefusedBeforeAnythingIsRead) {
   auto r = relay->cli({"import", "crs", "--redis-url", "redis://127.0.0.1:" + std::to_string(source.port()),
                        "--crs-encryption-key", "not-the-relays-encryption-key-00"});

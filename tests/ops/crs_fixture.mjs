@@ -145,6 +145,13 @@ cmd('SET', `usage:cost:total:${bound}`, '0.012345')
 cmd('SET', `usage:cost:daily:${bound}:${day(now)}`, '0.012345')
 out.usage = { key: bound, model, ...used, costMicro: 12345, day: day(now) }
 
+// Its admin login: a bcrypt hash (bcryptjs writes $2a$) of a known password.
+hset('session:admin_credentials', {
+  username: 'crs_node_admin', passwordHash: '$2a$10$om.0K39rSe/BXrsvyPfDqeery3PR36kwJMog3RQwWIkETUJbEjDGC',
+  createdAt: iso(now), lastLogin: '', updatedAt: iso(now)
+})
+out.admin = { username: 'crs_node_admin', password: 'crs-admin-pass-01' }
+
 // ---- send ----
 const socket = net.createConnection({ host: '127.0.0.1', port: Number(args.port) })
 let pending = commands.length + (args.password ? 1 : 0)
