@@ -20,6 +20,7 @@
 #include "limits/limits.hpp"
 #include "store/hash_record.hpp"
 #include "store/keyspace.hpp"
+#include "usage/aggregator.hpp"
 
 namespace crs::ops {
 namespace {
@@ -286,15 +287,6 @@ RedisCommand write_if_absent(const std::string& key, const HashRecord& fields, i
   return c;
 }
 
-// The totals of a key as ours: the sum of its per-model all-time buckets, and what their totals
-// hold beyond it in a bucket of its own ("unattributed"), so totals and buckets agree exactly.
-constexpr std::pair<const char*, const char*> kTotalFields[] = {
-    {"requests", "totalRequests"},         {"inputTokens", "totalInputTokens"},
-    {"outputTokens", "totalOutputTokens"}, {"cacheCreateTokens", "totalCacheCreateTokens"},
-    {"cacheReadTokens", "totalCacheReadTokens"}, {"allTokens", "totalAllTokens"},
-    {"tokens", "totalTokens"},             {"ephemeral5mTokens", "totalEphemeral5mTokens"},
-    {"ephemeral1hTokens", "totalEphemeral1hTokens"}, {"costMicro", "totalCostMicro"},
-};
 
 struct Importer {
   store::RedisClient& source;
@@ -548,7 +540,7 @@ struct Importer {
     size_t at = 2;
     for (const auto& m : u.alltime_models) {
       HashRecord bucket = our_bucket(store::to_record(r[at++]), 0);
-      for (const auto& [field, total] : kTotalFields) sums[field] += num(bucket, field);
+      for (const auto& f : usage::kCounterFields) sums[f.bucket] += num(bucket, f.bucket);
       out.push_back(write_if_absent("usage:" + id + ":model:alltime:" + m, bucket, 0));
       out.push_back(make_command("SADD", "usage:" + id + ":models", m));
     }
@@ -567,11 +559,13 @@ struct Importer {
                                                 num(theirs, "totalCacheCreateTokens") + num(theirs, "totalCacheReadTokens"));
     HashRecord totals, rest;
     bool any_rest = false;
-    for (const auto& [field, total] : kTotalFields) {
-      int64_t t = std::max(num(theirs, total), sums[field]);
-      totals[total] = std::to_string(t);
-      rest[field] = std::to_string(t - sums[field]);
-      any_rest = any_rest || t > sums[field];
+    // The totals as ours: theirs, at least the buckets' sum; what they hold beyond it goes into a
+    // bucket of its own ("unattributed"), so totals and buckets agree exactly.
+    for (const auto& f : usage::kCounterFields) {
+      int64_t t = std::max(num(theirs, f.total), sums[f.bucket]);
+      totals[f.total] = std::to_string(t);
+      rest[f.bucket] = std::to_string(t - sums[f.bucket]);
+      any_rest = any_rest || t > sums[f.bucket];
     }
     if (any_rest) {
       out.push_back(write_if_absent("usage:" + id + ":model:alltime:unattributed", rest, 0));

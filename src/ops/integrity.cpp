@@ -9,6 +9,7 @@
 #include "accounts/account_store.hpp"
 #include "store/hash_record.hpp"
 #include "store/keyspace.hpp"
+#include "usage/aggregator.hpp"
 
 namespace crs::ops {
 namespace {
@@ -19,15 +20,6 @@ using store::RedisCommand;
 
 constexpr size_t kBatch = 500;
 
-// The usage fields a total sums, as (bucket field, total field): the aggregator's pairs.
-constexpr std::pair<const char*, const char*> kUsageFields[] = {
-    {"requests", "totalRequests"},           {"inputTokens", "totalInputTokens"},
-    {"outputTokens", "totalOutputTokens"},   {"cacheCreateTokens", "totalCacheCreateTokens"},
-    {"cacheReadTokens", "totalCacheReadTokens"}, {"allTokens", "totalAllTokens"},
-    {"tokens", "totalTokens"},               {"ephemeral5mTokens", "totalEphemeral5mTokens"},
-    {"ephemeral1hTokens", "totalEphemeral1hTokens"}, {"costMicro", "totalCostMicro"},
-    {"webSearchRequests", "totalWebSearchRequests"},
-};
 
 // KEYS[1] the totals hash, KEYS[2] the model set; ARGV[1] "1" to repair, ARGV[2] the prefix of
 // the per-model all-time buckets, ARGV[3] n, ARGV[4..3+n] the models whose buckets a SCAN found,
@@ -341,9 +333,9 @@ RedisCommand usage_totals_command(const std::string& totals, const std::string& 
   RedisCommand c = make_command("EVAL", std::string(kUsageTotalsScript), "2", totals, model_set, repair ? "1" : "0",
                                 bucket_prefix, std::to_string(models.size()));
   for (const auto& m : models) c.push_back(m);
-  for (const auto& [bucket, total] : kUsageFields) {
-    c.push_back(bucket);
-    c.push_back(total);
+  for (const auto& f : usage::kCounterFields) {
+    c.push_back(f.bucket);
+    c.push_back(f.total);
   }
   return c;
 }

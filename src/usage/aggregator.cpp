@@ -1,6 +1,7 @@
 #include "usage/aggregator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <map>
@@ -146,19 +147,16 @@ struct Counters {
   }
 };
 
+// The counters in kCounterFields' order.
+std::array<int64_t, std::size(kCounterFields)> counter_values(const Counters& c) {
+  return {c.requests, c.input, c.output, c.cache_create, c.cache_read, c.all,
+          c.tokens,   c.e5m,   c.e1h,    c.cost,         c.web_searches};
+}
+
 void add_counts(Plan& p, const std::string& key, const Counters& c, bool totals_style, int64_t ttl) {
-  auto f = [&](const char* plain, const char* total) { return std::string(totals_style ? total : plain); };
-  p.increments[{key, f("requests", "totalRequests")}] += c.requests;
-  p.increments[{key, f("inputTokens", "totalInputTokens")}] += c.input;
-  p.increments[{key, f("outputTokens", "totalOutputTokens")}] += c.output;
-  p.increments[{key, f("cacheCreateTokens", "totalCacheCreateTokens")}] += c.cache_create;
-  p.increments[{key, f("cacheReadTokens", "totalCacheReadTokens")}] += c.cache_read;
-  p.increments[{key, f("allTokens", "totalAllTokens")}] += c.all;
-  p.increments[{key, f("tokens", "totalTokens")}] += c.tokens;
-  p.increments[{key, f("ephemeral5mTokens", "totalEphemeral5mTokens")}] += c.e5m;
-  p.increments[{key, f("ephemeral1hTokens", "totalEphemeral1hTokens")}] += c.e1h;
-  p.increments[{key, f("costMicro", "totalCostMicro")}] += c.cost;
-  if (c.web_searches) p.increments[{key, f("webSearchRequests", "totalWebSearchRequests")}] += c.web_searches;
+  auto values = counter_values(c);  // zeros are left out when the plan is sent
+  for (size_t i = 0; i < values.size(); ++i)
+    p.increments[{key, totals_style ? kCounterFields[i].total : kCounterFields[i].bucket}] += values[i];
   if (ttl > 0) p.expires[key] = ttl;
 }
 

@@ -16,6 +16,28 @@
 
 namespace crs::usage {
 
+// The counters of every usage hash the aggregator folds into: a bucket (a day, a month, an hour,
+// a model's all time) names a counter `bucket`; a totals hash (usage:<key>, usage:global:total,
+// account_usage:<id>) names the same counter `total`. The integrity check and the importer read
+// the same list.
+struct CounterField {
+  const char* bucket;
+  const char* total;
+};
+inline constexpr CounterField kCounterFields[] = {
+    {"requests", "totalRequests"},
+    {"inputTokens", "totalInputTokens"},
+    {"outputTokens", "totalOutputTokens"},
+    {"cacheCreateTokens", "totalCacheCreateTokens"},
+    {"cacheReadTokens", "totalCacheReadTokens"},
+    {"allTokens", "totalAllTokens"},
+    {"tokens", "totalTokens"},
+    {"ephemeral5mTokens", "totalEphemeral5mTokens"},
+    {"ephemeral1hTokens", "totalEphemeral1hTokens"},
+    {"costMicro", "totalCostMicro"},
+    {"webSearchRequests", "totalWebSearchRequests"},
+};
+
 struct AggregatorOptions {
   std::string consumer;                 // unique per instance
   int timezone_offset_hours = 8;        // day/month buckets (the Node.js service's TIMEZONE_OFFSET)
