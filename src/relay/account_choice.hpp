@@ -40,6 +40,8 @@ class AccountSlot {
   // Gives the lease back now, in one round trip (before another attempt, which must not find
   // this one's lease still held).
   Task<void> release_now();
+  // Whether it holds a lease (a capped account): only then is there anything to give back.
+  bool holds_lease() const { return !lease_.empty(); }
   AccountSlot(const AccountSlot&) = delete;
   AccountSlot& operator=(const AccountSlot&) = delete;
 

@@ -304,7 +304,7 @@ adapters::ErrorVerdict cut_verdict(const RelayedRequest& r, beast::error_code ec
 // slot answered 529 when the release still waited in the usage writer). With counted limits
 // the completion script and the release leave in one write.
 Task<void> meter_and_release(RelayedRequest& r, const Picked& p, usage::UsageEvent e) {
-  if (!p.slot) {
+  if (!p.slot || !p.slot->holds_lease()) {  // the common case: no second coroutine at all
     co_await meter(r, std::move(e));
     co_return;
   }
