@@ -46,6 +46,12 @@ void print_report(const ops::ImportReport& r, bool dry_run) {
   std::cout << fmt::format("usage: of {} imported key(s)\n", r.count("usage", "imported"));
 }
 
+int failures(const ops::ImportReport& r) {
+  int failed = 0;
+  for (const char* kind : {"key", "account", "group", "usage", "admin"}) failed += r.count(kind, "failed");
+  return failed;
+}
+
 // The Node.js service's Redis, connected (or why not).
 Task<Result<bool>> connect(store::RedisClient& source) {
   source.start();
@@ -84,9 +90,7 @@ Task<int> run_import(GlobalOptions options, ImportArgs args, store::RedisClient&
   if (!report) co_return fail(options, report.error().message);
   if (options.json) std::cout << json::serialize(report_json(*report, args.dry_run)) << "\n";
   else print_report(*report, args.dry_run);
-  int failed = 0;
-  for (const char* kind : {"key", "account", "group"}) failed += report->count(kind, "failed");
-  co_return failed == 0 ? 0 : 1;
+  co_return failures(*report) == 0 ? 0 : 1;
 }
 
 }  // namespace

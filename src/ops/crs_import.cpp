@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -56,6 +57,15 @@ std::optional<std::string> unhex(std::string_view hex) {
     out.push_back(static_cast<char>(hi * 16 + lo));
   }
   return out;
+}
+
+bool uuid_like(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
 }
 
 bool valid_utf8(std::string_view s) {
@@ -117,13 +127,34 @@ std::string proxy_url(const std::string& stored) {
 // until its end; an error is left to our health checks).
 void import_state(const HashRecord& r, accounts::Account& a, std::string& note) {
   a.enabled = store::field(r, "isActive", "true") != "false";
+  // Only its shared accounts are in the Node.js service's pool; dedicated ones serve their keys.
+  std::string type = store::field(r, "accountType", "shared");
+  a.scheduling.schedulable = (type == "shared" || type.empty()) && store::field(r, "schedulable", "true") != "false";
+  // Stopped by the service itself (a rate limit, the five-hour window, errors), not by an admin:
+  // usable again when the stop ends.
+  bool auto_stopped = store::field(r, "rateLimitAutoStopped") == "true" ||
+                      store::field(r, "fiveHourAutoStopped") == "true" ||
+                      store::field(r, "tempErrorAutoStopped") == "true";
+  if (auto_stopped) {
+    a.enabled = true;
+    a.scheduling.schedulable = type == "shared" || type.empty();
+    int64_t until = iso_ms(store::field(r, "rateLimitEndAt"));
+    if (until == 0 && iso_ms(store::field(r, "rateLimitedAt")) > 0)
+      until = iso_ms(store::field(r, "rateLimitedAt")) + to_int(store::field(r, "rateLimitDuration"), 60) * 60000LL;
+    if (until == 0) until = iso_ms(store::field(r, "sessionWindowEnd"));
+    if (until > now_ms()) {
+      a.status = std::string(accounts::kStatusRateLimited);
+      a.unavailable_until_ms = until;
+      a.status_reason = "imported: stopped by the Node.js service until its limit ends";
+    }
+  }
   std::string status = store::field(r, "status");
   if (status == "unauthorized" || status == "blocked") {
     a.status = status;
     a.status_reason = "imported: " + store::field(r, "errorMessage", status + " in the Node.js service");
   }
   int64_t limited_until = iso_ms(store::field(r, "rateLimitEndAt"));
-  if (store::field(r, "rateLimitStatus") == "limited" && limited_until > now_ms()) {
+  if (!auto_stopped && store::field(r, "rateLimitStatus") == "limited" && limited_until > now_ms()) {
     a.status = std::string(accounts::kStatusRateLimited);
     a.unavailable_until_ms = limited_until;
     a.status_reason = "imported: rate-limited in the Node.js service";
@@ -140,8 +171,12 @@ void import_models(const std::string& stored, accounts::AccountScheduling& s) {
     for (const auto& m : v.as_array())
       if (m.is_string() && !m.as_string().empty()) s.models.emplace_back(m.as_string());
   } else if (v.is_object()) {
+    // A mapping restricts the account to its models, as in the Node.js service.
     for (const auto& [from, to] : v.as_object())
-      if (to.is_string() && !from.empty()) s.model_map[std::string(from)] = std::string(to.as_string());
+      if (to.is_string() && !from.empty()) {
+        s.model_map[std::string(from)] = std::string(to.as_string());
+        s.models.emplace_back(from);
+      }
   }
 }
 
@@ -151,8 +186,8 @@ Result<accounts::Account> console_account(const HashRecord& r, const ImportOptio
   a.name = store::field(r, "name");
   a.type = std::string(accounts::kClaudeConsole);
   a.base_url = store::field(r, "apiUrl");
-  for (std::string_view tail : {"/v1/messages", "/"})
-    if (a.base_url.size() > tail.size() && a.base_url.ends_with(tail)) a.base_url.resize(a.base_url.size() - tail.size());
+  while (a.base_url.size() > 1 && a.base_url.back() == '/') a.base_url.pop_back();
+  if (a.base_url.size() > 12 && a.base_url.ends_with("/v1/messages")) a.base_url.resize(a.base_url.size() - 12);
   auto secret = crs_decrypt(o.crs_encryption_key, kConsoleSalt, store::field(r, "apiKey"));
   if (!secret) return Error{"its API key does not decrypt (" + secret.error().message + ")"};
   a.credentials.api_key = std::move(*secret);
@@ -160,7 +195,6 @@ Result<accounts::Account> console_account(const HashRecord& r, const ImportOptio
   a.priority = to_int(store::field(r, "priority"), 50);
   a.created_at = store::field(r, "createdAt");
   a.scheduling.max_concurrency = std::max(0, to_int(store::field(r, "maxConcurrentTasks"), 0));
-  a.scheduling.schedulable = store::field(r, "schedulable", "true") != "false";
   import_models(store::field(r, "supportedModels"), a.scheduling);
   import_state(r, a, note);
   return a;
@@ -180,14 +214,16 @@ Result<accounts::Account> oauth_account(const HashRecord& r, const ImportOptions
       const auto& b = v.as_object();
       if (auto* t = b.if_contains("accessToken"); t && t->is_string()) a.credentials.access_token = t->as_string();
       if (auto* t = b.if_contains("refreshToken"); t && t->is_string()) a.credentials.refresh_token = t->as_string();
-      if (auto* t = b.if_contains("expiresAt"); t && t->is_number()) a.credentials.expires_at_ms = t->to_number<int64_t>();
+      if (auto* t = b.if_contains("expiresAt"); t && t->is_number())
+        a.credentials.expires_at_ms = static_cast<int64_t>(t->to_number<double>());
     }
   }
   if (a.credentials.refresh_token.empty()) {  // older records: the tokens as their own fields
     auto access = crs_decrypt(o.crs_encryption_key, kOauthSalt, store::field(r, "accessToken"));
+    // A setup-token account has an access token and no refresh token.
     auto refresh = crs_decrypt(o.crs_encryption_key, kOauthSalt, store::field(r, "refreshToken"));
-    if (!refresh) return Error{"its refresh token does not decrypt (" + refresh.error().message + ")"};
-    a.credentials.refresh_token = std::move(*refresh);
+    if (!refresh && !access) return Error{"its tokens do not decrypt (" + refresh.error().message + ")"};
+    if (refresh) a.credentials.refresh_token = std::move(*refresh);
     if (access) a.credentials.access_token = std::move(*access);
     try {
       a.credentials.expires_at_ms = std::stoll(store::field(r, "expiresAt", "0"));
@@ -197,13 +233,15 @@ Result<accounts::Account> oauth_account(const HashRecord& r, const ImportOptions
   a.proxy = proxy_url(store::field(r, "proxy"));
   a.priority = to_int(store::field(r, "priority"), 50);
   a.created_at = store::field(r, "createdAt");
-  a.scheduling.schedulable = store::field(r, "schedulable", "true") != "false";
   import_state(r, a, note);
   return a;
 }
 
 // The key's record in our form; `note` says what of it was not carried over.
 keys::ApiKey key_from(HashRecord r, std::string& note) {
+  // Theirs are JavaScript numbers as text ("30.299999999999997"): ours take six decimals.
+  for (const char* f : {"dailyCostLimit", "totalCostLimit", "rateLimitCost", "weeklyCostLimit"})
+    if (!store::field(r, f).empty()) r[f] = fmt::format("{:.6f}", std::strtod(r[f].c_str(), nullptr));
   if (store::field(r, "claudeAccountId").empty() && !store::field(r, "claudeConsoleAccountId").empty())
     r["claudeAccountId"] = store::field(r, "claudeConsoleAccountId");
   keys::ApiKey k = keys::from_hash(r);
@@ -288,12 +326,39 @@ RedisCommand write_if_absent(const std::string& key, const HashRecord& fields, i
 }
 
 
+// Why a key of theirs is not imported ("" when it is fine): an id that is not a UUID or that
+// its record contradicts (a record naming one of ours would overwrite it), a cost limit or an
+// expiry that does not parse (a limit read as 0 would be none at all; an expiry compared as
+// text would be wrong).
+std::string key_problem(const std::string& id, const HashRecord& r) {
+  if (!uuid_like(id)) return "its id is not a UUID";
+  if (store::field(r, "id", id) != id) return "its record names another id";
+  for (const char* f : {"dailyCostLimit", "totalCostLimit", "rateLimitCost", "weeklyCostLimit"}) {
+    std::string v = store::field(r, f);
+    if (v.empty()) continue;
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || !std::isfinite(d) || d < 0) return std::string(f) + " \"" + v + "\" is not an amount";
+  }
+  std::string expires = store::field(r, "expiresAt");
+  if (!expires.empty() && iso_ms(expires) == 0) return "its expiry \"" + expires + "\" is not an ISO-8601 time";
+  return "";
+}
+
+std::string usage_note(size_t buckets) { return fmt::format("{} bucket(s) with the totals", buckets); }
+
+std::string members_note(size_t missing) {
+  if (missing == 0) return "";
+  return fmt::format("{} member(s) not imported (not Claude accounts, or failed)", missing);
+}
+
 struct Importer {
   store::RedisClient& source;
   store::RedisClient& target;
   const ImportOptions& o;
   ImportReport report;
-  std::vector<keys::ApiKey> imported_keys;
+  std::vector<keys::ApiKey> pending_keys;
+  std::vector<std::string> pending_notes;
 
   void add(std::string kind, std::string id, std::string name, std::string outcome, std::string note) {
     report.items.push_back(ImportItem{std::move(kind), std::move(id), std::move(name), std::move(outcome), std::move(note)});
@@ -396,7 +461,7 @@ struct Importer {
         if (present) g.members.push_back(m);
         else ++missing;
       }
-      std::string note = missing ? fmt::format("{} member(s) not imported (not Claude accounts, or failed)", missing) : "";
+      std::string note = members_note(missing);
       if (!o.dry_run) {
         auto put = co_await store.add_imported_group(std::move(g));
         if (!put) {
@@ -440,20 +505,20 @@ struct Importer {
         add("key", id, name, "skipped", "its record does not hold the indexed digest (an old secret)");
         continue;
       }
+      std::string refused = key_problem(id, r);
+      if (!refused.empty()) {
+        add("key", id, name, "failed", refused + ": not imported");
+        continue;
+      }
       keys::ApiKey k = key_from(r, note);
       if (co_await exists(ks::api_key(id))) {
         add("key", id, name, "exists", "");
         continue;
       }
-      if (!o.dry_run) {
-        auto written = co_await target.pipeline(key_commands(k));
-        if (auto s = store::transaction_status(written); !s) {
-          add("key", id, name, "failed", s.error().message);
-          continue;
-        }
-      }
-      add("key", id, name, "imported", note);
-      imported_keys.push_back(std::move(k));
+      // Written after its usage and limit counters (usage()): a key that authenticates before
+      // its counters are seeded would start them at zero and forget what it spent.
+      pending_keys.push_back(std::move(k));
+      pending_notes.push_back(std::move(note));
     }
     co_return Ok{};
   }
@@ -575,16 +640,18 @@ struct Importer {
     return out;
   }
 
-  Task<Status> usage() {
-    if (imported_keys.empty()) co_return Ok{};
+  // Each new key: its usage, its limit counters seeded from it, then the key itself.
+  Task<Status> usage_then_keys() {
+    if (pending_keys.empty()) co_return Ok{};
     std::set<std::string> ids;
-    for (const auto& k : imported_keys) ids.insert(k.id);
+    for (const auto& k : pending_keys) ids.insert(k.id);
     auto names = co_await scan_usage();
     if (!names) co_return names.error();
     std::map<std::string, KeyUsage> by_key;
     for (const auto& n : *names) sort_usage_name(n, ids, by_key);
     limits::Limits limits(o.timezone_offset, o.lease_ttl);
-    for (const auto& k : imported_keys) {
+    for (size_t i = 0; i < pending_keys.size(); ++i) {
+      const auto& k = pending_keys[i];
       auto writes = co_await key_usage(k.id, by_key[k.id]);
       if (!writes) co_return writes.error();
       // The limit counters start from the usage just written (as at startup for every key).
@@ -596,8 +663,14 @@ struct Importer {
         if (!done) co_return done.error();
         for (const auto& reply : *done)
           if (reply.is_error()) co_return Error{"usage of key " + k.id + ": " + reply.str};
+        auto written = co_await target.pipeline(key_commands(k));
+        if (auto st = store::transaction_status(written); !st) {
+          add("key", k.id, k.name, "failed", st.error().message);
+          continue;
+        }
       }
-      add("usage", k.id, k.name, "imported", fmt::format("{} bucket(s) with the totals", buckets));
+      add("key", k.id, k.name, "imported", pending_notes[i]);
+      add("usage", k.id, k.name, "imported", usage_note(buckets));
     }
     co_return Ok{};
   }
@@ -657,19 +730,21 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
     co_return Error{fmt::format("the Node.js service's keys start with \"{}\" but this relay's API_KEY_PREFIX is \"{}\": set "
                                 "it to the same value",
                                 o.crs_api_key_prefix, o.api_key_prefix)};
-  Importer im{source, target, o, ImportReport(), {}};
+  Importer im{source, target, o, ImportReport(), {}, {}};
   if (auto s = co_await im.accounts_of(std::string(kCrsConsoleIndex), std::string(kCrsConsolePrefix), true); !s)
     co_return s.error();
   if (auto s = co_await im.accounts_of(std::string(kCrsOauthIndex), std::string(kCrsOauthPrefix), false); !s)
     co_return s.error();
   if (auto s = co_await im.groups(); !s) co_return s.error();
-  if (auto s = co_await im.keys(); !s) co_return s.error();
-  if (auto s = co_await im.usage(); !s) co_return s.error();
-  if (auto s = co_await im.admin_login(); !s) co_return s.error();
+  Status done = co_await im.keys();
+  if (done) done = co_await im.usage_then_keys();
+  if (done) done = co_await im.admin_login();
+  // Whatever was written, even by a run that failed midway, every instance is told.
   if (!o.dry_run) {
     auto told = co_await target.pipeline(after_import());
-    if (!told) co_return told.error();
+    if (!told && done) co_return told.error();
   }
+  if (!done) co_return done.error();
   co_return std::move(im.report);
 }
 

@@ -74,7 +74,7 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   auto report = json::parse(first.out).as_object();
   EXPECT_EQ(count(report, "keys", "imported"), 2) << first.out;
   EXPECT_EQ(count(report, "keys", "skipped"), 1);  // deleted in the Node.js service
-  EXPECT_EQ(count(report, "accounts", "imported"), 2);
+  EXPECT_EQ(count(report, "accounts", "imported"), 3);
   EXPECT_EQ(count(report, "accounts", "failed"), 1);  // its secret does not decrypt: told, not used
   EXPECT_EQ(count(report, "groups", "imported"), 1);
   EXPECT_EQ(count(report, "usage", "imported"), 2);
@@ -106,7 +106,7 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   auto again = json::parse(second.out).as_object();
   EXPECT_EQ(count(again, "keys", "imported"), 0) << second.out;
   EXPECT_EQ(count(again, "keys", "exists"), 2);
-  EXPECT_EQ(count(again, "accounts", "exists"), 2);
+  EXPECT_EQ(count(again, "accounts", "exists"), 3);
   EXPECT_EQ(count(again, "groups", "exists"), 1);
   EXPECT_EQ(json::serialize(user_stats().at("usage")), json::serialize(data.at("usage")));
 
@@ -124,9 +124,27 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   // Its limits and its binding came along; credentials only ever masked.
   auto shown = relay->cli({"--json", "keys", "list"});
   EXPECT_NE(shown.out.find("\"concurrencyLimit\":2"), std::string::npos) << shown.out;
+  // Their "30.299999999999997" (a JavaScript number as text) is a limit of $30.30, not none.
+  auto keys_listed = json::parse(shown.out);
+  for (const auto& k : keys_listed.as_array())
+    if (k.as_object().at("name").as_string() == "bound-to-console") {
+      EXPECT_NEAR(k.as_object().at("totalCostLimit").to_number<double>(), 30.3, 1e-9) << shown.out;
+    }
   auto accounts = relay->cli({"--json", "accounts", "list"});
   EXPECT_NE(accounts.out.find("max-imported"), std::string::npos);
   EXPECT_EQ(accounts.out.find(console_secret), std::string::npos);
+  // A dedicated account stays out of the shared pool; its URL lost the path the service adds.
+  auto list = json::parse(accounts.out);
+  for (const auto& a : list.as_array()) {
+    const auto& o = a.as_object();
+    if (o.at("name").as_string() == "dedicated-imported") {
+      EXPECT_FALSE(o.at("schedulable").as_bool()) << accounts.out;
+      EXPECT_EQ(o.at("baseUrl").as_string(), fake.url()) << accounts.out;
+    }
+    if (o.at("name").as_string() == "console-imported") {
+      EXPECT_TRUE(o.at("schedulable").as_bool());
+    }
+  }
 }
 
 // Its admin login comes only when asked; its password then works here, and the first login

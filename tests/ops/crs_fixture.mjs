@@ -52,7 +52,7 @@ const consoleSecret = `sk-ant-api03-crs-import-${crypto.randomBytes(6).toString(
 hset(`claude_console_account:${consoleId}`, {
   id: consoleId, platform: 'claude-console', name: 'console-imported', description: 'from the Node.js service',
   apiUrl: upstream, apiKey: encrypt('claude-console-salt', consoleSecret), priority: '10',
-  supportedModels: JSON.stringify({}), userAgent: 'claude-cli/1.0.69 (external, cli)', rateLimitDuration: '60',
+  supportedModels: JSON.stringify({ 'claude-sonnet-4-5-20250929': 'claude-sonnet-4-5-20250929' }), userAgent: 'claude-cli/1.0.69 (external, cli)', rateLimitDuration: '60',
   proxy: '', isActive: 'true', accountType: 'shared', createdAt: iso(now), lastUsedAt: '', status: 'active',
   errorMessage: '', rateLimitedAt: '', rateLimitStatus: '', schedulable: 'true', dailyQuota: '0',
   dailyUsage: '0', maxConcurrentTasks: '3', disableAutoProtection: 'false', interceptWarmup: 'false'
@@ -60,6 +60,16 @@ hset(`claude_console_account:${consoleId}`, {
 cmd('SADD', 'claude_console_account:index', consoleId)
 cmd('SADD', 'shared_claude_console_accounts', consoleId)
 out.accounts.push({ id: consoleId, type: 'claude-console', name: 'console-imported', secret: consoleSecret })
+
+// A dedicated account: outside the shared pool (only keys bound to it use it).
+const dedicatedId = crypto.randomUUID()
+hset(`claude_console_account:${dedicatedId}`, {
+  id: dedicatedId, platform: 'claude-console', name: 'dedicated-imported', apiUrl: `${upstream}/v1/messages/`,
+  apiKey: encrypt('claude-console-salt', `${consoleSecret}-dedicated`), priority: '50', isActive: 'true',
+  accountType: 'dedicated', schedulable: 'true', status: 'active', createdAt: iso(now)
+})
+cmd('SADD', 'claude_console_account:index', dedicatedId)
+out.accounts.push({ id: dedicatedId, type: 'claude-console', name: 'dedicated-imported' })
 
 const oauthId = crypto.randomUUID()
 const oauth = {
@@ -120,7 +130,7 @@ function apiKey(name, extra) {
 }
 
 const bound = apiKey('bound-to-console', { claudeConsoleAccountId: consoleId, concurrencyLimit: '2',
-                                           dailyCostLimit: '5', totalCostLimit: '100' })
+                                           dailyCostLimit: '5', totalCostLimit: '30.299999999999997' })
 apiKey('grouped', { claudeAccountId: `group:${groupId}`, permissions: JSON.stringify(['claude']) })
 apiKey('soft-deleted', { isDeleted: 'true', isActive: 'false' })
 
