@@ -17,6 +17,7 @@
 #include "admin/session_token.hpp"
 #include "config/config.hpp"
 #include "core/blocking.hpp"
+#include "core/crypto.hpp"
 #include "http/client_address.hpp"
 #include "http/exchange.hpp"
 #include "http/router.hpp"
@@ -93,7 +94,7 @@ std::string string_member(const boost::json::object& o, const char* name);
 // Decoded query parameters (the last value wins).
 std::map<std::string, std::string> query_params(std::string_view query);
 
-bool is_uuid(std::string_view text);
+using crypto::is_uuid;
 
 int64_t unix_seconds();
 

@@ -273,6 +273,32 @@ std::string instance_name(const config::Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+// When serving begins: once, after the store's first preparation (open() is called again when the
+// preparation ends), and never once the data was refused (a newer crs wrote it).
+struct ServingGate {
+  http_server::Server& server;
+  std::string host;
+  std::string what;  // threads and Redis, for the "listening" line
+  bool serving = false, refused = false;
+  int exit_code = 0;
+
+  void open() {
+    if (refused || std::exchange(serving, true)) return;
+    server.start();
+    spdlog::info("claude-relay-service {} listening on {}:{} ({})", CRS_VERSION, host, server.port(), what);
+  }
+  void refuse(const std::string& why) {
+    spdlog::critical("not serving: {}", why);
+    exit_code = 1;
+    refused = true;
+    ::raise(SIGTERM);  // the graceful stop, with nothing served
+  }
+};
+
+}  // namespace
+
 Result<std::unique_ptr<store::EmbeddedRedis>> start_embedded_redis(const config::Config& cfg, asio::io_context& main) {
   if (!cfg.embedded_redis()) return std::unique_ptr<store::EmbeddedRedis>();
   store::EmbeddedRedisOptions eo;
@@ -361,26 +387,13 @@ int serve(config::Loaded loaded) {
     if (*embedded) (*embedded)->stop();
     return 1;
   }
-  // Copies of this function are called more than once (after the store's first try, and when
-  // its preparation ends): the flag is shared, not one per copy.
-  bool serving = false, refused = false;
-  auto start_serving = [&] {
-    if (refused || std::exchange(serving, true)) return;
-    server.start();
-    spdlog::info("claude-relay-service {} listening on {}:{} ({} I/O threads, redis {} at {})", CRS_VERSION,
-                 cfg.server.host, server.port(), io.size(), *embedded ? "embedded" : "external", ro.address());
-  };
-  int exit_code = 0;
-  auto refuse = [&exit_code, &refused](const std::string& why) {
-    spdlog::critical("not serving: {}", why);
-    exit_code = 1;
-    refused = true;
-    ::raise(SIGTERM);  // the graceful stop, with nothing served
-  };
+  ServingGate gate{server, cfg.server.host,
+                   fmt::format("{} I/O threads, redis {} at {}", io.size(), *embedded ? "embedded" : "external",
+                               ro.address())};
   serve_when_ready(io.main(), redis.by_worker,
                    StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready,
-                                    refuse},
-                   start_serving);
+                                    [&gate](const std::string& why) { gate.refuse(why); }},
+                   [&gate] { gate.open(); });
 
   auto finish = [&] {
     relay_deps->stopping = true;
@@ -405,7 +418,7 @@ int serve(config::Loaded loaded) {
   // Flushed, not shut down: frames still suspended in the io_contexts are destroyed after this
   // (when serve's locals are), and a destructor that logs must find the logger alive.
   spdlog::default_logger()->flush();
-  return exit_code;
+  return gate.exit_code;
 }
 
 }  // namespace crs::app

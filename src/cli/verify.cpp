@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "admin/admin_http.hpp"
 #include "admin/credentials.hpp"
 #include "cli/commands.hpp"
 #include "cli/http_client.hpp"
@@ -55,14 +56,9 @@ std::optional<json::object> parse_object(const std::string& body) {
   return v.as_object();
 }
 
-std::string member(const json::object& o, const char* name) {
-  auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 std::string top_member(const std::string& body, const char* name) {
   auto o = parse_object(body);
-  return o ? member(*o, name) : "";
+  return o ? admin::string_member(*o, name) : "";
 }
 
 // A string member of an admin answer's `data` object ("" when there is none).
@@ -70,7 +66,7 @@ std::string data_member(const std::string& body, const char* name) {
   auto o = parse_object(body);
   if (!o) return "";
   auto* data = o->if_contains("data");
-  return data && data->is_object() ? member(data->as_object(), name) : "";
+  return data && data->is_object() ? admin::string_member(data->as_object(), name) : "";
 }
 
 // The admin login to try: given, configured, or the first start's (init.json, before a change).
@@ -85,8 +81,8 @@ std::optional<Login> find_login(const VerifyArgs& args, const config::Config& cf
   std::ifstream in(admin::init_file_path(cfg.server.dataDir));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto init = parse_object(text);
-  if (init && !member(*init, "adminPassword").empty())
-    return Login{member(*init, "adminUsername"), member(*init, "adminPassword"), "init.json"};
+  if (init && !admin::string_member(*init, "adminPassword").empty())
+    return Login{admin::string_member(*init, "adminUsername"), admin::string_member(*init, "adminPassword"), "init.json"};
   return std::nullopt;
 }
 
@@ -151,11 +147,11 @@ class Verifier {
     }
     auto r = co_await call("POST", "/web/auth/login", login_body(*login));
     auto o = parse_object(r.body);
-    if (r.status != 200 || !o || member(*o, "token").empty()) {
+    if (r.status != 200 || !o || admin::string_member(*o, "token").empty()) {
       add("admin login", Result::Fail, fmt::format("as {} from {}: HTTP {}", login->username, login->source, r.status));
       co_return false;
     }
-    token_ = member(*o, "token");
+    token_ = admin::string_member(*o, "token");
     auto user = co_await call("GET", "/web/auth/user", "");
     add("admin login", user.status == 200 ? Result::Ok : Result::Fail,
         fmt::format("as {} (from {}); the session {}", login->username, login->source,
@@ -181,7 +177,7 @@ class Verifier {
     int failing = 0;
     std::string names;
     for (const auto& a : list) {
-      std::string id = member(a.as_object(), "id");
+      std::string id = admin::string_member(a.as_object(), "id");
       auto probe = co_await call("POST", "/admin/accounts/" + id + "/health-check", "");
       auto p = parse_object(probe.body);
       const json::value* d = p ? p->if_contains("data") : nullptr;
@@ -189,7 +185,7 @@ class Verifier {
       bool bad = probe.status != 200 || !verdict || !verdict->is_bool() || verdict->as_bool();
       if (bad) {
         ++failing;
-        names += (names.empty() ? "" : ", ") + member(a.as_object(), "name");
+        names += (names.empty() ? "" : ", ") + admin::string_member(a.as_object(), "name");
       }
     }
     if (failing == 0) add("account probes", Result::Ok, fmt::format("{} of {} healthy (no tokens spent)", list.size(), list.size()));

@@ -35,6 +35,8 @@ Result<std::string> scrypt_raw(std::string_view password, std::string_view salt,
 std::string random_bytes(size_t n);
 std::string random_hex(size_t bytes);        // 2*bytes lowercase hex characters
 std::string uuid_v4();
+// 8-4-4-4-12 hex digits (any case): an id this relay or the Node.js service made.
+bool is_uuid(std::string_view text);
 
 std::string base64url(std::string_view data);         // no padding
 std::string base64(std::string_view data);

@@ -35,4 +35,15 @@ size_t resident_memory_bytes() {
   return pages_resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t parse_iso8601_ms(const std::string& text) {
+  std::tm tm{};
+  if (text.empty() || !strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
 }  // namespace crs

@@ -17,6 +17,7 @@
 #include "admin/credentials.hpp"
 #include "admin/password.hpp"
 #include "core/crypto.hpp"
+#include "core/time.hpp"
 #include "keys/key_fields.hpp"
 #include "limits/limits.hpp"
 #include "store/hash_record.hpp"
@@ -59,15 +60,6 @@ std::optional<std::string> unhex(std::string_view hex) {
   return out;
 }
 
-bool uuid_like(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
 bool valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -79,17 +71,6 @@ bool valid_utf8(std::string_view s) {
     i += n;
   }
   return true;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t iso_ms(const std::string& iso) {
-  std::tm tm{};
-  if (iso.empty() || !strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
-  return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
 int to_int(const std::string& s, int fallback) {
@@ -138,11 +119,11 @@ void import_state(const HashRecord& r, accounts::Account& a, std::string& note) 
   if (auto_stopped) {
     a.enabled = true;
     a.scheduling.schedulable = type == "shared" || type.empty();
-    int64_t until = iso_ms(store::field(r, "rateLimitEndAt"));
-    if (until == 0 && iso_ms(store::field(r, "rateLimitedAt")) > 0)
-      until = iso_ms(store::field(r, "rateLimitedAt")) + to_int(store::field(r, "rateLimitDuration"), 60) * 60000LL;
-    if (until == 0) until = iso_ms(store::field(r, "sessionWindowEnd"));
-    if (until > now_ms()) {
+    int64_t until = parse_iso8601_ms(store::field(r, "rateLimitEndAt"));
+    if (until == 0 && parse_iso8601_ms(store::field(r, "rateLimitedAt")) > 0)
+      until = parse_iso8601_ms(store::field(r, "rateLimitedAt")) + to_int(store::field(r, "rateLimitDuration"), 60) * 60000LL;
+    if (until == 0) until = parse_iso8601_ms(store::field(r, "sessionWindowEnd"));
+    if (until > unix_ms()) {
       a.status = std::string(accounts::kStatusRateLimited);
       a.unavailable_until_ms = until;
       a.status_reason = "imported: stopped by the Node.js service until its limit ends";
@@ -153,8 +134,8 @@ void import_state(const HashRecord& r, accounts::Account& a, std::string& note) 
     a.status = status;
     a.status_reason = "imported: " + store::field(r, "errorMessage", status + " in the Node.js service");
   }
-  int64_t limited_until = iso_ms(store::field(r, "rateLimitEndAt"));
-  if (!auto_stopped && store::field(r, "rateLimitStatus") == "limited" && limited_until > now_ms()) {
+  int64_t limited_until = parse_iso8601_ms(store::field(r, "rateLimitEndAt"));
+  if (!auto_stopped && store::field(r, "rateLimitStatus") == "limited" && limited_until > unix_ms()) {
     a.status = std::string(accounts::kStatusRateLimited);
     a.unavailable_until_ms = limited_until;
     a.status_reason = "imported: rate-limited in the Node.js service";
@@ -331,7 +312,7 @@ RedisCommand write_if_absent(const std::string& key, const HashRecord& fields, i
 // expiry that does not parse (a limit read as 0 would be none at all; an expiry compared as
 // text would be wrong).
 std::string key_problem(const std::string& id, const HashRecord& r) {
-  if (!uuid_like(id)) return "its id is not a UUID";
+  if (!crypto::is_uuid(id)) return "its id is not a UUID";
   if (store::field(r, "id", id) != id) return "its record names another id";
   for (const char* f : {"dailyCostLimit", "totalCostLimit", "rateLimitCost", "weeklyCostLimit"}) {
     std::string v = store::field(r, f);
@@ -341,7 +322,7 @@ std::string key_problem(const std::string& id, const HashRecord& r) {
     if (end == v.c_str() || *end != '\0' || !std::isfinite(d) || d < 0) return std::string(f) + " \"" + v + "\" is not an amount";
   }
   std::string expires = store::field(r, "expiresAt");
-  if (!expires.empty() && iso_ms(expires) == 0) return "its expiry \"" + expires + "\" is not an ISO-8601 time";
+  if (!expires.empty() && parse_iso8601_ms(expires) == 0) return "its expiry \"" + expires + "\" is not an ISO-8601 time";
   return "";
 }
 
@@ -655,7 +636,7 @@ struct Importer {
       auto writes = co_await key_usage(k.id, by_key[k.id]);
       if (!writes) co_return writes.error();
       // The limit counters start from the usage just written (as at startup for every key).
-      auto seed = limits.seed(k, now_ms());
+      auto seed = limits.seed(k, unix_ms());
       writes->push_back(seed.script->with_source(seed.command));
       size_t buckets = by_key[k.id].buckets.size() + by_key[k.id].alltime_models.size();
       if (!o.dry_run) {
@@ -680,9 +661,9 @@ struct Importer {
     out.push_back(make_command("MULTI"));
     out.push_back(store::hset_command(ks::api_key(k.id), keys::to_hash(k)));
     out.push_back(make_command("HSETNX", std::string(ks::kApiKeyHashMap), k.digest, k.id));
-    int64_t created = iso_ms(k.created_at);
+    int64_t created = parse_iso8601_ms(k.created_at);
     out.push_back(make_command("ZADD", std::string(ks::kApiKeysByCreation), "NX",
-                               std::to_string(created ? created : now_ms()), k.id));
+                               std::to_string(created ? created : unix_ms()), k.id));
     out.push_back(make_command("EXEC"));
     return out;
   }

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "accounts/account_store.hpp"
+#include "core/crypto.hpp"
+#include "core/time.hpp"
 #include "store/hash_record.hpp"
 #include "store/keyspace.hpp"
 #include "usage/aggregator.hpp"
@@ -95,16 +97,6 @@ RedisCommand guarded(const char* action, const std::string& index, const std::st
   return make_command("EVAL", std::string(kGuardedRepairScript), "2", index, record, action, member, value);
 }
 
-bool uuid_like(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
 Task<Result<std::vector<std::string>>> scan(store::RedisClient& redis, std::string pattern) {
   std::vector<std::string> names;
   std::string cursor = "0";
@@ -141,12 +133,10 @@ Task<Status> apply(store::RedisClient& redis, std::vector<RedisCommand> repairs)
   co_return Ok{};
 }
 
+// A key's creation time for the index: its createdAt, else now.
 int64_t created_ms(const std::string& iso) {
-  std::tm tm{};
-  if (!strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm))
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  return static_cast<int64_t>(timegm(&tm)) * 1000;
+  int64_t ms = parse_iso8601_ms(iso);
+  return ms ? ms : unix_ms();
 }
 
 // ---- keys ----
@@ -177,7 +167,7 @@ Task<Result<KeyIndexes>> read_key_indexes(store::RedisClient& redis) {
   for (const auto& [digest, id] : k.by_digest) ids.insert(id);
   for (const auto& name : *scanned) {
     std::string_view id = std::string_view(name).substr(ks::api_key("").size());
-    if (uuid_like(id)) ids.insert(std::string(id));
+    if (crypto::is_uuid(id)) ids.insert(std::string(id));
   }
   k.ids.assign(ids.begin(), ids.end());
   co_return k;

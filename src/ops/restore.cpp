@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/crypto.hpp"
+#include "core/time.hpp"
 #include "ops/backup_file.hpp"
 #include "ops/schema.hpp"
 #include "ops/snapshot.hpp"
@@ -98,11 +99,6 @@ struct Tally {  // int64_t: the report's JSON numbers are read as signed everywh
   }
 };
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Target {
   std::string version;
   int64_t keys = 0;
@@ -162,15 +158,6 @@ Result<std::unique_ptr<VerifiedBackup>> check_file(const RestoreOptions& options
   return std::move(*verified);
 }
 
-bool uuid_like(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
 // How a key merges into a live database: a record, an index over records, or any other value.
 struct MergeRule {
   std::string kind;          // "", "record", "members"
@@ -187,7 +174,7 @@ MergeRule merge_rule(const std::string& name) {
   if (name == ks::kApiKeysByCreation) return {"members", key_prefix, false, ""};
   if (name == ks::kAccountIndex) return {"members", account_prefix, false, ""};
   if (name == ks::kAccountGroupIndex) return {"members", group_prefix, false, ""};
-  if (name.starts_with(key_prefix) && uuid_like(std::string_view(name).substr(key_prefix.size())))
+  if (name.starts_with(key_prefix) && crypto::is_uuid(std::string_view(name).substr(key_prefix.size())))
     return {"record", "", false, ""};
   if (name.starts_with(group_prefix)) {
     std::string rest = name.substr(group_prefix.size());
@@ -259,7 +246,7 @@ Task<Status> write_records(store::RedisClient& redis, const VerifiedBackup& back
   if (auto head = reader->open(); !head) co_return head.error();
   std::vector<BackupRecord> batch;
   uint64_t scratch = 0;
-  int64_t now = now_ms();
+  int64_t now = unix_ms();
   BackupRecord rec;
   while (true) {
     auto more = reader->next(rec);
@@ -312,7 +299,7 @@ json::object report(const RestoreOptions& options, const BackupSummary& summary,
 Task<Status> after_restore(store::RedisClient& redis) {
   auto done = co_await redis.command(make_command(
       "EVAL", std::string(kAfterRestoreScript), "1", std::string(store::keyspace::kDataGeneration),
-      std::to_string(now_ms()), std::string(store::keyspace::kInvalidationChannel), std::string(store::keyspace::kReloadAll)));
+      std::to_string(unix_ms()), std::string(store::keyspace::kInvalidationChannel), std::string(store::keyspace::kReloadAll)));
   if (!done) co_return done.error();
   if (done->is_error()) co_return Error{done->str};
   co_return Ok{};
