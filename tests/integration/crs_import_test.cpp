@@ -183,6 +183,10 @@ TEST_F(CrsImport, AnotherEncryptionKeyIsRefusedBeforeAnythingIsRead) {
                        "--crs-encryption-key", "not-the-relays-encryption-key-00"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("ENCRYPTION_KEY is not the Node.js service's"), std::string::npos) << r.err;
+  // Keys of another prefix would not pass this relay's format check: refused too.
+  auto prefix = import({"--crs-api-key-prefix", "sk_relay_"});
+  EXPECT_EQ(prefix.exit_code, 1);
+  EXPECT_NE(prefix.out.find("API_KEY_PREFIX"), std::string::npos) << prefix.out << prefix.err;
   EXPECT_EQ(relay_with(key("bound-to-console")), 401);
 }
 
