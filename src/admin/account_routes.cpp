@@ -270,9 +270,7 @@ Task<void> load_balance_status(Exchange& ex, AdminDepsPtr deps) {
     co_await ex.send(unavailable(all.error().message));
     co_return;
   }
-  const auto& lb = deps->cfg.loadBalancing;
-  scheduler::StatusSettings settings{lb.enabled, scheduler::strategy_settings(lb)};
-  auto view = co_await health::balancer_status(deps->redis_for(ex), std::move(*all), settings);
+  auto view = co_await health::balancer_status(deps->redis_for(ex), std::move(*all), deps->balancer());
   if (!view) {
     co_await ex.send(unavailable(view.error().message));
     co_return;

@@ -3,6 +3,7 @@
 // ({"success":true,"data":…} / {"error","message"}, spec/crs-compat.md §7) and the guard that
 // every /admin route passes through (add_admin_route): a valid, unexpired, HS256-signed
 // login token whose session was neither ended (logout) nor outdated by a password change.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "http/router.hpp"
 #include "query/query_cache.hpp"
 #include "query/query_runner.hpp"
+#include "scheduler/status.hpp"
 #include "store/redis_client.hpp"
 
 namespace crs::key_export {
@@ -42,6 +44,13 @@ struct AdminDeps {
   accounts::AccountRegistry* accounts = nullptr;   // this instance's accounts, updated by probes
   key_export::ExportService* exports = nullptr;    // null: API key export is off
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // uptime
+  // The load balancer's settings in force (SIGHUP changes them); null: the configuration's.
+  std::function<scheduler::StatusSettings()> balancer_settings;
+
+  scheduler::StatusSettings balancer() const {
+    if (balancer_settings) return balancer_settings();
+    return scheduler::StatusSettings{cfg.loadBalancing.enabled, scheduler::strategy_settings(cfg.loadBalancing)};
+  }
 
   store::RedisClient& redis_for(const http_server::Exchange& ex) const { return *redis[ex.worker() % redis.size()]; }
 };

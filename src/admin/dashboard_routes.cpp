@@ -274,9 +274,7 @@ Task<void> dashboard(Exchange& ex, AdminDepsPtr deps) {
   auto all = co_await store.list();
   Result<json::object> balancer = Error{"no accounts"};
   if (all) {
-    const auto& lb = deps->cfg.loadBalancing;
-    scheduler::StatusSettings settings{lb.enabled, scheduler::strategy_settings(lb)};
-    balancer = co_await health::balancer_status(redis, std::move(*all), settings);
+    balancer = co_await health::balancer_status(redis, std::move(*all), deps->balancer());
   } else {
     balancer = all.error();
   }

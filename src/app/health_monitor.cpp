@@ -33,11 +33,11 @@ int64_t since_of(const store::HashRecord& health) { return std::atoll(store::fie
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::Config& config,
+HealthMonitor::HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::LiveConfig& live,
                              accounts::AccountRegistry& accounts, health::HealthBook& book, asio::ssl::context& tls)
     : executor_(ex),
       redis_(redis),
-      config_(config),
+      live_(live),
       accounts_(accounts),
       book_(book),
       tls_(tls),
@@ -52,8 +52,8 @@ void HealthMonitor::stop() {
 }
 
 Task<void> HealthMonitor::run() {
-  auto every = std::chrono::seconds(config_.loadBalancing.healthCheck.interval);
   while (!stopped_) {
+    auto every = std::chrono::seconds(live_.at(0)->loadBalancing.healthCheck.interval);
     timer_.expires_after(every);
     co_await timer_.async_wait(use_nothrow);
     if (stopped_ || !redis_.connected()) continue;
@@ -67,21 +67,23 @@ Task<void> HealthMonitor::run() {
 
 Task<void> HealthMonitor::check_all() {
   auto snapshot = accounts_.snapshot();
+  auto view = live_.at(0);  // the round's configuration, held while the round runs
   int64_t now = accounts::now_ms();
   for (const auto& account : *snapshot) {
     if (stopped_) co_return;
-    if (co_await check(account, now) && account.enabled && !account.needs_admin()) co_await probe(account);
+    if (co_await check(account, now, *view) && account.enabled && !account.needs_admin())
+      co_await probe(account, *view);
   }
 }
 
-Task<void> HealthMonitor::probe(const accounts::Account& account) {
-  adapters::AdapterContext context{config_, redis_, accounts_, tls_};
+Task<void> HealthMonitor::probe(const accounts::Account& account, const config::Config& cfg) {
+  adapters::AdapterContext context{cfg, redis_, accounts_, tls_};
   auto result = co_await relay::probe_and_apply(context, account);
   load_balancing_log().debug("account {} probed: {} in {:.0f} ms", account.id, health::outcome_name(result.outcome),
                              result.ms);
 }
 
-Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms) {
+Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms, const config::Config& cfg) {
   std::vector<store::RedisCommand> reads;
   reads.push_back(store::make_command("LRANGE", health::recent_key(account.id), "0", "-1"));
   reads.push_back(store::make_command("HGETALL", health::health_key(account.id)));
@@ -95,8 +97,8 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   auto attempts = health::read_attempts((*replies)[0]);
   bool idle = attempts.empty() || attempts.back().at_ms < now_ms - kIdleMs;
   bool rested = account.status != accounts::kStatusActive && account.unavailable_until_ms <= now_ms;
-  auto stats = health::window_stats(attempts, now_ms, judged_from, window_ms(config_));
-  auto verdict = health::classify(stats, thresholds(config_), was);
+  auto stats = health::window_stats(attempts, now_ms, judged_from, window_ms(cfg));
+  auto verdict = health::classify(stats, thresholds(cfg), was);
   bool changed = verdict.health != was;
   int64_t since = changed || previous.empty() ? now_ms : since_of(previous);
   if (verdict.kept) verdict.reasons = store::field(previous, "reasons");

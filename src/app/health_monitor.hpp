@@ -13,7 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "accounts/account_registry.hpp"
-#include "config/config.hpp"
+#include "config/live_config.hpp"
 #include "health/health_book.hpp"
 #include "store/redis_client.hpp"
 
@@ -21,7 +21,7 @@ namespace crs::app {
 
 class HealthMonitor {
  public:
-  HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::Config& config,
+  HealthMonitor(asio::any_io_executor ex, store::RedisClient& redis, const config::LiveConfig& live,
                 accounts::AccountRegistry& accounts, health::HealthBook& book, asio::ssl::context& tls);
   void start();
   void stop();
@@ -30,12 +30,12 @@ class HealthMonitor {
   Task<void> run();
   Task<void> check_all();
   // Classifies the account; true when it should be probed.
-  Task<bool> check(const accounts::Account& account, int64_t now_ms);
-  Task<void> probe(const accounts::Account& account);
+  Task<bool> check(const accounts::Account& account, int64_t now_ms, const config::Config& cfg);
+  Task<void> probe(const accounts::Account& account, const config::Config& cfg);
 
   asio::any_io_executor executor_;
   store::RedisClient& redis_;
-  const config::Config& config_;
+  const config::LiveConfig& live_;  // read on the main context (worker 0), once per round
   accounts::AccountRegistry& accounts_;
   health::HealthBook& book_;
   asio::ssl::context& tls_;

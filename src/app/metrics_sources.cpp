@@ -48,13 +48,12 @@ void declare_accounts(Exposition& out) {
   out.declare("crs_account_utilization", "gauge", "The account's unified rate-limit utilisation (0..1) as last announced");
 }
 
-Task<void> write_accounts(const config::Config& cfg, Exposition& out, store::RedisClient& redis) {
+Task<void> write_accounts(const config::Config& cfg, scheduler::StatusSettings settings, Exposition& out,
+                          store::RedisClient& redis) {
   declare_accounts(out);
   accounts::AccountStore store(redis, cfg.security.encryptionKey);
   auto all = co_await store.list();
   if (!all) co_return;
-  const auto& lb = cfg.loadBalancing;
-  scheduler::StatusSettings settings{lb.enabled, scheduler::strategy_settings(lb)};
   auto view = co_await health::balancer_status(redis, std::move(*all), settings);
   if (!view) co_return;
   for (const auto& a : view->at("accounts").as_array()) write_account(out, a.as_object());
@@ -100,14 +99,17 @@ Task<void> write_exports(const key_export::ExportService& exports, Exposition& o
 
 monitor::MetricsSources metrics_sources(const config::Config& cfg, std::vector<store::RedisClient*> redis,
                                         const query::QueryCache& cache, const key_export::ExportService& exports,
-                                        std::function<size_t()> requests_in_flight) {
+                                        std::function<size_t()> requests_in_flight,
+                                        std::function<scheduler::StatusSettings()> balancer) {
   monitor::MetricsSources s;
   s.token = cfg.monitoring.metrics.token;
   if (auto proxies = http_server::TrustedProxies::parse(cfg.server.trustedProxies)) s.proxies = std::move(*proxies);
   s.redis = std::move(redis);
   s.io_threads = s.redis.size();
   s.requests_in_flight = std::move(requests_in_flight);
-  s.readers.push_back([&cfg](Exposition& out, store::RedisClient& r) { return write_accounts(cfg, out, r); });
+  s.readers.push_back([&cfg, balancer](Exposition& out, store::RedisClient& r) {
+    return write_accounts(cfg, balancer(), out, r);
+  });
   s.readers.push_back([&cache](Exposition& out, store::RedisClient&) -> Task<void> {
     write_cache(cache, out);
     co_return;

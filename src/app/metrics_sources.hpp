@@ -8,11 +8,13 @@
 #include "export/service.hpp"
 #include "monitor/metrics_route.hpp"
 #include "query/query_cache.hpp"
+#include "scheduler/status.hpp"
 
 namespace crs::app {
 
 monitor::MetricsSources metrics_sources(const config::Config& cfg, std::vector<store::RedisClient*> redis,
                                         const query::QueryCache& cache, const key_export::ExportService& exports,
-                                        std::function<size_t()> requests_in_flight);
+                                        std::function<size_t()> requests_in_flight,
+                                        std::function<scheduler::StatusSettings()> balancer);
 
 }  // namespace crs::app

@@ -15,6 +15,7 @@
 #include "admin/admin_http.hpp"
 #include "alerts/monitor.hpp"
 #include "app/account_sync.hpp"
+#include "app/config_reload.hpp"
 #include "app/health_monitor.hpp"
 #include "app/io_threads.hpp"
 #include "app/load_balancing_sync.hpp"
@@ -171,13 +172,14 @@ http_server::ServerOptions server_options(const config::Config& cfg) {
 // What the request handlers share, made once: caches, the account snapshot, prices, the
 // upstream TLS context and pools, the usage pipeline.
 struct Shared {
-  Shared(const config::Config& c, RedisClients& r, usage::PricingTable p, http_server::TrustedProxies t,
+  Shared(const config::Config& c, IoThreads& io, RedisClients& r, usage::PricingTable p, http_server::TrustedProxies t,
          std::unique_ptr<asio::ssl::context> tls_context)
-      : cfg(c), redis(r), pricing(std::move(p), c.usage.pricingFile), trusted_proxies(std::move(t)), tls(std::move(tls_context)),
+      : cfg(c), live(c, io.executors()), redis(r), pricing(std::move(p), c.usage.pricingFile), trusted_proxies(std::move(t)), tls(std::move(tls_context)),
         limits(c.usage.timezoneOffset, std::chrono::seconds(c.relay.concurrencyLeaseTtl)),
         query_cache(query::cache_settings_of(c)), queries(query::settings_of(c), &query_cache) {}
 
-  const config::Config& cfg;
+  const config::Config& cfg;  // as started: what only a restart changes
+  config::LiveConfig live;     // as SIGHUP left it: each I/O thread's view
   RedisClients& redis;
   keys::KeyCache key_cache;
   accounts::AccountRegistry accounts;
@@ -212,7 +214,7 @@ Result<std::unique_ptr<Shared>> make_shared_state(const config::Config& cfg, IoT
   if (!trusted) return trusted.error();
   auto tls = upstream_tls(cfg);
   if (!tls) return tls.error();
-  auto s = std::make_unique<Shared>(cfg, redis, std::move(*pricing), std::move(*trusted), std::move(*tls));
+  auto s = std::make_unique<Shared>(cfg, io, redis, std::move(*pricing), std::move(*trusted), std::move(*tls));
   make_scheduler(cfg.loadBalancing, *s);
   s->pools = std::make_unique<ConnectionPools>(io, *s->tls);
   return s;
@@ -227,19 +229,17 @@ Task<void> reload_pricing(Shared& s) {
   else spdlog::error("pricing: {} not reloaded, the table in force stays: {}", s.cfg.usage.pricingFile, done.error().message);
 }
 
-void reload_on_hangup(asio::signal_set& hangup, std::function<void()> reload) {
-  hangup.async_wait([&hangup, reload](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    reload();
-    reload_on_hangup(hangup, reload);
-  });
+// The load balancer's settings in force (the strategies' are changed by SIGHUP).
+scheduler::StatusSettings balancer_settings(const Shared& s) {
+  if (s.strategies) return scheduler::StatusSettings{true, s.strategies->settings()};
+  return scheduler::StatusSettings{false, scheduler::strategy_settings(s.cfg.loadBalancing)};
 }
 
 // Every route: root, relay, admin, key holders' stats, health.
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
                                                   key_export::ExportService& exports, bool embedded) {
   register_root_routes(router);
-  auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.key_cache, s.accounts, *s.scheduler, s.pricing,
+  auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.live, s.key_cache, s.accounts, *s.scheduler, s.pricing,
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
                                                        s.limits);
   relay_deps->spool = &usage.spool();
@@ -249,6 +249,7 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
   admin_deps->tls = s.tls.get();
   admin_deps->accounts = &s.accounts;
   admin_deps->exports = &exports;
+  admin_deps->balancer_settings = [&s] { return balancer_settings(s); };
   admin::register_admin_routes(router, admin_deps);
   stats::register_api_stats_routes(router, std::make_shared<stats::StatsDeps>(s.cfg, s.redis.by_worker, s.limits, s.queries));
   monitor::register_health_routes(router, health_sources(s.cfg, s.redis, embedded, s.accounts, admin_deps));
@@ -259,7 +260,9 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
       const auto* server = s.server.load();
       return server ? server->active_requests() : 0;
     };
-    monitor::register_metrics_route(router, metrics_sources(s.cfg, s.redis.by_worker, s.query_cache, exports, in_flight));
+    auto balancer = [&s] { return balancer_settings(s); };
+    monitor::register_metrics_route(
+        router, metrics_sources(s.cfg, s.redis.by_worker, s.query_cache, exports, in_flight, balancer));
   }
   return relay_deps;
 }
@@ -333,7 +336,7 @@ store::RedisOptions redis_options(const config::Config& c) {
   return o;
 }
 
-int serve(config::Loaded loaded) {
+int serve(config::Loaded loaded, config::LoadOptions reload_from) {
   const config::Config& cfg = loaded.config;
   if (!start_logging(loaded)) return 1;
   // Declared first, destroyed last: frames still suspended in the contexts may use the rest.
@@ -362,8 +365,7 @@ int serve(config::Loaded loaded) {
   SharedStateSync sync(io.main().get_executor(), *redis.by_worker.front(), ro, cfg.security.encryptionKey, s.accounts,
                        s.key_cache, reload);
   sync.start();
-  asio::signal_set hangup(io.main(), SIGHUP);
-  reload_on_hangup(hangup, reload);
+  AlertingSlot alerts(std::move(*alerting));
 
   key_export::ExportService exports(cfg.apiExport, ro, instance_name(cfg), query::settings_of(cfg));
   exports.start();
@@ -372,10 +374,14 @@ int serve(config::Loaded loaded) {
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
                               relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
-  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), cfg, s.accounts, relay_deps->health_book,
-                       *s.tls);
+  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), s.live, s.accounts,
+                       relay_deps->health_book, *s.tls);
   health.start();
-  (*alerting)->start();
+  alerts.start();
+  ConfigReloader reloader(io.main(), std::move(reload_from), cfg,
+                          ReloadTargets{s.live, s.strategies, relay_deps->slot_waiters, alerts,
+                                        *redis.by_worker.front(), instance_name(cfg), s.blocking, reload});
+  reloader.start();
   auto catalog_stopped = std::make_shared<bool>(false);
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
                                                     std::chrono::minutes(10)),
@@ -399,10 +405,10 @@ int serve(config::Loaded loaded) {
     relay_deps->stopping = true;
     usage.stop();
     sync.stop();
-    hangup.cancel();
+    reloader.stop();
     balancing.stop();
     health.stop();
-    (*alerting)->stop();
+    alerts.stop();
     exports.stop();
     *catalog_stopped = true;
     s.blocking.stop();

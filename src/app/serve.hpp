@@ -17,6 +17,7 @@ LogSettings log_settings(const config::LoggingConfig& config);
 LogSettings log_settings(const config::Config& config);  // with the slow-query log
 
 // `crs serve`: builds and wires every service, runs until SIGTERM/SIGINT, returns the exit code.
-int serve(config::Loaded loaded);
+// SIGHUP reads the configuration again from `reload_from` (app/config_reload.hpp).
+int serve(config::Loaded loaded, config::LoadOptions reload_from);
 
 }  // namespace crs::app

@@ -34,7 +34,7 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   auto* serve = app.add_subcommand("serve", "Run the relay server (HTTP API, embedded Redis unless configured)");
   serve->callback([&ctx] {
     auto loaded = load_valid_config(ctx.global);
-    ctx.exit_code = loaded ? app::serve(std::move(*loaded)) : 1;
+    ctx.exit_code = loaded ? app::serve(std::move(*loaded), config::default_load_options(ctx.global.config_path)) : 1;
   });
 }
 

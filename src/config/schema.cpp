@@ -43,6 +43,23 @@ KeySpec& add(std::vector<KeySpec>& out, std::string path, Access access) {
 
 const std::vector<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
 
+// What a running relay takes on SIGHUP: every reader of these keys reads the live view
+// (config/live_config.hpp) or is told. Everything else is built into sockets, threads, stores and
+// caches at start, and is reported by name as needing a restart.
+void mark_live(std::vector<KeySpec>& keys) {
+  static const std::vector<std::string_view> live{
+      "logging.level", "logging.loadBalancing.level", "logging.apiExport.level",
+      "relay.maxAttempts", "relay.connectTimeout", "relay.firstByteTimeout", "relay.idleTimeout",
+      "relay.admitWhenRedisDown",
+      "loadBalancing.defaultStrategy", "loadBalancing.selectionTimeout", "loadBalancing.maxWaiting",
+      "loadBalancing.pauseAtUtilization", "loadBalancing.stickyTtl", "loadBalancing.stickyMaxTtfb",
+      "loadBalancing.healthCheck.", "loadBalancing.failureRecovery.", "loadBalancing.algorithmWeights.",
+      "monitoring.alerts.", "monitoring.metrics.memoryAlertThreshold"};
+  for (auto& key : keys)
+    for (auto prefix : live)
+      if (prefix.ends_with('.') ? key.path.starts_with(prefix) : key.path == prefix) key.live = true;
+}
+
 std::vector<KeySpec> build() {
   std::vector<KeySpec> s;
   add(s, "server.host", CRS_FIELD(server.host)).from_env({"HOST"});
@@ -217,6 +234,7 @@ std::vector<KeySpec> build() {
   add(s, p(lg, "apiExport.enabled"), CRS_FIELD(logging.apiExport.enabled));
   add(s, p(lg, "apiExport.level"), CRS_FIELD(logging.apiExport.level)).one_of(kLevels);
   add(s, p(lg, "apiExport.file"), CRS_FIELD(logging.apiExport.file));
+  mark_live(s);
   return s;
 }
 

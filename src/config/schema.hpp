@@ -22,6 +22,7 @@ struct KeySpec {
   ValueType type = ValueType::String;
   std::vector<std::string> env;           // environment variables that set it, strongest last
   bool secret = false;                    // masked in every output
+  bool live = false;                      // SIGHUP changes it in a running relay (config/reload.hpp)
   bool has_range = false;
   double min = 0, max = 0;                // inclusive, for Int and Double
   std::vector<std::string> choices;       // allowed values for String (and StringList items)

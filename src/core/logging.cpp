@@ -88,6 +88,13 @@ void init_logging(const LogSettings& s) {
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
+void set_log_levels(const LogSettings& s) {
+  spdlog::default_logger_raw()->set_level(spdlog::level::from_str(s.level));
+  if (g_load_balancing && s.load_balancing.enabled)
+    g_load_balancing->set_level(spdlog::level::from_str(s.load_balancing.level));
+  if (g_api_export && s.api_export.enabled) g_api_export->set_level(spdlog::level::from_str(s.api_export.level));
+}
+
 void init_cli_logging() {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = make_logger("crs", {console}, "warn");

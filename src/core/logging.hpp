@@ -27,6 +27,9 @@ struct LogSettings {
 // Every sink formats through a redactor (core/secret.hpp), so no credential reaches a log.
 void init_logging(const LogSettings& settings);
 
+// The levels of the default logger and the dedicated channels (SIGHUP); files stay as opened.
+void set_log_levels(const LogSettings& settings);
+
 // For CLI commands: warnings and errors on stderr only, no files.
 void init_cli_logging();
 // For CLI commands that export keys: their line goes to the api-export file like the server's.

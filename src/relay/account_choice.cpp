@@ -115,7 +115,7 @@ std::vector<scheduler::Ranked> order(RelayedRequest& r, std::vector<scheduler::C
 // The sticky session of this request ("" when sticky sessions are off or none can be told).
 const std::string& conversation(RelayedRequest& r, Attempts& a) {
   if (!a.conversation) {
-    const auto& lb = r.d().config.loadBalancing;
+    const auto& lb = r.cfg().loadBalancing;
     bool sticky = lb.enabled && lb.stickyTtl > 0 && r.op == adapters::Operation::Messages;
     a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id, r.key.id) : std::string();
   }
@@ -132,7 +132,7 @@ bool may_stay(RelayedRequest& r, const scheduler::Candidate& c, bool paused) {
   if (recent.size() < kStickyJudged) return true;
   double sum = 0;
   for (size_t i = recent.size() - kStickyJudged; i < recent.size(); ++i) sum += recent[i];
-  return sum / kStickyJudged <= r.d().config.loadBalancing.stickyMaxTtfb;
+  return sum / kStickyJudged <= r.cfg().loadBalancing.stickyMaxTtfb;
 }
 
 void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
@@ -169,7 +169,7 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, ChoicePlan& plan) {
   scheduler::SelectionRequest req;
   req.least_recent = d.scheduler.orders_in_redis(std::string(bound_group(r)));
   req.session = plan.session;
-  req.sticky_ttl_s = d.config.loadBalancing.stickyTtl;
+  req.sticky_ttl_s = r.cfg().loadBalancing.stickyTtl;
   req.lease = r.ex.request_id() + ":" + crypto::random_hex(8);
   req.lease_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.limits.lease_ttl()).count();
   for (const auto& k : ranked) {
@@ -263,7 +263,7 @@ Task<Choice> choose_once(RelayedRequest& r, Attempts& a, Picked& p) {
 // Every candidate is full: wait for a slot to be freed, up to loadBalancing.selectionTimeout.
 Task<Choice> wait_for_slot(RelayedRequest& r, Attempts& a, Picked& p) {
   auto& d = r.d();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.config.loadBalancing.selectionTimeout);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(r.cfg().loadBalancing.selectionTimeout);
   asio::steady_timer timer(r.ex.stream().get_executor());
   auto waiter = d.slot_waiters.join(a.full, timer);
   if (!waiter) {

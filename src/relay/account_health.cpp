@@ -35,7 +35,7 @@ Task<void> trip(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict
   auto& d = r.d();
   bool force = v.what == adapters::ErrorClass::Refused;
   auto command =
-      health::failure_command(p.account.id, accounts::now_ms(), breaker_settings(d.config), force, p.started_ms);
+      health::failure_command(p.account.id, accounts::now_ms(), breaker_settings(r.cfg()), force, p.started_ms);
   auto reply = co_await store::run_script(*d.redis.at(r.worker), health::failure_script(), std::move(command));
   if (!reply || reply->is_error()) {
     spdlog::warn("cannot count the failure of account {} in its circuit: {}", p.account.id,
@@ -100,7 +100,8 @@ Task<void> set_account_state(accounts::AccountRegistry& registry, store::RedisCl
 
 Task<void> report(RelayDeps& d, size_t worker, const accounts::Account& account, std::string_view status,
                   int64_t until_ms, std::string reason) {
-  co_await set_account_state(d.accounts, *d.redis.at(worker), d.config, account, status, until_ms, std::move(reason));
+  auto view = d.live.at(worker);  // held: a reload may replace the thread's view meanwhile
+  co_await set_account_state(d.accounts, *d.redis.at(worker), *view, account, status, until_ms, std::move(reason));
 }
 
 Task<bool> apply_announced_state(accounts::AccountRegistry& registry, store::RedisClient& redis,
@@ -138,13 +139,13 @@ Task<void> account_failed(RelayedRequest& r, const Picked& p, const adapters::Er
   auto& d = r.d();
   attempt_ended(r, p, outcome_of(v.what), status, ttfb_ms, v.reason);
   if (v.what == adapters::ErrorClass::ClientError) co_return;
-  if (co_await apply_announced_state(d.accounts, *d.redis.at(r.worker), d.config, p.account, v)) co_return;
-  if (d.config.loadBalancing.failureRecovery.enableCircuitBreaker) co_await trip(r, p, v);
+  if (co_await apply_announced_state(d.accounts, *d.redis.at(r.worker), r.cfg(), p.account, v)) co_return;
+  if (r.cfg().loadBalancing.failureRecovery.enableCircuitBreaker) co_await trip(r, p, v);
 }
 
 void account_answered(RelayedRequest& r, const Picked& p) {
   auto& d = r.d();
-  if (!d.config.loadBalancing.failureRecovery.enableCircuitBreaker || d.stopping) return;
+  if (!r.cfg().loadBalancing.failureRecovery.enableCircuitBreaker || d.stopping) return;
   if (!p.trial && !d.health_book.success_matters(p.account.id)) return;
   asio::co_spawn(r.ex.stream().get_executor(),
                  close_circuit(r.deps, r.worker, p.account.id, r.ex.request_id(), p.started_ms), asio::detached);

@@ -54,7 +54,7 @@ std::optional<Response> admission_lost(RelayedRequest& r, const std::string& lea
   auto& d = r.d();
   if (!lease.empty() && d.spool && !usage::failed_before_sending(why.message))
     d.spool->add(usage::SpoolEntry{false, true, "", d.limits.release(r.key, lease)});
-  if (d.config.relay.admitWhenRedisDown) return std::nullopt;  // charged later, from the spool
+  if (r.rc().admitWhenRedisDown) return std::nullopt;  // charged later, from the spool
   return unavailable("Limits cannot be checked right now, retry shortly");
 }
 
@@ -67,13 +67,13 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& 
   if (plaintext.empty())
     co_return error(http::status::unauthorized,
                     "Missing API key: send your relay key as x-api-key or Authorization: Bearer");
-  if (plaintext.size() < 10 || plaintext.size() > 512 || !plaintext.starts_with(d.config.security.apiKeyPrefix))
+  if (plaintext.size() < 10 || plaintext.size() > 512 || !plaintext.starts_with(d.startup.security.apiKeyPrefix))
     co_return error(http::status::unauthorized, "Invalid API key");
   // The digest of the key this connection presented last. Compared in constant time: behind
   // a reverse proxy one connection may carry the requests of many users.
   auto& memo = ex.memo();
   if (!crypto::equal_constant_time(memo.input, plaintext)) {
-    memo.output = keys::digest_of(plaintext, d.config.security.encryptionKey);
+    memo.output = keys::digest_of(plaintext, d.startup.security.encryptionKey);
     memo.input = plaintext;
   }
   const std::string digest = memo.output;
@@ -81,7 +81,7 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& 
   if (auto cached = d.key_cache.lookup(digest)) {
     key = std::move(*cached);
   } else {
-    keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
+    keys::KeyStore store(*d.redis.at(ex.worker()), d.startup.security.encryptionKey, d.startup.security.apiKeyPrefix);
     uint64_t generation = d.key_cache.generation();
     auto found = co_await store.find_by_digest(digest);
     if (!found) {
@@ -108,7 +108,7 @@ Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex,
   // The rules first: a refused request must not start an "activation" key's clock.
   if (auto refusal = check_key_rules(key, facts)) co_return refusal_response(*refusal);
   if (key.enabled && key.expiration_mode == "activation" && key.activated_at.empty()) {
-    keys::KeyStore store(*d.redis.at(ex.worker()), d.config.security.encryptionKey, d.config.security.apiKeyPrefix);
+    keys::KeyStore store(*d.redis.at(ex.worker()), d.startup.security.encryptionKey, d.startup.security.apiKeyPrefix);
     auto activated = co_await store.activate(key.id);
     if (!activated || !*activated) {
       spdlog::error("key {} activation failed: {}", key.id, activated ? "key gone" : activated.error().message);
@@ -230,7 +230,7 @@ Task<void> meter(RelayedRequest& r, usage::UsageEvent e) {
   count_relayed(e);
   // The account's window, for least_used and balanced (written to Redis once a second by
   // LoadBalancingSync, for every account at once).
-  if (!e.account_id.empty() && d.config.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());
+  if (!e.account_id.empty() && d.startup.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());
   auto what = [&e] {
     return fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
                        e.usage.total(), e.cost_micro);

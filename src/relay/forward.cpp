@@ -92,7 +92,7 @@ struct UpstreamCall {
 };
 
 adapters::AdapterContext adapter_context(RelayedRequest& r) {
-  return adapters::AdapterContext{r.d().config, *r.d().redis.at(r.worker), r.d().accounts, r.d().tls};
+  return adapters::AdapterContext{r.cfg(), *r.d().redis.at(r.worker), r.d().accounts, r.d().tls};
 }
 
 // A stream being relayed, for /metrics.
@@ -440,7 +440,7 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
     auto answer = http_server::anthropic_error(
         static_cast<http::status>(529), "overloaded_error",
         fmt::format("Every upstream account this key may use is at its concurrency cap (waited {} ms); retry shortly",
-                    r.d().config.loadBalancing.selectionTimeout));
+                    r.cfg().loadBalancing.selectionTimeout));
     co_await r.ex.send(std::move(answer));
   } else if (!r.key.bound_account.empty()) {
     const std::string& bound = r.key.bound_account;
@@ -472,7 +472,7 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
     if (co_await choose_account(r, s, picked) != Choice::Picked) break;
     picked.attempt = ++a.made;
     bool refresh = a.refresh_now.count(picked.account.id) > 0;
-    if (picked.adapter->needs_prepare(r.d().config, picked.account, refresh)) {
+    if (picked.adapter->needs_prepare(r.cfg(), picked.account, refresh)) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;
     }
     if (std::string unusable = resolve_endpoint(picked); !unusable.empty()) {

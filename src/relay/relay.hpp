@@ -10,6 +10,7 @@
 
 #include "accounts/account_registry.hpp"
 #include "config/config.hpp"
+#include "config/live_config.hpp"
 #include "http/router.hpp"
 #include "health/health_book.hpp"
 #include "keys/key_cache.hpp"
@@ -30,7 +31,11 @@
 namespace crs::relay {
 
 struct RelayDeps {
-  const config::Config& config;
+  // The keys only a restart changes (security, ...) are read from `startup`, whose values never
+  // change; the live keys from a request's view of `live` (RelayedRequest::cfg()), which SIGHUP
+  // replaces.
+  const config::Config& startup;
+  const config::LiveConfig& live;
   keys::KeyCache& key_cache;
   accounts::AccountRegistry& accounts;
   scheduler::Scheduler& scheduler;
@@ -46,7 +51,7 @@ struct RelayDeps {
   // What is known of each account's load (the strategies read it), and the requests waiting
   // for an account slot.
   scheduler::LoadBook load_book;
-  scheduler::SlotWaiters slot_waiters{static_cast<size_t>(config.loadBalancing.maxWaiting)};
+  scheduler::SlotWaiters slot_waiters{static_cast<size_t>(live.at(0)->loadBalancing.maxWaiting)};
   scheduler::StickyCache sticky_cache;  // sessions confirmed in Redis a moment ago
   health::HealthBook health_book;       // circuits, health classes, attempts not yet written
   ModelCatalog model_catalog;  // what the accounts serve, for GET /v1/models

@@ -40,12 +40,13 @@ struct Admission {
 
 struct RelayedRequest {
   RelayedRequest(std::shared_ptr<RelayDeps> d, http_server::Exchange& e, adapters::Operation o)
-      : deps(std::move(d)), ex(e), op(o), worker(e.worker()) {}
+      : deps(std::move(d)), ex(e), op(o), worker(e.worker()), view(deps->live.at(worker)) {}
 
   std::shared_ptr<RelayDeps> deps;
   http_server::Exchange& ex;
   adapters::Operation op;
   size_t worker;
+  std::shared_ptr<const config::Config> view;  // the configuration this request started with
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   keys::ApiKey key;
   RequestFields fields;
@@ -56,7 +57,8 @@ struct RelayedRequest {
   std::optional<adapters::ClientCall> call;
 
   RelayDeps& d() const { return *deps; }
-  const config::RelayConfig& rc() const { return deps->config.relay; }
+  const config::Config& cfg() const { return *view; }
+  const config::RelayConfig& rc() const { return view->relay; }
   std::string& body() { return ex.request().body(); }
   const adapters::ClientCall& client_call() {
     if (!call) call.emplace(adapters::ClientCall{ex.request(), ex.query(), op, fields.model, fields.stream, body()});

@@ -17,6 +17,10 @@ std::vector<Ranked> PriorityLruScheduler::order(const std::vector<Candidate>& cs
 
 Strategy StrategyScheduler::current(const std::string& group) const {
   std::lock_guard lock(mutex_);
+  return current_locked(group);
+}
+
+Strategy StrategyScheduler::current_locked(const std::string& group) const {
   if (!group.empty())
     if (auto it = runtime_.find("group:" + group); it != runtime_.end()) return it->second;
   if (auto it = runtime_.find("global"); it != runtime_.end()) return it->second;
@@ -26,10 +30,13 @@ Strategy StrategyScheduler::current(const std::string& group) const {
 std::vector<Ranked> StrategyScheduler::order(const std::vector<Candidate>& cs, const OrderInput& input) {
   thread_local std::mt19937_64 random{std::random_device{}()};
   RankOptions o;
-  o.strategy = current(input.group);
-  o.weights = settings_.weights;
-  o.pause_at = settings_.pause_at;
-  o.ttfb_threshold_ms = settings_.ttfb_threshold_ms;
+  {
+    std::lock_guard lock(mutex_);
+    o.strategy = current_locked(input.group);
+    o.weights = settings_.weights;
+    o.pause_at = settings_.pause_at;
+    o.ttfb_threshold_ms = settings_.ttfb_threshold_ms;
+  }
   o.random = &random;
   return rank(cs, o);
 }
@@ -40,6 +47,16 @@ std::string StrategyScheduler::strategy_for(const std::string& group) const {
 
 bool StrategyScheduler::orders_in_redis(const std::string& group) const {
   return current(group) == Strategy::LeastRecent;
+}
+
+void StrategyScheduler::set_settings(const StrategySettings& settings) {
+  std::lock_guard lock(mutex_);
+  settings_ = settings;
+}
+
+StrategySettings StrategyScheduler::settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
 }
 
 void StrategyScheduler::set_runtime(const std::map<std::string, std::string>& set) {

@@ -57,9 +57,12 @@ class StrategyScheduler final : public Scheduler {
 
   // What is set at runtime (from Redis): "global" and "group:<id>" -> strategy name.
   void set_runtime(const std::map<std::string, std::string>& set);
-  const StrategySettings& settings() const { return settings_; }
+  // The configuration's part (SIGHUP replaces it).
+  void set_settings(const StrategySettings& settings);
+  StrategySettings settings() const;
 
  private:
+  Strategy current_locked(const std::string& group) const;
   Strategy current(const std::string& group) const;
 
   StrategySettings settings_;

@@ -77,4 +77,9 @@ size_t SlotWaiters::size() const {
   return queue_.size();
 }
 
+void SlotWaiters::set_max(size_t max_waiting) {
+  std::lock_guard lock(mutex_);
+  max_ = max_waiting;
+}
+
 }  // namespace crs::scheduler

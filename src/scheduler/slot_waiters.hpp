@@ -39,6 +39,8 @@ class SlotWaiters {
   // Every waiter tries again (announcements may have been missed: the subscription reconnected).
   void wake_all();
   size_t size() const;
+  // loadBalancing.maxWaiting changed (SIGHUP): those already waiting keep their place.
+  void set_max(size_t max_waiting);
 
  private:
   size_t max_;

@@ -106,7 +106,9 @@ class AdapterSeamTest : public ::testing::Test {
     options.env_file = dir.file("absent.env");
     auto loaded = config::load(options);
     ASSERT_TRUE(loaded.ok());
-    server = std::thread([this, loaded = std::move(loaded)]() mutable { exit_code = app::serve(std::move(loaded)); });
+    server = std::thread([this, loaded = std::move(loaded), options]() mutable {
+      exit_code = app::serve(std::move(loaded), options);
+    });
     ASSERT_TRUE(wait_until([&] { return http_get(port, "/health").status == 200; }, 20s));
   }
   void TearDown() override {

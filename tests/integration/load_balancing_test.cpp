@@ -399,7 +399,7 @@ TEST_F(LoadBalancingTest, AReloadedPriceFileReachesEveryInstanceWithoutARestart)
   ASSERT_EQ(reloaded.exit_code, 0) << reloaded.err;
   EXPECT_EQ(json::parse(reloaded.out).as_object().at("listeners").as_int64(), 2);
   for (size_t instance : {0u, 1u})
-    ASSERT_TRUE(wait_until([&] { return relays[instance]->log().find("reloaded") != std::string::npos; }));
+    ASSERT_TRUE(wait_until([&] { return relays[instance]->log().find("pricing.json reloaded") != std::string::npos; }));
   ASSERT_EQ(post(0, body(false)).status, 200);
   ASSERT_EQ(post(1, body(false)).status, 200);
   ASSERT_TRUE(wait_until([&] { return requests() == 5; }));
@@ -409,8 +409,8 @@ TEST_F(LoadBalancingTest, AReloadedPriceFileReachesEveryInstanceWithoutARestart)
   relays[0]->process().send_signal(SIGHUP);
   ASSERT_TRUE(wait_until([&] {
     auto log = relays[0]->log();
-    size_t first = log.find("reloaded");
-    return first != std::string::npos && log.find("reloaded", first + 1) != std::string::npos;
+    size_t first = log.find("pricing.json reloaded");
+    return first != std::string::npos && log.find("pricing.json reloaded", first + 1) != std::string::npos;
   }));
   ASSERT_EQ(post(0, body(false)).status, 200);
   ASSERT_TRUE(wait_until([&] { return requests() == 6; }));
