@@ -336,7 +336,7 @@ store::RedisOptions redis_options(const config::Config& c) {
   return o;
 }
 
-int serve(config::Loaded loaded, config::LoadOptions reload_from) {
+int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover) {
   const config::Config& cfg = loaded.config;
   if (!start_logging(loaded)) return 1;
   // Declared first, destroyed last: frames still suspended in the contexts may use the rest.
@@ -386,7 +386,9 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from) {
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
                                                     std::chrono::minutes(10)),
                  asio::detached);
-  http_server::Server server(io.executors(), router, server_options(cfg));
+  auto listening_options = server_options(cfg);
+  listening_options.takeover = takeover;
+  http_server::Server server(io.executors(), router, std::move(listening_options));
   s.server = &server;
   if (auto listening = server.listen(); !listening) {
     spdlog::error("{}", listening.error().message);

@@ -17,7 +17,8 @@ LogSettings log_settings(const config::LoggingConfig& config);
 LogSettings log_settings(const config::Config& config);  // with the slow-query log
 
 // `crs serve`: builds and wires every service, runs until SIGTERM/SIGINT, returns the exit code.
-// SIGHUP reads the configuration again from `reload_from` (app/config_reload.hpp).
-int serve(config::Loaded loaded, config::LoadOptions reload_from);
+// SIGHUP reads the configuration again from `reload_from` (app/config_reload.hpp). `takeover`:
+// listen beside the crs already on the port and take its new connections (http/listener_group.hpp).
+int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover = false);
 
 }  // namespace crs::app

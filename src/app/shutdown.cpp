@@ -32,7 +32,7 @@ void GracefulShutdown::on_signal(int sig) {
 
 bool GracefulShutdown::drained() const {
   if (parts_.usage_in_flight() != 0) return false;
-  if (parts_.server.active_requests() == 0) {
+  if (parts_.server.active_requests() == 0 && parts_.server.awaiting_first_request() == 0) {
     spdlog::info("all requests finished; stopping");
     return true;
   }

@@ -32,9 +32,20 @@ int fail(const GlobalOptions& options, const std::string& message) {
 
 void add_serve_command(CLI::App& app, Context& ctx) {
   auto* serve = app.add_subcommand("serve", "Run the relay server (HTTP API, embedded Redis unless configured)");
-  serve->callback([&ctx] {
+  auto takeover = std::make_shared<bool>(false);
+  serve->add_flag("--takeover", *takeover,
+                  "Listen beside the crs already on this port and take its new connections (zero-downtime upgrade: "
+                  "then stop the old one with SIGTERM); needs an external Redis");
+  serve->callback([&ctx, takeover] {
     auto loaded = load_valid_config(ctx.global);
-    ctx.exit_code = loaded ? app::serve(std::move(*loaded), config::default_load_options(ctx.global.config_path)) : 1;
+    if (loaded && *takeover && loaded->config.embedded_redis()) {
+      std::cerr << "error: --takeover needs an external Redis (REDIS_HOST / REDIS_URL): the embedded one stops with "
+                   "the process it belongs to\n";
+      ctx.exit_code = 1;
+      return;
+    }
+    ctx.exit_code =
+        loaded ? app::serve(std::move(*loaded), config::default_load_options(ctx.global.config_path), *takeover) : 1;
   });
 }
 

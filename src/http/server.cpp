@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/listener_group.hpp"
 #include "http/responses.hpp"
 
 namespace crs::http_server {
@@ -13,6 +14,7 @@ namespace crs::http_server {
 struct Server::Connection {
   beast::tcp_stream* stream;
   bool idle = true;
+  bool served = false;  // its first request has arrived (until then a shutdown lets it come)
 };
 
 struct Server::Worker {
@@ -267,11 +269,25 @@ Status Server::listen() {
   auto address = asio::ip::make_address(options_.host, ec);
   if (ec) return Error{"invalid listen address '" + options_.host + "'"};
   tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
+  std::string where = options_.host + ":" + std::to_string(options_.port);
+  // Every listener may be joined by a successor, but only one that says so (--takeover).
+  size_t sharing = options_.port ? listeners_on(endpoint) : 0;
+  if (sharing && !options_.takeover)
+    return Error{"cannot listen on " + where +
+                 ": Address already in use (by a crs of this user: start the new one with --takeover to replace it)"};
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " + ec.message()};
+  if (ec) return Error{"cannot listen on " + where + ": " + ec.message()};
+  if (sharing) {
+    if (steer_new_connections(acceptor_, static_cast<uint32_t>(sharing)))
+      spdlog::info("taking over {}: new connections come here; stop the previous process with SIGTERM", where);
+    else
+      spdlog::warn("taking over {}: the kernel refused to steer new connections here; they are shared until the "
+                   "previous process stops", where);
+  }
   return Ok{};
 }
 
@@ -296,6 +312,22 @@ Task<void> Server::accept_loop() {
       co_await pause.async_wait(use_nothrow);
       continue;
     }
+    ++awaiting_first_request_;
+    asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
+  }
+}
+
+// What the kernel queued on the socket before it closes: a successor's socket cannot take
+// these (unless net.ipv4.tcp_migrate_req is set), so they are served here.
+void Server::accept_queued() {
+  beast::error_code ec;
+  acceptor_.non_blocking(true, ec);
+  for (size_t next = 0; !ec; ++next) {
+    size_t worker = next % workers_.size();
+    tcp::socket socket(workers_[worker]->executor);
+    acceptor_.accept(socket, ec);
+    if (ec) break;
+    ++awaiting_first_request_;
     asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
   }
 }
@@ -320,7 +352,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   // An idle connection waits for its next request up to keepAliveTimeout; the first request
   // of a connection must arrive within requestReadTimeout (a slowloris is dropped then).
   auto header_timeout = std::min<std::chrono::seconds>(options_.keep_alive_timeout, options_.request_read_timeout);
-  while (!worker.draining) {
+  while (!worker.draining || !connection.served) {
     http::request_parser<RequestBody> parser;
     parser.header_limit(options_.max_header_bytes);
     parser.body_limit(options_.max_body_bytes);
@@ -328,6 +360,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     stream.expires_after(header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
     connection.idle = false;
+    if (!std::exchange(connection.served, true)) --awaiting_first_request_;
     header_timeout = options_.keep_alive_timeout;
     if (ec) {
       if (ec == http::error::header_limit) {
@@ -390,6 +423,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
 void Server::begin_shutdown() {
   if (shutting_down_.exchange(true)) return;
   asio::post(acceptor_.get_executor(), [this] {
+    accept_queued();
     beast::error_code ec;
     acceptor_.close(ec);
   });
@@ -398,7 +432,8 @@ void Server::begin_shutdown() {
     asio::post(worker->executor, [worker] {
       worker->draining = true;
       for (Connection* c : worker->connections)
-        if (c->idle) c->stream->cancel();  // wakes the idle read; busy ones finish their request
+        // Wakes the idle read; busy ones finish their request, new ones get theirs.
+        if (c->idle && c->served) c->stream->cancel();
     });
   }
 }

@@ -25,6 +25,9 @@ struct ServerOptions {
   std::chrono::seconds request_read_timeout{60};
   std::chrono::seconds write_timeout{120};  // per write to a client that does not read
   uint64_t max_body_bytes_in_flight = 1ull << 30;  // all bodies being read or held, together
+  // Listen beside a crs already on the port and take its new connections (listener_group.hpp);
+  // without it, a port another crs of this user listens on is refused.
+  bool takeover = false;
 };
 
 // The bytes that request bodies in progress hold, across every I/O thread, and their limit.
@@ -47,17 +50,22 @@ class Server {
 
   Status listen();            // binds and listens; fails if the address is taken
   void start();               // begins accepting
-  void begin_shutdown();      // thread-safe; idempotent
+  // Thread-safe; idempotent. Connections already queued on the socket are accepted and get
+  // their first request served before it closes.
+  void begin_shutdown();
   uint16_t port() const;      // the bound port (useful when options.port is 0)
 
   size_t active_requests() const { return active_requests_.load(); }
   size_t open_connections() const { return open_connections_.load(); }
+  // Accepted connections whose first request has not arrived yet.
+  size_t awaiting_first_request() const { return awaiting_first_request_.load(); }
 
  private:
   struct Worker;
   struct Connection;
   Task<void> accept_loop();
   Task<void> session(size_t worker, tcp::socket socket);
+  void accept_queued();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   const Router& router_;
@@ -66,6 +74,7 @@ class Server {
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> active_requests_{0};
   std::atomic<size_t> open_connections_{0};
+  std::atomic<size_t> awaiting_first_request_{0};
   // Shared with the sessions' bodies: frames still suspended when the io_contexts are destroyed
   // at exit give their bytes back after the Server is gone.
   std::shared_ptr<BodyBudget> body_budget_ = std::make_shared<BodyBudget>(options_.max_body_bytes_in_flight);

@@ -373,6 +373,7 @@ bool RelayProcess::start(bool wait_healthy) {
 bool RelayProcess::start_once(bool wait_healthy) {
   SpawnOptions o;
   o.argv = {crs_binary(), "serve"};
+  o.argv.insert(o.argv.end(), serve_flags.begin(), serve_flags.end());
   o.env = env_;
   // The test runner's own configuration must not leak into the relay under test.
   o.unset_env = {"REDIS_HOST", "REDIS_URL", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB", "JWT_SECRET",

@@ -141,6 +141,8 @@ class RelayProcess {
   // Runs `crs <args>` as the CLI against this relay (same directory, ports and Redis).
   CommandResult cli(const std::vector<std::string>& args) const;
 
+  std::vector<std::string> serve_flags;  // after `crs serve`
+
  private:
   const TempDir& dir_;
   std::vector<std::string> env_;
