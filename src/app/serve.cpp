@@ -328,11 +328,22 @@ store::RedisOptions redis_options(const config::Config& c) {
   o.host = c.redis.host.empty() ? "127.0.0.1" : c.redis.host;
   o.port = c.redis.port;
   o.password = c.redis.password;
+  o.username = c.redis.username;
   o.db = c.redis.db;
   if (!c.redis.url.empty()) {
     auto parsed = store::parse_redis_url(c.redis.url, o);
     if (parsed) o = *parsed;
   }
+  for (const auto& sentinel : c.redis.sentinels)
+    if (auto parsed = parse_host_port(sentinel)) o.sentinels.push_back(*parsed);
+  o.sentinel_name = c.redis.sentinelName;
+  o.sentinel_password = c.redis.sentinelPassword;
+  o.tls = o.tls || c.redis.tls;  // rediss:// set it already
+  o.tls_ca_file = c.redis.tlsCaFile;
+  o.tls_cert_file = c.redis.tlsCertFile;
+  o.tls_key_file = c.redis.tlsKeyFile;
+  // A failover takes seconds; the new primary is tried at least every second meanwhile.
+  if (!o.sentinels.empty()) o.max_backoff = std::min(o.max_backoff, std::chrono::milliseconds(1000));
   return o;
 }
 

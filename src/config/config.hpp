@@ -27,7 +27,15 @@ struct RedisConfig {
   int port = 6379;
   std::string password;
   int db = 0;
-  std::string url;                     // redis://[:password@]host[:port][/db]
+  std::string url;                     // redis://[[user]:password@]host[:port][/db]
+  std::string username;                // ACL user (Redis 6+); empty = the default user
+  std::vector<std::string> sentinels;  // "host:port" of Redis Sentinels; set: they name the primary
+  std::string sentinelName = "mymaster";
+  std::string sentinelPassword;        // the sentinels' own password
+  bool tls = false;                    // TLS to Redis and the sentinels (rediss:// sets it too)
+  std::string tlsCaFile;               // CA bundle beside the system's, to verify the server with
+  std::string tlsCertFile;             // client certificate (PEM) for a server with tls-auth-clients
+  std::string tlsKeyFile;              // its private key (PEM)
   int connectTimeout = 3000;           // ms
   int commandTimeout = 5000;           // ms
   int embeddedPort = 6380;
@@ -224,7 +232,7 @@ struct Config {
   LoggingConfig logging;
 
   // True when no Redis is configured: `crs serve` runs its own redis-server.
-  bool embedded_redis() const { return redis.host.empty() && redis.url.empty(); }
+  bool embedded_redis() const { return redis.host.empty() && redis.url.empty() && redis.sentinels.empty(); }
 };
 
 }  // namespace crs::config

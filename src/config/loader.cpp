@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <charconv>
@@ -11,6 +12,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "core/host_port.hpp"
 #include <toml++/toml.h>
 
 extern char** environ;
@@ -255,9 +258,26 @@ void check_cross_field(Loaded& out) {
   if (out.config.security.apiKeyPrefix.empty())
     out.errors.push_back(fmt::format("{}: security.apiKeyPrefix: must not be empty",
                                      out.origins["security.apiKeyPrefix"].where));
-  if (!out.config.redis.url.empty() && !out.config.redis.url.starts_with("redis://"))
-    out.errors.push_back(fmt::format("{}: redis.url: must start with redis:// (rediss:// is not supported yet)",
+  for (const auto& sentinel : out.config.redis.sentinels)
+    if (auto parsed = parse_host_port(sentinel); !parsed)
+      out.errors.push_back(fmt::format("{}: redis.sentinels: {}", out.origins["redis.sentinels"].where,
+                                       parsed.error().message));
+  if (!out.config.redis.sentinels.empty() && out.config.redis.sentinelName.empty())
+    out.errors.push_back(fmt::format("{}: redis.sentinelName: must name the primary the sentinels watch",
+                                     out.origins["redis.sentinelName"].where));
+  const auto& redis = out.config.redis;
+  if (!redis.url.empty() && !redis.url.starts_with("redis://") && !redis.url.starts_with("rediss://"))
+    out.errors.push_back(fmt::format("{}: redis.url: must start with redis:// or rediss:// (TLS)",
                                      out.origins["redis.url"].where));
+  if (redis.tlsCertFile.empty() != redis.tlsKeyFile.empty())
+    out.errors.push_back(fmt::format("{}: redis.tlsCertFile and redis.tlsKeyFile go together (a client certificate "
+                                     "and its key)", out.origins[redis.tlsCertFile.empty() ? "redis.tlsKeyFile"
+                                                                                            : "redis.tlsCertFile"].where));
+  for (const char* key : {"redis.tlsCaFile", "redis.tlsCertFile", "redis.tlsKeyFile"}) {
+    auto path = std::get<std::string>(find_key(key)->get(out.config));
+    if (!path.empty() && ::access(path.c_str(), R_OK) != 0)
+      out.errors.push_back(fmt::format("{}: {}: cannot read {}", out.origins[key].where, key, path));
+  }
 }
 
 std::string random_secret(size_t chars) {

@@ -101,6 +101,14 @@ std::vector<KeySpec> build() {
   add(s, "redis.password", CRS_FIELD(redis.password)).from_env({"REDIS_PASSWORD"}).is_secret();
   add(s, "redis.db", CRS_FIELD(redis.db)).from_env({"REDIS_DB"}).range(0, 1000000);
   add(s, "redis.url", CRS_FIELD(redis.url)).from_env({"REDIS_URL"}).is_secret();
+  add(s, "redis.username", CRS_FIELD(redis.username)).from_env({"REDIS_USERNAME"});
+  add(s, "redis.sentinels", CRS_FIELD(redis.sentinels)).from_env({"REDIS_SENTINELS"});
+  add(s, "redis.sentinelName", CRS_FIELD(redis.sentinelName)).from_env({"REDIS_SENTINEL_NAME"});
+  add(s, "redis.sentinelPassword", CRS_FIELD(redis.sentinelPassword)).from_env({"REDIS_SENTINEL_PASSWORD"}).is_secret();
+  add(s, "redis.tls", CRS_FIELD(redis.tls)).from_env({"REDIS_TLS"});
+  add(s, "redis.tlsCaFile", CRS_FIELD(redis.tlsCaFile)).from_env({"REDIS_TLS_CA_FILE"});
+  add(s, "redis.tlsCertFile", CRS_FIELD(redis.tlsCertFile)).from_env({"REDIS_TLS_CERT_FILE"});
+  add(s, "redis.tlsKeyFile", CRS_FIELD(redis.tlsKeyFile)).from_env({"REDIS_TLS_KEY_FILE"});
   add(s, "redis.connectTimeout", CRS_FIELD(redis.connectTimeout)).range(10, 600000);
   add(s, "redis.commandTimeout", CRS_FIELD(redis.commandTimeout)).range(10, 600000);
   add(s, "redis.embeddedPort", CRS_FIELD(redis.embeddedPort)).from_env({"REDIS_EMBEDDED_PORT"}).range(1, 65535);

@@ -40,7 +40,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
 
   asio::any_io_executor executor;
   RedisOptions options;
-  tcp::socket socket;
+  RedisStream socket;
   asio::steady_timer wake;          // backoff sleeps; cancelled by stop()
   asio::steady_timer disconnected;  // the reader cancels it when the connection ends
   std::optional<ReplyReader> reader;
@@ -124,11 +124,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
 
   void close_connection() {
     ready = false;
-    beast::error_code ignored;
-    if (socket.is_open()) {
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
-    }
+    socket.close();
   }
 
   Task<void> read_loop() {
@@ -138,7 +134,10 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) break;
       if (!reader->feed(buf.data(), n)) break;
+      bool demoted = false;
       while (auto reply = reader->next()) {
+        // A primary turned replica (Sentinel failed over away from it) refuses writes.
+        if (reply->is_error() && reply->str.starts_with("READONLY")) demoted = true;
         if (pending.empty()) continue;  // nothing asked for it (cannot happen without a bug)
         auto& op = pending.front();
         op->replies.push_back(std::move(*reply));
@@ -150,6 +149,10 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
       }
       if (reader->failed()) {
         spdlog::error("redis {}: protocol error, reconnecting", options.address());
+        break;
+      }
+      if (demoted) {
+        spdlog::warn("redis {}: the server is a read-only replica now, reconnecting", options.address());
         break;
       }
     }

@@ -4,11 +4,18 @@
 
 namespace crs::store {
 
+std::string RedisOptions::address() const {
+  if (sentinels.empty()) return host + ":" + std::to_string(port);
+  return "primary '" + sentinel_name + "' (sentinel)";
+}
+
+
 Result<RedisOptions> parse_redis_url(const std::string& url, RedisOptions base) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return Error{"invalid redis URL"};
   const auto& u = *parsed;
-  if (u.scheme() != "redis") return Error{"redis URL must start with redis://"};
+  if (u.scheme() != "redis" && u.scheme() != "rediss") return Error{"redis URL must start with redis:// or rediss://"};
+  if (u.scheme() == "rediss") base.tls = true;
   if (u.host().empty()) return Error{"redis URL has no host"};
   base.host = u.host();
   if (base.host.size() > 2 && base.host.front() == '[') base.host = base.host.substr(1, base.host.size() - 2);

@@ -18,7 +18,7 @@ struct RedisSubscriber::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::string> channels;
   MessageHandler on_message;
   std::function<void()> on_subscribed;
-  tcp::socket socket;
+  RedisStream socket;
   asio::steady_timer wake;
   bool stopped = false;
 
@@ -59,8 +59,7 @@ struct RedisSubscriber::Impl : std::enable_shared_from_this<Impl> {
     while (!stopped) {
       auto started = std::chrono::steady_clock::now();
       auto result = co_await session();
-      beast::error_code ignored;
-      socket.close(ignored);
+      socket.close();
       if (stopped) break;
       if (std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) backoff = options.min_backoff;
       spdlog::debug("redis subscriber {}: {}; retrying in {} ms", options.address(), result.error().message,
@@ -88,8 +87,7 @@ void RedisSubscriber::stop() {
     if (impl->stopped) return;
     impl->stopped = true;
     impl->wake.cancel();
-    beast::error_code ignored;
-    impl->socket.close(ignored);
+    impl->socket.close();
   });
 }
 

@@ -5,6 +5,9 @@
 namespace crs::usage {
 namespace {
 
+// A replica's refusal: the primary it was has been demoted by a failover.
+bool is_read_only(const store::RedisReply& reply) { return reply.is_error() && reply.str.starts_with("READONLY"); }
+
 Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector<UsageEventWriter::Item> items,
                        std::shared_ptr<std::atomic<int>> in_flight) {
   std::vector<store::RedisCommand> commands;
@@ -30,6 +33,11 @@ Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector
       // Redis did not answer: kept to be sent again.
       bool ambiguous = !failed_before_sending(replies.error().message);
       spool->add(SpoolEntry{!items[i].request_id.empty(), ambiguous, items[i].request_id, items[i].command});
+      continue;
+    }
+    if (spool && i < replies->size() && is_read_only((*replies)[i])) {
+      // Refused, not applied: sent again once the connection reaches the new primary.
+      spool->add(SpoolEntry{!items[i].request_id.empty(), false, items[i].request_id, items[i].command});
       continue;
     }
     std::string failure;

@@ -209,6 +209,23 @@ TEST(ConfigLoader, RedisUrlMustBeRedisScheme) {
   EXPECT_TRUE(has_error(f.load(), "REDIS_URL: redis.url: must start with redis://"));
 }
 
+TEST(ConfigLoader, SentinelsAreHostAndPortAndMakeRedisExternal) {
+  Fixture f;
+  f.options.environment["REDIS_SENTINELS"] = "10.0.0.1:26379, [::1]:26380";
+  auto ok = f.load();
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(ok.config.redis.sentinels.size(), 2u);
+  EXPECT_FALSE(ok.config.embedded_redis());
+  f.options.environment["REDIS_SENTINELS"] = "10.0.0.1";
+  EXPECT_TRUE(has_error(f.load(), "REDIS_SENTINELS: redis.sentinels: \"10.0.0.1\" is not host:port"));
+  f.options.environment["REDIS_SENTINELS"] = "10.0.0.1:99999";
+  EXPECT_TRUE(has_error(f.load(), "has an invalid port"));
+  f.options.environment["REDIS_SENTINELS"] = "10.0.0.1:26379";
+  f.options.environment["REDIS_SENTINEL_NAME"] = "";
+  auto named = f.load();
+  EXPECT_EQ(named.config.redis.sentinelName, "mymaster") << "an empty variable counts as unset";
+}
+
 TEST(ConfigLoader, ExplicitMissingFileIsAnError) {
   Fixture f;
   f.options.config_path = f.dir.file("nope.toml");

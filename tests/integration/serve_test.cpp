@@ -364,6 +364,28 @@ TEST(Serve, ExternalRedisWithPasswordAndDb) {
   EXPECT_EQ(relay.log().find("pw-for-test-only"), std::string::npos) << "password in the log";
 }
 
+TEST(Serve, ExternalRedisWithAnAclUser) {
+  TempDir dir;
+  RedisServer redis(dir.file("acl-redis"));
+  redis.extra_args = {"--user", "default", "off", "--user", "crs", "on", ">acl-pw-0123456789", "~*", "&*", "+@all"};
+  ASSERT_TRUE(redis.start());
+  std::vector<std::string> env{"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port()),
+                               "REDIS_PASSWORD=acl-pw-0123456789"};
+  // The password alone is the default user's, which is off: refused, and said so.
+  {
+    RelayProcess relay(dir, env);
+    relay.start(/*wait_healthy=*/false);
+    EXPECT_TRUE(wait_until([&] { return relay.log().find("WRONGPASS") != std::string::npos; })) << relay.log();
+  }
+  TempDir other;
+  env.push_back("REDIS_USERNAME=crs");
+  RelayProcess relay(other, env);
+  ASSERT_TRUE(relay.start()) << relay.log();
+  EXPECT_EQ(http_get(relay.port(), "/health").status, 200);
+  EXPECT_EQ(relay.cli({"keys", "create", "--name", "acl"}).exit_code, 0);
+  EXPECT_EQ(relay.log().find("acl-pw-0123456789"), std::string::npos) << "password in the log";
+}
+
 TEST(Serve, PortInUseIsAClearError) {
   TempDir dir;
   RelayProcess first(dir, {});

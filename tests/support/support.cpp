@@ -275,6 +275,7 @@ bool RedisServer::start() {
     o.argv.push_back("--requirepass");
     o.argv.push_back(password_);
   }
+  o.argv.insert(o.argv.end(), extra_args.begin(), extra_args.end());
   auto child = Subprocess::spawn(o);
   if (!child) return false;
   process_.emplace(std::move(child.value()));

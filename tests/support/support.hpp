@@ -93,6 +93,7 @@ class RedisServer {
   // Every write on disk before it is acknowledged (appendfsync always), so a SIGKILL and a
   // start() lose nothing. Call before start().
   void persist() { persist_ = true; }
+  std::vector<std::string> extra_args;  // more redis-server options (e.g. --replicaof)
   bool start();
   void kill_hard();   // SIGKILL
   bool running();
