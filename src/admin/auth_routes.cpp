@@ -110,7 +110,7 @@ Task<std::optional<Credentials>> check_password(Exchange& ex, const AdminDeps& d
     co_return std::nullopt;
   }
   co_await redis.pipeline(login_succeeded(group, username));
-  co_await upgrade_imported_hash(redis, deps.pool, *login, password);
+  co_await upgrade_imported_hash(redis, deps.pool, deps.cfg.server.dataDir, *login, password);
   co_return login;
 }
 

@@ -265,16 +265,22 @@ redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
 return 1
 )LUA";
 
-Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, Credentials current,
-                                 std::string password) {
+Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, std::string data_dir,
+                                 Credentials current, std::string password) {
   if (!is_imported_bcrypt(current.password_hash)) co_return;
   auto hashing = [password] { return hash_password(password); };
   std::string hash = co_await pool.run(hashing);
   crypto::wipe(password);
   auto done = co_await redis.command(make_command("EVAL", std::string(kUpgradeHash), "1", std::string(kCredentialsKey),
                                                   current.password_hash, hash));
-  if (done && done->as_int().value_or(0) == 1)
-    spdlog::info("admin login {}: the imported bcrypt hash was replaced by a scrypt hash", current.username);
+  if (!done || done->as_int().value_or(0) != 1) co_return;
+  spdlog::info("admin login {}: the imported bcrypt hash was replaced by a scrypt hash", current.username);
+  // init.json (the login's copy for a restore) must not keep the weaker hash either.
+  current.password_hash = hash;
+  std::string path = init_file_path(data_dir);
+  auto rewrite = [path, current] { return write_init_file(path, hashed_init(read_init_file(path), current)); };
+  if (auto written = co_await pool.run(rewrite); !written)
+    spdlog::warn("admin login {}: {} still holds the imported hash: {}", current.username, path, written.error().message);
 }
 
 Task<Status> ensure_credentials(store::RedisClient& redis, BlockingPool& pool, const config::Config& cfg) {

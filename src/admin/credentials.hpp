@@ -34,7 +34,7 @@ Task<Result<Credentials>> replace_credentials(store::RedisClient& redis, Blockin
                                               std::string password_hash);
 
 // After a login that passed against an imported bcrypt hash: our scrypt hash replaces it.
-Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, Credentials current,
+Task<void> upgrade_imported_hash(store::RedisClient& redis, BlockingPool& pool, std::string data_dir, Credentials current,
                                  std::string password);
 
 // At start: makes sure a login exists (see above).

@@ -349,4 +349,11 @@ void Alerting::stop() {
   sender_.stop();
 }
 
+void Alerting::stop_checking() { monitor_.stop(); }
+
+void Alerting::finish_sending(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& cut) {
+  if (on_) sender_.drain(deadline, cut);
+  sender_.stop();
+}
+
 }  // namespace crs::alerts

@@ -65,6 +65,10 @@ class Alerting {
                                                 const config::Config& cfg, std::string instance);
   void start();
   void stop();
+  // Replaced by a reload: no more checks (on the monitor's thread); then, on another thread,
+  // what is queued is delivered until `deadline` or `cut`, and the sender stops.
+  void stop_checking();
+  void finish_sending(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& cut);
 
  private:
   Alerting(SenderSettings settings, asio::any_io_executor executor, store::RedisClient& redis,

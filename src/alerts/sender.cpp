@@ -191,11 +191,24 @@ void AlertSender::stop() {
   }
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
+    std::lock_guard lock(w->mutex);  // a monitor's round may still be sending
     for (const auto& job : w->jobs)
       spdlog::error("alert {} ({}) not delivered to {}: the relay stopped", job.alert.id,
                     job.alert.recovered ? "recovery" : "raised", w->channel->name);
     w->jobs.clear();
   }
+}
+
+void AlertSender::drain(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& cut) {
+  auto idle = [this] {
+    for (auto& w : workers_) {
+      std::lock_guard lock(w->mutex);
+      if (!w->jobs.empty() || w->sending) return false;
+    }
+    return true;
+  };
+  while (!idle() && !cut && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
 void AlertSender::send(const Alert& alert) {
@@ -224,9 +237,11 @@ void AlertSender::run(Worker& w) {
     }
     Job job = std::move(*due);
     w.jobs.erase(due);
+    w.sending = true;
     lock.unlock();
     attempt(w, std::move(job));
     lock.lock();
+    w.sending = false;
   }
 }
 

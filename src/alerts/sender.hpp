@@ -52,6 +52,8 @@ class AlertSender {
 
   void start();
   void stop();  // aborts transfers in progress; what is still queued is logged as not delivered
+  // Waits until nothing is queued or being sent (retries included), or `deadline`, or `cut`.
+  void drain(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& cut);
   // Thread-safe: queues the alert for every channel.
   void send(const Alert& alert);
 
@@ -66,6 +68,7 @@ class AlertSender {
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<Job> jobs;
+    bool sending = false;  // a job taken from `jobs` is being delivered
     std::thread thread;
   };
   void run(Worker& w);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "alerts/monitor.hpp"
@@ -19,21 +20,27 @@
 
 namespace crs::app {
 
-// The alerts in force. A reload replaces them whole; the replaced ones are stopped and kept
-// until the relay ends, since their last round may still be finishing.
+// The alerts in force. A reload that changes them replaces them whole: the replaced monitor
+// stops checking at once, and its sender, on a thread of its own, delivers what it still has
+// queued (up to kDrain) before it stops. Replaced ones are kept until the relay ends, since a
+// round of checks in progress may still hand them an alert.
 class AlertingSlot {
  public:
-  AlertingSlot(std::unique_ptr<alerts::Alerting> first) : current_(std::move(first)) {}
+  explicit AlertingSlot(std::unique_ptr<alerts::Alerting> first) : current_(std::move(first)) {}
+  ~AlertingSlot() { stop(); }
   void start() { current_->start(); }
-  void stop() { current_->stop(); }
-  // Starts `next` (which reads `cfg`) and stops the one it replaces off the I/O threads.
-  void replace(std::unique_ptr<alerts::Alerting> next, std::shared_ptr<const config::Config> cfg,
-               asio::io_context& main, BlockingPool& blocking);
+  void stop();  // idempotent: the current one, and the replaced ones' sending cut short
+  // Starts `next` (which reads `cfg`) in place of the current one. Call on the main context.
+  void replace(std::unique_ptr<alerts::Alerting> next, std::shared_ptr<const config::Config> cfg);
 
  private:
-  std::unique_ptr<alerts::Alerting> current_;
-  std::vector<std::unique_ptr<alerts::Alerting>> retired_;
+  static constexpr auto kDrain = std::chrono::seconds(30);
+  std::shared_ptr<alerts::Alerting> current_;
+  std::vector<std::shared_ptr<alerts::Alerting>> retired_;
   std::vector<std::shared_ptr<const config::Config>> configs_;  // what current_ and retired_ read
+  std::vector<std::thread> finishing_;                          // the replaced senders' last deliveries
+  std::atomic<bool> cut_{false};
+  bool stopped_ = false;
 };
 
 struct ReloadTargets {
@@ -61,9 +68,9 @@ class ConfigReloader {
 
   asio::io_context& main_;
   asio::signal_set hangup_;
-  config::LoadOptions from_;
   config::Config running_;
   ReloadTargets t_;
+  std::shared_ptr<const config::LoadOptions> from_;  // shared with a read still in progress at exit
 };
 
 }  // namespace crs::app

@@ -1,4 +1,5 @@
 // `crs import crs`: a Node.js Claude Relay Service's Redis read into ours (src/ops/crs_import.hpp).
+#include <cstdlib>
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -16,6 +17,7 @@ struct ImportArgs {
   std::string redis_url;
   std::string crs_encryption_key;
   std::string crs_api_key_prefix = "cr_";
+  int crs_timezone_offset = 8;
   bool dry_run = false;
   bool admin = false;
 };
@@ -66,6 +68,12 @@ Task<Result<bool>> connect(store::RedisClient& source) {
 }
 
 Task<int> run_import(GlobalOptions options, ImportArgs args, store::RedisClient& redis, const config::Config& cfg) {
+  // Secrets stay off the command line (other users see it): the URL may come from CRS_REDIS_URL,
+  // and the Node.js service's ENCRYPTION_KEY must be this relay's anyway.
+  if (args.redis_url.empty())
+    if (const char* url = std::getenv("CRS_REDIS_URL")) args.redis_url = url;
+  if (args.redis_url.empty()) co_return fail(options, "--redis-url (or CRS_REDIS_URL) names the Node.js service's Redis");
+  if (args.crs_encryption_key.empty()) args.crs_encryption_key = cfg.security.encryptionKey;
   auto source_options = store::parse_redis_url(args.redis_url);
   if (!source_options) co_return fail(options, "--redis-url: " + source_options.error().message);
   store::RedisClient source(co_await asio::this_coro::executor, *source_options);
@@ -81,6 +89,7 @@ Task<int> run_import(GlobalOptions options, ImportArgs args, store::RedisClient&
   o.crs_api_key_prefix = args.crs_api_key_prefix;
   o.oauth_base_url = cfg.oauth.apiBaseUrl;
   o.timezone_offset = cfg.usage.timezoneOffset;
+  o.crs_timezone_offset = args.crs_timezone_offset;
   o.lease_ttl = std::chrono::seconds(cfg.relay.concurrencyLeaseTtl);
   o.dry_run = args.dry_run;
   o.admin = args.admin;
@@ -100,10 +109,15 @@ void add_import_commands(CLI::App& app, Context& ctx) {
   import->require_subcommand(1);
   auto* crs = import->add_subcommand("crs", "Import a Node.js Claude Relay Service's Redis: keys, accounts, groups");
   auto args = std::make_shared<ImportArgs>();
-  crs->add_option("--redis-url", args->redis_url, "Its Redis: redis://[[user]:password@]host[:port][/db]")->required();
-  crs->add_option("--crs-encryption-key", args->crs_encryption_key, "Its ENCRYPTION_KEY (its secrets are sealed with it)")
-      ->required();
+  crs->add_option("--redis-url", args->redis_url,
+                  "Its Redis: redis://[[user]:password@]host[:port][/db] (default: $CRS_REDIS_URL, which keeps a "
+                  "password off the command line)");
+  crs->add_option("--crs-encryption-key", args->crs_encryption_key,
+                  "Its ENCRYPTION_KEY (default: this relay's, which must be the same: both hash relay keys with it)");
   crs->add_option("--crs-api-key-prefix", args->crs_api_key_prefix, "Its API_KEY_PREFIX (default cr_)");
+  crs->add_option("--crs-timezone-offset", args->crs_timezone_offset,
+                  "Its TIMEZONE_OFFSET in hours (default 8, its default); must be this relay's usage.timezoneOffset")
+      ->check(CLI::Range(-12, 14));
   crs->add_flag("--dry-run", args->dry_run, "Read and report; write nothing");
   crs->add_flag("--admin", args->admin,
                 "Also take its admin login (its password works here) instead of this relay's");

@@ -27,6 +27,9 @@ struct Server::Worker {
 namespace {
 
 constexpr size_t kHeadBuffer = 4096;  // per connection, kept while it is open
+// How long a connection that has sent nothing yet may take for its first request once the
+// server is stopping.
+constexpr std::chrono::seconds kFirstRequestWhenStopping{5};
 // Spare capacity after a body, so that a JSON parser that wants padding (simdjson: 64 bytes)
 // reads it in place instead of copying it.
 constexpr size_t kBodySlack = 64;
@@ -275,19 +278,16 @@ Status Server::listen() {
   if (sharing && !options_.takeover)
     return Error{"cannot listen on " + where +
                  ": Address already in use (by a crs of this user: start the new one with --takeover to replace it)"};
+  if (sharing > 1)
+    return Error{"cannot take over " + where + ": " + std::to_string(sharing) +
+                 " processes listen on it (a takeover is under way); wait until one remains"};
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Error{"cannot listen on " + where + ": " + ec.message()};
-  if (sharing) {
-    if (steer_new_connections(acceptor_, static_cast<uint32_t>(sharing)))
-      spdlog::info("taking over {}: new connections come here; stop the previous process with SIGTERM", where);
-    else
-      spdlog::warn("taking over {}: the kernel refused to steer new connections here; they are shared until the "
-                   "previous process stops", where);
-  }
+  takeover_index_ = static_cast<uint32_t>(sharing);
   return Ok{};
 }
 
@@ -296,7 +296,20 @@ uint16_t Server::port() const {
   return acceptor_.local_endpoint(ec).port();
 }
 
-void Server::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+// New connections are claimed only now, when they are served: until then (Redis, the store's
+// preparation) the previous process keeps taking them, and keeps them if this one never serves.
+void Server::start() {
+  started_ = true;
+  if (takeover_index_) {
+    std::string where = options_.host + ":" + std::to_string(options_.port);
+    if (steer_new_connections(acceptor_, takeover_index_))
+      spdlog::info("taking over {}: new connections come here; stop the previous process with SIGTERM", where);
+    else
+      spdlog::warn("taking over {}: the kernel refused to steer new connections here; they are shared until the "
+                   "previous process stops", where);
+  }
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
 
 Task<void> Server::accept_loop() {
   size_t next = 0;
@@ -304,16 +317,19 @@ Task<void> Server::accept_loop() {
   while (!shutting_down_) {
     size_t worker = next++ % workers_.size();
     auto [ec, socket] = co_await acceptor_.async_accept(workers_[worker]->executor, use_nothrow);
+    if (!ec) {
+      // Accepted, even if the socket closed meanwhile (shutdown): the client gets its answer.
+      ++awaiting_first_request_;
+      asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
+      continue;
+    }
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
-    if (ec) {
+    {
       // Out of file descriptors and the like: wait a little instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
       pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(use_nothrow);
-      continue;
     }
-    ++awaiting_first_request_;
-    asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
   }
 }
 
@@ -352,6 +368,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   // An idle connection waits for its next request up to keepAliveTimeout; the first request
   // of a connection must arrive within requestReadTimeout (a slowloris is dropped then).
   auto header_timeout = std::min<std::chrono::seconds>(options_.keep_alive_timeout, options_.request_read_timeout);
+  if (worker.draining) header_timeout = std::min(header_timeout, kFirstRequestWhenStopping);
   while (!worker.draining || !connection.served) {
     http::request_parser<RequestBody> parser;
     parser.header_limit(options_.max_header_bytes);
@@ -422,8 +439,10 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
 
 void Server::begin_shutdown() {
   if (shutting_down_.exchange(true)) return;
-  asio::post(acceptor_.get_executor(), [this] {
-    accept_queued();
+  // Inline when called on the acceptor's thread (the signal handler is): the queue is taken
+  // before anyone can judge the server drained.
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    if (started_) accept_queued();
     beast::error_code ec;
     acceptor_.close(ec);
   });
@@ -432,8 +451,10 @@ void Server::begin_shutdown() {
     asio::post(worker->executor, [worker] {
       worker->draining = true;
       for (Connection* c : worker->connections)
-        // Wakes the idle read; busy ones finish their request, new ones get theirs.
+        // Wakes the idle read; busy ones finish their request; new ones get a short while for
+        // their first (a client that connected and says nothing must not hold the stop).
         if (c->idle && c->served) c->stream->cancel();
+        else if (c->idle) c->stream->expires_after(kFirstRequestWhenStopping);
     });
   }
 }

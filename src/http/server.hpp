@@ -75,6 +75,8 @@ class Server {
   std::atomic<size_t> active_requests_{0};
   std::atomic<size_t> open_connections_{0};
   std::atomic<size_t> awaiting_first_request_{0};
+  uint32_t takeover_index_ = 0;  // this socket's place in the port's group (--takeover), else 0
+  bool started_ = false;         // accepting (touched on the acceptor's thread)
   // Shared with the sessions' bodies: frames still suspended when the io_contexts are destroyed
   // at exit give their bytes back after the Server is gone.
   std::shared_ptr<BodyBudget> body_budget_ = std::make_shared<BodyBudget>(options_.max_body_bytes_in_flight);

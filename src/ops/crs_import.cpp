@@ -83,11 +83,13 @@ int to_int(const std::string& s, int fallback) {
 
 std::string encode(std::string_view s) { return boost::urls::encode(s, boost::urls::unreserved_chars); }
 
-// {type, host, port, username, password} -> "socks5://user:pass@host:port" ("" for none).
-std::string proxy_url(const std::string& stored) {
+// {type, host, port, username, password} -> "socks5://user:pass@host:port" ("" for none). A
+// proxy that cannot be read is an error: the account must not go out directly instead.
+Result<std::string> proxy_url(const std::string& stored) {
+  if (stored.empty() || stored == "null") return std::string();
   boost::system::error_code ec;
   auto v = json::parse(stored, ec);
-  if (ec || !v.is_object()) return "";
+  if (ec || !v.is_object()) return Error{"its proxy is not a JSON object"};
   const auto& o = v.as_object();
   auto text = [&](const char* name) -> std::string {
     auto* m = o.if_contains(name);
@@ -97,8 +99,10 @@ std::string proxy_url(const std::string& stored) {
     return "";
   };
   std::string type = text("type"), host = text("host"), port = text("port");
-  if (host.empty() || port.empty()) return "";
-  if (type != "socks5" && type != "http" && type != "https") type = "http";
+  if (host.empty() && port.empty()) return std::string();  // the form left empty: no proxy
+  if (host.empty() || port.empty()) return Error{"its proxy has no host or no port"};
+  if (type.empty()) type = "http";
+  if (type != "socks5" && type != "http" && type != "https") return Error{"its proxy type \"" + type + "\" is unknown"};
   std::string auth;
   if (!text("username").empty()) auth = encode(text("username")) + ":" + encode(text("password")) + "@";
   return fmt::format("{}://{}{}:{}", type, auth, host, port);
@@ -172,7 +176,9 @@ Result<accounts::Account> console_account(const HashRecord& r, const ImportOptio
   auto secret = crs_decrypt(o.crs_encryption_key, kConsoleSalt, store::field(r, "apiKey"));
   if (!secret) return Error{"its API key does not decrypt (" + secret.error().message + ")"};
   a.credentials.api_key = std::move(*secret);
-  a.proxy = proxy_url(store::field(r, "proxy"));
+  auto proxy = proxy_url(store::field(r, "proxy"));
+  if (!proxy) return proxy.error();
+  a.proxy = std::move(*proxy);
   a.priority = to_int(store::field(r, "priority"), 50);
   a.created_at = store::field(r, "createdAt");
   a.scheduling.max_concurrency = std::max(0, to_int(store::field(r, "maxConcurrentTasks"), 0));
@@ -211,7 +217,9 @@ Result<accounts::Account> oauth_account(const HashRecord& r, const ImportOptions
     } catch (...) {
     }
   }
-  a.proxy = proxy_url(store::field(r, "proxy"));
+  auto proxy = proxy_url(store::field(r, "proxy"));
+  if (!proxy) return proxy.error();
+  a.proxy = std::move(*proxy);
   a.priority = to_int(store::field(r, "priority"), 50);
   a.created_at = store::field(r, "createdAt");
   import_state(r, a, note);
@@ -323,6 +331,20 @@ std::string key_problem(const std::string& id, const HashRecord& r) {
   }
   std::string expires = store::field(r, "expiresAt");
   if (!expires.empty() && parse_iso8601_ms(expires) == 0) return "its expiry \"" + expires + "\" is not an ISO-8601 time";
+  return "";
+}
+
+// A counter of theirs that is not a whole number ("" when all are): read as 0 it would lose
+// usage, so the key is not imported.
+std::string counter_problem(const HashRecord& r, const std::string& where) {
+  for (const auto& f : usage::kCounterFields)
+    for (const char* name : {f.bucket, f.total}) {
+      auto it = r.find(name);
+      if (it == r.end()) continue;
+      const std::string& v = it->second;
+      bool whole = !v.empty() && v.size() < 19 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!whole) return fmt::format("{} {} \"{}\" is not a whole number", where, name, v);
+    }
   return "";
 }
 
@@ -517,12 +539,22 @@ struct Importer {
       add("admin", "", username, "failed", "its password hash is not bcrypt");
       co_return Ok{};
     }
+    // A cost the login check refuses (it must not take minutes) would lock the admin out.
+    int cost = std::atoi(hash.substr(4, 2).c_str());
+    if (cost < 4 || cost > 14) {
+      add("admin", "", username, "failed", fmt::format("its bcrypt cost {} is outside 4..14: its password would never "
+                                                       "be accepted here; set a password with crs admin instead", cost));
+      co_return Ok{};
+    }
+    // What marks the import is a digest of its hash: the hash itself must not outlive its
+    // replacement by ours.
+    std::string marker = crypto::sha256_hex(hash);
     auto ours = co_await admin::load_credentials(target);
     if (!ours) co_return ours.error();
     // Taken before (its hash may since have been replaced by ours at a login): nothing to do.
     auto taken = co_await target.command(make_command("HGET", std::string(admin::kCredentialsKey), "importedHash"));
     if (!taken) co_return taken.error();
-    if (*ours && (*ours)->username == username && ((*ours)->password_hash == hash || taken->str == hash)) {
+    if (*ours && (*ours)->username == username && ((*ours)->password_hash == hash || taken->str == marker)) {
       add("admin", "", username, "exists", "");
       co_return Ok{};
     }
@@ -535,7 +567,7 @@ struct Importer {
       auto replaced = co_await admin::replace_credentials(target, pool, o.data_dir, username, hash);
       pool.stop();
       if (!replaced) co_return replaced.error();
-      auto marked = co_await target.command(make_command("HSET", std::string(admin::kCredentialsKey), "importedHash", hash));
+      auto marked = co_await target.command(make_command("HSET", std::string(admin::kCredentialsKey), "importedHash", marker));
       if (!marked) co_return marked.error();
     }
     add("admin", "", username, "imported",
@@ -557,11 +589,12 @@ struct Importer {
   }
 
   // One key's usage: every bucket in our form (kept as long as theirs), the totals, the model
-  // set. Returns the commands; nothing is read from ours.
-  Task<Result<std::vector<RedisCommand>>> key_usage(const std::string& id, const KeyUsage& u) {
+  // set. Returns the commands (none, and `problem` says why, when a counter is not a number);
+  // nothing is read from ours.
+  Task<Result<std::vector<RedisCommand>>> key_usage(const std::string& id, const KeyUsage& u, std::string& problem) {
     auto replies = co_await source.pipeline(usage_reads(id, u));
     if (!replies) co_return replies.error();
-    co_return usage_writes(id, u, *replies);
+    co_return usage_writes(id, u, *replies, problem);
   }
 
   static std::vector<RedisCommand> usage_reads(const std::string& id, const KeyUsage& u) {
@@ -579,13 +612,16 @@ struct Importer {
   }
 
   static std::vector<RedisCommand> usage_writes(const std::string& id, const KeyUsage& u,
-                                                const std::vector<store::RedisReply>& r) {
+                                                const std::vector<store::RedisReply>& r, std::string& problem) {
     std::vector<RedisCommand> out;
     HashRecord theirs = store::to_record(r[0]);
+    problem = counter_problem(theirs, "its usage total");
     std::map<std::string, int64_t> sums;
     size_t at = 2;
     for (const auto& m : u.alltime_models) {
-      HashRecord bucket = our_bucket(store::to_record(r[at++]), 0);
+      HashRecord raw = store::to_record(r[at++]);
+      if (problem.empty()) problem = counter_problem(raw, "its usage of " + m);
+      HashRecord bucket = our_bucket(std::move(raw), 0);
       for (const auto& f : usage::kCounterFields) sums[f.bucket] += num(bucket, f.bucket);
       out.push_back(write_if_absent("usage:" + id + ":model:alltime:" + m, bucket, 0));
       out.push_back(make_command("SADD", "usage:" + id + ":models", m));
@@ -595,7 +631,8 @@ struct Importer {
       int64_t ttl = r[at + 1].as_int().value_or(0);
       auto cost = r[at + 2].as_string();
       at += 3;
-      if (bucket.empty()) continue;
+      if (bucket.empty() || ttl == -2) continue;  // expired since the scan
+      if (problem.empty()) problem = counter_problem(bucket, b);
       out.push_back(write_if_absent(b, our_bucket(std::move(bucket), usd_micro(cost.value_or(""))), ttl));
     }
     // Totals: theirs, with cost from usage:cost:total; beyond the buckets' sum, "unattributed".
@@ -618,6 +655,7 @@ struct Importer {
       out.push_back(make_command("SADD", "usage:" + id + ":models", "unattributed"));
     }
     out.push_back(write_if_absent("usage:" + id, totals, 0));
+    if (!problem.empty()) out.clear();
     return out;
   }
 
@@ -633,8 +671,13 @@ struct Importer {
     limits::Limits limits(o.timezone_offset, o.lease_ttl);
     for (size_t i = 0; i < pending_keys.size(); ++i) {
       const auto& k = pending_keys[i];
-      auto writes = co_await key_usage(k.id, by_key[k.id]);
+      std::string problem;
+      auto writes = co_await key_usage(k.id, by_key[k.id], problem);
       if (!writes) co_return writes.error();
+      if (!problem.empty()) {
+        add("key", k.id, k.name, "failed", problem + ": not imported");
+        continue;
+      }
       // The limit counters start from the usage just written (as at startup for every key).
       auto seed = limits.seed(k, unix_ms());
       writes->push_back(seed.script->with_source(seed.command));
@@ -701,7 +744,6 @@ Result<std::string> crs_decrypt(std::string_view encryption_key, std::string_vie
 }
 
 Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisClient& target, ImportOptions o) {
-  if (o.crs_encryption_key.empty()) co_return Error{"--crs-encryption-key is required"};
   if (!crypto::equal_constant_time(o.crs_encryption_key, o.encryption_key))
     co_return Error{
         "this relay's ENCRYPTION_KEY is not the Node.js service's: both store relay keys as SHA-256(key + "
@@ -711,6 +753,12 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
     co_return Error{fmt::format("the Node.js service's keys start with \"{}\" but this relay's API_KEY_PREFIX is \"{}\": set "
                                 "it to the same value",
                                 o.crs_api_key_prefix, o.api_key_prefix)};
+  if (o.crs_timezone_offset != o.timezone_offset)
+    co_return Error{fmt::format(
+        "the Node.js service names its day and month buckets in TIMEZONE_OFFSET {} but this relay counts days in {} "
+        "(usage.timezoneOffset): its usage would land on other days. Set TIMEZONE_OFFSET={} here (before this relay "
+        "records usage), or give its real offset with --crs-timezone-offset",
+        o.crs_timezone_offset, o.timezone_offset, o.crs_timezone_offset)};
   Importer im{source, target, o, ImportReport(), {}, {}};
   if (auto s = co_await im.accounts_of(std::string(kCrsConsoleIndex), std::string(kCrsConsolePrefix), true); !s)
     co_return s.error();
@@ -720,8 +768,11 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
   Status done = co_await im.keys();
   if (done) done = co_await im.usage_then_keys();
   if (done) done = co_await im.admin_login();
-  // Whatever was written, even by a run that failed midway, every instance is told.
-  if (!o.dry_run) {
+  // Whatever was written, even by a run that failed midway, every instance is told; a run that
+  // wrote nothing leaves their caches alone.
+  bool wrote = !done || im.report.count("key", "imported") + im.report.count("account", "imported") +
+                                im.report.count("group", "imported") + im.report.count("admin", "imported") > 0;
+  if (!o.dry_run && wrote) {
     auto told = co_await target.pipeline(after_import());
     if (!told && done) co_return told.error();
   }

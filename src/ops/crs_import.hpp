@@ -26,6 +26,7 @@ struct ImportOptions {
   std::string crs_api_key_prefix = "cr_";
   std::string oauth_base_url;  // where imported OAuth accounts send requests
   int timezone_offset = 8;     // ours (usage.timezoneOffset): the days limit counters read
+  int crs_timezone_offset = 8;  // its TIMEZONE_OFFSET (the days its buckets are named by)
   std::chrono::seconds lease_ttl{60};
   bool admin = false;    // replace this relay's admin login with the Node.js service's
   std::string data_dir;  // ours: init.json follows the admin login

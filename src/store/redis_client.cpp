@@ -10,6 +10,8 @@
 
 namespace crs::store {
 
+constexpr auto kPrimaryCheck = std::chrono::seconds(1);
+
 // A batch of commands waiting for its replies. The requesting coroutine waits on `signal`,
 // whose expiry is the command timeout; the reader cancels it when the last reply is in.
 struct PendingOp {
@@ -53,6 +55,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   bool stopped = false;
   bool started = false;
   uint64_t connections = 0;
+  uint64_t generation = 0;  // of the connection, so a watcher of an old one ends
 
   Task<Result<std::vector<RedisReply>>> exec(std::vector<RedisCommand> commands) {
     if (stopped) co_return Error{"redis client stopped"};
@@ -130,14 +133,14 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   Task<void> read_loop() {
     auto self = shared_from_this();
     std::array<char, 16384> buf;
+    bool demoted = false;
     for (;;) {
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) break;
       if (!reader->feed(buf.data(), n)) break;
-      bool demoted = false;
       while (auto reply = reader->next()) {
         // A primary turned replica (Sentinel failed over away from it) refuses writes.
-        if (reply->is_error() && reply->str.starts_with("READONLY")) demoted = true;
+        if (reply->is_read_only()) demoted = true;
         if (pending.empty()) continue;  // nothing asked for it (cannot happen without a bug)
         auto& op = pending.front();
         op->replies.push_back(std::move(*reply));
@@ -158,8 +161,14 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
     }
     ready = false;
     close_connection();
-    fail_pending("redis connection lost (" + options.address() + ")");
+    // After a replica's refusal, what is still pending reached the replica too: not applied.
+    fail_pending(demoted_reason(demoted));
     disconnected.cancel();
+  }
+
+  std::string demoted_reason(bool demoted) const {
+    if (demoted) return std::string(kRefusedByReplica) + " (" + options.address() + ")";
+    return "redis connection lost (" + options.address() + ")";
   }
 
   Task<Status> connect_once() {
@@ -171,7 +180,30 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
     ready = true;
     disconnected.expires_at(asio::steady_timer::time_point::max());
     asio::co_spawn(executor, read_loop(), asio::detached);
+    if (!options.sentinels.empty()) asio::co_spawn(executor, watch_primary(++generation), asio::detached);
     co_return Ok{};
+  }
+
+  // With Sentinel: a failover that leaves the old primary running (SENTINEL FAILOVER, a
+  // partition) does not close this connection, and that primary takes writes the new one never
+  // sees until it is demoted. So every second the sentinels are asked again; when they name
+  // another primary, the connection is dropped and made to it.
+  Task<void> watch_primary(uint64_t connection) {
+    auto self = shared_from_this();
+    asio::steady_timer tick(executor);
+    while (!stopped && ready && generation == connection) {
+      tick.expires_after(kPrimaryCheck);
+      co_await tick.async_wait(use_nothrow);
+      if (stopped || !ready || generation != connection) co_return;
+      auto named = co_await ask_sentinels(executor, options);
+      if (!named || stopped || !ready || generation != connection) continue;
+      std::string now = named->first + ":" + std::to_string(named->second);
+      if (now == socket.peer) continue;
+      spdlog::warn("redis {}: the sentinels name {} as primary now (was {}), reconnecting", options.address(), now,
+                   socket.peer);
+      close_connection();
+      co_return;
+    }
   }
 
   Task<void> run() {

@@ -16,6 +16,10 @@
 
 namespace crs::store {
 
+// How calls fail that were still pending when a replica refused a write on the connection: they
+// reached the replica too, so none was applied (usage/spool.hpp replays them as such).
+inline constexpr std::string_view kRefusedByReplica = "redis refused: a read-only replica";
+
 class RedisClient {
  public:
   RedisClient(asio::any_io_executor executor, RedisOptions options);

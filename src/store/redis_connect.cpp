@@ -90,6 +90,12 @@ Task<Result<RedisStream>> connect(asio::any_io_executor executor, const std::str
   co_return RedisStream(std::move(*context), std::move(tls));
 }
 
+// A user whose ACL does not allow ROLE cannot have the primary checked: READONLY replies will
+// tell a demoted one instead.
+bool may_fail(const RedisCommand& command, const RedisReply& reply) {
+  return command.front() == "ROLE" && reply.str.starts_with("NOPERM");
+}
+
 // Connects and exchanges the commands within `timeout`; the socket with the replies.
 struct Opened {
   RedisStream socket;
@@ -108,8 +114,9 @@ Task<Result<Opened>> open(asio::any_io_executor executor, const std::string& hos
   if (done.index() == 1) co_return Error{"redis handshake timed out"};
   auto& replies = std::get<0>(done);
   if (!replies) co_return replies.error();
-  for (const auto& r : *replies)
-    if (r.is_error()) co_return Error{"redis handshake failed: " + r.str};
+  for (size_t i = 0; i < replies->size(); ++i)
+    if ((*replies)[i].is_error() && !may_fail(cmds[i], (*replies)[i]))
+      co_return Error{"redis handshake failed: " + (*replies)[i].str};
   opened.replies = std::move(*replies);
   co_return std::move(opened);
 }
@@ -121,11 +128,14 @@ void add_failure(std::string& errors, const std::pair<std::string, int>& sentine
   errors += "sentinel " + where(sentinel) + ": " + failure;
 }
 
+}  // namespace
+
 // The primary's address, from the first sentinel that knows it.
 Task<Result<std::pair<std::string, int>>> ask_sentinels(asio::any_io_executor executor, const RedisOptions& o) {
   std::string errors;
   for (const auto& sentinel : o.sentinels) {
-    auto asked = co_await open(executor, sentinel.first, sentinel.second, o, sentinel_commands(o), o.connect_timeout);
+    auto asking = sentinel_commands(o);
+    auto asked = co_await open(executor, sentinel.first, sentinel.second, o, asking, o.connect_timeout);
     std::string failure;
     if (!asked) {
       failure = asked.error().message;
@@ -143,8 +153,6 @@ Task<Result<std::pair<std::string, int>>> ask_sentinels(asio::any_io_executor ex
   co_return Error{errors};
 }
 
-}  // namespace
-
 Task<Result<RedisStream>> open_redis_connection(asio::any_io_executor executor, const RedisOptions& options) {
   auto target = std::make_pair(options.host, options.port);
   if (!options.sentinels.empty()) {
@@ -152,14 +160,16 @@ Task<Result<RedisStream>> open_redis_connection(asio::any_io_executor executor, 
     if (!primary) co_return primary.error();
     target = *primary;
   }
-  auto opened =
-      co_await open(executor, target.first, target.second, options, handshake_commands(options), options.connect_timeout);
+  auto handshake = handshake_commands(options);
+  auto opened = co_await open(executor, target.first, target.second, options, handshake, options.connect_timeout);
   if (!opened) co_return opened.error();
   if (!options.sentinels.empty()) {
     const auto& role = opened->replies.back();
-    if (!role.is_array() || role.elements.empty() || role.elements[0].str != "master")
+    bool unchecked = role.is_error();  // NOPERM (may_fail)
+    if (!unchecked && (!role.is_array() || role.elements.empty() || role.elements[0].str != "master"))
       co_return Error{"the sentinels name " + where(target) + " as primary, but it is a replica (a failover is under way)"};
   }
+  opened->socket.peer = where(target);
   co_return std::move(opened->socket);
 }
 

@@ -11,4 +11,7 @@ namespace crs::store {
 
 Task<Result<RedisStream>> open_redis_connection(asio::any_io_executor executor, const RedisOptions& options);
 
+// The primary the sentinels name now ("host:port" parts), from the first that answers.
+Task<Result<std::pair<std::string, int>>> ask_sentinels(asio::any_io_executor executor, const RedisOptions& options);
+
 }  // namespace crs::store

@@ -23,6 +23,8 @@ class RedisStream {
   RedisStream(std::shared_ptr<asio::ssl::context> context, std::unique_ptr<Tls> tls)
       : socket_(tls->get_executor()), context_(std::move(context)), tls_(std::move(tls)) {}
 
+  std::string peer;  // "host:port" it was opened to
+
   executor_type get_executor() { return socket_.get_executor(); }
   tcp::socket& transport() { return tls_ ? tls_->next_layer() : socket_; }
   bool is_open() { return transport().is_open(); }

@@ -1,12 +1,12 @@
 #include "usage/event_writer.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace crs::usage {
 namespace {
 
-// A replica's refusal: the primary it was has been demoted by a failover.
-bool is_read_only(const store::RedisReply& reply) { return reply.is_error() && reply.str.starts_with("READONLY"); }
 
 Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector<UsageEventWriter::Item> items,
                        std::shared_ptr<std::atomic<int>> in_flight) {
@@ -19,10 +19,18 @@ Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector
   if (replies)
     for (size_t i = 0; i < items.size() && i < replies->size(); ++i)
       if (items[i].script && store::is_noscript((*replies)[i])) again.push_back(i);
+  // (A new primary after a failover knows none.) If the second try gets no answer, those go to
+  // the spool like a batch that got none.
+  std::vector<size_t> unanswered;
+  std::string why_unanswered;
   if (!again.empty()) {
     std::vector<store::RedisCommand> retry;
     for (size_t i : again) retry.push_back(items[i].script->with_source(items[i].command));
     auto retried = co_await redis.pipeline(std::move(retry));
+    if (!retried) {
+      unanswered = again;
+      why_unanswered = retried.error().message;
+    }
     for (size_t k = 0; k < again.size(); ++k) {
       if (retried && k < retried->size()) (*replies)[again[k]] = std::move((*retried)[k]);
       else (*replies)[again[k]].str = retried ? "no reply" : retried.error().message;  // stays an error
@@ -35,9 +43,14 @@ Task<void> write_batch(store::RedisClient& redis, UsageSpool* spool, std::vector
       spool->add(SpoolEntry{!items[i].request_id.empty(), ambiguous, items[i].request_id, items[i].command});
       continue;
     }
-    if (spool && i < replies->size() && is_read_only((*replies)[i])) {
+    if (spool && i < replies->size() && (*replies)[i].is_read_only()) {
       // Refused, not applied: sent again once the connection reaches the new primary.
       spool->add(SpoolEntry{!items[i].request_id.empty(), false, items[i].request_id, items[i].command});
+      continue;
+    }
+    if (spool && std::find(unanswered.begin(), unanswered.end(), i) != unanswered.end()) {
+      bool ambiguous = !failed_before_sending(why_unanswered);
+      spool->add(SpoolEntry{!items[i].request_id.empty(), ambiguous, items[i].request_id, items[i].command});
       continue;
     }
     std::string failure;

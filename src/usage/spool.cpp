@@ -102,7 +102,8 @@ std::optional<SpoolEntry> SpoolEntry::decode(std::string_view& text) {
 }
 
 bool failed_before_sending(const std::string& error_message) {
-  return error_message.starts_with("redis not connected") || error_message.starts_with("redis client stopped");
+  return error_message.starts_with("redis not connected") || error_message.starts_with("redis client stopped") ||
+         error_message.starts_with(store::kRefusedByReplica);
 }
 
 UsageSpool::UsageSpool(std::string path, size_t max_entries) : path_(std::move(path)), max_entries_(max_entries) {
@@ -219,6 +220,8 @@ Task<size_t> UsageSpool::replay(store::RedisClient& redis, const ReplayForm& for
   if (!replies || replies->empty()) co_return 0;  // Redis is not there yet: everything stays
   size_t settled = 0;
   for (size_t i = 0; i < batch.size() && i < replies->size(); ++i) {
+    // A replica refused it (a failover is under way): it and what follows wait for the primary.
+    if ((*replies)[i].is_read_only()) break;
     // A script error is Redis refusing the record for good (it would refuse it forever):
     // logged and settled, never retried in a loop.
     if ((*replies)[i].is_error())
@@ -226,6 +229,7 @@ Task<size_t> UsageSpool::replay(store::RedisClient& redis, const ReplayForm& for
                     (*replies)[i].str);
     ++settled;
   }
+  if (settled == 0) co_return 0;
   {
     // By sequence number: another replay may have settled some of these meanwhile.
     std::lock_guard lock(mutex_);

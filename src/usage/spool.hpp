@@ -35,7 +35,8 @@ struct SpoolEntry {
   static std::optional<SpoolEntry> decode(std::string_view& text);
 };
 
-// True when a Redis call failed before its command could have been sent.
+// True when a Redis call failed before its command could have been applied (not sent, or
+// refused by a replica).
 bool failed_before_sending(const std::string& error_message);
 
 class UsageSpool {

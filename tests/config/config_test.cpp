@@ -218,6 +218,8 @@ TEST(ConfigLoader, SentinelsAreHostAndPortAndMakeRedisExternal) {
   EXPECT_FALSE(ok.config.embedded_redis());
   f.options.environment["REDIS_SENTINELS"] = "10.0.0.1";
   EXPECT_TRUE(has_error(f.load(), "REDIS_SENTINELS: redis.sentinels: \"10.0.0.1\" is not host:port"));
+  f.options.environment["REDIS_SENTINELS"] = "fe80::1:26379";
+  EXPECT_TRUE(has_error(f.load(), "write an IPv6 address as [address]:port"));
   f.options.environment["REDIS_SENTINELS"] = "10.0.0.1:99999";
   EXPECT_TRUE(has_error(f.load(), "has an invalid port"));
   f.options.environment["REDIS_SENTINELS"] = "10.0.0.1:26379";

@@ -223,6 +223,18 @@ TEST_F(Backup, WithoutPauseTheCopyIsMarkedInconsistent) {
   EXPECT_FALSE(id.empty());
 }
 
+TEST_F(Backup, ACopyLongerThanMaxPauseIsRefusedAndALongerPauseTakesIt) {
+  // Enough keys that copying them takes longer than 100 ms.
+  ASSERT_EQ(redis.cli({"DEBUG", "POPULATE", "300000", "usage:populated"}), "OK");
+  auto refused = crs({"backup", "--out", dir.file("short.crsbak"), "--max-pause", "100"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.err.find("longer than the write pause (--max-pause 100 ms)"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("short.crsbak")));
+  auto taken = crs({"backup", "--out", dir.file("long.crsbak"), "--max-pause", "60000", "--json"});
+  ASSERT_EQ(taken.exit_code, 0) << taken.err;
+  EXPECT_TRUE(parsed(taken)["consistent"].as_bool());
+}
+
 // With the embedded Redis and the relay stopped, the CLI runs the embedded redis-server itself.
 TEST(BackupEmbedded, ARelayThatIsStoppedIsBackedUpAndRestored) {
   TempDir dir;

@@ -75,7 +75,12 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   EXPECT_EQ(count(report, "keys", "imported"), 2) << first.out;
   EXPECT_EQ(count(report, "keys", "skipped"), 1);  // deleted in the Node.js service
   EXPECT_EQ(count(report, "accounts", "imported"), 3);
-  EXPECT_EQ(count(report, "accounts", "failed"), 1);  // its secret does not decrypt: told, not used
+  // One's secret does not decrypt, one's proxy is of no known type: told, not used.
+  EXPECT_EQ(count(report, "accounts", "failed"), 2);
+  EXPECT_NE(first.out.find(R"(its proxy type \"ftp\" is unknown)"), std::string::npos) << first.out;
+  EXPECT_EQ(count(report, "keys", "failed"), 1);
+  EXPECT_NE(first.out.find(R"(its usage total totalInputTokens \"NaN\" is not a whole number)"), std::string::npos)
+      << first.out;
   EXPECT_EQ(count(report, "groups", "imported"), 1);
   EXPECT_EQ(count(report, "usage", "imported"), 2);
   EXPECT_EQ(first.out.find("sk-ant-"), std::string::npos);  // no secret in the report
@@ -101,8 +106,13 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   auto verified = relay->cli({"data", "verify", "--json"});
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
 
-  // Twice: nothing more, and the usage is not added again.
-  auto second = import();
+  // Twice: nothing more, and the usage is not added again, nor the instances told. This time
+  // without secrets on the command line: the URL from CRS_REDIS_URL, the key is this relay's.
+  RedisServer ours(dir.file("unused"), relay->embedded_redis_port(), relay->embedded_redis_password());
+  std::string generation = ours.cli({"HGET", "crs:data_generation", "keys"});
+  auto second = relay->cli({"import", "crs", "--json"},
+                           {"CRS_REDIS_URL=redis://127.0.0.1:" + std::to_string(source.port())});
+  EXPECT_EQ(ours.cli({"HGET", "crs:data_generation", "keys"}), generation);
   auto again = json::parse(second.out).as_object();
   EXPECT_EQ(count(again, "keys", "imported"), 0) << second.out;
   EXPECT_EQ(count(again, "keys", "exists"), 2);
@@ -176,6 +186,17 @@ TEST_F(CrsImport, TheAdminLoginComesWithAdminAndItsPasswordWorks) {
   auto again = json::parse(import({"--admin"}).out).as_object();
   EXPECT_EQ(count(again, "admin", "exists"), 1) << "taken before: a second run changes nothing";
   EXPECT_EQ(login(), 200);
+}
+
+TEST_F(CrsImport, AnotherTimezoneIsRefusedBeforeAnythingIsWritten) {
+  // Its buckets are named by days at UTC+8 (the fixture's); this relay counts days at UTC+8 too,
+  // so a service said to run at UTC+2 is refused, and nothing is imported.
+  auto refused = import({"--crs-timezone-offset", "2"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.out.find("TIMEZONE_OFFSET 2 but this relay counts days in 8"), std::string::npos) << refused.out;
+  EXPECT_EQ(relay_with(key("bound-to-console")), 401);
+  auto taken = import({"--crs-timezone-offset", "8"});
+  EXPECT_EQ(json::parse(taken.out).as_object().at("counts").at("keys").at("imported").as_int64(), 2) << taken.out;
 }
 
 TEST_F(CrsImport, AnotherEncryptionKeyIsRefusedBeforeAnythingIsRead) {

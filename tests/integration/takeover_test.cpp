@@ -99,6 +99,13 @@ TEST_F(TakeoverTest, ANewProcessTakesThePortUnderLoadAndNoRequestFails) {
   ASSERT_TRUE(wait_until([&] { return new_relay.log().find("listening on") != std::string::npos; }, 20s))
       << new_relay.log();
   EXPECT_NE(new_relay.log().find("new connections come here"), std::string::npos) << new_relay.log();
+  // A third while two share the port: refused (the kernel's group would move the indexes).
+  TempDir third_dir;
+  RelayProcess third(third_dir, env(std::to_string(port)));
+  third.serve_flags = {"--takeover"};
+  third.start(/*wait_healthy=*/false);
+  ASSERT_TRUE(third.process().wait_for(10s).has_value());
+  EXPECT_NE(third.log().find("a takeover is under way"), std::string::npos) << third.log();
 
   // Every new connection goes to the new process: with the old one frozen, requests still pass.
   ASSERT_TRUE(old_relay.process().send_signal(SIGSTOP));

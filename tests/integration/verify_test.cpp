@@ -74,6 +74,19 @@ TEST(Verify, AHealthyDeploymentPassesAndEachFaultIsTold) {
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_EQ(by_check(wrong.out)["admin login"].first, "FAIL") << wrong.out;
 
+  // --url: a directory whose configuration names another port reaches the relay through it.
+  TempDir elsewhere;
+  std::vector<std::string> other_port{"PORT=1"};
+  std::string url = "http://127.0.0.1:" + std::to_string(relay.port());
+  EXPECT_EQ(run_command({crs_binary(), "healthcheck"}, other_port, elsewhere.path()).exit_code, 1);
+  EXPECT_EQ(run_command({crs_binary(), "healthcheck", "--url", url}, other_port, elsewhere.path()).exit_code, 0);
+  auto by_url = run_command({crs_binary(), "verify", "--json", "--url", url},
+                            {"PORT=1", "REDIS_EMBEDDED_PORT=" + std::to_string(relay.embedded_redis_port())}, dir.path());
+  EXPECT_EQ(by_check(by_url.out)["health"].first, "ok") << by_url.out;
+  auto wrong_url = run_command({crs_binary(), "verify", "--json", "--url", "http://127.0.0.1:1"},
+                               {"REDIS_EMBEDDED_PORT=" + std::to_string(relay.embedded_redis_port())}, dir.path());
+  EXPECT_EQ(by_check(wrong_url.out)["health"].first, "FAIL") << wrong_url.out;
+
   ASSERT_EQ(relay.stop(), 0);
   auto down = relay.cli({"verify", "--json"});
   EXPECT_NE(down.exit_code, 0);

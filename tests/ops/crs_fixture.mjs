@@ -101,6 +101,17 @@ hset(`claude_console_account:${brokenId}`, {
 cmd('SADD', 'claude_console_account:index', brokenId)
 out.accounts.push({ id: brokenId, type: 'claude-console', name: 'broken-secret', broken: true })
 
+// A proxy this relay cannot read: the account must not go out without it.
+const oddProxyId = crypto.randomUUID()
+hset(`claude_console_account:${oddProxyId}`, {
+  id: oddProxyId, platform: 'claude-console', name: 'odd-proxy', apiUrl: upstream,
+  apiKey: encrypt('claude-console-salt', `${consoleSecret}-odd`), priority: '50', isActive: 'true',
+  proxy: JSON.stringify({ type: 'ftp', host: '127.0.0.1', port: 21 }), schedulable: 'true', status: 'active',
+  createdAt: iso(now)
+})
+cmd('SADD', 'claude_console_account:index', oddProxyId)
+out.accounts.push({ id: oddProxyId, type: 'claude-console', name: 'odd-proxy', broken: true })
+
 const groupId = crypto.randomUUID()
 hset(`account_group:${groupId}`, { id: groupId, name: 'imported-group', platform: 'claude', description: '',
                                    createdAt: iso(now), updatedAt: iso(now) })
@@ -133,6 +144,9 @@ const bound = apiKey('bound-to-console', { claudeConsoleAccountId: consoleId, co
                                            dailyCostLimit: '5', totalCostLimit: '30.299999999999997' })
 apiKey('grouped', { claudeAccountId: `group:${groupId}`, permissions: JSON.stringify(['claude']) })
 apiKey('soft-deleted', { isDeleted: 'true', isActive: 'false' })
+// A counter that is not a number: read as 0 it would forget usage, so the key is refused.
+const garbled = apiKey('garbled-usage', {})
+hset(`usage:${garbled}`, { totalRequests: '7', totalInputTokens: 'NaN' })
 
 // Usage of the bound key: totals, one model's all-time bucket, today's buckets, the cost.
 const model = 'claude-sonnet-4-5-20250929'

@@ -403,10 +403,12 @@ std::string RelayProcess::embedded_redis_password() const {
   return secrets.substr(at, secrets.find('\n', at) - at);
 }
 
-CommandResult RelayProcess::cli(const std::vector<std::string>& args) const {
+CommandResult RelayProcess::cli(const std::vector<std::string>& args, const std::vector<std::string>& more_env) const {
   std::vector<std::string> argv{crs_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, env_, dir_.path());
+  std::vector<std::string> env = env_;
+  env.insert(env.end(), more_env.begin(), more_env.end());
+  return run_command(argv, env, dir_.path());
 }
 
 std::string RelayProcess::log() const { return read_file(dir_.file("serve.log")); }

@@ -140,7 +140,7 @@ class RelayProcess {
   std::string log() const;
   std::optional<int> stop(std::chrono::milliseconds grace = 10s);   // SIGTERM, wait
   // Runs `crs <args>` as the CLI against this relay (same directory, ports and Redis).
-  CommandResult cli(const std::vector<std::string>& args) const;
+  CommandResult cli(const std::vector<std::string>& args, const std::vector<std::string>& more_env = {}) const;
 
   std::vector<std::string> serve_flags;  // after `crs serve`
 
