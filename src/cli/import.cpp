@@ -27,11 +27,12 @@ json::object report_json(const ops::ImportReport& r, bool dry_run) {
   for (const auto& i : r.items)
     items.push_back(json::object{{"kind", i.kind}, {"id", i.id}, {"name", i.name}, {"outcome", i.outcome}, {"note", i.note}});
   json::object counts;
-  for (const char* kind : {"key", "account", "group", "usage", "admin"}) {
+  for (const char* kind : {"key", "account", "group", "usage", "account usage", "admin"}) {
     json::object c;
     for (const char* outcome : {"imported", "exists", "skipped", "failed"}) c[outcome] = r.count(kind, outcome);
     std::string name = kind;
-    if (name != "usage" && name != "admin") name += "s";
+    if (name == "account usage") name = "accountUsage";
+    else if (name != "usage" && name != "admin") name += "s";
     counts[name] = std::move(c);
   }
   return json::object{{"dryRun", dry_run}, {"counts", std::move(counts)}, {"items", std::move(items)}};
@@ -45,12 +46,13 @@ void print_report(const ops::ImportReport& r, bool dry_run) {
   for (const char* kind : {"key", "account", "group"})
     std::cout << fmt::format("{}s: {} imported, {} already here, {} skipped, {} failed\n", kind, r.count(kind, "imported"),
                              r.count(kind, "exists"), r.count(kind, "skipped"), r.count(kind, "failed"));
-  std::cout << fmt::format("usage: of {} imported key(s)\n", r.count("usage", "imported"));
+  std::cout << fmt::format("usage: of {} imported key(s) and {} imported account(s)\n", r.count("usage", "imported"),
+                           r.count("account usage", "imported"));
 }
 
 int failures(const ops::ImportReport& r) {
   int failed = 0;
-  for (const char* kind : {"key", "account", "group", "usage", "admin"}) failed += r.count(kind, "failed");
+  for (const char* kind : {"key", "account", "group", "usage", "account usage", "admin"}) failed += r.count(kind, "failed");
   return failed;
 }
 

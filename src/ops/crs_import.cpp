@@ -261,6 +261,28 @@ struct KeyUsage {
   std::vector<std::string> buckets;          // usage:{daily,monthly,hourly}:<k>:<b>, usage:<k>:model:{g}:<m>:<b>
 };
 
+// An imported account's usage: its totals and its day, month and hour buckets, named as ours.
+struct AccountUsage {
+  bool totals = false;               // account_usage:<a>
+  std::vector<std::string> buckets;  // account_usage:{daily,monthly,hourly}:<a>:<b>
+};
+
+void sort_account_usage_name(const std::string& name, const std::set<std::string>& ids,
+                             std::map<std::string, AccountUsage>& out) {
+  constexpr size_t kId = 36;
+  std::string_view n(name);
+  if (!n.starts_with("account_usage:")) return;
+  std::string_view rest = n.substr(14);
+  if (rest.size() == kId && ids.count(std::string(rest))) {
+    out[std::string(rest)].totals = true;
+    return;
+  }
+  for (std::string_view g : {"daily:", "monthly:", "hourly:"})
+    if (rest.starts_with(g) && rest.size() > g.size() + kId + 1 && rest[g.size() + kId] == ':' &&
+        ids.count(std::string(rest.substr(g.size(), kId))))
+      return out[std::string(rest.substr(g.size(), kId))].buckets.push_back(name);
+}
+
 // Sorts a SCAN's usage names by the imported key they belong to.
 void sort_usage_name(const std::string& name, const std::set<std::string>& keys, std::map<std::string, KeyUsage>& out) {
   constexpr size_t kId = 36;
@@ -278,6 +300,19 @@ void sort_usage_name(const std::string& name, const std::set<std::string>& keys,
 }
 
 int64_t num(const HashRecord& r, const char* name) { return std::atoll(store::field(r, name, "0").c_str()); }
+
+// A bucket or totals of an account in our form: allTokens and tokens where missing (theirs keep
+// no cost per account, so none is made up).
+HashRecord account_record(HashRecord r, bool totals) {
+  auto field = [&](const char* bucket_name, const char* total_name) { return num(r, totals ? total_name : bucket_name); };
+  int64_t in = field("inputTokens", "totalInputTokens"), out = field("outputTokens", "totalOutputTokens");
+  std::string all = totals ? "totalAllTokens" : "allTokens", tokens = totals ? "totalTokens" : "tokens";
+  if (!r.count(all))
+    r[all] = std::to_string(in + out + field("cacheCreateTokens", "totalCacheCreateTokens") +
+                            field("cacheReadTokens", "totalCacheReadTokens"));
+  if (!r.count(tokens)) r[tokens] = std::to_string(in + out);
+  return r;
+}
 
 int64_t usd_micro(const std::string& usd) {
   try {
@@ -575,11 +610,11 @@ struct Importer {
     co_return Ok{};
   }
 
-  Task<Result<std::vector<std::string>>> scan_usage() {
+  Task<Result<std::vector<std::string>>> scan(std::string pattern) {
     std::vector<std::string> names;
     std::string cursor = "0";
     do {
-      auto reply = co_await source.command(make_command("SCAN", cursor, "MATCH", "usage:*", "COUNT", "1000"));
+      auto reply = co_await source.command(make_command("SCAN", cursor, "MATCH", pattern, "COUNT", "1000"));
       if (!reply) co_return reply.error();
       if (reply->is_error() || reply->elements.size() != 2) co_return Error{"SCAN: " + reply->str};
       cursor = reply->elements[0].str;
@@ -664,7 +699,7 @@ struct Importer {
     if (pending_keys.empty()) co_return Ok{};
     std::set<std::string> ids;
     for (const auto& k : pending_keys) ids.insert(k.id);
-    auto names = co_await scan_usage();
+    auto names = co_await scan("usage:*");
     if (!names) co_return names.error();
     std::map<std::string, KeyUsage> by_key;
     for (const auto& n : *names) sort_usage_name(n, ids, by_key);
@@ -697,6 +732,79 @@ struct Importer {
       add("usage", k.id, k.name, "imported", usage_note(buckets));
     }
     co_return Ok{};
+  }
+
+  // Each imported account's usage (totals, day/month/hour buckets with their remaining TTL),
+  // written only where ours has none.
+  Task<Status> account_usage() {
+    std::map<std::string, std::string> imported;  // id -> name
+    for (const auto& i : report.items)
+      if (i.kind == "account" && i.outcome == "imported") imported[i.id] = i.name;
+    if (imported.empty()) co_return Ok{};
+    std::set<std::string> ids;
+    for (const auto& entry : imported) ids.insert(entry.first);
+    auto names = co_await scan("account_usage:*");
+    if (!names) co_return names.error();
+    std::map<std::string, AccountUsage> by_account;
+    for (const auto& n : *names) sort_account_usage_name(n, ids, by_account);
+    for (const auto& entry : by_account) {
+      const std::string& id = entry.first;
+      const AccountUsage& u = entry.second;
+      auto replies = co_await source.pipeline(account_usage_reads(id, u));
+      if (!replies) co_return replies.error();
+      std::string problem, note;
+      auto writes = account_usage_writes(id, u, *replies, problem, note);
+      if (!problem.empty()) {
+        add("account usage", id, imported[id], "failed", problem + ": not imported");
+        continue;
+      }
+      std::string outcome = writes.empty() ? "skipped" : "imported";
+      if (!o.dry_run && !writes.empty()) {
+        auto done = co_await target.pipeline(std::move(writes));
+        if (!done) co_return done.error();
+        for (const auto& reply : *done)
+          if (reply.is_error()) co_return Error{"usage of account " + id + ": " + reply.str};
+      }
+      add("account usage", id, imported[id], outcome, note);
+    }
+    co_return Ok{};
+  }
+
+  static std::vector<RedisCommand> account_usage_reads(const std::string& id, const AccountUsage& u) {
+    std::vector<RedisCommand> reads;
+    reads.push_back(make_command("TYPE", "account_usage:" + id));
+    reads.push_back(make_command("HGETALL", "account_usage:" + id));
+    for (const auto& b : u.buckets) {
+      reads.push_back(make_command("HGETALL", b));
+      reads.push_back(make_command("PTTL", b));
+    }
+    return reads;
+  }
+
+  static std::vector<RedisCommand> account_usage_writes(const std::string& id, const AccountUsage& u,
+                                                        const std::vector<store::RedisReply>& r, std::string& problem,
+                                                        std::string& note) {
+    std::vector<RedisCommand> out;
+    size_t written = 0;
+    // The v1.1.0 fork's load balancer kept samples in a zset of this name: not usage.
+    if (u.totals && r[0].str == "hash") {
+      HashRecord totals = store::to_record(r[1]);
+      problem = counter_problem(totals, "its usage total");
+      out.push_back(write_if_absent("account_usage:" + id, account_record(std::move(totals), true), 0));
+    } else if (u.totals) {
+      note = "its account_usage is a " + r[0].str + " (the v1.1.0 load balancer's samples), not totals: left out; ";
+    }
+    for (size_t i = 0; i < u.buckets.size(); ++i) {
+      HashRecord bucket = store::to_record(r[2 + 2 * i]);
+      int64_t ttl = r[3 + 2 * i].as_int().value_or(0);
+      if (bucket.empty() || ttl == -2) continue;
+      if (problem.empty()) problem = counter_problem(bucket, u.buckets[i]);
+      out.push_back(write_if_absent(u.buckets[i], account_record(std::move(bucket), false), ttl));
+      ++written;
+    }
+    note += usage_note(written);
+    if (!problem.empty()) out.clear();
+    return out;
   }
 
   static std::vector<RedisCommand> key_commands(const keys::ApiKey& k) {
@@ -767,6 +875,7 @@ Task<Result<ImportReport>> import_crs(store::RedisClient& source, store::RedisCl
   if (auto s = co_await im.groups(); !s) co_return s.error();
   Status done = co_await im.keys();
   if (done) done = co_await im.usage_then_keys();
+  if (done) done = co_await im.account_usage();
   if (done) done = co_await im.admin_login();
   // Whatever was written, even by a run that failed midway, every instance is told; a run that
   // wrote nothing leaves their caches alone.

@@ -105,6 +105,20 @@ TEST_F(CrsImport, KeysAndAccountsOfTheNodeServiceWorkHereAndASecondRunChangesNot
   EXPECT_NEAR(limits.at("currentDailyCost").to_number<double>(), 0.012345, 1e-9);
   auto verified = relay->cli({"data", "verify", "--json"});
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  // The accounts' usage came too: the Console account's totals and today's bucket (with its
+  // expiry); the OAuth account's load-balancer samples of the v1.1.0 fork are named, not taken.
+  EXPECT_EQ(count(report, "accountUsage", "imported"), 1) << first.out;
+  EXPECT_EQ(count(report, "accountUsage", "skipped"), 1);
+  EXPECT_NE(first.out.find("the v1.1.0 load balancer's samples"), std::string::npos) << first.out;
+  std::string console_id;
+  for (const auto& a : fixture.at("accounts").as_array())
+    if (a.as_object().at("name").as_string() == "console-imported") console_id = std::string(a.as_object().at("id").as_string());
+  RedisServer target(dir.file("unused-target"), relay->embedded_redis_port(), relay->embedded_redis_password());
+  EXPECT_EQ(target.cli({"HGET", "account_usage:" + console_id, "totalRequests"}), "3");
+  EXPECT_EQ(target.cli({"HGET", "account_usage:" + console_id, "totalAllTokens"}), "1695");
+  std::string today(fixture.at("usage").at("day").as_string());
+  EXPECT_EQ(target.cli({"HGET", "account_usage:daily:" + console_id + ":" + today, "inputTokens"}), "1200");
+  EXPECT_GT(std::stoll(target.cli({"TTL", "account_usage:daily:" + console_id + ":" + today})), 86400 * 31);
 
   // Twice: nothing more, and the usage is not added again, nor the instances told. This time
   // without secrets on the command line: the URL from CRS_REDIS_URL, the key is this relay's.

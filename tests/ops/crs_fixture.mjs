@@ -169,6 +169,18 @@ cmd('SET', `usage:cost:total:${bound}`, '0.012345')
 cmd('SET', `usage:cost:daily:${bound}:${day(now)}`, '0.012345')
 out.usage = { key: bound, model, ...used, costMicro: 12345, day: day(now) }
 
+// The Console account's usage, and the OAuth account's v1.1.0 load-balancer samples (a zset).
+hset(`account_usage:${consoleId}`, {
+  totalInputTokens: used.input, totalOutputTokens: used.output, totalCacheCreateTokens: used.cacheCreate,
+  totalCacheReadTokens: used.cacheRead, totalRequests: used.requests
+})
+hset(`account_usage:daily:${consoleId}:${day(now)}`, {
+  inputTokens: used.input, outputTokens: used.output, cacheCreateTokens: used.cacheCreate,
+  cacheReadTokens: used.cacheRead, requests: used.requests
+})
+cmd('EXPIRE', `account_usage:daily:${consoleId}:${day(now)}`, 86400 * 32)
+cmd('ZADD', `account_usage:${oauthId}`, String(now.getTime()), JSON.stringify({ ms: 812, ok: true }))
+
 // Its admin login: a bcrypt hash (bcryptjs writes $2a$) of a known password.
 hset('session:admin_credentials', {
   username: 'crs_node_admin', passwordHash: '$2a$10$om.0K39rSe/BXrsvyPfDqeery3PR36kwJMog3RQwWIkETUJbEjDGC',
