@@ -319,8 +319,7 @@ Task<void> Server::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(workers_[worker]->executor, use_nothrow);
     if (!ec) {
       // Accepted, even if the socket closed meanwhile (shutdown): the client gets its answer.
-      ++awaiting_first_request_;
-      asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
+      serve_connection(worker, std::move(socket));
       continue;
     }
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
@@ -343,9 +342,13 @@ void Server::accept_queued() {
     tcp::socket socket(workers_[worker]->executor);
     acceptor_.accept(socket, ec);
     if (ec) break;
-    ++awaiting_first_request_;
-    asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
+    serve_connection(worker, std::move(socket));
   }
+}
+
+void Server::serve_connection(size_t worker, tcp::socket socket) {
+  ++awaiting_first_request_;
+  asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
 }
 
 Task<void> Server::session(size_t worker_index, tcp::socket socket) {

@@ -66,6 +66,7 @@ class Server {
   Task<void> accept_loop();
   Task<void> session(size_t worker, tcp::socket socket);
   void accept_queued();
+  void serve_connection(size_t worker, tcp::socket socket);  // on that worker's thread
 
   std::vector<std::unique_ptr<Worker>> workers_;
   const Router& router_;

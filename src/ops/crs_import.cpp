@@ -694,6 +694,15 @@ struct Importer {
     return out;
   }
 
+  // Writes what a key's or an account's usage became here; any refusal stops the import.
+  Task<Status> write_usage(std::vector<RedisCommand> writes, std::string whose) {
+    auto done = co_await target.pipeline(std::move(writes));
+    if (!done) co_return done.error();
+    for (const auto& reply : *done)
+      if (reply.is_error()) co_return Error{"usage of " + whose + ": " + reply.str};
+    co_return Ok{};
+  }
+
   // Each new key: its usage, its limit counters seeded from it, then the key itself.
   Task<Status> usage_then_keys() {
     if (pending_keys.empty()) co_return Ok{};
@@ -718,10 +727,8 @@ struct Importer {
       writes->push_back(seed.script->with_source(seed.command));
       size_t buckets = by_key[k.id].buckets.size() + by_key[k.id].alltime_models.size();
       if (!o.dry_run) {
-        auto done = co_await target.pipeline(std::move(*writes));
-        if (!done) co_return done.error();
-        for (const auto& reply : *done)
-          if (reply.is_error()) co_return Error{"usage of key " + k.id + ": " + reply.str};
+        std::string whose = "key " + k.id;
+        if (auto s = co_await write_usage(std::move(*writes), whose); !s) co_return s.error();
         auto written = co_await target.pipeline(key_commands(k));
         if (auto st = store::transaction_status(written); !st) {
           add("key", k.id, k.name, "failed", st.error().message);
@@ -760,10 +767,8 @@ struct Importer {
       }
       std::string outcome = writes.empty() ? "skipped" : "imported";
       if (!o.dry_run && !writes.empty()) {
-        auto done = co_await target.pipeline(std::move(writes));
-        if (!done) co_return done.error();
-        for (const auto& reply : *done)
-          if (reply.is_error()) co_return Error{"usage of account " + id + ": " + reply.str};
+        std::string whose = "account " + id;
+        if (auto s = co_await write_usage(std::move(writes), whose); !s) co_return s.error();
       }
       add("account usage", id, imported[id], outcome, note);
     }
