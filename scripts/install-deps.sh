@@ -35,9 +35,16 @@ if [[ "${1:-}" == "--bench" ]]; then
   done
 fi
 
-# Node.js runs the real-client tests (official SDKs from npm); Debian's is enough if none is there.
-if [[ "${1:-}" != "--build-only" ]] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
+# Node.js builds the web console (Vite, from npm) and runs the real-client and browser tests;
+# Debian's is enough if none is there.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
+fi
+
+# The browser tests drive Debian's Chromium (headless) with playwright-core.
+if [[ "${1:-}" == "--with-test-clients" ]]; then
+  status=$(dpkg-query -W -f='${Status}' chromium 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=(chromium)
 fi
 
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -50,11 +57,15 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The npm packages of the real-client tests, exactly as locked.
+# The npm packages of the real-client and browser tests, exactly as locked (again when the
+# lockfile changes).
 if [[ "${1:-}" == "--with-test-clients" ]]; then
   here="$(cd "$(dirname "$0")/.." && pwd)"
-  if [[ ! -d "$here/tests/clients/node_modules/@anthropic-ai/sdk" ]]; then
+  lock_sum="$(sha256sum "$here/tests/clients/package-lock.json" | cut -d' ' -f1)"
+  stamp="$here/tests/clients/node_modules/.crs-lock-sha256"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
     (cd "$here/tests/clients" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" > "$stamp"
   fi
 fi
 

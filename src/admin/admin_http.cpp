@@ -4,6 +4,7 @@
 
 #include "admin/credentials.hpp"
 #include "admin/login_throttle.hpp"
+#include "admin/session_cookie.hpp"
 #include "http/responses.hpp"
 #include "query/query_cache.hpp"
 
@@ -18,12 +19,20 @@ json::object error_object(std::string_view error, std::string_view message) {
   return json::object{{"error", error}, {"message", message}};
 }
 
-// The token of a request: "Authorization: Bearer <token>" or "x-admin-token: <token>".
-std::string_view token_of(const http_server::Request& req) {
+// The token a request sends itself: "Authorization: Bearer <token>" or "x-admin-token: <token>".
+std::string_view header_token(const http_server::Request& req) {
   auto auth = req[http::field::authorization];
   if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return auth.substr(7);
   return req["x-admin-token"];
 }
+
+// The request's token: from a header, else from the console's session cookie.
+std::string_view token_of(const http_server::Request& req) {
+  std::string_view token = header_token(req);
+  return token.empty() ? session_cookie_token(req) : token;
+}
+
+bool changes_state(http::verb method) { return method != http::verb::get && method != http::verb::head; }
 
 }  // namespace
 
@@ -117,6 +126,10 @@ std::map<std::string, std::string> query_params(std::string_view query) {
   return out;
 }
 
+bool uses_session_cookie(const http_server::Request& req) {
+  return header_token(req).empty() && !session_cookie_token(req).empty();
+}
+
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -125,6 +138,9 @@ Task<std::variant<SessionClaims, http_server::Response>> check_session(Exchange&
   std::string_view token = token_of(ex.request());
   if (token.empty())
     co_return admin_error(http::status::unauthorized, "Missing admin token", "Please provide an admin token");
+  if (uses_session_cookie(ex.request()) && changes_state(ex.request().method()) && !same_origin(ex.request()))
+    co_return admin_error(http::status::forbidden, "Forbidden",
+                          "a change made with the console's session cookie must come from the console's own page");
   auto verified = verify_session(token, deps.cfg.security.jwtSecret, unix_seconds());
   if (auto* problem = std::get_if<TokenError>(&verified)) {
     std::string_view error = problem->problem == TokenProblem::Malformed  ? "Invalid admin token format"

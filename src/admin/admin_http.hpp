@@ -59,7 +59,8 @@ using AdminDepsPtr = std::shared_ptr<AdminDeps>;
 using AdminHandler = std::function<Task<void>(http_server::Exchange&, const SessionClaims&)>;
 
 // Registers a route that answers 401 unless the request carries a valid admin token
-// (Authorization: Bearer, or x-admin-token).
+// (Authorization: Bearer, x-admin-token, or the console's session cookie; a change made with
+// the cookie must come from the console's own origin, else 403).
 void add_admin_route(http_server::Router& router, http::verb method, std::string pattern, AdminDepsPtr deps,
                      AdminHandler handler);
 
@@ -106,6 +107,9 @@ std::map<std::string, std::string> query_params(std::string_view query);
 using crypto::is_uuid;
 
 int64_t unix_seconds();
+
+// Whether the request is authenticated by the console's session cookie (no token header).
+bool uses_session_cookie(const http_server::Request& req);
 
 // Route groups, each in its own file.
 void register_auth_routes(http_server::Router& router, AdminDepsPtr deps);

@@ -5,6 +5,7 @@
 #include "admin/credentials.hpp"
 #include "admin/login_throttle.hpp"
 #include "admin/password.hpp"
+#include "admin/session_cookie.hpp"
 #include "core/crypto.hpp"
 #include "core/time.hpp"
 #include "http/responses.hpp"
@@ -45,13 +46,21 @@ SessionClaims new_session(const std::string& username, int64_t version, int ttl)
   return c;
 }
 
-http_server::Response token_response(const SessionClaims& c, const AdminDeps& deps) {
+// The new session: its token in the body, or for the console (`cookie`) in an HttpOnly
+// cookie only, so that no script of the page ever holds it.
+http_server::Response token_response(const SessionClaims& c, const AdminDeps& deps, const http_server::Request& req,
+                                     bool cookie) {
+  std::string token = sign_session(c, deps.cfg.security.jwtSecret);
   json::object o{{"success", true},
-                 {"token", sign_session(c, deps.cfg.security.jwtSecret)},
                  {"expiresIn", (c.expires_at - c.issued_at) * 1000},
                  {"expiresAt", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::seconds(c.expires_at)))},
                  {"username", c.username}};
-  return http_server::json_response(http::status::ok, json::serialize(o));
+  if (!cookie) o["token"] = token;
+  auto r = http_server::json_response(http::status::ok, json::serialize(o));
+  if (cookie) r.set(http::field::set_cookie, session_cookie(token, c.expires_at - c.issued_at, https_origin(req)));
+  r.set(http::field::cache_control, "no-store");
+  crypto::wipe(token);
+  return r;
 }
 
 http_server::Response too_many_attempts(int64_t retry_after) {
@@ -123,13 +132,20 @@ Task<void> login(Exchange& ex, AdminDepsPtr deps) {
     co_await ex.send(admin_error(http::status::bad_request, "Missing credentials", "Username and password are required"));
     co_return;
   }
+  // The console asks for its session in a cookie: only from its own page (login CSRF).
+  bool cookie = string_member(*body, "session") == "cookie";
+  if (cookie && !same_origin(ex.request())) {
+    co_await ex.send(admin_error(http::status::forbidden, "Forbidden", "a console login must come from the console's own page"));
+    co_return;
+  }
   auto login = co_await check_password(ex, *deps, username, password);
   crypto::wipe(password);
   if (!login) co_return;
   co_await deps->redis_for(ex).command(
       make_command("HSET", std::string(kCredentialsKey), "lastLogin", iso8601_utc()));
   spdlog::info("admin {} logged in from {}", login->username, client_address(ex, *deps));
-  co_await ex.send(token_response(new_session(login->username, login->version, deps->cfg.admin.sessionTtl), *deps));
+  co_await ex.send(token_response(new_session(login->username, login->version, deps->cfg.admin.sessionTtl), *deps,
+                                  ex.request(), cookie));
 }
 
 // Ends a session; NX makes it happen once, so a token refreshes into one new token only.
@@ -144,7 +160,10 @@ Task<void> logout(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps)
     co_await ex.send(admin_error(http::status::service_unavailable, "Service unavailable", "Redis is not reachable"));
     co_return;
   }
-  co_await ex.send(admin_message("Logout successful"));
+  auto answer = admin_message("Logout successful");
+  if (uses_session_cookie(ex.request()))
+    answer.set(http::field::set_cookie, cleared_session_cookie(https_origin(ex.request())));
+  co_await ex.send(std::move(answer));
 }
 
 Task<void> refresh(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
@@ -157,7 +176,8 @@ Task<void> refresh(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps
     co_await ex.send(admin_error(http::status::unauthorized, "Invalid session", "this session was ended; log in again"));
     co_return;
   }
-  co_await ex.send(token_response(new_session(session.username, session.version, deps->cfg.admin.sessionTtl), *deps));
+  co_await ex.send(token_response(new_session(session.username, session.version, deps->cfg.admin.sessionTtl), *deps,
+                                  ex.request(), uses_session_cookie(ex.request())));
 }
 
 json::object user_json(const SessionClaims& s) {
@@ -204,7 +224,10 @@ Task<void> change_password(Exchange& ex, const SessionClaims& session, AdminDeps
     co_return;
   }
   spdlog::info("admin login changed by {} (now {}); every session ended", session.username, username);
-  co_await ex.send(admin_message("Password changed successfully. Please log in again."));
+  auto answer = admin_message("Password changed successfully. Please log in again.");
+  if (uses_session_cookie(ex.request()))
+    answer.set(http::field::set_cookie, cleared_session_cookie(https_origin(ex.request())));
+  co_await ex.send(std::move(answer));
 }
 
 }  // namespace

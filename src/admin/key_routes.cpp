@@ -237,6 +237,57 @@ Task<void> create_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
   co_await ex.send(admin_data(created_view(*made)));
 }
 
+// POST /admin/api-keys/batch {baseName, count, ...fields}: `count` keys named baseName_1..N
+// with the same fields, each secret in the answer (shown once). Should Redis fail part way,
+// the keys made so far are still answered (their secrets exist nowhere else), with a warning.
+constexpr int64_t kMaxBatch = 500;
+
+Task<void> create_batch(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  std::string base = string_member(*body, "baseName");
+  const auto* count_value = body->if_contains("count");
+  int64_t count = count_value && count_value->is_int64() ? count_value->as_int64() : 0;
+  if (base.empty() || count < 1 || count > kMaxBatch) {
+    co_await ex.send(invalid("baseName (text) and count (1 to 500) are required"));
+    co_return;
+  }
+  body->erase("baseName");
+  body->erase("count");
+  body->erase("name");
+  keys::ApiKey fields;
+  fields.name = base + "_" + std::to_string(count);  // the longest name, for the checks
+  if (auto s = keys::apply_changes(fields, *body); !s) {
+    co_await ex.send(invalid(s.error().message));
+    co_return;
+  }
+  if (fields.name.size() > 100) {
+    co_await ex.send(invalid("baseName: at most 100 characters with its _N suffix"));
+    co_return;
+  }
+  auto store = key_store(*deps, ex);
+  if (!co_await binding_allowed(ex, store, fields.bound_account)) co_return;
+  json::array made;
+  std::string failure;
+  for (int64_t i = 1; i <= count && failure.empty(); ++i) {
+    keys::ApiKey one = fields;
+    one.name = base + "_" + std::to_string(i);
+    auto created = co_await store.create(std::move(one));
+    if (created) made.push_back(created_view(*created));
+    else failure = created.error().message;
+  }
+  spdlog::info("admin {} created {} of {} keys named {}_N", session.username, made.size(), count, base);
+  if (made.empty()) {
+    co_await ex.send(store_unavailable(failure));
+    co_return;
+  }
+  json::object o;
+  o["success"] = true;
+  if (!failure.empty()) o["warning"] = fmt::format("only {} of {} keys were created: {}", made.size(), count, failure);
+  o["data"] = std::move(made);
+  co_await ex.send(http_server::json_response(http::status::ok, json::serialize(o)));
+}
+
 Task<void> update_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
   auto body = co_await read_json_object(ex);
   if (!body) co_return;
@@ -302,6 +353,8 @@ void register_key_routes(http_server::Router& router, AdminDepsPtr deps) {
                   [deps](Exchange& ex, const SessionClaims&) { return list_keys(ex, deps); });
   add_admin_route(router, verb::post, "/admin/api-keys", deps,
                   [deps](Exchange& ex, const SessionClaims& s) { return create_key(ex, s, deps); });
+  add_admin_route(router, verb::post, "/admin/api-keys/batch", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return create_batch(ex, s, deps); });
   add_admin_route(router, verb::get, "/admin/api-keys/:keyId", deps,
                   [deps](Exchange& ex, const SessionClaims&) { return show_key(ex, deps); });
   add_admin_route(router, verb::put, "/admin/api-keys/:keyId", deps,

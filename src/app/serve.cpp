@@ -43,6 +43,7 @@
 #include "upstream/connection_pool.hpp"
 #include "upstream/http_call.hpp"
 #include "usage/pricing.hpp"
+#include "web/console_routes.hpp"
 
 namespace crs::app {
 namespace {
@@ -128,15 +129,6 @@ struct ConnectionPools {
 };
 
 // ---- routes ----
-
-void register_root_routes(http_server::Router& router) {
-  // Claude Code probes `HEAD /` on its base URL; browsers and monitors land on `/`.
-  std::string body = boost::json::serialize(
-      boost::json::object{{"service", "claude-relay-service"}, {"version", CRS_VERSION}, {"health", "/health"}});
-  router.add(http::verb::get, "/", [body](http_server::Exchange& ex) {
-    return ex.send(http_server::json_response(http::status::ok, body));
-  });
-}
 
 monitor::HealthSources health_sources(const config::Config& cfg, const RedisClients& redis, bool embedded,
                                       const accounts::AccountRegistry& registry, admin::AdminDepsPtr admin) {
@@ -238,7 +230,7 @@ scheduler::StatusSettings balancer_settings(const Shared& s) {
 // Every route: root, relay, admin, key holders' stats, health.
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
                                                   key_export::ExportService& exports, bool embedded) {
-  register_root_routes(router);
+  web::register_console_routes(router, web::console_assets());
   auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.live, s.key_cache, s.accounts, *s.scheduler, s.pricing,
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
                                                        s.limits);

@@ -119,7 +119,7 @@ TEST_F(AdminTest, EveryAdminRouteRefusesMissingExpiredForgedAndAlgNoneTokens) {
   json::array listed = parse_object(table.body)["data"].as_array();
   for (const auto& r : listed) {
     std::string path(r.as_object().at("path").as_string());
-    if (!(path.starts_with("/admin") || path.starts_with("/web/auth/")) || path == "/web/auth/login") continue;
+    if (!(path.starts_with("/admin/") || path.starts_with("/web/auth/")) || path == "/web/auth/login") continue;
     // Params become a well-formed id that exists nowhere.
     std::string target;
     size_t i = 0;
@@ -174,6 +174,10 @@ TEST_F(AdminTest, EveryAdminRouteRefusesMissingExpiredForgedAndAlgNoneTokens) {
       EXPECT_EQ(r.status, 401) << name << ": " << r.body;
       auto via_header = http_request(relay->port(), method, target, "{}", {{"x-admin-token", tok}});
       EXPECT_EQ(via_header.status, 401) << name << " (x-admin-token): " << via_header.body;
+      // The console's cookie, from the console's own page (so the origin check passes).
+      auto via_cookie = http_request(relay->port(), method, target, "{}",
+                                     {{"cookie", "crs_admin_session=" + tok}, {"sec-fetch-site", "same-origin"}});
+      EXPECT_EQ(via_cookie.status, 401) << name << " (cookie): " << via_cookie.body;
     }
     // The same route with a valid token gets past the check: the refusals above are the token's.
     auto ok = admin(method, target, token(), "{}");

@@ -194,7 +194,11 @@ HttpResponse http_request_to(const std::string& host, int port, const std::strin
     out.error = "connect failed";
     return out;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  // The Host a browser sends (with the port), unless the caller names another.
+  bool named_host = std::any_of(headers.begin(), headers.end(), [](const auto& h) { return beast::iequals(h.first, "host"); });
+  std::string req = method + " " + target + " HTTP/1.1\r\n";
+  if (!named_host) req += "Host: " + host + ":" + std::to_string(port) + "\r\n";
+  req += "Connection: close\r\n";
   bool has_type = false;
   for (const auto& [k, v] : headers) {
     req += k + ": " + v + "\r\n";

@@ -1,0 +1,34 @@
+#pragma once
+// The web console's login: the admin token in an HttpOnly, SameSite=Strict cookie, so that no
+// script of the page can read it. A cookie is sent by the browser on its own, so a request
+// authenticated by it must also prove it comes from the console's own origin when it changes
+// anything (CSRF): Sec-Fetch-Site "same-origin", or an Origin whose host is the Host header.
+// Scripts and the CLI send the token in a header and are not concerned.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "http/exchange.hpp"
+
+namespace crs::admin {
+
+inline constexpr std::string_view kSessionCookie = "crs_admin_session";
+
+// The value of cookie `name` in a Cookie header, or "" (the first one wins).
+std::string_view cookie_value(std::string_view cookie_header, std::string_view name);
+
+// The request's admin token from the session cookie, or "".
+std::string_view session_cookie_token(const http_server::Request& req);
+
+// Whether the browser says the request comes from the page's own origin.
+bool same_origin(const http_server::Request& req);
+
+// Set-Cookie values: the session for `max_age_seconds`, and the one that removes it.
+// `secure` (the console is reached over https) adds the Secure attribute.
+std::string session_cookie(std::string_view token, int64_t max_age_seconds, bool secure);
+std::string cleared_session_cookie(bool secure);
+
+// Whether the page that sent the request was loaded over https (its Origin says so).
+bool https_origin(const http_server::Request& req);
+
+}  // namespace crs::admin

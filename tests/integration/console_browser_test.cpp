@@ -1,0 +1,84 @@
+// The web console in headless Chromium (tests/clients/console_browser.mjs, playwright-core),
+// against the real binary, a real Redis and the fake upstream; then what the browser did is
+// checked from outside, through the admin API. Screenshots go to <build>/test-artifacts/console.
+#include <filesystem>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+json::object parse_object(const std::string& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(s, ec);
+  return !ec && v.is_object() ? v.as_object() : json::object();
+}
+
+std::string chromium() {
+  for (std::string path : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+    if (std::filesystem::exists(path)) return path;
+  return "";
+}
+
+TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
+  std::string clients = source_dir() + "/tests/clients";
+  if (!std::filesystem::exists(clients + "/node_modules/playwright-core"))
+    GTEST_FAIL() << "run `make test` (it installs tests/clients with npm ci) or `npm ci --prefix tests/clients`";
+  ASSERT_FALSE(chromium().empty()) << "Debian's chromium is needed (scripts/install-deps.sh --with-test-clients)";
+  TempDir dir;
+  FakeUpstreamProcess fake(dir);
+  ASSERT_TRUE(fake.start());
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  ASSERT_EQ(relay.cli({"accounts", "add", "--type", "claude-console", "--name", "fake-console", "--base-url", fake.url(),
+                       "--api-key", "sk-ant-api03-console-browser-test"})
+                .exit_code,
+            0);
+  auto init = parse_object(read_file(dir.file("data/init.json")));
+  std::string username(init["adminUsername"].as_string());
+  std::string password(init["adminPassword"].as_string());
+  std::string artifacts = std::filesystem::path(crs_binary()).parent_path().string() + "/test-artifacts/console";
+  std::filesystem::remove_all(artifacts);
+
+  std::string base = "http://127.0.0.1:" + std::to_string(relay.port());
+  auto r = run_command({"node", clients + "/console_browser.mjs"},
+                       {"CRS_URL=" + base, "CRS_ADMIN_USERNAME=" + username, "CRS_ADMIN_PASSWORD=" + password,
+                        "CRS_ARTIFACTS=" + artifacts, "CHROMIUM=" + chromium()},
+                       clients, 240s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"ok\":true"), std::string::npos) << r.out;
+
+  // What the browser did, seen through the admin API with a token of our own.
+  json::object login{{"username", username}, {"password", password}};
+  auto token = parse_object(http_request(relay.port(), "POST", "/web/auth/login", json::serialize(login),
+                                         {{"content-type", "application/json"}})
+                                .body)["token"];
+  ASSERT_TRUE(token.is_string());
+  std::map<std::string, std::string> auth{{"authorization", "Bearer " + std::string(token.as_string())}};
+  auto keys = parse_object(http_request(relay.port(), "GET", "/admin/api-keys?search=browser-key", "", auth).body);
+  auto items = keys["data"].as_object()["items"].as_array();
+  ASSERT_EQ(items.size(), 1u) << json::serialize(keys);
+  auto key = items[0].as_object();
+  EXPECT_EQ(key["concurrencyLimit"].as_int64(), 3);
+  EXPECT_EQ(key["rateLimitWindow"].as_int64(), 60);
+  EXPECT_EQ(key["rateLimitRequests"].as_int64(), 100);
+  EXPECT_EQ(key["dailyCostLimit"].to_number<double>(), 5.0);
+  EXPECT_EQ(key["usage"].as_object()["total"].as_object()["requests"].as_int64(), 1);
+  auto exports = parse_object(http_request(relay.port(), "GET", "/admin/exports", "", auth).body);
+  auto tasks = exports["data"].as_object()["tasks"].as_array();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].as_object().at("state").as_string(), "done");
+  for (std::string shot : {"login", "dashboard", "dashboard-dark", "keys", "keys-phone", "key-created", "export", "api-stats"})
+    EXPECT_TRUE(std::filesystem::exists(artifacts + "/" + shot + ".png")) << shot;
+  // The admin password never reached the relay's log.
+  EXPECT_EQ(relay.log().find(password), std::string::npos);
+}
+
+}  // namespace
+}  // namespace crs::test

@@ -1,0 +1,279 @@
+// The web console as HTTP sees it (the browser test drives it in Chromium): the embedded
+// files with their caching, compression and security headers, the redirects, the console's
+// cookie session with its origin check, and the batch creation of keys its Keys page uses.
+#include <filesystem>
+#include <regex>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+namespace crs::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+json::object parse_object(const std::string& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(s, ec);
+  return !ec && v.is_object() ? v.as_object() : json::object();
+}
+
+// The bytes a compressed body stands for, decompressed by Node's zlib (an independent decoder).
+std::string decompress(const TempDir& dir, const std::string& body, const std::string& encoding) {
+  dir.write("compressed.bin", body);
+  std::string fn = encoding == "br" ? "brotliDecompressSync" : "gunzipSync";
+  auto r = run_command({"node", "-e",
+                        "process.stdout.write(require('zlib')." + fn + "(require('fs').readFileSync(process.argv[1])))",
+                        dir.file("compressed.bin")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+class ConsoleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    relay = std::make_unique<RelayProcess>(dir, std::vector<std::string>{});
+    ASSERT_TRUE(relay->start()) << relay->log();
+    auto init = parse_object(read_file(dir.file("data/init.json")));
+    username = std::string(init["adminUsername"].as_string());
+    password = std::string(init["adminPassword"].as_string());
+  }
+  std::string origin() const { return "http://127.0.0.1:" + std::to_string(relay->port()); }
+  HttpResponse get(const std::string& target, std::map<std::string, std::string> headers = {}) {
+    return http_request(relay->port(), "GET", target, "", headers);
+  }
+  HttpResponse cookie_login(std::map<std::string, std::string> headers) {
+    json::object body{{"username", username}, {"password", password}, {"session", "cookie"}};
+    headers["content-type"] = "application/json";
+    return http_request(relay->port(), "POST", "/web/auth/login", json::serialize(body), headers);
+  }
+  // The session cookie a console login sets ("crs_admin_session=<token>").
+  std::string session_cookie() {
+    auto r = cookie_login({{"origin", origin()}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::string set = r.header("set-cookie");
+    return set.substr(0, set.find(';'));
+  }
+
+  TempDir dir;
+  std::unique_ptr<RelayProcess> relay;
+  std::string username, password;
+};
+
+// The hashed script and stylesheet the index names.
+std::vector<std::string> asset_paths(const std::string& html) {
+  std::vector<std::string> out;
+  std::regex re(R"re((?:src|href)="(/admin-next/assets/[^"]+)")re");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back((*it)[1]);
+  return out;
+}
+
+TEST_F(ConsoleTest, IndexIsRevalidatedAndCarriesTheSecurityHeaders) {
+  auto index = get("/admin-next/");
+  ASSERT_EQ(index.status, 200) << index.body;
+  EXPECT_EQ(index.header("content-type"), "text/html; charset=utf-8");
+  std::string csp = index.header("content-security-policy");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
+  EXPECT_EQ(index.header("x-frame-options"), "DENY");
+  EXPECT_EQ(index.header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(index.header("referrer-policy"), "no-referrer");
+  EXPECT_EQ(index.header("cache-control"), "no-cache");
+  // No inline script or style for the CSP to allow.
+  EXPECT_EQ(index.body.find("<script>"), std::string::npos);
+  EXPECT_EQ(index.body.find("<style"), std::string::npos);
+  EXPECT_EQ(index.body.find("style=\""), std::string::npos);
+
+  std::string etag = index.header("etag");
+  ASSERT_FALSE(etag.empty());
+  auto again = get("/admin-next/", {{"if-none-match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(get("/admin-next/", {{"if-none-match", "\"other\""}}).status, 200);
+
+  // Every page of the console is the same document (client-side routes).
+  for (std::string page : {"/admin-next", "/admin-next/keys", "/admin-next/api-stats", "/admin-next/no-such-page"}) {
+    auto r = get(page);
+    EXPECT_EQ(r.status, 200) << page;
+    EXPECT_EQ(r.header("etag"), etag) << page;
+  }
+  EXPECT_EQ(get("/admin-next/assets/no-such-file.js").status, 404);
+}
+
+TEST_F(ConsoleTest, HashedAssetsAreImmutableAndServedInTheEncodingTheClientTakes) {
+  auto index = get("/admin-next/");
+  auto assets = asset_paths(index.body);
+  ASSERT_GE(assets.size(), 2u) << index.body;
+  std::string built = std::filesystem::path(crs_binary()).parent_path().string() + "/web/dist";
+  for (const auto& path : assets) {
+    SCOPED_TRACE(path);
+    std::string file = read_file(built + path.substr(std::string("/admin-next").size()));
+    ASSERT_FALSE(file.empty());
+    auto plain = get(path);
+    ASSERT_EQ(plain.status, 200);
+    EXPECT_EQ(plain.header("cache-control"), "public, max-age=31536000, immutable");
+    EXPECT_EQ(plain.header("content-encoding"), "");
+    EXPECT_EQ(plain.header("vary"), "Accept-Encoding");
+    EXPECT_EQ(plain.body, file);
+    EXPECT_FALSE(plain.header("content-security-policy").empty());
+
+    auto br = get(path, {{"accept-encoding", "gzip, deflate, br"}});
+    EXPECT_EQ(br.header("content-encoding"), "br");
+    EXPECT_LT(br.body.size(), file.size() / 2);
+    EXPECT_EQ(decompress(dir, br.body, "br"), file);
+
+    auto gz = get(path, {{"accept-encoding", "br;q=0, gzip;q=0.8"}});
+    EXPECT_EQ(gz.header("content-encoding"), "gzip");
+    EXPECT_EQ(decompress(dir, gz.body, "gzip"), file);
+
+    EXPECT_EQ(get(path, {{"accept-encoding", "identity"}}).header("content-encoding"), "");
+    EXPECT_EQ(get(path, {{"accept-encoding", "*;q=0"}}).header("content-encoding"), "");
+    EXPECT_EQ(get(path, {{"accept-encoding", "*"}}).header("content-encoding"), "br");
+
+    auto head = http_request(relay->port(), "HEAD", path, "", {{"accept-encoding", "br"}});
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.header("content-length"), std::to_string(br.body.size()));
+    EXPECT_TRUE(head.body.empty());
+  }
+}
+
+TEST_F(ConsoleTest, OldConsoleAndBrowsersAtTheRootAreSentToTheConsole) {
+  for (std::string old : {"/web", "/web/"}) {
+    auto r = get(old);
+    EXPECT_EQ(r.status, 302) << old;
+    EXPECT_EQ(r.header("location"), "/admin-next/");
+  }
+  auto browser = get("/", {{"accept", "text/html,application/xhtml+xml,*/*;q=0.8"}});
+  EXPECT_EQ(browser.status, 302);
+  EXPECT_EQ(browser.header("location"), "/admin-next/api-stats");
+  // API clients and monitors still get the service's name.
+  auto api = get("/", {{"accept", "application/json"}});
+  EXPECT_EQ(api.status, 200);
+  EXPECT_EQ(parse_object(api.body)["service"].as_string(), "claude-relay-service");
+}
+
+TEST_F(ConsoleTest, CookieSessionIsHttpOnlyStrictAndNeverShownToTheScript) {
+  auto r = cookie_login({{"origin", origin()}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = parse_object(r.body);
+  EXPECT_FALSE(body.contains("token")) << r.body;
+  EXPECT_EQ(body["username"].as_string(), username);
+  std::string set = r.header("set-cookie");
+  EXPECT_TRUE(set.starts_with("crs_admin_session=")) << set;
+  for (std::string attribute : {"HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=86400"})
+    EXPECT_NE(set.find(attribute), std::string::npos) << attribute << " in " << set;
+  EXPECT_EQ(set.find("Secure"), std::string::npos) << "the page is http here: " << set;
+  EXPECT_EQ(r.header("cache-control"), "no-store");
+
+  // Over https (as its Origin says) the cookie is Secure.
+  auto secure = cookie_login({{"origin", "https://127.0.0.1:" + std::to_string(relay->port())},
+                              {"host", "127.0.0.1:" + std::to_string(relay->port())}});
+  ASSERT_EQ(secure.status, 200) << secure.body;
+  EXPECT_NE(secure.header("set-cookie").find("; Secure"), std::string::npos);
+
+  // A console login from another site's page is refused before the password is checked.
+  auto foreign = cookie_login({{"origin", "http://evil.example"}});
+  EXPECT_EQ(foreign.status, 403) << foreign.body;
+  EXPECT_TRUE(foreign.header("set-cookie").empty());
+  auto cross_site = cookie_login({{"sec-fetch-site", "cross-site"}, {"origin", origin()}});
+  EXPECT_EQ(cross_site.status, 403) << cross_site.body;
+  // Scripts keep the Node.js service's token login.
+  json::object plain{{"username", username}, {"password", password}};
+  auto scripted = http_request(relay->port(), "POST", "/web/auth/login", json::serialize(plain),
+                               {{"content-type", "application/json"}});
+  EXPECT_TRUE(parse_object(scripted.body).contains("token")) << scripted.body;
+  EXPECT_TRUE(scripted.header("set-cookie").empty());
+}
+
+TEST_F(ConsoleTest, ChangesMadeWithTheCookieMustComeFromTheConsolesOwnOrigin) {
+  std::string cookie = session_cookie();
+  std::string key = R"({"name":"csrf-probe"})";
+  auto post = [&](std::map<std::string, std::string> headers) {
+    headers["cookie"] = cookie;
+    headers["content-type"] = "application/json";
+    return http_request(relay->port(), "POST", "/admin/api-keys", key, headers);
+  };
+  // Reads need no origin: SameSite=Strict keeps the cookie off other sites' requests.
+  EXPECT_EQ(get("/admin/api-keys", {{"cookie", cookie}}).status, 200);
+  EXPECT_EQ(post({}).status, 403);
+  EXPECT_EQ(post({{"origin", "http://evil.example"}}).status, 403);
+  EXPECT_EQ(post({{"origin", "null"}}).status, 403);
+  EXPECT_EQ(post({{"origin", "http://127.0.0.1:" + std::to_string(relay->port()) + ".evil.example"}}).status, 403);
+  EXPECT_EQ(post({{"sec-fetch-site", "same-site"}, {"origin", origin()}}).status, 403);
+  auto list = parse_object(get("/admin/api-keys", {{"cookie", cookie}}).body);
+  EXPECT_EQ(list["data"].as_object()["pagination"].as_object()["total"].as_int64(), 0) << "a refused change left a key";
+
+  EXPECT_EQ(post({{"origin", origin()}}).status, 200);
+  EXPECT_EQ(post({{"sec-fetch-site", "same-origin"}}).status, 200);
+  // A token header is not a cookie: no origin is asked of scripts.
+  json::object plain{{"username", username}, {"password", password}};
+  auto token = parse_object(http_request(relay->port(), "POST", "/web/auth/login", json::serialize(plain),
+                                         {{"content-type", "application/json"}})
+                                .body)["token"]
+                   .as_string();
+  auto scripted = http_request(relay->port(), "POST", "/admin/api-keys", key,
+                               {{"authorization", "Bearer " + std::string(token)}, {"content-type", "application/json"}});
+  EXPECT_EQ(scripted.status, 200) << scripted.body;
+}
+
+TEST_F(ConsoleTest, LogoutEndsTheCookieSessionOnTheServer) {
+  std::string cookie = session_cookie();
+  ASSERT_EQ(get("/web/auth/user", {{"cookie", cookie}}).status, 200);
+  auto out = http_request(relay->port(), "POST", "/web/auth/logout", "", {{"cookie", cookie}, {"origin", origin()}});
+  ASSERT_EQ(out.status, 200) << out.body;
+  std::string cleared = out.header("set-cookie");
+  EXPECT_TRUE(cleared.starts_with("crs_admin_session=;")) << cleared;
+  EXPECT_NE(cleared.find("Max-Age=0"), std::string::npos) << cleared;
+  // The old cookie, kept by an attacker or a stale tab, no longer opens anything.
+  auto after = get("/admin/api-keys", {{"cookie", cookie}});
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(parse_object(after.body)["error"].as_string(), "Invalid session");
+  EXPECT_EQ(get("/admin/api-keys", {{"cookie", "crs_admin_session=not.a.token"}}).status, 401);
+  EXPECT_EQ(get("/admin/api-keys", {{"cookie", "crs_admin_session=\"quoted\"; other=1"}}).status, 401);
+}
+
+TEST_F(ConsoleTest, BatchCreateMakesEveryKeyWithTheSameLimitsAndShowsEachSecretOnce) {
+  std::string cookie = session_cookie();
+  auto batch = [&](const std::string& body) {
+    return http_request(relay->port(), "POST", "/admin/api-keys/batch", body,
+                        {{"cookie", cookie}, {"origin", origin()}, {"content-type", "application/json"}});
+  };
+  auto made = batch(R"({"baseName":"team","count":3,"dailyCostLimit":2.5,"rateLimitWindow":10,"rateLimitRequests":7,"tags":["t1"]})");
+  ASSERT_EQ(made.status, 200) << made.body;
+  auto keys = parse_object(made.body)["data"].as_array();
+  ASSERT_EQ(keys.size(), 3u);
+  std::set<std::string> secrets;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto k = keys[i].as_object();
+    EXPECT_EQ(k["name"].as_string(), "team_" + std::to_string(i + 1));
+    EXPECT_EQ(k["dailyCostLimit"].to_number<double>(), 2.5);
+    EXPECT_EQ(k["rateLimitRequests"].as_int64(), 7);
+    EXPECT_TRUE(std::regex_match(std::string(k["apiKey"].as_string()), std::regex("cr_[0-9a-f]{64}")));
+    secrets.insert(std::string(k["apiKey"].as_string()));
+  }
+  EXPECT_EQ(secrets.size(), 3u);
+  // Listed afterwards, no key carries its secret.
+  auto list = get("/admin/api-keys?search=team", {{"cookie", cookie}});
+  EXPECT_EQ(parse_object(list.body)["data"].as_object()["pagination"].as_object()["total"].as_int64(), 3);
+  for (const auto& s : secrets) EXPECT_EQ(list.body.find(s), std::string::npos);
+
+  EXPECT_EQ(batch(R"({"baseName":"x","count":0})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":"x","count":501})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":"x","count":"2"})").status, 400);
+  EXPECT_EQ(batch(R"({"count":2})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":"x","count":2,"noSuchField":1})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":")" + std::string(99, 'n') + R"(","count":2})").status, 400);
+  auto total = get("/admin/api-keys", {{"cookie", cookie}});
+  EXPECT_EQ(parse_object(total.body)["data"].as_object()["pagination"].as_object()["total"].as_int64(), 3)
+      << "a refused batch made keys";
+}
+
+}  // namespace
+}  // namespace crs::test
