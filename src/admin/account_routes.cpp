@@ -6,10 +6,14 @@
 
 #include "accounts/account_fields.hpp"
 #include "accounts/account_store.hpp"
+#include "accounts/oauth_signin.hpp"
 #include "admin/admin_http.hpp"
 #include "health/view.hpp"
 #include "relay/health_check.hpp"
+#include "core/time.hpp"
+#include "scheduler/decision_log.hpp"
 #include "scheduler/status.hpp"
+#include "upstream/endpoint.hpp"
 
 namespace crs::admin {
 namespace json = boost::json;
@@ -114,6 +118,88 @@ Task<void> create_account(Exchange& ex, const SessionClaims& session, AdminDepsP
     co_return;
   }
   spdlog::info("admin {} added account {} ({})", session.username, added->id, added->name);
+  co_await ex.send(admin_data(accounts::account_json(*added)));
+}
+
+// ---- the Claude OAuth sign-in (accounts/oauth_signin.hpp) ----
+
+accounts::oauth::Settings oauth_settings(const config::Config& c) {
+  return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
+}
+
+Task<void> generate_auth_url(Exchange& ex, AdminDepsPtr deps) {
+  auto signin = co_await accounts::oauth::start_sign_in(deps->redis_for(ex), oauth_settings(deps->cfg));
+  if (!signin) {
+    co_await ex.send(unavailable(signin.error().message));
+    co_return;
+  }
+  json::object data;
+  data["authUrl"] = signin->url;
+  data["sessionId"] = signin->session;
+  data["expiresIn"] = accounts::oauth::kSignInSeconds;
+  data["instructions"] =
+      "Open the URL, sign in with the Claude Pro or Max account and approve; then paste the code shown "
+      "(code#state) or the whole address of the page it lands on, within 10 minutes.";
+  co_await ex.send(admin_data(std::move(data)));
+}
+
+// The new account's fields from the exchange's body: everything but the sign-in's own members,
+// with the tokens (placeholders until the code is spent, so that a mistake in a field is
+// told before the single-use code is).
+json::object oauth_account_fields(json::object body, const config::Config& cfg, const accounts::Credentials& tokens) {
+  for (const char* member : {"sessionId", "authorizationCode", "callbackUrl", "code"}) body.erase(member);
+  body["type"] = accounts::kClaudeOauth;
+  if (!body.contains("baseUrl")) body["baseUrl"] = cfg.oauth.apiBaseUrl;
+  body["accessToken"] = tokens.access_token;
+  body["refreshToken"] = tokens.refresh_token;
+  body["expiresAt"] = tokens.expires_at_ms;
+  return body;
+}
+
+accounts::Credentials placeholder_tokens() { return accounts::Credentials{"", "placeholder", "placeholder", 1}; }
+
+// POST /admin/claude-accounts/exchange-code {sessionId, authorizationCode | callbackUrl, name,
+// ...account fields}: spends the code and adds the account. Unlike the Node.js service, the
+// tokens never leave the relay: the answer is the new account, credentials masked.
+Task<void> exchange_code(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return;
+  std::string pasted = string_member(*body, "authorizationCode");
+  if (pasted.empty()) pasted = string_member(*body, "callbackUrl");
+  std::string signin = string_member(*body, "sessionId");
+  if (pasted.empty() || signin.empty()) {
+    co_await ex.send(invalid("sessionId and authorizationCode (or callbackUrl) are required"));
+    co_return;
+  }
+  accounts::Account probe;
+  if (auto s = accounts::apply_account_changes(probe, oauth_account_fields(*body, deps->cfg, placeholder_tokens()), true);
+      !s) {
+    co_await ex.send(invalid(s.error().message));
+    co_return;
+  }
+  auto proxy = upstream::parse_proxy_url(string_member(*body, "proxy"));
+  if (!proxy || !deps->tls) {
+    co_await ex.send(invalid(proxy ? "no TLS context for the token endpoint" : "proxy: " + proxy.error().message));
+    co_return;
+  }
+  auto tokens = co_await accounts::oauth::finish_sign_in(deps->redis_for(ex), *deps->tls, oauth_settings(deps->cfg),
+                                                         signin, pasted, *proxy);
+  crypto::wipe(pasted);
+  if (!tokens) {
+    co_await ex.send(invalid(tokens.error().message));
+    co_return;
+  }
+  accounts::Account a;
+  if (auto s = accounts::apply_account_changes(a, oauth_account_fields(*body, deps->cfg, tokens->credentials), true); !s) {
+    co_await ex.send(invalid(s.error().message));
+    co_return;
+  }
+  auto added = co_await account_store(*deps, ex).add(std::move(a));
+  if (!added) {
+    co_await ex.send(unavailable(added.error().message));
+    co_return;
+  }
+  spdlog::info("admin {} signed in OAuth account {} ({})", session.username, added->id, added->name);
   co_await ex.send(admin_data(accounts::account_json(*added)));
 }
 
@@ -312,6 +398,51 @@ Task<void> set_strategy(Exchange& ex, const SessionClaims& session, AdminDepsPtr
   co_await ex.send(admin_data(strategy_view(name, group)));
 }
 
+// GET /admin/load-balance/decisions?limit=N: this instance's latest choices, newest first.
+json::object decision_json(const scheduler::Decision& d) {
+  json::array options;
+  for (size_t i = 0; i < d.option_count; ++i) {
+    const auto& o = d.options[i];
+    options.push_back(json::object{{"accountId", o.account},
+                                   {"score", o.score},
+                                   {"cost", o.cost},
+                                   {"performance", o.performance},
+                                   {"load", o.load},
+                                   {"reliability", o.reliability},
+                                   {"paused", o.paused},
+                                   {"degraded", o.degraded}});
+  }
+  return json::object{{"at", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(d.at_ms)))},
+                      {"requestId", d.request_id},
+                      {"keyId", d.key_id},
+                      {"group", d.group},
+                      {"strategy", d.strategy},
+                      {"picked", d.picked[0] ? json::value(d.picked) : json::value(nullptr)},
+                      {"how", d.how},
+                      {"candidates", d.candidates},
+                      {"ranked", std::move(options)}};
+}
+
+Task<void> recent_decisions(Exchange& ex, AdminDepsPtr deps) {
+  auto q = query_params(ex.query());
+  size_t limit = 50;
+  if (q.count("limit")) {
+    char* end = nullptr;
+    long long v = std::strtoll(q["limit"].c_str(), &end, 10);
+    if (q["limit"].empty() || *end || v < 1 || v > static_cast<long long>(scheduler::DecisionLog::kKept)) {
+      co_await ex.send(invalid("limit: a number from 1 to 256"));
+      co_return;
+    }
+    limit = static_cast<size_t>(v);
+  }
+  json::array out;
+  for (const auto& d : scheduler::decision_log().recent(limit)) out.push_back(decision_json(d));
+  json::object data;
+  data["instance"] = deps->instance;
+  data["decisions"] = std::move(out);
+  co_await ex.send(admin_data(std::move(data)));
+}
+
 }  // namespace
 
 void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
@@ -320,6 +451,10 @@ void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
   add_admin_route(router, verb::get, base, deps, [deps](Exchange& ex, const SessionClaims&) { return list_accounts(ex, deps); });
   add_admin_route(router, verb::post, base, deps,
                   [deps](Exchange& ex, const SessionClaims& s) { return create_account(ex, s, deps); });
+  add_admin_route(router, verb::post, base + "/generate-auth-url", deps,
+                  [deps](Exchange& ex, const SessionClaims&) { return generate_auth_url(ex, deps); });
+  add_admin_route(router, verb::post, base + "/exchange-code", deps,
+                  [deps](Exchange& ex, const SessionClaims& s) { return exchange_code(ex, s, deps); });
   add_admin_route(router, verb::get, base + "/:accountId", deps,
                   [deps](Exchange& ex, const SessionClaims&) { return show_account(ex, deps); });
   add_admin_route(router, verb::put, base + "/:accountId", deps,
@@ -353,6 +488,8 @@ void register_account_routes(http_server::Router& router, AdminDepsPtr deps) {
 
   add_admin_route(router, verb::get, "/admin/load-balance/status", deps,
                   [deps](Exchange& ex, const SessionClaims&) { return load_balance_status(ex, deps); });
+  add_admin_route(router, verb::get, "/admin/load-balance/decisions", deps,
+                  [deps](Exchange& ex, const SessionClaims&) { return recent_decisions(ex, deps); });
   add_admin_route(router, verb::put, "/admin/load-balance/strategy", deps,
                   [deps](Exchange& ex, const SessionClaims& s) { return set_strategy(ex, s, deps); });
 }

@@ -44,6 +44,7 @@ struct AdminDeps {
   accounts::AccountRegistry* accounts = nullptr;   // this instance's accounts, updated by probes
   key_export::ExportService* exports = nullptr;    // null: API key export is off
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // uptime
+  std::string instance;                            // host:port, naming this instance in answers
   // The load balancer's settings in force (SIGHUP changes them); null: the configuration's.
   std::function<scheduler::StatusSettings()> balancer_settings;
 

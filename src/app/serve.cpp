@@ -227,6 +227,13 @@ scheduler::StatusSettings balancer_settings(const Shared& s) {
   return scheduler::StatusSettings{false, scheduler::strategy_settings(s.cfg.loadBalancing)};
 }
 
+// host:port, as the usage aggregator names its consumer: who runs an export task.
+std::string instance_name(const config::Config& cfg) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(cfg.server.port);
+}
+
 // Every route: root, relay, admin, key holders' stats, health.
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
                                                   key_export::ExportService& exports, bool embedded) {
@@ -239,6 +246,7 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
   auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, s.queries, &router,
                                                        s.trusted_proxies);
   admin_deps->tls = s.tls.get();
+  admin_deps->instance = instance_name(s.cfg);
   admin_deps->accounts = &s.accounts;
   admin_deps->exports = &exports;
   admin_deps->balancer_settings = [&s] { return balancer_settings(s); };
@@ -257,13 +265,6 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
         router, metrics_sources(s.cfg, s.redis.by_worker, s.query_cache, exports, in_flight, balancer));
   }
   return relay_deps;
-}
-
-// host:port, as the usage aggregator names its consumer: who runs an export task.
-std::string instance_name(const config::Config& cfg) {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + std::to_string(cfg.server.port);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "accounts/account_fields.hpp"
 #include "accounts/account_store.hpp"
 #include "accounts/oauth.hpp"
+#include "accounts/oauth_signin.hpp"
 #include "upstream/http_call.hpp"
 #include "cli/commands.hpp"
 #include "core/crypto.hpp"
@@ -252,23 +253,18 @@ accounts::oauth::Settings oauth_settings(const config::Config& c) {
   return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
 }
 
-constexpr int kOauthSessionTtl = 600;
-
 Task<int> oauth_url(GlobalOptions options, store::RedisClient& redis, const config::Config& cfg) {
-  auto pkce = accounts::oauth::make_pkce();
-  std::string session = crypto::random_hex(16);
-  auto r = co_await redis.command(store::make_command("HSET", "oauth_session:" + session, "verifier", pkce.verifier,
-                                                      "state", pkce.state));
-  if (!r || r->is_error()) co_return fail(options, "cannot store the OAuth session in Redis");
-  co_await redis.command(store::make_command("EXPIRE", "oauth_session:" + session, std::to_string(kOauthSessionTtl)));
-  std::string url = accounts::oauth::authorization_url(oauth_settings(cfg), pkce);
+  auto signin = co_await accounts::oauth::start_sign_in(redis, oauth_settings(cfg));
+  if (!signin) co_return fail(options, signin.error().message);
   if (options.json) {
-    std::cout << json::serialize(json::object{{"session", session}, {"url", url}, {"expiresIn", kOauthSessionTtl}})
+    std::cout << json::serialize(json::object{{"session", signin->session},
+                                              {"url", signin->url},
+                                              {"expiresIn", accounts::oauth::kSignInSeconds}})
               << "\n";
   } else {
-    std::cout << "1. Open this URL, sign in with the Claude Pro/Max account and approve:\n\n   " << url
+    std::cout << "1. Open this URL, sign in with the Claude Pro/Max account and approve:\n\n   " << signin->url
               << "\n\n2. Copy the code shown (code#state) and run, within 10 minutes:\n\n"
-              << "   crs accounts oauth-exchange --session " << session << " --code 'CODE#STATE' --name NAME\n";
+              << "   crs accounts oauth-exchange --session " << signin->session << " --code 'CODE#STATE' --name NAME\n";
   }
   co_return 0;
 }
@@ -304,33 +300,13 @@ std::string exchange_flags_problem(const ExchangeOptions& o, const config::Confi
 
 Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisClient& redis,
                          const config::Config& cfg) {
-  auto pasted = accounts::oauth::parse_pasted_code(o.code);
-  if (!pasted) co_return fail(options, pasted.error().message);
   if (auto problem = exchange_flags_problem(o, cfg); !problem.empty()) co_return fail(options, problem);
-  auto stored = co_await redis.command(store::make_command("HGETALL", "oauth_session:" + o.session));
-  if (!stored) co_return fail(options, stored.error().message);
-  auto session = store::to_record(*stored);
-  if (session.empty()) co_return fail(options, "unknown or expired OAuth session: run `crs accounts oauth-url` again");
-  if (!pasted->state.empty() && pasted->state != session["state"])
-    co_return fail(options, "the pasted state does not belong to this session");
   auto proxy = upstream::parse_proxy_url(o.proxy);
   if (!proxy) co_return fail(options, "--proxy: " + proxy.error().message);
   auto tls = upstream::client_tls(cfg.relay.caFile);
   if (!tls) co_return fail(options, tls.error().message);
-  std::string request =
-      accounts::oauth::exchange_request_json(oauth_settings(cfg), pasted->code, session["verifier"], session["state"]);
-  auto executor = co_await asio::this_coro::executor;
-  auto answer = co_await upstream::post_json(executor, **tls, cfg.oauth.tokenUrl, request, *proxy,
-                                             std::chrono::milliseconds(30000));
-  if (answer.status != 200) {
-    std::string code = accounts::oauth::oauth_error_code(answer.body);
-    co_return fail(options, "token exchange failed: " +
-                                (answer.status ? "HTTP " + std::to_string(answer.status) : answer.error) +
-                                (code.empty() ? "" : " (" + code + ")"));
-  }
-  auto tokens = accounts::oauth::parse_token_answer(answer.body, accounts::now_ms());
+  auto tokens = co_await accounts::oauth::finish_sign_in(redis, **tls, oauth_settings(cfg), o.session, o.code, *proxy);
   if (!tokens) co_return fail(options, tokens.error().message);
-  co_await redis.command(store::make_command("DEL", "oauth_session:" + o.session));  // codes are single-use
   json::object given = oauth_account_fields(o, cfg, tokens->credentials);
   co_return co_await add(options, std::move(given), redis, cfg);
 }

@@ -10,6 +10,7 @@
 #include "core/logging.hpp"
 #include "relay/account_health.hpp"
 #include "relay/conversation.hpp"
+#include "scheduler/decision_log.hpp"
 #include "scheduler/selection.hpp"
 #include "store/redis_script.hpp"
 
@@ -135,9 +136,39 @@ bool may_stay(RelayedRequest& r, const scheduler::Candidate& c, bool paused) {
   return sum / kStickyJudged <= r.cfg().loadBalancing.stickyMaxTtfb;
 }
 
+// The decision in the console's recent list, and at debug level in the load-balancing log.
+void record_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
+                     const std::vector<scheduler::Ranked>& ranked, const std::string& picked, std::string_view how,
+                     const std::string& strategy) {
+  scheduler::Decision d;
+  d.at_ms = accounts::now_ms();
+  scheduler::copy_text(d.request_id, r.ex.request_id());
+  scheduler::copy_text(d.key_id, r.key.id);
+  scheduler::copy_text(d.group, bound_group(r));
+  scheduler::copy_text(d.strategy, strategy);
+  scheduler::copy_text(d.picked, picked);
+  scheduler::copy_text(d.how, how);
+  d.candidates = static_cast<uint8_t>(std::min<size_t>(ranked.size(), 255));
+  for (const auto& k : ranked) {
+    if (d.option_count == d.options.size()) break;
+    auto& o = d.options[d.option_count++];
+    scheduler::copy_text(o.account, cs[k.index].account->id);
+    o.score = static_cast<float>(k.score);
+    o.cost = static_cast<float>(k.cost);
+    o.performance = static_cast<float>(k.performance);
+    o.load = static_cast<float>(k.load);
+    o.reliability = static_cast<float>(k.reliability);
+    o.paused = k.paused;
+    o.degraded = k.degraded;
+  }
+  scheduler::decision_log().record(d);
+}
+
 void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
                   const std::vector<scheduler::Ranked>& ranked, const std::string& picked, std::string_view how,
                   std::string_view detail) {
+  std::string strategy = r.d().scheduler.strategy_for(std::string(bound_group(r)));
+  record_decision(r, cs, ranked, picked, how, strategy);
   auto& log = load_balancing_log();
   if (!log.should_log(spdlog::level::debug)) return;
   std::string list;
@@ -147,9 +178,8 @@ void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs
                         c.account->id, k.score, k.cost, k.performance, k.load, k.reliability,
                         k.paused ? " paused" : "");
   }
-  log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key.id,
-            r.d().scheduler.strategy_for(std::string(bound_group(r))), list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ",
-            detail);
+  log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key.id, strategy,
+            list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ", detail);
 }
 
 // ---- choosing ----

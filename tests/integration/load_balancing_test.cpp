@@ -461,6 +461,56 @@ TEST_F(LoadBalancingTest, AdminRoutesForAccountsGroupsAndTheBalancer) {
   EXPECT_EQ(http_request(relays[1]->port(), "GET", "/admin/claude-accounts").status, 401);  // no token
 }
 
+// The console's load-balancing page lists an instance's latest decisions: the request, the
+// strategy, the ranked accounts with their score parts, the pick.
+TEST_F(LoadBalancingTest, RecentDecisionsShowTheRankedAccountsAndThePick) {
+  start();
+  std::string a = add_account("a", {"--cost-factor", "0.5"});
+  std::string b = add_account("b", {});
+  make_key();
+  std::string token = admin_token();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = http_request(relays[0]->port(), "POST", "/v1/messages", body(false), {{"x-api-key", key}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    ids.push_back(r.header("x-request-id"));
+  }
+  auto get = [&](int relay, const std::string& path) {
+    return http_request(relays[relay]->port(), "GET", path, "", {{"authorization", "Bearer " + token}});
+  };
+  auto answer = get(0, "/admin/load-balance/decisions?limit=2");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto decisions = json::parse(answer.body).as_object().at("data").as_object().at("decisions").as_array();
+  ASSERT_EQ(decisions.size(), 2u);
+  auto newest = decisions[0].as_object();
+  EXPECT_EQ(newest.at("requestId").as_string(), ids[2]);
+  EXPECT_EQ(decisions[1].as_object().at("requestId").as_string(), ids[1]);
+  EXPECT_EQ(newest.at("strategy").as_string(), "balanced");
+  EXPECT_EQ(newest.at("keyId").as_string(), key_id);
+  EXPECT_EQ(newest.at("candidates").as_int64(), 2);
+  auto ranked = newest.at("ranked").as_array();
+  ASSERT_EQ(ranked.size(), 2u);
+  std::string picked(newest.at("picked").as_string());
+  EXPECT_TRUE(picked == a || picked == b) << picked;
+  for (const auto& o : ranked) {
+    auto option = o.as_object();
+    for (const char* part : {"score", "cost", "performance", "load", "reliability"}) EXPECT_TRUE(option.contains(part));
+  }
+  // The cheaper account scores higher on cost.
+  auto cost_of = [&](const std::string& id) {
+    for (const auto& o : ranked)
+      if (o.as_object().at("accountId").as_string() == id) return o.as_object().at("cost").to_number<double>();
+    return -1.0;
+  };
+  EXPECT_GT(cost_of(a), cost_of(b)) << answer.body;
+  // Each instance tells its own decisions.
+  auto other = get(1, "/admin/load-balance/decisions?limit=256");
+  ASSERT_EQ(other.status, 200);
+  for (const auto& id : ids) EXPECT_EQ(other.body.find(id), std::string::npos);
+  EXPECT_EQ(get(0, "/admin/load-balance/decisions?limit=0").status, 400);
+  EXPECT_EQ(get(0, "/admin/load-balance/decisions?limit=257").status, 400);
+}
+
 TEST_F(LoadBalancingTest, StatusViewsShowEveryAccountsLoad) {
   start();
   std::string a = add_account("a", {"--max-concurrency", "3", "--weight", "2", "--cost-factor", "0.5"});

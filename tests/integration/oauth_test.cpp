@@ -194,6 +194,64 @@ TEST_F(OauthTest, SignInWithPkce) {
   EXPECT_TRUE(wait_until([&] { return post(1).status == 200; }, 5s));
 }
 
+// The console's sign-in: started on one instance, finished on the other (the PKCE session is
+// in Redis); a mistake in the account's fields is told before the single-use code is spent;
+// the tokens never come back to the browser.
+TEST_F(OauthTest, ConsoleSignInAddsTheAccountWithoutShowingItsTokens) {
+  auto login = [&](int relay) {
+    // The first instance made the login; the second found it in Redis.
+    auto init = parse(read_file(dir_a.file("data/init.json"))).as_object();
+    json::object body{{"username", init["adminUsername"]}, {"password", init["adminPassword"]}};
+    auto r = http_request(relays[relay]->port(), "POST", "/web/auth/login", json::serialize(body));
+    auto answer = parse(r.body);
+    EXPECT_TRUE(answer.is_object() && answer.as_object().contains("token")) << r.body;
+    return answer.is_object() && answer.as_object().contains("token")
+               ? std::string(answer.as_object()["token"].as_string())
+               : std::string();
+  };
+  auto admin = [&](int relay, const std::string& token, const std::string& path, const json::object& body) {
+    return http_request(relays[relay]->port(), "POST", path, json::serialize(body),
+                        {{"authorization", "Bearer " + token}, {"content-type", "application/json"}});
+  };
+  std::string token = login(0), other = login(1);  // each instance signs its own sessions
+  auto started = admin(0, token, "/admin/claude-accounts/generate-auth-url", json::object{});
+  ASSERT_EQ(started.status, 200) << started.body;
+  auto data = parse(started.body).as_object()["data"].as_object();
+  std::string url(data["authUrl"].as_string());
+  std::string session(data["sessionId"].as_string());
+  EXPECT_TRUE(url.starts_with("https://claude.ai/oauth/authorize?")) << url;
+  std::string state = url.substr(url.find("&state=") + 7);
+  state = state.substr(0, state.find('&'));
+
+  json::object bad_field{{"sessionId", session}, {"authorizationCode", "AbC123def456GhI789#" + state}, {"name", "max"},
+                         {"priority", -5}};
+  auto refused = admin(1, other, "/admin/claude-accounts/exchange-code", bad_field);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("priority"), std::string::npos) << refused.body;
+  EXPECT_TRUE(recorded("/v1/oauth/token").empty()) << "the code was spent on a refused request";
+  json::object wrong_state{{"sessionId", session}, {"authorizationCode", "AbC123def456GhI789#other"}, {"name", "max"}};
+  EXPECT_EQ(admin(1, other, "/admin/claude-accounts/exchange-code", wrong_state).status, 400);
+
+  // The whole callback address, pasted as the console offers.
+  json::object good{{"sessionId", session},
+                    {"callbackUrl", "https://console.anthropic.com/oauth/code/callback?code=AbC123def456GhI789&state=" + state},
+                    {"name", "max-console"},
+                    {"priority", 10}};
+  auto done = admin(1, other, "/admin/claude-accounts/exchange-code", good);
+  ASSERT_EQ(done.status, 200) << done.body;
+  auto account = parse(done.body).as_object()["data"].as_object();
+  EXPECT_EQ(account["type"].as_string(), "claude-oauth");
+  EXPECT_EQ(account["name"].as_string(), "max-console");
+  EXPECT_EQ(account["priority"].as_int64(), 10);
+  EXPECT_EQ(done.body.find("sk-ant-oat01-fake-access"), std::string::npos) << done.body;
+  EXPECT_EQ(done.body.find("sk-ant-ort01"), std::string::npos) << done.body;
+  ASSERT_EQ(recorded("/v1/oauth/token").size(), 1u);
+  // Spent: the same session cannot add a second account.
+  good["name"] = "again";
+  EXPECT_EQ(admin(0, token, "/admin/claude-accounts/exchange-code", good).status, 400);
+  EXPECT_EQ(admin(0, token, "/admin/claude-accounts/exchange-code", json::object{{"sessionId", "../x"}}).status, 400);
+}
+
 TEST(OauthUnit, RfcTestVectorAndPastedCodes) {
   EXPECT_EQ(accounts::oauth::challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");

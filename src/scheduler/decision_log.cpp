@@ -1,0 +1,26 @@
+#include "scheduler/decision_log.hpp"
+
+namespace crs::scheduler {
+
+void DecisionLog::record(const Decision& d) {
+  std::lock_guard lock(mutex_);
+  ring_[next_] = d;
+  next_ = (next_ + 1) % kKept;
+  count_ = std::min(count_ + 1, kKept);
+}
+
+std::vector<Decision> DecisionLog::recent(size_t max) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Decision> out;
+  size_t n = std::min(max, count_);
+  out.reserve(n);
+  for (size_t i = 1; i <= n; ++i) out.push_back(ring_[(next_ + kKept - i) % kKept]);
+  return out;
+}
+
+DecisionLog& decision_log() {
+  static DecisionLog log;
+  return log;
+}
+
+}  // namespace crs::scheduler
