@@ -219,6 +219,7 @@ void register_admin_routes(http_server::Router& router, AdminDepsPtr deps) {
   register_account_routes(router, deps);
   register_export_routes(router, deps);
   register_dashboard_routes(router, deps);
+  register_settings_routes(router, deps);
   add_admin_route(router, http::verb::get, "/admin/routes", deps, [deps](Exchange& ex, const SessionClaims&) {
     return ex.send(admin_data(route_table(*deps->router)));
   });

@@ -17,6 +17,7 @@
 #include "accounts/account_registry.hpp"
 #include "admin/session_token.hpp"
 #include "config/config.hpp"
+#include "config/in_force.hpp"
 #include "core/blocking.hpp"
 #include "core/crypto.hpp"
 #include "http/client_address.hpp"
@@ -45,6 +46,7 @@ struct AdminDeps {
   key_export::ExportService* exports = nullptr;    // null: API key export is off
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // uptime
   std::string instance;                            // host:port, naming this instance in answers
+  const config::InForce* in_force = nullptr;       // the configuration in force (settings page)
   // The load balancer's settings in force (SIGHUP changes them); null: the configuration's.
   std::function<scheduler::StatusSettings()> balancer_settings;
 
@@ -119,6 +121,7 @@ void register_usage_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_account_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_export_routes(http_server::Router& router, AdminDepsPtr deps);
 void register_dashboard_routes(http_server::Router& router, AdminDepsPtr deps);
+void register_settings_routes(http_server::Router& router, AdminDepsPtr deps);
 // All of the above plus GET /admin/routes (the route table, for scripts and the auth test).
 void register_admin_routes(http_server::Router& router, AdminDepsPtr deps);
 

@@ -88,6 +88,7 @@ Task<void> ConfigReloader::reload() {
     alerting = std::move(*made);
   }
   apply(merged, std::move(alerting), std::move(view));
+  t_.in_force.reloaded(merged.next, loaded, merged.applied);
 }
 
 void ConfigReloader::apply(const config::Reload& merged, std::unique_ptr<alerts::Alerting> alerting,

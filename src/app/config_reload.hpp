@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "alerts/monitor.hpp"
+#include "config/in_force.hpp"
 #include "config/live_config.hpp"
 #include "config/loader.hpp"
 #include "config/reload.hpp"
@@ -52,6 +53,7 @@ struct ReloadTargets {
   std::string instance;       // how alerts name this instance
   BlockingPool& blocking;
   std::function<void()> reload_pricing;
+  config::InForce& in_force;  // what the console's settings page shows
 };
 
 class ConfigReloader {

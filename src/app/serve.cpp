@@ -236,7 +236,8 @@ std::string instance_name(const config::Config& cfg) {
 
 // Every route: root, relay, admin, key holders' stats, health.
 std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, Shared& s, UsagePipeline& usage,
-                                                  key_export::ExportService& exports, bool embedded) {
+                                                  key_export::ExportService& exports, const config::InForce& in_force,
+                                                  bool embedded) {
   web::register_console_routes(router, web::console_assets());
   auto relay_deps = std::make_shared<relay::RelayDeps>(s.cfg, s.live, s.key_cache, s.accounts, *s.scheduler, s.pricing,
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
@@ -247,6 +248,7 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
                                                        s.trusted_proxies);
   admin_deps->tls = s.tls.get();
   admin_deps->instance = instance_name(s.cfg);
+  admin_deps->in_force = &in_force;
   admin_deps->accounts = &s.accounts;
   admin_deps->exports = &exports;
   admin_deps->balancer_settings = [&s] { return balancer_settings(s); };
@@ -374,7 +376,8 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   key_export::ExportService exports(cfg.apiExport, ro, instance_name(cfg), query::settings_of(cfg));
   exports.start();
   http_server::Router router;
-  auto relay_deps = register_routes(router, s, usage, exports, *embedded != nullptr);
+  config::InForce in_force(loaded);
+  auto relay_deps = register_routes(router, s, usage, exports, in_force, *embedded != nullptr);
   LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
                               relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
   balancing.start();
@@ -384,7 +387,7 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   alerts.start();
   ConfigReloader reloader(io.main(), std::move(reload_from), cfg,
                           ReloadTargets{s.live, s.strategies, relay_deps->slot_waiters, alerts,
-                                        *redis.by_worker.front(), instance_name(cfg), s.blocking, reload});
+                                        *redis.by_worker.front(), instance_name(cfg), s.blocking, reload, in_force});
   reloader.start();
   auto catalog_stopped = std::make_shared<bool>(false);
   asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,

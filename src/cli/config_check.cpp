@@ -4,31 +4,16 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "admin/config_view.hpp"
 #include "alerts/channels.hpp"
 #include "cli/commands.hpp"
 #include "core/logging.hpp"
-#include "core/secret.hpp"
 #include "export/files.hpp"
 
 namespace crs::cli {
 namespace json = boost::json;
 
 namespace {
-
-json::value to_json(const config::Value& v) {
-  return std::visit(
-      [](const auto& x) -> json::value {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-          json::array a;
-          for (const auto& s : x) a.emplace_back(s);
-          return a;
-        } else {
-          return json::value(x);
-        }
-      },
-      v);
-}
 
 // What the relay will say of apiExport.outputDir when it starts (exports refused), or "".
 std::string export_dir_problem(const config::Config& cfg) {
@@ -44,27 +29,8 @@ int config_check(const GlobalOptions& options) {
   // What the relay also refuses at start: alert channels that could never be reached.
   if (auto channels = alerts::configured_channels(cfg); !channels) loaded.errors.push_back(channels.error().message);
 
-  auto display = [](const config::KeySpec& spec, const config::Value& v, bool generated_later) -> std::string {
-    if (spec.secret) {
-      const auto* s = std::get_if<std::string>(&v);
-      if (s && s->empty()) return generated_later ? "(not set: generated on first start)" : "(not set)";
-      return s ? mask_secret(*s) : "***";
-    }
-    return config::format_value(v);
-  };
-
   if (options.json) {
-    json::array keys;
-    for (const auto& spec : config::schema()) {
-      const auto& origin = loaded.origins.at(spec.path);
-      auto value = spec.get(cfg);
-      json::object entry{{"key", spec.path},
-                         {"source", config::source_name(origin.source)},
-                         {"origin", origin.where}};
-      entry["value"] = spec.secret ? json::value(display(spec, value, false)) : to_json(value);
-      if (spec.secret) entry["secret"] = true;
-      keys.push_back(std::move(entry));
-    }
+    json::array keys = admin::config_keys_json(cfg, loaded.origins);
     json::array errors;
     for (const auto& e : loaded.errors) errors.emplace_back(e);
     json::array warnings;
@@ -88,7 +54,7 @@ int config_check(const GlobalOptions& options) {
     bool secret_generated = spec.path == "security.jwtSecret" || spec.path == "security.encryptionKey";
     std::string where = origin.source == config::Source::Default ? "default"
                         : fmt::format("{} ({})", config::source_name(origin.source), origin.where);
-    std::cout << fmt::format("{:<{}}  {:<40}  {}\n", spec.path, width, display(spec, spec.get(cfg), secret_generated),
+    std::cout << fmt::format("{:<{}}  {:<40}  {}\n", spec.path, width, admin::shown_value(spec, spec.get(cfg), secret_generated),
                              where);
   }
   std::cout << "\n";

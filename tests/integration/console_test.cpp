@@ -1,12 +1,14 @@
 // The web console as HTTP sees it (the browser test drives it in Chromium): the embedded
 // files with their caching, compression and security headers, the redirects, the console's
 // cookie session with its origin check, and the batch creation of keys its Keys page uses.
+#include <csignal>
 #include <filesystem>
 #include <regex>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "alert_sink.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -273,6 +275,79 @@ TEST_F(ConsoleTest, BatchCreateMakesEveryKeyWithTheSameLimitsAndShowsEachSecretO
   auto total = get("/admin/api-keys", {{"cookie", cookie}});
   EXPECT_EQ(parse_object(total.body)["data"].as_object()["pagination"].as_object()["total"].as_int64(), 3)
       << "a refused batch made keys";
+}
+
+// The settings page's sources: the configuration in force with each value's origin (secrets
+// masked), changed by SIGHUP; the alert channels by host only; a test alert through each.
+TEST(ConsoleSettings, ConfigurationInForceAndAlertChannels) {
+  TempDir dir;
+  AlertSink sink(dir);
+  ASSERT_TRUE(sink.make_certificate());
+  ASSERT_TRUE(sink.start());
+  std::string hook = "http://127.0.0.1:" + std::to_string(sink.http_port()) + "/generic?token=hook-path-token-0123";
+  auto config = [&](int attempts) {
+    dir.write("config/config.toml", "[relay]\nmaxAttempts = " + std::to_string(attempts) +
+                                        "\n[monitoring.alerts]\nwebhook = \"" + hook + "\"\n");
+  };
+  config(2);
+  const std::string jwt = "settings-test-jwt-secret-0123456789abcdef0123";
+  RelayProcess relay(dir, {"JWT_SECRET=" + jwt});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto init = parse_object(read_file(dir.file("data/init.json")));
+  json::object login{{"username", init["adminUsername"]}, {"password", init["adminPassword"]}};
+  auto token = parse_object(http_request(relay.port(), "POST", "/web/auth/login", json::serialize(login)).body)["token"];
+  ASSERT_TRUE(token.is_string());
+  std::map<std::string, std::string> auth{{"authorization", "Bearer " + std::string(token.as_string())}};
+  auto key_of = [](const json::object& data, const std::string& key) {
+    for (const auto& k : data.at("keys").as_array())
+      if (k.as_object().at("key").as_string() == key) return k.as_object();
+    return json::object();
+  };
+
+  auto shown = http_request(relay.port(), "GET", "/admin/config", "", auth);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  auto data = parse_object(shown.body)["data"].as_object();
+  EXPECT_EQ(shown.body.find(jwt), std::string::npos) << "the JWT secret is shown";
+  EXPECT_EQ(shown.body.find("hook-path-token-0123"), std::string::npos) << "the webhook's token is shown";
+  auto secret = key_of(data, "security.jwtSecret");
+  EXPECT_TRUE(secret.at("secret").as_bool());
+  EXPECT_EQ(secret.at("source").as_string(), "env");
+  EXPECT_EQ(secret.at("origin").as_string(), "JWT_SECRET");
+  auto slow = key_of(data, "relay.maxAttempts");
+  EXPECT_EQ(slow.at("value").as_int64(), 2);
+  EXPECT_EQ(slow.at("source").as_string(), "file");
+  EXPECT_TRUE(slow.at("live").as_bool());
+  EXPECT_TRUE(data.at("reloadedAt").is_null());
+  EXPECT_EQ(key_of(data, "server.port").at("live").as_bool(), false);
+
+  // SIGHUP: the live key's new value is what the page shows, and when it changed.
+  config(3);
+  relay.process().send_signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] {
+    auto d = parse_object(http_request(relay.port(), "GET", "/admin/config", "", auth).body)["data"].as_object();
+    return key_of(d, "relay.maxAttempts").at("value").as_int64() == 3;
+  })) << relay.log();
+  data = parse_object(http_request(relay.port(), "GET", "/admin/config", "", auth).body)["data"].as_object();
+  EXPECT_TRUE(data.at("reloadedAt").is_string());
+  EXPECT_EQ(json::serialize(data.at("lastReloadApplied")), R"(["relay.maxAttempts"])");
+
+  auto channels = http_request(relay.port(), "GET", "/admin/alerts/channels", "", auth);
+  ASSERT_EQ(channels.status, 200) << channels.body;
+  EXPECT_EQ(channels.body.find("hook-path-token"), std::string::npos) << channels.body;
+  auto listed = parse_object(channels.body)["data"].as_object()["channels"].as_array();
+  ASSERT_EQ(listed.size(), 1u);
+  std::string name(listed[0].as_object().at("name").as_string());
+  EXPECT_NE(name.find("127.0.0.1"), std::string::npos) << name;
+
+  json::object one{{"channel", name}};
+  auto tested = http_request(relay.port(), "POST", "/admin/alerts/test", json::serialize(one), auth);
+  ASSERT_EQ(tested.status, 200) << tested.body;
+  auto result = parse_object(tested.body)["data"].as_object()["results"].as_array()[0].as_object();
+  EXPECT_TRUE(result.at("delivered").as_bool()) << tested.body;
+  EXPECT_EQ(sink.hooks("/generic?token=hook-path-token-0123", "Sent from the web console").size(), 1u)
+      << json::serialize(sink.received());
+  json::object unknown{{"channel", "no such channel"}};
+  EXPECT_EQ(http_request(relay.port(), "POST", "/admin/alerts/test", json::serialize(unknown), auth).status, 404);
 }
 
 }  // namespace

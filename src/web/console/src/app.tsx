@@ -8,6 +8,10 @@ import { applyTheme, storedTheme, type Theme } from './theme';
 import { LoginPage } from './pages/login';
 import { DashboardPage } from './pages/dashboard';
 import { KeysPage } from './pages/keys';
+import { AccountsPage } from './pages/accounts';
+import { BalancingPage } from './pages/balancing';
+import { UsagePage } from './pages/usage';
+import { SettingsPage } from './pages/settings';
 import { ApiStatsPage } from './pages/api_stats';
 
 interface Page {
@@ -19,6 +23,10 @@ interface Page {
 const pages: Page[] = [
   { path: '', title: 'Dashboard', render: () => <DashboardPage /> },
   { path: 'keys', title: 'API keys', render: () => <KeysPage /> },
+  { path: 'accounts', title: 'Accounts', render: () => <AccountsPage /> },
+  { path: 'usage', title: 'Usage', render: () => <UsagePage /> },
+  { path: 'balancing', title: 'Load balancing', render: () => <BalancingPage /> },
+  { path: 'settings', title: 'Settings', render: () => <SettingsPage /> },
 ];
 
 type Session = { state: 'checking' } | { state: 'out'; why?: string } | { state: 'in'; username: string };

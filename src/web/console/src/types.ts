@@ -111,3 +111,80 @@ export interface ExportTask {
   error: string | null;
   download?: string;
 }
+
+export interface Health {
+  class: string;
+  reasons: string;
+  circuit: { state: string; failures: number; nextTryAt: string | null };
+  window: { successRate: number; errorRate: number; ttfbP95Ms: number };
+  totals: Record<string, number>;
+  lastSuccessAt: string | null;
+  lastError: { at?: string; class?: string; status?: number; message?: string } | string | null;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  type: 'claude-console' | 'claude-oauth' | string;
+  baseUrl: string;
+  proxy: string | null;
+  priority: number;
+  enabled: boolean;
+  status: string;
+  statusReason: string;
+  unavailableUntil: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+  credentials: Record<string, string>;
+  maxConcurrency: number;
+  weight: number;
+  costFactor: number;
+  plan: string | number | null;
+  schedulable: boolean;
+  models: string[];
+  modelMapping: Record<string, string>;
+  health?: Health;
+  groups?: string[];
+}
+
+export interface BalancedAccount {
+  id: string;
+  name: string;
+  type: string;
+  status: string;
+  usable: boolean;
+  priority: number;
+  inFlight: number | null;
+  maxConcurrency: number;
+  weight: number;
+  costFactor: number;
+  windowTokens: number;
+  utilization5h: number | null;
+  utilization7d: number | null;
+  paused: boolean;
+  stickySessions: number;
+  ttfbMs: number | null;
+  successRate: number | null;
+  rank: number | null;
+  score: { total: number; cost: number; performance: number; load: number; reliability: number } | null;
+  health: Health;
+}
+
+export interface BalancerStatus {
+  strategy: { enabled: boolean; global: string; setAtRuntime: boolean; configured: string; groups: Record<string, string> };
+  accounts: BalancedAccount[];
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  description?: string;
+  accounts?: string[];
+}
+
+export interface UsageReport {
+  range: Totals;
+  allTime: Totals;
+  buckets: (Totals & { period: string })[];
+  models?: (Totals & { model: string })[];
+}

@@ -1,0 +1,264 @@
+// Adding an account (a Console API key, or a Claude Pro/Max subscription through the OAuth
+// sign-in) and editing one. Credentials go to the relay and never come back: the list shows
+// them masked.
+import { useState } from 'preact/hooks';
+import { api } from '../api';
+import { ErrorBanner, Field, Modal, valueOf } from '../components';
+import type { Account } from '../types';
+
+interface Draft {
+  name: string;
+  baseUrl: string;
+  apiKey: string;
+  proxy: string;
+  priority: string;
+  weight: string;
+  costFactor: string;
+  maxConcurrency: string;
+  plan: string;
+  models: string;
+  schedulable: boolean;
+}
+
+function draftOf(a?: Account): Draft {
+  return {
+    name: a?.name ?? '',
+    baseUrl: a?.baseUrl ?? 'https://api.anthropic.com',
+    apiKey: '',
+    proxy: '', // the stored proxy is shown masked; empty here keeps it
+    priority: String(a?.priority ?? 50),
+    weight: String(a?.weight ?? 1),
+    costFactor: a ? String(a.costFactor) : '',
+    maxConcurrency: String(a?.maxConcurrency ?? 0),
+    plan: a?.plan == null ? '' : String(a.plan),
+    models: (a?.models ?? []).join(', '),
+    schedulable: a?.schedulable ?? true,
+  };
+}
+
+function numberOf(label: string, text: string, integer: boolean): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`${label}: ${integer ? 'a whole number' : 'a number'}`);
+  return n;
+}
+
+// The scheduling fields every kind shares.
+function schedulingFields(d: Draft, editing: boolean): Record<string, unknown> {
+  const f: Record<string, unknown> = {
+    name: d.name.trim(),
+    priority: numberOf('Priority', d.priority, true),
+    weight: numberOf('Weight', d.weight, false),
+    maxConcurrency: numberOf('Concurrent requests', d.maxConcurrency, true),
+    models: d.models.split(',').map((m) => m.trim()).filter(Boolean),
+    schedulable: d.schedulable,
+  };
+  if (d.costFactor.trim()) f.costFactor = numberOf('Cost factor', d.costFactor, false);
+  if (d.proxy.trim() || !editing) f.proxy = d.proxy.trim();
+  return f;
+}
+
+type Kind = 'claude-console' | 'claude-oauth';
+
+function SchedulingFields({ d, set, oauth }: { d: Draft; set: (k: keyof Draft, v: string | boolean) => void; oauth: boolean }) {
+  const input = (k: keyof Draft, label: string, hint?: string) => (
+    <Field label={label} hint={hint}>
+      <input name={k} value={d[k] as string} onInput={(e) => set(k, valueOf(e))} />
+    </Field>
+  );
+  return (
+    <fieldset>
+      <legend>Scheduling</legend>
+      {input('proxy', 'Proxy', 'http://user:pass@host:port or socks5://…; empty: direct')}
+      {input('priority', 'Priority', 'Lower goes first (1–100)')}
+      {input('weight', 'Weight', 'Share of requests relative to the others')}
+      {input('costFactor', 'Cost factor', oauth ? 'Empty: 0.1 (a subscription)' : 'Empty: 1.0 (list price)')}
+      {input('maxConcurrency', 'Concurrent requests', '0: no cap')}
+      {oauth && (
+        <Field label="Plan" hint="Capacity relative to Pro">
+          <select name="plan" value={d.plan} onChange={(e) => set('plan', valueOf(e))}>
+            <option value="">Unknown</option>
+            <option value="pro">Pro</option>
+            <option value="max5">Max 5×</option>
+            <option value="max20">Max 20×</option>
+          </select>
+        </Field>
+      )}
+      {input('models', 'Models', 'Comma-separated patterns such as claude-sonnet*; empty: all')}
+      <Field label="Schedulable">
+        <input type="checkbox" checked={d.schedulable} onChange={(e) => set('schedulable', e.currentTarget.checked)} />
+      </Field>
+    </fieldset>
+  );
+}
+
+export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) => void }) {
+  const [kind, setKind] = useState<Kind>('claude-console');
+  const [d, setD] = useState<Draft>(draftOf());
+  const [signIn, setSignIn] = useState<{ sessionId: string; authUrl: string; instructions: string } | null>(null);
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const set = (k: keyof Draft, v: string | boolean) => setD({ ...d, [k]: v });
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fields = () => {
+    const f = schedulingFields(d, false);
+    if (kind === 'claude-oauth' && d.plan) f.plan = d.plan;
+    return f;
+  };
+  const addConsole = () =>
+    run(async () => {
+      const body = { ...fields(), type: 'claude-console', baseUrl: d.baseUrl.trim(), apiKey: d.apiKey.trim() };
+      props.onAdded(await api<Account>('/admin/claude-accounts', { method: 'POST', body }));
+    });
+  const startSignIn = () =>
+    run(async () => {
+      const s = await api<{ sessionId: string; authUrl: string; instructions: string }>('/admin/claude-accounts/generate-auth-url', { method: 'POST', body: {} });
+      setSignIn(s);
+      window.open(s.authUrl, '_blank', 'noopener');
+    });
+  const finishSignIn = () =>
+    run(async () => {
+      const pasted = code.trim();
+      const body = { ...fields(), sessionId: signIn!.sessionId, [pasted.startsWith('http') ? 'callbackUrl' : 'authorizationCode']: pasted };
+      const added = await api<Account>('/admin/claude-accounts/exchange-code', { method: 'POST', body });
+      setCode('');
+      props.onAdded(added);
+    });
+  return (
+    <Modal title="Add an account" onClose={props.onClose} wide>
+      <form
+        class="form-grid"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (kind === 'claude-console') addConsole();
+          else if (!signIn) startSignIn();
+          else finishSignIn();
+        }}
+      >
+        <ErrorBanner error={error} />
+        <fieldset>
+          <legend>Account</legend>
+          <Field label="Kind">
+            <select name="type" value={kind} disabled={!!signIn} onChange={(e) => setKind(valueOf(e) as Kind)}>
+              <option value="claude-console">Claude Console (API key)</option>
+              <option value="claude-oauth">Claude Pro / Max (sign in)</option>
+            </select>
+          </Field>
+          <Field label="Name">
+            <input name="name" required maxLength={100} value={d.name} onInput={(e) => set('name', valueOf(e))} />
+          </Field>
+          {kind === 'claude-console' && (
+            <>
+              <Field label="Base URL" wide>
+                <input name="baseUrl" type="url" required value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
+              </Field>
+              <Field label="API key" wide hint="Stored encrypted; shown masked from now on.">
+                <input name="apiKey" type="password" autocomplete="off" required value={d.apiKey} onInput={(e) => set('apiKey', valueOf(e))} />
+              </Field>
+            </>
+          )}
+        </fieldset>
+        <SchedulingFields d={d} set={set} oauth={kind === 'claude-oauth'} />
+        {kind === 'claude-oauth' && signIn && (
+          <fieldset>
+            <legend>Sign in</legend>
+            <p class="field wide">
+              {signIn.instructions}{' '}
+              <a href={signIn.authUrl} target="_blank" rel="noopener noreferrer">
+                Open the sign-in page again
+              </a>
+            </p>
+            <Field label="Code or address" wide hint="code#state, or the whole address the sign-in ended on">
+              <input name="code" autocomplete="off" required value={code} onInput={(e) => setCode(valueOf(e))} />
+            </Field>
+          </fieldset>
+        )}
+        <div class="actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button class="primary" type="submit" disabled={busy}>
+            {busy ? 'Working…' : kind === 'claude-console' ? 'Add account' : signIn ? 'Finish sign-in' : 'Open the sign-in page'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function EditAccount(props: { account: Account; onClose: () => void; onSaved: () => void }) {
+  const a = props.account;
+  const [d, setD] = useState<Draft>(draftOf(a));
+  const [clearProxy, setClearProxy] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const set = (k: keyof Draft, v: string | boolean) => setD({ ...d, [k]: v });
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body = schedulingFields(d, true);
+      if (clearProxy) body.proxy = '';
+      if (a.type === 'claude-oauth') body.plan = d.plan || null;
+      if (d.apiKey.trim()) body.apiKey = d.apiKey.trim();
+      if (a.type === 'claude-console') body.baseUrl = d.baseUrl.trim();
+      await api(`/admin/claude-accounts/${a.id}`, { method: 'PUT', body });
+      props.onSaved();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={`Edit ${a.name}`} onClose={props.onClose} wide>
+      <form class="form-grid" onSubmit={save}>
+        <ErrorBanner error={error} />
+        <fieldset>
+          <legend>Account</legend>
+          <Field label="Name">
+            <input name="name" required value={d.name} onInput={(e) => set('name', valueOf(e))} />
+          </Field>
+          {a.type === 'claude-console' && (
+            <>
+              <Field label="Base URL" wide>
+                <input name="baseUrl" type="url" value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
+              </Field>
+              <Field label="New API key" wide hint={`Now ${a.credentials.apiKey ?? 'set'}; empty keeps it.`}>
+                <input name="apiKey" type="password" autocomplete="off" value={d.apiKey} onInput={(e) => set('apiKey', valueOf(e))} />
+              </Field>
+            </>
+          )}
+          <p class="field wide muted small">
+            Proxy now: {a.proxy ?? 'none (direct)'}. A new one below replaces it.{' '}
+            {a.proxy && (
+              <label>
+                <input type="checkbox" checked={clearProxy} onChange={(e) => setClearProxy(e.currentTarget.checked)} /> Remove it
+              </label>
+            )}
+          </p>
+        </fieldset>
+        <SchedulingFields d={d} set={set} oauth={a.type === 'claude-oauth'} />
+        <div class="actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button class="primary" type="submit" disabled={busy}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

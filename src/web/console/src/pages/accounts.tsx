@@ -1,0 +1,233 @@
+// Upstream accounts: their state, health, circuit and windows at a glance, and every action.
+import { useMemo, useState } from 'preact/hooks';
+import { api } from '../api';
+import { Badge, ErrorBanner, Meter, Modal, Spinner, usePolling } from '../components';
+import { ago, compact, int, percent, usd } from '../format';
+import type { Account, BalancerStatus, Group, UsageReport } from '../types';
+import { AddAccount, EditAccount } from './account_form';
+
+type Dialog =
+  | { kind: 'none' }
+  | { kind: 'add' }
+  | { kind: 'edit'; account: Account }
+  | { kind: 'test'; account: Account }
+  | { kind: 'delete'; account: Account };
+
+function stateOf(a: Account): { tone: 'good' | 'warn' | 'bad' | 'muted'; text: string } {
+  if (!a.enabled) return { tone: 'muted', text: 'disabled' };
+  if (a.status === 'rate_limited') return { tone: 'warn', text: 'rate-limited' };
+  if (a.status !== 'active') return { tone: 'bad', text: a.status.replace('_', ' ') };
+  if (!a.schedulable) return { tone: 'muted', text: 'not scheduled' };
+  return { tone: 'good', text: 'active' };
+}
+
+function healthTone(c: string | undefined): 'good' | 'warn' | 'bad' | 'muted' {
+  return c === 'healthy' ? 'good' : c === 'degraded' ? 'warn' : c ? 'bad' : 'muted';
+}
+
+export function AccountsPage() {
+  const [dialog, setDialog] = useState<Dialog>({ kind: 'none' });
+  const [actionError, setActionError] = useState<unknown>(null);
+  const accounts = usePolling((signal) => api<Account[]>('/admin/claude-accounts', { signal }), 15000);
+  const balancer = usePolling((signal) => api<BalancerStatus>('/admin/load-balance/status', { signal }), 15000);
+  const groups = usePolling((signal) => api<Group[]>('/admin/account-groups', { signal }), 0);
+  const load = useMemo(() => new Map((balancer.data?.accounts ?? []).map((b) => [b.id, b])), [balancer.data]);
+  const groupNames = useMemo(() => new Map((groups.data ?? []).map((g) => [g.id, g.name])), [groups.data]);
+  const reload = () => {
+    accounts.reload();
+    balancer.reload();
+  };
+  const act = async (path: string, method: 'POST' | 'PUT' | 'DELETE' = 'POST') => {
+    setActionError(null);
+    try {
+      await api(path, { method });
+    } catch (e) {
+      setActionError(e);
+    }
+    reload();
+  };
+  const close = () => setDialog({ kind: 'none' });
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Accounts</h1>
+        <button class="primary" onClick={() => setDialog({ kind: 'add' })}>
+          Add account
+        </button>
+      </div>
+      <ErrorBanner error={actionError ?? accounts.error} onDismiss={actionError ? () => setActionError(null) : undefined} />
+      {!accounts.data && !accounts.error && <Spinner />}
+      {accounts.data && accounts.data.length === 0 && <p class="card">No account yet. Add a Claude Console key or sign in with a Claude Pro/Max subscription.</p>}
+      {accounts.data && accounts.data.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col">State</th>
+                <th scope="col">Health</th>
+                <th scope="col">Circuit</th>
+                <th scope="col">5 h</th>
+                <th scope="col">7 d</th>
+                <th scope="col">In flight</th>
+                <th scope="col">Usage</th>
+                <th scope="col">
+                  <span class="offscreen">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {accounts.data.map((a) => {
+                const s = stateOf(a);
+                const b = load.get(a.id);
+                return (
+                  <tr data-account-id={a.id}>
+                    <td>
+                      <strong>{a.name}</strong>
+                      <div class="muted small">
+                        {a.type === 'claude-oauth' ? `Claude subscription${a.plan ? ` (${a.plan})` : ''}` : 'Claude Console'} · priority {a.priority} · weight {a.weight}
+                        {a.costFactor !== 1 ? ` · cost ×${a.costFactor}` : ''}
+                      </div>
+                      <div class="muted small">
+                        {Object.values(a.credentials).join(' ')}
+                        {a.proxy ? ` · via ${a.proxy}` : ''}
+                        {(a.groups ?? []).map((g) => (
+                          <span class="tag">{groupNames.get(g) ?? g}</span>
+                        ))}
+                      </div>
+                    </td>
+                    <td>
+                      <Badge tone={s.tone}>{s.text}</Badge>
+                      {a.statusReason && <div class="muted small">{a.statusReason}</div>}
+                    </td>
+                    <td>
+                      <Badge tone={healthTone(a.health?.class)}>{a.health?.class ?? 'unknown'}</Badge>
+                      <div class="muted small">
+                        {percent(a.health?.window.successRate)} ok · p95 {int(a.health?.window.ttfbP95Ms)} ms
+                      </div>
+                    </td>
+                    <td>
+                      {a.health?.circuit.state ?? '—'}
+                      {a.health?.circuit.nextTryAt && <div class="muted small">retry {ago(a.health.circuit.nextTryAt)}</div>}
+                    </td>
+                    <td>
+                      <Meter ratio={b?.utilization5h} label="5-hour window used" />
+                    </td>
+                    <td>
+                      <Meter ratio={b?.utilization7d} label="7-day window used" />
+                    </td>
+                    <td class="num">
+                      {int(b?.inFlight ?? 0)}
+                      {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
+                    </td>
+                    <td class="num">
+                      <AccountUsage id={a.id} />
+                      <div class="muted small">used {ago(a.lastUsedAt)}</div>
+                    </td>
+                    <td class="row-actions">
+                      <button onClick={() => setDialog({ kind: 'edit', account: a })}>Edit</button>
+                      <button onClick={() => setDialog({ kind: 'test', account: a })}>Test</button>
+                      <button onClick={() => act(`/admin/claude-accounts/${a.id}/reset-state`)} title="Clear its rate limit, errors, circuit and health class">
+                        Reset
+                      </button>
+                      <button onClick={() => act(`/admin/claude-accounts/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>{a.enabled ? 'Disable' : 'Enable'}</button>
+                      <button class="danger" onClick={() => setDialog({ kind: 'delete', account: a })}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {dialog.kind === 'add' && (
+        <AddAccount
+          onClose={close}
+          onAdded={() => {
+            close();
+            reload();
+          }}
+        />
+      )}
+      {dialog.kind === 'edit' && (
+        <EditAccount
+          account={dialog.account}
+          onClose={close}
+          onSaved={() => {
+            close();
+            reload();
+          }}
+        />
+      )}
+      {dialog.kind === 'test' && <TestAccount account={dialog.account} onClose={() => (close(), reload())} />}
+      {dialog.kind === 'delete' && (
+        <Modal title={`Delete ${dialog.account.name}?`} onClose={close}>
+          <p>The account and its stored credentials are removed for good. Its usage history is kept.</p>
+          <div class="actions">
+            <button onClick={close}>Cancel</button>
+            <button
+              class="danger"
+              onClick={async () => {
+                await act(`/admin/claude-accounts/${dialog.account.id}`, 'DELETE');
+                close();
+              }}
+            >
+              Delete
+            </button>
+          </div>
+        </Modal>
+      )}
+    </section>
+  );
+}
+
+function AccountUsage({ id }: { id: string }) {
+  const usage = usePolling((signal) => api<UsageReport>(`/admin/usage/accounts/${id}`, { signal }), 60000, [id]);
+  if (!usage.data) return <span class="muted">…</span>;
+  const t = usage.data.allTime;
+  return (
+    <span title={`${int(t.inputTokens)} in · ${int(t.outputTokens)} out`}>
+      {int(t.requests)} req · {compact(t.allTokens)} tok
+      <div class="muted small">{usd(t.cost)}</div>
+    </span>
+  );
+}
+
+interface Probe {
+  class: string;
+  circuit: string;
+  failing: boolean;
+  probe: { ok: boolean; outcome: string; status: number; ms: number; reason: string };
+  utilization5h: number | null;
+  utilization7d: number | null;
+}
+
+// A probe that spends no tokens (the account's model list), and what it did to its health.
+function TestAccount({ account, onClose }: { account: Account; onClose: () => void }) {
+  const result = usePolling((signal) => api<Probe>(`/admin/claude-accounts/${account.id}/health-check`, { method: 'POST', signal }), 0);
+  const p = result.data;
+  return (
+    <Modal title={`Test ${account.name}`} onClose={onClose}>
+      <ErrorBanner error={result.error} />
+      {!p && !result.error && <Spinner label="Asking the upstream…" />}
+      {p && (
+        <div role="status">
+          <p>
+            <Badge tone={p.probe.ok ? 'good' : 'bad'}>{p.probe.ok ? 'reachable' : 'failed'}</Badge> {p.probe.outcome}, HTTP {p.probe.status || '—'} in {int(p.probe.ms)} ms
+          </p>
+          {p.probe.reason && <p class="banner error">{p.probe.reason}</p>}
+          <p class="muted">
+            Health now: {p.class} · circuit {p.circuit}
+          </p>
+        </div>
+      )}
+      <div class="actions">
+        <button class="primary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Modal>
+  );
+}
