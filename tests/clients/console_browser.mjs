@@ -2,7 +2,10 @@
 // as an admin and a key holder use it. Run by tests/integration/console_browser_test.cpp with:
 //   CRS_URL             the relay, e.g. http://127.0.0.1:3000
 //   CRS_ADMIN_USERNAME  CRS_ADMIN_PASSWORD   the admin login
-//   CRS_ARTIFACTS       where screenshots and the downloaded export go
+//   CRS_UPSTREAM_URL    the fake upstream, for the Console account added here
+//   CRS_ACCOUNT_KEY     the API key that account is given (it must never be shown again)
+//   CRS_SECRETS         comma-separated values no page may ever show (JWT secret, ...)
+//   CRS_ARTIFACTS       where screenshots and the downloaded files go
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Prints one JSON line {"ok":bool,"steps":[…],"failed":…} and exits 1 on the first failure.
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -13,6 +16,9 @@ const base = process.env.CRS_URL;
 const username = process.env.CRS_ADMIN_USERNAME;
 const password = process.env.CRS_ADMIN_PASSWORD;
 const artifacts = process.env.CRS_ARTIFACTS ?? 'console-artifacts';
+const upstream = process.env.CRS_UPSTREAM_URL;
+const accountKey = process.env.CRS_ACCOUNT_KEY;
+const secrets = (process.env.CRS_SECRETS ?? '').split(',').filter(Boolean).concat(accountKey ? [accountKey] : []);
 mkdirSync(artifacts, { recursive: true });
 
 const steps = [];
@@ -64,6 +70,12 @@ async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
+// No secret in what the page shows (its whole document, dialogs included).
+async function noSecrets(page, where) {
+  const html = await page.content();
+  for (const secret of secrets) check(!html.includes(secret), `a secret is shown on ${where}`);
+}
+
 async function tileValue(page, label) {
   const tile = page.locator('.tile', { has: page.locator('.tile-label', { hasText: label }) });
   return (await tile.locator('.tile-value').textContent())?.trim();
@@ -85,8 +97,11 @@ try {
       window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
     );
   });
+  // The OAuth sign-in page the admin opens on purpose is the only other address expected.
+  const signIn = process.env.CRS_AUTHORIZE_URL ?? 'https://claude.ai/oauth/authorize';
   context.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) outside.push(r.url());
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:') && !url.startsWith(signIn)) outside.push(url);
   });
   const page = await context.newPage();
   watch(page);
@@ -110,9 +125,13 @@ try {
     check(text.includes('Invalid username or password') && !text.includes('{'), `error shown: ${text}`);
   });
 
-  await step('log in', async () => {
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Log in' }).click();
+  await step('log in with the keyboard alone', async () => {
+    await page.getByLabel('Username').focus();
+    await page.keyboard.press('Tab');
+    check((await page.evaluate(() => document.activeElement?.getAttribute('name'))) === 'password', 'Tab does not reach the password');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout });
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'crs_admin_session');
@@ -155,6 +174,77 @@ try {
     found.key = key;
   });
 
+  await step('batch-create keys and see each secret once', async () => {
+    await page.getByRole('button', { name: 'Batch create…' }).click();
+    const form = page.getByRole('dialog', { name: 'Create keys in a batch' });
+    await form.getByLabel('Base name').fill('team');
+    await form.getByLabel('How many').fill('25');
+    await form.getByLabel('Total cost (USD)').fill('12.5');
+    await form.getByRole('button', { name: 'Create' }).click();
+    const shown = page.getByRole('dialog', { name: '25 new API keys' });
+    await shown.waitFor({ timeout });
+    const secretsShown = (await shown.getByLabel('The new API keys').inputValue()).trim().split('\n');
+    check(secretsShown.length === 25 && secretsShown.every((l) => /^team_\d+\tcr_[0-9a-f]{64}$/.test(l)), `batch: ${secretsShown.slice(0, 2)}`);
+    await shown.getByRole('button', { name: 'I have saved it' }).click();
+    await page.getByText('26 keys').waitFor({ timeout });
+    // Found by the server-side search, not by the page.
+    await page.getByLabel('Search keys').fill('team_17');
+    await page.locator('tr', { hasText: 'team_17' }).waitFor({ timeout });
+    await until('only team_17 listed', async () => (await page.locator('tbody tr').count()) === 1);
+    check((await page.locator('tbody tr').textContent()).includes('$12.50 total'), 'the batch limits are not on the key');
+    // 20 to a page, newest first: the first key is on page 2 now.
+    await page.getByLabel('Search keys').fill('');
+    await page.getByText('Page 1 of 2 · 26 keys').waitFor({ timeout });
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Page 2 of 2 · 26 keys').waitFor({ timeout });
+    found.keyId = await page.locator('tr', { hasText: 'browser-key' }).getAttribute('data-key-id', { timeout });
+  });
+
+  await step('add a Console account pointing at the fake upstream, and test it', async () => {
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('heading', { name: 'Accounts' }).waitFor({ timeout });
+    await page.getByRole('button', { name: 'Add account' }).click();
+    const form = page.getByRole('dialog', { name: 'Add an account' });
+    await form.getByLabel('Name', { exact: true }).fill('fake-console');
+    await form.getByLabel('Base URL').fill(upstream);
+    await form.getByLabel('API key', { exact: true }).fill(accountKey);
+    await form.getByLabel('Concurrent requests').fill('4');
+    await form.getByRole('button', { name: 'Add account' }).click();
+    const row = page.locator('tr', { hasText: 'fake-console' });
+    await row.waitFor({ timeout });
+    const text = await row.textContent();
+    check(text.includes('active') && text.includes('Claude Console'), `row: ${text}`);
+    await noSecrets(page, 'the accounts page');
+    await row.getByRole('button', { name: 'Test' }).click();
+    const probe = page.getByRole('dialog', { name: 'Test fake-console' });
+    await probe.getByText('reachable').waitFor({ timeout });
+    await shot(page, 'account-test');
+    await probe.getByRole('button', { name: 'Close' }).first().click();
+  });
+
+  await step('sign in a Claude subscription account through OAuth', async () => {
+    await page.getByRole('button', { name: 'Add account' }).click();
+    const form = page.getByRole('dialog', { name: 'Add an account' });
+    await form.getByLabel('Kind').selectOption('claude-oauth');
+    await form.getByLabel('Name', { exact: true }).fill('max-browser');
+    await form.getByLabel('Plan').selectOption('max5');
+    const [popup] = await Promise.all([page.waitForEvent('popup'), form.getByRole('button', { name: 'Open the sign-in page' }).click()]);
+    await popup.waitForURL(/\/oauth\/authorize/, { timeout, waitUntil: 'commit' });
+    const authorize = new URL(popup.url());
+    await popup.close();
+    const state = authorize.searchParams.get('state');
+    check(state && authorize.searchParams.get('code_challenge_method') === 'S256', `authorize URL: ${authorize}`);
+    await form.getByLabel('Code or address').fill(`AbC123def456GhI789#${state}`);
+    await shot(page, 'account-oauth');
+    await form.getByRole('button', { name: 'Finish sign-in' }).click();
+    const row = page.locator('tr', { hasText: 'max-browser' });
+    await row.waitFor({ timeout });
+    check((await row.textContent()).includes('Claude subscription (max5)'), `row: ${await row.textContent()}`);
+    const html = await page.content();
+    check(!html.includes('sk-ant-oat01-fake-access') && !html.includes('sk-ant-ort01-fake'), 'an OAuth token is shown');
+    await shot(page, 'accounts');
+  });
+
   await step('a relayed request with the key', async () => {
     const res = await fetch(`${base}/api/v1/messages`, {
       method: 'POST',
@@ -175,17 +265,65 @@ try {
     });
     await page.locator('.chart canvas').first().waitFor({ timeout });
     await page.locator('tr', { hasText: 'fake-console' }).waitFor({ timeout });
+    await noSecrets(page, 'the dashboard');
     await shot(page, 'dashboard');
   });
 
   await step('the key list shows its usage', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Search keys').fill('browser-key');
     const row = page.locator('tr', { hasText: 'browser-key' });
     await until('1 request on the key', async () => (await row.textContent())?.includes('1 req'));
+    await noSecrets(page, 'the key list');
     await shot(page, 'keys');
   });
 
+  await step('the usage page counts it and downloads a CSV', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('heading', { name: 'Usage' }).waitFor({ timeout });
+    await until('1 request in the range', async () => (await tileValue(page, 'Requests')) === '1');
+    await page.getByRole('cell', { name: 'claude-sonnet-4-5-20250929' }).waitFor({ timeout });
+    await page.locator('.chart canvas').first().waitFor({ timeout });
+    await shot(page, 'usage');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+    const saved = join(artifacts, 'usage.csv');
+    await download.saveAs(saved);
+    const lines = readFileSync(saved, 'utf8').trim().split(/\r?\n/);
+    check(lines[0].startsWith('period,requests,'), `CSV header: ${lines[0]}`);
+    const total = lines.slice(1).reduce((n, l) => n + Number(l.split(',')[1]), 0);
+    check(total === 1, `CSV requests: ${total} in ${lines.join(' | ')}`);
+    // One key's usage.
+    await page.getByLabel('Of', { exact: true }).selectOption('key');
+    await page.getByLabel('Find a key').fill('browser');
+    await page.getByLabel('API key', { exact: true }).selectOption({ label: 'browser-key' });
+    await until('the key alone', async () => (await tileValue(page, 'Requests')) === '1');
+  });
+
+  await step('switch the strategy and see the decision', async () => {
+    await page.getByRole('link', { name: 'Load balancing' }).click();
+    await page.getByRole('heading', { name: 'Load balancing' }).waitFor({ timeout });
+    await page.getByLabel('Strategy of the whole pool').selectOption('least_recent');
+    await page.getByText('The pool now uses least_recent.').waitFor({ timeout });
+    const decisions = page.locator('table.decisions');
+    await decisions.waitFor({ timeout });
+    await until('the relayed request in the decisions', async () => (await decisions.textContent()).includes('balanced'));
+    await shot(page, 'balancing');
+  });
+
+  await step('settings show the configuration with secrets masked, and an alert test', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings' }).waitFor({ timeout });
+    const table = page.locator('table.config');
+    await table.waitFor({ timeout });
+    check((await table.textContent()).includes('security.jwtSecret'), 'no jwtSecret row');
+    await noSecrets(page, 'the settings page');
+    await page.getByRole('button', { name: 'Send a test' }).first().click();
+    await page.getByText('delivered').waitFor({ timeout: 30000 });
+    await shot(page, 'settings');
+  });
+
   await step('export the keys with progress and download the file', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('button', { name: 'Export…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Export API keys' });
     await dialog.getByLabel('Format').selectOption('csv');
@@ -201,6 +339,8 @@ try {
     await download.saveAs(saved);
     const csv = readFileSync(saved, 'utf8');
     check(csv.includes('browser-key') && !csv.includes(found.key), `export: ${csv.slice(0, 300)}`);
+    const rows = csv.trim().split(/\r?\n/).length - 1;
+    check(rows === 26, `the export has ${rows} keys`);
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 
@@ -219,6 +359,11 @@ try {
     const stored = await holder.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     check(!stored.includes(found.key), 'the key is in web storage');
     await shot(holder, 'api-stats');
+    // A shared link with the key's id shows the summary only.
+    await holder.goto(`/admin-next/api-stats?apiId=${found.keyId}`);
+    await holder.getByRole('heading', { name: 'browser-key' }).waitFor({ timeout });
+    await holder.getByText('This shared link shows the summary').waitFor({ timeout });
+    check((await holder.getByRole('heading', { name: 'By model' }).count()) === 0, 'a shared link shows usage by model');
     check((await cspViolations(holder)).length === 0, `CSP violations: ${await cspViolations(holder)}`);
     await holder.close();
   });
@@ -233,7 +378,7 @@ try {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('link', { name: 'API keys' }).click();
-    await page.locator('tr', { hasText: 'browser-key' }).waitFor({ timeout });
+    await page.locator('tr', { hasText: 'team_1' }).first().waitFor({ timeout });
     await shot(page, 'keys-phone');
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.getByRole('button', { name: /^Theme:/ }).click(); // dark -> light
@@ -259,6 +404,9 @@ try {
   ok = true;
 } catch (e) {
   failed = String(e?.message ?? e);
+  // What the page showed when it failed, for whoever reads the artifacts.
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries())
+    await p.screenshot({ path: join(artifacts, `failure-${i}.png`), fullPage: true }).catch(() => {});
 } finally {
   await browser.close();
 }

@@ -2,10 +2,12 @@
 // against the real binary, a real Redis and the fake upstream; then what the browser did is
 // checked from outside, through the admin API. Screenshots go to <build>/test-artifacts/console.
 #include <filesystem>
+#include <regex>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "alert_sink.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -34,12 +36,19 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   TempDir dir;
   FakeUpstreamProcess fake(dir);
   ASSERT_TRUE(fake.start());
-  RelayProcess relay(dir, {});
+  AlertSink sink(dir);
+  ASSERT_TRUE(sink.make_certificate());
+  ASSERT_TRUE(sink.start());
+  const std::string hook_token = "hook-token-browser-0123456789";
+  const std::string authorize = fake.url() + "/oauth/authorize";
+  dir.write("config/config.toml", "[oauth]\nauthorizeUrl = \"" + authorize + "\"\n[monitoring.alerts]\nwebhook = \"http://127.0.0.1:" +
+                                      std::to_string(sink.http_port()) + "/hook?token=" + hook_token + "\"\n");
+  const std::string jwt = "console-browser-jwt-secret-0123456789abcdef";
+  const std::string encryption = "console-browser-encryption-key-0";
+  const std::string account_key = "sk-ant-api03-console-browser-account-secret";
+  RelayProcess relay(dir, {"JWT_SECRET=" + jwt, "ENCRYPTION_KEY=" + encryption,
+                           "CLAUDE_OAUTH_TOKEN_URL=" + fake.url() + "/v1/oauth/token", "CLAUDE_API_BASE_URL=" + fake.url()});
   ASSERT_TRUE(relay.start()) << relay.log();
-  ASSERT_EQ(relay.cli({"accounts", "add", "--type", "claude-console", "--name", "fake-console", "--base-url", fake.url(),
-                       "--api-key", "sk-ant-api03-console-browser-test"})
-                .exit_code,
-            0);
   auto init = parse_object(read_file(dir.file("data/init.json")));
   std::string username(init["adminUsername"].as_string());
   std::string password(init["adminPassword"].as_string());
@@ -49,7 +58,9 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   std::string base = "http://127.0.0.1:" + std::to_string(relay.port());
   auto r = run_command({"node", clients + "/console_browser.mjs"},
                        {"CRS_URL=" + base, "CRS_ADMIN_USERNAME=" + username, "CRS_ADMIN_PASSWORD=" + password,
-                        "CRS_ARTIFACTS=" + artifacts, "CHROMIUM=" + chromium()},
+                        "CRS_UPSTREAM_URL=" + fake.url(), "CRS_ACCOUNT_KEY=" + account_key,
+                        "CRS_SECRETS=" + jwt + "," + encryption + "," + hook_token + "," + password,
+                        "CRS_AUTHORIZE_URL=" + authorize, "CRS_ARTIFACTS=" + artifacts, "CHROMIUM=" + chromium()},
                        clients, 240s);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("\"ok\":true"), std::string::npos) << r.out;
@@ -74,7 +85,24 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   auto tasks = exports["data"].as_object()["tasks"].as_array();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].as_object().at("state").as_string(), "done");
-  for (std::string shot : {"login", "dashboard", "dashboard-dark", "keys", "keys-phone", "key-created", "export", "api-stats"})
+  // The accounts the browser added, the strategy it chose, the alert it sent.
+  auto accounts = parse_object(http_request(relay.port(), "GET", "/admin/claude-accounts", "", auth).body);
+  std::map<std::string, json::object> by_name;
+  for (const auto& a : accounts["data"].as_array()) by_name[std::string(a.as_object().at("name").as_string())] = a.as_object();
+  ASSERT_EQ(by_name.size(), 2u) << json::serialize(accounts);
+  EXPECT_EQ(by_name["fake-console"]["type"].as_string(), "claude-console");
+  EXPECT_EQ(by_name["fake-console"]["baseUrl"].as_string(), fake.url());
+  EXPECT_EQ(by_name["fake-console"]["maxConcurrency"].as_int64(), 4);
+  EXPECT_EQ(by_name["max-browser"]["type"].as_string(), "claude-oauth");
+  EXPECT_EQ(by_name["max-browser"]["plan"].as_string(), "max5");
+  auto balancer = parse_object(http_request(relay.port(), "GET", "/admin/load-balance/status", "", auth).body);
+  EXPECT_EQ(balancer["data"].as_object()["strategy"].as_object()["global"].as_string(), "least_recent");
+  EXPECT_EQ(sink.hooks("/hook?token=" + hook_token, "Sent from the web console").size(), 1u);
+  // The relay key the browser made never reached the upstream.
+  std::string seen = fake.requests_json();
+  EXPECT_FALSE(std::regex_search(seen, std::regex("cr_[0-9a-f]{64}")));
+  for (std::string shot : {"login", "dashboard", "dashboard-dark", "keys", "keys-phone", "key-created", "export", "api-stats",
+                           "accounts", "account-oauth", "account-test", "usage", "balancing", "settings"})
     EXPECT_TRUE(std::filesystem::exists(artifacts + "/" + shot + ".png")) << shot;
   // The admin password never reached the relay's log.
   EXPECT_EQ(relay.log().find(password), std::string::npos);

@@ -36,7 +36,7 @@ export function TimeChart(props: { x: number[]; series: Series[]; height?: numbe
       ticks: { stroke: grid },
       values: s?.format ? (_u, ticks) => ticks.map((t) => s.format!(t)) : undefined,
       incrs: s?.whole ? wholeSteps : undefined,
-      size: 76,
+      size: side === 1 ? 92 : 76,
     });
     const opts: uPlot.Options = {
       width: el.clientWidth || 600,

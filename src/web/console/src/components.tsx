@@ -1,6 +1,6 @@
 // Small building blocks shared by the pages.
-import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, isValidElement, type ComponentChildren, type JSX, type VNode } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
 export function errorText(e: unknown): string {
@@ -117,13 +117,26 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
   );
 }
 
+// A labelled control: the label names the control alone (its hint describes it), so screen
+// readers and tests find "API key" and not "API key Stored encrypted…".
 export function Field(props: { label: string; hint?: string; children: ComponentChildren; wide?: boolean }) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const control = isValidElement(props.children)
+    ? cloneElement(props.children as VNode<Record<string, unknown>>, { id, 'aria-describedby': props.hint ? hintId : undefined })
+    : props.children;
   return (
-    <label class={props.wide ? 'field wide' : 'field'}>
-      <span class="field-label">{props.label}</span>
-      {props.children}
-      {props.hint && <span class="field-hint">{props.hint}</span>}
-    </label>
+    <div class={props.wide ? 'field wide' : 'field'}>
+      <label class="field-label" for={id}>
+        {props.label}
+      </label>
+      {control}
+      {props.hint && (
+        <span class="field-hint" id={hintId}>
+          {props.hint}
+        </span>
+      )}
+    </div>
   );
 }
 

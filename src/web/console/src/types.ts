@@ -135,7 +135,7 @@ export interface Account {
   unavailableUntil: number;
   createdAt: string;
   lastUsedAt: string | null;
-  credentials: Record<string, string>;
+  credentials: Record<string, string | number>;
   maxConcurrency: number;
   weight: number;
   costFactor: number;

@@ -235,7 +235,7 @@ export function EditAccount(props: { account: Account; onClose: () => void; onSa
               <Field label="Base URL" wide>
                 <input name="baseUrl" type="url" value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
               </Field>
-              <Field label="New API key" wide hint={`Now ${a.credentials.apiKey ?? 'set'}; empty keeps it.`}>
+              <Field label="New API key" wide hint={`Now ${String(a.credentials.apiKey ?? 'set')}; empty keeps it.`}>
                 <input name="apiKey" type="password" autocomplete="off" value={d.apiKey} onInput={(e) => set('apiKey', valueOf(e))} />
               </Field>
             </>

@@ -21,6 +21,16 @@ function stateOf(a: Account): { tone: 'good' | 'warn' | 'bad' | 'muted'; text: s
   return { tone: 'good', text: 'active' };
 }
 
+// The stored credentials as the relay shows them: masked, and when an OAuth token expires.
+function credentialsText(a: Account): string {
+  const c = a.credentials as Record<string, string | number>;
+  if (c.apiKey) return `key ${c.apiKey}`;
+  const parts: string[] = [];
+  if (c.accessToken) parts.push(`token ${c.accessToken}`);
+  if (typeof c.expiresAt === 'number') parts.push(`expires ${ago(new Date(c.expiresAt).toISOString())}`);
+  return parts.join(' · ');
+}
+
 function healthTone(c: string | undefined): 'good' | 'warn' | 'bad' | 'muted' {
   return c === 'healthy' ? 'good' : c === 'degraded' ? 'warn' : c ? 'bad' : 'muted';
 }
@@ -89,7 +99,7 @@ export function AccountsPage() {
                         {a.costFactor !== 1 ? ` · cost ×${a.costFactor}` : ''}
                       </div>
                       <div class="muted small">
-                        {Object.values(a.credentials).join(' ')}
+                        {credentialsText(a)}
                         {a.proxy ? ` · via ${a.proxy}` : ''}
                         {(a.groups ?? []).map((g) => (
                           <span class="tag">{groupNames.get(g) ?? g}</span>

@@ -3,7 +3,7 @@
 // the summary only. The key stays in this page's memory: never stored, never in the URL.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Meter, Spinner, Tile, valueOf } from '../components';
+import { Badge, ErrorBanner, Field, Meter, Spinner, Tile, valueOf } from '../components';
 import { compact, duration, int, usd, when } from '../format';
 import type { Totals } from '../types';
 
@@ -97,8 +97,7 @@ export function ApiStatsPage() {
           if (typed.trim()) lookUp({ apiKey: typed.trim() });
         }}
       >
-        <label class="field wide">
-          <span class="field-label">Your API key</span>
+        <Field label="Your API key" hint="It is sent to this relay only, and not kept by this page." wide>
           <input
             name="apiKey"
             type="password"
@@ -108,8 +107,7 @@ export function ApiStatsPage() {
             value={typed}
             onInput={(e) => setTyped(valueOf(e))}
           />
-          <span class="field-hint">It is sent to this relay only, and not kept by this page.</span>
-        </label>
+        </Field>
         <button class="primary" type="submit" disabled={busy || !typed.trim()}>
           {busy ? 'Looking up…' : 'Show my usage'}
         </button>

@@ -129,7 +129,9 @@ export function KeyForm(props: {
       <input
         name={k}
         type={type}
-        inputMode={type === 'text' ? undefined : 'decimal'}
+        step={type === 'number' ? 'any' : undefined}
+        min={type === 'number' ? 0 : undefined}
+        inputMode={type === 'number' ? 'decimal' : undefined}
         value={d[k] as string}
         onInput={(e) => set(k, valueOf(e) as never)}
       />

@@ -22,6 +22,28 @@ function periodTime(p: string): number {
   return Math.floor(Date.parse(`${date}T${(hour ?? '00').padStart(2, '0')}:00:00`) / 1000);
 }
 
+// Every period of the range, as the relay names them, so that a chart spans the whole range
+// and days without a request show as zero ("2026-12-04", "2026-12-04:13", "2026-12").
+function periodsOf(from: string, to: string, g: Granularity): string[] {
+  const out: string[] = [];
+  const day = new Date(`${from}T00:00:00Z`);
+  const end = new Date(`${to}T00:00:00Z`);
+  if (Number.isNaN(day.getTime()) || Number.isNaN(end.getTime())) return out;
+  const iso = (d: Date) => d.toISOString().slice(0, 10);
+  if (g === 'month') {
+    for (let m = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1)); m <= end && out.length < 800; m.setUTCMonth(m.getUTCMonth() + 1))
+      out.push(iso(m).slice(0, 7));
+    return out;
+  }
+  for (; day <= end && out.length < 800; day.setUTCDate(day.getUTCDate() + 1)) {
+    if (g === 'day') out.push(iso(day));
+    else for (let h = 0; h < 24; h++) out.push(`${iso(day)}:${String(h).padStart(2, '0')}`);
+  }
+  return out;
+}
+
+const zero: Totals = { requests: 0, inputTokens: 0, outputTokens: 0, cacheCreateTokens: 0, cacheReadTokens: 0, allTokens: 0, cost: 0 };
+
 const totalsHeader = ['requests', 'input tokens', 'output tokens', 'cache write tokens', 'cache read tokens', 'all tokens', 'cost (USD)'];
 const totalsRow = (t: Totals) => [t.requests, t.inputTokens, t.outputTokens, t.cacheCreateTokens, t.cacheReadTokens, t.allTokens, t.cost];
 
@@ -41,7 +63,8 @@ export function UsagePage() {
   const models = usePolling((signal) => api<{ models: (Totals & { model: string })[] }>(`/admin/usage/models${range}`, { signal }), 0, [range]);
   const accounts = usePolling((signal) => api<Account[]>('/admin/claude-accounts', { signal }), 0);
   const chart = useMemo(() => {
-    const b = report.data?.buckets ?? [];
+    const found = new Map((report.data?.buckets ?? []).map((b) => [b.period, b]));
+    const b = periodsOf(from, to, granularity).map((period) => ({ ...zero, ...found.get(period), period }));
     return {
       x: b.map((p) => periodTime(p.period)),
       requests: [{ label: 'Requests', values: b.map((p) => p.requests), format: compact, whole: true }],
@@ -50,7 +73,7 @@ export function UsagePage() {
         { label: 'Cost', values: b.map((p) => p.cost), format: usd, axis: 'right' as const },
       ],
     };
-  }, [report.data]);
+  }, [report.data, from, to, granularity]);
   const csv = () => {
     const rows = (report.data?.buckets ?? []).map((b) => [b.period, ...totalsRow(b)]);
     const name = subject === 'all' || !target ? 'all' : `${subject}-${target}`;
