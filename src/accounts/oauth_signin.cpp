@@ -16,22 +16,36 @@ bool valid_session_id(const std::string& s) {
 
 constexpr std::chrono::milliseconds kTokenTimeout{30000};
 
+// The verifier and state with their expiry, in one transaction: never one without the other.
+std::vector<store::RedisCommand> store_session(const std::string& session, const Pkce& pkce) {
+  std::vector<store::RedisCommand> commands;
+  commands.push_back(store::make_command("MULTI"));
+  commands.push_back(store::make_command("HSET", session_key(session), "verifier", pkce.verifier, "state", pkce.state));
+  commands.push_back(store::make_command("EXPIRE", session_key(session), std::to_string(kSignInSeconds)));
+  commands.push_back(store::make_command("EXEC"));
+  return commands;
+}
+
+std::string exchange_failure(const upstream::CallResult& answer) {
+  std::string code = oauth_error_code(answer.body);
+  std::string what = answer.status ? "HTTP " + std::to_string(answer.status) : answer.error;
+  return "token exchange failed: " + what + (code.empty() ? "" : " (" + code + ")");
+}
+
 }  // namespace
 
-Task<Result<SignIn>> start_sign_in(store::RedisClient& redis, const Settings& settings) {
+Task<Result<SignIn>> start_sign_in(store::RedisClient& redis, Settings settings) {
   auto pkce = make_pkce();
   SignIn out;
   out.session = crypto::random_hex(16);
-  std::vector<store::RedisCommand> commands;
-  commands.push_back(store::make_command("HSET", session_key(out.session), "verifier", pkce.verifier, "state", pkce.state));
-  commands.push_back(store::make_command("EXPIRE", session_key(out.session), std::to_string(kSignInSeconds)));
+  auto commands = store_session(out.session, pkce);
   auto r = co_await redis.pipeline(std::move(commands));
-  if (!r || (*r)[0].is_error() || (*r)[1].is_error()) co_return Error{"cannot store the OAuth session in Redis"};
+  if (!r || r->back().is_error() || r->back().is_nil()) co_return Error{"cannot store the OAuth session in Redis"};
   out.url = authorization_url(settings, pkce);
   co_return out;
 }
 
-Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::context& tls, const Settings& settings,
+Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::context& tls, Settings settings,
                                          std::string session, std::string pasted_text, upstream::Proxy proxy) {
   auto pasted = parse_pasted_code(pasted_text);
   if (!pasted) co_return pasted.error();
@@ -46,9 +60,8 @@ Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::c
   auto executor = co_await asio::this_coro::executor;
   auto answer = co_await upstream::post_json(executor, tls, settings.token_url, request, proxy, kTokenTimeout);
   if (answer.status != 200) {
-    std::string code = oauth_error_code(answer.body);
-    co_return Error{"token exchange failed: " + (answer.status ? "HTTP " + std::to_string(answer.status) : answer.error) +
-                    (code.empty() ? "" : " (" + code + ")")};
+    std::string failure = exchange_failure(answer);
+    co_return Error{failure};
   }
   auto tokens = parse_token_answer(answer.body, now_ms());
   if (tokens) co_await redis.command(store::make_command("DEL", session_key(session)));  // codes are single-use

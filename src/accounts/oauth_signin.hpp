@@ -20,12 +20,12 @@ struct SignIn {
   std::string url;      // where the admin signs in and approves
 };
 
-Task<Result<SignIn>> start_sign_in(store::RedisClient& redis, const Settings& settings);
+Task<Result<SignIn>> start_sign_in(store::RedisClient& redis, Settings settings);
 
 // Exchanges the pasted "code#state" (or callback URL) of `session` for tokens at the token
 // endpoint, through `proxy`. The session ends when tokens come back; after a refusal (a
 // mistyped code) the admin may paste again.
-Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::context& tls, const Settings& settings,
+Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::context& tls, Settings settings,
                                          std::string session, std::string pasted, upstream::Proxy proxy);
 
 }  // namespace crs::accounts::oauth

@@ -140,9 +140,22 @@ bool is_forwarded_response_header(std::string_view name) {
          n == "x-should-retry" || n.starts_with("anthropic-ratelimit-");
 }
 
+// Only the types an API client reads pass as they are: an upstream's text/html (a hostile or
+// broken endpoint) must not become a page on the relay's origin, where the console's session
+// cookie lives. Browsers are told not to guess either.
+static std::string_view safe_content_type(std::string_view type) {
+  std::string t = lower(type);
+  if (t.starts_with("application/json") || t.starts_with("text/event-stream")) return type;
+  return "application/octet-stream";
+}
+
 void copy_anthropic_answer_headers(const http::response_header<>& upstream, http::fields& out) {
-  for (const auto& f : upstream)
-    if (is_forwarded_response_header(f.name_string())) out.insert(f.name_string(), f.value());
+  for (const auto& f : upstream) {
+    if (!is_forwarded_response_header(f.name_string())) continue;
+    if (f.name() == http::field::content_type) out.insert(f.name_string(), safe_content_type(f.value()));
+    else out.insert(f.name_string(), f.value());
+  }
+  out.set("X-Content-Type-Options", "nosniff");
 }
 
 bool is_event_stream(const http::response_header<>& upstream) {

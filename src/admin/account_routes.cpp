@@ -127,8 +127,12 @@ accounts::oauth::Settings oauth_settings(const config::Config& c) {
   return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
 }
 
+// The Node.js service's {proxy} member is not needed here: the exchange goes through the proxy
+// given with the account's fields at exchange-code.
 Task<void> generate_auth_url(Exchange& ex, AdminDepsPtr deps) {
-  auto signin = co_await accounts::oauth::start_sign_in(deps->redis_for(ex), oauth_settings(deps->cfg));
+  accounts::oauth::Settings settings = oauth_settings(deps->cfg);
+  auto& redis = deps->redis_for(ex);
+  auto signin = co_await accounts::oauth::start_sign_in(redis, settings);
   if (!signin) {
     co_await ex.send(unavailable(signin.error().message));
     co_return;
@@ -177,13 +181,20 @@ Task<void> exchange_code(Exchange& ex, const SessionClaims& session, AdminDepsPt
     co_await ex.send(invalid(s.error().message));
     co_return;
   }
-  auto proxy = upstream::parse_proxy_url(string_member(*body, "proxy"));
-  if (!proxy || !deps->tls) {
-    co_await ex.send(invalid(proxy ? "no TLS context for the token endpoint" : "proxy: " + proxy.error().message));
+  if (!deps->tls) {
+    co_await ex.send(unavailable("no TLS context for the token endpoint"));
     co_return;
   }
-  auto tokens = co_await accounts::oauth::finish_sign_in(deps->redis_for(ex), *deps->tls, oauth_settings(deps->cfg),
-                                                         signin, pasted, *proxy);
+  // The token endpoint is reached through the account's own proxy, as checked above.
+  auto proxy = upstream::parse_proxy_url(probe.proxy);
+  if (!proxy) {
+    std::string why = "proxy: " + proxy.error().message;
+    co_await ex.send(invalid(why));
+    co_return;
+  }
+  accounts::oauth::Settings settings = oauth_settings(deps->cfg);
+  auto& redis = deps->redis_for(ex);
+  auto tokens = co_await accounts::oauth::finish_sign_in(redis, *deps->tls, settings, signin, pasted, *proxy);
   crypto::wipe(pasted);
   if (!tokens) {
     co_await ex.send(invalid(tokens.error().message));
@@ -194,9 +205,12 @@ Task<void> exchange_code(Exchange& ex, const SessionClaims& session, AdminDepsPt
     co_await ex.send(invalid(s.error().message));
     co_return;
   }
-  auto added = co_await account_store(*deps, ex).add(std::move(a));
+  auto store = account_store(*deps, ex);
+  auto added = co_await store.add(std::move(a));
   if (!added) {
-    co_await ex.send(unavailable(added.error().message));
+    // The code is spent: the admin signs in again once Redis takes writes.
+    std::string why = "the sign-in succeeded but the account could not be saved: " + added.error().message;
+    co_await ex.send(unavailable(why));
     co_return;
   }
   spdlog::info("admin {} signed in OAuth account {} ({})", session.username, added->id, added->name);
@@ -415,6 +429,7 @@ json::object decision_json(const scheduler::Decision& d) {
   return json::object{{"at", iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(d.at_ms)))},
                       {"requestId", d.request_id},
                       {"keyId", d.key_id},
+                      {"model", d.model},
                       {"group", d.group},
                       {"strategy", d.strategy},
                       {"picked", d.picked[0] ? json::value(d.picked) : json::value(nullptr)},

@@ -26,13 +26,39 @@ std::string_view header_token(const http_server::Request& req) {
   return req["x-admin-token"];
 }
 
-// The request's token: from a header, else from the console's session cookie.
-std::string_view token_of(const http_server::Request& req) {
-  std::string_view token = header_token(req);
-  return token.empty() ? session_cookie_token(req) : token;
+bool has_token(const http_server::Request& req) {
+  return !header_token(req).empty() || !session_cookie_tokens(req).empty();
+}
+
+// What the request's token stands for as far as its signature and expiry tell: the header's
+// token, else the first of the console's session cookies that verifies (or the first's fault).
+std::variant<SessionClaims, TokenError> verify_request(const http_server::Request& req, std::string_view secret) {
+  int64_t now = unix_seconds();
+  if (auto header = header_token(req); !header.empty()) return verify_session(header, secret, now);
+  std::optional<std::variant<SessionClaims, TokenError>> first;
+  for (auto token : session_cookie_tokens(req)) {
+    auto verified = verify_session(token, secret, now);
+    if (std::holds_alternative<SessionClaims>(verified)) return verified;
+    if (!first) first = std::move(verified);
+  }
+  if (first) return *std::move(first);
+  return TokenError{TokenProblem::Malformed, "no admin token"};
 }
 
 bool changes_state(http::verb method) { return method != http::verb::get && method != http::verb::head; }
+
+// A change made with the console's cookie must come from the console's own page (CSRF).
+bool refused_as_cross_site(Exchange& ex, const AdminDeps& deps) {
+  const auto& req = ex.request();
+  if (!uses_session_cookie(req) || !changes_state(req.method())) return false;
+  return !same_origin(req, deps.trusted_proxies.trusts(ex.remote().address()));
+}
+
+const char* problem_name(TokenProblem p) {
+  if (p == TokenProblem::Malformed) return "Invalid admin token format";
+  if (p == TokenProblem::Expired) return "Session expired";
+  return "Invalid admin token";
+}
 
 }  // namespace
 
@@ -127,7 +153,11 @@ std::map<std::string, std::string> query_params(std::string_view query) {
 }
 
 bool uses_session_cookie(const http_server::Request& req) {
-  return header_token(req).empty() && !session_cookie_token(req).empty();
+  return header_token(req).empty() && !session_cookie_tokens(req).empty();
+}
+
+bool from_console_page(Exchange& ex, const AdminDeps& deps) {
+  return same_origin(ex.request(), deps.trusted_proxies.trusts(ex.remote().address()));
 }
 
 int64_t unix_seconds() {
@@ -135,19 +165,14 @@ int64_t unix_seconds() {
 }
 
 Task<std::variant<SessionClaims, http_server::Response>> check_session(Exchange& ex, const AdminDeps& deps) {
-  std::string_view token = token_of(ex.request());
-  if (token.empty())
+  if (!has_token(ex.request()))
     co_return admin_error(http::status::unauthorized, "Missing admin token", "Please provide an admin token");
-  if (uses_session_cookie(ex.request()) && changes_state(ex.request().method()) && !same_origin(ex.request()))
+  if (refused_as_cross_site(ex, deps))
     co_return admin_error(http::status::forbidden, "Forbidden",
                           "a change made with the console's session cookie must come from the console's own page");
-  auto verified = verify_session(token, deps.cfg.security.jwtSecret, unix_seconds());
-  if (auto* problem = std::get_if<TokenError>(&verified)) {
-    std::string_view error = problem->problem == TokenProblem::Malformed  ? "Invalid admin token format"
-                             : problem->problem == TokenProblem::Expired  ? "Session expired"
-                                                                          : "Invalid admin token";
-    co_return admin_error(http::status::unauthorized, error, problem->message);
-  }
+  auto verified = verify_request(ex.request(), deps.cfg.security.jwtSecret);
+  if (auto* problem = std::get_if<TokenError>(&verified))
+    co_return admin_error(http::status::unauthorized, problem_name(problem->problem), problem->message);
   SessionClaims claims = std::get<SessionClaims>(std::move(verified));
   // Logout and password changes are in Redis: one round trip for both.
   std::vector<store::RedisCommand> commands;
@@ -177,7 +202,7 @@ Task<std::optional<SessionClaims>> authenticate(Exchange& ex, const AdminDeps& d
 }
 
 Task<bool> is_admin_request(Exchange& ex, const AdminDeps& deps) {
-  if (token_of(ex.request()).empty()) co_return false;  // no Redis round trip for anonymous probes
+  if (!has_token(ex.request())) co_return false;  // no Redis round trip for anonymous probes
   auto session = co_await check_session(ex, deps);
   co_return std::holds_alternative<SessionClaims>(session);
 }

@@ -113,6 +113,9 @@ int64_t unix_seconds();
 
 // Whether the request is authenticated by the console's session cookie (no token header).
 bool uses_session_cookie(const http_server::Request& req);
+// Whether the request comes from the console's own page (session_cookie.hpp's same_origin, with
+// X-Forwarded-Host believed from a trusted reverse proxy).
+bool from_console_page(http_server::Exchange& ex, const AdminDeps& deps);
 
 // Route groups, each in its own file.
 void register_auth_routes(http_server::Router& router, AdminDepsPtr deps);

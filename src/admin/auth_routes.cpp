@@ -134,7 +134,7 @@ Task<void> login(Exchange& ex, AdminDepsPtr deps) {
   }
   // The console asks for its session in a cookie: only from its own page (login CSRF).
   bool cookie = string_member(*body, "session") == "cookie";
-  if (cookie && !same_origin(ex.request())) {
+  if (cookie && !from_console_page(ex, *deps)) {
     co_await ex.send(admin_error(http::status::forbidden, "Forbidden", "a console login must come from the console's own page"));
     co_return;
   }

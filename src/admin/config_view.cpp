@@ -24,16 +24,20 @@ json::value to_json(const config::Value& v) {
 
 }  // namespace
 
-std::string shown_value(const config::KeySpec& spec, const config::Value& v, bool generated_later) {
+std::string shown_value(const config::KeySpec& spec, const config::Value& v, bool generated_later, SecretView view) {
   if (spec.secret) {
     const auto* s = std::get_if<std::string>(&v);
-    if (s && s->empty()) return generated_later ? "(not set: generated on first start)" : "(not set)";
+    const auto* list = std::get_if<std::vector<std::string>>(&v);
+    bool empty = (s && s->empty()) || (list && list->empty());
+    if (empty) return generated_later ? "(not set: generated on first start)" : "(not set)";
+    if (view == SecretView::kSetOrNot) return "(set)";
     return s ? mask_secret(*s) : "***";
   }
   return config::format_value(v);
 }
 
-json::array config_keys_json(const config::Config& cfg, const std::map<std::string, config::Origin>& origins) {
+json::array config_keys_json(const config::Config& cfg, const std::map<std::string, config::Origin>& origins,
+                             SecretView view) {
   json::array keys;
   for (const auto& spec : config::schema()) {
     auto found = origins.find(spec.path);
@@ -43,7 +47,7 @@ json::array config_keys_json(const config::Config& cfg, const std::map<std::stri
     entry["key"] = spec.path;
     entry["source"] = config::source_name(origin.source);
     entry["origin"] = origin.where;
-    entry["value"] = spec.secret ? json::value(shown_value(spec, value, false)) : to_json(value);
+    entry["value"] = spec.secret ? json::value(shown_value(spec, value, false, view)) : to_json(value);
     if (spec.secret) entry["secret"] = true;
     entry["live"] = spec.live;
     json::array env;

@@ -242,12 +242,24 @@ Task<void> create_key(Exchange& ex, const SessionClaims& session, AdminDepsPtr d
 // the keys made so far are still answered (their secrets exist nowhere else), with a warning.
 constexpr int64_t kMaxBatch = 500;
 
+// The batch's size: a JSON integer, or digits in a string as the Node.js service accepts; 0 if neither.
+int64_t batch_count(const json::value* v) {
+  if (!v) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (!v->is_string() || v->as_string().empty() || v->as_string().size() > 6) return 0;
+  int64_t n = 0;
+  for (char c : v->as_string()) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 Task<void> create_batch(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
   auto body = co_await read_json_object(ex);
   if (!body) co_return;
   std::string base = string_member(*body, "baseName");
-  const auto* count_value = body->if_contains("count");
-  int64_t count = count_value && count_value->is_int64() ? count_value->as_int64() : 0;
+  int64_t count = batch_count(body->if_contains("count"));
   if (base.empty() || count < 1 || count > kMaxBatch) {
     co_await ex.send(invalid("baseName (text) and count (1 to 500) are required"));
     co_return;

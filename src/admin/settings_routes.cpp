@@ -1,6 +1,8 @@
 // The console's settings page: GET /admin/config (the configuration in force, each value's
 // source, secrets masked), GET /admin/alerts/channels and POST /admin/alerts/test (a test alert
 // to every channel, or one, from this instance, and what each said).
+#include <atomic>
+
 #include <spdlog/spdlog.h>
 
 #include "admin/admin_http.hpp"
@@ -24,16 +26,23 @@ const config::InForceSnapshot& snapshot_or(const AdminDeps& deps, std::shared_pt
   return *held;
 }
 
-Task<void> show_config(Exchange& ex, AdminDepsPtr deps) {
-  std::shared_ptr<const config::InForceSnapshot> held;
-  const auto& in_force = snapshot_or(*deps, held);
+json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+
+// Secrets as set or not only: over HTTP not even their ends are shown.
+json::object config_json(const config::InForceSnapshot& in_force) {
   json::object data;
-  data["configFile"] = in_force.config_path.empty() ? json::value(nullptr) : json::value(in_force.config_path);
-  data["reloadedAt"] = in_force.reloaded_at.empty() ? json::value(nullptr) : json::value(in_force.reloaded_at);
+  data["configFile"] = text_or_null(in_force.config_path);
+  data["reloadedAt"] = text_or_null(in_force.reloaded_at);
   json::array applied;
   for (const auto& k : in_force.last_applied) applied.emplace_back(k);
   data["lastReloadApplied"] = std::move(applied);
-  data["keys"] = config_keys_json(in_force.config, in_force.origins);
+  data["keys"] = config_keys_json(in_force.config, in_force.origins, SecretView::kSetOrNot);
+  return data;
+}
+
+Task<void> show_config(Exchange& ex, AdminDepsPtr deps) {
+  std::shared_ptr<const config::InForceSnapshot> held;
+  json::object data = config_json(snapshot_or(*deps, held));
   co_await ex.send(admin_data(std::move(data)));
 }
 
@@ -86,7 +95,30 @@ json::array deliver_test(const alerts::SenderSettings& settings, const std::stri
   return results;
 }
 
+std::string no_channel(const std::string& only) {
+  if (only.empty()) return "no alert channel is configured (monitoring.alerts.webhook, .webhooks, .email)";
+  return "no configured alert channel is named " + only;
+}
+
+// One test at a time per instance: each holds the blocking pool (which logins share) for up to
+// about 20 s per channel.
+std::atomic<bool> test_running{false};
+
+struct TestSlot {
+  bool held = !test_running.exchange(true);
+  ~TestSlot() {
+    if (held) test_running = false;
+  }
+};
+
 Task<void> test_channels(Exchange& ex, const SessionClaims& session, AdminDepsPtr deps) {
+  TestSlot slot;
+  if (!slot.held) {
+    auto busy = admin_error(http::status::too_many_requests, "Too many requests", "a test alert is being sent; try again when it is done");
+    busy.set(http::field::retry_after, "5");
+    co_await ex.send(std::move(busy));
+    co_return;
+  }
   std::string only;
   if (!ex.request().body().empty()) {
     auto body = co_await read_json_object(ex);
@@ -103,8 +135,7 @@ Task<void> test_channels(Exchange& ex, const SessionClaims& session, AdminDepsPt
   auto send = [s = *settings, only, alert] { return deliver_test(s, only, alert); };
   json::array results = co_await deps->pool.run(send);
   if (results.empty()) {
-    std::string why = only.empty() ? "no alert channel is configured (monitoring.alerts.webhook, .webhooks, .email)"
-                                    : "no configured alert channel is named " + only;
+    std::string why = no_channel(only);
     co_await ex.send(admin_error(http::status::not_found, "Not found", why));
     co_return;
   }

@@ -253,14 +253,16 @@ accounts::oauth::Settings oauth_settings(const config::Config& c) {
   return {c.oauth.authorizeUrl, c.oauth.tokenUrl, c.oauth.redirectUri, c.oauth.clientId, c.oauth.scopes};
 }
 
+json::object sign_in_json(const accounts::oauth::SignIn& s) {
+  return json::object{{"session", s.session}, {"url", s.url}, {"expiresIn", accounts::oauth::kSignInSeconds}};
+}
+
 Task<int> oauth_url(GlobalOptions options, store::RedisClient& redis, const config::Config& cfg) {
-  auto signin = co_await accounts::oauth::start_sign_in(redis, oauth_settings(cfg));
+  accounts::oauth::Settings settings = oauth_settings(cfg);
+  auto signin = co_await accounts::oauth::start_sign_in(redis, settings);
   if (!signin) co_return fail(options, signin.error().message);
   if (options.json) {
-    std::cout << json::serialize(json::object{{"session", signin->session},
-                                              {"url", signin->url},
-                                              {"expiresIn", accounts::oauth::kSignInSeconds}})
-              << "\n";
+    std::cout << json::serialize(sign_in_json(*signin)) << "\n";
   } else {
     std::cout << "1. Open this URL, sign in with the Claude Pro/Max account and approve:\n\n   " << signin->url
               << "\n\n2. Copy the code shown (code#state) and run, within 10 minutes:\n\n"
@@ -305,7 +307,8 @@ Task<int> oauth_exchange(GlobalOptions options, ExchangeOptions o, store::RedisC
   if (!proxy) co_return fail(options, "--proxy: " + proxy.error().message);
   auto tls = upstream::client_tls(cfg.relay.caFile);
   if (!tls) co_return fail(options, tls.error().message);
-  auto tokens = co_await accounts::oauth::finish_sign_in(redis, **tls, oauth_settings(cfg), o.session, o.code, *proxy);
+  accounts::oauth::Settings settings = oauth_settings(cfg);
+  auto tokens = co_await accounts::oauth::finish_sign_in(redis, **tls, settings, o.session, o.code, *proxy);
   if (!tokens) co_return fail(options, tokens.error().message);
   json::object given = oauth_account_fields(o, cfg, tokens->credentials);
   co_return co_await add(options, std::move(given), redis, cfg);

@@ -30,7 +30,7 @@ int config_check(const GlobalOptions& options) {
   if (auto channels = alerts::configured_channels(cfg); !channels) loaded.errors.push_back(channels.error().message);
 
   if (options.json) {
-    json::array keys = admin::config_keys_json(cfg, loaded.origins);
+    json::array keys = admin::config_keys_json(cfg, loaded.origins, admin::SecretView::kMasked);
     json::array errors;
     for (const auto& e : loaded.errors) errors.emplace_back(e);
     json::array warnings;

@@ -54,6 +54,8 @@ Task<void> Exchange::send(Response response) {
   response.keep_alive(reusable());
   response.set("X-Request-ID", request_id_);
   response.prepare_payload();
+  // A 304 describes the body it stands for; a length of 0 there would be false (RFC 9110 8.6).
+  if (status_ == 304 || status_ == 204 || status_ < 200) response.erase(http::field::content_length);
   std::string head;
   head.reserve(256);
   append_head(head, response.base());

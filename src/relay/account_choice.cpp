@@ -144,6 +144,7 @@ void record_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>&
   d.at_ms = accounts::now_ms();
   scheduler::copy_text(d.request_id, r.ex.request_id());
   scheduler::copy_text(d.key_id, r.key.id);
+  scheduler::copy_text(d.model, r.fields.model);
   scheduler::copy_text(d.group, bound_group(r));
   scheduler::copy_text(d.strategy, strategy);
   scheduler::copy_text(d.picked, picked);
@@ -167,10 +168,13 @@ void record_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>&
 void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs,
                   const std::vector<scheduler::Ranked>& ranked, const std::string& picked, std::string_view how,
                   std::string_view detail) {
-  std::string strategy = r.d().scheduler.strategy_for(std::string(bound_group(r)));
-  record_decision(r, cs, ranked, picked, how, strategy);
   auto& log = load_balancing_log();
-  if (!log.should_log(spdlog::level::debug)) return;
+  bool debug = log.should_log(spdlog::level::debug);
+  bool recorded = r.op == adapters::Operation::Messages;
+  if (!recorded && !debug) return;
+  std::string strategy = r.d().scheduler.strategy_for(std::string(bound_group(r)));
+  if (recorded) record_decision(r, cs, ranked, picked, how, strategy);
+  if (!debug) return;
   std::string list;
   for (const auto& k : ranked) {
     const auto& c = cs[k.index];

@@ -10,10 +10,10 @@ void DecisionLog::record(const Decision& d) {
 }
 
 std::vector<Decision> DecisionLog::recent(size_t max) const {
-  std::lock_guard lock(mutex_);
   std::vector<Decision> out;
+  out.reserve(std::min(max, kKept));  // outside the lock the request path takes
+  std::lock_guard lock(mutex_);
   size_t n = std::min(max, count_);
-  out.reserve(n);
   for (size_t i = 1; i <= n; ++i) out.push_back(ring_[(next_ + kKept - i) % kKept]);
   return out;
 }

@@ -1,8 +1,9 @@
 #pragma once
 // The load balancer's recent decisions on this instance, for the console's load-balancing
-// page: which request, the strategy, the ranked candidates with their score parts, the pick
-// and how it was made (picked, sticky, moved, none). A fixed ring of plain records: recording
-// one copies a few hundred bytes under an uncontended lock and allocates nothing.
+// page: which request and model, the strategy, the ranked candidates with their score parts,
+// the pick and how it was made (picked, sticky, moved, none). Messages only: token counts would
+// drown them. A fixed ring of plain records: recording one copies a few hundred bytes under an
+// uncontended lock and allocates nothing.
 #include <array>
 #include <cstdint>
 #include <mutex>
@@ -22,6 +23,7 @@ struct Decision {
   int64_t at_ms = 0;
   char request_id[24] = {};
   char key_id[40] = {};
+  char model[64] = {};
   char group[40] = {};  // the key's account group, "" for the whole pool
   char strategy[24] = {};
   char picked[40] = {};  // "" when no account could take it

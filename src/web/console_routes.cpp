@@ -77,27 +77,36 @@ void set_security_headers(http::fields& f) {
   f.set("Cross-Origin-Resource-Policy", "same-origin");
 }
 
-void set_caching_headers(http::fields& f, const Asset& asset) {
-  f.set(http::field::etag, asset.etag);
+// Each stored form is its own representation: its own validator (`"<hash>-br"`, `"<hash>-gz"`).
+std::string etag_of(const Asset& asset, Encoding e) {
+  if (e == Encoding::kIdentity) return std::string(asset.etag);
+  std::string tag(asset.etag.substr(0, asset.etag.size() - 1));
+  return tag + (e == Encoding::kBrotli ? "-br\"" : "-gz\"");
+}
+
+void set_caching_headers(http::fields& f, const Asset& asset, const std::string& etag) {
+  f.set(http::field::etag, etag);
   f.set(http::field::cache_control, asset.immutable ? "public, max-age=31536000, immutable" : "no-cache");
   if (!asset.gzip.empty() || !asset.brotli.empty()) f.set(http::field::vary, "Accept-Encoding");
 }
 
 Task<void> serve_asset(Exchange& ex, const Asset& asset) {
   const auto& req = ex.request();
-  if (etag_matches(req[http::field::if_none_match], asset.etag)) {
+  Encoding encoding = pick_encoding(req[http::field::accept_encoding], asset);
+  std::string etag = etag_of(asset, encoding);
+  if (etag_matches(req[http::field::if_none_match], etag)) {
     http_server::Response not_modified{http::status::not_modified, req.version()};
     set_security_headers(not_modified.base());
-    set_caching_headers(not_modified.base(), asset);
+    set_caching_headers(not_modified.base(), asset, etag);
     co_await ex.send(std::move(not_modified));
     co_return;
   }
   http::response<http::empty_body> res{http::status::ok, req.version()};
   set_security_headers(res.base());
-  set_caching_headers(res.base(), asset);
+  set_caching_headers(res.base(), asset, etag);
   res.set(http::field::content_type, asset.content_type);
   std::string_view body = asset.identity;
-  switch (pick_encoding(req[http::field::accept_encoding], asset)) {
+  switch (encoding) {
     case Encoding::kBrotli:
       res.set(http::field::content_encoding, "br");
       body = asset.brotli;
@@ -143,8 +152,10 @@ void register_root_route(http_server::Router& router) {
 }  // namespace
 
 Encoding pick_encoding(std::string_view accept_encoding, const Asset& asset) {
-  if (!asset.brotli.empty() && quality_of(accept_encoding, "br") > 0) return Encoding::kBrotli;
-  if (!asset.gzip.empty() && quality_of(accept_encoding, "gzip") > 0) return Encoding::kGzip;
+  double br = asset.brotli.empty() ? 0 : quality_of(accept_encoding, "br");
+  double gzip = asset.gzip.empty() ? 0 : quality_of(accept_encoding, "gzip");
+  if (br > 0 && br >= gzip) return Encoding::kBrotli;  // the smaller one, unless gzip is preferred
+  if (gzip > 0) return Encoding::kGzip;
   return Encoding::kIdentity;
 }
 

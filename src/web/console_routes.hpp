@@ -19,7 +19,8 @@ inline constexpr std::string_view kConsolePolicy =
 
 enum class Encoding { kIdentity, kGzip, kBrotli };
 
-// The best stored encoding an Accept-Encoding header allows (q-values honoured; "*" counts).
+// The stored encoding an Accept-Encoding header prefers (q-values honoured, "*" counts; brotli
+// on a tie, being smaller).
 Encoding pick_encoding(std::string_view accept_encoding, const Asset& asset);
 
 // Whether If-None-Match names this ETag (a list, weak forms, or "*").

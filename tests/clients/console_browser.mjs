@@ -220,6 +220,16 @@ try {
     await probe.getByText('reachable').waitFor({ timeout });
     await shot(page, 'account-test');
     await probe.getByRole('button', { name: 'Close' }).first().click();
+    // A group, and the account put in it.
+    await page.getByLabel('New group name').fill('team-a');
+    await page.getByRole('button', { name: 'Add group' }).click();
+    await page.getByText('group:').first().waitFor({ timeout });
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const editing = page.getByRole('dialog', { name: 'Edit fake-console' });
+    await editing.getByLabel('team-a').check();
+    await editing.getByLabel('Weight').fill('2');
+    await editing.getByRole('button', { name: 'Save' }).click();
+    await until('the account in its group', async () => (await row.textContent()).includes('team-a') && (await row.textContent()).includes('weight 2'));
   });
 
   await step('sign in a Claude subscription account through OAuth', async () => {
@@ -304,6 +314,8 @@ try {
     await page.getByRole('heading', { name: 'Load balancing' }).waitFor({ timeout });
     await page.getByLabel('Strategy of the whole pool').selectOption('least_recent');
     await page.getByText('The pool now uses least_recent.').waitFor({ timeout });
+    await page.getByLabel('Strategy of group team-a').selectOption('lowest_cost');
+    await page.getByText('The group now uses lowest_cost.').waitFor({ timeout });
     const decisions = page.locator('table.decisions');
     await decisions.waitFor({ timeout });
     await until('the relayed request in the decisions', async () => (await decisions.textContent()).includes('balanced'));

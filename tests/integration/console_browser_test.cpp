@@ -97,6 +97,15 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   EXPECT_EQ(by_name["max-browser"]["plan"].as_string(), "max5");
   auto balancer = parse_object(http_request(relay.port(), "GET", "/admin/load-balance/status", "", auth).body);
   EXPECT_EQ(balancer["data"].as_object()["strategy"].as_object()["global"].as_string(), "least_recent");
+  EXPECT_DOUBLE_EQ(by_name["fake-console"]["weight"].to_number<double>(), 2.0);
+  auto groups = parse_object(http_request(relay.port(), "GET", "/admin/account-groups", "", auth).body)["data"].as_array();
+  ASSERT_EQ(groups.size(), 1u);
+  auto group = groups[0].as_object();
+  EXPECT_EQ(group["name"].as_string(), "team-a");
+  EXPECT_EQ(json::serialize(group["accounts"]), "[\"" + std::string(by_name["fake-console"]["id"].as_string()) + "\"]");
+  EXPECT_EQ(balancer["data"].as_object()["strategy"].as_object()["groups"].as_object()[std::string(group["id"].as_string())]
+                .as_string(),
+            "lowest_cost");
   EXPECT_EQ(sink.hooks("/hook?token=" + hook_token, "Sent from the web console").size(), 1u);
   // The relay key the browser made never reached the upstream.
   std::string seen = fake.requests_json();

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -247,7 +248,7 @@ TEST_F(ConsoleTest, BatchCreateMakesEveryKeyWithTheSameLimitsAndShowsEachSecretO
     return http_request(relay->port(), "POST", "/admin/api-keys/batch", body,
                         {{"cookie", cookie}, {"origin", origin()}, {"content-type", "application/json"}});
   };
-  auto made = batch(R"({"baseName":"team","count":3,"dailyCostLimit":2.5,"rateLimitWindow":10,"rateLimitRequests":7,"tags":["t1"]})");
+  auto made = batch(R"({"baseName":"team","count":"3","dailyCostLimit":2.5,"rateLimitWindow":10,"rateLimitRequests":7,"tags":["t1"]})");
   ASSERT_EQ(made.status, 200) << made.body;
   auto keys = parse_object(made.body)["data"].as_array();
   ASSERT_EQ(keys.size(), 3u);
@@ -268,13 +269,104 @@ TEST_F(ConsoleTest, BatchCreateMakesEveryKeyWithTheSameLimitsAndShowsEachSecretO
 
   EXPECT_EQ(batch(R"({"baseName":"x","count":0})").status, 400);
   EXPECT_EQ(batch(R"({"baseName":"x","count":501})").status, 400);
-  EXPECT_EQ(batch(R"({"baseName":"x","count":"2"})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":"x","count":"2x"})").status, 400);
+  EXPECT_EQ(batch(R"({"baseName":"x","count":2.5})").status, 400);
   EXPECT_EQ(batch(R"({"count":2})").status, 400);
   EXPECT_EQ(batch(R"({"baseName":"x","count":2,"noSuchField":1})").status, 400);
   EXPECT_EQ(batch(R"({"baseName":")" + std::string(99, 'n') + R"(","count":2})").status, 400);
   auto total = get("/admin/api-keys", {{"cookie", cookie}});
   EXPECT_EQ(parse_object(total.body)["data"].as_object()["pagination"].as_object()["total"].as_int64(), 3)
       << "a refused batch made keys";
+}
+
+// Each stored encoding is its own representation (its own ETag); a client's preference for
+// gzip over brotli is honoured; a 304 carries no Content-Length.
+TEST_F(ConsoleTest, EncodingPreferencesAndValidatorsPerEncoding) {
+  auto assets = asset_paths(get("/admin-next/").body);
+  ASSERT_FALSE(assets.empty());
+  const auto& path = assets[0];
+  auto plain = get(path);
+  auto br = get(path, {{"accept-encoding", "br"}});
+  auto gz = get(path, {{"accept-encoding", "gzip;q=1, br;q=0.5"}});
+  EXPECT_EQ(gz.header("content-encoding"), "gzip");
+  EXPECT_EQ(get(path, {{"accept-encoding", "gzip;q=0.5, br;q=0.5"}}).header("content-encoding"), "br");
+  std::set<std::string> tags{plain.header("etag"), br.header("etag"), gz.header("etag")};
+  EXPECT_EQ(tags.size(), 3u);
+  auto not_modified = get(path, {{"accept-encoding", "br"}, {"if-none-match", br.header("etag")}});
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.header("content-length"), "");
+  EXPECT_EQ(not_modified.header("etag"), br.header("etag"));
+  // The brotli validator does not stand for the gzip body.
+  EXPECT_EQ(get(path, {{"accept-encoding", "gzip"}, {"if-none-match", br.header("etag")}}).status, 200);
+}
+
+// A browser may send several cookies of one name (another path's, one set by a sibling
+// domain): the one that verifies opens the session. Over https the cookie is __Host- named.
+TEST_F(ConsoleTest, ACookieTossedInFrontOfTheSessionDoesNotLockTheAdminOut) {
+  std::string cookie = session_cookie();  // crs_admin_session=<token>
+  std::string token = cookie.substr(cookie.find('=') + 1);
+  auto both = get("/admin/api-keys", {{"cookie", "crs_admin_session=tossed.by.attacker; " + cookie}});
+  EXPECT_EQ(both.status, 200) << both.body;
+  auto secure = cookie_login({{"origin", "https://127.0.0.1:" + std::to_string(relay->port())}});
+  std::string set = secure.header("set-cookie");
+  EXPECT_TRUE(set.starts_with("__Host-crs_admin_session=")) << set;
+  EXPECT_EQ(get("/admin/api-keys", {{"cookie", set.substr(0, set.find(';'))}}).status, 200);
+  EXPECT_EQ(get("/admin/api-keys", {{"cookie", "__Host-crs_admin_session=forged.token.value"}}).status, 401);
+}
+
+// Behind a reverse proxy that rewrites Host, the console's changes are recognised by the
+// X-Forwarded-Host the proxy adds, but only from a proxy listed in server.trustedProxies.
+TEST(ConsoleProxy, TheOriginIsCheckedAgainstTheForwardedHostOfATrustedProxyOnly) {
+  for (bool trusted : {false, true}) {
+    SCOPED_TRACE(trusted ? "trusted proxy" : "untrusted peer");
+    TempDir dir;
+    std::vector<std::string> env;
+    if (trusted) env.push_back("TRUSTED_PROXIES=127.0.0.1");
+    RelayProcess relay(dir, env);
+    ASSERT_TRUE(relay.start()) << relay.log();
+    auto init = parse_object(read_file(dir.file("data/init.json")));
+    json::object body{{"username", init["adminUsername"]}, {"password", init["adminPassword"]}, {"session", "cookie"}};
+    std::map<std::string, std::string> proxied{{"host", "127.0.0.1:8080"},
+                                               {"origin", "https://relay.example"},
+                                               {"x-forwarded-host", "relay.example"},
+                                               {"content-type", "application/json"}};
+    auto login = http_request(relay.port(), "POST", "/web/auth/login", json::serialize(body), proxied);
+    EXPECT_EQ(login.status, trusted ? 200 : 403) << login.body;
+    if (!trusted) continue;
+    std::string set = login.header("set-cookie");
+    proxied["cookie"] = set.substr(0, set.find(';'));
+    EXPECT_EQ(http_request(relay.port(), "POST", "/admin/api-keys", R"({"name":"via-proxy"})", proxied).status, 200);
+    proxied["x-forwarded-host"] = "evil.example";
+    EXPECT_EQ(http_request(relay.port(), "POST", "/admin/api-keys", R"({"name":"x"})", proxied).status, 403);
+  }
+}
+
+// An upstream that answers a page (text/html) cannot make it a page of the relay's origin, where
+// the console's session lives: the type becomes application/octet-stream, with nosniff.
+TEST(ConsoleOrigin, AnUpstreamAnswerIsNeverServedAsAPage) {
+  TempDir dir;
+  FakeUpstreamProcess fake(dir);
+  ASSERT_TRUE(fake.start());
+  RelayProcess relay(dir, {});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  const std::string account_key = "sk-ant-api03-hostile-upstream-0000";
+  ASSERT_EQ(relay.cli({"accounts", "add", "--type", "claude-console", "--name", "hostile", "--base-url", fake.url(),
+                       "--api-key", account_key})
+                .exit_code,
+            0);
+  auto created = relay.cli({"keys", "create", "--name", "k", "--json"});
+  std::string key(parse_object(created.out)["key"].as_string());
+  ASSERT_TRUE(fake.script(account_key, R"({"contentType":"text/html; charset=utf-8"})", 1));
+  std::string message = R"({"model":"claude-sonnet-4-5-20250929","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})";
+  HttpResponse r;
+  ASSERT_TRUE(wait_until([&] {
+    r = http_request(relay.port(), "POST", "/api/v1/messages", message, {{"x-api-key", key}});
+    return r.status == 200;
+  })) << r.status << r.body;
+  EXPECT_EQ(r.header("content-type"), "application/octet-stream");
+  EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
+  auto normal = http_request(relay.port(), "POST", "/api/v1/messages", message, {{"x-api-key", key}});
+  EXPECT_EQ(normal.header("content-type"), "application/json");
 }
 
 // The settings page's sources: the configuration in force with each value's origin (secrets
@@ -311,6 +403,8 @@ TEST(ConsoleSettings, ConfigurationInForceAndAlertChannels) {
   EXPECT_EQ(shown.body.find("hook-path-token-0123"), std::string::npos) << "the webhook's token is shown";
   auto secret = key_of(data, "security.jwtSecret");
   EXPECT_TRUE(secret.at("secret").as_bool());
+  EXPECT_EQ(secret.at("value").as_string(), "(set)") << "not even a part of a secret is shown";
+  EXPECT_EQ(key_of(data, "redis.password").at("value").as_string(), "(not set)");
   EXPECT_EQ(secret.at("source").as_string(), "env");
   EXPECT_EQ(secret.at("origin").as_string(), "JWT_SECRET");
   auto slow = key_of(data, "relay.maxAttempts");

@@ -475,6 +475,11 @@ TEST_F(LoadBalancingTest, RecentDecisionsShowTheRankedAccountsAndThePick) {
     ASSERT_EQ(r.status, 200) << r.body;
     ids.push_back(r.header("x-request-id"));
   }
+  // Token counts are not listed: Claude Code sends many, and they would drown the messages.
+  auto counted = http_request(relays[0]->port(), "POST", "/v1/messages/count_tokens",
+                              R"({"model":"claude-sonnet-4-5-20250929","messages":[{"role":"user","content":"hi"}]})",
+                              {{"x-api-key", key}});
+  ASSERT_EQ(counted.status, 200) << counted.body;
   auto get = [&](int relay, const std::string& path) {
     return http_request(relays[relay]->port(), "GET", path, "", {{"authorization", "Bearer " + token}});
   };
@@ -487,6 +492,7 @@ TEST_F(LoadBalancingTest, RecentDecisionsShowTheRankedAccountsAndThePick) {
   EXPECT_EQ(decisions[1].as_object().at("requestId").as_string(), ids[1]);
   EXPECT_EQ(newest.at("strategy").as_string(), "balanced");
   EXPECT_EQ(newest.at("keyId").as_string(), key_id);
+  EXPECT_EQ(newest.at("model").as_string(), json::parse(body(false)).as_object().at("model").as_string());
   EXPECT_EQ(newest.at("candidates").as_int64(), 2);
   auto ranked = newest.at("ranked").as_array();
   ASSERT_EQ(ranked.size(), 2u);

@@ -29,6 +29,7 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "errorType") ok = as_str(b.error_type);
     else if (key == "errorMessage") ok = as_str(b.error_message);
     else if (key == "htmlError") ok = as_bool(b.html_error);
+    else if (key == "contentType") ok = as_str(b.content_type);
     else if (key == "retryAfter") ok = as_int(b.retry_after);
     else if (key == "unifiedResetIn") ok = as_int(b.unified_reset_in);
     else if (key == "shouldRetry") { bool x = false; ok = as_bool(x); b.should_retry = x; }

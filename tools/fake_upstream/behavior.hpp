@@ -14,6 +14,7 @@ struct Behavior {
   std::string error_type;           // default from the status (rate_limit_error, ...)
   std::string error_message;
   bool html_error = false;          // error body as an HTML page (an edge proxy's 502)
+  std::string content_type;         // a 200 answer's Content-Type instead of JSON's (a hostile upstream)
   int retry_after = -1;             // seconds, on errors; -1 = none
   int unified_reset_in = -1;        // 429: the subscription window is exhausted and resets this many s ahead
   std::optional<bool> should_retry; // x-should-retry on errors (default: only 429s say true)

@@ -464,6 +464,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
 
   if (!parsed.stream) {
     Response res = http_server::json_response(http::status::ok, message_json(id, parsed.model, b, usage));
+    if (!b.content_type.empty()) res.set(http::field::content_type, b.content_type);
     res.set("request-id", request_id);
     set_utilization(res, b);
     co_await ex.send(std::move(res));

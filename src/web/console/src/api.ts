@@ -33,8 +33,7 @@ function describe(status: number, payload: unknown): ApiError {
     const p = payload as Record<string, unknown>;
     const nested = p.error && typeof p.error === 'object' ? (p.error as Record<string, unknown>) : undefined;
     const title = typeof p.error === 'string' ? p.error : typeof nested?.type === 'string' ? nested.type : '';
-    const message =
-      typeof p.message === 'string' ? p.message : typeof nested?.message === 'string' ? nested.message : '';
+    const message = typeof p.message === 'string' ? p.message : typeof nested?.message === 'string' ? nested.message : '';
     if (message || title) return new ApiError(status, title || `HTTP ${status}`, message || title);
   }
   if (status === 0) return new ApiError(0, 'Network error', 'The relay could not be reached. Is it running?');
@@ -46,7 +45,8 @@ async function call(path: string, opts: Options): Promise<unknown> {
   try {
     res = await fetch(path, {
       method: opts.method ?? 'GET',
-      headers: opts.body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers:
+        opts.body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       credentials: 'same-origin',
       signal: opts.signal,

@@ -47,8 +47,7 @@ function AdminApp() {
       .catch(() => setSession({ state: 'out' }));
   }, []);
   if (session.state === 'checking') return <Spinner label="Checking your session…" />;
-  if (session.state === 'out')
-    return <LoginPage notice={session.why} onLogin={(username) => setSession({ state: 'in', username })} />;
+  if (session.state === 'out') return <LoginPage notice={session.why} onLogin={(username) => setSession({ state: 'in', username })} />;
   const page = pages.find((p) => p.path === loc.page);
   return (
     <Shell username={session.username} current={loc.page} onLogout={() => setSession({ state: 'out', why: 'You are logged out.' })}>
@@ -62,7 +61,11 @@ function NotFound() {
     <section>
       <h1>Page not found</h1>
       <p>
-        There is no such page in the console. <a href="/admin-next/" onClick={link('')}>Go to the dashboard</a>.
+        There is no such page in the console.{' '}
+        <a href="/admin-next/" onClick={link('')}>
+          Go to the dashboard
+        </a>
+        .
       </p>
     </section>
   );
@@ -127,11 +130,7 @@ function Shell(props: { username: string; current: string; onLogout: () => void;
       </header>
       <nav id="nav" class="nav" aria-label="Console">
         {pages.map((p) => (
-          <a
-            href={`/admin-next/${p.path}`}
-            onClick={link(p.path)}
-            aria-current={p.path === props.current ? 'page' : undefined}
-          >
+          <a href={`/admin-next/${p.path}`} onClick={link(p.path)} aria-current={p.path === props.current ? 'page' : undefined}>
             {p.title}
           </a>
         ))}

@@ -46,8 +46,20 @@ export function TimeChart(props: { x: number[]; series: Series[]; height?: numbe
       scales: { x: { time: true }, left: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
       axes: [
         { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-        axis('left', 3, props.series.find((s) => s.axis !== 'right')),
-        ...(right ? [axis('right', 1, props.series.find((s) => s.axis === 'right'))] : []),
+        axis(
+          'left',
+          3,
+          props.series.find((s) => s.axis !== 'right'),
+        ),
+        ...(right
+          ? [
+              axis(
+                'right',
+                1,
+                props.series.find((s) => s.axis === 'right'),
+              ),
+            ]
+          : []),
       ],
       series: [
         {},

@@ -182,3 +182,29 @@ export function usePolling<T>(load: (signal: AbortSignal) => Promise<T>, everyMs
 
 export type InputEvent = JSX.TargetedEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, Event>;
 export const valueOf = (e: InputEvent) => e.currentTarget.value;
+
+export type Column = string | { label: string; hidden: boolean };
+
+// A table with its header row; a hidden column is named for screen readers only.
+export function Table(props: { columns: Column[]; class?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class={props.class}>
+        <thead>
+          <tr>
+            {props.columns.map((c) =>
+              typeof c === 'string' ? (
+                <th scope="col">{c}</th>
+              ) : (
+                <th scope="col">
+                  <span class={c.hidden ? 'offscreen' : ''}>{c.label}</span>
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,9 +1,10 @@
 // CSV for spreadsheets: RFC 4180 quoting, and cells that a spreadsheet would run as a formula
-// (=, +, -, @ first) prefixed with ' so that exported names cannot execute.
+// (=, +, -, @ first) prefixed with ' so that exported names cannot execute; ; quoted too, for
+// spreadsheets that split on it.
 function cell(v: string | number): string {
   let s = String(v);
   if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",;\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export function toCsv(header: string[], rows: (string | number)[][]): string {

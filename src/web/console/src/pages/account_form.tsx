@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBanner, Field, Modal, valueOf } from '../components';
-import type { Account } from '../types';
+import type { Account, Group } from '../types';
 
 interface Draft {
   name: string;
@@ -38,7 +38,8 @@ function draftOf(a?: Account): Draft {
 
 function numberOf(label: string, text: string, integer: boolean): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`${label}: ${integer ? 'a whole number' : 'a number'}`);
+  if (text.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)))
+    throw new Error(`${label}: ${integer ? 'a whole number' : 'a number'}`);
   return n;
 }
 
@@ -49,7 +50,10 @@ function schedulingFields(d: Draft, editing: boolean): Record<string, unknown> {
     priority: numberOf('Priority', d.priority, true),
     weight: numberOf('Weight', d.weight, false),
     maxConcurrency: numberOf('Concurrent requests', d.maxConcurrency, true),
-    models: d.models.split(',').map((m) => m.trim()).filter(Boolean),
+    models: d.models
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
     schedulable: d.schedulable,
   };
   if (d.costFactor.trim()) f.costFactor = numberOf('Cost factor', d.costFactor, false);
@@ -122,7 +126,10 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
     });
   const startSignIn = () =>
     run(async () => {
-      const s = await api<{ sessionId: string; authUrl: string; instructions: string }>('/admin/claude-accounts/generate-auth-url', { method: 'POST', body: {} });
+      const s = await api<{ sessionId: string; authUrl: string; instructions: string }>('/admin/claude-accounts/generate-auth-url', {
+        method: 'POST',
+        body: {},
+      });
       setSignIn(s);
       window.open(s.authUrl, '_blank', 'noopener');
     });
@@ -163,7 +170,14 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
                 <input name="baseUrl" type="url" required value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
               </Field>
               <Field label="API key" wide hint="Stored encrypted; shown masked from now on.">
-                <input name="apiKey" type="password" autocomplete="off" required value={d.apiKey} onInput={(e) => set('apiKey', valueOf(e))} />
+                <input
+                  name="apiKey"
+                  type="password"
+                  autocomplete="off"
+                  required
+                  value={d.apiKey}
+                  onInput={(e) => set('apiKey', valueOf(e))}
+                />
               </Field>
             </>
           )}
@@ -196,9 +210,10 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
   );
 }
 
-export function EditAccount(props: { account: Account; onClose: () => void; onSaved: () => void }) {
+export function EditAccount(props: { account: Account; groups: Group[]; onClose: () => void; onSaved: () => void }) {
   const a = props.account;
   const [d, setD] = useState<Draft>(draftOf(a));
+  const [member, setMember] = useState<string[]>(a.groups ?? []);
   const [clearProxy, setClearProxy] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -214,6 +229,12 @@ export function EditAccount(props: { account: Account; onClose: () => void; onSa
       if (d.apiKey.trim()) body.apiKey = d.apiKey.trim();
       if (a.type === 'claude-console') body.baseUrl = d.baseUrl.trim();
       await api(`/admin/claude-accounts/${a.id}`, { method: 'PUT', body });
+      // Group membership: one call per group joined or left.
+      for (const g of props.groups) {
+        const was = (a.groups ?? []).includes(g.id);
+        const is = member.includes(g.id);
+        if (was !== is) await api(`/admin/account-groups/${g.id}/accounts/${a.id}`, { method: is ? 'POST' : 'DELETE' });
+      }
       props.onSaved();
     } catch (err) {
       setError(err);
@@ -250,6 +271,23 @@ export function EditAccount(props: { account: Account; onClose: () => void; onSa
           </p>
         </fieldset>
         <SchedulingFields d={d} set={set} oauth={a.type === 'claude-oauth'} />
+        {props.groups.length > 0 && (
+          <fieldset>
+            <legend>Groups</legend>
+            <div class="checks field wide">
+              {props.groups.map((g) => (
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={member.includes(g.id)}
+                    onChange={(e) => setMember(e.currentTarget.checked ? [...member, g.id] : member.filter((x) => x !== g.id))}
+                  />{' '}
+                  {g.name}
+                </label>
+              ))}
+            </div>
+          </fieldset>
+        )}
         <div class="actions">
           <button type="button" onClick={props.onClose}>
             Cancel

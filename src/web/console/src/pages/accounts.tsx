@@ -1,7 +1,7 @@
 // Upstream accounts: their state, health, circuit and windows at a glance, and every action.
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Meter, Modal, Spinner, usePolling } from '../components';
+import { Badge, ErrorBanner, Meter, Modal, Spinner, usePolling, Table, valueOf } from '../components';
 import { ago, compact, int, percent, usd } from '../format';
 import type { Account, BalancerStatus, Group, UsageReport } from '../types';
 import { AddAccount, EditAccount } from './account_form';
@@ -46,6 +46,7 @@ export function AccountsPage() {
   const reload = () => {
     accounts.reload();
     balancer.reload();
+    groups.reload();
   };
   const act = async (path: string, method: 'POST' | 'PUT' | 'DELETE' = 'POST') => {
     setActionError(null);
@@ -67,91 +68,81 @@ export function AccountsPage() {
       </div>
       <ErrorBanner error={actionError ?? accounts.error} onDismiss={actionError ? () => setActionError(null) : undefined} />
       {!accounts.data && !accounts.error && <Spinner />}
-      {accounts.data && accounts.data.length === 0 && <p class="card">No account yet. Add a Claude Console key or sign in with a Claude Pro/Max subscription.</p>}
-      {accounts.data && accounts.data.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">State</th>
-                <th scope="col">Health</th>
-                <th scope="col">Circuit</th>
-                <th scope="col">5 h</th>
-                <th scope="col">7 d</th>
-                <th scope="col">In flight</th>
-                <th scope="col">Usage</th>
-                <th scope="col">
-                  <span class="offscreen">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {accounts.data.map((a) => {
-                const s = stateOf(a);
-                const b = load.get(a.id);
-                return (
-                  <tr data-account-id={a.id}>
-                    <td>
-                      <strong>{a.name}</strong>
-                      <div class="muted small">
-                        {a.type === 'claude-oauth' ? `Claude subscription${a.plan ? ` (${a.plan})` : ''}` : 'Claude Console'} · priority {a.priority} · weight {a.weight}
-                        {a.costFactor !== 1 ? ` · cost ×${a.costFactor}` : ''}
-                      </div>
-                      <div class="muted small">
-                        {credentialsText(a)}
-                        {a.proxy ? ` · via ${a.proxy}` : ''}
-                        {(a.groups ?? []).map((g) => (
-                          <span class="tag">{groupNames.get(g) ?? g}</span>
-                        ))}
-                      </div>
-                    </td>
-                    <td>
-                      <Badge tone={s.tone}>{s.text}</Badge>
-                      {a.statusReason && <div class="muted small">{a.statusReason}</div>}
-                    </td>
-                    <td>
-                      <Badge tone={healthTone(a.health?.class)}>{a.health?.class ?? 'unknown'}</Badge>
-                      <div class="muted small">
-                        {percent(a.health?.window.successRate)} ok · p95 {int(a.health?.window.ttfbP95Ms)} ms
-                      </div>
-                    </td>
-                    <td>
-                      {a.health?.circuit.state ?? '—'}
-                      {a.health?.circuit.nextTryAt && <div class="muted small">retry {ago(a.health.circuit.nextTryAt)}</div>}
-                    </td>
-                    <td>
-                      <Meter ratio={b?.utilization5h} label="5-hour window used" />
-                    </td>
-                    <td>
-                      <Meter ratio={b?.utilization7d} label="7-day window used" />
-                    </td>
-                    <td class="num">
-                      {int(b?.inFlight ?? 0)}
-                      {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
-                    </td>
-                    <td class="num">
-                      <AccountUsage id={a.id} />
-                      <div class="muted small">used {ago(a.lastUsedAt)}</div>
-                    </td>
-                    <td class="row-actions">
-                      <button onClick={() => setDialog({ kind: 'edit', account: a })}>Edit</button>
-                      <button onClick={() => setDialog({ kind: 'test', account: a })}>Test</button>
-                      <button onClick={() => act(`/admin/claude-accounts/${a.id}/reset-state`)} title="Clear its rate limit, errors, circuit and health class">
-                        Reset
-                      </button>
-                      <button onClick={() => act(`/admin/claude-accounts/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>{a.enabled ? 'Disable' : 'Enable'}</button>
-                      <button class="danger" onClick={() => setDialog({ kind: 'delete', account: a })}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+      {accounts.data && accounts.data.length === 0 && (
+        <p class="card">No account yet. Add a Claude Console key or sign in with a Claude Pro/Max subscription.</p>
       )}
+      {accounts.data && accounts.data.length > 0 && (
+        <Table columns={['Account', 'State', 'Health', 'Circuit', '5 h', '7 d', 'In flight', 'Usage', { label: 'Actions', hidden: true }]}>
+          {accounts.data.map((a) => {
+            const s = stateOf(a);
+            const b = load.get(a.id);
+            return (
+              <tr data-account-id={a.id}>
+                <td>
+                  <strong>{a.name}</strong>
+                  <div class="muted small">
+                    {a.type === 'claude-oauth' ? `Claude subscription${a.plan ? ` (${a.plan})` : ''}` : 'Claude Console'} · priority{' '}
+                    {a.priority} · weight {a.weight}
+                    {a.costFactor !== 1 ? ` · cost ×${a.costFactor}` : ''}
+                  </div>
+                  <div class="muted small">
+                    {credentialsText(a)}
+                    {a.proxy ? ` · via ${a.proxy}` : ''}
+                    {(a.groups ?? []).map((g) => (
+                      <span class="tag">{groupNames.get(g) ?? g}</span>
+                    ))}
+                  </div>
+                </td>
+                <td>
+                  <Badge tone={s.tone}>{s.text}</Badge>
+                  {a.statusReason && <div class="muted small">{a.statusReason}</div>}
+                </td>
+                <td>
+                  <Badge tone={healthTone(a.health?.class)}>{a.health?.class ?? 'unknown'}</Badge>
+                  <div class="muted small">
+                    {percent(a.health?.window.successRate)} ok · p95 {int(a.health?.window.ttfbP95Ms)} ms
+                  </div>
+                </td>
+                <td>
+                  {a.health?.circuit.state ?? '—'}
+                  {a.health?.circuit.nextTryAt && <div class="muted small">retry {ago(a.health.circuit.nextTryAt)}</div>}
+                </td>
+                <td>
+                  <Meter ratio={b?.utilization5h} label="5-hour window used" />
+                </td>
+                <td>
+                  <Meter ratio={b?.utilization7d} label="7-day window used" />
+                </td>
+                <td class="num">
+                  {int(b?.inFlight ?? 0)}
+                  {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
+                </td>
+                <td class="num">
+                  <AccountUsage id={a.id} />
+                  <div class="muted small">used {ago(a.lastUsedAt)}</div>
+                </td>
+                <td class="row-actions">
+                  <button onClick={() => setDialog({ kind: 'edit', account: a })}>Edit</button>
+                  <button onClick={() => setDialog({ kind: 'test', account: a })}>Test</button>
+                  <button
+                    onClick={() => act(`/admin/claude-accounts/${a.id}/reset-state`)}
+                    title="Clear its rate limit, errors, circuit and health class"
+                  >
+                    Reset
+                  </button>
+                  <button onClick={() => act(`/admin/claude-accounts/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>
+                    {a.enabled ? 'Disable' : 'Enable'}
+                  </button>
+                  <button class="danger" onClick={() => setDialog({ kind: 'delete', account: a })}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </Table>
+      )}
+      <Groups groups={groups.data ?? []} onChanged={reload} />
       {dialog.kind === 'add' && (
         <AddAccount
           onClose={close}
@@ -164,6 +155,7 @@ export function AccountsPage() {
       {dialog.kind === 'edit' && (
         <EditAccount
           account={dialog.account}
+          groups={groups.data ?? []}
           onClose={close}
           onSaved={() => {
             close();
@@ -190,6 +182,51 @@ export function AccountsPage() {
         </Modal>
       )}
     </section>
+  );
+}
+
+// Account groups: a key bound to a group is served by its accounts only, and each group may
+// have a strategy of its own (the load-balancing page).
+function Groups({ groups, onChanged }: { groups: Group[]; onChanged: () => void }) {
+  const [name, setName] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const run = async (work: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      setError(e);
+    }
+    onChanged();
+  };
+  return (
+    <div class="card">
+      <h2>Groups</h2>
+      <ErrorBanner error={error} />
+      {groups.length === 0 && <p class="muted">No group. Bind a key to a group (group:&lt;id&gt;) to give it its own accounts.</p>}
+      <ul class="channels">
+        {groups.map((g) => (
+          <li>
+            <span>
+              {g.name} <span class="muted small">{(g.accounts ?? []).length} accounts · group:{g.id}</span>
+            </span>
+            <button class="danger" onClick={() => run(() => api(`/admin/account-groups/${g.id}`, { method: 'DELETE' }))}>
+              Delete
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form
+        class="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (name.trim()) run(() => api('/admin/account-groups', { method: 'POST', body: { name: name.trim() } })).then(() => setName(''));
+        }}
+      >
+        <input aria-label="New group name" placeholder="New group name" value={name} onInput={(e) => setName(valueOf(e))} />
+        <button type="submit">Add group</button>
+      </form>
+    </div>
   );
 }
 
@@ -225,7 +262,8 @@ function TestAccount({ account, onClose }: { account: Account; onClose: () => vo
       {p && (
         <div role="status">
           <p>
-            <Badge tone={p.probe.ok ? 'good' : 'bad'}>{p.probe.ok ? 'reachable' : 'failed'}</Badge> {p.probe.outcome}, HTTP {p.probe.status || '—'} in {int(p.probe.ms)} ms
+            <Badge tone={p.probe.ok ? 'good' : 'bad'}>{p.probe.ok ? 'reachable' : 'failed'}</Badge> {p.probe.outcome}, HTTP{' '}
+            {p.probe.status || '—'} in {int(p.probe.ms)} ms
           </p>
           {p.probe.reason && <p class="banner error">{p.probe.reason}</p>}
           <p class="muted">

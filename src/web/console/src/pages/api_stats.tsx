@@ -3,7 +3,7 @@
 // the summary only. The key stays in this page's memory: never stored, never in the URL.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Field, Meter, Spinner, Tile, valueOf } from '../components';
+import { Badge, ErrorBanner, Field, Meter, Spinner, Tile, valueOf, Table } from '../components';
 import { compact, duration, int, usd, when } from '../format';
 import type { Totals } from '../types';
 
@@ -166,37 +166,24 @@ function LimitsTable({ l }: { l: Limits }) {
   if (l.concurrencyLimit) rows.push(['Requests at once', l.currentConcurrency, l.concurrencyLimit, int]);
   if (rows.length === 0) return <p>This key has no limits.</p>;
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
+    <>
+      <Table columns={['Limit', 'Used', 'Limit', 'Left', { label: 'Share used', hidden: true }]}>
+        {rows.map(([label, used, limit, f]) => (
           <tr>
-            <th scope="col">Limit</th>
-            <th scope="col">Used</th>
-            <th scope="col">Limit</th>
-            <th scope="col">Left</th>
-            <th scope="col">
-              <span class="offscreen">Share used</span>
-            </th>
+            <td>{label}</td>
+            <td class="num">{f(used)}</td>
+            <td class="num">{f(limit)}</td>
+            <td class="num">{f(Math.max(0, limit - used))}</td>
+            <td>
+              <Meter ratio={limit > 0 ? used / limit : null} label={label} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map(([label, used, limit, f]) => (
-            <tr>
-              <td>{label}</td>
-              <td class="num">{f(used)}</td>
-              <td class="num">{f(limit)}</td>
-              <td class="num">{f(Math.max(0, limit - used))}</td>
-              <td>
-                <Meter ratio={limit > 0 ? used / limit : null} label={label} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {l.rateLimitWindow > 0 && l.windowRemainingSeconds != null && (
         <p class="muted small">The current rate window ends in {duration(l.windowRemainingSeconds)}.</p>
       )}
-    </div>
+    </>
   );
 }
 
@@ -230,32 +217,18 @@ function ModelStats({ who }: { who: Who }) {
       {!rows && !error && <Spinner />}
       {rows && rows.length === 0 && <p class="muted">No request in this period.</p>}
       {rows && rows.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Input</th>
-                <th scope="col">Output</th>
-                <th scope="col">Cache</th>
-                <th scope="col">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr>
-                  <td>{r.model}</td>
-                  <td class="num">{int(r.requests)}</td>
-                  <td class="num">{compact(r.inputTokens)}</td>
-                  <td class="num">{compact(r.outputTokens)}</td>
-                  <td class="num">{compact(r.cacheCreateTokens + r.cacheReadTokens)}</td>
-                  <td class="num">{usd(r.cost)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Model', 'Requests', 'Input', 'Output', 'Cache', 'Cost']}>
+          {rows.map((r) => (
+            <tr>
+              <td>{r.model}</td>
+              <td class="num">{int(r.requests)}</td>
+              <td class="num">{compact(r.inputTokens)}</td>
+              <td class="num">{compact(r.outputTokens)}</td>
+              <td class="num">{compact(r.cacheCreateTokens + r.cacheReadTokens)}</td>
+              <td class="num">{usd(r.cost)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );

@@ -3,7 +3,7 @@
 // decisions of the instance that answers.
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Meter, Spinner, usePolling, valueOf } from '../components';
+import { Badge, ErrorBanner, Meter, Spinner, usePolling, valueOf, Table } from '../components';
 import { int, percent, when } from '../format';
 import type { BalancerStatus, Group } from '../types';
 
@@ -19,6 +19,7 @@ interface Decision {
   at: string;
   requestId: string;
   keyId: string;
+  model: string;
   group: string;
   strategy: string;
   picked: string | null;
@@ -30,7 +31,10 @@ interface Decision {
 export function BalancingPage() {
   const status = usePolling((signal) => api<BalancerStatus>('/admin/load-balance/status', { signal }), 5000);
   const groups = usePolling((signal) => api<Group[]>('/admin/account-groups', { signal }), 0);
-  const decisions = usePolling((signal) => api<{ instance: string; decisions: Decision[] }>('/admin/load-balance/decisions?limit=30', { signal }), 5000);
+  const decisions = usePolling(
+    (signal) => api<{ instance: string; decisions: Decision[] }>('/admin/load-balance/decisions?limit=30', { signal }),
+    5000,
+  );
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
   const names = useMemo(() => new Map((status.data?.accounts ?? []).map((a) => [a.id, a.name])), [status.data]);
@@ -59,7 +63,12 @@ export function BalancingPage() {
       {s && (
         <div class="card">
           <h2>Strategy</h2>
-          {!s.enabled && <p class="banner warn">Load balancing is off (loadBalancing.enabled): accounts are taken by priority, and a strategy chosen here applies once it is on.</p>}
+          {!s.enabled && (
+            <p class="banner warn">
+              Load balancing is off (loadBalancing.enabled): accounts are taken by priority, and a strategy chosen here applies once it is
+              on.
+            </p>
+          )}
           <div class="form-grid">
             <label class="field">
               <span class="field-label">Whole pool</span>
@@ -75,7 +84,11 @@ export function BalancingPage() {
             {(groups.data ?? []).map((g) => (
               <label class="field">
                 <span class="field-label">Group {g.name}</span>
-                <select aria-label={`Strategy of group ${g.name}`} value={s.groups[g.id] ?? ''} onChange={(e) => setStrategy(valueOf(e), g.id)}>
+                <select
+                  aria-label={`Strategy of group ${g.name}`}
+                  value={s.groups[g.id] ?? ''}
+                  onChange={(e) => setStrategy(valueOf(e), g.id)}
+                >
                   <option value="" disabled>
                     Same as the pool ({s.global})
                   </option>
@@ -91,98 +104,75 @@ export function BalancingPage() {
       {status.data && (
         <div class="card">
           <h2>Accounts as the balancer sees them</h2>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Rank</th>
-                  <th scope="col">Account</th>
-                  <th scope="col">Score</th>
-                  <th scope="col">Cost</th>
-                  <th scope="col">Speed</th>
-                  <th scope="col">Load</th>
-                  <th scope="col">Reliability</th>
-                  <th scope="col">In flight</th>
-                  <th scope="col">Sticky sessions</th>
-                  <th scope="col">TTFB / success</th>
-                </tr>
-              </thead>
-              <tbody>
-                {status.data.accounts.map((a) => (
-                  <tr>
-                    <td class="num">{a.rank ?? '—'}</td>
-                    <td>
-                      {a.name}
-                      <div class="small">
-                        {!a.usable && <Badge tone="bad">not usable</Badge>} {a.paused && <Badge tone="warn">paused: near its limit</Badge>}
-                      </div>
-                    </td>
-                    <td class="num">{a.score ? a.score.total.toFixed(3) : '—'}</td>
-                    <td>
-                      <Meter ratio={a.score?.cost} label="cost part" />
-                    </td>
-                    <td>
-                      <Meter ratio={a.score?.performance} label="speed part" />
-                    </td>
-                    <td>
-                      <Meter ratio={a.score?.load} label="load part" />
-                    </td>
-                    <td>
-                      <Meter ratio={a.score?.reliability} label="reliability part" />
-                    </td>
-                    <td class="num">
-                      {int(a.inFlight ?? 0)}
-                      {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
-                    </td>
-                    <td class="num">{int(a.stickySessions)}</td>
-                    <td class="num">
-                      {a.ttfbMs == null ? '—' : `${a.ttfbMs.toFixed(0)} ms`} · {percent(a.successRate)}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            columns={['Rank', 'Account', 'Score', 'Cost', 'Speed', 'Load', 'Reliability', 'In flight', 'Sticky sessions', 'TTFB / success']}
+          >
+            {status.data.accounts.map((a) => (
+              <tr>
+                <td class="num">{a.rank ?? '—'}</td>
+                <td>
+                  {a.name}
+                  <div class="small">
+                    {!a.usable && <Badge tone="bad">not usable</Badge>} {a.paused && <Badge tone="warn">paused: near its limit</Badge>}
+                  </div>
+                </td>
+                <td class="num">{a.score ? a.score.total.toFixed(3) : '—'}</td>
+                <td>
+                  <Meter ratio={a.score?.cost} label="cost part" />
+                </td>
+                <td>
+                  <Meter ratio={a.score?.performance} label="speed part" />
+                </td>
+                <td>
+                  <Meter ratio={a.score?.load} label="load part" />
+                </td>
+                <td>
+                  <Meter ratio={a.score?.reliability} label="reliability part" />
+                </td>
+                <td class="num">
+                  {int(a.inFlight ?? 0)}
+                  {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
+                </td>
+                <td class="num">{int(a.stickySessions)}</td>
+                <td class="num">
+                  {a.ttfbMs == null ? '—' : `${a.ttfbMs.toFixed(0)} ms`} · {percent(a.successRate)}
+                </td>
+              </tr>
+            ))}
+          </Table>
         </div>
       )}
       <div class="card">
         <h2>Recent decisions</h2>
-        <p class="muted small">The latest requests this instance ({decisions.data?.instance ?? '…'}) placed; each instance keeps its own.</p>
+        <p class="muted small">
+          The latest requests this instance ({decisions.data?.instance ?? '…'}) placed; each instance keeps its own.
+        </p>
         <ErrorBanner error={decisions.error} />
         {decisions.data && decisions.data.decisions.length === 0 && <p class="muted">No request placed yet.</p>}
         {decisions.data && decisions.data.decisions.length > 0 && (
-          <div class="table-wrap">
-            <table class="decisions">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Request</th>
-                  <th scope="col">Strategy</th>
-                  <th scope="col">Picked</th>
-                  <th scope="col">How</th>
-                  <th scope="col">Ranked</th>
-                </tr>
-              </thead>
-              <tbody>
-                {decisions.data.decisions.map((d) => (
-                  <tr>
-                    <td>{when(d.at)}</td>
-                    <td class="small">{d.requestId}</td>
-                    <td>
-                      {d.strategy}
-                      {d.group && <div class="muted small">group {d.group.slice(0, 8)}</div>}
-                    </td>
-                    <td>{d.picked ? names.get(d.picked) ?? d.picked.slice(0, 8) : <Badge tone="bad">none free</Badge>}</td>
-                    <td>{d.how}</td>
-                    <td class="small">
-                      {d.ranked.map((o) => `${names.get(o.accountId) ?? o.accountId.slice(0, 8)} ${o.score.toFixed(2)}${o.paused ? ' (paused)' : ''}`).join(' · ')}
-                      {d.candidates > d.ranked.length ? ` · +${d.candidates - d.ranked.length}` : ''}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={['When', 'Request', 'Strategy', 'Picked', 'How', 'Ranked']} class="decisions">
+            {decisions.data.decisions.map((d) => (
+              <tr>
+                <td>{when(d.at)}</td>
+                <td class="small">
+                  {d.requestId}
+                  <div class="muted">{d.model}</div>
+                </td>
+                <td>
+                  {d.strategy}
+                  {d.group && <div class="muted small">group {d.group.slice(0, 8)}</div>}
+                </td>
+                <td>{d.picked ? (names.get(d.picked) ?? d.picked.slice(0, 8)) : <Badge tone="bad">none free</Badge>}</td>
+                <td>{d.how}</td>
+                <td class="small">
+                  {d.ranked
+                    .map((o) => `${names.get(o.accountId) ?? o.accountId.slice(0, 8)} ${o.score.toFixed(2)}${o.paused ? ' (paused)' : ''}`)
+                    .join(' · ')}
+                  {d.candidates > d.ranked.length ? ` · +${d.candidates - d.ranked.length}` : ''}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </div>
     </section>

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { TimeChart } from '../chart';
-import { Badge, ErrorBanner, Meter, Spinner, Tile, usePolling } from '../components';
+import { Badge, ErrorBanner, Meter, Spinner, Tile, usePolling, Table } from '../components';
 import { compact, duration, int, usd } from '../format';
 import type { AccountGlance, Dashboard, TrendPoint } from '../types';
 
@@ -42,19 +42,32 @@ export function DashboardPage() {
       {d && (
         <>
           <div class="tiles">
-            <Tile label="Requests today" value={int(d.recentActivity.requestsToday)} detail={`${int(d.overview.totalRequestsUsed)} in all`} />
+            <Tile
+              label="Requests today"
+              value={int(d.recentActivity.requestsToday)}
+              detail={`${int(d.overview.totalRequestsUsed)} in all`}
+            />
             <Tile
               label="Tokens today"
               value={compact(d.recentActivity.allTokensToday)}
               detail={`${compact(d.recentActivity.inputTokensToday)} in · ${compact(d.recentActivity.outputTokensToday)} out`}
             />
             <Tile label="Cost today" value={usd(d.recentActivity.costToday)} detail={`${usd(d.overview.totalCost)} in all`} />
-            <Tile label="In flight" value={int(d.inFlight)} detail={`${d.realtimeMetrics.rpm} req/min · ${compact(d.realtimeMetrics.tpm)} tok/min`} />
+            <Tile
+              label="In flight"
+              value={int(d.inFlight)}
+              detail={`${d.realtimeMetrics.rpm} req/min · ${compact(d.realtimeMetrics.tpm)} tok/min`}
+            />
             <Tile
               label="Errors"
               value={int(d.errors.total)}
               tone={d.errors.total > 0 ? 'warn' : undefined}
-              detail={Object.entries(d.errors.byClass).filter(([, v]) => v > 0).map(([k, v]) => `${k.replace('_', ' ')} ${v}`).join(' · ') || 'none recorded'}
+              detail={
+                Object.entries(d.errors.byClass)
+                  .filter(([, v]) => v > 0)
+                  .map(([k, v]) => `${k.replace('_', ' ')} ${v}`)
+                  .join(' · ') || 'none recorded'
+              }
             />
             <Tile label="API keys" value={int(d.overview.activeApiKeys)} detail={`active of ${int(d.overview.totalApiKeys)}`} />
             <Tile
@@ -110,46 +123,31 @@ function AccountsAtAGlance({ accounts }: { accounts: AccountGlance[] }) {
       {accounts.length === 0 ? (
         <p class="muted">No upstream account yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">State</th>
-                <th scope="col">Health</th>
-                <th scope="col">Circuit</th>
-                <th scope="col">In flight</th>
-                <th scope="col">5 h</th>
-                <th scope="col">7 d</th>
-              </tr>
-            </thead>
-            <tbody>
-              {accounts.map((a) => (
-                <tr>
-                  <td>
-                    {a.name}
-                    <div class="muted small">{a.type}</div>
-                  </td>
-                  <td>
-                    <Badge tone={conditionTone(a.condition)}>{a.condition}</Badge>
-                  </td>
-                  <td>{a.health}</td>
-                  <td>{a.circuit}</td>
-                  <td>
-                    {a.inFlight ?? 0}
-                    {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
-                  </td>
-                  <td>
-                    <Meter ratio={a.utilization5h} label="5-hour window used" />
-                  </td>
-                  <td>
-                    <Meter ratio={a.utilization7d} label="7-day window used" />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Account', 'State', 'Health', 'Circuit', 'In flight', '5 h', '7 d']}>
+          {accounts.map((a) => (
+            <tr>
+              <td>
+                {a.name}
+                <div class="muted small">{a.type}</div>
+              </td>
+              <td>
+                <Badge tone={conditionTone(a.condition)}>{a.condition}</Badge>
+              </td>
+              <td>{a.health}</td>
+              <td>{a.circuit}</td>
+              <td>
+                {a.inFlight ?? 0}
+                {a.maxConcurrency > 0 ? ` / ${a.maxConcurrency}` : ''}
+              </td>
+              <td>
+                <Meter ratio={a.utilization5h} label="5-hour window used" />
+              </td>
+              <td>
+                <Meter ratio={a.utilization7d} label="7-day window used" />
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );

@@ -28,7 +28,9 @@ export function ExportDialog(props: { onClose: () => void }) {
   const start = async () => {
     setError(null);
     try {
-      setTask(await api<ExportTask>('/admin/api-keys/export', { method: 'POST', body: { format, sanitize, usage: { totals: withUsage } } }));
+      setTask(
+        await api<ExportTask>('/admin/api-keys/export', { method: 'POST', body: { format, sanitize, usage: { totals: withUsage } } }),
+      );
     } catch (e) {
       setError(e);
     }

@@ -188,7 +188,11 @@ export function KeyForm(props: {
         <fieldset>
           <legend>Expiry</legend>
           <Field label="Mode">
-            <select name="expirationMode" value={d.expirationMode} onChange={(e) => set('expirationMode', valueOf(e) as Draft['expirationMode'])}>
+            <select
+              name="expirationMode"
+              value={d.expirationMode}
+              onChange={(e) => set('expirationMode', valueOf(e) as Draft['expirationMode'])}
+            >
               <option value="fixed">On a date (or never)</option>
               <option value="activation">Some days after its first request</option>
             </select>
@@ -215,7 +219,14 @@ export function KeyForm(props: {
             </select>
           </Field>
           <Field label="at hour" hint="0–23, relay time zone">
-            <input name="weeklyResetHour" type="number" min={0} max={23} value={d.weeklyResetHour} onInput={(e) => set('weeklyResetHour', valueOf(e))} />
+            <input
+              name="weeklyResetHour"
+              type="number"
+              min={0}
+              max={23}
+              value={d.weeklyResetHour}
+              onInput={(e) => set('weeklyResetHour', valueOf(e))}
+            />
           </Field>
         </fieldset>
         <fieldset>
@@ -225,7 +236,12 @@ export function KeyForm(props: {
             <div class="checks">
               {families.map((f) => (
                 <label>
-                  <input type="checkbox" checked={d.permissions.includes(f)} onChange={() => set('permissions', toggle(d.permissions, f))} /> {f}
+                  <input
+                    type="checkbox"
+                    checked={d.permissions.includes(f)}
+                    onChange={() => set('permissions', toggle(d.permissions, f))}
+                  />{' '}
+                  {f}
                 </label>
               ))}
             </div>
@@ -235,7 +251,12 @@ export function KeyForm(props: {
             <div class="checks">
               {clients.map(([id, label]) => (
                 <label>
-                  <input type="checkbox" checked={d.allowedClients.includes(id)} onChange={() => set('allowedClients', toggle(d.allowedClients, id))} /> {label}
+                  <input
+                    type="checkbox"
+                    checked={d.allowedClients.includes(id)}
+                    onChange={() => set('allowedClients', toggle(d.allowedClients, id))}
+                  />{' '}
+                  {label}
                 </label>
               ))}
             </div>
@@ -266,7 +287,13 @@ export function NewSecrets(props: { keys: ApiKey[]; warning?: string; onClose: (
       <p class="banner warn">Copy it now: this is the only time the relay shows it. Only its digest is stored.</p>
       {props.keys.length === 1 ? (
         <div class="secret-row">
-          <input class="secret" readOnly value={props.keys[0].apiKey} aria-label="The new API key" onFocus={(e) => e.currentTarget.select()} />
+          <input
+            class="secret"
+            readOnly
+            value={props.keys[0].apiKey}
+            aria-label="The new API key"
+            onFocus={(e) => e.currentTarget.select()}
+          />
           <CopyButton text={props.keys[0].apiKey ?? ''} />
         </div>
       ) : (

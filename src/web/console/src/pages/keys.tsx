@@ -2,7 +2,7 @@
 // cost the browser no more than 20), and every action on a key.
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api';
-import { Badge, ErrorBanner, Modal, Spinner, errorText, usePolling, valueOf } from '../components';
+import { Badge, ErrorBanner, Modal, Spinner, errorText, usePolling, valueOf, Table } from '../components';
 import { ago, compact, int, usd, when } from '../format';
 import type { ApiKey, KeyPage } from '../types';
 import { ExportDialog } from './key_export';
@@ -60,8 +60,7 @@ export function KeysPage() {
   useEffect(() => setPage(1), [term, active, sort, pageSize]);
   const [sortBy, sortOrder] = sort.split(':');
   const list = usePolling(
-    (signal) =>
-      api<KeyPage>(`/admin/api-keys${query({ page, pageSize, search: term, isActive: active, sortBy, sortOrder })}`, { signal }),
+    (signal) => api<KeyPage>(`/admin/api-keys${query({ page, pageSize, search: term, isActive: active, sortBy, sortOrder })}`, { signal }),
     0,
     [page, pageSize, term, active, sort],
   );
@@ -109,7 +108,13 @@ export function KeysPage() {
         </div>
       </div>
       <div class="toolbar" role="search">
-        <input type="search" placeholder="Search by name or id" aria-label="Search keys" value={search} onInput={(e) => setSearch(valueOf(e))} />
+        <input
+          type="search"
+          placeholder="Search by name or id"
+          aria-label="Search keys"
+          value={search}
+          onInput={(e) => setSearch(valueOf(e))}
+        />
         <select aria-label="Status" value={active} onChange={(e) => setActive(valueOf(e))}>
           <option value="">All keys</option>
           <option value="true">Enabled</option>
@@ -133,64 +138,59 @@ export function KeysPage() {
       {!list.data && !list.error && <Spinner />}
       {list.data && (
         <>
-          <div class="table-wrap">
-            <table class="keys">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Limits</th>
-                  <th scope="col">Usage</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span class="offscreen">Actions</span>
-                  </th>
+          <Table columns={['Name', 'Status', 'Limits', 'Usage', 'Last used', 'Expires', { label: 'Actions', hidden: true }]} class="keys">
+            {list.data.items.length === 0 && (
+              <tr>
+                <td colSpan={7} class="muted">
+                  {term || active ? 'No key matches.' : 'No key yet: create one.'}
+                </td>
+              </tr>
+            )}
+            {list.data.items.map((k) => {
+              const s = status(k);
+              return (
+                <tr data-key-id={k.id}>
+                  <td>
+                    <strong>{k.name}</strong>
+                    {k.description && <div class="muted small">{k.description}</div>}
+                    {k.tags.length > 0 && (
+                      <div class="small">
+                        {k.tags.map((t) => (
+                          <span class="tag">{t}</span>
+                        ))}
+                      </div>
+                    )}
+                  </td>
+                  <td>
+                    <Badge tone={s.tone}>{s.text}</Badge>
+                  </td>
+                  <td class="small">{limits(k)}</td>
+                  <td class="num">
+                    {int(k.usage?.total.requests)} req
+                    <div class="muted small">{usd(k.usage?.total.cost)}</div>
+                  </td>
+                  <td title={when(k.lastUsedAt)}>{ago(k.lastUsedAt)}</td>
+                  <td>
+                    {k.expirationMode === 'activation' && !k.isActivated
+                      ? `${k.activationDays} d after first use`
+                      : k.expiresAt
+                        ? when(k.expiresAt)
+                        : 'never'}
+                  </td>
+                  <td class="row-actions">
+                    <button onClick={() => setDialog({ kind: 'edit', key: k })}>Edit</button>
+                    <button onClick={() => act(() => api(`/admin/api-keys/${k.id}`, { method: 'PUT', body: { isActive: !k.isActive } }))}>
+                      {k.isActive ? 'Disable' : 'Enable'}
+                    </button>
+                    <button onClick={() => renew(k)}>Renew</button>
+                    <button class="danger" onClick={() => remove(k)}>
+                      Delete
+                    </button>
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {list.data.items.length === 0 && (
-                  <tr>
-                    <td colSpan={7} class="muted">
-                      {term || active ? 'No key matches.' : 'No key yet: create one.'}
-                    </td>
-                  </tr>
-                )}
-                {list.data.items.map((k) => {
-                  const s = status(k);
-                  return (
-                    <tr data-key-id={k.id}>
-                      <td>
-                        <strong>{k.name}</strong>
-                        {k.description && <div class="muted small">{k.description}</div>}
-                        {k.tags.length > 0 && <div class="small">{k.tags.map((t) => <span class="tag">{t}</span>)}</div>}
-                      </td>
-                      <td>
-                        <Badge tone={s.tone}>{s.text}</Badge>
-                      </td>
-                      <td class="small">{limits(k)}</td>
-                      <td class="num">
-                        {int(k.usage?.total.requests)} req
-                        <div class="muted small">{usd(k.usage?.total.cost)}</div>
-                      </td>
-                      <td title={when(k.lastUsedAt)}>{ago(k.lastUsedAt)}</td>
-                      <td>{k.expirationMode === 'activation' && !k.isActivated ? `${k.activationDays} d after first use` : k.expiresAt ? when(k.expiresAt) : 'never'}</td>
-                      <td class="row-actions">
-                        <button onClick={() => setDialog({ kind: 'edit', key: k })}>Edit</button>
-                        <button onClick={() => act(() => api(`/admin/api-keys/${k.id}`, { method: 'PUT', body: { isActive: !k.isActive } }))}>
-                          {k.isActive ? 'Disable' : 'Enable'}
-                        </button>
-                        <button onClick={() => renew(k)}>Renew</button>
-                        <button class="danger" onClick={() => remove(k)}>
-                          Delete
-                        </button>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </Table>
           {p && (
             <nav class="pager" aria-label="Pages">
               <button disabled={p.page <= 1} onClick={() => setPage(p.page - 1)}>
@@ -228,7 +228,9 @@ export function KeysPage() {
       )}
       {dialog.kind === 'secrets' && <NewSecrets keys={dialog.keys} warning={dialog.warning} onClose={close} />}
       {dialog.kind === 'export' && <ExportDialog onClose={close} />}
-      {dialog.kind === 'confirm' && <Confirm title={dialog.title} text={dialog.text} run={dialog.run} onClose={close} onDone={list.reload} />}
+      {dialog.kind === 'confirm' && (
+        <Confirm title={dialog.title} text={dialog.text} run={dialog.run} onClose={close} onDone={list.reload} />
+      )}
     </section>
   );
 }

@@ -2,7 +2,7 @@
 // relay itself), and the alert channels with a test button.
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Spinner, usePolling, valueOf } from '../components';
+import { Badge, ErrorBanner, Spinner, usePolling, valueOf, Table } from '../components';
 import { when } from '../format';
 
 interface ConfigKey {
@@ -45,7 +45,9 @@ export function SettingsPage() {
   const keys = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return (config.data?.keys ?? []).filter(
-      (k) => (!changedOnly || k.source !== 'default') && (!f || k.key.toLowerCase().includes(f) || k.env.some((e) => e.toLowerCase().includes(f))),
+      (k) =>
+        (!changedOnly || k.source !== 'default') &&
+        (!f || k.key.toLowerCase().includes(f) || k.env.some((e) => e.toLowerCase().includes(f))),
     );
   }, [config.data, filter, changedOnly]);
   return (
@@ -61,45 +63,41 @@ export function SettingsPage() {
           </span>
         </div>
         <p class="muted small">
-          Change it in config/config.toml, .env or the environment. Keys marked live take effect on SIGHUP (systemctl reload); the others at the next start.
+          Change it in config/config.toml, .env or the environment. Keys marked live take effect on SIGHUP (systemctl reload); the others at
+          the next start.
         </p>
         <div class="toolbar">
-          <input type="search" aria-label="Filter keys" placeholder="Filter by key or variable" value={filter} onInput={(e) => setFilter(valueOf(e))} />
+          <input
+            type="search"
+            aria-label="Filter keys"
+            placeholder="Filter by key or variable"
+            value={filter}
+            onInput={(e) => setFilter(valueOf(e))}
+          />
           <label class="check">
-            <input type="checkbox" checked={changedOnly} onChange={(e) => setChangedOnly(e.currentTarget.checked)} /> Only values not at their default
+            <input type="checkbox" checked={changedOnly} onChange={(e) => setChangedOnly(e.currentTarget.checked)} /> Only values not at
+            their default
           </label>
         </div>
         <ErrorBanner error={config.error} />
         {!config.data && !config.error && <Spinner />}
         {config.data && (
-          <div class="table-wrap">
-            <table class="config">
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Value</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Reload</th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.map((k) => (
-                  <tr>
-                    <td>
-                      <code>{k.key}</code>
-                      {k.env.length > 0 && <div class="muted small">{k.env.join(', ')}</div>}
-                    </td>
-                    <td class={k.secret ? 'muted' : ''}>{k.secret ? `${shown(k.value)} (secret)` : shown(k.value)}</td>
-                    <td>
-                      {k.source}
-                      {k.origin && <div class="muted small">{k.origin}</div>}
-                    </td>
-                    <td>{k.live ? <Badge tone="good">live</Badge> : <span class="muted small">restart</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={['Key', 'Value', 'Source', 'Reload']} class="config">
+            {keys.map((k) => (
+              <tr>
+                <td>
+                  <code>{k.key}</code>
+                  {k.env.length > 0 && <div class="muted small">{k.env.join(', ')}</div>}
+                </td>
+                <td class={k.secret ? 'muted' : ''}>{k.secret ? `${shown(k.value)} (secret)` : shown(k.value)}</td>
+                <td>
+                  {k.source}
+                  {k.origin && <div class="muted small">{k.origin}</div>}
+                </td>
+                <td>{k.live ? <Badge tone="good">live</Badge> : <span class="muted small">restart</span>}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </div>
     </section>
@@ -136,7 +134,9 @@ function AlertChannels() {
         )}
       </div>
       <ErrorBanner error={error ?? channels.error} />
-      {channels.data && !channels.data.enabled && <p class="banner warn">Alerts are off (monitoring.alerts.enabled): only a test is sent.</p>}
+      {channels.data && !channels.data.enabled && (
+        <p class="banner warn">Alerts are off (monitoring.alerts.enabled): only a test is sent.</p>
+      )}
       {channels.data && list.length === 0 && (
         <p class="muted">No channel is configured: set monitoring.alerts.webhook, .webhooks or .email.</p>
       )}

@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { TimeChart } from '../chart';
-import { ErrorBanner, Field, Spinner, Tile, usePolling, valueOf } from '../components';
+import { ErrorBanner, Field, Spinner, Tile, usePolling, valueOf, Table } from '../components';
 import { compact, int, usd } from '../format';
 import { download, toCsv } from '../csv';
 import type { Account, KeyPage, Totals, UsageReport } from '../types';
@@ -31,7 +31,11 @@ function periodsOf(from: string, to: string, g: Granularity): string[] {
   if (Number.isNaN(day.getTime()) || Number.isNaN(end.getTime())) return out;
   const iso = (d: Date) => d.toISOString().slice(0, 10);
   if (g === 'month') {
-    for (let m = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1)); m <= end && out.length < 800; m.setUTCMonth(m.getUTCMonth() + 1))
+    for (
+      let m = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1));
+      m <= end && out.length < 800;
+      m.setUTCMonth(m.getUTCMonth() + 1)
+    )
       out.push(iso(m).slice(0, 7));
     return out;
   }
@@ -60,7 +64,9 @@ export function UsagePage() {
       ? `/admin/usage/summary${range}`
       : `/admin/usage/${subject === 'key' ? 'keys' : subject === 'account' ? 'accounts' : 'models'}/${encodeURIComponent(target)}${range}`;
   const report = usePolling((signal) => api<UsageReport>(path, { signal }), 0, [path]);
-  const models = usePolling((signal) => api<{ models: (Totals & { model: string })[] }>(`/admin/usage/models${range}`, { signal }), 0, [range]);
+  const models = usePolling((signal) => api<{ models: (Totals & { model: string })[] }>(`/admin/usage/models${range}`, { signal }), 0, [
+    range,
+  ]);
   const accounts = usePolling((signal) => api<Account[]>('/admin/claude-accounts', { signal }), 0);
   const chart = useMemo(() => {
     const found = new Map((report.data?.buckets ?? []).map((b) => [b.period, b]));
@@ -146,7 +152,11 @@ export function UsagePage() {
           <div class="tiles">
             <Tile label="Requests" value={int(t.requests)} />
             <Tile label="Tokens" value={compact(t.allTokens)} detail={`${compact(t.inputTokens)} in · ${compact(t.outputTokens)} out`} />
-            <Tile label="Cache" value={compact(t.cacheCreateTokens + t.cacheReadTokens)} detail={`${compact(t.cacheCreateTokens)} written · ${compact(t.cacheReadTokens)} read`} />
+            <Tile
+              label="Cache"
+              value={compact(t.cacheCreateTokens + t.cacheReadTokens)}
+              detail={`${compact(t.cacheCreateTokens)} written · ${compact(t.cacheReadTokens)} read`}
+            />
             <Tile label="Cost" value={usd(t.cost)} />
           </div>
           <div class="card charts">
@@ -190,32 +200,18 @@ function BucketTable({ report }: { report: UsageReport }) {
       {rows.length === 0 ? (
         <p class="muted">No request in this range.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Period</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Input</th>
-                <th scope="col">Output</th>
-                <th scope="col">Cache</th>
-                <th scope="col">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((b) => (
-                <tr>
-                  <td>{b.period}</td>
-                  <td class="num">{int(b.requests)}</td>
-                  <td class="num">{int(b.inputTokens)}</td>
-                  <td class="num">{int(b.outputTokens)}</td>
-                  <td class="num">{int(b.cacheCreateTokens + b.cacheReadTokens)}</td>
-                  <td class="num">{usd(b.cost)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Period', 'Requests', 'Input', 'Output', 'Cache', 'Cost']}>
+          {rows.map((b) => (
+            <tr>
+              <td>{b.period}</td>
+              <td class="num">{int(b.requests)}</td>
+              <td class="num">{int(b.inputTokens)}</td>
+              <td class="num">{int(b.outputTokens)}</td>
+              <td class="num">{int(b.cacheCreateTokens + b.cacheReadTokens)}</td>
+              <td class="num">{usd(b.cost)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );
@@ -228,28 +224,16 @@ function ModelTable({ rows }: { rows: (Totals & { model: string })[] }) {
       {rows.length === 0 ? (
         <p class="muted">No request in this range.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Tokens</th>
-                <th scope="col">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((m) => (
-                <tr>
-                  <td>{m.model}</td>
-                  <td class="num">{int(m.requests)}</td>
-                  <td class="num">{compact(m.allTokens)}</td>
-                  <td class="num">{usd(m.cost)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Model', 'Requests', 'Tokens', 'Cost']}>
+          {rows.map((m) => (
+            <tr>
+              <td>{m.model}</td>
+              <td class="num">{int(m.requests)}</td>
+              <td class="num">{compact(m.allTokens)}</td>
+              <td class="num">{usd(m.cost)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );
@@ -262,23 +246,11 @@ function AccountTable({ accounts, range }: { accounts: Account[]; range: string 
       {accounts.length === 0 ? (
         <p class="muted">No account yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Tokens</th>
-                <th scope="col">Cost</th>
-              </tr>
-            </thead>
-            <tbody>
-              {accounts.map((a) => (
-                <AccountRow account={a} range={range} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Account', 'Requests', 'Tokens', 'Cost']}>
+          {accounts.map((a) => (
+            <AccountRow account={a} range={range} />
+          ))}
+        </Table>
       )}
     </div>
   );
