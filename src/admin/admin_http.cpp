@@ -148,7 +148,10 @@ std::map<std::string, std::string> query_params(std::string_view query) {
   std::map<std::string, std::string> out;
   auto parsed = boost::urls::parse_query(query);
   if (!parsed) return out;
-  for (auto p : *parsed) out[std::string(p.key)] = std::string(p.value);
+  // Decoded: %XX escapes, and + as a space (what browsers' forms and URLSearchParams send).
+  boost::urls::encoding_opts form;
+  form.space_as_plus = true;
+  for (auto p : *parsed) out[p.key.decode(form)] = p.value.decode(form);
   return out;
 }
 

@@ -104,7 +104,7 @@ Task<std::optional<boost::json::object>> read_json_object(http_server::Exchange&
 // A string member of a JSON object, or "" when it is missing or not a string.
 std::string string_member(const boost::json::object& o, const char* name);
 
-// Decoded query parameters (the last value wins).
+// Decoded query parameters (%XX and + as a space; the last value wins).
 std::map<std::string, std::string> query_params(std::string_view query);
 
 using crypto::is_uuid;

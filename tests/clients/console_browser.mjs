@@ -146,8 +146,15 @@ try {
   await step('create a key with limits and copy it', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { name: 'API keys' }).waitFor({ timeout });
+    // Dialogs are the browser's own: Escape closes them, focus stays inside while open.
     await page.getByRole('button', { name: 'Create key' }).click();
     const form = page.getByRole('dialog', { name: 'Create an API key' });
+    await form.waitFor({ timeout });
+    check(await form.evaluate((d) => d.contains(document.activeElement)), 'focus is not in the dialog');
+    await page.keyboard.press('Escape');
+    await form.waitFor({ state: 'hidden', timeout });
+    await page.getByRole('button', { name: 'Create key' }).focus();
+    await page.keyboard.press('Enter');
     await form.waitFor({ timeout });
     await form.getByLabel('Name', { exact: true }).fill('browser-key');
     await form.getByLabel('Concurrent requests').fill('3');

@@ -2,12 +2,14 @@
 // against the real binary, a real Redis and the fake upstream; then what the browser did is
 // checked from outside, through the admin API. Screenshots go to <build>/test-artifacts/console.
 #include <filesystem>
+#include <iostream>
 #include <regex>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "alert_sink.hpp"
+#include "bulk_keys.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -115,6 +117,32 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
     EXPECT_TRUE(std::filesystem::exists(artifacts + "/" + shot + ".png")) << shot;
   // The admin password never reached the relay's log.
   EXPECT_EQ(relay.log().find(password), std::string::npos);
+}
+
+// 10,000 keys: the relay pages, searches, sorts and filters them, so the page holds 20 rows.
+// The script reports how long each step took in the browser (printed here, not judged).
+TEST(ConsoleBrowser, TenThousandKeysArePagedSearchedAndSortedByTheRelay) {
+  std::string clients = source_dir() + "/tests/clients";
+  ASSERT_TRUE(std::filesystem::exists(clients + "/node_modules/playwright-core"));
+  ASSERT_FALSE(chromium().empty());
+  TempDir dir;
+  RedisServer redis(dir.file("redis"));
+  ASSERT_TRUE(redis.start());
+  constexpr int kKeys = 10000;
+  populate(redis, dir, kKeys);
+  RelayProcess relay(dir, {"REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(redis.port())});
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto init = parse_object(read_file(dir.file("data/init.json")));
+  auto r = run_command({"node", clients + "/console_keys_scale.mjs"},
+                       {"CRS_URL=http://127.0.0.1:" + std::to_string(relay.port()),
+                        "CRS_ADMIN_USERNAME=" + std::string(init["adminUsername"].as_string()),
+                        "CRS_ADMIN_PASSWORD=" + std::string(init["adminPassword"].as_string()),
+                        "CRS_KEY_COUNT=" + std::to_string(kKeys), "CHROMIUM=" + chromium()},
+                       clients, 180s);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::cout << "console with " << kKeys << " keys, ms in the browser: " << r.out;
+  auto timings = parse_object(r.out)["timings"].as_object();
+  EXPECT_LT(timings["domNodes"].as_int64(), 3000) << "the page renders a page of keys, not all of them";
 }
 
 }  // namespace

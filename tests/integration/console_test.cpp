@@ -300,6 +300,27 @@ TEST_F(ConsoleTest, EncodingPreferencesAndValidatorsPerEncoding) {
   EXPECT_EQ(get(path, {{"accept-encoding", "gzip"}, {"if-none-match", br.header("etag")}}).status, 200);
 }
 
+// The list's search arrives as a browser encodes it (URLSearchParams: + for spaces, %2C for
+// commas) and is matched decoded.
+TEST_F(ConsoleTest, TheKeySearchIsMatchedDecoded) {
+  std::string cookie = session_cookie();
+  for (std::string name : {"team 12, night", "team 120", "team+12"}) {
+    json::object body{{"name", name}};
+    ASSERT_EQ(http_request(relay->port(), "POST", "/admin/api-keys", json::serialize(body),
+                           {{"cookie", cookie}, {"origin", origin()}})
+                  .status,
+              200);
+  }
+  auto total = [&](const std::string& query) {
+    auto r = get("/admin/api-keys?" + query, {{"cookie", cookie}});
+    return parse_object(r.body)["data"].as_object()["pagination"].as_object()["total"].as_int64();
+  };
+  EXPECT_EQ(total("search=team+12%2C"), 1);
+  EXPECT_EQ(total("search=team%2012"), 2);
+  EXPECT_EQ(total("search=team%2B12"), 1);
+  EXPECT_EQ(total("search=team"), 3);
+}
+
 // A browser may send several cookies of one name (another path's, one set by a sibling
 // domain): the one that verifies opens the session. Over https the cookie is __Host- named.
 TEST_F(ConsoleTest, ACookieTossedInFrontOfTheSessionDoesNotLockTheAdminOut) {

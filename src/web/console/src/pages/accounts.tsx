@@ -185,6 +185,8 @@ export function AccountsPage() {
   );
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 // Account groups: a key bound to a group is served by its accounts only, and each group may
 // have a strategy of its own (the load-balancing page).
 function Groups({ groups, onChanged }: { groups: Group[]; onChanged: () => void }) {
@@ -208,7 +210,10 @@ function Groups({ groups, onChanged }: { groups: Group[]; onChanged: () => void 
         {groups.map((g) => (
           <li>
             <span>
-              {g.name} <span class="muted small">{(g.accounts ?? []).length} accounts · group:{g.id}</span>
+              {g.name}{' '}
+              <span class="muted small">
+                {plural((g.accounts ?? []).length, 'account')} · group:{g.id}
+              </span>
             </span>
             <button class="danger" onClick={() => run(() => api(`/admin/account-groups/${g.id}`, { method: 'DELETE' }))}>
               Delete
