@@ -208,3 +208,17 @@ export function Table(props: { columns: Column[]; class?: string; children: Comp
     </div>
   );
 }
+
+// The Cancel and submit buttons that end every form; the submit one says what is going on.
+export function FormActions(props: { busy: boolean; busyLabel?: string; label: string; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+      <button class="primary" type="submit" disabled={props.busy}>
+        {props.busy ? (props.busyLabel ?? 'Saving…') : props.label}
+      </button>
+    </div>
+  );
+}

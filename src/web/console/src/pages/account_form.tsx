@@ -3,7 +3,7 @@
 // them masked.
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { ErrorBanner, Field, Modal, valueOf } from '../components';
+import { ErrorBanner, Field, Modal, valueOf, FormActions } from '../components';
 import type { Account, Group } from '../types';
 
 interface Draft {
@@ -197,14 +197,12 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
             </Field>
           </fieldset>
         )}
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button class="primary" type="submit" disabled={busy}>
-            {busy ? 'Working…' : kind === 'claude-console' ? 'Add account' : signIn ? 'Finish sign-in' : 'Open the sign-in page'}
-          </button>
-        </div>
+        <FormActions
+          busy={busy}
+          busyLabel="Working…"
+          label={kind === 'claude-console' ? 'Add account' : signIn ? 'Finish sign-in' : 'Open the sign-in page'}
+          onCancel={props.onClose}
+        />
       </form>
     </Modal>
   );
@@ -288,14 +286,7 @@ export function EditAccount(props: { account: Account; groups: Group[]; onClose:
             </div>
           </fieldset>
         )}
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button class="primary" type="submit" disabled={busy}>
-            {busy ? 'Saving…' : 'Save'}
-          </button>
-        </div>
+        <FormActions busy={busy} label="Save" onCancel={props.onClose} />
       </form>
     </Modal>
   );

@@ -1,7 +1,7 @@
 // Creating and editing a key with every limit, and the dialog that shows a new secret once.
 import { useState } from 'preact/hooks';
 import { api, apiRaw } from '../api';
-import { CopyButton, ErrorBanner, Field, Modal, valueOf } from '../components';
+import { CopyButton, ErrorBanner, Field, Modal, valueOf, FormActions } from '../components';
 import type { ApiKey } from '../types';
 
 const families = ['claude', 'openai', 'gemini', 'droid'];
@@ -265,14 +265,7 @@ export function KeyForm(props: {
           {text('restrictedModels', 'Never these models', 'Comma-separated')}
           {text('claudeAccountId', 'Bound account', 'An account id, or group:<id>; empty: the pool')}
         </fieldset>
-        <div class="actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button class="primary" type="submit" disabled={busy}>
-            {busy ? 'Saving…' : props.existing ? 'Save' : 'Create'}
-          </button>
-        </div>
+        <FormActions busy={busy} label={props.existing ? 'Save' : 'Create'} onCancel={props.onClose} />
       </form>
     </Modal>
   );
