@@ -1,0 +1,231 @@
+#include "openai/messages_bridge.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include <boost/json.hpp>
+
+namespace crs::openai {
+namespace json = boost::json;
+
+namespace {
+
+std::string text_of(const json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Text blocks (or a string) joined.
+std::string joined_text(const json::value* content) {
+  if (!content) return {};
+  if (content->is_string()) return std::string(content->as_string());
+  std::string out;
+  if (content->is_array())
+    for (const auto& b : content->as_array())
+      if (b.is_object() && text_of(b.as_object(), "type") == "text") {
+        if (!out.empty()) out += '\n';
+        out += text_of(b.as_object(), "text");
+      }
+  return out;
+}
+
+std::optional<json::object> image_part(const json::object& block) {
+  const auto* source = block.if_contains("source");
+  if (!source || !source->is_object()) return std::nullopt;
+  const auto& s = source->as_object();
+  std::string url = text_of(s, "type") == "base64"
+                        ? "data:" + text_of(s, "media_type") + ";base64," + text_of(s, "data")
+                        : text_of(s, "url");
+  if (url.empty()) return std::nullopt;
+  return json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}};
+}
+
+json::object tool_message(const json::object& result) {
+  std::string content = joined_text(result.if_contains("content"));
+  if (const auto* blocks = result.if_contains("content"); blocks && blocks->is_array())
+    for (const auto& b : blocks->as_array())
+      if (b.is_object() && text_of(b.as_object(), "type") == "image") content += "[image]";
+  const auto* error = result.if_contains("is_error");
+  if (error && error->is_bool() && error->as_bool()) content = "Error: " + content;
+  return json::object{{"role", "tool"}, {"tool_call_id", text_of(result, "tool_use_id")}, {"content", content}};
+}
+
+// One user turn: its tool results first, each a tool message, then the rest as a user message.
+void add_user_turn(const json::value& content, json::array& out) {
+  if (content.is_string()) {
+    out.push_back(json::object{{"role", "user"}, {"content", content}});
+    return;
+  }
+  if (!content.is_array()) return;
+  json::array parts;
+  for (const auto& b : content.as_array()) {
+    if (!b.is_object()) continue;
+    const auto& block = b.as_object();
+    std::string type = text_of(block, "type");
+    if (type == "tool_result") out.push_back(tool_message(block));
+    else if (type == "text") parts.push_back(json::object{{"type", "text"}, {"text", text_of(block, "text")}});
+    else if (type == "image")
+      if (auto image = image_part(block)) parts.push_back(std::move(*image));
+  }
+  if (parts.empty()) return;
+  if (parts.size() == 1 && parts[0].as_object().at("type") == "text")
+    out.push_back(json::object{{"role", "user"}, {"content", parts[0].as_object().at("text")}});
+  else out.push_back(json::object{{"role", "user"}, {"content", std::move(parts)}});
+}
+
+void add_assistant_turn(const json::value& content, json::array& out) {
+  json::array calls;
+  if (content.is_array())
+    for (const auto& b : content.as_array()) {
+      if (!b.is_object() || text_of(b.as_object(), "type") != "tool_use") continue;
+      const auto& block = b.as_object();
+      const auto* input = block.if_contains("input");
+      json::object fn{{"name", text_of(block, "name")}, {"arguments", input ? json::serialize(*input) : std::string("{}")}};
+      calls.push_back(json::object{{"id", text_of(block, "id")}, {"type", "function"}, {"function", std::move(fn)}});
+    }
+  std::string text = joined_text(&content);
+  json::object m{{"role", "assistant"}, {"content", text.empty() ? json::value(nullptr) : json::value(text)}};
+  if (!calls.empty()) m["tool_calls"] = std::move(calls);
+  if (!text.empty() || m.contains("tool_calls")) out.push_back(std::move(m));
+}
+
+json::array tools_of(const json::object& req) {
+  json::array out;
+  const auto* tools = req.if_contains("tools");
+  if (!tools || !tools->is_array()) return out;
+  for (const auto& t : tools->as_array()) {
+    if (!t.is_object()) continue;
+    const auto& tool = t.as_object();
+    if (!text_of(tool, "type").empty() && text_of(tool, "type") != "custom") continue;  // server tools: no equivalent
+    json::object fn{{"name", text_of(tool, "name")}};
+    if (const auto* d = tool.if_contains("description"); d && d->is_string()) fn["description"] = *d;
+    if (const auto* schema = tool.if_contains("input_schema")) fn["parameters"] = *schema;
+    out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+  }
+  return out;
+}
+
+void copy_tool_choice(const json::object& req, json::object& out) {
+  const auto* c = req.if_contains("tool_choice");
+  if (!c || !c->is_object()) return;
+  const auto& choice = c->as_object();
+  std::string type = text_of(choice, "type");
+  if (type == "auto") out["tool_choice"] = "auto";
+  else if (type == "any") out["tool_choice"] = "required";
+  else if (type == "none") out["tool_choice"] = "none";
+  else if (type == "tool")
+    out["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", text_of(choice, "name")}}}};
+  const auto* serial = choice.if_contains("disable_parallel_tool_use");
+  if (serial && serial->is_bool() && serial->as_bool()) out["parallel_tool_calls"] = false;
+}
+
+// Sampling, limits and the rest of §6.1's top-level rows.
+void copy_settings(const json::object& req, json::object& out) {
+  if (const auto* max = req.if_contains("max_tokens"); max && max->is_int64()) out["max_tokens"] = *max;
+  if (const auto* stop = req.if_contains("stop_sequences"); stop && stop->is_array() && !stop->as_array().empty())
+    out["stop"] = *stop;
+  for (const char* name : {"temperature", "top_p"})
+    if (const auto* v = req.if_contains(name); v && v->is_number()) out[name] = *v;
+  if (const auto* thinking = req.if_contains("thinking"); thinking && thinking->is_object()) {
+    const auto* budget = thinking->as_object().if_contains("budget_tokens");
+    if (text_of(thinking->as_object(), "type") == "enabled" && budget && budget->is_int64()) {
+      int64_t b = budget->as_int64();
+      out["reasoning_effort"] = b < 4096 ? "low" : b < 16384 ? "medium" : "high";
+    }
+  }
+  const auto* stream = req.if_contains("stream");
+  if (stream && stream->is_bool() && stream->as_bool()) {
+    out["stream"] = true;
+    out["stream_options"] = json::object{{"include_usage", true}};  // the usage chunk is what bills
+  }
+}
+
+int64_t count_of(const json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_int64() ? v->as_int64() : 0;
+}
+
+}  // namespace
+
+std::string_view stop_reason_of(std::string_view finish) {
+  if (finish == "length") return "max_tokens";
+  if (finish == "tool_calls" || finish == "function_call") return "tool_use";
+  if (finish == "content_filter") return "refusal";
+  return "end_turn";
+}
+
+Result<std::string> messages_to_chat(std::string_view anthropic, std::string_view upstream_model) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(anthropic, ec);
+  if (ec || !parsed.is_object()) return Error{"the body must be a JSON object"};
+  const auto& req = parsed.as_object();
+  const auto* messages = req.if_contains("messages");
+  if (!messages || !messages->is_array()) return Error{"messages: an array is required"};
+  json::array out_messages;
+  if (auto system = joined_text(req.if_contains("system")); !system.empty())
+    out_messages.push_back(json::object{{"role", "system"}, {"content", system}});
+  for (const auto& m : messages->as_array()) {
+    if (!m.is_object() || !m.as_object().contains("content")) continue;
+    const auto& content = m.as_object().at("content");
+    if (text_of(m.as_object(), "role") == "assistant") add_assistant_turn(content, out_messages);
+    else add_user_turn(content, out_messages);
+  }
+  json::object out;
+  out["model"] = upstream_model;
+  out["messages"] = std::move(out_messages);
+  copy_settings(req, out);
+  if (auto tools = tools_of(req); !tools.empty()) out["tools"] = std::move(tools);
+  copy_tool_choice(req, out);
+  if (const auto* metadata = req.if_contains("metadata"); metadata && metadata->is_object())
+    if (auto user = text_of(metadata->as_object(), "user_id"); !user.empty()) out["user"] = user;
+  return json::serialize(out);
+}
+
+Result<std::string> completion_to_message(std::string_view answer, std::string_view requested_model, BridgedUsage& usage) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(answer, ec);
+  if (ec || !parsed.is_object()) return Error{"the upstream's answer is not a JSON object"};
+  const auto& a = parsed.as_object();
+  const auto* choices = a.if_contains("choices");
+  if (!choices || !choices->is_array() || choices->as_array().empty() || !choices->as_array()[0].is_object())
+    return Error{"the upstream's answer has no choice"};
+  const auto& choice = choices->as_array()[0].as_object();
+  const auto* message = choice.if_contains("message");
+  json::object m = message && message->is_object() ? message->as_object() : json::object();
+  json::array content;
+  if (auto text = text_of(m, "content"); !text.empty()) content.push_back(json::object{{"type", "text"}, {"text", text}});
+  if (const auto* calls = m.if_contains("tool_calls"); calls && calls->is_array())
+    for (const auto& c : calls->as_array()) {
+      if (!c.is_object()) continue;
+      const auto* fn = c.as_object().if_contains("function");
+      json::object f = fn && fn->is_object() ? fn->as_object() : json::object();
+      json::value input = json::parse(text_of(f, "arguments"), ec);
+      if (ec || !input.is_object()) input = json::object();
+      content.push_back(json::object{{"type", "tool_use"}, {"id", text_of(c.as_object(), "id")},
+                                     {"name", text_of(f, "name")}, {"input", std::move(input)}});
+    }
+  if (const auto* u = a.if_contains("usage"); u && u->is_object()) {
+    const auto& ou = u->as_object();
+    const auto* details = ou.if_contains("prompt_tokens_details");
+    int64_t cached = details && details->is_object() ? count_of(details->as_object(), "cached_tokens") : 0;
+    usage.cache_read_input_tokens = cached;
+    usage.input_tokens = std::max<int64_t>(0, count_of(ou, "prompt_tokens") - cached);
+    usage.output_tokens = count_of(ou, "completion_tokens");
+    usage.reported = true;
+  }
+  json::object out;
+  out["id"] = "msg_" + text_of(a, "id");
+  out["type"] = "message";
+  out["role"] = "assistant";
+  out["model"] = requested_model;
+  out["content"] = std::move(content);
+  out["stop_reason"] = stop_reason_of(text_of(choice, "finish_reason"));
+  out["stop_sequence"] = nullptr;
+  out["usage"] = json::object{{"input_tokens", usage.input_tokens},
+                              {"cache_creation_input_tokens", 0},
+                              {"cache_read_input_tokens", usage.cache_read_input_tokens},
+                              {"output_tokens", usage.output_tokens}};
+  return json::serialize(out);
+}
+
+}  // namespace crs::openai

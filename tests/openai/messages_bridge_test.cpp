@@ -1,0 +1,109 @@
+// Anthropic requests sent on to an OpenAI-compatible upstream, and its whole answers brought
+// back (spec/openai-compat.md §6.1, §6.2, §6.4).
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "openai/messages_bridge.hpp"
+
+namespace crs::openai {
+namespace {
+
+namespace json = boost::json;
+
+json::object bridged(const std::string& anthropic, const std::string& model = "gpt-4o") {
+  auto r = messages_to_chat(anthropic, model);
+  EXPECT_TRUE(r) << (r ? "" : r.error().message);
+  return r ? json::parse(*r).as_object() : json::object();
+}
+
+TEST(MessagesBridge, ARequestWithToolsImagesAndResults) {
+  auto out = bridged(R"({
+    "model": "claude-sonnet-4-5-20250929", "max_tokens": 512, "stream": true, "temperature": 0.3, "top_k": 5,
+    "system": [{"type":"text","text":"Be brief."},{"type":"text","text":"Be kind.","cache_control":{"type":"ephemeral"}}],
+    "stop_sequences": ["END"],
+    "metadata": {"user_id": "u-1"},
+    "messages": [
+      {"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]},
+      {"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"Looking."},
+        {"type":"tool_use","id":"toolu_1","name":"lookup","input":{"q":"x"}}]},
+      {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"found","is_error":false},
+        {"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"boom"}],"is_error":true},
+        {"type":"text","text":"go on"}]}
+    ],
+    "tools": [{"name":"lookup","description":"Search","input_schema":{"type":"object","properties":{"q":{"type":"string"}}}},
+              {"type":"web_search_20250305","name":"web_search"}],
+    "tool_choice": {"type":"tool","name":"lookup","disable_parallel_tool_use":true}
+  })");
+  auto expected = json::parse(R"({
+    "model": "gpt-4o",
+    "messages": [
+      {"role":"system","content":"Be brief.\nBe kind."},
+      {"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},
+      {"role":"assistant","content":"Looking.","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\"}"}}]},
+      {"role":"tool","tool_call_id":"toolu_1","content":"found"},
+      {"role":"tool","tool_call_id":"toolu_2","content":"Error: boom"},
+      {"role":"user","content":"go on"}
+    ],
+    "max_tokens": 512, "stop": ["END"], "temperature": 0.3,
+    "stream": true, "stream_options": {"include_usage": true},
+    "tools": [{"type":"function","function":{"name":"lookup","description":"Search","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],
+    "tool_choice": {"type":"function","function":{"name":"lookup"}},
+    "parallel_tool_calls": false,
+    "user": "u-1"
+  })");
+  EXPECT_EQ(json::value(out), expected) << json::serialize(out);
+}
+
+TEST(MessagesBridge, ChoicesThinkingAndPlainTurns) {
+  auto out = bridged(R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"},
+    {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n","input":{}}]}],
+    "tool_choice":{"type":"any"},"thinking":{"type":"enabled","budget_tokens":8000}})");
+  EXPECT_EQ(out["messages"].as_array()[0], json::parse(R"({"role":"user","content":"hi"})"));
+  EXPECT_TRUE(out["messages"].as_array()[1].as_object()["content"].is_null());
+  EXPECT_EQ(out["tool_choice"].as_string(), "required");
+  EXPECT_EQ(out["reasoning_effort"].as_string(), "medium");
+  EXPECT_FALSE(out.contains("stream"));
+  EXPECT_EQ(bridged(R"({"messages":[],"tool_choice":{"type":"auto"}})")["tool_choice"].as_string(), "auto");
+  EXPECT_EQ(bridged(R"({"messages":[],"tool_choice":{"type":"none"}})")["tool_choice"].as_string(), "none");
+  EXPECT_FALSE(messages_to_chat("[]", "m"));
+  EXPECT_FALSE(messages_to_chat(R"({"model":"m"})", "m"));
+}
+
+TEST(MessagesBridge, AWholeAnswerBroughtBack) {
+  BridgedUsage usage;
+  auto r = completion_to_message(R"({"id":"chatcmpl-9","object":"chat.completion","model":"gpt-4o-2024",
+    "choices":[{"index":0,"message":{"role":"assistant","content":"Sure.","tool_calls":[
+      {"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"y\"}"}},
+      {"id":"call_2","type":"function","function":{"name":"other","arguments":"oops"}}]},"finish_reason":"tool_calls"}],
+    "usage":{"prompt_tokens":2100,"completion_tokens":35,"total_tokens":2135,"prompt_tokens_details":{"cached_tokens":2048}}})",
+                                  "claude-sonnet-4-5-20250929", usage);
+  ASSERT_TRUE(r) << r.error().message;
+  auto expected = json::parse(R"({"id":"msg_chatcmpl-9","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",
+    "content":[{"type":"text","text":"Sure."},{"type":"tool_use","id":"call_1","name":"lookup","input":{"q":"y"}},
+               {"type":"tool_use","id":"call_2","name":"other","input":{}}],
+    "stop_reason":"tool_use","stop_sequence":null,
+    "usage":{"input_tokens":52,"cache_creation_input_tokens":0,"cache_read_input_tokens":2048,"output_tokens":35}})");
+  EXPECT_EQ(json::parse(*r), expected) << *r;
+  EXPECT_TRUE(usage.reported);
+  EXPECT_EQ(usage.input_tokens, 52);
+  EXPECT_EQ(usage.cache_read_input_tokens, 2048);
+  BridgedUsage none;
+  auto bare = completion_to_message(R"({"id":"x","choices":[{"message":{"content":"ok"},"finish_reason":"length"}]})", "m", none);
+  ASSERT_TRUE(bare);
+  EXPECT_FALSE(none.reported);
+  EXPECT_EQ(json::parse(*bare).as_object().at("stop_reason").as_string(), "max_tokens");
+  EXPECT_FALSE(completion_to_message(R"({"choices":[]})", "m", none));
+  EXPECT_FALSE(completion_to_message("<html>", "m", none));
+}
+
+TEST(MessagesBridge, StopReasons) {
+  EXPECT_EQ(stop_reason_of("stop"), "end_turn");
+  EXPECT_EQ(stop_reason_of("length"), "max_tokens");
+  EXPECT_EQ(stop_reason_of("tool_calls"), "tool_use");
+  EXPECT_EQ(stop_reason_of("function_call"), "tool_use");
+  EXPECT_EQ(stop_reason_of("content_filter"), "refusal");
+  EXPECT_EQ(stop_reason_of(""), "end_turn");
+}
+
+}  // namespace
+}  // namespace crs::openai
