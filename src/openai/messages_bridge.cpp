@@ -228,4 +228,149 @@ Result<std::string> completion_to_message(std::string_view answer, std::string_v
   return json::serialize(out);
 }
 
+MessagesStream::MessagesStream(std::string requested_model) : model_(std::move(requested_model)) {}
+
+void MessagesStream::emit(std::string_view event, const std::string& json_text, std::string& out) {
+  out += "event: ";
+  out += event;
+  out += "\ndata: ";
+  out += json_text;
+  out += "\n\n";
+}
+
+void MessagesStream::open(const char* kind, std::string& out) {
+  if (open_kind_ == kind) return;
+  close_open(out);
+  json::object block;
+  block["type"] = kind;
+  block[kind == std::string_view("text") ? "text" : "thinking"] = "";
+  emit("content_block_start",
+       json::serialize(json::object{{"type", "content_block_start"}, {"index", next_index_}, {"content_block", std::move(block)}}),
+       out);
+  open_kind_ = kind;
+  open_index_ = next_index_++;
+}
+
+void MessagesStream::close_open(std::string& out) {
+  if (open_kind_.empty()) return;
+  emit("content_block_stop", json::serialize(json::object{{"type", "content_block_stop"}, {"index", open_index_}}), out);
+  open_kind_.clear();
+}
+
+void MessagesStream::chunk(std::string_view data, std::string& out) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(data, ec);
+  if (ec || !parsed.is_object()) return;
+  const auto& c = parsed.as_object();
+  if (const auto* error = c.if_contains("error"); error && error->is_object()) {
+    std::string message = text_of(error->as_object(), "message");
+    emit("error", json::serialize(json::object{{"type", "error"}, {"error", json::object{{"type", "api_error"}, {"message", message}}}}), out);
+    done_ = true;
+    return;
+  }
+  if (!started_) {
+    json::object message{{"id", "msg_" + text_of(c, "id")}, {"type", "message"}, {"role", "assistant"}, {"model", model_},
+                         {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                         {"usage", json::object{{"input_tokens", 0}, {"output_tokens", 0}}}};
+    emit("message_start", json::serialize(json::object{{"type", "message_start"}, {"message", std::move(message)}}), out);
+    emit("ping", R"({"type":"ping"})", out);
+    started_ = true;
+  }
+  if (const auto* u = c.if_contains("usage"); u && u->is_object()) {
+    const auto& ou = u->as_object();
+    const auto* details = ou.if_contains("prompt_tokens_details");
+    int64_t cached = details && details->is_object() ? count_of(details->as_object(), "cached_tokens") : 0;
+    usage_.cache_read_input_tokens = cached;
+    usage_.input_tokens = std::max<int64_t>(0, count_of(ou, "prompt_tokens") - cached);
+    usage_.output_tokens = count_of(ou, "completion_tokens");
+    usage_.reported = true;
+  }
+  const auto* choices = c.if_contains("choices");
+  if (!choices || !choices->is_array() || choices->as_array().empty() || !choices->as_array()[0].is_object()) return;
+  const auto& choice = choices->as_array()[0].as_object();
+  const auto* delta_value = choice.if_contains("delta");
+  json::object delta = delta_value && delta_value->is_object() ? delta_value->as_object() : json::object();
+  if (auto thinking = text_of(delta, "reasoning_content"); !thinking.empty()) {
+    open("thinking", out);
+    json::object d{{"type", "thinking_delta"}, {"thinking", thinking}};
+    emit("content_block_delta", json::serialize(json::object{{"type", "content_block_delta"}, {"index", open_index_}, {"delta", std::move(d)}}), out);
+  }
+  if (auto text = text_of(delta, "content"); !text.empty()) {
+    open("text", out);
+    json::object d{{"type", "text_delta"}, {"text", text}};
+    emit("content_block_delta", json::serialize(json::object{{"type", "content_block_delta"}, {"index", open_index_}, {"delta", std::move(d)}}), out);
+  }
+  if (const auto* calls = delta.if_contains("tool_calls"); calls && calls->is_array())
+    for (const auto& call : calls->as_array()) {
+      if (!call.is_object()) continue;
+      const auto& tc = call.as_object();
+      int64_t index = count_of(tc, "index");
+      auto it = std::find_if(tools_.begin(), tools_.end(), [&](const ToolCall& t) { return t.index == index; });
+      if (it == tools_.end()) it = tools_.insert(tools_.end(), ToolCall{index, "", "", ""});
+      if (auto id = text_of(tc, "id"); !id.empty()) it->id = id;
+      const auto* fn = tc.if_contains("function");
+      if (fn && fn->is_object()) {
+        if (auto name = text_of(fn->as_object(), "name"); !name.empty()) it->name = name;
+        it->arguments += text_of(fn->as_object(), "arguments");
+      }
+    }
+  if (auto reason = text_of(choice, "finish_reason"); !reason.empty()) finish_ = reason;
+}
+
+std::string MessagesStream::feed(std::string_view sse) {
+  std::string out;
+  if (done_) return out;
+  pending_.append(sse);
+  size_t start = 0;
+  while (!done_) {
+    size_t nl = pending_.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string_view line(pending_.data() + start, nl - start);
+    start = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.starts_with("data:")) continue;
+    std::string_view value = line.substr(5);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (value == "[DONE]") {
+      out += finish();
+      break;
+    }
+    chunk(value, out);
+  }
+  pending_.erase(0, start);
+  return out;
+}
+
+std::string MessagesStream::finish() {
+  std::string out;
+  if (done_) return out;
+  done_ = true;
+  if (!started_) {
+    emit("error", R"({"type":"error","error":{"type":"api_error","message":"the upstream stream ended without an answer"}})", out);
+    return out;
+  }
+  close_open(out);
+  for (size_t i = 0; i < tools_.size(); ++i) {
+    const auto& t = tools_[i];
+    std::string id = t.id.empty() ? "toolu_bridged_" + std::to_string(i) : t.id;
+    json::object block{{"type", "tool_use"}, {"id", id}, {"name", t.name}, {"input", json::object()}};
+    int64_t index = next_index_++;
+    emit("content_block_start", json::serialize(json::object{{"type", "content_block_start"}, {"index", index}, {"content_block", std::move(block)}}), out);
+    if (!t.arguments.empty()) {
+      json::object d{{"type", "input_json_delta"}, {"partial_json", t.arguments}};
+      emit("content_block_delta", json::serialize(json::object{{"type", "content_block_delta"}, {"index", index}, {"delta", std::move(d)}}), out);
+    }
+    emit("content_block_stop", json::serialize(json::object{{"type", "content_block_stop"}, {"index", index}}), out);
+  }
+  std::string stop(stop_reason_of(finish_));
+  if (!tools_.empty() && finish_.empty()) stop = "tool_use";
+  json::object usage{{"input_tokens", usage_.input_tokens},
+                     {"cache_read_input_tokens", usage_.cache_read_input_tokens},
+                     {"output_tokens", usage_.output_tokens}};
+  json::object delta{{"stop_reason", stop}, {"stop_sequence", nullptr}};
+  emit("message_delta", json::serialize(json::object{{"type", "message_delta"}, {"delta", std::move(delta)}, {"usage", std::move(usage)}}), out);
+  emit("message_stop", R"({"type":"message_stop"})", out);
+  return out;
+}
+
 }  // namespace crs::openai

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -27,5 +29,40 @@ Result<std::string> completion_to_message(std::string_view openai_answer, std::s
 
 // OpenAI finish_reason -> Anthropic stop_reason (§6.4).
 std::string_view stop_reason_of(std::string_view finish_reason);
+
+// The upstream's chunks (split anywhere) as Anthropic SSE (§6.3): message_start at the first
+// chunk, text and thinking blocks opened and closed as the deltas change kind, the finish held
+// until [DONE] or the end since usage follows it, then message_delta with the final counts and
+// message_stop. Tool calls are gathered and each sent as one whole tool_use block at the end
+// (the spec's safe variant): upstreams may interleave the fragments of several calls, and a
+// block once closed cannot take more.
+class MessagesStream {
+ public:
+  explicit MessagesStream(std::string requested_model);
+  std::string feed(std::string_view openai_sse);
+  // The end of the upstream stream ([DONE] seen or not): closes the message once.
+  std::string finish();
+  const BridgedUsage& usage() const { return usage_; }
+  bool done() const { return done_; }
+
+ private:
+  void chunk(std::string_view data, std::string& out);
+  void open(const char* kind, std::string& out);
+  void close_open(std::string& out);
+  void emit(std::string_view event, const std::string& json, std::string& out);
+
+  std::string model_;
+  std::string pending_;
+  bool started_ = false, done_ = false;
+  std::string open_kind_;  // "text", "thinking", "tool" or ""
+  int64_t open_index_ = -1, next_index_ = 0;
+  struct ToolCall {
+    int64_t index = 0;  // OpenAI's
+    std::string id, name, arguments;
+  };
+  std::vector<ToolCall> tools_;
+  std::string finish_;
+  BridgedUsage usage_;
+};
 
 }  // namespace crs::openai

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "openai/messages_bridge.hpp"
+#include "usage/sse_usage_scanner.hpp"
 
 namespace crs::openai {
 namespace {
@@ -103,6 +104,105 @@ TEST(MessagesBridge, StopReasons) {
   EXPECT_EQ(stop_reason_of("function_call"), "tool_use");
   EXPECT_EQ(stop_reason_of("content_filter"), "refusal");
   EXPECT_EQ(stop_reason_of(""), "end_turn");
+}
+
+}  // namespace
+}  // namespace crs::openai
+
+namespace crs::openai {
+namespace {
+
+std::string stream_of(const std::vector<std::string>& chunks, bool done = true) {
+  std::string sse;
+  for (const auto& c : chunks) sse += "data: " + c + "\n\n";
+  if (done) sse += "data: [DONE]\n\n";
+  return sse;
+}
+
+std::string run(const std::string& sse, size_t piece = 0, MessagesStream* keep = nullptr) {
+  MessagesStream local("claude-sonnet-4-5-20250929");
+  MessagesStream& s = keep ? *keep : local;
+  std::string out;
+  if (piece == 0) out = s.feed(sse);
+  else
+    for (size_t i = 0; i < sse.size(); i += piece) out += s.feed(std::string_view(sse).substr(i, piece));
+  return out + s.finish();
+}
+
+const std::vector<std::string> kText = {
+    R"({"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
+    R"({"id":"c1","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]})",
+    R"({"id":"c1","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":null}]})",
+    R"({"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})",
+    R"({"id":"c1","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":2,"total_tokens":32,"prompt_tokens_details":{"cached_tokens":10}}})"};
+
+TEST(MessagesStream, ATextAnswerWithItsUsageAfterTheFinish) {
+  MessagesStream s("claude-sonnet-4-5-20250929");
+  std::string out = run(stream_of(kText), 0, &s);
+  const std::string expected =
+      "event: message_start\n"
+      R"(data: {"type":"message_start","message":{"id":"msg_c1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}})" "\n\n"
+      "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+      "event: content_block_start\n"
+      R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})" "\n\n"
+      "event: content_block_delta\n"
+      R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}})" "\n\n"
+      "event: content_block_delta\n"
+      R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}})" "\n\n"
+      "event: content_block_stop\n"
+      R"(data: {"type":"content_block_stop","index":0})" "\n\n"
+      "event: message_delta\n"
+      R"(data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":20,"cache_read_input_tokens":10,"output_tokens":2}})" "\n\n"
+      "event: message_stop\n"
+      R"(data: {"type":"message_stop"})" "\n\n";
+  EXPECT_EQ(out, expected);
+  EXPECT_TRUE(s.usage().reported);
+  EXPECT_EQ(s.usage().input_tokens, 20);
+  for (size_t piece : {1, 3, 17}) EXPECT_EQ(run(stream_of(kText), piece), expected) << piece;
+  // The relay's own meter reads the bridged stream as it reads Anthropic's.
+  usage::SseUsageScanner meter;
+  meter.feed(out);
+  EXPECT_TRUE(meter.final_usage_seen());
+  EXPECT_EQ(meter.usage().input_tokens, 20);
+  EXPECT_EQ(meter.usage().cache_read_input_tokens, 10);
+  EXPECT_EQ(meter.usage().output_tokens, 2);
+}
+
+TEST(MessagesStream, InterleavedToolCallsAreSentWholeAtTheEnd) {
+  std::string out = run(stream_of({
+      R"({"id":"c2","choices":[{"index":0,"delta":{"reasoning_content":"think"}}]})",
+      R"({"id":"c2","choices":[{"index":0,"delta":{"content":"Calling."}}]})",
+      R"({"id":"c2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"a","arguments":"{\"x\":"}}]}}]})",
+      R"({"id":"c2","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"b","arguments":""}}]}}]})",
+      R"({"id":"c2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}}]})",
+      R"({"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})"}));
+  auto at = [&](const std::string& needle) { return out.find(needle); };
+  EXPECT_LT(at(R"("content_block":{"type":"thinking","thinking":""})"), at(R"("content_block":{"type":"text","text":""})"));
+  EXPECT_NE(at(R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"call_a","name":"a","input":{}}})"), std::string::npos) << out;
+  EXPECT_NE(at(R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"x\":1}"}})"), std::string::npos) << out;
+  EXPECT_NE(at(R"({"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"call_b","name":"b","input":{}}})"), std::string::npos);
+  EXPECT_EQ(at(R"("index":3,"delta")"), std::string::npos) << "no empty argument delta";
+  EXPECT_NE(at(R"("stop_reason":"tool_use")"), std::string::npos);
+  EXPECT_TRUE(out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+}
+
+TEST(MessagesStream, EndsWithoutDoneWithoutUsageOrWithAnError) {
+  MessagesStream cut("m");
+  std::string out = run(stream_of({kText[0], kText[1]}, false), 0, &cut);
+  EXPECT_NE(out.find(R"("stop_reason":"end_turn")"), std::string::npos) << out;
+  EXPECT_FALSE(cut.usage().reported) << "the meter must estimate";
+  EXPECT_EQ(cut.finish(), "");
+
+  std::string empty = run("");
+  EXPECT_TRUE(empty.starts_with("event: error\n")) << empty;
+  EXPECT_EQ(empty.find("message_start"), std::string::npos);
+
+  std::string failed = run(stream_of({kText[0], R"({"error":{"message":"upstream exploded","type":"server_error"}})", kText[1]}));
+  EXPECT_NE(failed.find(R"(event: error)" "\n" R"(data: {"type":"error","error":{"type":"api_error","message":"upstream exploded"}})"),
+            std::string::npos)
+      << failed;
+  EXPECT_EQ(failed.find("Hel"), std::string::npos);
+  EXPECT_EQ(failed.find("message_stop"), std::string::npos);
 }
 
 }  // namespace
