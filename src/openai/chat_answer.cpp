@@ -202,32 +202,24 @@ void ChatStream::event(std::string_view data, std::string& out) {
 std::string ChatStream::feed(std::string_view sse) {
   std::string out;
   if (done_) return out;
-  pending_.append(sse);
-  size_t start = 0;
-  while (!done_) {
-    size_t nl = pending_.find('\n', start);
-    if (nl == std::string::npos) break;
-    std::string_view line(pending_.data() + start, nl - start);
-    start = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  lines_.feed(sse, [&](std::string_view line) {
+    std::string_view value;
     if (line.empty()) {  // the event ends
       if (!data_.empty()) event(data_, out);
       data_.clear();
-    } else if (line.starts_with("data:")) {
-      std::string_view value = line.substr(5);
-      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    } else if (data_value(line, value)) {
       if (!data_.empty()) data_ += '\n';
       data_ += value;
     }
-  }
-  pending_.erase(0, start);
+    return !done_;
+  });
   return out;
 }
 
 std::string ChatStream::finish() {
   std::string out;
   if (done_) return out;
-  if (!data_.empty() || !pending_.empty()) out += feed("\n\n");
+  if (!data_.empty() || lines_.has_partial()) out += feed("\n\n");
   if (!done_) error_line("api_error", "the upstream stream ended before the answer was complete", out);
   return out;
 }

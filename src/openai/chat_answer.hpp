@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 
 #include "openai/chat_request.hpp"
+#include "openai/sse_lines.hpp"
 
 namespace crs::openai {
 
@@ -47,7 +48,7 @@ class ChatStream {
   ChatInfo info_;
   std::string id_;
   int64_t created_;
-  std::string pending_;                 // bytes of an unfinished line
+  SseLines lines_;
   std::string data_;                    // the data lines of the event being read
   std::map<int64_t, int64_t> tool_of_;  // Anthropic block index -> OpenAI tool-call index
   int64_t next_tool_ = 0;

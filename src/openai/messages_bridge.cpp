@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "openai/sse_lines.hpp"
+
 namespace crs::openai {
 namespace json = boost::json;
 
@@ -145,6 +147,17 @@ int64_t count_of(const json::object& o, std::string_view name) {
   return v && v->is_int64() ? v->as_int64() : 0;
 }
 
+// OpenAI usage as Anthropic counts it: cached prompt tokens are cache reads, not input.
+BridgedUsage bridged_usage(const json::object& u) {
+  const auto* details = u.if_contains("prompt_tokens_details");
+  BridgedUsage out;
+  out.cache_read_input_tokens = details && details->is_object() ? count_of(details->as_object(), "cached_tokens") : 0;
+  out.input_tokens = std::max<int64_t>(0, count_of(u, "prompt_tokens") - out.cache_read_input_tokens);
+  out.output_tokens = count_of(u, "completion_tokens");
+  out.reported = true;
+  return out;
+}
+
 }  // namespace
 
 std::string_view stop_reason_of(std::string_view finish) {
@@ -204,15 +217,7 @@ Result<std::string> completion_to_message(std::string_view answer, std::string_v
       content.push_back(json::object{{"type", "tool_use"}, {"id", text_of(c.as_object(), "id")},
                                      {"name", text_of(f, "name")}, {"input", std::move(input)}});
     }
-  if (const auto* u = a.if_contains("usage"); u && u->is_object()) {
-    const auto& ou = u->as_object();
-    const auto* details = ou.if_contains("prompt_tokens_details");
-    int64_t cached = details && details->is_object() ? count_of(details->as_object(), "cached_tokens") : 0;
-    usage.cache_read_input_tokens = cached;
-    usage.input_tokens = std::max<int64_t>(0, count_of(ou, "prompt_tokens") - cached);
-    usage.output_tokens = count_of(ou, "completion_tokens");
-    usage.reported = true;
-  }
+  if (const auto* u = a.if_contains("usage"); u && u->is_object()) usage = bridged_usage(u->as_object());
   json::object out;
   out["id"] = "msg_" + text_of(a, "id");
   out["type"] = "message";
@@ -276,15 +281,7 @@ void MessagesStream::chunk(std::string_view data, std::string& out) {
     emit("ping", R"({"type":"ping"})", out);
     started_ = true;
   }
-  if (const auto* u = c.if_contains("usage"); u && u->is_object()) {
-    const auto& ou = u->as_object();
-    const auto* details = ou.if_contains("prompt_tokens_details");
-    int64_t cached = details && details->is_object() ? count_of(details->as_object(), "cached_tokens") : 0;
-    usage_.cache_read_input_tokens = cached;
-    usage_.input_tokens = std::max<int64_t>(0, count_of(ou, "prompt_tokens") - cached);
-    usage_.output_tokens = count_of(ou, "completion_tokens");
-    usage_.reported = true;
-  }
+  if (const auto* u = c.if_contains("usage"); u && u->is_object()) usage_ = bridged_usage(u->as_object());
   const auto* choices = c.if_contains("choices");
   if (!choices || !choices->is_array() || choices->as_array().empty() || !choices->as_array()[0].is_object()) return;
   const auto& choice = choices->as_array()[0].as_object();
@@ -320,24 +317,13 @@ void MessagesStream::chunk(std::string_view data, std::string& out) {
 std::string MessagesStream::feed(std::string_view sse) {
   std::string out;
   if (done_) return out;
-  pending_.append(sse);
-  size_t start = 0;
-  while (!done_) {
-    size_t nl = pending_.find('\n', start);
-    if (nl == std::string::npos) break;
-    std::string_view line(pending_.data() + start, nl - start);
-    start = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.starts_with("data:")) continue;
-    std::string_view value = line.substr(5);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (value == "[DONE]") {
-      out += finish();
-      break;
-    }
-    chunk(value, out);
-  }
-  pending_.erase(0, start);
+  lines_.feed(sse, [&](std::string_view line) {
+    std::string_view value;
+    if (!data_value(line, value)) return true;
+    if (value == "[DONE]") out += finish();
+    else chunk(value, out);
+    return !done_;
+  });
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "openai/sse_lines.hpp"
 
 namespace crs::openai {
 
@@ -52,7 +53,7 @@ class MessagesStream {
   void emit(std::string_view event, const std::string& json, std::string& out);
 
   std::string model_;
-  std::string pending_;
+  SseLines lines_;
   bool started_ = false, done_ = false;
   std::string open_kind_;  // "text", "thinking", "tool" or ""
   int64_t open_index_ = -1, next_index_ = 0;

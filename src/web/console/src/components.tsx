@@ -222,3 +222,12 @@ export function FormActions(props: { busy: boolean; busyLabel?: string; label: s
     </div>
   );
 }
+
+// Which dialog a page shows. Each change gives the dialogs a new key, so a dialog reopened in
+// the same moment it was closed (Escape, then Enter on its button) is a new, open one rather
+// than the closed <dialog> element kept by the render.
+export function useDialog<T>(none: T) {
+  const [state, setState] = useState<{ dialog: T; seq: number }>({ dialog: none, seq: 0 });
+  const set = (dialog: T) => setState((s) => ({ dialog, seq: s.seq + 1 }));
+  return [state.dialog, set, state.seq] as const;
+}

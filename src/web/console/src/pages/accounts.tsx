@@ -1,7 +1,8 @@
+import { Fragment } from 'preact';
 // Upstream accounts: their state, health, circuit and windows at a glance, and every action.
 import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, ErrorBanner, Meter, Modal, Spinner, usePolling, Table, valueOf } from '../components';
+import { Badge, ErrorBanner, Meter, Modal, Spinner, usePolling, Table, valueOf, useDialog } from '../components';
 import { ago, compact, int, percent, usd } from '../format';
 import type { Account, BalancerStatus, Group, UsageReport } from '../types';
 import { AddAccount, EditAccount } from './account_form';
@@ -36,7 +37,7 @@ function healthTone(c: string | undefined): 'good' | 'warn' | 'bad' | 'muted' {
 }
 
 export function AccountsPage() {
-  const [dialog, setDialog] = useState<Dialog>({ kind: 'none' });
+  const [dialog, setDialog, dialogSeq] = useDialog<Dialog>({ kind: 'none' });
   const [actionError, setActionError] = useState<unknown>(null);
   const accounts = usePolling((signal) => api<Account[]>('/admin/claude-accounts', { signal }), 15000);
   const balancer = usePolling((signal) => api<BalancerStatus>('/admin/load-balance/status', { signal }), 15000);
@@ -143,44 +144,46 @@ export function AccountsPage() {
         </Table>
       )}
       <Groups groups={groups.data ?? []} onChanged={reload} />
-      {dialog.kind === 'add' && (
-        <AddAccount
-          onClose={close}
-          onAdded={() => {
-            close();
-            reload();
-          }}
-        />
-      )}
-      {dialog.kind === 'edit' && (
-        <EditAccount
-          account={dialog.account}
-          groups={groups.data ?? []}
-          onClose={close}
-          onSaved={() => {
-            close();
-            reload();
-          }}
-        />
-      )}
-      {dialog.kind === 'test' && <TestAccount account={dialog.account} onClose={() => (close(), reload())} />}
-      {dialog.kind === 'delete' && (
-        <Modal title={`Delete ${dialog.account.name}?`} onClose={close}>
-          <p>The account and its stored credentials are removed for good. Its usage history is kept.</p>
-          <div class="actions">
-            <button onClick={close}>Cancel</button>
-            <button
-              class="danger"
-              onClick={async () => {
-                await act(`/admin/claude-accounts/${dialog.account.id}`, 'DELETE');
-                close();
-              }}
-            >
-              Delete
-            </button>
-          </div>
-        </Modal>
-      )}
+      <Fragment key={dialogSeq}>
+        {dialog.kind === 'add' && (
+          <AddAccount
+            onClose={close}
+            onAdded={() => {
+              close();
+              reload();
+            }}
+          />
+        )}
+        {dialog.kind === 'edit' && (
+          <EditAccount
+            account={dialog.account}
+            groups={groups.data ?? []}
+            onClose={close}
+            onSaved={() => {
+              close();
+              reload();
+            }}
+          />
+        )}
+        {dialog.kind === 'test' && <TestAccount account={dialog.account} onClose={() => (close(), reload())} />}
+        {dialog.kind === 'delete' && (
+          <Modal title={`Delete ${dialog.account.name}?`} onClose={close}>
+            <p>The account and its stored credentials are removed for good. Its usage history is kept.</p>
+            <div class="actions">
+              <button onClick={close}>Cancel</button>
+              <button
+                class="danger"
+                onClick={async () => {
+                  await act(`/admin/claude-accounts/${dialog.account.id}`, 'DELETE');
+                  close();
+                }}
+              >
+                Delete
+              </button>
+            </div>
+          </Modal>
+        )}
+      </Fragment>
     </section>
   );
 }

@@ -1,8 +1,9 @@
+import { Fragment } from 'preact';
 // API keys: a page of the list at a time (the relay filters, sorts and pages, so 10,000 keys
 // cost the browser no more than 20), and every action on a key.
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api';
-import { Badge, ErrorBanner, Modal, Spinner, errorText, usePolling, valueOf, Table } from '../components';
+import { Badge, ErrorBanner, Modal, Spinner, errorText, usePolling, valueOf, Table, useDialog } from '../components';
 import { ago, compact, int, usd, when } from '../format';
 import type { ApiKey, KeyPage } from '../types';
 import { ExportDialog } from './key_export';
@@ -54,7 +55,7 @@ export function KeysPage() {
   const [sort, setSort] = useState('createdAt:desc');
   const [page, setPage] = useState(1);
   const [pageSize, setPageSize] = useState(20);
-  const [dialog, setDialog] = useState<Dialog>({ kind: 'none' });
+  const [dialog, setDialog, dialogSeq] = useDialog<Dialog>({ kind: 'none' });
   const [actionError, setActionError] = useState<unknown>(null);
   const term = useDebounced(search, 250);
   useEffect(() => setPage(1), [term, active, sort, pageSize]);
@@ -206,31 +207,33 @@ export function KeysPage() {
           )}
         </>
       )}
-      {(dialog.kind === 'create' || dialog.kind === 'batch') && (
-        <KeyForm
-          batch={dialog.kind === 'batch'}
-          onClose={close}
-          onDone={(made, warning) => {
-            list.reload();
-            setDialog(made ? { kind: 'secrets', keys: made, warning } : { kind: 'none' });
-          }}
-        />
-      )}
-      {dialog.kind === 'edit' && (
-        <KeyForm
-          existing={dialog.key}
-          onClose={close}
-          onDone={() => {
-            list.reload();
-            close();
-          }}
-        />
-      )}
-      {dialog.kind === 'secrets' && <NewSecrets keys={dialog.keys} warning={dialog.warning} onClose={close} />}
-      {dialog.kind === 'export' && <ExportDialog onClose={close} />}
-      {dialog.kind === 'confirm' && (
-        <Confirm title={dialog.title} text={dialog.text} run={dialog.run} onClose={close} onDone={list.reload} />
-      )}
+      <Fragment key={dialogSeq}>
+        {(dialog.kind === 'create' || dialog.kind === 'batch') && (
+          <KeyForm
+            batch={dialog.kind === 'batch'}
+            onClose={close}
+            onDone={(made, warning) => {
+              list.reload();
+              setDialog(made ? { kind: 'secrets', keys: made, warning } : { kind: 'none' });
+            }}
+          />
+        )}
+        {dialog.kind === 'edit' && (
+          <KeyForm
+            existing={dialog.key}
+            onClose={close}
+            onDone={() => {
+              list.reload();
+              close();
+            }}
+          />
+        )}
+        {dialog.kind === 'secrets' && <NewSecrets keys={dialog.keys} warning={dialog.warning} onClose={close} />}
+        {dialog.kind === 'export' && <ExportDialog onClose={close} />}
+        {dialog.kind === 'confirm' && (
+          <Confirm title={dialog.title} text={dialog.text} run={dialog.run} onClose={close} onDone={list.reload} />
+        )}
+      </Fragment>
     </section>
   );
 }
