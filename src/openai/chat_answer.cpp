@@ -2,20 +2,12 @@
 
 #include <boost/json.hpp>
 
+#include "openai/json_fields.hpp"
+
 namespace crs::openai {
 namespace json = boost::json;
 
 namespace {
-
-std::string text_of(const json::object& o, std::string_view name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-int64_t count_of(const json::object& o, std::string_view name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_int64() ? v->as_int64() : 0;
-}
 
 json::object tool_call(const json::object& block) {
   json::object fn;

@@ -5,17 +5,14 @@
 
 #include <boost/json.hpp>
 
+#include "openai/json_fields.hpp"
+
 #include "openai/sse_lines.hpp"
 
 namespace crs::openai {
 namespace json = boost::json;
 
 namespace {
-
-std::string text_of(const json::object& o, std::string_view name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 // Text blocks (or a string) joined.
 std::string joined_text(const json::value* content) {
@@ -140,11 +137,6 @@ void copy_settings(const json::object& req, json::object& out) {
     out["stream"] = true;
     out["stream_options"] = json::object{{"include_usage", true}};  // the usage chunk is what bills
   }
-}
-
-int64_t count_of(const json::object& o, std::string_view name) {
-  const auto* v = o.if_contains(name);
-  return v && v->is_int64() ? v->as_int64() : 0;
 }
 
 // OpenAI usage as Anthropic counts it: cached prompt tokens are cache reads, not input.
