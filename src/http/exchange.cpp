@@ -48,6 +48,7 @@ tcp::endpoint Exchange::remote() const {
 }
 
 Task<void> Exchange::send(Response response) {
+  if (filter_) filter_->whole(response);
   started_ = true;
   status_ = response.result_int();
   response.version(request_.version());
@@ -67,6 +68,7 @@ Task<void> Exchange::send(Response response) {
 }
 
 Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> header) {
+  if (filter_) filter_->head(header);
   started_ = true;
   status_ = header.result_int();
   header.version(request_.version());
@@ -122,6 +124,13 @@ Task<beast::error_code> Exchange::write_parts(std::array<asio::const_buffer, 3> 
 }
 
 Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
+  // Filtered first: what the filter holds back must not become a zero-length chunk, which
+  // would end the stream. Not a coroutine itself: no second frame per chunk.
+  if (filter_ && !data.empty()) data = filter_->chunk(data);
+  return write_body(data);
+}
+
+Task<beast::error_code> Exchange::write_body(std::string_view data) {
   if (data.empty() || head_only_) co_return beast::error_code{};
   if (!chunked_) {
     std::array<asio::const_buffer, 3> raw{asio::const_buffer(data.data(), data.size()), asio::const_buffer(),
@@ -135,6 +144,11 @@ Task<beast::error_code> Exchange::write_chunk(std::string_view data) {
 }
 
 Task<beast::error_code> Exchange::end_stream() {
+  if (filter_) {
+    std::string_view tail = filter_->tail();
+    auto ec = co_await write_body(tail);
+    if (ec) co_return ec;
+  }
   if (!chunked_) {
     complete_ = true;
     co_return beast::error_code{};

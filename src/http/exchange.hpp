@@ -2,6 +2,7 @@
 // One request and the means to answer it: a whole response, or a stream of chunks.
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,18 @@ class BodySource {
   // is the answer to send (400, 408, 413, 503), and the connection closes after it.
   virtual Task<std::optional<http::response<http::string_body>>> read(std::string& body, uint64_t limit) = 0;
   virtual bool done() const = 0;  // nothing (more) to read
+};
+
+// Rewrites every response an exchange sends, for a route that speaks another API than the
+// handlers it reuses (relay/openai_routes.cpp turns Anthropic answers into OpenAI ones). A
+// stream's chunks may be held back (an empty result) and released by a later chunk or the tail.
+class ResponseFilter {
+ public:
+  virtual ~ResponseFilter() = default;
+  virtual void whole(http::response<http::string_body>& response) = 0;
+  virtual void head(http::response<http::empty_body>& header) = 0;
+  virtual std::string_view chunk(std::string_view data) = 0;  // valid until the next call
+  virtual std::string_view tail() = 0;                        // written before the stream's end
 };
 
 class Exchange {
@@ -70,6 +83,15 @@ class Exchange {
 
   ConnectionMemo& memo() { return memo_; }
 
+  // From now on every response goes through `filter` (owned by the exchange, so an answer the
+  // server sends after the handler, a 500, is filtered too). Returns it.
+  template <class F>
+  F* set_filter(std::unique_ptr<F> filter) {
+    F* f = filter.get();
+    filter_ = std::move(filter);
+    return f;
+  }
+
   bool response_started() const { return started_; }
   unsigned status() const { return status_; }  // of the response sent or started (0: none yet)
   metrics::Family family() const { return family_; }
@@ -79,6 +101,8 @@ class Exchange {
   beast::tcp_stream& stream() { return stream_; }
 
  private:
+  // One piece of a stream's or sized body's bytes, as it is.
+  Task<beast::error_code> write_body(std::string_view data);
   // Up to three pieces sent as one write; sets keep_alive_ false when it fails.
   Task<beast::error_code> write_parts(std::array<asio::const_buffer, 3> parts);
 
@@ -94,6 +118,7 @@ class Exchange {
   size_t worker_;
   std::chrono::seconds write_timeout_;  // a client that stops reading is dropped after this
   ConnectionMemo& memo_;
+  std::unique_ptr<ResponseFilter> filter_;
   std::string request_id_;
   bool keep_alive_;
   bool started_ = false;

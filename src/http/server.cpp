@@ -4,6 +4,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "http/listener_group.hpp"
@@ -107,8 +108,12 @@ class BodyDeadline {
   asio::steady_timer timer_;
 };
 
+// Before a request is routed its API is unknown: the error carries what an OpenAI client reads
+// (error.code, error.param) inside the Anthropic shape, and both kinds of SDK understand it.
 Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::string_view message) {
-  auto res = anthropic_error(status, anthropic_error_type(status), message);
+  std::string_view type = anthropic_error_type(status);
+  boost::json::object error{{"type", type}, {"message", message}, {"param", nullptr}, {"code", type}};
+  auto res = json_response(status, boost::json::serialize(boost::json::object{{"type", "error"}, {"error", error}}));
   res.keep_alive(false);
   res.set("X-Request-ID", make_request_id());
   res.prepare_payload();

@@ -127,7 +127,8 @@ ModelCounters& model_counters(Block& b, const std::string& model) {
 Family family_of_route(std::string_view p) {
   if (p.ends_with("/v1/messages/count_tokens")) return Family::CountTokens;
   if (p.ends_with("/v1/messages")) return Family::Messages;
-  if (p.ends_with("/v1/models")) return Family::Models;
+  if (p.ends_with("/v1/chat/completions")) return Family::ChatCompletions;
+  if (p.ends_with("/v1/models") || p.ends_with("/v1/models/:id")) return Family::Models;
   if (p.starts_with("/admin")) return Family::Admin;
   if (p.starts_with("/web/auth")) return Family::Auth;
   if (p.starts_with("/apiStats")) return Family::Stats;
@@ -139,7 +140,7 @@ Family family_of_route(std::string_view p) {
 }
 
 const char* family_name(Family f) {
-  static const char* names[] = {"messages", "count_tokens", "models", "admin", "auth", "stats",
+  static const char* names[] = {"messages", "count_tokens", "chat_completions", "models", "admin", "auth", "stats",
                                 "health",   "metrics",      "telemetry", "root", "unmatched"};
   return names[static_cast<size_t>(f)];
 }

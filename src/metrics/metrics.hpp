@@ -12,7 +12,7 @@ namespace crs::metrics {
 
 // Where a request went, from the route it matched (http/router).
 enum class Family : uint8_t {
-  Messages, CountTokens, Models, Admin, Auth, Stats, Health, Metrics, Telemetry, Root, Unmatched, kCount
+  Messages, CountTokens, ChatCompletions, Models, Admin, Auth, Stats, Health, Metrics, Telemetry, Root, Unmatched, kCount
 };
 Family family_of_route(std::string_view pattern);
 const char* family_name(Family f);

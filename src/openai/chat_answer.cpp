@@ -55,7 +55,7 @@ json::object openai_usage(const json::object& u) {
 std::string message_to_completion(std::string_view anthropic, const ChatInfo& info, std::string_view id,
                                   int64_t created) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(anthropic, ec);
+  json::value parsed = parse_json(anthropic, ec);
   json::object m = !ec && parsed.is_object() ? parsed.as_object() : json::object();
   std::string text;
   json::array calls;
@@ -87,18 +87,23 @@ std::string message_to_completion(std::string_view anthropic, const ChatInfo& in
 
 std::string openai_error_body(unsigned& status, std::string_view anthropic) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(anthropic, ec);
-  std::string type = "api_error", message = "the upstream answered HTTP " + std::to_string(status);
+  json::value parsed = parse_json(anthropic, ec);
+  std::string type = "api_error", message = "the upstream answered HTTP " + std::to_string(status), code;
+  json::object out;
   if (!ec && parsed.is_object()) {
+    for (const auto& member : parsed.as_object())  // the relay's extras (limits, permissions) stay
+      if (member.key() != "type" && member.key() != "error") out[member.key()] = member.value();
     const auto* e = parsed.as_object().if_contains("error");
     if (e && e->is_object()) {
       if (auto t = text_of(e->as_object(), "type"); !t.empty()) type = t;
       if (auto msg = text_of(e->as_object(), "message"); !msg.empty()) message = msg;
+      code = text_of(e->as_object(), "code");
     }
   }
   if (status == 529) status = 503;  // OpenAI has no 529; its clients retry a 503 the same way
-  std::string code = status == 401 ? "invalid_api_key" : type;
-  return json::serialize(json::object{{"error", error_object(type, message, code)}});
+  if (code.empty()) code = status == 401 ? "invalid_api_key" : type;
+  out["error"] = error_object(type, message, code);
+  return json::serialize(out);
 }
 
 ChatStream::ChatStream(ChatInfo info, std::string id, int64_t created)
@@ -129,7 +134,7 @@ void ChatStream::error_line(std::string_view type, std::string_view message, std
 
 void ChatStream::event(std::string_view data, std::string& out) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(data, ec);
+  json::value parsed = parse_json(data, ec);
   if (ec || !parsed.is_object()) return;
   const auto& e = parsed.as_object();
   std::string type = text_of(e, "type");

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include "openai/json_fields.hpp"
+
 namespace crs::openai {
 namespace json = boost::json;
 
@@ -88,7 +90,7 @@ Status add_user(Turns& t, const json::value* content) {
 
 json::object tool_use(std::string id, std::string name, const std::string& arguments) {
   boost::system::error_code ec;
-  json::value input = json::parse(arguments, ec);
+  json::value input = parse_json(arguments, ec);
   if (ec || !input.is_object()) input = json::object();  // the spec's rule for arguments that are not an object
   return json::object{{"type", "tool_use"}, {"id", std::move(id)}, {"name", std::move(name)}, {"input", std::move(input)}};
 }
@@ -255,7 +257,7 @@ int64_t thinking_budget(std::string_view effort) {
 
 Result<std::string> chat_to_messages(std::string_view body, ChatInfo& info, const ChatOptions& options) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(body, ec);
+  json::value parsed = parse_json(body, ec);
   if (ec || !parsed.is_object()) return Error{"the body must be a JSON object"};
   const auto& req = parsed.as_object();
   info.model = text_of(member(req, "model"));

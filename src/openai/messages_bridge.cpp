@@ -161,7 +161,7 @@ std::string_view stop_reason_of(std::string_view finish) {
 
 Result<std::string> messages_to_chat(std::string_view anthropic, std::string_view upstream_model) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(anthropic, ec);
+  json::value parsed = parse_json(anthropic, ec);
   if (ec || !parsed.is_object()) return Error{"the body must be a JSON object"};
   const auto& req = parsed.as_object();
   const auto* messages = req.if_contains("messages");
@@ -188,7 +188,7 @@ Result<std::string> messages_to_chat(std::string_view anthropic, std::string_vie
 
 Result<std::string> completion_to_message(std::string_view answer, std::string_view requested_model, BridgedUsage& usage) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(answer, ec);
+  json::value parsed = parse_json(answer, ec);
   if (ec || !parsed.is_object()) return Error{"the upstream's answer is not a JSON object"};
   const auto& a = parsed.as_object();
   const auto* choices = a.if_contains("choices");
@@ -204,7 +204,7 @@ Result<std::string> completion_to_message(std::string_view answer, std::string_v
       if (!c.is_object()) continue;
       const auto* fn = c.as_object().if_contains("function");
       json::object f = fn && fn->is_object() ? fn->as_object() : json::object();
-      json::value input = json::parse(text_of(f, "arguments"), ec);
+      json::value input = parse_json(text_of(f, "arguments"), ec);
       if (ec || !input.is_object()) input = json::object();
       content.push_back(json::object{{"type", "tool_use"}, {"id", text_of(c.as_object(), "id")},
                                      {"name", text_of(f, "name")}, {"input", std::move(input)}});
@@ -256,7 +256,7 @@ void MessagesStream::close_open(std::string& out) {
 
 void MessagesStream::chunk(std::string_view data, std::string& out) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(data, ec);
+  json::value parsed = parse_json(data, ec);
   if (ec || !parsed.is_object()) return;
   const auto& c = parsed.as_object();
   if (const auto* error = c.if_contains("error"); error && error->is_object()) {

@@ -97,10 +97,10 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& 
 }
 
 Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex, keys::ApiKey& key,
-                                        std::string_view model, bool any_client) {
+                                        std::string_view family, std::string_view model, bool any_client) {
   std::string now = iso8601_utc();
   RequestFacts facts;
-  facts.family = "claude";
+  facts.family = family;
   facts.user_agent = ex.request()[http::field::user_agent];
   facts.model = model;
   facts.any_client = any_client;
@@ -204,7 +204,7 @@ usage::UsageEvent usage_event(const RelayedRequest& r, const accounts::Account& 
   e.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - r.started).count();
   e.request_id = r.ex.request_id();
-  e.endpoint = "/v1/messages";
+  e.endpoint = std::string(r.endpoint);
   spdlog::debug("request {} key={} account={} model={} status={} in={} out={} cache_create={} cache_read={} "
                 "cost_micro={} partial={} {}ms",
                 e.request_id, e.key_id, e.account_id, e.model, e.status, used.input_tokens, used.output_tokens,

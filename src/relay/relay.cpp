@@ -1,11 +1,5 @@
 #include "relay/relay.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <set>
-
-#include <boost/json.hpp>
-
 #include "http/responses.hpp"
 #include "keys/api_key.hpp"
 #include "relay/answers.hpp"
@@ -13,9 +7,9 @@
 #include "relay/admission.hpp"
 #include "relay/account_choice.hpp"
 #include "relay/forward.hpp"
+#include "relay/front.hpp"
 
 namespace crs::relay {
-namespace json = boost::json;
 using adapters::Operation;
 using http_server::Exchange;
 using namespace asio::experimental::awaitable_operators;
@@ -50,18 +44,27 @@ Task<std::optional<Response>> admit_and_choose(RelayedRequest& r, AttemptState& 
   co_return co_await std::move(both);
 }
 
-// One relayed request, step by step: authenticate -> read the body's fields -> check the key's
-// rules -> admit under its counted limits -> pick an account and forward through its adapter
-// (failover) -> stream back -> meter and release (forward.cpp).
-Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op) {
-  RelayedRequest r(std::move(deps), ex, op);
+// A front door's request becomes a Messages body before anything reads it.
+std::optional<Response> translate(RelayedRequest& r, const Front& front) {
+  if (!front.to_messages) return std::nullopt;
+  return front.to_messages(r.body());
+}
+
+}  // namespace
+
+// One relayed request, step by step: authenticate -> read the body (and translate it) -> read
+// its fields -> check the key's rules -> admit under its counted limits -> pick an account and
+// forward through its adapter (failover) -> stream back -> meter and release (forward.cpp).
+Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op, Front front) {
+  RelayedRequest r(std::move(deps), ex, op, front.endpoint);
   auto refusal = co_await authenticate(r.d(), ex, r.key);
   if (!refusal) refusal = refused_without_redis(r);
   if (!refusal) refusal = co_await ex.read_body();
+  if (!refusal) refusal = translate(r, front);
   if (!refusal) refusal = read_fields(r);
   // count_tokens too is held to the key's client allow-list: it reaches an upstream account
   // (Claude Code's own calls carry its user agent and pass).
-  if (!refusal) refusal = co_await check_key(r.d(), ex, r.key, r.fields.model, false);
+  if (!refusal) refusal = co_await check_key(r.d(), ex, r.key, front.family, r.fields.model, false);
   // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
   AttemptState attempts;
   if (!refusal && op == Operation::Messages) refusal = co_await admit_and_choose(r, attempts);
@@ -72,66 +75,6 @@ Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation o
   }
   co_await forward_with_failover(r, attempts);
 }
-
-// ---- models ----
-
-// A model list in both shapes: Anthropic's fields for the Anthropic SDKs, OpenAI's for
-// OpenAI-style clients (as CRS).
-std::string models_body(const std::set<std::string>& ids) {
-  json::array data;
-  for (const auto& id : ids) {
-    std::string date = id.size() > 8 ? id.substr(id.size() - 8) : "";
-    std::string created_at = date.size() == 8 && std::all_of(date.begin(), date.end(), ::isdigit)
-                                 ? date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2) + "T00:00:00Z"
-                                 : "2025-01-01T00:00:00Z";
-    std::tm tm{};
-    strptime(created_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json::object m{{"type", "model"},      {"id", id},           {"display_name", id}, {"created_at", created_at},
-                   {"object", "model"}, {"created", static_cast<int64_t>(timegm(&tm))}, {"owned_by", "anthropic"}};
-    data.push_back(std::move(m));
-  }
-  std::string first = ids.empty() ? "" : *ids.begin();
-  std::string last = ids.empty() ? "" : *ids.rbegin();
-  return json::serialize(json::object{{"object", "list"},
-                                      {"data", std::move(data)},
-                                      {"has_more", false},
-                                      {"first_id", first},
-                                      {"last_id", last}});
-}
-
-// The models the key's usable accounts serve (the built-in price list too when one of them
-// serves any model and has told no list), as far as its rules allow.
-std::set<std::string> models_for(const RelayDeps& d, const keys::ApiKey& key) {
-  std::set<std::string> ids;
-  bool serves_anything_unlisted = false;  // an account that serves any model and told no list
-  for (const auto& account : *d.accounts.snapshot()) {
-    if (!account.enabled || account.needs_admin() || !key_may_use(key, account)) continue;
-    auto told = d.model_catalog.models_of(account);
-    if (!d.model_catalog.told(account.id) && account.scheduling.models.empty()) serves_anything_unlisted = true;
-    ids.merge(told);
-  }
-  if (ids.empty() || serves_anything_unlisted)
-    for (const auto& id : d.pricing.model_ids()) ids.insert(id);
-  std::set<std::string> allowed;
-  for (const auto& id : ids)
-    if (keys::model_allowed(key, id)) allowed.insert(id);
-  return allowed;
-}
-
-Task<void> handle_models(std::shared_ptr<RelayDeps> deps, Exchange& ex) {
-  keys::ApiKey key;
-  if (auto refusal = co_await authenticate(*deps, ex, key)) {
-    co_await ex.send(std::move(*refusal));
-    co_return;
-  }
-  if (auto refusal = co_await check_key(*deps, ex, key, "", true)) {
-    co_await ex.send(std::move(*refusal));
-    co_return;
-  }
-  co_await ex.send(http_server::json_response(http::status::ok, models_body(models_for(*deps, key))));
-}
-
-}  // namespace
 
 void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers) {
   for (size_t w = 0; w < workers.size() && w < deps.in_flight.size(); ++w) {
@@ -154,11 +97,12 @@ void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDep
   http_server::BodyRule after_the_key{0, true};
   for (std::string prefix : {"", "/api", "/claude"}) {
     router.add(http::verb::post, prefix + "/v1/messages",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::Messages); }, after_the_key);
+               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::Messages, Front{}); }, after_the_key);
     router.add(http::verb::post, prefix + "/v1/messages/count_tokens",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::CountTokens); }, after_the_key);
-    router.add(http::verb::get, prefix + "/v1/models", [deps](Exchange& ex) { return handle_models(deps, ex); });
+               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::CountTokens, Front{}); }, after_the_key);
+    register_model_routes(router, deps, prefix, ModelShape::Anthropic);
   }
+  register_openai_routes(router, deps);
   // Claude Code's telemetry: answered so it does not retry or log errors (spec/crs-compat.md §3).
   auto ok = [](Exchange& ex) {
     return ex.send(http_server::json_response(http::status::ok, R"({"success":true})"));

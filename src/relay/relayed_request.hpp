@@ -39,14 +39,17 @@ struct Admission {
 };
 
 struct RelayedRequest {
-  RelayedRequest(std::shared_ptr<RelayDeps> d, http_server::Exchange& e, adapters::Operation o)
-      : deps(std::move(d)), ex(e), op(o), worker(e.worker()), view(deps->live.at(worker)) {}
+  RelayedRequest(std::shared_ptr<RelayDeps> d, http_server::Exchange& e, adapters::Operation o,
+                 std::string_view endpoint_label = "/v1/messages")
+      : deps(std::move(d)), ex(e), op(o), worker(e.worker()), view(deps->live.at(worker)),
+        endpoint(endpoint_label) {}
 
   std::shared_ptr<RelayDeps> deps;
   http_server::Exchange& ex;
   adapters::Operation op;
   size_t worker;
   std::shared_ptr<const config::Config> view;  // the configuration this request started with
+  std::string_view endpoint;                   // the API the client called, for usage events
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   keys::ApiKey key;
   RequestFields fields;

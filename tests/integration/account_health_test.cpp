@@ -38,7 +38,7 @@ class AccountHealthTest : public TwoInstances {
   // Sends `n` requests, alternating instances; every one must succeed.
   void send(int n) {
     for (int i = 0; i < n; ++i) {
-      auto r = post(i, body(false));
+      auto r = post(i, request(false));
       ASSERT_EQ(r.status, 200) << r.body;
     }
   }
@@ -50,7 +50,14 @@ class AccountHealthTest : public TwoInstances {
   }
 };
 
-TEST_F(AccountHealthTest, ACircuitOpensLetsOneTrialThroughAcrossInstancesAndBacksOffToItsCap) {
+// Failover and the circuit judge OpenAI clients' requests the same way.
+class HealthForBothApis : public AccountHealthTest, public ::testing::WithParamInterface<ClientApi> {
+ protected:
+  HealthForBothApis() { api = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Api, HealthForBothApis, ::testing::Values(ClientApi::Messages, ClientApi::Chat), api_name);
+
+TEST_P(HealthForBothApis, ACircuitOpensLetsOneTrialThroughAcrossInstancesAndBacksOffToItsCap) {
   start("[loadBalancing.failureRecovery]\nfailureThreshold = 3\ntemporaryFailureDelay = 2\nmaxBackoffTime = 4\n"
         "[loadBalancing.healthCheck]\ninterval = 3600\n");
   std::string sick = add_account("sick", {"--priority", "10"});
@@ -65,13 +72,13 @@ TEST_F(AccountHealthTest, ACircuitOpensLetsOneTrialThroughAcrossInstancesAndBack
   int64_t next_try = circuit_number(sick, "nextTry");
   EXPECT_EQ(next_try - circuit_number(sick, "openedAt"), 2000);
   // While open, neither instance sends it anything.
-  for (int i = 0; i < 6 && now_ms() < next_try - 500; ++i) ASSERT_EQ(post(i, body(false)).status, 200);
+  for (int i = 0; i < 6 && now_ms() < next_try - 500; ++i) ASSERT_EQ(post(i, request(false)).status, 200);
   EXPECT_EQ(calls("sick"), 3);
 
   // Half-open: of ten requests at once on both instances, exactly one is its trial.
   wait_until_ms(next_try);
   std::vector<std::future<HttpResponse>> burst;
-  for (int i = 0; i < 10; ++i) burst.push_back(std::async(std::launch::async, [this, i] { return post(i, body(false)); }));
+  for (int i = 0; i < 10; ++i) burst.push_back(std::async(std::launch::async, [this, i] { return post(i, request(false)); }));
   for (auto& f : burst) EXPECT_EQ(f.get().status, 200);
   EXPECT_EQ(calls("sick"), 4);
   // The trial failed: open again for twice as long.
@@ -298,7 +305,7 @@ TEST_F(AccountHealthTest, HealthCheckSpendsNoTokensAndFailsOnAnUnhealthyAccount)
 
 // Every upstream attempt of a request that failed over is on record, in order, with the tokens the
 // upstream reported: the failed ones were not billed, the served one is the key's charge.
-TEST_F(AccountHealthTest, ARequestThatFailedOverTwiceLeavesThreeAttemptRecords) {
+TEST_P(HealthForBothApis, ARequestThatFailedOverTwiceLeavesThreeAttemptRecords) {
   start("[loadBalancing.healthCheck]\ninterval = 3600\n");
   std::string a = add_account("a", {"--priority", "10"});
   std::string b = add_account("b", {"--priority", "20"});
@@ -308,7 +315,7 @@ TEST_F(AccountHealthTest, ARequestThatFailedOverTwiceLeavesThreeAttemptRecords) 
   for (bool stream : {false, true}) {
     ASSERT_TRUE(fake.script(credential("a"), R"({"status":500})", 1));
     ASSERT_TRUE(fake.script(credential("b"), R"({"status":529})", 1));
-    auto r = post(0, body(stream));
+    auto r = post(0, request(stream));
     ASSERT_EQ(r.status, 200) << r.body;
   }
   std::string keys = redis.cli({"KEYS", "usage:attempts:*"});
@@ -351,7 +358,7 @@ TEST_F(AccountHealthTest, ARequestThatFailedOverTwiceLeavesThreeAttemptRecords) 
   EXPECT_EQ(recorded_tokens, upstream_tokens);
   EXPECT_GT(upstream_tokens, 0);
   // A request served at once has only its usage record; a bad id is refused.
-  auto once = post(0, body(false));
+  auto once = post(0, request(false));
   ASSERT_EQ(once.status, 200);
   EXPECT_EQ(http_request(relays[0]->port(), "GET", "/admin/usage/attempts?requestId=nope", "",
                          {{"authorization", "Bearer " + token}}).status,

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/client_api.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -50,8 +51,11 @@ class LimitsTest : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return count_tokens().status == 200; }, 5s));
   }
 
-  HttpResponse post(const std::string& b = body()) {
-    return http_request(relay->port(), "POST", "/v1/messages", b,
+  // A request in the API under test (Messages unless the test is run for both).
+  std::string api_request(bool stream = false) { return api_body(api, kModel, 100, stream, "hi"); }
+  HttpResponse post() { return post(api_request()); }
+  HttpResponse post(const std::string& b) {
+    return http_request(relay->port(), "POST", api_path(api), b,
                         {{"x-api-key", key}, {"content-type", "application/json"}});
   }
   HttpResponse count_tokens() {
@@ -67,7 +71,15 @@ class LimitsTest : public ::testing::Test {
   FakeUpstreamProcess fake{dir};
   std::unique_ptr<RelayProcess> relay;
   std::string key, key_id;
+  ClientApi api = ClientApi::Messages;
 };
+
+// The limits an OpenAI client meets are the same, in its error shape (the same members).
+class LimitsForBothApis : public LimitsTest, public ::testing::WithParamInterface<ClientApi> {
+ protected:
+  LimitsForBothApis() { api = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Api, LimitsForBothApis, ::testing::Values(ClientApi::Messages, ClientApi::Chat), api_name);
 
 void expect_refusal(const HttpResponse& r, int status, const std::string& type, const std::string& words) {
   EXPECT_EQ(r.status, status) << r.body;
@@ -77,7 +89,7 @@ void expect_refusal(const HttpResponse& r, int status, const std::string& type, 
   EXPECT_NE(std::string(o["error"].as_object()["message"].as_string()).find(words), std::string::npos) << r.body;
 }
 
-TEST_F(LimitsTest, RateWindowRequestsThenRetryAfter) {
+TEST_P(LimitsForBothApis, RateWindowRequestsThenRetryAfter) {
   make_key({"--rate-window", "1", "--rate-requests", "3"});
   for (int i = 0; i < 3; ++i) ASSERT_EQ(post().status, 200) << i;
   auto refused = post();
@@ -111,7 +123,7 @@ TEST_F(LimitsTest, CountTokensUsesNoWindow) {
   EXPECT_EQ(post().status, 429);
 }
 
-TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
+TEST_P(LimitsForBothApis, WindowCostDailyWeeklyTotalAndTokens) {
   // Every answer of the fake costs more than $0.000001 and uses more than 10 tokens: the first
   // request passes on an untouched budget, the second finds it spent.
   struct Case {
@@ -128,7 +140,7 @@ TEST_F(LimitsTest, WindowCostDailyWeeklyTotalAndTokens) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.words);
     make_key(c.flags);
-    ASSERT_EQ(post(body(true)).status, 200);
+    ASSERT_EQ(post(api_request(true)).status, 200);
     auto refused = post();
     expect_refusal(refused, c.status, c.type, c.words);
     auto o = parse_object(refused.body);
@@ -237,17 +249,18 @@ TEST_F(LimitsTest, AnErrorAnswerFreesTheSlotBeforeTheClientSeesIt) {
   }
 }
 
-TEST_F(LimitsTest, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
+TEST_P(LimitsForBothApis, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
   make_key({"--concurrency", "2"});
   ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":3,"dripMs":400})", 2));
-  std::string raw = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: " + key +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body(true).size()) +
-                    "\r\n\r\n" + body(true);
+  std::string streamed = api_request(true);
+  std::string raw = "POST " + api_path(api) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: " + key +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(streamed.size()) +
+                    "\r\n\r\n" + streamed;
   RawConnection first(relay->port()), second(relay->port());
   ASSERT_TRUE(first.send(raw));
   ASSERT_TRUE(second.send(raw));
-  EXPECT_NE(first.receive(300ms).find("message_start"), std::string::npos);
-  EXPECT_NE(second.receive(300ms).find("message_start"), std::string::npos);
+  EXPECT_NE(first.receive(300ms).find(stream_marker(api)), std::string::npos);
+  EXPECT_NE(second.receive(300ms).find(stream_marker(api)), std::string::npos);
   auto refused = post();
   expect_refusal(refused, 429, "rate_limit_error", "2 requests in flight (limit 2)");
   EXPECT_EQ(refused.headers["retry-after"], "1");
@@ -266,7 +279,7 @@ TEST_F(LimitsTest, ConcurrencySlotsAreHeldWhileStreamingAndReleasedAfter) {
   {
     RawConnection leaving(relay->port());
     ASSERT_TRUE(leaving.send(raw));
-    EXPECT_NE(leaving.receive(500ms).find("message_start"), std::string::npos);
+    EXPECT_NE(leaving.receive(500ms).find(stream_marker(api)), std::string::npos);
   }
   EXPECT_TRUE(wait_until([&] { return redis({"ZCARD", "limit:concurrency:" + key_id}) == "0"; }, 3s));
 }

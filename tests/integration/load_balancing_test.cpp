@@ -18,6 +18,13 @@ namespace {
 
 class LoadBalancingTest : public TwoInstances {};
 
+// Sticky sessions hold for OpenAI clients too: their `user` is the session.
+class StickyForBothApis : public TwoInstances, public ::testing::WithParamInterface<ClientApi> {
+ protected:
+  StickyForBothApis() { api = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Api, StickyForBothApis, ::testing::Values(ClientApi::Messages, ClientApi::Chat), api_name);
+
 TEST_F(LoadBalancingTest, ACapHoldsAcrossInstancesAndTheExtraRequestsWaitForASlot) {
   start("[loadBalancing]\nselectionTimeout = 30000\n");
   std::string capped = add_account("capped", {"--max-concurrency", "2"});
@@ -140,26 +147,26 @@ TEST_F(LoadBalancingTest, WithLoadBalancingOffAccountsGoByPriority) {
   EXPECT_EQ(status["strategy"].as_object()["global"].as_string(), "priority");
 }
 
-TEST_F(LoadBalancingTest, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWhenRateLimitedOrSlow) {
+TEST_P(StickyForBothApis, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWhenRateLimitedOrSlow) {
   start("[loadBalancing]\ndefaultStrategy = \"least_recent\"\nstickyMaxTtfb = 300\n[logging.loadBalancing]\nlevel = \"debug\"\n");
   for (auto name : {"a", "b", "c"}) add_account(name);
   make_key();
   std::string user = session_user("0f0e0d0c-1111-2222-3333-444444444444");
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(post(i, body(i % 2 == 0, "claude-sonnet-4-5-20250929", user)).status, 200);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(post(i, request(i % 2 == 0, "claude-sonnet-4-5-20250929", user)).status, 200);
   auto seen = credentials_seen();
   ASSERT_EQ(seen.size(), 50u);
   for (const auto& c : seen) EXPECT_EQ(c, seen.front());
   // Another conversation is not glued to it (least_recent moves on).
-  ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", session_user("other"))).status, 200);
+  ASSERT_EQ(post(0, request(false, "claude-sonnet-4-5-20250929", session_user("other"))).status, 200);
   EXPECT_NE(credentials_seen().back(), seen.front());
 
   // Rate-limited: the session moves, and the move is logged.
   std::string held = seen.front();
   ASSERT_TRUE(fake.script(held, R"({"status":429,"retryAfter":120})", 1));
-  ASSERT_EQ(post(1, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  ASSERT_EQ(post(1, request(false, "claude-sonnet-4-5-20250929", user)).status, 200);
   std::string moved_to = credentials_seen().back();
   EXPECT_NE(moved_to, held);
-  for (int i = 0; i < 4; ++i) ASSERT_EQ(post(i, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(post(i, request(false, "claude-sonnet-4-5-20250929", user)).status, 200);
   EXPECT_EQ(credentials_seen().back(), moved_to);
   auto logged = [&](const std::string& what) {
     return wait_until([&] {
@@ -171,8 +178,8 @@ TEST_F(LoadBalancingTest, AStickySessionKeepsItsAccountAcrossInstancesAndMovesWh
 
   // Slow (time to first byte over stickyMaxTtfb on the last requests): it moves again.
   ASSERT_TRUE(fake.script(moved_to, R"({"latencyMs":450})", 3));
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
-  ASSERT_EQ(post(0, body(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post(0, request(false, "claude-sonnet-4-5-20250929", user)).status, 200);
+  ASSERT_EQ(post(0, request(false, "claude-sonnet-4-5-20250929", user)).status, 200);
   EXPECT_NE(credentials_seen().back(), moved_to);
   EXPECT_TRUE(logged("slow_or_paused"));
 }

@@ -1,6 +1,6 @@
 // Metering, exactly: 2,000 mixed requests over three `crs serve` instances on one Redis
 // (streams, non-streams, clients that leave mid-stream, upstream faults before and during the
-// answer). Per key, the tokens the relay recorded equal the tokens the fake upstream emitted,
+// answer; half of them from OpenAI Chat Completions clients). Per key, the tokens the relay recorded equal the tokens the fake upstream emitted,
 // and every cost total (all time, per day, the limits' counters) equals the sum of the
 // per-request costs.
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/client_api.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -39,8 +40,10 @@ struct Plan {
   bool stream;
   std::string mode;
   bool leave;
+  ClientApi api = ClientApi::Messages;
 };
-Plan plan_of(int i) {
+
+Plan plan_by_mode(int i) {
   switch ((i / kKeys) % 10) {
     case 0: return {false, "plain", false};
     case 1: return {true, "plain", false};
@@ -53,6 +56,14 @@ Plan plan_of(int i) {
     case 8: return {false, i % 80 == 32 ? "fail" : "plain", false};  // now and then a 500
     default: return {true, i % 80 == 36 ? "refuse" : "plain", false};  // or a reset before any answer
   }
+}
+
+// Half the requests come from OpenAI clients: the body of one user turn is the same text in
+// both APIs, only the route differs.
+Plan plan_of(int i) {
+  Plan p = plan_by_mode(i);
+  if ((i / 3) % 2 == 1) p.api = ClientApi::Chat;
+  return p;
 }
 
 std::string body_of(int i, int key, const Plan& p) {
@@ -121,16 +132,16 @@ class MeteringTest : public ::testing::Test {
     int port = relays[static_cast<size_t>(i % 3)]->port();
     std::string body = body_of(i, key, p);
     if (!p.leave) {
-      return http_request(port, "POST", "/v1/messages", body,
+      return http_request(port, "POST", api_path(p.api), body,
                           {{"x-api-key", keys[static_cast<size_t>(key)]}, {"content-type", "application/json"}}, 30s)
           .status;
     }
     RawConnection c(port);
-    c.send("POST /v1/messages HTTP/1.1\r\nHost: relay\r\nx-api-key: " + keys[static_cast<size_t>(key)] +
+    c.send("POST " + api_path(p.api) + " HTTP/1.1\r\nHost: relay\r\nx-api-key: " + keys[static_cast<size_t>(key)] +
            "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
     std::string seen;
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (seen.find("message_start") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    while (seen.find(stream_marker(p.api)) == std::string::npos && std::chrono::steady_clock::now() < deadline)
       seen += c.receive(20ms);
     return 0;  // the connection closes here, mid-stream
   }
@@ -244,8 +255,15 @@ TEST_F(MeteringTest, TwoThousandMixedRequestsAreBilledExactly) {
   for (int k = 0; k < kKeys; ++k) {
     const std::string& id = ids[static_cast<size_t>(k)];
     int64_t per_request = 0;
-    for (const auto& line : records(id)) per_request += json::parse(line).as_object()["costMicro"].as_int64();
+    std::map<std::string, int> by_endpoint;
+    for (const auto& line : records(id)) {
+      auto record = json::parse(line).as_object();
+      per_request += record["costMicro"].as_int64();
+      ++by_endpoint[std::string(record["endpoint"].as_string())];
+    }
     EXPECT_GT(per_request, 0);
+    EXPECT_GT(by_endpoint["/v1/messages"], 100) << "key K" << k;
+    EXPECT_GT(by_endpoint["/v1/chat/completions"], 100) << "key K" << k;
     EXPECT_EQ(field("usage:" + id, "totalCostMicro"), per_request) << "key K" << k;
     int64_t daily = 0;
     std::string days = redis.cli({"SMEMBERS", "usage:" + id + ":models"});

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/client_api.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -27,6 +28,8 @@ inline std::string session_user(const std::string& session) {
 
 class TwoInstances : public ::testing::Test {
  protected:
+  ClientApi api = ClientApi::Messages;  // what post() speaks
+
   void SetUp() override {
     ASSERT_TRUE(redis.start());
     ASSERT_TRUE(fake.start());
@@ -68,8 +71,18 @@ class TwoInstances : public ::testing::Test {
     reset_fake();
   }
 
+  // A request in the API under test: `body` for Messages, its Chat Completions twin (the user
+  // id as `user`, which the relay turns into metadata.user_id) otherwise.
+  std::string request(bool stream, const std::string& model = "claude-sonnet-4-5-20250929",
+                      const std::string& user = "") const {
+    if (api == ClientApi::Messages) return body(stream, model, user);
+    std::string with_user = user.empty() ? "" : R"(,"user":")" + user + "\"";
+    return R"({"model":")" + model + R"(","max_tokens":50,"stream":)" + (stream ? "true" : "false") + with_user +
+           R"(,"messages":[{"role":"user","content":"hi"}]})";
+  }
+
   HttpResponse post(size_t instance, const std::string& payload, std::chrono::milliseconds timeout = 30s) {
-    return http_request(relays[instance % relays.size()]->port(), "POST", "/v1/messages", payload,
+    return http_request(relays[instance % relays.size()]->port(), "POST", api_path(api), payload,
                         {{"x-api-key", key}, {"content-type", "application/json"}}, timeout);
   }
 

@@ -135,6 +135,19 @@ TEST(ChatAnswer, FinishReasons) {
     EXPECT_EQ(finish_reason_of(stop), finish) << stop;
 }
 
+TEST(ChatAnswer, ADeeplyNestedToolInputIsNotLost) {
+  std::string input;
+  for (int i = 0; i < 100; ++i) input += R"({"a":)";
+  input += "1";
+  for (int i = 0; i < 100; ++i) input += "}";
+  std::string message = R"({"type":"message","role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"deep","input":)" +
+                        input + R"(}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":2}})";
+  auto out = json::parse(message_to_completion(message, ChatInfo{"m"}, "chatcmpl-1", 1));
+  auto& call = out.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").as_object();
+  EXPECT_EQ(call.at("arguments").as_string(), input);
+  EXPECT_EQ(out.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
+}
+
 TEST(ChatAnswer, ErrorsKeepTheirStatusInOpenAisShape) {
   unsigned status = 529;
   auto body = json::parse(openai_error_body(status, R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"));
@@ -148,6 +161,14 @@ TEST(ChatAnswer, ErrorsKeepTheirStatusInOpenAisShape) {
   body = json::parse(openai_error_body(status, "<html>bad gateway</html>"));
   EXPECT_EQ(body.as_object().at("error").as_object().at("type").as_string(), "api_error");
   EXPECT_EQ(body.as_object().at("error").as_object().at("message").as_string(), "the upstream answered HTTP 502");
+}
+
+TEST(ChatAnswer, ARefusalKeepsItsCodeAndTheRelaysExtras) {
+  unsigned status = 402;
+  auto body = json::parse(openai_error_body(
+      status, R"({"type":"error","error":{"type":"permission_error","message":"Daily cost limit reached","code":"daily_cost_limit"},"limit":5,"resetAt":"2026-12-06T00:00:00Z"})"));
+  EXPECT_EQ(status, 402u);
+  EXPECT_EQ(body, json::parse(R"({"limit":5,"resetAt":"2026-12-06T00:00:00Z","error":{"message":"Daily cost limit reached","type":"permission_error","param":null,"code":"daily_cost_limit"}})"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "openai/chat_request.hpp"
+#include "openai/json_fields.hpp"
 
 namespace crs::openai {
 namespace {
@@ -14,7 +15,8 @@ json::object translate(const std::string& request, ChatInfo* info_out = nullptr)
   auto r = chat_to_messages(request, info);
   EXPECT_TRUE(r) << (r ? "" : r.error().message) << " for " << request;
   if (info_out) *info_out = info;
-  return r ? json::parse(*r).as_object() : json::object();
+  boost::system::error_code ec;
+  return r ? parse_json(*r, ec).as_object() : json::object();
 }
 
 std::string refusal(const std::string& request) {
@@ -74,6 +76,23 @@ TEST(ChatRequest, TheSpecsWorkedExample) {
   EXPECT_EQ(info.model, "claude-sonnet-4-5-20250929");
   EXPECT_TRUE(info.stream);
   EXPECT_TRUE(info.include_usage);
+}
+
+// Deeper than Boost.JSON's default limit of 32: a real tool schema can be.
+std::string nested(int depth) {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += R"({"type":"object","properties":{"x":)";
+  s += R"({"type":"string"})";
+  for (int i = 0; i < depth; ++i) s += "}}";
+  return s;
+}
+
+TEST(ChatRequest, ADeeplyNestedToolSchemaIsKept) {
+  std::string schema = nested(100);
+  auto out = translate(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"deep","parameters":)" +
+                       schema + "}}]}");
+  boost::system::error_code ec;
+  ASSERT_EQ(out["tools"].as_array()[0].as_object()["input_schema"], parse_json(schema, ec));
 }
 
 TEST(ChatRequest, SystemAndDeveloperMessagesAnywhereBecomeOneSystem) {

@@ -55,6 +55,12 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "servedModel") ok = as_str(b.served_model);
     else if (key == "utilization5h") ok = as_str(b.utilization_5h);
     else if (key == "utilization7d") ok = as_str(b.utilization_7d);
+    else if (key == "toolUse") {
+      const auto* call = v.if_object();
+      ok = call && call->contains("name") && call->at("name").is_string() && call->contains("input") &&
+           call->at("input").is_object();
+      if (ok) b.tool_use = *call;
+    }
     else return "unknown behavior field '" + std::string(key) + "'";
     if (!ok) return "behavior field '" + std::string(key) + "' has the wrong type";
   }

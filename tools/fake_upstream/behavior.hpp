@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 namespace crs::fake {
@@ -40,6 +41,9 @@ struct Behavior {
   std::string served_model;              // the answer's "model" (default: the one asked for)
   std::string utilization_5h;            // anthropic-ratelimit-unified-5h-utilization on success ("" = none)
   std::string utilization_7d;            // ...-7d-utilization
+  // After the text, a tool call: {"name":..., "input":{...}}; the stream sends its input as
+  // two input_json_delta fragments cut inside the JSON, and the answer stops with tool_use.
+  std::optional<boost::json::object> tool_use;
 };
 
 // Reads the fields present in `json` over the defaults; returns an error text on bad input.

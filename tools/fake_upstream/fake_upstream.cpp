@@ -108,6 +108,32 @@ std::string overloaded_event(bool crlf) {
   return sse_event("error", err, crlf);
 }
 
+std::string_view stop_reason(const Behavior& b) { return b.tool_use ? "tool_use" : "end_turn"; }
+
+constexpr std::string_view kToolUseId = "toolu_01FakeUpstreamCall";
+
+json::object tool_use_block(const json::object& call, bool with_input) {
+  return json::object{{"type", "tool_use"},
+                      {"id", kToolUseId},
+                      {"name", call.at("name")},
+                      {"input", with_input ? call.at("input") : json::object{}}};
+}
+
+// A tool call at block 1: its input in two fragments, the first cut in the middle of the JSON
+// text (inside a string when there is one), as the real API cuts them.
+void add_tool_use_events(const json::object& call, bool crlf, std::vector<std::string>& events) {
+  events.push_back(sse_event("content_block_start",
+                             {{"type", "content_block_start"}, {"index", 1}, {"content_block", tool_use_block(call, false)}},
+                             crlf));
+  std::string input = json::serialize(call.at("input"));
+  size_t cut = input.size() / 2;
+  for (std::string part : {input.substr(0, cut), input.substr(cut)}) {
+    json::object delta{{"type", "input_json_delta"}, {"partial_json", part}};
+    events.push_back(sse_event("content_block_delta", {{"type", "content_block_delta"}, {"index", 1}, {"delta", delta}}, crlf));
+  }
+  events.push_back(sse_event("content_block_stop", {{"type", "content_block_stop"}, {"index", 1}}, crlf));
+}
+
 // Every event of a streamed answer, in the order of spec §7.4.
 std::vector<std::string> stream_events(const std::string& id, const std::string& model, const Behavior& b,
                                        const Usage& u) {
@@ -133,9 +159,10 @@ std::vector<std::string> stream_events(const std::string& id, const std::string&
                                b.crlf));
   }
   events.push_back(sse_event("content_block_stop", {{"type", "content_block_stop"}, {"index", 0}}, b.crlf));
+  if (b.tool_use) add_tool_use_events(*b.tool_use, b.crlf, events);
   events.push_back(sse_event("message_delta",
                              {{"type", "message_delta"},
-                              {"delta", json::object{{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                              {"delta", json::object{{"stop_reason", stop_reason(b)}, {"stop_sequence", nullptr}}},
                               {"usage", delta_usage_json(u, b.restate_input_in_delta)}},
                              b.crlf));
   events.push_back(sse_event("message_stop", {{"type", "message_stop"}}, b.crlf));
@@ -145,12 +172,14 @@ std::vector<std::string> stream_events(const std::string& id, const std::string&
 std::string message_json(const std::string& id, const std::string& model, const Behavior& b, const Usage& u) {
   std::string text;
   for (int i = 0; i < b.deltas; ++i) text += delta_text(b, i);
+  json::array content{json::object{{"type", "text"}, {"text", text}}};
+  if (b.tool_use) content.push_back(tool_use_block(*b.tool_use, true));
   json::object message{{"id", id},
                        {"type", "message"},
                        {"role", "assistant"},
                        {"model", model},
-                       {"content", json::array{json::object{{"type", "text"}, {"text", text}}}},
-                       {"stop_reason", "end_turn"},
+                       {"content", content},
+                       {"stop_reason", stop_reason(b)},
                        {"stop_sequence", nullptr},
                        {"usage", usage_json(u, true)}};
   return json::serialize(message);
@@ -526,7 +555,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     }
     // Until message_delta gives the count, a relay meters the output that passed as the spec
     // estimates it: characters of the deltas / 4 (anthropic-messages.md §11.1).
-    if (event.starts_with("event: content_block_delta")) {
+    if (event.starts_with("event: content_block_delta") && event.find("\"text_delta\"") != std::string::npos) {
       delta_chars += static_cast<int64_t>(delta_text(b, delta_index++).size());
       sent.output = std::max<int64_t>(1, (delta_chars + 3) / 4);
     }
