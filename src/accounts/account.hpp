@@ -12,6 +12,7 @@ namespace crs::accounts {
 
 inline constexpr std::string_view kClaudeConsole = "claude-console";
 inline constexpr std::string_view kClaudeOauth = "claude-oauth";
+inline constexpr std::string_view kBedrock = "bedrock";
 
 // Why an account is not being used right now.
 inline constexpr std::string_view kStatusActive = "active";
@@ -22,17 +23,30 @@ inline constexpr std::string_view kStatusBlocked = "blocked";            // bann
 inline constexpr std::string_view kStatusError = "error";                // until unavailable_until_ms
 
 struct Credentials {
-  std::string api_key;        // claude-console
+  std::string api_key;        // claude-console; bedrock: a Bedrock API key (bearer)
   std::string access_token;   // claude-oauth
   std::string refresh_token;
   int64_t expires_at_ms = 0;  // access token expiry
+  std::string aws_access_key_id;  // bedrock: SigV4 signing (instead of an API key)
+  std::string aws_secret_access_key;
+  std::string aws_session_token;  // temporary credentials only
+
+  // Tokens that pass an OAuth account's checks, to check its other fields before a sign-in's
+  // single-use code is spent.
+  static Credentials oauth_placeholder() {
+    Credentials c;
+    c.access_token = c.refresh_token = "placeholder";
+    c.expires_at_ms = 1;
+    return c;
+  }
 };
 
 struct Account {
   std::string id;
   std::string name;
-  std::string type;           // kClaudeConsole | kClaudeOauth
+  std::string type;           // kClaudeConsole | kClaudeOauth | kBedrock
   std::string base_url;       // e.g. https://api.anthropic.com
+  std::string region;         // bedrock: the AWS region, e.g. us-east-1
   std::string proxy;          // http://user:pass@host:port or socks5://...; secret at rest
   int priority = 50;          // lower is preferred
   bool enabled = true;

@@ -1,5 +1,7 @@
 #include "accounts/account_fields.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -11,6 +13,8 @@
 namespace crs::accounts {
 namespace json = boost::json;
 namespace {
+
+constexpr const char* kTypes = "type: must be claude-console, claude-oauth or bedrock";
 
 // A member as text: strings as they are, numbers and booleans spelled out, null as "".
 std::string text_of(const json::value& v) {
@@ -107,9 +111,14 @@ Status apply_member(Account& a, std::string_view name, const json::value& v, boo
   } else if (name == "type") {
     if (!creating) return Error{"type: cannot be changed; add a new account instead"};
     a.type = text_of(v);
-    if (a.type != kClaudeConsole && a.type != kClaudeOauth) return Error{"type: must be claude-console or claude-oauth"};
+    if (a.type != kClaudeConsole && a.type != kClaudeOauth && a.type != kBedrock) return Error{kTypes};
   } else if (name == "baseUrl") {
     a.base_url = trimmed(text_of(v));
+  } else if (name == "region") {
+    a.region = trimmed(text_of(v));
+    bool valid = !a.region.empty() && a.region.size() <= 32 &&
+                 std::all_of(a.region.begin(), a.region.end(), [](char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
+    if (!valid) return Error{"region: must be an AWS region such as us-east-1"};
   } else if (name == "proxy") {
     a.proxy = trimmed(text_of(v));
     if (auto p = upstream::parse_proxy_url(a.proxy); !p) return Error{"proxy: " + p.error().message};
@@ -122,6 +131,14 @@ Status apply_member(Account& a, std::string_view name, const json::value& v, boo
     if (secret.empty() || secret.size() > 4096) return Error{std::string(name) + ": must be 1 to 4096 characters"};
     (name == "apiKey" ? a.credentials.api_key : name == "accessToken" ? a.credentials.access_token
                                                                       : a.credentials.refresh_token) = secret;
+    credentials = true;
+  } else if (name == "awsAccessKeyId" || name == "awsSecretAccessKey" || name == "awsSessionToken") {
+    std::string secret = trimmed(text_of(v));
+    if (secret.size() > 4096 || (secret.empty() && name != "awsSessionToken"))
+      return Error{std::string(name) + ": must be 1 to 4096 characters"};
+    auto& c = a.credentials;
+    (name == "awsAccessKeyId" ? c.aws_access_key_id : name == "awsSecretAccessKey" ? c.aws_secret_access_key
+                                                                                  : c.aws_session_token) = secret;
     credentials = true;
   } else if (name == "expiresAt") {
     auto n = integer_of(v);
@@ -159,9 +176,25 @@ Status apply_member(Account& a, std::string_view name, const json::value& v, boo
   return Ok{};
 }
 
+// A Bedrock account signs with an access key pair or sends a Bedrock API key, not both.
+Status check_bedrock(const Account& a) {
+  if (a.region.empty()) return Error{"region: required for bedrock accounts"};
+  const auto& c = a.credentials;
+  bool signs = !c.aws_access_key_id.empty() || !c.aws_secret_access_key.empty();
+  if (signs && (c.aws_access_key_id.empty() || c.aws_secret_access_key.empty()))
+    return Error{"awsAccessKeyId and awsSecretAccessKey: both required to sign requests"};
+  if (signs == !c.api_key.empty())
+    return Error{"apiKey: give either a Bedrock API key or awsAccessKeyId and awsSecretAccessKey"};
+  if (!c.aws_session_token.empty() && !signs) return Error{"awsSessionToken: only with awsAccessKeyId"};
+  return Ok{};
+}
+
 // The account as a whole: what its type needs, and the scheduling fields together.
 Status check_whole(const Account& a, bool creating) {
   if (a.name.empty()) return Error{"name: required"};
+  if (a.type != kBedrock && !a.region.empty()) return Error{"region: only bedrock accounts have a region"};
+  if (a.type != kBedrock && (!a.credentials.aws_access_key_id.empty() || !a.credentials.aws_secret_access_key.empty()))
+    return Error{"awsAccessKeyId: only bedrock accounts sign with AWS keys"};
   if (a.type == kClaudeConsole) {
     if (a.base_url.empty()) return Error{"baseUrl: required for claude-console accounts"};
     if (a.credentials.api_key.empty()) return Error{"apiKey: required for claude-console accounts"};
@@ -169,8 +202,10 @@ Status check_whole(const Account& a, bool creating) {
     const auto& c = a.credentials;
     if (creating && (c.access_token.empty() || c.refresh_token.empty() || c.expires_at_ms <= 0))
       return Error{"accessToken, refreshToken and expiresAt: required for claude-oauth accounts"};
+  } else if (a.type == kBedrock) {
+    if (auto s = check_bedrock(a); !s) return s;
   } else {
-    return Error{"type: must be claude-console or claude-oauth"};
+    return Error{kTypes};
   }
   if (auto b = upstream::parse_base_url(a.base_url); !b) return Error{"baseUrl: " + b.error().message};
   if (a.type != kClaudeOauth && !a.scheduling.plan.empty())
@@ -192,6 +227,9 @@ Status apply_account_changes(Account& account, const json::object& changes, bool
     if (name == "type") continue;
     if (auto s = apply_member(next, name, value, creating, credentials); !s) return s;
   }
+  // A Bedrock account's endpoint follows from its region unless one is given (a VPC endpoint).
+  if (next.type == kBedrock && next.base_url.empty() && !next.region.empty())
+    next.base_url = "https://bedrock-runtime." + next.region + ".amazonaws.com";
   if (auto s = check_whole(next, creating); !s) return s;
   account = std::move(next);
   if (credentials_changed) *credentials_changed = credentials;
@@ -204,6 +242,10 @@ json::object account_json(const Account& a) {
   if (!a.credentials.access_token.empty()) creds["accessToken"] = mask_secret(a.credentials.access_token);
   if (!a.credentials.refresh_token.empty()) creds["refreshToken"] = mask_secret(a.credentials.refresh_token);
   if (a.credentials.expires_at_ms) creds["expiresAt"] = a.credentials.expires_at_ms;
+  if (!a.credentials.aws_access_key_id.empty()) creds["awsAccessKeyId"] = mask_secret(a.credentials.aws_access_key_id);
+  if (!a.credentials.aws_secret_access_key.empty())
+    creds["awsSecretAccessKey"] = mask_secret(a.credentials.aws_secret_access_key);
+  if (!a.credentials.aws_session_token.empty()) creds["awsSessionToken"] = mask_secret(a.credentials.aws_session_token);
   const auto& s = a.scheduling;
   json::array models;
   for (const auto& m : s.models) models.emplace_back(m);
@@ -213,6 +255,7 @@ json::object account_json(const Account& a) {
                  {"name", a.name},
                  {"type", a.type},
                  {"baseUrl", a.base_url},
+                 {"region", a.region.empty() ? json::value(nullptr) : json::value(a.region)},
                  {"proxy", a.proxy.empty() ? json::value(nullptr) : json::value(upstream::redact_proxy_url(a.proxy))},
                  {"priority", a.priority},
                  {"enabled", a.enabled},

@@ -33,6 +33,9 @@ std::string seal_credentials(const std::string& key, const Credentials& c) {
   if (!c.access_token.empty()) o["accessToken"] = c.access_token;
   if (!c.refresh_token.empty()) o["refreshToken"] = c.refresh_token;
   if (c.expires_at_ms) o["expiresAt"] = c.expires_at_ms;
+  if (!c.aws_access_key_id.empty()) o["awsAccessKeyId"] = c.aws_access_key_id;
+  if (!c.aws_secret_access_key.empty()) o["awsSecretAccessKey"] = c.aws_secret_access_key;
+  if (!c.aws_session_token.empty()) o["awsSessionToken"] = c.aws_session_token;
   return crypto::seal(key, json::serialize(o));
 }
 
@@ -52,6 +55,9 @@ Result<Credentials> open_credentials(const std::string& key, const std::string& 
   c.api_key = str("apiKey");
   c.access_token = str("accessToken");
   c.refresh_token = str("refreshToken");
+  c.aws_access_key_id = str("awsAccessKeyId");
+  c.aws_secret_access_key = str("awsSecretAccessKey");
+  c.aws_session_token = str("awsSessionToken");
   if (auto* e = o.if_contains("expiresAt"); e && e->is_int64()) c.expires_at_ms = e->get_int64();
   return c;
 }
@@ -91,6 +97,7 @@ HashRecord to_hash(const std::string& key, const Account& a) {
                     {"name", a.name},
                     {"type", a.type},
                     {"baseUrl", a.base_url},
+                    {"region", a.region},
                     {"proxy", a.proxy.empty() ? "" : crypto::seal(key, a.proxy)},
                     {"priority", std::to_string(a.priority)},
                     {"enabled", a.enabled ? "true" : "false"},
@@ -111,6 +118,7 @@ Account plain_fields(const HashRecord& r) {
   a.name = store::field(r, "name");
   a.type = store::field(r, "type");
   a.base_url = store::field(r, "baseUrl");
+  a.region = store::field(r, "region");
   a.priority = std::atoi(store::field(r, "priority", "50").c_str());
   a.enabled = store::field(r, "enabled", "true") == "true";
   a.status = store::field(r, "status", std::string(kStatusActive));
@@ -361,9 +369,9 @@ RedisCommand update_command(const std::string& key, const Account& account, bool
   HashRecord all = to_hash(key, account);
   RedisCommand cmd = make_command("EVAL", kScript, "1", ks::account(account.id),
                                   std::string(ks::kInvalidationChannel), "account:" + account.id);
-  static const char* const kEditable[] = {"name",       "baseUrl", "proxy",       "priority",    "maxConcurrency",
-                                          "weight",     "costFactor", "plan",    "schedulable", "models",
-                                          "modelMapping"};
+  static const char* const kEditable[] = {"name",       "baseUrl",    "region", "proxy",       "priority",
+                                          "maxConcurrency", "weight", "costFactor", "plan", "schedulable",
+                                          "models",     "modelMapping"};
   for (const char* name : kEditable) {
     cmd.push_back(name);
     cmd.push_back(all[name]);

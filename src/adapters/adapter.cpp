@@ -10,6 +10,7 @@ std::string_view missing_feature(const Features& f, const RequestNeeds& n) {
   if (n.images && !f.images) return "images";
   if (n.tools && !f.tools) return "tools";
   if (n.cache_control && !f.cache_control) return "cache_control";
+  if (n.url_sources && !f.url_sources) return "images or documents by URL";
   return {};
 }
 

@@ -37,8 +37,11 @@ struct Features {
   bool images = true;
   bool tools = true;
   bool cache_control = true;
+  bool url_sources = true;  // images and documents given by URL, fetched by the upstream
 
-  bool complete() const { return streaming && count_tokens && models_list && images && tools && cache_control; }
+  bool complete() const {
+    return streaming && count_tokens && models_list && images && tools && cache_control && url_sources;
+  }
 };
 
 // What one request needs of the upstream (request_needs.hpp reads the content parts).
@@ -48,6 +51,7 @@ struct RequestNeeds {
   bool images = false;
   bool tools = false;
   bool cache_control = false;
+  bool url_sources = false;
 };
 
 // The name of the first feature `needs` asks for that `features` lacks; "" if none.
@@ -92,9 +96,19 @@ struct AnswerFacts {
 class AnswerReader {
  public:
   virtual ~AnswerReader() = default;
+  // The answer's head, before its body (a kind that reports usage in headers reads it here).
+  virtual void upstream_head(const http::response_header<>&) {}
   // A streamed answer: one upstream chunk in, the bytes for the client out (valid until the
   // next call).
   virtual std::string_view stream_chunk(std::string_view upstream) = 0;
+  // The upstream ended its streamed answer (not a lost connection): what is left to send, e.g.
+  // the end of a translated stream or an error event for a frame cut in half. The reader may
+  // find the stream broken here.
+  virtual std::string_view stream_end() { return {}; }
+  // Set once the upstream broke its stream in a way the reader found (a failed checksum, an
+  // exception frame): the reader's output already ends with an error event, nothing more is
+  // read, and the verdict says what it means for the account.
+  virtual const ErrorVerdict* broken() const { return nullptr; }
   // A whole answer, made ready for the client in place.
   virtual void whole_answer(std::string& body) = 0;
   virtual AnswerFacts facts() const = 0;
@@ -152,6 +166,9 @@ class Adapter {
 
   // What a non-2xx answer says about the account (error_class.hpp).
   virtual ErrorVerdict classify(const UpstreamError& error, int64_t now_ms) const = 0;
+  // A non-2xx answer as the client gets it: status and body in the Anthropic shape (the
+  // Anthropic kinds' answers already are; answers.cpp wraps anything else).
+  virtual UpstreamError client_error(const UpstreamError& error) const { return error; }
 };
 
 // The registry of kinds. Built-in kinds are registered on first use; `register_adapter` adds

@@ -12,6 +12,7 @@ std::vector<std::unique_ptr<Adapter>>& registry() {
     std::vector<std::unique_ptr<Adapter>> v;
     v.push_back(make_claude_console_adapter());
     v.push_back(make_claude_oauth_adapter());
+    v.push_back(make_bedrock_adapter());
     return v;
   }();
   return adapters;

@@ -8,5 +8,6 @@ namespace crs::adapters {
 
 std::unique_ptr<Adapter> make_claude_console_adapter();  // claude_console.cpp
 std::unique_ptr<Adapter> make_claude_oauth_adapter();    // claude_oauth.cpp
+std::unique_ptr<Adapter> make_bedrock_adapter();         // bedrock.cpp
 
 }  // namespace crs::adapters

@@ -6,14 +6,17 @@ namespace crs::adapters {
 namespace {
 
 // Walks every value: an object with "type":"image" is an image block (in messages or in a tool
-// result), a "cache_control" member anywhere marks caching, a non-empty top-level "tools" tools.
+// result), a "source" whose type is "url" a URL the upstream must fetch, a "cache_control"
+// member anywhere marks caching, a non-empty top-level "tools" tools.
 constexpr int kMaxDepth = 64;
 // The DOM takes about 14 bytes per body byte: larger bodies are not walked.
 constexpr size_t kMaxWalkedBody = 4 << 20;
 
 // What cannot be read is assumed to need everything: such a request is never sent to a kind
 // that might lack a feature it uses.
-void needs_everything(RequestNeeds& needs) { needs.images = needs.tools = needs.cache_control = true; }
+void needs_everything(RequestNeeds& needs) {
+  needs.images = needs.tools = needs.cache_control = needs.url_sources = true;
+}
 
 void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
   if (depth > kMaxDepth) return needs_everything(needs);
@@ -28,6 +31,10 @@ void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
     if (field.key == "cache_control") needs.cache_control = true;
     std::string_view type;
     if (field.key == "type" && !field.value.get_string().get(type) && type == "image") needs.images = true;
+    simdjson::dom::object source;
+    if (field.key == "source" && !field.value.get_object().get(source) && !source["type"].get_string().get(type) &&
+        type == "url")
+      needs.url_sources = true;
     simdjson::dom::array tools;
     if (depth == 0 && field.key == "tools" && !field.value.get_array().get(tools) && tools.size() > 0)
       needs.tools = true;

@@ -160,8 +160,6 @@ json::object oauth_account_fields(json::object body, const config::Config& cfg, 
   return body;
 }
 
-accounts::Credentials placeholder_tokens() { return accounts::Credentials{"", "placeholder", "placeholder", 1}; }
-
 // POST /admin/claude-accounts/exchange-code {sessionId, authorizationCode | callbackUrl, name,
 // ...account fields}: spends the code and adds the account. Unlike the Node.js service, the
 // tokens never leave the relay: the answer is the new account, credentials masked.
@@ -176,7 +174,7 @@ Task<void> exchange_code(Exchange& ex, const SessionClaims& session, AdminDepsPt
     co_return;
   }
   accounts::Account probe;
-  if (auto s = accounts::apply_account_changes(probe, oauth_account_fields(*body, deps->cfg, placeholder_tokens()), true);
+  if (auto s = accounts::apply_account_changes(probe, oauth_account_fields(*body, deps->cfg, accounts::Credentials::oauth_placeholder()), true);
       !s) {
     co_await ex.send(invalid(s.error().message));
     co_return;

@@ -43,16 +43,23 @@ struct AccountFlags {
         {"accessToken", "--access-token"}, {"refreshToken", "--refresh-token"}, {"expiresAt", "--expires-at"},
         {"proxy", "--proxy"}, {"priority", "--priority"}, {"maxConcurrency", "--max-concurrency"},
         {"weight", "--weight"}, {"costFactor", "--cost-factor"}, {"plan", "--plan"},
-        {"schedulable", "--schedulable"}, {"models", "--models"}, {"modelMapping", "--model-map"}};
+        {"schedulable", "--schedulable"}, {"models", "--models"}, {"modelMapping", "--model-map"},
+        {"region", "--region"}, {"awsAccessKeyId", "--aws-access-key-id"},
+        {"awsSecretAccessKey", "--aws-secret-access-key"}, {"awsSessionToken", "--aws-session-token"}};
     for (auto [member, flag] : kFlags)
       if (message.starts_with(std::string(member) + ":")) return flag + message.substr(std::strlen(member));
     return message;
   }
   void add_to(CLI::App* cmd, bool creating) {
-    if (creating) flag(cmd, "--type", "type", "claude-console or claude-oauth");
+    if (creating) flag(cmd, "--type", "type", "claude-console, claude-oauth or bedrock");
     flag(cmd, "--name", "name", "Name shown in listings");
-    flag(cmd, "--base-url", "baseUrl", "API base URL (claude-oauth default: oauth.apiBaseUrl)");
-    flag(cmd, "--api-key", "apiKey", "Console API key (claude-console)");
+    flag(cmd, "--base-url", "baseUrl",
+         "API base URL (claude-oauth default: oauth.apiBaseUrl; bedrock: https://bedrock-runtime.<region>.amazonaws.com)");
+    flag(cmd, "--api-key", "apiKey", "Console API key (claude-console), or a Bedrock API key (bedrock)");
+    flag(cmd, "--region", "region", "AWS region of a bedrock account, e.g. us-east-1");
+    flag(cmd, "--aws-access-key-id", "awsAccessKeyId", "bedrock: access key id to sign requests with (SigV4)");
+    flag(cmd, "--aws-secret-access-key", "awsSecretAccessKey", "bedrock: its secret access key");
+    flag(cmd, "--aws-session-token", "awsSessionToken", "bedrock: session token of temporary credentials");
     flag(cmd, "--access-token", "accessToken", "OAuth access token (claude-oauth)");
     flag(cmd, "--refresh-token", "refreshToken", "OAuth refresh token (claude-oauth)");
     flag(cmd, "--expires-at", "expiresAt", "Access token expiry, Unix ms (claude-oauth)");
@@ -294,7 +301,7 @@ json::object oauth_account_fields(const ExchangeOptions& o, const config::Config
 
 // The flags checked before the single-use code is spent: a typo must not cost the sign-in.
 std::string exchange_flags_problem(const ExchangeOptions& o, const config::Config& cfg) {
-  accounts::Credentials placeholder{"", "placeholder", "placeholder", 1};
+  auto placeholder = accounts::Credentials::oauth_placeholder();
   accounts::Account probe;
   auto s = accounts::apply_account_changes(probe, oauth_account_fields(o, cfg, placeholder), true);
   return s ? std::string() : AccountFlags::in_flags(s.error().message);
@@ -347,7 +354,7 @@ void add_state_commands(CLI::App* accounts_cmd, Context& ctx) {
 }  // namespace
 
 void add_accounts_commands(CLI::App& app, Context& ctx) {
-  auto* accounts_cmd = app.add_subcommand("accounts", "Upstream accounts (Claude Console keys, Claude OAuth)");
+  auto* accounts_cmd = app.add_subcommand("accounts", "Upstream accounts (Claude Console keys, Claude OAuth, Bedrock)");
   accounts_cmd->require_subcommand(1);
 
   auto o = std::make_shared<AccountFlags>();

@@ -31,7 +31,8 @@ http_server::Response error(http::status status, std::string_view message) {
 
 http_server::Response shutting_down() { return error(http::status::service_unavailable, kShuttingDown); }
 
-http_server::Response to_client(const adapters::Adapter& adapter, const adapters::UpstreamError& e) {
+http_server::Response to_client(const adapters::Adapter& adapter, const adapters::UpstreamError& upstream) {
+  adapters::UpstreamError e = adapter.client_error(upstream);
   http_server::Response res{static_cast<http::status>(e.status), 11};
   adapter.copy_answer_headers(e.headers, res);
   res.set(http::field::content_type, "application/json");

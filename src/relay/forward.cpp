@@ -329,6 +329,7 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   }
   unsigned status = call.status();
   auto reader = p.adapter->answer_reader(r.client_call());
+  reader->upstream_head(call.parser->get().base());
   reader->whole_answer(answer);
   http_server::Response res{static_cast<http::status>(status), 11};
   p.adapter->copy_answer_headers(call.parser->get().base(), res);
@@ -369,6 +370,44 @@ Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boun
   co_await r.ex.end_stream();
 }
 
+// Relays the stream's chunks as they arrive, until it ends, the client leaves, or the reader
+// finds it broken. Returns the upstream's read error, if any.
+Task<beast::error_code> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::AnswerReader& reader,
+                                     bool& client_gone) {
+  auto buf = chunk_buffer();
+  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
+  while (!client_gone && !call.parser->is_done()) {
+    call.conn->expires_after(idle);
+    auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
+    std::string_view out = n > 0 ? reader.stream_chunk(std::string_view(buf.get(), n)) : std::string_view();
+    if (!out.empty()) {
+      if (co_await r.ex.write_chunk(out)) client_gone = true;
+    }
+    if (ec) co_return ec;
+    if (reader.broken()) break;
+  }
+  // The upstream ended its answer: what the reader still holds (a translation's end, an error
+  // for a frame cut in half).
+  if (!client_gone && !reader.broken()) {
+    std::string_view rest = reader.stream_end();
+    if (!rest.empty() && co_await r.ex.write_chunk(rest)) client_gone = true;
+  }
+  co_return beast::error_code{};
+}
+
+// What the end of a stream says about the account: a break the reader found, a connection
+// lost mid-way, or a proper end.
+Task<void> judge_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, const adapters::AnswerReader& reader,
+                        beast::error_code upstream_ec, bool client_gone) {
+  if (client_gone || r.watch->shutdown) {
+    if (!upstream_ec && !reader.broken()) attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
+    co_return;
+  }
+  if (const auto* verdict = reader.broken()) co_await account_failed(r, p, *verdict, call.status(), call.ttfb_ms);
+  else if (upstream_ec) co_await account_failed(r, p, cut_verdict(r, upstream_ec), call.status(), call.ttfb_ms);
+  else attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
+}
+
 Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
   unsigned status = call.status();
   http::response<http::empty_body> head{static_cast<http::status>(status), 11};
@@ -376,44 +415,27 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   head.set(http::field::cache_control, "no-cache");
   head.set("X-Accel-Buffering", "no");
   auto reader = p.adapter->answer_reader(r.client_call());
+  reader->upstream_head(call.parser->get().base());
   r.watch->answering = true;
   OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
-  beast::error_code upstream_ec;
-  auto buf = chunk_buffer();
-  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
-  while (!client_gone && !call.parser->is_done()) {
-    call.conn->expires_after(idle);
-    auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
-    std::string_view out = n > 0 ? reader->stream_chunk(std::string_view(buf.get(), n)) : std::string_view();
-    if (!out.empty()) {
-      if (co_await r.ex.write_chunk(out)) client_gone = true;
-    }
-    if (ec) {
-      upstream_ec = ec;
-      break;
-    }
-  }
+  beast::error_code upstream_ec = co_await relay_chunks(r, call, *reader, client_gone);
   client_gone = client_gone || r.watch->gone;
   guard.stop();
   auto facts = reader->facts();
-  if (client_gone) call.conn->abort();
+  bool broken = reader->broken() != nullptr;
+  if (client_gone || broken) call.conn->abort();  // never pooled: what is left of it is unread
   if (r.op == adapters::Operation::Messages) {
     auto e = stream_usage_event(r, p, facts, status);
     log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter_and_release(r, p, std::move(e));
   }
-  if (upstream_ec && !client_gone && !r.watch->shutdown) {
-    auto verdict = cut_verdict(r, upstream_ec);
-    co_await account_failed(r, p, verdict, status, call.ttfb_ms);
-  } else if (!upstream_ec) {
-    attempt_ended(r, p, health::Outcome::Ok, status, call.ttfb_ms);
-  }
+  co_await judge_stream(r, p, call, *reader, upstream_ec, client_gone);
   if (client_gone) co_return;
-  if (upstream_ec) {
+  if (upstream_ec && !broken) {
     co_await end_cut_stream(r, p, facts.at_event_boundary, upstream_ec);
   } else {
-    release_if_reusable(r, call);
+    if (!broken) release_if_reusable(r, call);
     co_await r.ex.end_stream();
   }
 }

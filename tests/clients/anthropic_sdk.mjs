@@ -1,5 +1,6 @@
 // The official Anthropic TypeScript SDK, unmodified, against the relay.
-// Env: CRS_BASE_URL (e.g. http://127.0.0.1:3000/api), CRS_KEY (a relay key). Exit 0 = all passed.
+// Env: CRS_BASE_URL (e.g. http://127.0.0.1:3000/api), CRS_KEY (a relay key); CRS_SKIP_COUNT_TOKENS=1
+// when the relay's accounts cannot count tokens (Bedrock). Exit 0 = all passed.
 import Anthropic from '@anthropic-ai/sdk';
 
 const client = new Anthropic({ apiKey: process.env.CRS_KEY, baseURL: process.env.CRS_BASE_URL, maxRetries: 0 });
@@ -26,8 +27,10 @@ const final = await stream.finalMessage();
 expect('messages.stream delivers text events', text.length > 0 && text === final.content[0].text, { text });
 expect('messages.stream final usage', final.usage.output_tokens > 0, final.usage);
 
-const counted = await client.messages.countTokens({ model, messages: [{ role: 'user', content: 'Count me' }] });
-expect('countTokens', typeof counted.input_tokens === 'number' && counted.input_tokens > 0, counted);
+if (process.env.CRS_SKIP_COUNT_TOKENS !== '1') {
+  const counted = await client.messages.countTokens({ model, messages: [{ role: 'user', content: 'Count me' }] });
+  expect('countTokens', typeof counted.input_tokens === 'number' && counted.input_tokens > 0, counted);
+}
 
 const ids = [];
 for await (const m of client.models.list()) ids.push(m.id);

@@ -55,6 +55,12 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "servedModel") ok = as_str(b.served_model);
     else if (key == "utilization5h") ok = as_str(b.utilization_5h);
     else if (key == "utilization7d") ok = as_str(b.utilization_7d);
+    else if (key == "omitUsage") ok = as_bool(b.omit_usage);
+    else if (key == "bedrockError") ok = as_str(b.bedrock_error);
+    else if (key == "exceptionAfterEvents") ok = as_int(b.exception_after_events);
+    else if (key == "exceptionType") ok = as_str(b.exception_type);
+    else if (key == "corruptCrcAtEvent") ok = as_int(b.corrupt_crc_at_event);
+    else if (key == "truncateAfterEvents") ok = as_int(b.truncate_after_events);
     else if (key == "toolUse") {
       const auto* call = v.if_object();
       ok = call && call->contains("name") && call->at("name").is_string() && call->contains("input") &&

@@ -44,6 +44,13 @@ struct Behavior {
   // After the text, a tool call: {"name":..., "input":{...}}; the stream sends its input as
   // two input_json_delta fragments cut inside the JSON, and the answer stops with tool_use.
   std::optional<boost::json::object> tool_use;
+  bool omit_usage = false;           // OpenAI-compatible routes: no usage in the answer or the stream
+  // Bedrock routes only (bedrock_routes.cpp):
+  std::string bedrock_error;        // the x-amzn-ErrorType of an error status (default: from the status)
+  int exception_after_events = -1;  // stream: an exception frame after N events, then end
+  std::string exception_type = "throttlingException";
+  int corrupt_crc_at_event = -1;    // stream: the frame of event N has a bad CRC
+  int truncate_after_events = -1;   // stream: half of the frame of event N, then a clean end
 };
 
 // Reads the fields present in `json` over the defaults; returns an error text on bad input.

@@ -1,45 +1,28 @@
 #include "fake_upstream.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <set>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "behavior.hpp"
 #include "core/net.hpp"
 #include "http/responses.hpp"
+#include "shared.hpp"
 
 namespace crs::fake {
-namespace json = boost::json;
 using namespace asio::experimental::awaitable_operators;
 using http_server::Exchange;
 using http_server::Response;
-
-namespace {
-
-struct Scripted {
-  std::string credential;  // "*" matches every request
-  std::string body_contains;  // if set, only requests whose body contains it
-  json::value behavior;
-  int64_t times = -1;      // -1: until cleared
-  bool models = false;     // applies to GET /v1/models only (else to the Messages routes only)
-};
-
-struct Record {
-  int64_t seq = 0;
-  json::object data;       // method, target, headers, body, ...
-};
 
 std::string credential_of(const http_server::Request& req) {
   std::string_view key = req["x-api-key"];
   if (!key.empty()) return std::string(key);
   std::string_view auth = req[http::field::authorization];
   if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) return std::string(auth.substr(7));
+  constexpr std::string_view kSigV4 = "AWS4-HMAC-SHA256 Credential=";
+  if (auth.starts_with(kSigV4)) {
+    auth.remove_prefix(kSigV4.size());
+    return std::string(auth.substr(0, auth.find('/')));
+  }
   return std::string(auth);
 }
 
@@ -64,9 +47,6 @@ json::object request_record(const Exchange& ex, const std::string& credential, b
 
 // ---- The Messages wire format ----
 
-struct Usage {
-  int64_t input = 0, output = 0, cache_create = 0, cache_read = 0, cache_create_1h = 0, web_search = 0;
-};
 
 // `full`: the shape of a whole answer and of message_start (with the TTL breakdown).
 json::object usage_json(const Usage& u, bool full) {
@@ -94,6 +74,17 @@ json::object delta_usage_json(const Usage& u, bool restate_input) {
   }
   if (u.web_search > 0) o["server_tool_use"] = json::object{{"web_search_requests", u.web_search}};
   return o;
+}
+
+Usage usage_of(const Behavior& b, size_t body_bytes) {
+  Usage usage;
+  usage.input = b.input_tokens.value_or(std::max<int64_t>(1, static_cast<int64_t>(body_bytes / 4)));
+  usage.output = b.output_tokens.value_or(3 * b.deltas);
+  usage.cache_create = b.cache_creation_input_tokens;
+  usage.cache_read = b.cache_read_input_tokens;
+  usage.cache_create_1h = b.cache_creation_1h_tokens;
+  usage.web_search = b.web_search_requests;
+  return usage;
 }
 
 std::string delta_text(const Behavior& b, int i) { return fmt::format("{}{} ", b.text, i); }
@@ -257,107 +248,6 @@ json::object headers_json(const http_server::Request& req) {
   return headers;
 }
 
-}  // namespace
-
-struct FakeUpstream::State {
-  explicit State(FakeOptions o) : options(o) {}
-  FakeOptions options;
-  std::mutex mutex;
-  std::deque<Record> records;
-  std::vector<Scripted> scripts;
-  int64_t next_seq = 1;
-  std::set<std::string> used_refresh_tokens;  // a refresh token works once, as the real one
-  int64_t next_token = 1;
-  std::atomic<int64_t> in_flight{0};
-  std::atomic<int64_t> max_in_flight{0};
-  std::atomic<int64_t> total{0};
-  struct Counts {
-    int64_t in_flight = 0, max_in_flight = 0, total = 0;
-    int64_t models = 0;  // GET /v1/models calls
-  };
-  std::map<std::string, Counts> by_credential;  // under mutex
-
-  // The behaviour for a request: header first, then the first matching script.
-  std::string choose(const http_server::Request& req, const std::string& credential, Behavior& out,
-                     bool models = false) {
-    std::string_view header = req["x-fake-behavior"];
-    if (!header.empty()) {
-      boost::system::error_code ec;
-      auto v = json::parse(header, ec);
-      if (ec) return "x-fake-behavior is not valid JSON";
-      return parse_behavior(v, out);
-    }
-    json::value chosen;
-    {
-      std::lock_guard lock(mutex);
-      for (auto it = scripts.begin(); it != scripts.end(); ++it) {
-        if (it->credential != "*" && it->credential != credential) continue;
-        if (it->models != models) continue;
-        if (!it->body_contains.empty() && req.body().find(it->body_contains) == std::string::npos) continue;
-        chosen = it->behavior;
-        if (it->times > 0 && --it->times == 0) scripts.erase(it);
-        break;
-      }
-    }
-    if (chosen.is_null()) return {};
-    return parse_behavior(chosen, out);
-  }
-
-  int64_t begin_record(json::object data) {
-    std::lock_guard lock(mutex);
-    int64_t seq = next_seq++;
-    data["seq"] = seq;
-    if (options.record) {
-      records.push_back(Record{seq, std::move(data)});
-      if (records.size() > options.max_records) records.pop_front();
-    }
-    return seq;
-  }
-
-  void finish_record(int64_t seq, std::string_view outcome, int status, const Usage* usage, int events) {
-    if (!options.record) return;
-    std::lock_guard lock(mutex);
-    for (auto it = records.rbegin(); it != records.rend(); ++it) {
-      if (it->seq != seq) continue;
-      it->data["outcome"] = outcome;
-      it->data["status"] = status;
-      it->data["eventsSent"] = events;
-      if (usage) it->data["usage"] = usage_json(*usage, false);
-      break;
-    }
-  }
-
-  struct InFlight {
-    State& s;
-    explicit InFlight(State& st) : s(st) {
-      int64_t now = ++s.in_flight;
-      ++s.total;
-      int64_t seen = s.max_in_flight.load();
-      while (now > seen && !s.max_in_flight.compare_exchange_weak(seen, now)) {
-      }
-    }
-    ~InFlight() { --s.in_flight; }
-  };
-
-  // Requests in flight per credential (an account of the relay).
-  struct CredentialInFlight {
-    State& s;
-    std::string credential;
-    CredentialInFlight(State& st, std::string c) : s(st), credential(std::move(c)) {
-      std::lock_guard lock(s.mutex);
-      auto& counts = s.by_credential[credential];
-      counts.max_in_flight = std::max(counts.max_in_flight, ++counts.in_flight);
-      ++counts.total;
-    }
-    ~CredentialInFlight() {
-      std::lock_guard lock(s.mutex);
-      --s.by_credential[credential].in_flight;
-    }
-  };
-};
-
-namespace {
-
 Task<void> sleep_ms(int ms) {
   if (ms <= 0) co_return;
   asio::steady_timer t(co_await asio::this_coro::executor);
@@ -381,6 +271,8 @@ void reset_connection(Exchange& ex) {
   ex.stream().socket().set_option(asio::socket_base::linger(true, 0), ec);
   ex.stream().socket().close(ec);
 }
+
+namespace {
 
 struct Parsed {
   std::string model;
@@ -481,13 +373,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     co_return;
   }
 
-  Usage usage;
-  usage.input = b.input_tokens.value_or(std::max<int64_t>(1, static_cast<int64_t>(req.body().size() / 4)));
-  usage.output = b.output_tokens.value_or(3 * b.deltas);
-  usage.cache_create = b.cache_creation_input_tokens;
-  usage.cache_read = b.cache_read_input_tokens;
-  usage.cache_create_1h = b.cache_creation_1h_tokens;
-  usage.web_search = b.web_search_requests;
+  Usage usage = usage_of(b, req.body().size());
   if (!b.served_model.empty()) parsed.model = b.served_model;
   std::string id = fmt::format("msg_fake{:016}", seq);
 
@@ -691,6 +577,8 @@ void FakeUpstream::register_routes(http_server::Router& router) {
   router.add(http::verb::post, "/v1/messages", [s](Exchange& ex) { return handle_messages(s, ex); });
   router.add(http::verb::post, "/v1/messages/count_tokens", [s](Exchange& ex) { return handle_count_tokens(s, ex); });
   router.add(http::verb::post, "/v1/oauth/token", [s](Exchange& ex) { return handle_token(s, ex); });
+  register_bedrock_routes(router, s);
+  register_openai_routes(router, s);
   std::string models = json::serialize(models_json());
   router.add(http::verb::get, "/v1/models", [s, models](Exchange& ex) { return handle_models(s, ex, models); });
 
