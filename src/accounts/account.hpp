@@ -13,6 +13,7 @@ namespace crs::accounts {
 inline constexpr std::string_view kClaudeConsole = "claude-console";
 inline constexpr std::string_view kClaudeOauth = "claude-oauth";
 inline constexpr std::string_view kBedrock = "bedrock";
+inline constexpr std::string_view kOpenaiCompatible = "openai-compatible";
 
 // Why an account is not being used right now.
 inline constexpr std::string_view kStatusActive = "active";
@@ -23,7 +24,7 @@ inline constexpr std::string_view kStatusBlocked = "blocked";            // bann
 inline constexpr std::string_view kStatusError = "error";                // until unavailable_until_ms
 
 struct Credentials {
-  std::string api_key;        // claude-console; bedrock: a Bedrock API key (bearer)
+  std::string api_key;        // claude-console, openai-compatible; bedrock: a Bedrock API key (bearer)
   std::string access_token;   // claude-oauth
   std::string refresh_token;
   int64_t expires_at_ms = 0;  // access token expiry
@@ -44,7 +45,7 @@ struct Credentials {
 struct Account {
   std::string id;
   std::string name;
-  std::string type;           // kClaudeConsole | kClaudeOauth | kBedrock
+  std::string type;           // kClaudeConsole | kClaudeOauth | kBedrock | kOpenaiCompatible
   std::string base_url;       // e.g. https://api.anthropic.com
   std::string region;         // bedrock: the AWS region, e.g. us-east-1
   std::string proxy;          // http://user:pass@host:port or socks5://...; secret at rest

@@ -14,7 +14,7 @@ namespace crs::accounts {
 namespace json = boost::json;
 namespace {
 
-constexpr const char* kTypes = "type: must be claude-console, claude-oauth or bedrock";
+constexpr const char* kTypes = "type: must be claude-console, claude-oauth, bedrock or openai-compatible";
 
 // A member as text: strings as they are, numbers and booleans spelled out, null as "".
 std::string text_of(const json::value& v) {
@@ -111,7 +111,8 @@ Status apply_member(Account& a, std::string_view name, const json::value& v, boo
   } else if (name == "type") {
     if (!creating) return Error{"type: cannot be changed; add a new account instead"};
     a.type = text_of(v);
-    if (a.type != kClaudeConsole && a.type != kClaudeOauth && a.type != kBedrock) return Error{kTypes};
+    if (a.type != kClaudeConsole && a.type != kClaudeOauth && a.type != kBedrock && a.type != kOpenaiCompatible)
+      return Error{kTypes};
   } else if (name == "baseUrl") {
     a.base_url = trimmed(text_of(v));
   } else if (name == "region") {
@@ -204,6 +205,12 @@ Status check_whole(const Account& a, bool creating) {
       return Error{"accessToken, refreshToken and expiresAt: required for claude-oauth accounts"};
   } else if (a.type == kBedrock) {
     if (auto s = check_bedrock(a); !s) return s;
+  } else if (a.type == kOpenaiCompatible) {
+    if (a.base_url.empty()) return Error{"baseUrl: required for openai-compatible accounts (e.g. https://api.example.com/v1)"};
+    if (a.credentials.api_key.empty()) return Error{"apiKey: required for openai-compatible accounts"};
+    // An account that serves any model would take Claude traffic meant for Claude accounts.
+    if (a.scheduling.models.empty())
+      return Error{"models: required for openai-compatible accounts: the model names it serves (or give modelMapping)"};
   } else {
     return Error{kTypes};
   }
@@ -227,6 +234,9 @@ Status apply_account_changes(Account& account, const json::object& changes, bool
     if (name == "type") continue;
     if (auto s = apply_member(next, name, value, creating, credentials); !s) return s;
   }
+  // An OpenAI-compatible account given only a mapping serves the names it maps.
+  if (next.type == kOpenaiCompatible && next.scheduling.models.empty())
+    for (const auto& [from, to] : next.scheduling.model_map) next.scheduling.models.push_back(from);
   // A Bedrock account's endpoint follows from its region unless one is given (a VPC endpoint).
   if (next.type == kBedrock && next.base_url.empty() && !next.region.empty())
     next.base_url = "https://bedrock-runtime." + next.region + ".amazonaws.com";

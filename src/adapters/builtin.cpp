@@ -13,6 +13,7 @@ std::vector<std::unique_ptr<Adapter>>& registry() {
     v.push_back(make_claude_console_adapter());
     v.push_back(make_claude_oauth_adapter());
     v.push_back(make_bedrock_adapter());
+    v.push_back(make_openai_compatible_adapter());
     return v;
   }();
   return adapters;

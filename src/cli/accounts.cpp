@@ -51,11 +51,12 @@ struct AccountFlags {
     return message;
   }
   void add_to(CLI::App* cmd, bool creating) {
-    if (creating) flag(cmd, "--type", "type", "claude-console, claude-oauth or bedrock");
+    if (creating) flag(cmd, "--type", "type", "claude-console, claude-oauth, bedrock or openai-compatible");
     flag(cmd, "--name", "name", "Name shown in listings");
     flag(cmd, "--base-url", "baseUrl",
          "API base URL (claude-oauth default: oauth.apiBaseUrl; bedrock: https://bedrock-runtime.<region>.amazonaws.com)");
-    flag(cmd, "--api-key", "apiKey", "Console API key (claude-console), or a Bedrock API key (bedrock)");
+    flag(cmd, "--api-key", "apiKey",
+         "Console API key (claude-console), a Bedrock API key (bedrock), the provider's key (openai-compatible)");
     flag(cmd, "--region", "region", "AWS region of a bedrock account, e.g. us-east-1");
     flag(cmd, "--aws-access-key-id", "awsAccessKeyId", "bedrock: access key id to sign requests with (SigV4)");
     flag(cmd, "--aws-secret-access-key", "awsSecretAccessKey", "bedrock: its secret access key");
@@ -354,7 +355,7 @@ void add_state_commands(CLI::App* accounts_cmd, Context& ctx) {
 }  // namespace
 
 void add_accounts_commands(CLI::App& app, Context& ctx) {
-  auto* accounts_cmd = app.add_subcommand("accounts", "Upstream accounts (Claude Console keys, Claude OAuth, Bedrock)");
+  auto* accounts_cmd = app.add_subcommand("accounts", "Upstream accounts (Claude Console keys, Claude OAuth, Bedrock, OpenAI-compatible)");
   accounts_cmd->require_subcommand(1);
 
   auto o = std::make_shared<AccountFlags>();

@@ -210,6 +210,7 @@ Result<std::string> completion_to_message(std::string_view answer, std::string_v
                                      {"name", text_of(f, "name")}, {"input", std::move(input)}});
     }
   if (const auto* u = a.if_contains("usage"); u && u->is_object()) usage = bridged_usage(u->as_object());
+  usage.served_model = text_of(a, "model");
   json::object out;
   out["id"] = "msg_" + text_of(a, "id");
   out["type"] = "message";
@@ -273,7 +274,9 @@ void MessagesStream::chunk(std::string_view data, std::string& out) {
     emit("ping", R"({"type":"ping"})", out);
     started_ = true;
   }
+  std::string served = usage_.served_model.empty() ? text_of(c, "model") : usage_.served_model;
   if (const auto* u = c.if_contains("usage"); u && u->is_object()) usage_ = bridged_usage(u->as_object());
+  usage_.served_model = std::move(served);
   const auto* choices = c.if_contains("choices");
   if (!choices || !choices->is_array() || choices->as_array().empty() || !choices->as_array()[0].is_object()) return;
   const auto& choice = choices->as_array()[0].as_object();

@@ -18,10 +18,12 @@ namespace crs::openai {
 // tools and tool_choice, stop sequences; streams ask for the usage chunk (it is what bills).
 Result<std::string> messages_to_chat(std::string_view anthropic_request, std::string_view upstream_model);
 
-// What a whole answer reported, for metering (cache reads are split out of the prompt).
+// What an answer reported, for metering (cache reads are split out of the prompt), and the
+// model the provider says served it (what the request is priced as).
 struct BridgedUsage {
   int64_t input_tokens = 0, cache_read_input_tokens = 0, output_tokens = 0;
   bool reported = false;  // the upstream sent a usage object
+  std::string served_model;
 };
 
 // A chat.completion as an Anthropic message (§6.2), named `requested_model`.

@@ -88,6 +88,7 @@ TEST(MessagesBridge, AWholeAnswerBroughtBack) {
   EXPECT_TRUE(usage.reported);
   EXPECT_EQ(usage.input_tokens, 52);
   EXPECT_EQ(usage.cache_read_input_tokens, 2048);
+  EXPECT_EQ(usage.served_model, "gpt-4o-2024");  // what it is priced as
   BridgedUsage none;
   auto bare = completion_to_message(R"({"id":"x","choices":[{"message":{"content":"ok"},"finish_reason":"length"}]})", "m", none);
   ASSERT_TRUE(bare);
@@ -130,7 +131,7 @@ std::string run(const std::string& sse, size_t piece = 0, MessagesStream* keep =
 }
 
 const std::vector<std::string> kText = {
-    R"({"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
+    R"({"id":"c1","model":"gpt-4o-2024","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})",
     R"({"id":"c1","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]})",
     R"({"id":"c1","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":null}]})",
     R"({"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})",
@@ -158,6 +159,7 @@ TEST(MessagesStream, ATextAnswerWithItsUsageAfterTheFinish) {
   EXPECT_EQ(out, expected);
   EXPECT_TRUE(s.usage().reported);
   EXPECT_EQ(s.usage().input_tokens, 20);
+  EXPECT_EQ(s.usage().served_model, "gpt-4o-2024");
   for (size_t piece : {1, 3, 17}) EXPECT_EQ(run(stream_of(kText), piece), expected) << piece;
   // The relay's own meter reads the bridged stream as it reads Anthropic's.
   usage::SseUsageScanner meter;
