@@ -237,9 +237,12 @@ Status apply_account_changes(Account& account, const json::object& changes, bool
   // An OpenAI-compatible account given only a mapping serves the names it maps.
   if (next.type == kOpenaiCompatible && next.scheduling.models.empty())
     for (const auto& [from, to] : next.scheduling.model_map) next.scheduling.models.push_back(from);
-  // A Bedrock account's endpoint follows from its region unless one is given (a VPC endpoint).
-  if (next.type == kBedrock && next.base_url.empty() && !next.region.empty())
-    next.base_url = "https://bedrock-runtime." + next.region + ".amazonaws.com";
+  // A Bedrock account's endpoint follows from its region unless one is given (a VPC endpoint),
+  // and moves with it when the region changes.
+  auto regional = [](const std::string& region) { return "https://bedrock-runtime." + region + ".amazonaws.com"; };
+  bool derived = next.base_url.empty() || (!account.region.empty() && next.base_url == regional(account.region) &&
+                                           !changes.contains("baseUrl"));
+  if (next.type == kBedrock && derived && !next.region.empty()) next.base_url = regional(next.region);
   if (auto s = check_whole(next, creating); !s) return s;
   account = std::move(next);
   if (credentials_changed) *credentials_changed = credentials;
@@ -252,10 +255,11 @@ json::object account_json(const Account& a) {
   if (!a.credentials.access_token.empty()) creds["accessToken"] = mask_secret(a.credentials.access_token);
   if (!a.credentials.refresh_token.empty()) creds["refreshToken"] = mask_secret(a.credentials.refresh_token);
   if (a.credentials.expires_at_ms) creds["expiresAt"] = a.credentials.expires_at_ms;
+  // The AWS secrets show only their last four characters.
+  auto last_four = [](const std::string& secret) { return "…" + secret.substr(secret.size() > 4 ? secret.size() - 4 : 0); };
   if (!a.credentials.aws_access_key_id.empty()) creds["awsAccessKeyId"] = mask_secret(a.credentials.aws_access_key_id);
-  if (!a.credentials.aws_secret_access_key.empty())
-    creds["awsSecretAccessKey"] = mask_secret(a.credentials.aws_secret_access_key);
-  if (!a.credentials.aws_session_token.empty()) creds["awsSessionToken"] = mask_secret(a.credentials.aws_session_token);
+  if (!a.credentials.aws_secret_access_key.empty()) creds["awsSecretAccessKey"] = last_four(a.credentials.aws_secret_access_key);
+  if (!a.credentials.aws_session_token.empty()) creds["awsSessionToken"] = last_four(a.credentials.aws_session_token);
   const auto& s = a.scheduling;
   json::array models;
   for (const auto& m : s.models) models.emplace_back(m);

@@ -42,6 +42,8 @@ struct Features {
   bool complete() const {
     return streaming && count_tokens && models_list && images && tools && cache_control && url_sources;
   }
+  // Lacks something only the request's content can ask for (its body must be read to know).
+  bool lacks_content() const { return !(images && tools && cache_control && url_sources); }
 };
 
 // What one request needs of the upstream (request_needs.hpp reads the content parts).

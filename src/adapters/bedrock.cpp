@@ -38,7 +38,9 @@ class BedrockAdapter final : public Adapter {
     req.set(http::field::accept_encoding, "identity");
     std::string copy = call.body;
     std::string body = bedrock::bedrock_body(copy, bedrock::bedrock_betas(call.request));
-    if (body.empty()) body = call.body;  // unreadable: Bedrock's 400 will say why
+    // Unreadable: never the client's bytes as they are (with fields Bedrock must not get);
+    // Bedrock's 400 for an empty request goes back to the client.
+    if (body.empty()) body = R"({"anthropic_version":"bedrock-2023-05-31"})";
     authorize(req, host, body, account);
     req.keep_alive(true);
     return UpstreamRequest{std::move(req), std::move(body)};

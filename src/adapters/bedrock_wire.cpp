@@ -13,6 +13,7 @@
 #include "aws/event_stream.hpp"
 #include "aws/sigv4.hpp"
 #include "core/crypto.hpp"
+#include "core/model_names.hpp"
 #include "http/responses.hpp"
 #include "usage/sse_usage_scanner.hpp"
 
@@ -152,7 +153,7 @@ std::optional<std::string> explicit_thinking(std::string_view raw, int64_t max_t
   if (ec || !v.is_object()) return std::string(raw);
   const auto* type = v.as_object().if_contains("type");
   if (!type || !type->is_string() || type->as_string() != "adaptive") return std::string(raw);
-  if (max_tokens - 1 < 1024) return std::nullopt;
+  if (max_tokens <= 1024) return std::nullopt;
   return fmt::format(R"({{"type":"enabled","budget_tokens":{}}})", max_tokens - 1);
 }
 
@@ -174,7 +175,9 @@ struct Mapping {
 constexpr Mapping kErrors[] = {
     {"ValidationException", 400, "invalid_request_error", ErrorClass::ClientError},
     {"ServiceQuotaExceededException", 429, "rate_limit_error", ErrorClass::BurstRateLimited},
-    {"AccessDeniedException", 403, "permission_error", ErrorClass::Refused},
+    // The client names the model, and a model the AWS account may not invoke is refused with
+    // this: never held against the account, or any key holder could pause every account.
+    {"AccessDeniedException", 403, "permission_error", ErrorClass::ClientError},
     {"ResourceNotFoundException", 404, "not_found_error", ErrorClass::ClientError},
     {"ModelTimeoutException", 504, "timeout_error", ErrorClass::Timeout},
     {"ModelErrorException", 500, "api_error", ErrorClass::ServerError},
@@ -354,6 +357,9 @@ class Reader final : public AnswerReader {
     if (ec || !e.is_object()) return corrupt("The upstream sent an event that is not JSON");
     auto& o = e.as_object();
     std::string type = o.contains("type") && o["type"].is_string() ? std::string(o["type"].as_string()) : "";
+    bool identifier = !type.empty() && type.size() <= 64 &&
+                      std::all_of(type.begin(), type.end(), [](unsigned char c) { return std::islower(c) || c == '_'; });
+    if (!identifier) return corrupt("The upstream sent an event without a proper type");
     if (type == "message_stop" && o.contains("amazon-bedrock-invocationMetrics")) {
       if (o["amazon-bedrock-invocationMetrics"].is_object()) metrics_ = o["amazon-bedrock-invocationMetrics"].as_object();
       o.erase("amazon-bedrock-invocationMetrics");
@@ -411,12 +417,8 @@ std::string model_id(std::string_view model, std::string_view region) {
 }
 
 std::string plain_model(std::string_view id) {
-  size_t at = id.find("anthropic.claude-");
-  if (at == std::string_view::npos) return std::string(id);
-  std::string_view m = id.substr(at + 10);
-  if (auto colon = m.rfind(':'); colon != std::string_view::npos && all_digits(m.substr(colon + 1))) m = m.substr(0, colon);
-  if (auto v = m.rfind("-v"); v != std::string_view::npos && all_digits(m.substr(v + 2))) m = m.substr(0, v);
-  return std::string(m);
+  if (id.find("anthropic.claude-") == std::string_view::npos) return std::string(id);
+  return claude_model_name(id);
 }
 
 std::string invoke_path(std::string_view id, bool stream) {
@@ -459,7 +461,9 @@ std::string bedrock_body(std::string& body, const std::vector<std::string>& beta
     if (dropped(key, betas)) continue;
     const char* begin = raw_key.raw() - 1;  // the key's opening quote
     kept.push_back(Member{key, std::string_view(begin, static_cast<size_t>(value.data() + value.size() - begin)), value});
-    if (key == "max_tokens") std::from_chars(value.data(), value.data() + value.size(), max_tokens);
+    double number = 0;
+    if (key == "max_tokens" && !v.get_double().get(number) && number > 0 && number < 1e12)
+      max_tokens = static_cast<int64_t>(number);
   }
   std::string out = R"({"anthropic_version":")" + std::string(kVersion) + "\"";
   if (!betas.empty()) {
@@ -499,8 +503,11 @@ UpstreamError client_error(const UpstreamError& e) {
   Mapping m = mapping_of(type, e.status);
   UpstreamError out{m.status, e.headers, ""};
   out.headers.erase("x-amzn-ErrorType");
+  // A refused credential's message may quote the canonical request (with its session token):
+  // the client is told only that the account was refused.
+  bool credentials = m.what == ErrorClass::Unauthorized || ((e.status == 401 || e.status == 403) && m.bedrock != "AccessDeniedException");
   std::string text;
-  if (m.what == ErrorClass::Unauthorized) text = "The upstream Bedrock account's credentials were refused";
+  if (credentials) text = "The upstream Bedrock account's credentials were refused";
   else text = message.empty() ? fmt::format("Bedrock answered HTTP {} {}", e.status, type) : scrubbed(message);
   out.body = http_server::anthropic_error_body(m.anthropic, text);
   return out;

@@ -4,6 +4,8 @@
 // back as an Anthropic message or Anthropic SSE, chunk by chunk (openai/messages_bridge.hpp).
 // Such an account serves only the models its `models` list or `modelMapping` names (checked
 // when it is added), so it never catches Claude traffic by accident.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "adapters/builtin.hpp"
@@ -35,20 +37,24 @@ class BridgeReader final : public AnswerReader {
   void whole_answer(std::string& body) override {
     whole_ = true;
     auto message = openai::completion_to_message(body, model_, whole_usage_);
-    if (message) body = std::move(*message);
+    if (!message) return;
+    body = std::move(*message);
+    whole_estimate_ = output_estimate(body);
   }
   AnswerFacts facts() const override {
     if (whole_) {
-      AnswerFacts f{usage_of(whole_usage_), served(whole_usage_), whole_usage_.reported, 0, true, true};
+      AnswerFacts f{usage_of(whole_usage_), served(whole_usage_), whole_usage_.reported, whole_estimate_, true, true};
       if (!whole_usage_.reported) f.usage.input_tokens = estimated_input();
       return f;
     }
     AnswerFacts f{usage_of(stream_.usage()), served(stream_.usage()), stream_.usage().reported,
-                  scanner_.estimated_output_tokens(),
-                  scanner_.completed(), scanner_.at_event_boundary()};
+                  std::max<int64_t>(1, scanner_.estimated_output_tokens()), scanner_.completed(),
+                  scanner_.at_event_boundary()};
     if (!f.final_usage_seen) f.usage.input_tokens = estimated_input();
     return f;
   }
+  // The provider's stream ended with an error (its error chunk, or no answer at all).
+  const ErrorVerdict* broken() const override { return stream_.failed() ? &kFailed : nullptr; }
 
  private:
   static usage::Usage usage_of(const openai::BridgedUsage& b) {
@@ -59,6 +65,22 @@ class BridgeReader final : public AnswerReader {
     return u;
   }
   int64_t estimated_input() const { return static_cast<int64_t>(request_bytes_ / 4) + 1; }
+  // A token per 4 characters of the message's text and tool inputs, at least one.
+  static int64_t output_estimate(const std::string& message) {
+    boost::system::error_code ec;
+    auto v = json::parse(message, ec);
+    const auto* content = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
+    size_t chars = 0;
+    if (content && content->is_array())
+      for (const auto& block : content->as_array()) {
+        if (!block.is_object()) continue;
+        const auto& b = block.as_object();
+        if (const auto* text = b.if_contains("text"); text && text->is_string()) chars += text->as_string().size();
+        if (const auto* input = b.if_contains("input")) chars += json::serialize(*input).size();
+      }
+    return static_cast<int64_t>(chars + 3) / 4 + 1;
+  }
+  static inline const ErrorVerdict kFailed{ErrorClass::ServerError, 0, "the provider's stream failed"};
   // The provider's name for the model that served (what the request is priced as; the price
   // file may name it), else the one asked for.
   const std::string& served(const openai::BridgedUsage& b) const { return b.served_model.empty() ? model_ : b.served_model; }
@@ -70,6 +92,7 @@ class BridgeReader final : public AnswerReader {
   usage::SseUsageScanner scanner_;
   bool whole_ = false;
   openai::BridgedUsage whole_usage_;
+  int64_t whole_estimate_ = 1;
 };
 
 // {"error":{"message","type","code"}} (or anything else) -> the Anthropic error shape.
@@ -81,6 +104,7 @@ std::string anthropic_error_of(unsigned status, const std::string& body) {
     if (const auto* e = v.as_object().if_contains("error"); e && e->is_object())
       if (const auto* m = e->as_object().if_contains("message"); m && m->is_string()) message = m->as_string();
   if (message.empty()) message = "The upstream provider answered HTTP " + std::to_string(status);
+  message = openai::without_identifiers(message);
   return http_server::anthropic_error_body(http_server::anthropic_error_type(static_cast<http::status>(status)), message);
 }
 
@@ -113,8 +137,8 @@ class OpenAiCompatibleAdapter final : public Adapter {
     req.set(http::field::authorization, "Bearer " + account.credentials.api_key);
     req.keep_alive(true);
     auto chat = openai::messages_to_chat(call.body, call.model);
-    // Unreadable: the provider's 400 says why.
-    return UpstreamRequest{std::move(req), chat ? std::move(*chat) : call.body};
+    // Unreadable: never the client's bytes as they are; the provider's 400 goes back.
+    return UpstreamRequest{std::move(req), chat ? std::move(*chat) : std::string("{}")};
   }
 
   void copy_answer_headers(const http::response_header<>& upstream, http::fields& out) const override {

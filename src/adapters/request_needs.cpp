@@ -45,7 +45,13 @@ void walk(simdjson::dom::element e, RequestNeeds& needs, int depth) {
 }  // namespace
 
 void read_content_needs(std::string& body, RequestNeeds& needs) {
-  if (body.size() > kMaxWalkedBody) return needs_everything(needs);
+  if (body.size() > kMaxWalkedBody) {
+    needs_everything(needs);
+    // A URL source needs a "url" member: without the word, a large body of base64 images
+    // still goes to a kind that does not fetch URLs.
+    needs.url_sources = body.find("\"url\"") != std::string::npos;
+    return;
+  }
   simdjson::dom::parser parser;  // not kept: this path is rare, its memory is given back
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   simdjson::dom::element root;

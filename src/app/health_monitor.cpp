@@ -97,6 +97,7 @@ Task<bool> HealthMonitor::check(const accounts::Account& account, int64_t now_ms
   auto attempts = health::read_attempts((*replies)[0]);
   bool idle = attempts.empty() || attempts.back().at_ms < now_ms - kIdleMs;
   bool rested = account.status != accounts::kStatusActive && account.unavailable_until_ms <= now_ms;
+  if (was != health::HealthClass::Healthy) attempts = health::latest_judged(attempts, health::kMinJudged);
   auto stats = health::window_stats(attempts, now_ms, judged_from, window_ms(cfg));
   auto verdict = health::classify(stats, thresholds(cfg), was);
   bool changed = verdict.health != was;

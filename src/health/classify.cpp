@@ -60,6 +60,15 @@ WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, i
   return s;
 }
 
+std::vector<Attempt> latest_judged(const std::vector<Attempt>& attempts, size_t n) {
+  size_t first = attempts.size(), seen = 0;
+  while (first > 0 && seen < n) {
+    --first;
+    if (judged(attempts[first].outcome)) ++seen;
+  }
+  return std::vector<Attempt>(attempts.begin() + static_cast<std::ptrdiff_t>(first), attempts.end());
+}
+
 Verdict classify(const WindowStats& s, const HealthThresholds& t, HealthClass previous) {
   Verdict v;
   if (s.judged < kMinJudged) {

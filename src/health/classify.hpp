@@ -8,8 +8,9 @@
 // health-check intervals when those are longer, so that probes alone can judge). Client errors
 // and announced rate limits are never held against the account. With fewer than kMinJudged
 // judged attempts the account keeps its class (no flapping on a handful of requests). A degraded
-// or unhealthy account is judged again only on what happened since it got its class (its probes,
-// health/probe: token-free calls every interval), so it recovers as soon as it is well again.
+// or unhealthy account is judged again only on its last kMinJudged attempts since it got its
+// class (its probes, health/probe: token-free calls every interval), so it recovers as soon as
+// it is well again.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,6 +49,11 @@ struct WindowStats {
 // within `window_ms` count.
 WindowStats window_stats(const std::vector<Attempt>& attempts, int64_t now_ms, int64_t from_ms = 0,
                          int64_t window_ms = kWindowMs);
+
+// The newest attempts, back to the `n`-th newest judged one: what a degraded or unhealthy
+// account is judged on, so that it recovers once its last kMinJudged attempts are good (a
+// slow answer just after it got its class would otherwise hold its p95 up for 19 more).
+std::vector<Attempt> latest_judged(const std::vector<Attempt>& attempts, size_t n);
 
 struct Verdict {
   HealthClass health = HealthClass::Healthy;

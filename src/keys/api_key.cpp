@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/crypto.hpp"
+#include "core/model_names.hpp"
 #include "core/secret.hpp"
 
 namespace crs::keys {
@@ -27,7 +28,9 @@ bool matches(std::string_view rule, std::string_view model) {
 
 }  // namespace
 
-bool model_allowed(const ApiKey& key, std::string_view model) {
+namespace {
+
+bool allowed_by_rules(const ApiKey& key, std::string_view model) {
   auto any = [&](const std::vector<std::string>& rules) {
     for (const auto& r : rules)
       if (matches(r, model)) return true;
@@ -35,6 +38,20 @@ bool model_allowed(const ApiKey& key, std::string_view model) {
   };
   if (!key.allowed_models.empty() && !any(key.allowed_models)) return false;
   return !any(key.denied_models);
+}
+
+}  // namespace
+
+bool model_allowed(const ApiKey& key, std::string_view model) {
+  if (!allowed_by_rules(key, model)) return false;
+  // A provider's id for a Claude model is also that model: a rule against claude-opus* holds
+  // for "us.anthropic.claude-opus-…-v1:0" and "claude-opus-…[1m]".
+  std::string plain = claude_model_name(model);
+  if (plain != model && !allowed_by_rules(key, plain)) return false;
+  // An inference profile's ARN does not say its model: with refused models, only an allowed
+  // rule that names it lets it through.
+  if (model.starts_with("arn:") && !key.denied_models.empty() && key.allowed_models.empty()) return false;
+  return true;
 }
 
 bool parse_usd(std::string_view text, int64_t& micro) {

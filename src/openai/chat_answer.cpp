@@ -207,9 +207,11 @@ std::string ChatStream::feed(std::string_view sse) {
     } else if (data_value(line, value)) {
       if (!data_.empty()) data_ += '\n';
       data_ += value;
+      if (data_.size() > SseLines::kMaxLine) error_line("api_error", "the upstream sent an event too long to be real", out);
     }
     return !done_;
   });
+  if (lines_.overflowed() && !done_) error_line("api_error", "the upstream sent a line too long to be an event", out);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "openai/messages_bridge.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -186,6 +187,29 @@ Result<std::string> messages_to_chat(std::string_view anthropic, std::string_vie
   return json::serialize(out);
 }
 
+std::string without_identifiers(std::string_view message) {
+  std::string out;
+  size_t i = 0;
+  while (i < message.size()) {
+    bool starts_token = i == 0 || std::isspace(static_cast<unsigned char>(message[i - 1])) || message[i - 1] == '\'' ||
+                        message[i - 1] == '"' || message[i - 1] == ':';
+    std::string_view rest = message.substr(i);
+    size_t prefix = 0;
+    for (std::string_view p : {"org-", "proj_", "user-", "sk-"})
+      if (starts_token && rest.starts_with(p)) prefix = p.size();
+    if (prefix == 0) {
+      out += message[i++];
+      continue;
+    }
+    out.append(rest.substr(0, prefix)).append("…");
+    i += prefix;
+    while (i < message.size() && (std::isalnum(static_cast<unsigned char>(message[i])) || message[i] == '-' || message[i] == '_' ||
+                                  message[i] == '*'))
+      ++i;
+  }
+  return out;
+}
+
 Result<std::string> completion_to_message(std::string_view answer, std::string_view requested_model, BridgedUsage& usage) {
   boost::system::error_code ec;
   json::value parsed = parse_json(answer, ec);
@@ -261,9 +285,9 @@ void MessagesStream::chunk(std::string_view data, std::string& out) {
   if (ec || !parsed.is_object()) return;
   const auto& c = parsed.as_object();
   if (const auto* error = c.if_contains("error"); error && error->is_object()) {
-    std::string message = text_of(error->as_object(), "message");
+    std::string message = without_identifiers(text_of(error->as_object(), "message"));
     emit("error", json::serialize(json::object{{"type", "error"}, {"error", json::object{{"type", "api_error"}, {"message", message}}}}), out);
-    done_ = true;
+    done_ = failed_ = true;
     return;
   }
   if (!started_) {
@@ -319,6 +343,10 @@ std::string MessagesStream::feed(std::string_view sse) {
     else chunk(value, out);
     return !done_;
   });
+  if (lines_.overflowed() && !done_) {
+    emit("error", R"({"type":"error","error":{"type":"api_error","message":"the upstream sent a line too long to be an event"}})", out);
+    done_ = failed_ = true;
+  }
   return out;
 }
 
@@ -328,6 +356,7 @@ std::string MessagesStream::finish() {
   done_ = true;
   if (!started_) {
     emit("error", R"({"type":"error","error":{"type":"api_error","message":"the upstream stream ended without an answer"}})", out);
+    failed_ = true;
     return out;
   }
   close_open(out);

@@ -30,6 +30,11 @@ struct BridgedUsage {
 Result<std::string> completion_to_message(std::string_view openai_answer, std::string_view requested_model,
                                           BridgedUsage& usage);
 
+// A provider's error message without what identifies the relay's account there: tokens that
+// start like organisation, project, user ids or keys ("org-…", "proj_…", "user-…", "sk-…")
+// keep their prefix only.
+std::string without_identifiers(std::string_view message);
+
 // OpenAI finish_reason -> Anthropic stop_reason (§6.4).
 std::string_view stop_reason_of(std::string_view finish_reason);
 
@@ -47,6 +52,7 @@ class MessagesStream {
   std::string finish();
   const BridgedUsage& usage() const { return usage_; }
   bool done() const { return done_; }
+  bool failed() const { return failed_; }  // it ended with an error event
 
  private:
   void chunk(std::string_view data, std::string& out);
@@ -56,7 +62,7 @@ class MessagesStream {
 
   std::string model_;
   SseLines lines_;
-  bool started_ = false, done_ = false;
+  bool started_ = false, done_ = false, failed_ = false;
   std::string open_kind_;  // "text", "thinking", "tool" or ""
   int64_t open_index_ = -1, next_index_ = 0;
   struct ToolCall {

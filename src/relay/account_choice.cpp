@@ -36,12 +36,15 @@ bool may_use(const RelayedRequest& r, const accounts::Account& account) {
 }
 
 // The feature of this request the kind lacks, "" if none. The body's content is read only
-// for a kind that lacks a content feature (no built-in kind does).
+// for a kind that lacks a content feature (Bedrock: URL sources), once per request.
 std::string_view lacking_feature(RelayedRequest& r, Attempts& a, const adapters::Adapter& adapter) {
   auto features = adapter.features();
   if (features.complete()) return {};
+  adapters::RequestNeeds operation{r.op, r.fields.stream, false, false, false, false};
+  if (auto missing = adapters::missing_feature(features, operation); !missing.empty()) return missing;
+  if (!features.lacks_content()) return {};
   if (!a.needs) {
-    a.needs = adapters::RequestNeeds{r.op, r.fields.stream, false, false, false};
+    a.needs = adapters::RequestNeeds{r.op, r.fields.stream, false, false, false, false};
     adapters::read_content_needs(r.body(), *a.needs);
   }
   return adapters::missing_feature(features, *a.needs);

@@ -312,6 +312,18 @@ Task<void> meter_and_release(RelayedRequest& r, const Picked& p, usage::UsageEve
   co_await std::move(both);
 }
 
+// An answer without its final count (a cut stream, a provider that reports no usage) is
+// charged at least the output that passed through: a hang-up never makes output free.
+usage::UsageEvent answer_usage_event(RelayedRequest& r, const Picked& p, const adapters::AnswerFacts& f,
+                                     unsigned status, bool stream) {
+  usage::Usage used = f.usage;
+  bool estimated = !f.final_usage_seen && f.estimated_output_tokens > used.output_tokens;
+  if (estimated) used.output_tokens = f.estimated_output_tokens;
+  auto e = usage_event(r, p.account, served_model(r, f), used, status, stream, !f.completed);
+  e.estimated = estimated;
+  return e;
+}
+
 Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchGuard& guard) {
   auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
   guard.stop();
@@ -337,8 +349,7 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   release_if_reusable(r, call);
   attempt_ended(r, p, health::Outcome::Ok, status, call.ttfb_ms);
   if (r.op == adapters::Operation::Messages) {
-    auto facts = reader->facts();
-    auto e = usage_event(r, p.account, served_model(r, facts), facts.usage, status, false, false);
+    auto e = answer_usage_event(r, p, reader->facts(), status, false);
     log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter_and_release(r, p, std::move(e));
   }
@@ -346,17 +357,6 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
   co_await r.ex.send(std::move(res));
 }
 
-// A cut stream (client gone, upstream lost) without its final count is charged at least the
-// output that passed through: a hang-up never makes output free.
-usage::UsageEvent stream_usage_event(RelayedRequest& r, const Picked& p, const adapters::AnswerFacts& f,
-                                     unsigned status) {
-  usage::Usage used = f.usage;
-  bool estimated = !f.final_usage_seen && f.estimated_output_tokens > used.output_tokens;
-  if (estimated) used.output_tokens = f.estimated_output_tokens;
-  auto e = usage_event(r, p.account, served_model(r, f), used, status, true, !f.completed);
-  e.estimated = estimated;
-  return e;
-}
 
 // The upstream stopped mid-stream: the client gets an error event and a proper end.
 Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, beast::error_code ec) {
@@ -403,9 +403,14 @@ Task<void> judge_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
     if (!upstream_ec && !reader.broken()) attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
     co_return;
   }
-  if (const auto* verdict = reader.broken()) co_await account_failed(r, p, *verdict, call.status(), call.ttfb_ms);
-  else if (upstream_ec) co_await account_failed(r, p, cut_verdict(r, upstream_ec), call.status(), call.ttfb_ms);
-  else attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
+  if (const auto* verdict = reader.broken()) {
+    co_await account_failed(r, p, *verdict, call.status(), call.ttfb_ms);
+  } else if (upstream_ec) {
+    auto cut = cut_verdict(r, upstream_ec);  // named: no temporary inside co_await (GCC 12)
+    co_await account_failed(r, p, cut, call.status(), call.ttfb_ms);
+  } else {
+    attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
+  }
 }
 
 Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
@@ -426,7 +431,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   bool broken = reader->broken() != nullptr;
   if (client_gone || broken) call.conn->abort();  // never pooled: what is left of it is unread
   if (r.op == adapters::Operation::Messages) {
-    auto e = stream_usage_event(r, p, facts, status);
+    auto e = answer_usage_event(r, p, facts, status, true);
     log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter_and_release(r, p, std::move(e));
   }

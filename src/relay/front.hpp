@@ -24,9 +24,14 @@ struct Front {
   std::function<std::optional<http_server::Response>(std::string& body)> to_messages;
 };
 
+// Messages clients' own front: nothing to translate.
+inline const Front kMessagesFront{};
+
 // One relayed request (relay.cpp): authenticate, read and translate the body, check the key's
-// rules and limits, then forward with failover.
-Task<void> relay_call(std::shared_ptr<RelayDeps> deps, http_server::Exchange& ex, adapters::Operation op, Front front);
+// rules and limits, then forward with failover. `front` outlives the call (by reference: GCC 12
+// destroys a by-value parameter holding a std::function twice in a coroutine).
+Task<void> relay_call(std::shared_ptr<RelayDeps> deps, http_server::Exchange& ex, adapters::Operation op,
+                      const Front& front);
 
 // GET {prefix}/v1/models and {prefix}/v1/models/:id: the models the key may use through its
 // usable accounts (model_routes.cpp). Anthropic: each model carries OpenAI's fields too, as

@@ -28,8 +28,8 @@ Front chat_front(ChatAnswerFilter* filter) {
 Task<void> chat_completions(std::shared_ptr<RelayDeps> deps, Exchange& ex) {
   // Before anything answers: a refused key too reads as an OpenAI error.
   auto* filter = ex.set_filter(chat_answer_filter(ex, ChatAnswerFilter::Mode::Chat));
-  auto front = chat_front(filter);
-  co_await relay_call(std::move(deps), ex, adapters::Operation::Messages, std::move(front));
+  auto front = chat_front(filter);  // lives in this frame for the whole call
+  co_await relay_call(std::move(deps), ex, adapters::Operation::Messages, front);
 }
 
 }  // namespace

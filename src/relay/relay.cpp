@@ -55,7 +55,7 @@ std::optional<Response> translate(RelayedRequest& r, const Front& front) {
 // One relayed request, step by step: authenticate -> read the body (and translate it) -> read
 // its fields -> check the key's rules -> admit under its counted limits -> pick an account and
 // forward through its adapter (failover) -> stream back -> meter and release (forward.cpp).
-Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op, Front front) {
+Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op, const Front& front) {
   RelayedRequest r(std::move(deps), ex, op, front.endpoint);
   auto refusal = co_await authenticate(r.d(), ex, r.key);
   if (!refusal) refusal = refused_without_redis(r);
@@ -97,9 +97,9 @@ void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDep
   http_server::BodyRule after_the_key{0, true};
   for (std::string prefix : {"", "/api", "/claude"}) {
     router.add(http::verb::post, prefix + "/v1/messages",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::Messages, Front{}); }, after_the_key);
+               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::Messages, kMessagesFront); }, after_the_key);
     router.add(http::verb::post, prefix + "/v1/messages/count_tokens",
-               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::CountTokens, Front{}); }, after_the_key);
+               [deps](Exchange& ex) { return relay_call(deps, ex, Operation::CountTokens, kMessagesFront); }, after_the_key);
     register_model_routes(router, deps, prefix, ModelShape::Anthropic);
   }
   register_openai_routes(router, deps);

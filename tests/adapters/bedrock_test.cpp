@@ -121,7 +121,7 @@ TEST(BedrockWire, ErrorsForTheClientAndTheAccount) {
   } rows[] = {
       {400, "ValidationException", 400, "invalid_request_error", ErrorClass::ClientError},
       {400, "ServiceQuotaExceededException", 429, "rate_limit_error", ErrorClass::BurstRateLimited},
-      {403, "AccessDeniedException", 403, "permission_error", ErrorClass::Refused},
+      {403, "AccessDeniedException", 403, "permission_error", ErrorClass::ClientError},
       {404, "ResourceNotFoundException", 404, "not_found_error", ErrorClass::ClientError},
       {408, "ModelTimeoutException", 504, "timeout_error", ErrorClass::Timeout},
       {424, "ModelErrorException", 500, "api_error", ErrorClass::ServerError},

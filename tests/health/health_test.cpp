@@ -85,6 +85,24 @@ TEST(Health, TheWindowIsTheLastHundredWithinFiveMinutesAndSinceTheClass) {
             50u);
 }
 
+// A degraded account is judged on its last five judged attempts: one slow answer just after it
+// got its class no longer holds its p95 up until nineteen fast ones follow.
+TEST(Health, ADegradedAccountRecoversOnItsLastFiveAttempts) {
+  auto attempts = repeat(1, Outcome::Ok);
+  attempts[0].ttfb_ms = 900;  // the slow one
+  auto fast = repeat(5, Outcome::Ok);
+  for (auto& a : fast) a.ttfb_ms = 50;
+  attempts.insert(attempts.end(), fast.begin(), fast.end());
+  attempts.push_back(repeat(1, Outcome::Client)[0]);  // not judged: kept, not counted
+  health::HealthThresholds t;
+  t.ttfb_p95_ms = 300;
+  EXPECT_EQ(health::classify(health::window_stats(attempts, kNow), t, HealthClass::Degraded).health, HealthClass::Degraded);
+  auto latest = health::latest_judged(attempts, health::kMinJudged);
+  EXPECT_EQ(latest.size(), 6u);
+  EXPECT_EQ(health::classify(health::window_stats(latest, kNow), t, HealthClass::Degraded).health, HealthClass::Healthy);
+  EXPECT_EQ(health::latest_judged(attempts, 100).size(), attempts.size());
+}
+
 TEST(Health, Classes) {
   struct Case {
     const char* name;

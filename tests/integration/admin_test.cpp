@@ -6,6 +6,7 @@
 
 #include "admin/session_token.hpp"
 #include "core/crypto.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -17,12 +18,6 @@ using namespace std::chrono_literals;
 const std::string kJwtSecret = "admin-test-jwt-secret-0123456789abcdef0123456789";
 const std::string kAccountKey = "sk-ant-api03-admin-test-account-00";
 const std::string kModel = "claude-sonnet-4-5-20250929";
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
-}
 
 std::string message_body() {
   return R"({"model":")" + kModel + R"(","max_tokens":50,"messages":[{"role":"user","content":"hi"}]})";

@@ -4,11 +4,14 @@
 // Bedrock reported, a corrupt, cut or throttled stream ending in an error event, errors before
 // the answer failing over or reaching the client in the Anthropic shape, a refused signature
 // marking the account, and both proxy kinds.
+#include <algorithm>
 #include <filesystem>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "integration/test_proxy.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -20,12 +23,6 @@ using namespace std::chrono_literals;
 const std::string kModel = "claude-sonnet-4-5-20250929";
 const std::string kKeyId = "AKIDFAKEBEDROCK00001";
 const std::string kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYFAKEKEY001";
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
-}
 
 std::string message(bool stream, const std::string& text = "hi", const std::string& extra = "") {
   return R"({"model":")" + kModel + R"(","max_tokens":64,"stream":)" + (stream ? "true" : "false") + extra +
@@ -133,8 +130,13 @@ TEST_F(BedrockTest, StreamsAndWholeAnswersAreMeteredFromWhatBedrockReported) {
   auto whole = post(message(false));
   ASSERT_EQ(whole.status, 200) << whole.body;
   EXPECT_EQ(parse_object(whole.body)["usage"].as_object()["input_tokens"].as_int64(), 321);
-  // The key was charged exactly what the fake reported (add_account's request included).
+  // The key was charged exactly what the fake reported (add_account's request included), once
+  // the fake has recorded the end of each answer.
   int64_t input = 0, output = 0, cache_read = 0;
+  ASSERT_TRUE(wait_until([&] {
+    auto all = requests();
+    return std::all_of(all.begin(), all.end(), [](const json::value& v) { return v.as_object().contains("usage"); });
+  }));
   for (const auto& v : requests()) {
     auto u = v.as_object().at("usage").as_object();
     input += u["input_tokens"].as_int64();
@@ -263,14 +265,33 @@ TEST_F(BedrockTest, WhatBedrockRefusesNeverLeavesTheRelay) {
   EXPECT_EQ(requests().size(), before);
 }
 
+// A key holder cannot reach a refused model by its Bedrock name, nor pause an account by asking
+// for a model the AWS account may not use.
+TEST_F(BedrockTest, KeyHoldersCanNeitherDodgeModelRulesNorPauseAccounts) {
+  std::string id = add_account("a");
+  auto r = relay->cli({"keys", "create", "--name", "no-opus", "--deny-models", "claude-opus*", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string no_opus(parse_object(r.out)["key"].as_string());
+  for (const char* model : {"us.anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-4-1-20250805[1m]",
+                            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"}) {
+    std::string body = R"({"model":")" + std::string(model) + R"(","max_tokens":8,"messages":[{"role":"user","content":"hi"}]})";
+    auto refused = http_request(relay->port(), "POST", "/v1/messages", body, {{"x-api-key", no_opus}});
+    EXPECT_EQ(refused.status, 403) << model << ": " << refused.body;
+  }
+  ASSERT_TRUE(fake.script(kKeyId, R"({"status":403,"bedrockError":"AccessDeniedException","errorMessage":"You don't have access to the model with the specified model ID."})", 3));
+  for (int i = 0; i < 3; ++i) {
+    auto denied = post(message(false));
+    EXPECT_EQ(denied.status, 403) << denied.body;
+    EXPECT_EQ(parse_object(denied.body)["error"].as_object()["type"].as_string(), "permission_error");
+  }
+  EXPECT_EQ(account(id)["status"].as_string(), "active");
+  EXPECT_EQ(post(message(false)).status, 200);
+}
+
 TEST_F(BedrockTest, ThroughSocks5AndHttpConnectProxies) {
-  SpawnOptions o;
-  o.argv = {CRS_TEST_PROXY_BINARY, "--port", "0", "--user", "proxy-user", "--pass", "proxy-pass"};
-  o.stdout_path = dir.file("proxy.log");
-  auto proxy = Subprocess::spawn(o);
-  ASSERT_TRUE(proxy.ok());
-  ASSERT_TRUE(wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; }));
-  std::string port = read_file(o.stdout_path).substr(13, read_file(o.stdout_path).find('\n') - 13);
+  TestProxy proxy(dir, "proxy-user", "proxy-pass");
+  ASSERT_TRUE(proxy.ready());
+  std::string port = proxy.port();
   for (std::string scheme : {"socks5", "http"}) {
     SCOPED_TRACE(scheme);
     std::string id = add_account("via-" + scheme, kSecret, "", scheme + "://proxy-user:proxy-pass@127.0.0.1:" + port);
@@ -279,8 +300,7 @@ TEST_F(BedrockTest, ThroughSocks5AndHttpConnectProxies) {
       EXPECT_EQ(r.status, 200) << r.body;
       EXPECT_TRUE(last_request()["signatureOk"].as_bool());
     }
-    EXPECT_NE(read_file(o.stdout_path).find("tunnel " + scheme + " 127.0.0.1:" + std::to_string(fake.port())),
-              std::string::npos);
+    EXPECT_TRUE(proxy.tunneled(scheme, fake.port())) << proxy.log();
     ASSERT_EQ(relay->cli({"accounts", "disable", id}).exit_code, 0);
   }
 }

@@ -10,6 +10,7 @@
 
 #include "alert_sink.hpp"
 #include "bulk_keys.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -17,12 +18,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
-}
 
 std::string chromium() {
   for (std::string path : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})

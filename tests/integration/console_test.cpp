@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "alert_sink.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -17,12 +18,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
-}
 
 // The bytes a compressed body stands for, decompressed by Node's zlib (an independent decoder).
 std::string decompress(const TempDir& dir, const std::string& body, const std::string& encoding) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "support/client_api.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -21,12 +22,6 @@ const std::string kAccountKey = "sk-ant-api03-limits-account-0000";
 std::string body(bool stream = false) {
   return R"({"model":")" + kModel + R"(","max_tokens":100,"stream":)" + (stream ? "true" : "false") +
          R"(,"messages":[{"role":"user","content":"hi"}]})";
-}
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
 }
 
 class LimitsTest : public ::testing::Test {

@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "integration/test_proxy.hpp"
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -18,12 +20,6 @@ using namespace std::chrono_literals;
 const std::string kModel = "claude-sonnet-4-5-20250929";
 const std::string kProviderModel = "gpt-fake-1";
 const std::string kProviderKey = "sk-provider-fake-0000000001";
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
-}
 
 std::string message(bool stream, const std::string& text = "hi", const std::string& model = kModel) {
   return R"({"model":")" + model + R"(","max_tokens":64,"stream":)" + (stream ? "true" : "false") +
@@ -151,6 +147,15 @@ TEST_F(OpenAiCompatibleTest, UsageIsTheProvidersReportOrAnEstimateWithoutOne) {
   ASSERT_EQ(post(message(true)).status, 200);
   EXPECT_TRUE(wait_until([&] { return std::stoll(totals("totalOutputTokens")) >= std::stoll(before_out) + 16; }))
       << totals("totalOutputTokens") << " after " << before_out;
+  // Whole answers too, and the record says it was estimated.
+  before_out = totals("totalOutputTokens");
+  ASSERT_TRUE(fake.script(kProviderKey, R"({"omitUsage":true,"deltas":8,"text":"abcdefgh"})", 1));
+  ASSERT_EQ(post(message(false)).status, 200);
+  EXPECT_TRUE(wait_until([&] { return std::stoll(totals("totalOutputTokens")) >= std::stoll(before_out) + 16; }))
+      << totals("totalOutputTokens") << " after " << before_out;
+  EXPECT_TRUE(wait_until([&] {
+    return redis({"LRANGE", "usage:records:" + key_id, "0", "0"}).find(R"("estimated":true)") != std::string::npos;
+  })) << redis({"LRANGE", "usage:records:" + key_id, "0", "0"});
 }
 
 TEST_F(OpenAiCompatibleTest, ProviderErrorsInTheAnthropicShape) {
@@ -194,19 +199,14 @@ TEST_F(OpenAiCompatibleTest, ItServesOnlyTheModelsItNames) {
 }
 
 TEST_F(OpenAiCompatibleTest, ThroughSocks5AndHttpConnectProxies) {
-  SpawnOptions o;
-  o.argv = {CRS_TEST_PROXY_BINARY, "--port", "0", "--user", "proxy-user", "--pass", "proxy-pass"};
-  o.stdout_path = dir.file("proxy.log");
-  auto proxy = Subprocess::spawn(o);
-  ASSERT_TRUE(proxy.ok());
-  ASSERT_TRUE(wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; }));
-  std::string port = read_file(o.stdout_path).substr(13, read_file(o.stdout_path).find('\n') - 13);
+  TestProxy proxy(dir, "proxy-user", "proxy-pass");
+  ASSERT_TRUE(proxy.ready());
+  std::string port = proxy.port();
   for (std::string scheme : {"socks5", "http"}) {
     SCOPED_TRACE(scheme);
     std::string id = add_account("via-" + scheme, scheme + "://proxy-user:proxy-pass@127.0.0.1:" + port);
     for (bool stream : {false, true}) EXPECT_EQ(post(message(stream)).status, 200);
-    EXPECT_NE(read_file(o.stdout_path).find("tunnel " + scheme + " 127.0.0.1:" + std::to_string(fake.port())),
-              std::string::npos);
+    EXPECT_TRUE(proxy.tunneled(scheme, fake.port())) << proxy.log();
     ASSERT_EQ(relay->cli({"accounts", "disable", id}).exit_code, 0);
   }
 }

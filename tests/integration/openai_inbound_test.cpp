@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/json.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -21,12 +22,6 @@ const std::string kChat = "/openai/claude/v1/chat/completions";
 std::string chat(bool stream, const std::string& text = "hi", const std::string& extra = "") {
   return R"({"model":")" + kModel + R"(","max_tokens":64,"stream":)" + (stream ? "true" : "false") + extra +
          R"(,"messages":[{"role":"user","content":")" + text + R"("}]})";
-}
-
-json::object parse_object(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object();
 }
 
 // The data lines of an SSE body, in order.

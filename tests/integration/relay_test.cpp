@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "integration/test_proxy.hpp"
 #include "support/support.hpp"
 
 namespace crs::test {
@@ -1045,26 +1046,21 @@ TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
 
 TEST_F(RelayTest, ThroughSocks5AndHttpConnectProxiesWithCredentials) {
   start("[relay]\nmaxAttempts = 1\n");
-  SpawnOptions o;
-  o.argv = {CRS_TEST_PROXY_BINARY, "--port", "0", "--user", "proxy-user", "--pass", "p@ss word"};
-  o.stdout_path = dir.file("proxy.log");
-  auto proxy = Subprocess::spawn(o);
-  ASSERT_TRUE(proxy.ok());
-  ASSERT_TRUE(wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; }));
-  std::string port = read_file(o.stdout_path).substr(13, read_file(o.stdout_path).find('\n') - 13);
+  TestProxy proxy(dir, "proxy-user", "p@ss word");
+  ASSERT_TRUE(proxy.ready());
+  std::string port = proxy.port();
   std::string creds = "proxy-user:p%40ss%20word@127.0.0.1:" + port;
 
   std::string socks = add_account("via-socks", "sk-ant-api03-via-socks-0000", 10, "socks5://" + creds);
   auto r1 = post("/v1/messages", message_body(true));
   EXPECT_EQ(r1.status, 200) << r1.body;
-  EXPECT_NE(read_file(o.stdout_path).find("tunnel socks5 127.0.0.1:" + std::to_string(fake.port())),
-            std::string::npos);
+  EXPECT_TRUE(proxy.tunneled("socks5", fake.port())) << proxy.log();
   ASSERT_EQ(relay->cli({"accounts", "disable", socks}).exit_code, 0);
 
   std::string http = add_account("via-http", "sk-ant-api03-via-http-00000", 10, "http://" + creds);
   auto r2 = post("/v1/messages", message_body(false));
   EXPECT_EQ(r2.status, 200) << r2.body;
-  EXPECT_NE(read_file(o.stdout_path).find("tunnel http 127.0.0.1:" + std::to_string(fake.port())), std::string::npos);
+  EXPECT_TRUE(proxy.tunneled("http", fake.port())) << proxy.log();
   ASSERT_EQ(relay->cli({"accounts", "disable", http}).exit_code, 0);
 
   // Wrong proxy password: the account's last error is the proxy's refusal, and its circuit counts it.

@@ -41,6 +41,20 @@ TEST(ModelRules, AllowListPrefixesAndDenyList) {
   EXPECT_TRUE(model_allowed(k, "claude-sonnet-4-20250514"));
 }
 
+// A provider's name for a refused model is refused too (Bedrock would run it).
+TEST(ModelRules, ProviderIdsAreJudgedAsTheModelTheyName) {
+  ApiKey k;
+  k.denied_models = {"claude-opus*"};
+  EXPECT_FALSE(model_allowed(k, "us.anthropic.claude-opus-4-1-20250805-v1:0"));
+  EXPECT_FALSE(model_allowed(k, "claude-opus-4-1-20250805[1m]"));
+  EXPECT_TRUE(model_allowed(k, "global.anthropic.claude-sonnet-4-5-20250929-v1:0"));
+  EXPECT_FALSE(model_allowed(k, "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/x"));
+  k.denied_models = {"claude-sonnet-4-5-20250929"};
+  EXPECT_FALSE(model_allowed(k, "claude-sonnet-4-5-20250929[1m]"));
+  k = ApiKey{};
+  EXPECT_TRUE(model_allowed(k, "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/x"));
+}
+
 TEST(KeyChanges, AppliesEveryFieldAndRoundTripsThroughTheHash) {
   ApiKey k;
   auto s = apply_changes(k, changes(R"({"name":"team","description":"d","tags":"b,a,b","concurrencyLimit":5,

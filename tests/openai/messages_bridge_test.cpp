@@ -205,6 +205,27 @@ TEST(MessagesStream, EndsWithoutDoneWithoutUsageOrWithAnError) {
       << failed;
   EXPECT_EQ(failed.find("Hel"), std::string::npos);
   EXPECT_EQ(failed.find("message_stop"), std::string::npos);
+  // The reader learns the stream failed (the account is charged with it).
+  MessagesStream errored("m");
+  run(stream_of({kText[0], R"({"error":{"message":"boom","type":"server_error"}})"}), 0, &errored);
+  EXPECT_TRUE(errored.failed());
+  EXPECT_FALSE(cut.failed());
+}
+
+TEST(MessagesStream, ALineWithoutEndIsNotBufferedForever) {
+  MessagesStream s("m");
+  std::string out = s.feed("data: {\"id\":\"c1\",\"choices\":[]}\n\ndata: ");
+  std::string chunk(1 << 20, 'x');
+  for (int i = 0; i < 17 && !s.done(); ++i) out += s.feed(chunk);
+  EXPECT_TRUE(s.failed());
+  EXPECT_NE(out.find("too long"), std::string::npos);
+}
+
+TEST(MessagesBridge, ProviderMessagesLoseTheAccountsIdentifiers) {
+  EXPECT_EQ(without_identifiers("You exceeded your quota for org-AbC123 (project proj_x9Y) with key sk-proj-abc***xyz."),
+            "You exceeded your quota for org-… (project proj_…) with key sk-….");
+  EXPECT_EQ(without_identifiers("a user-12 said: 'org-1'"), "a user-… said: 'org-…'");
+  EXPECT_EQ(without_identifiers("disorg-1 stays"), "disorg-1 stays");
 }
 
 }  // namespace

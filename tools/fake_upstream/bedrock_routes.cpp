@@ -309,21 +309,9 @@ Task<void> handle_invoke(std::shared_ptr<FakeUpstream::State> state, Exchange& e
   bool signature_ok = signature_problem(*state, ex).empty();
   int64_t seq = state->begin_record(bedrock_record(ex, credential, stream, model_id, signature_ok));
   std::string request_id = fmt::format("fake-bedrock-{:012}", seq);
-  Behavior b;
-  if (auto problem = state->choose(ex.request(), credential, b); !problem.empty()) {
-    b = Behavior{};
-    b.status = 400;
-    b.error_message = "fake upstream: " + problem;
-  }
-  if (co_await wait_unless_client_leaves(ex, b.latency_ms)) {
-    state->finish_record(seq, "client_gone", 0, nullptr, 0);
-    co_return;
-  }
-  if (b.reset_before_response) {
-    reset_connection(ex);
-    state->finish_record(seq, "reset", 0, nullptr, 0);
-    co_return;
-  }
+  auto chosen = co_await chosen_behavior(state, ex, credential, seq);
+  if (!chosen) co_return;
+  Behavior b = std::move(*chosen);
   if (auto refused = refusal(*state, ex, model_id, b, request_id)) {
     int status = refused->result_int();
     co_await ex.send(std::move(*refused));

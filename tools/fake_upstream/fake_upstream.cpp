@@ -266,6 +266,26 @@ Task<bool> wait_unless_client_leaves(Exchange& ex, int ms) {
   co_return first.index() == 0;
 }
 
+Task<std::optional<Behavior>> chosen_behavior(std::shared_ptr<FakeUpstream::State> state, Exchange& ex,
+                                              const std::string& credential, int64_t seq) {
+  Behavior b;
+  if (auto problem = state->choose(ex.request(), credential, b); !problem.empty()) {
+    b = Behavior{};
+    b.status = 400;
+    b.error_message = "fake upstream: " + problem;
+  }
+  if (co_await wait_unless_client_leaves(ex, b.latency_ms)) {
+    state->finish_record(seq, "client_gone", 0, nullptr, 0);
+    co_return std::nullopt;
+  }
+  if (b.reset_before_response) {
+    reset_connection(ex);
+    state->finish_record(seq, "reset", 0, nullptr, 0);
+    co_return std::nullopt;
+  }
+  co_return b;
+}
+
 void reset_connection(Exchange& ex) {
   beast::error_code ec;
   ex.stream().socket().set_option(asio::socket_base::linger(true, 0), ec);
@@ -346,21 +366,9 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
   int64_t seq = state->begin_record(record_of(ex, credential, parsed.stream, recording));
   std::string request_id = fmt::format("req_fake{:017}", seq);
 
-  Behavior b;
-  if (auto problem = state->choose(req, credential, b); !problem.empty()) {
-    b = Behavior{};
-    b.status = 400;
-    b.error_message = "fake upstream: " + problem;
-  }
-  if (co_await wait_unless_client_leaves(ex, b.latency_ms)) {
-    state->finish_record(seq, "client_gone", 0, nullptr, 0);
-    co_return;
-  }
-  if (b.reset_before_response) {
-    reset_connection(ex);
-    state->finish_record(seq, "reset", 0, nullptr, 0);
-    co_return;
-  }
+  auto chosen = co_await chosen_behavior(state, ex, credential, seq);
+  if (!chosen) co_return;
+  Behavior b = std::move(*chosen);
 
   if (b.status == 200 && !parsed.error.empty()) {
     b.status = 400;

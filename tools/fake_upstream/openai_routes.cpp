@@ -159,21 +159,9 @@ Task<void> handle_chat(std::shared_ptr<FakeUpstream::State> state, Exchange& ex)
   FakeUpstream::State::CredentialInFlight credential_in_flight(*state, credential);
   ChatRequest request = read_chat_request(ex.request().body());
   int64_t seq = state->begin_record(request_record(ex, credential, request.stream));
-  Behavior b;
-  if (auto problem = state->choose(ex.request(), credential, b); !problem.empty()) {
-    b = Behavior{};
-    b.status = 400;
-    b.error_message = "fake upstream: " + problem;
-  }
-  if (co_await wait_unless_client_leaves(ex, b.latency_ms)) {
-    state->finish_record(seq, "client_gone", 0, nullptr, 0);
-    co_return;
-  }
-  if (b.reset_before_response) {
-    reset_connection(ex);
-    state->finish_record(seq, "reset", 0, nullptr, 0);
-    co_return;
-  }
+  auto chosen = co_await chosen_behavior(state, ex, credential, seq);
+  if (!chosen) co_return;
+  Behavior b = std::move(*chosen);
   if (b.status == 200 && !request.error.empty()) {
     b.status = 400;
     b.error_message = request.error;

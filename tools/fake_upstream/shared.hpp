@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -153,6 +154,12 @@ Task<void> sleep_ms(int ms);
 // Waits `ms`, or less if the client hangs up meanwhile; true if it did.
 Task<bool> wait_unless_client_leaves(http_server::Exchange& ex, int ms);
 void reset_connection(http_server::Exchange& ex);
+
+// What every route's handler does first, after recording the request as `seq`: the behaviour
+// chosen for it (a bad script becomes a 400), its latency waited, a reset instead of an answer.
+// nullopt: the request is over (the client left, or the connection was reset) and recorded.
+Task<std::optional<Behavior>> chosen_behavior(std::shared_ptr<FakeUpstream::State> state, http_server::Exchange& ex,
+                                              const std::string& credential, int64_t seq);
 
 // POST /model/{id}/invoke and /model/{id}/invoke-with-response-stream (bedrock_routes.cpp).
 void register_bedrock_routes(http_server::Router& router, std::shared_ptr<FakeUpstream::State> state);
