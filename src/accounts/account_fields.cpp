@@ -240,8 +240,7 @@ Status apply_account_changes(Account& account, const json::object& changes, bool
   // A Bedrock account's endpoint follows from its region unless one is given (a VPC endpoint),
   // and moves with it when the region changes.
   auto regional = [](const std::string& region) { return "https://bedrock-runtime." + region + ".amazonaws.com"; };
-  bool derived = next.base_url.empty() || (!account.region.empty() && next.base_url == regional(account.region) &&
-                                           !changes.contains("baseUrl"));
+  bool derived = next.base_url.empty() || (!account.region.empty() && next.base_url == regional(account.region));
   if (next.type == kBedrock && derived && !next.region.empty()) next.base_url = regional(next.region);
   if (auto s = check_whole(next, creating); !s) return s;
   account = std::move(next);

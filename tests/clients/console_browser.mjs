@@ -262,6 +262,26 @@ try {
     await shot(page, 'accounts');
   });
 
+  await step('add an AWS Bedrock account with access keys; its secret is never shown', async () => {
+    const awsSecret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYBROWSERKEY';
+    await page.getByRole('button', { name: 'Add account' }).click();
+    const form = page.getByRole('dialog', { name: 'Add an account' });
+    await form.getByLabel('Kind').selectOption('bedrock');
+    await form.getByLabel('Name', { exact: true }).fill('aws-browser');
+    await form.getByLabel('Region').fill('eu-west-1');
+    await form.getByLabel('Access key id').fill('AKIABROWSERTEST00001');
+    await form.getByLabel('Secret access key').fill(awsSecret);
+    await form.getByRole('button', { name: 'Add account' }).click();
+    const row = page.locator('tr', { hasText: 'aws-browser' });
+    await row.waitFor({ timeout });
+    const text = await row.textContent();
+    check(text.includes('AWS Bedrock (eu-west-1)') && text.includes('AWS key'), `row: ${text}`);
+    check(!(await page.content()).includes(awsSecret), 'the AWS secret is shown');
+    // Disabled: the rest of this test relays through the fake upstream's Console account.
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await until('the Bedrock account disabled', async () => (await row.textContent()).includes('Enable'));
+  });
+
   await step('a relayed request with the key', async () => {
     const res = await fetch(`${base}/api/v1/messages`, {
       method: 'POST',

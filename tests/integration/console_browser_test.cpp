@@ -86,7 +86,11 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   auto accounts = parse_object(http_request(relay.port(), "GET", "/admin/claude-accounts", "", auth).body);
   std::map<std::string, json::object> by_name;
   for (const auto& a : accounts["data"].as_array()) by_name[std::string(a.as_object().at("name").as_string())] = a.as_object();
-  ASSERT_EQ(by_name.size(), 2u) << json::serialize(accounts);
+  ASSERT_EQ(by_name.size(), 3u) << json::serialize(accounts);
+  EXPECT_EQ(by_name["aws-browser"]["type"].as_string(), "bedrock");
+  EXPECT_EQ(by_name["aws-browser"]["region"].as_string(), "eu-west-1");
+  EXPECT_EQ(by_name["aws-browser"]["baseUrl"].as_string(), "https://bedrock-runtime.eu-west-1.amazonaws.com");
+  EXPECT_FALSE(by_name["aws-browser"]["enabled"].as_bool());
   EXPECT_EQ(by_name["fake-console"]["type"].as_string(), "claude-console");
   EXPECT_EQ(by_name["fake-console"]["baseUrl"].as_string(), fake.url());
   EXPECT_EQ(by_name["fake-console"]["maxConcurrency"].as_int64(), 4);

@@ -125,8 +125,9 @@ export interface Health {
 export interface Account {
   id: string;
   name: string;
-  type: 'claude-console' | 'claude-oauth' | string;
+  type: 'claude-console' | 'claude-oauth' | 'bedrock' | 'openai-compatible' | string;
   baseUrl: string;
+  region?: string | null;
   proxy: string | null;
   priority: number;
   enabled: boolean;

@@ -1,6 +1,6 @@
-// Adding an account (a Console API key, or a Claude Pro/Max subscription through the OAuth
-// sign-in) and editing one. Credentials go to the relay and never come back: the list shows
-// them masked.
+// Adding an account (a Console API key, a Claude Pro/Max subscription through the OAuth sign-in,
+// AWS Bedrock, an OpenAI-compatible provider) and editing one. Credentials go to the relay and
+// never come back: the list shows them masked.
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBanner, Field, Modal, valueOf, FormActions } from '../components';
@@ -17,6 +17,11 @@ interface Draft {
   maxConcurrency: string;
   plan: string;
   models: string;
+  modelMapping: string; // requested=upstream, …
+  region: string;
+  awsAccessKeyId: string;
+  awsSecretAccessKey: string;
+  awsSessionToken: string;
   schedulable: boolean;
 }
 
@@ -32,6 +37,13 @@ function draftOf(a?: Account): Draft {
     maxConcurrency: String(a?.maxConcurrency ?? 0),
     plan: a?.plan == null ? '' : String(a.plan),
     models: (a?.models ?? []).join(', '),
+    modelMapping: Object.entries(a?.modelMapping ?? {})
+      .map(([from, to]) => `${from}=${to}`)
+      .join(', '),
+    region: a?.region ?? '',
+    awsAccessKeyId: '',
+    awsSecretAccessKey: '',
+    awsSessionToken: '',
     schedulable: a?.schedulable ?? true,
   };
 }
@@ -54,6 +66,7 @@ function schedulingFields(d: Draft, editing: boolean): Record<string, unknown> {
       .split(',')
       .map((m) => m.trim())
       .filter(Boolean),
+    modelMapping: d.modelMapping,
     schedulable: d.schedulable,
   };
   if (d.costFactor.trim()) f.costFactor = numberOf('Cost factor', d.costFactor, false);
@@ -61,7 +74,96 @@ function schedulingFields(d: Draft, editing: boolean): Record<string, unknown> {
   return f;
 }
 
-type Kind = 'claude-console' | 'claude-oauth';
+type Kind = 'claude-console' | 'claude-oauth' | 'bedrock' | 'openai-compatible';
+
+// Where each kind's requests go unless the form says otherwise.
+const defaultBaseUrl: Record<Kind, string> = {
+  'claude-console': 'https://api.anthropic.com',
+  'claude-oauth': 'https://api.anthropic.com',
+  bedrock: '', // from the region
+  'openai-compatible': '',
+};
+
+// The fields of a kind's credentials, for adding (all) or editing (only those typed in).
+function credentialFields(kind: string, d: Draft, editing: boolean): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  const put = (k: keyof Draft) => {
+    const v = (d[k] as string).trim();
+    if (v || !editing) f[k] = v;
+  };
+  if (kind === 'claude-console' || kind === 'openai-compatible') {
+    put('baseUrl');
+    put('apiKey');
+  }
+  if (kind === 'bedrock') {
+    put('region');
+    if (d.baseUrl.trim()) f.baseUrl = d.baseUrl.trim();
+    for (const k of ['apiKey', 'awsAccessKeyId', 'awsSecretAccessKey', 'awsSessionToken'] as const) if (d[k].trim()) f[k] = d[k].trim();
+  }
+  return f;
+}
+
+function secret(name: keyof Draft, label: string, d: Draft, set: (k: keyof Draft, v: string) => void, hint: string, required = false) {
+  return (
+    <Field label={label} wide hint={hint}>
+      <input
+        name={name}
+        type="password"
+        autocomplete="off"
+        required={required}
+        value={d[name] as string}
+        onInput={(e) => set(name, valueOf(e))}
+      />
+    </Field>
+  );
+}
+
+// The fields a kind's credentials need (an account being edited keeps what is left empty).
+function CredentialInputs({
+  kind,
+  d,
+  set,
+  editing,
+}: {
+  kind: string;
+  d: Draft;
+  set: (k: keyof Draft, v: string) => void;
+  editing?: Account;
+}) {
+  const now = (k: string) =>
+    editing ? `Now ${String(editing.credentials[k] ?? 'not set')}; empty keeps it.` : 'Stored encrypted; shown masked from now on.';
+  if (kind === 'claude-console' || kind === 'openai-compatible')
+    return (
+      <>
+        <Field
+          label="Base URL"
+          wide
+          hint={kind === 'openai-compatible' ? 'The provider’s API, e.g. https://api.example.com/v1' : undefined}
+        >
+          <input name="baseUrl" type="url" required={!editing} value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
+        </Field>
+        {secret('apiKey', editing ? 'New API key' : 'API key', d, set, now('apiKey'), !editing)}
+      </>
+    );
+  if (kind !== 'bedrock') return null;
+  return (
+    <>
+      <Field label="Region" hint="e.g. us-east-1">
+        <input name="region" required pattern="[a-z0-9\-]+" value={d.region} onInput={(e) => set('region', valueOf(e))} />
+      </Field>
+      <Field label="Endpoint" wide hint="Empty: https://bedrock-runtime.<region>.amazonaws.com">
+        <input name="baseUrl" type="url" value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
+      </Field>
+      <p class="field wide muted small">Sign with an AWS access key, or give a Bedrock API key instead.</p>
+      <Field label="Access key id" wide hint={editing ? now('awsAccessKeyId') : undefined}>
+        <input name="awsAccessKeyId" autocomplete="off" value={d.awsAccessKeyId} onInput={(e) => set('awsAccessKeyId', valueOf(e))} />
+      </Field>
+      {secret('awsSecretAccessKey', 'Secret access key', d, set, now('awsSecretAccessKey'))}
+      {secret('awsSessionToken', 'Session token', d, set, 'Only for temporary credentials')}
+      {secret('apiKey', 'Bedrock API key', d, set, 'Instead of the access key')}
+    </>
+  );
+}
 
 function SchedulingFields({ d, set, oauth }: { d: Draft; set: (k: keyof Draft, v: string | boolean) => void; oauth: boolean }) {
   const input = (k: keyof Draft, label: string, hint?: string) => (
@@ -88,6 +190,7 @@ function SchedulingFields({ d, set, oauth }: { d: Draft; set: (k: keyof Draft, v
         </Field>
       )}
       {input('models', 'Models', 'Comma-separated patterns such as claude-sonnet*; empty: all')}
+      {input('modelMapping', 'Model mapping', 'requested=upstream, … names sent up instead')}
       <Field label="Schedulable">
         <input type="checkbox" checked={d.schedulable} onChange={(e) => set('schedulable', e.currentTarget.checked)} />
       </Field>
@@ -96,13 +199,17 @@ function SchedulingFields({ d, set, oauth }: { d: Draft; set: (k: keyof Draft, v
 }
 
 export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) => void }) {
-  const [kind, setKind] = useState<Kind>('claude-console');
+  const [kind, setKindState] = useState<Kind>('claude-console');
   const [d, setD] = useState<Draft>(draftOf());
   const [signIn, setSignIn] = useState<{ sessionId: string; authUrl: string; instructions: string } | null>(null);
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const set = (k: keyof Draft, v: string | boolean) => setD({ ...d, [k]: v });
+  const setKind = (k: Kind) => {
+    setKindState(k);
+    if (Object.values(defaultBaseUrl).includes(d.baseUrl)) setD({ ...d, baseUrl: defaultBaseUrl[k] });
+  };
   const run = async (work: () => Promise<void>) => {
     setBusy(true);
     setError(null);
@@ -119,9 +226,9 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
     if (kind === 'claude-oauth' && d.plan) f.plan = d.plan;
     return f;
   };
-  const addConsole = () =>
+  const addWithCredentials = () =>
     run(async () => {
-      const body = { ...fields(), type: 'claude-console', baseUrl: d.baseUrl.trim(), apiKey: d.apiKey.trim() };
+      const body = { ...fields(), ...credentialFields(kind, d, false), type: kind };
       props.onAdded(await api<Account>('/admin/claude-accounts', { method: 'POST', body }));
     });
   const startSignIn = () =>
@@ -147,7 +254,7 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
         class="form-grid"
         onSubmit={(e) => {
           e.preventDefault();
-          if (kind === 'claude-console') addConsole();
+          if (kind !== 'claude-oauth') addWithCredentials();
           else if (!signIn) startSignIn();
           else finishSignIn();
         }}
@@ -159,28 +266,14 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
             <select name="type" value={kind} disabled={!!signIn} onChange={(e) => setKind(valueOf(e) as Kind)}>
               <option value="claude-console">Claude Console (API key)</option>
               <option value="claude-oauth">Claude Pro / Max (sign in)</option>
+              <option value="bedrock">AWS Bedrock</option>
+              <option value="openai-compatible">OpenAI-compatible provider</option>
             </select>
           </Field>
           <Field label="Name">
             <input name="name" required maxLength={100} value={d.name} onInput={(e) => set('name', valueOf(e))} />
           </Field>
-          {kind === 'claude-console' && (
-            <>
-              <Field label="Base URL" wide>
-                <input name="baseUrl" type="url" required value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
-              </Field>
-              <Field label="API key" wide hint="Stored encrypted; shown masked from now on.">
-                <input
-                  name="apiKey"
-                  type="password"
-                  autocomplete="off"
-                  required
-                  value={d.apiKey}
-                  onInput={(e) => set('apiKey', valueOf(e))}
-                />
-              </Field>
-            </>
-          )}
+          <CredentialInputs kind={kind} d={d} set={set} />
         </fieldset>
         <SchedulingFields d={d} set={set} oauth={kind === 'claude-oauth'} />
         {kind === 'claude-oauth' && signIn && (
@@ -200,7 +293,7 @@ export function AddAccount(props: { onClose: () => void; onAdded: (a: Account) =
         <FormActions
           busy={busy}
           busyLabel="Working…"
-          label={kind === 'claude-console' ? 'Add account' : signIn ? 'Finish sign-in' : 'Open the sign-in page'}
+          label={kind !== 'claude-oauth' ? 'Add account' : signIn ? 'Finish sign-in' : 'Open the sign-in page'}
           onCancel={props.onClose}
         />
       </form>
@@ -224,8 +317,7 @@ export function EditAccount(props: { account: Account; groups: Group[]; onClose:
       const body = schedulingFields(d, true);
       if (clearProxy) body.proxy = '';
       if (a.type === 'claude-oauth') body.plan = d.plan || null;
-      if (d.apiKey.trim()) body.apiKey = d.apiKey.trim();
-      if (a.type === 'claude-console') body.baseUrl = d.baseUrl.trim();
+      Object.assign(body, credentialFields(a.type, d, true));
       await api(`/admin/claude-accounts/${a.id}`, { method: 'PUT', body });
       // Group membership: one call per group joined or left.
       for (const g of props.groups) {
@@ -249,16 +341,7 @@ export function EditAccount(props: { account: Account; groups: Group[]; onClose:
           <Field label="Name">
             <input name="name" required value={d.name} onInput={(e) => set('name', valueOf(e))} />
           </Field>
-          {a.type === 'claude-console' && (
-            <>
-              <Field label="Base URL" wide>
-                <input name="baseUrl" type="url" value={d.baseUrl} onInput={(e) => set('baseUrl', valueOf(e))} />
-              </Field>
-              <Field label="New API key" wide hint={`Now ${String(a.credentials.apiKey ?? 'set')}; empty keeps it.`}>
-                <input name="apiKey" type="password" autocomplete="off" value={d.apiKey} onInput={(e) => set('apiKey', valueOf(e))} />
-              </Field>
-            </>
-          )}
+          <CredentialInputs kind={a.type} d={d} set={set} editing={a} />
           <p class="field wide muted small">
             Proxy now: {a.proxy ?? 'none (direct)'}. A new one below replaces it.{' '}
             {a.proxy && (

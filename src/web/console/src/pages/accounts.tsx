@@ -23,9 +23,18 @@ function stateOf(a: Account): { tone: 'good' | 'warn' | 'bad' | 'muted'; text: s
 }
 
 // The stored credentials as the relay shows them: masked, and when an OAuth token expires.
+// What kind of account it is, as the list says it.
+export function kindText(a: Account): string {
+  if (a.type === 'claude-oauth') return `Claude subscription${a.plan ? ` (${a.plan})` : ''}`;
+  if (a.type === 'bedrock') return `AWS Bedrock (${a.region ?? '?'})`;
+  if (a.type === 'openai-compatible') return 'OpenAI-compatible';
+  return a.type === 'claude-console' ? 'Claude Console' : a.type;
+}
+
 function credentialsText(a: Account): string {
   const c = a.credentials as Record<string, string | number>;
   if (c.apiKey) return `key ${c.apiKey}`;
+  if (c.awsAccessKeyId) return `AWS key ${c.awsAccessKeyId}${c.awsSessionToken ? ' (temporary)' : ''}`;
   const parts: string[] = [];
   if (c.accessToken) parts.push(`token ${c.accessToken}`);
   if (typeof c.expiresAt === 'number') parts.push(`expires ${ago(new Date(c.expiresAt).toISOString())}`);
@@ -70,7 +79,10 @@ export function AccountsPage() {
       <ErrorBanner error={actionError ?? accounts.error} onDismiss={actionError ? () => setActionError(null) : undefined} />
       {!accounts.data && !accounts.error && <Spinner />}
       {accounts.data && accounts.data.length === 0 && (
-        <p class="card">No account yet. Add a Claude Console key or sign in with a Claude Pro/Max subscription.</p>
+        <p class="card">
+          No account yet. Add a Claude Console key, sign in with a Claude Pro/Max subscription, or add an AWS Bedrock or OpenAI-compatible
+          account.
+        </p>
       )}
       {accounts.data && accounts.data.length > 0 && (
         <Table columns={['Account', 'State', 'Health', 'Circuit', '5 h', '7 d', 'In flight', 'Usage', { label: 'Actions', hidden: true }]}>
@@ -82,8 +94,7 @@ export function AccountsPage() {
                 <td>
                   <strong>{a.name}</strong>
                   <div class="muted small">
-                    {a.type === 'claude-oauth' ? `Claude subscription${a.plan ? ` (${a.plan})` : ''}` : 'Claude Console'} · priority{' '}
-                    {a.priority} · weight {a.weight}
+                    {kindText(a)} · priority {a.priority} · weight {a.weight}
                     {a.costFactor !== 1 ? ` · cost ×${a.costFactor}` : ''}
                   </div>
                   <div class="muted small">
