@@ -9,7 +9,7 @@ CTEST_ARGS ?=
 # ccache refuses every compile that uses the precompiled headers unless told these are safe.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build run test test-ops test-sanitize bench bench-export bench-admin-reads clean
+.PHONY: all deps configure build run test test-ops test-sanitize fuzz bench bench-export bench-admin-reads clean
 
 all: build
 
@@ -63,5 +63,14 @@ test-sanitize: deps
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# libFuzzer on every fuzz target (tests/fuzz) under ASan+UBSan, FUZZ_SECONDS each (clang).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCRS_FUZZ=ON -DCRS_SANITIZE=address,undefined -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	@bash scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize build-stage
+	rm -rf $(BUILD_DIR) build-sanitize build-stage build-fuzz

@@ -35,6 +35,14 @@ if [[ "${1:-}" == "--bench" ]]; then
   done
 fi
 
+# `make fuzz` builds with clang and libFuzzer (tests/fuzz).
+if [[ "${1:-}" == "--fuzz" ]]; then
+  for p in clang libclang-rt-14-dev; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+fi
+
 # Node.js builds the web console (Vite, from npm) and runs the real-client and browser tests;
 # Debian's is enough if none is there.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
