@@ -37,7 +37,7 @@ fi
 
 # `make fuzz` builds with clang and libFuzzer (tests/fuzz).
 if [[ "${1:-}" == "--fuzz" ]]; then
-  for p in clang libclang-rt-14-dev; do
+  for p in clang-16 libclang-rt-16-dev; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
   done

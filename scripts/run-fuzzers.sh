@@ -22,7 +22,7 @@ for fuzzer in "$build"/fuzz_*; do
     failed=1
     echo "   FAILED: see $build/fuzz-$name.log and $build/crashes/" | tee -a "$report"
   fi
-  grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^#[0-9]+.*DONE" "$build/fuzz-$name.log" \
+  grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE" "$build/fuzz-$name.log" \
     | sed 's/^/   /' | tee -a "$report" || true
 done
 exit "$failed"
