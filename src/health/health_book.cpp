@@ -88,7 +88,7 @@ void HealthBook::forget(const std::string& account_id) {
 void HealthBook::record(const std::string& account_id, Attempt attempt) {
   std::lock_guard lock(mutex_);
   auto& e = entries_[account_id];
-  if (!e.pending) e.pending.emplace();
+  if (!e.pending) e.pending = Pending{};  // not emplace(): clang judges Pending (NSDMIs) not default-constructible there
   e.pending->add(std::move(attempt));
 }
 
