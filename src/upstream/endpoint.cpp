@@ -20,6 +20,8 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
   if (b.host.size() > 2 && b.host.front() == '[') b.host = b.host.substr(1, b.host.size() - 2);
   b.port = u.has_port() ? u.port_number() : (b.tls ? 443 : 80);
   if (u.has_port() && b.port == 0) return Error{"base URL has an invalid port"};
+  // Boost.URL 1.81 reads "http://h:80x/p" as port 80 and path "x/p": a path must start with "/".
+  if (!u.path().empty() && u.path().front() != '/') return Error{"base URL has an invalid port or path"};
   b.path_prefix = u.path();
   while (!b.path_prefix.empty() && b.path_prefix.back() == '/') b.path_prefix.pop_back();
   return b;
@@ -35,6 +37,7 @@ Result<Proxy> parse_proxy_url(const std::string& url) {
   else if (u.scheme() == "socks5" || u.scheme() == "socks5h") p.kind = Proxy::Kind::Socks5;
   else return Error{"proxy URL must start with http://, socks5:// or socks5h://"};
   if (u.host().empty() || !u.has_port() || u.port_number() == 0) return Error{"proxy URL needs host:port"};
+  if (!u.path().empty() && u.path() != "/") return Error{"proxy URL needs host:port and nothing after it"};
   p.host = u.host();
   p.port = u.port_number();
   if (u.has_userinfo()) {

@@ -60,3 +60,20 @@ TEST(RequestNeeds, UnreadableBodiesNeedEverything) {
 
 }  // namespace
 }  // namespace crs
+
+namespace crs {
+namespace {
+
+// Found by fuzzing (tests/fuzz/urls_fuzz.cpp): Boost.URL reads "http://h:80x/p" as port 80 and
+// path "x/p", which would have become an upstream target without its leading "/".
+TEST(AccountUrls, TextAfterThePortIsRefused) {
+  EXPECT_FALSE(upstream::parse_base_url("http://127.0.0.1:808tp://127.0.0.1:80080"));
+  EXPECT_FALSE(upstream::parse_base_url("http://h:80x/p"));
+  EXPECT_TRUE(upstream::parse_base_url("http://h:80/p"));
+  EXPECT_FALSE(upstream::parse_proxy_url("socks5://u:pw@127.0.0.1:1080x/y"));
+  EXPECT_TRUE(upstream::parse_proxy_url("socks5://u:pw@127.0.0.1:1080"));
+  EXPECT_TRUE(upstream::parse_proxy_url("http://127.0.0.1:3128/"));
+}
+
+}  // namespace
+}  // namespace crs
