@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,14 @@ namespace crs::limits {
 namespace {
 
 constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs, kWeekMs = 7 * kDayMs;
+constexpr uint64_t kMarksPerBitmap = uint64_t{1} << 20;  // a bitmap of 128 KB
+
+// Names this process's bitmaps of applied completions apart from other instances' (and from
+// its own before a restart).
+std::string random_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
 
 // One hash per key holds every counter (micro-USD and tokens), so each script reads them all
 // with one HMGET and writes with one HSET:
@@ -107,10 +116,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 )LUA");
 
-// KEYS: 1 counters, 2 leases, 3 usage stream
+// KEYS: 1 counters, 2 leases, 3 usage stream, 4 this instance's bitmap of applied completions
 // ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 this day, 5 this week, 6 event field,
-//       7 event line
+//       7 event line, 8 the completion's bit in KEYS[4] ("" = none)
+// The bit is how a replay tells, exactly, whether a completion whose reply was lost had been
+// applied (by the old primary, replicated before a failover): 128 KB per million completions.
 constexpr char kCompletionBody[] = R"LUA(
+if ARGV[8] ~= '' then
+  redis.call('SETBIT', KEYS[4], ARGV[8], 1)
+  redis.call('EXPIRE', KEYS[4], 86400)
+end
 local rc, rt = 0, 0  -- the reservation the lease gives back
 if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
   local c1, t1 = string.match(ARGV[1], '|(%d+)|(%d+)$')
@@ -141,13 +156,17 @@ return redis.call('XADD', KEYS[3], '*', ARGV[6], ARGV[7])
 const store::Script kCompletion(kCompletionBody);
 
 // A completion sent again from the spool (usage/spool.hpp). KEYS as kCompletion's, then
-// 4 the request's replay marker; ARGV as kCompletion's, then 8 "1" when the first attempt may
-// have reached Redis. Applied once per request id; an ambiguous one only while its lease is
-// still held (its completion removes it).
+// 5 the request's replay marker; ARGV as kCompletion's, then 9 "1" when the first attempt may
+// have reached Redis. Applied once per request id; an ambiguous one only if its bit is not
+// set (a completion spooled by a version without bits: only while its lease is still held).
 const store::Script kReplayedCompletion(
-    std::string("if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', 86400) then return 'duplicate' end\n"
-                "if ARGV[8] == '1' and ARGV[1] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
-                "  return 'applied'\n"
+    std::string("if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', 86400) then return 'duplicate' end\n"
+                "if ARGV[9] == '1' then\n"
+                "  if ARGV[8] ~= '' then\n"
+                "    if redis.call('GETBIT', KEYS[4], ARGV[8]) == 1 then return 'applied' end\n"
+                "  elseif ARGV[1] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
+                "    return 'applied'\n"
+                "  end\n"
                 "end\n") +
     kCompletionBody);
 
@@ -191,7 +210,10 @@ std::tm local_tm(int64_t ms, int tz) {
 }  // namespace
 
 Limits::Limits(int timezone_offset_hours, std::chrono::seconds lease_ttl)
-    : tz_hours_(timezone_offset_hours), lease_ttl_(lease_ttl) {}
+    : tz_hours_(timezone_offset_hours),
+      lease_ttl_(lease_ttl),
+      marks_token_(random_token()),
+      marks_(std::make_shared<std::atomic<uint64_t>>(0)) {}
 
 bool Limits::counted(const keys::ApiKey& key) { return key.limits.any(); }
 
@@ -284,15 +306,18 @@ ScriptCall Limits::renewal_in(std::string leases_zset, const std::string& lease)
 
 ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const {
   int64_t now_ms = event.timestamp_ms;
+  uint64_t mark = marks_->fetch_add(1, std::memory_order_relaxed);
   std::vector<std::string> args{lease,
                                 std::to_string(event.cost_micro),
                                 std::to_string(event.usage.total()),
                                 day_label(now_ms),
                                 week_label(key, now_ms),
                                 std::string(usage::kUsageField),
-                                event.to_wire()};
-  return {&kCompletion,
-          kCompletion.call({counters_key(key.id), leases_key(key.id), std::string(usage::kUsageStream)}, std::move(args))};
+                                event.to_wire(),
+                                std::to_string(mark % kMarksPerBitmap)};
+  std::vector<std::string> keys{counters_key(key.id), leases_key(key.id), std::string(usage::kUsageStream),
+                                fmt::format("usage:applied:{}:{}", marks_token_, mark / kMarksPerBitmap)};
+  return {&kCompletion, kCompletion.call(std::move(keys), std::move(args))};
 }
 
 ScriptCall Limits::seed(const keys::ApiKey& key, int64_t now_ms) const {
@@ -325,12 +350,20 @@ Limits::Usage Limits::current(const keys::ApiKey& key, const store::HashRecord& 
 }
 
 store::RedisCommand Limits::replay_form(const usage::SpoolEntry& e) {
-  // The completion's call is EVALSHA <sha> 3 <keys...> <7 args>; replayed with its source (a
-  // restarted Redis knows no script), the marker as a fourth key and the ambiguity flag.
+  // The completion's call is EVALSHA <sha> 4 <keys...> <8 args> (3 keys and 7 args when spooled
+  // by a version without applied bits); replayed with its source (a restarted Redis knows no
+  // script), the marker as a fifth key and the ambiguity flag.
   const auto& c = e.command;
-  if (!e.completion || c.size() != 13 || c[0] != "EVALSHA" || c[2] != "3") return c;
-  std::vector<std::string> keys{c[3], c[4], c[5], "usage:replayed:" + e.request_id};
-  std::vector<std::string> args(c.begin() + 6, c.end());
+  if (!e.completion || c.size() < 2 || c[0] != "EVALSHA") return c;
+  bool legacy = c.size() == 13 && c[2] == "3";
+  if (!legacy && !(c.size() == 15 && c[2] == "4")) return c;
+  std::vector<std::string> keys(c.begin() + 3, c.begin() + (legacy ? 6 : 7));
+  std::vector<std::string> args(c.begin() + (legacy ? 6 : 7), c.end());
+  if (legacy) {
+    keys.push_back("usage:applied:none");
+    args.push_back("");
+  }
+  keys.push_back("usage:replayed:" + e.request_id);
   args.push_back(e.ambiguous ? "1" : "0");
   return kReplayedCompletion.with_source(kReplayedCompletion.call(std::move(keys), std::move(args)));
 }

@@ -13,8 +13,10 @@
 // Counters are integers (micro-USD, tokens) in one hash per key, limit:{id}; leases are the
 // sorted set limit:concurrency:{id}. Windows are fixed: they start with the first request
 // after the previous one ended (as the Node.js service's). Scripts are called by SHA1.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "keys/api_key.hpp"
@@ -100,6 +102,10 @@ class Limits {
 
   int tz_hours_;
   std::chrono::seconds lease_ttl_;
+  // Each completion sets its own bit in usage:applied:<token>:<n>, so that a replay of one whose
+  // reply was lost knows whether it had been applied (kept by copies: they are one process).
+  std::string marks_token_;
+  std::shared_ptr<std::atomic<uint64_t>> marks_;
 };
 
 }  // namespace crs::limits
