@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/listener_group.hpp"
+#include "http/request_framing.hpp"
 #include "http/responses.hpp"
 
 namespace crs::http_server {
@@ -119,6 +120,31 @@ Task<void> send_and_close(beast::tcp_stream& stream, http::status status, std::s
   res.prepare_payload();
   stream.expires_after(std::chrono::seconds(5));
   co_await http::async_write(stream, res, use_nothrow);
+}
+
+// Reads until `buffer` holds a whole request head that HeadScanner accepts, then lets Beast
+// parse it from the buffer. A head the scanner refuses leaves `problem` set and reads no more.
+Task<beast::error_code> read_request_head(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                          http::request_parser<RequestBody>& parser, size_t max_header_bytes,
+                                          std::string& problem) {
+  HeadScanner scanner;
+  while (true) {
+    auto data = buffer.data();
+    auto state = scanner.scan({static_cast<const char*>(data.data()), data.size()});
+    if (state == HeadScanner::State::refused) {
+      problem = scanner.problem();
+      co_return beast::error_code{};
+    }
+    // Past the limit, Beast's parse below answers it (431).
+    if (state == HeadScanner::State::complete || buffer.size() > max_header_bytes) break;
+    size_t room = std::max<size_t>(buffer.capacity() - buffer.size(), 512);
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_nothrow);
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+  buffer.consume(scanner.leading_empty_lines());
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+  co_return ec;
 }
 
 Response refusal(http::status status, std::string_view message) {
@@ -383,7 +409,8 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     parser.body_limit(options_.max_body_bytes);
     connection.idle = true;
     stream.expires_after(header_timeout);
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    std::string refused;
+    auto ec = co_await read_request_head(stream, buffer, parser, options_.max_header_bytes, refused);
     connection.idle = false;
     if (!std::exchange(connection.served, true)) --awaiting_first_request_;
     header_timeout = options_.keep_alive_timeout;
@@ -401,11 +428,11 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       break;
     }
     stream.expires_never();
-    // A transfer coding that does not end in chunked leaves the body's end unknown (RFC 9112
-    // §6.3): its bytes must not be read as the next request.
-    if (parser.get().count(http::field::transfer_encoding) && !parser.chunked()) {
-      co_await send_and_close(stream, http::status::bad_request,
-                              "Transfer-Encoding must end with chunked; no other coding is accepted");
+    // A head another parser could frame or route differently: nothing after it is read.
+    if (refused.empty())
+      if (auto problem = framing_problem(parser.get())) refused = std::move(*problem);
+    if (!refused.empty()) {
+      co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + refused);
       break;
     }
 

@@ -13,6 +13,19 @@ simdjson::ondemand::parser& thread_parser() {
   return parser;
 }
 
+// The fields the relay acts on must mean one thing: JSON parsers differ on which of two
+// equal keys wins, and a key's model rules must judge the model the upstream will serve.
+// Escaped keys ("mod\u0065l") count as what they spell (the key is compared unescaped).
+bool once(std::string_view key, unsigned& seen) {
+  static constexpr std::string_view kJudged[] = {"model", "stream", "max_tokens", "metadata", "messages"};
+  for (unsigned i = 0; i < std::size(kJudged); ++i) {
+    if (key != kJudged[i]) continue;
+    if (seen & (1u << i)) return false;
+    seen |= 1u << i;
+  }
+  return true;
+}
+
 }  // namespace
 
 RequestFields read_request_fields(std::string& body, bool require_messages) {
@@ -34,10 +47,15 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
     return f;
   }
   bool has_messages = false;
+  unsigned seen = 0;  // the fields below met so far: each at most once
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) {
       f.error = "Request body is not valid JSON";
+      return f;
+    }
+    if (!once(key, seen)) {
+      f.error = std::string(key) + ": appears more than once";
       return f;
     }
     auto value = field.value();

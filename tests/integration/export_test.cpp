@@ -242,12 +242,14 @@ TEST_F(ExportTest, BadRequestsAndForeignPathsGetClearRefusals) {
   EXPECT_EQ(http_get(relay->port(), "/admin/exports/" + id + "/download").status, 401);
   EXPECT_EQ(http_get(relay->port(), "/admin/exports").status, 401);
 
+  // Unknown tasks are not found; a path with an escaped separator or a dot segment is refused
+  // before any route sees it (smuggling_test.cpp).
   for (const std::string& path : std::vector<std::string>{
            "/admin/exports/00000000-0000-4000-8000-000000000000", "/admin/exports/00000000-0000-4000-8000-000000000000/download",
-        "/admin/exports/..%2F..%2F..%2Fetc%2Fpasswd/download", "/admin/exports/keys-" + id + ".csv/download",
-        "/admin/exports/" + id + "%2F..%2F..%2Fconfig/download", "/admin/exports/%2e%2e/download"}) {
+           "/admin/exports/keys-" + id + ".csv/download", "/admin/exports/..%2F..%2F..%2Fetc%2Fpasswd/download",
+           "/admin/exports/" + id + "%2F..%2F..%2Fconfig/download", "/admin/exports/%2e%2e/download"}) {
     auto r = admin("GET", path);
-    EXPECT_EQ(r.status, 404) << path << " " << r.body;
+    EXPECT_EQ(r.status, path.find('%') == std::string::npos ? 404 : 400) << path << " " << r.body;
     EXPECT_EQ(r.body.find("root:"), std::string::npos);
   }
   // A task whose file is replaced by a link is not followed.

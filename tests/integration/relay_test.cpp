@@ -722,6 +722,53 @@ TEST_F(RelayTest, HangingUpBeforeTheFinalCountStillChargesTheOutput) {
 // Streamed and whole answers: one-hour cache writes restated without their breakdown in
 // message_delta, web searches, and a served model other than the one asked for are all billed
 // as the upstream bills them.
+// JSON ambiguity (issue 22): parsers differ on which of two equal keys wins, so a field the
+// relay acts on may appear once; escapes are judged as what they spell. A key's model rules
+// cannot be slipped past either way, and what the upstream receives is what was judged.
+TEST_F(RelayTest, DuplicateOrEscapedFieldsCannotSlipPastTheModelRules) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto r = relay->cli({"keys", "update", key_id, "--models", "claude-sonnet-*"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string opus = "claude-opus-4-1-20250805";
+  auto msg = [](const std::string& fields) {
+    return "{" + fields + R"(,"max_tokens":5,"messages":[{"role":"user","content":"hi"}]})";
+  };
+  ASSERT_TRUE(wait_until([&] { return post("/v1/messages", msg(R"("model":")" + opus + "\"")).status == 403; }, 3s));
+  reset_fake();
+
+  struct Case {
+    const char* what;
+    std::string body;
+    int status;
+    const char* says;
+  };
+  const std::vector<Case> cases{
+      {"the denied model first", msg(R"("model":")" + opus + R"(","model":")" + kModel + "\""), 400, "model: appears more than once"},
+      {"the denied model last", msg(R"("model":")" + kModel + R"(","model":")" + opus + "\""), 400, "model: appears more than once"},
+      {"an escaped second key", msg(R"("model":")" + kModel + R"(","mod\u0065l":")" + opus + "\""), 400, "more than once"},
+      {"stream twice", msg(R"("model":")" + kModel + R"(","stream":false,"stream":true)"), 400, "stream: appears more than once"},
+      {"max_tokens twice", R"({"model":")" + kModel + R"(","max_tokens":1,"max_tokens":100000,"messages":[]})", 400,
+       "max_tokens: appears more than once"},
+      {"an escaped key alone", msg(R"("m\u006fdel":")" + opus + "\""), 403, "claude-opus-4-1-20250805"},
+      {"an escaped model", msg(R"("model":"claude-\u006fpus-4-1-20250805")"), 403, "claude-opus-4-1-20250805"},
+      {"an escaped allowed model", msg(R"("model":"claude-s\u006fnnet-4-5-20250929")"), 200, "\"type\":\"message\""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto answer = post("/v1/messages", c.body);
+    EXPECT_EQ(answer.status, c.status) << answer.body;
+    EXPECT_NE(answer.body.find(c.says), std::string::npos) << answer.body;
+    if (c.status == 400) {
+      EXPECT_EQ(type_of(answer), "invalid_request_error");
+    }
+  }
+  // Only the allowed model reached the upstream, escaped as sent (the upstream reads it as sonnet).
+  auto seen = recorded();
+  ASSERT_EQ(seen.size(), 1u) << json::serialize(seen);
+  EXPECT_NE(json::serialize(seen).find(R"(claude-s\\u006fnnet)"), std::string::npos) << json::serialize(seen);
+}
+
 TEST_F(RelayTest, OneHourCacheWritesWebSearchesAndTheServedModelAreBilled) {
   start();
   add_account("a", "sk-ant-api03-account-a-000000");

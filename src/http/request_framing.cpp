@@ -1,0 +1,123 @@
+#include "http/request_framing.hpp"
+
+#include <algorithm>
+
+namespace crs::http_server {
+namespace {
+
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> body_framing_problem(const http::request_header<>& head) {
+  size_t lengths = head.count(http::field::content_length);
+  size_t codings = head.count(http::field::transfer_encoding);
+  if (lengths > 1) return "more than one Content-Length";
+  if (lengths == 1 && !is_digits(head[http::field::content_length])) return "a Content-Length that is not a number";
+  if (codings == 0) return std::nullopt;
+  if (lengths) return "both Content-Length and Transfer-Encoding";
+  if (head.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (codings > 1 || !beast::iequals(trimmed(head[http::field::transfer_encoding]), "chunked"))
+    return "a Transfer-Encoding other than chunked; no other coding is accepted";
+  return std::nullopt;
+}
+
+}  // namespace
+
+HeadScanner::State HeadScanner::refuse(std::string why) {
+  problem_ = std::move(why);
+  return State::refused;
+}
+
+HeadScanner::State HeadScanner::end_line() {
+  bool empty = line_length_ == 0;
+  line_length_ = 0;
+  colon_seen_ = false;
+  if (!empty) {
+    ++line_;
+  } else if (line_ > 0) {
+    head_size_ = seen_;
+    return State::complete;
+  } else {
+    leading_ = seen_;  // an empty line before the request line
+  }
+  return State::more;
+}
+
+HeadScanner::State HeadScanner::scan(std::string_view buffered) {
+  if (!problem_.empty()) return State::refused;
+  if (head_size_) return State::complete;
+  while (seen_ < buffered.size()) {
+    char c = buffered[seen_++];
+    if (after_cr_) {
+      if (c != '\n') return refuse("a CR not followed by LF");
+      after_cr_ = false;
+      if (end_line() == State::complete) return State::complete;
+      continue;
+    }
+    if (c == '\r') {
+      after_cr_ = true;
+      continue;
+    }
+    if (c == '\n') return refuse("a line ending in LF without CR");
+    if (c == '\0') return refuse("a NUL byte");
+    if (line_ > 0 && line_length_ == 0 && (c == ' ' || c == '\t'))
+      return refuse("obsolete line folding (a line starting with whitespace)");
+    if (line_ > 0 && !colon_seen_) {
+      if (c == ':') colon_seen_ = true;
+      else if (c == ' ' || c == '\t') return refuse("whitespace in a field name");
+    }
+    ++line_length_;
+  }
+  return State::more;
+}
+
+std::optional<std::string> path_problem(std::string_view target) {
+  if (target.empty() || target.front() != '/') return "a target that is not a path (absolute, authority or * form)";
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string segment;  // decoded
+  for (size_t i = 0; i <= path.size(); ++i) {
+    char c = i < path.size() ? path[i] : '/';
+    if (c == '%') {
+      int hi = i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
+      if (hi < 0 || lo < 0) return "a broken percent-escape in the path";
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '/' || decoded == '\\' || decoded == '\0') return "an escaped separator or NUL in the path";
+      segment += decoded;
+      i += 2;
+      continue;
+    }
+    if (c == '\\') return "a backslash in the path";
+    if (c != '/') {
+      segment += c;
+      continue;
+    }
+    if (segment == "." || segment == "..") return "a dot segment in the path";
+    segment.clear();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> framing_problem(const http::request_header<>& head) {
+  size_t hosts = head.count(http::field::host);
+  if (hosts > 1) return "more than one Host";
+  if (hosts == 0 && head.version() >= 11) return "no Host";
+  if (auto p = body_framing_problem(head)) return p;
+  return path_problem(head.target());
+}
+
+}  // namespace crs::http_server
