@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
 #include <boost/url/url.hpp>
 
 #include "core/crypto.hpp"
@@ -41,9 +42,14 @@ Result<PastedCode> parse_pasted_code(const std::string& pasted) {
   if (text.starts_with("http://") || text.starts_with("https://")) {
     auto u = boost::urls::parse_uri(text);
     if (!u) return Error{"the pasted URL cannot be parsed"};
-    for (auto p : u->params()) {
-      if (p.key == "code") out.code = p.value;
-      if (p.key == "state") out.state = p.value;
+    // The query read on its own: Boost.URL 1.81's url_view::params() recurses without end on
+    // an empty query before a fragment ("https://x?#y"), which fuzzing found.
+    std::string query(u->encoded_query());
+    auto params = boost::urls::parse_query(query);
+    if (!params) return Error{"the pasted URL cannot be parsed"};
+    for (auto p : *params) {
+      if (p.key == "code") out.code = p.value.decode();
+      if (p.key == "state") out.state = p.value.decode();
     }
     if (out.code.empty()) return Error{"the pasted URL has no code parameter"};
   } else {

@@ -54,7 +54,7 @@ Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::c
   if (!stored) co_return stored.error();
   auto record = store::to_record(*stored);
   if (record.empty()) co_return Error{"unknown or expired OAuth session: start the sign-in again"};
-  if (!pasted->state.empty() && pasted->state != record["state"])
+  if (!pasted->state.empty() && !crypto::equal_constant_time(pasted->state, record["state"]))
     co_return Error{"the pasted state does not belong to this sign-in"};
   std::string request = exchange_request_json(settings, pasted->code, record["verifier"], record["state"]);
   auto executor = co_await asio::this_coro::executor;
@@ -64,7 +64,8 @@ Task<Result<TokenAnswer>> finish_sign_in(store::RedisClient& redis, asio::ssl::c
     co_return Error{failure};
   }
   auto tokens = parse_token_answer(answer.body, now_ms());
-  if (tokens) co_await redis.command(store::make_command("DEL", session_key(session)));  // codes are single-use
+  // Codes are single-use; a session the DEL misses expires with its TTL.
+  if (tokens) (void)co_await redis.command(store::make_command("DEL", session_key(session)));
   co_return tokens;
 }
 

@@ -90,7 +90,6 @@ struct AnswerFacts {
   bool final_usage_seen = false;        // the final count arrived (streams)
   int64_t estimated_output_tokens = 0;  // from the content that passed (streams)
   bool completed = false;               // the answer ended properly
-  bool at_event_boundary = true;        // an error event may be appended as is (streams)
 };
 
 // One answer on its way to the client: turned into the client's format (for the Anthropic

@@ -88,9 +88,9 @@ class PassThroughReader final : public AnswerReader {
     read_answer_usage(body, whole_usage_, whole_model_);
   }
   AnswerFacts facts() const override {
-    if (whole_) return AnswerFacts{whole_usage_, whole_model_, true, 0, true, true};
-    return AnswerFacts{scanner_.usage(),           scanner_.served_model(), scanner_.final_usage_seen(),
-                       scanner_.estimated_output_tokens(), scanner_.completed(), scanner_.at_event_boundary()};
+    if (whole_) return AnswerFacts{whole_usage_, whole_model_, true, 0, true};
+    return AnswerFacts{scanner_.usage(), scanner_.served_model(), scanner_.final_usage_seen(),
+                       scanner_.estimated_output_tokens(), scanner_.completed()};
   }
 
  private:

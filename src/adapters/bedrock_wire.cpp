@@ -315,9 +315,9 @@ class Reader final : public AnswerReader {
   }
 
   AnswerFacts facts() const override {
-    if (whole_) return AnswerFacts{whole_usage_seen_ ? whole_usage_ : head_usage_, whole_model_, true, 0, true, true};
+    if (whole_) return AnswerFacts{whole_usage_seen_ ? whole_usage_ : head_usage_, whole_model_, true, 0, true};
     AnswerFacts f{scanner_.usage(), scanner_.served_model(), scanner_.final_usage_seen(),
-                  scanner_.estimated_output_tokens(), scanner_.completed() && !verdict_, true};
+                  scanner_.estimated_output_tokens(), scanner_.completed() && !verdict_};
     if (!f.final_usage_seen && metrics_) {  // Bedrock's own count, when the events gave none
       f.usage.input_tokens = count_member(*metrics_, "inputTokenCount");
       f.usage.output_tokens = count_member(*metrics_, "outputTokenCount");

@@ -43,13 +43,12 @@ class BridgeReader final : public AnswerReader {
   }
   AnswerFacts facts() const override {
     if (whole_) {
-      AnswerFacts f{usage_of(whole_usage_), served(whole_usage_), whole_usage_.reported, whole_estimate_, true, true};
+      AnswerFacts f{usage_of(whole_usage_), served(whole_usage_), whole_usage_.reported, whole_estimate_, true};
       if (!whole_usage_.reported) f.usage.input_tokens = estimated_input();
       return f;
     }
     AnswerFacts f{usage_of(stream_.usage()), served(stream_.usage()), stream_.usage().reported,
-                  std::max<int64_t>(1, scanner_.estimated_output_tokens()), scanner_.completed(),
-                  scanner_.at_event_boundary()};
+                  std::max<int64_t>(1, scanner_.estimated_output_tokens()), scanner_.completed()};
     if (!f.final_usage_seen) f.usage.input_tokens = estimated_input();
     return f;
   }

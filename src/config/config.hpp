@@ -185,6 +185,7 @@ struct RelayConfig {
   int connectTimeout = 10000;          // ms to connect (and TLS) to an upstream
   int firstByteTimeout = 600000;       // ms until the upstream's response headers
   int idleTimeout = 120000;            // ms of upstream silence mid-response before cutting it
+  int requestTimeout = 600000;         // ms a relayed request may last in all, answer included
   std::string caFile;                  // extra CA bundle for upstream TLS (system CAs are always used)
   int concurrencyLeaseTtl = 30;        // s a concurrency slot outlives an instance that died holding it
   bool admitWhenRedisDown = false;     // relay while Redis is unreachable (limits uncounted, usage spooled)

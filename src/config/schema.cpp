@@ -50,6 +50,7 @@ void mark_live(std::vector<KeySpec>& keys) {
   static const std::vector<std::string_view> live{
       "logging.level", "logging.loadBalancing.level", "logging.apiExport.level",
       "relay.maxAttempts", "relay.connectTimeout", "relay.firstByteTimeout", "relay.idleTimeout",
+      "relay.requestTimeout",
       "relay.admitWhenRedisDown",
       "loadBalancing.defaultStrategy", "loadBalancing.selectionTimeout", "loadBalancing.maxWaiting",
       "loadBalancing.pauseAtUtilization", "loadBalancing.stickyTtl", "loadBalancing.stickyMaxTtfb",
@@ -79,6 +80,7 @@ std::vector<KeySpec> build() {
   add(s, "relay.connectTimeout", CRS_FIELD(relay.connectTimeout)).range(100, 600000);
   add(s, "relay.firstByteTimeout", CRS_FIELD(relay.firstByteTimeout)).range(100, 3600000);
   add(s, "relay.idleTimeout", CRS_FIELD(relay.idleTimeout)).range(100, 3600000);
+  add(s, "relay.requestTimeout", CRS_FIELD(relay.requestTimeout)).from_env({"REQUEST_TIMEOUT"}).range(1000, 86400000);
   add(s, "relay.caFile", CRS_FIELD(relay.caFile)).from_env({"UPSTREAM_CA_FILE"});
   add(s, "relay.concurrencyLeaseTtl", CRS_FIELD(relay.concurrencyLeaseTtl)).range(3, 3600);
   add(s, "relay.admitWhenRedisDown", CRS_FIELD(relay.admitWhenRedisDown)).from_env({"ADMIT_WHEN_REDIS_DOWN"});

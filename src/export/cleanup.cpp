@@ -121,7 +121,9 @@ Task<Result<bool>> take_cleanup_lock(store::RedisClient& redis, std::string hold
 }
 
 Task<void> release_cleanup_lock(store::RedisClient& redis, std::string holder) {
-  co_await store::run_script(redis, release_script(), release_script().call(one(std::string(kCleanupLock)), one(holder)));
+  // Best effort: a lock left behind expires after kLockMs.
+  (void)co_await store::run_script(redis, release_script(),
+                                   release_script().call(one(std::string(kCleanupLock)), one(holder)));
 }
 
 }  // namespace crs::key_export

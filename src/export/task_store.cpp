@@ -295,7 +295,7 @@ Task<Result<std::vector<TaskStore::Found>>> TaskStore::list(size_t limit) {
   if (!gone.empty()) {
     store::RedisCommand zrem = store::make_command("ZREM", std::string(kTaskIndex));
     zrem.insert(zrem.end(), gone.begin(), gone.end());
-    co_await redis_.command(std::move(zrem));
+    (void)co_await redis_.command(std::move(zrem));  // pruning the index: the next listing tries again
   }
   co_return out;
 }

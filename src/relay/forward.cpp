@@ -16,6 +16,7 @@
 #include "relay/attempt_log.hpp"
 #include "relay/admission.hpp"
 #include "relay/answers.hpp"
+#include "relay/whole_events.hpp"
 #include "scheduler/selection.hpp"
 
 namespace crs::relay {
@@ -25,6 +26,8 @@ namespace {
 constexpr size_t kErrorBodyLimit = 1 << 20;
 constexpr size_t kWholeBodyLimit = 64 << 20;
 constexpr size_t kChunk = 16384;
+// An unfinished event is held back up to this size (relay/whole_events.hpp).
+constexpr size_t kLongestHeldEvent = 256 * 1024;
 
 // Read buffers of kChunk bytes, reused on this thread. A fresh one per request made malloc
 // consolidate its free lists each time (~2% of the relay's CPU with small requests).
@@ -108,12 +111,27 @@ bool is_stale_connection_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == http::error::partial_message;
 }
 
-Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, size_t limit,
-                                                           std::chrono::milliseconds idle) {
+// How long each read of an answer may wait: the idle timeout, or less when the request's own
+// deadline (relay.requestTimeout, counted from its arrival) comes first.
+struct ReadWait {
+  std::chrono::milliseconds idle;
+  std::chrono::steady_clock::time_point deadline;
+
+  explicit ReadWait(const RelayedRequest& r)
+      : idle(r.rc().idleTimeout), deadline(r.started + std::chrono::milliseconds(r.rc().requestTimeout)) {}
+  std::chrono::milliseconds next(std::chrono::milliseconds wait) const {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return std::max(std::min(wait, left), std::chrono::milliseconds(1));
+  }
+  std::chrono::milliseconds next() const { return next(idle); }
+  bool past() const { return std::chrono::steady_clock::now() >= deadline; }
+};
+
+Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, size_t limit, ReadWait wait) {
   std::string body;
   auto buf = chunk_buffer();
   while (!call.parser->is_done()) {
-    call.conn->expires_after(idle);
+    call.conn->expires_after(wait.next());
     auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
     body.append(buf.get(), n);
     if (ec) co_return std::pair{ec, std::move(body)};
@@ -189,7 +207,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
     call.parser.emplace();
     call.parser->body_limit(boost::none);
     call.parser->header_limit(64 * 1024);
-    call.conn->expires_after(std::chrono::milliseconds(rc.firstByteTimeout));
+    call.conn->expires_after(ReadWait(r).next(std::chrono::milliseconds(rc.firstByteTimeout)));
     auto sent_at = std::chrono::steady_clock::now();
     beast::error_code ec = co_await call.conn->write(out.head, body);
     if (!ec) ec = co_await call.conn->read_header(*call.parser);
@@ -207,6 +225,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   }
   if (r.gone_or_cut()) co_return false;
   a.last_failure = failure;
+  if (timed_out && ReadWait(r).past()) co_return false;  // the request's deadline, not the account's fault
   r.d().load_book.answered(p.account.id, -1, false);
   auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
   log_failed_attempt(r, p, 0, verdict, -1);
@@ -217,8 +236,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
 // A non-2xx answer. The request's own fault goes to the client as is (true: answered); an
 // account's fault marks the account, and the next one is tried (false).
 Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
-  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
-  auto [ec, body] = co_await read_whole(call, kErrorBodyLimit, idle);
+  auto [ec, body] = co_await read_whole(call, kErrorBodyLimit, ReadWait(r));
   adapters::UpstreamError e{call.status(), call.parser->get().base(), std::move(body)};
   if (!ec) release_if_reusable(r, call);
   r.watch->upstream = nullptr;
@@ -291,6 +309,15 @@ const std::string& served_model(const RelayedRequest& r, const adapters::AnswerF
   return f.served_model.empty() ? r.fields.model : f.served_model;
 }
 
+// The request outlived relay.requestTimeout: the cut is the relay's, not the account's.
+bool past_deadline(const RelayedRequest& r, beast::error_code ec) {
+  return ec == beast::error::timeout && ReadWait(r).past();
+}
+
+std::string deadline_text(const RelayedRequest& r) {
+  return fmt::format("The request took longer than relay.requestTimeout ({} ms) and was cut", r.rc().requestTimeout);
+}
+
 // The upstream stopped in the middle of its answer: the account's failure.
 adapters::ErrorVerdict cut_verdict(const RelayedRequest& r, beast::error_code ec) {
   bool stalled = ec == beast::error::timeout;
@@ -325,17 +352,19 @@ usage::UsageEvent answer_usage_event(RelayedRequest& r, const Picked& p, const a
 }
 
 Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchGuard& guard) {
-  auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, std::chrono::milliseconds(r.rc().idleTimeout));
+  auto [ec, answer] = co_await read_whole(call, kWholeBodyLimit, ReadWait(r));
   guard.stop();
   if (ec) {
     if (r.watch->gone) co_return;
-    // A cut at shutdown is this instance's doing, not the account's.
-    if (!r.watch->shutdown) {
+    // A cut at shutdown or at the request's deadline is this instance's doing, not the account's.
+    bool deadline = past_deadline(r, ec);
+    if (!r.watch->shutdown && !deadline) {
       auto verdict = cut_verdict(r, ec);
       co_await account_failed(r, p, verdict, call.status(), call.ttfb_ms);
     }
     co_await r.admission.release_now();
     if (r.watch->shutdown) co_await r.ex.send(shutting_down());
+    else if (deadline) co_await r.ex.send(error(http::status::gateway_timeout, deadline_text(r)));
     else co_await r.ex.send(error(http::status::bad_gateway, "Upstream connection failed while sending its answer"));
     co_return;
   }
@@ -361,7 +390,8 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
 // The upstream stopped mid-stream: the client gets an error event and a proper end.
 Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, beast::error_code ec) {
   bool stalled = ec == beast::error::timeout;
-  std::string text = r.watch->shutdown ? std::string(kShuttingDown)
+  std::string text = r.watch->shutdown    ? std::string(kShuttingDown)
+                     : past_deadline(r, ec) ? deadline_text(r)
                      : stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", r.rc().idleTimeout)
                                : "Upstream connection lost mid-stream: " + ec.message();
   spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account.name, text);
@@ -373,24 +403,26 @@ Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boun
 // Relays the stream's chunks as they arrive, until it ends, the client leaves, or the reader
 // finds it broken. Returns the upstream's read error, if any.
 Task<beast::error_code> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::AnswerReader& reader,
-                                     bool& client_gone) {
+                                     WholeEvents& whole, bool& client_gone) {
   auto buf = chunk_buffer();
-  auto idle = std::chrono::milliseconds(r.rc().idleTimeout);
+  ReadWait wait(r);
   while (!client_gone && !call.parser->is_done()) {
-    call.conn->expires_after(idle);
+    call.conn->expires_after(wait.next());
     auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
-    std::string_view out = n > 0 ? reader.stream_chunk(std::string_view(buf.get(), n)) : std::string_view();
+    std::string_view out = n > 0 ? whole.take(reader.stream_chunk(std::string_view(buf.get(), n))) : std::string_view();
     if (!out.empty()) {
       if (co_await r.ex.write_chunk(out)) client_gone = true;
     }
     if (ec) co_return ec;
     if (reader.broken()) break;
   }
-  // The upstream ended its answer: what the reader still holds (a translation's end, an error
-  // for a frame cut in half).
+  // The upstream ended its answer: an event it did not finish, then what the reader still
+  // holds (a translation's end, an error for a frame cut in half).
   if (!client_gone && !reader.broken()) {
+    std::string_view held = whole.rest();
+    if (!held.empty() && co_await r.ex.write_chunk(held)) client_gone = true;
     std::string_view rest = reader.stream_end();
-    if (!rest.empty() && co_await r.ex.write_chunk(rest)) client_gone = true;
+    if (!client_gone && !rest.empty() && co_await r.ex.write_chunk(rest)) client_gone = true;
   }
   co_return beast::error_code{};
 }
@@ -405,7 +437,7 @@ Task<void> judge_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   }
   if (const auto* verdict = reader.broken()) {
     co_await account_failed(r, p, *verdict, call.status(), call.ttfb_ms);
-  } else if (upstream_ec) {
+  } else if (upstream_ec && !past_deadline(r, upstream_ec)) {
     auto cut = cut_verdict(r, upstream_ec);  // named: no temporary inside co_await (GCC 12)
     co_await account_failed(r, p, cut, call.status(), call.ttfb_ms);
   } else {
@@ -424,7 +456,8 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   r.watch->answering = true;
   OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
-  beast::error_code upstream_ec = co_await relay_chunks(r, call, *reader, client_gone);
+  WholeEvents whole(kLongestHeldEvent);
+  beast::error_code upstream_ec = co_await relay_chunks(r, call, *reader, whole, client_gone);
   client_gone = client_gone || r.watch->gone;
   guard.stop();
   auto facts = reader->facts();
@@ -438,7 +471,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   co_await judge_stream(r, p, call, *reader, upstream_ec, client_gone);
   if (client_gone) co_return;
   if (upstream_ec && !broken) {
-    co_await end_cut_stream(r, p, facts.at_event_boundary, upstream_ec);
+    co_await end_cut_stream(r, p, !whole.partial_sent(), upstream_ec);
   } else {
     if (!broken) release_if_reusable(r, call);
     co_await r.ex.end_stream();
@@ -451,6 +484,8 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
   co_await r.admission.release_now();
   if (r.watch->shutdown) {
     co_await r.ex.send(shutting_down());
+  } else if (ReadWait(r).past()) {
+    co_await r.ex.send(error(http::status::gateway_timeout, deadline_text(r)));
   } else if (a.last_error) {
     co_await r.ex.send(to_client(*a.last_error_adapter, *a.last_error));
   } else if (!a.last_failure.empty()) {
@@ -492,7 +527,7 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
   InFlight in_flight(r.d(), r.worker, *r.watch);
   Attempts& a = s.attempts;
   Picked picked;
-  for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut(); ++attempt) {
+  for (int attempt = 0; attempt < r.rc().maxAttempts && !r.gone_or_cut() && !ReadWait(r).past(); ++attempt) {
     // The failed attempt's slot goes back first: a retry on the same account must find it free.
     if (picked.slot) co_await picked.slot->release_now();
     picked = Picked{};

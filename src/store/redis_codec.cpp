@@ -1,5 +1,6 @@
 #include "store/redis_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <hiredis/hiredis.h>
@@ -7,22 +8,48 @@
 namespace crs::store {
 namespace {
 
-RedisReply convert(const redisReply* r) {
-  RedisReply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = RedisReply::Type::String; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::Status; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::Error; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::Integer; out.integer = r->integer; break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::Array;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default: out.type = RedisReply::Type::Nil; break;
-  }
-  return out;
+// hiredis parses; the replies are built straight into RedisReply through its object functions
+// (no hiredis objects to convert and free). An array's elements are appended as they arrive,
+// never allocated from the length it announces: hiredis 0.14's own arrays are, so a reply
+// claiming a billion elements made it try to allocate gigabytes (found by fuzzing).
+RedisReply* place(const redisReadTask* task, RedisReply&& value) {
+  if (!task->parent) return new RedisReply(std::move(value));
+  // Elements come in order and an earlier one is complete before the next starts, so a parent
+  // growing its vector never moves an element hiredis still holds.
+  auto* parent = static_cast<RedisReply*>(task->parent->obj);
+  parent->elements.push_back(std::move(value));
+  return &parent->elements.back();
 }
+
+void* create_string(const redisReadTask* task, char* str, size_t len) {
+  RedisReply r;
+  r.type = task->type == REDIS_REPLY_ERROR    ? RedisReply::Type::Error
+           : task->type == REDIS_REPLY_STATUS ? RedisReply::Type::Status
+                                              : RedisReply::Type::String;
+  r.str.assign(str, len);
+  return place(task, std::move(r));
+}
+
+void* create_array(const redisReadTask* task, int elements) {
+  RedisReply r;
+  r.type = RedisReply::Type::Array;
+  r.elements.reserve(static_cast<size_t>(std::clamp(elements, 0, 64)));
+  return place(task, std::move(r));
+}
+
+void* create_integer(const redisReadTask* task, long long value) {
+  RedisReply r;
+  r.type = RedisReply::Type::Integer;
+  r.integer = value;
+  return place(task, std::move(r));
+}
+
+void* create_nil(const redisReadTask* task) { return place(task, RedisReply{}); }
+
+// hiredis frees only a whole reply (the root): elements belong to their array.
+void free_reply(void* reply) { delete static_cast<RedisReply*>(reply); }
+
+redisReplyObjectFunctions kReplyFunctions{create_string, create_array, create_integer, create_nil, free_reply};
 
 }  // namespace
 
@@ -47,7 +74,7 @@ void append_command(std::string& out, const RedisCommand& args) {
 
 void ReplyReader::Free::operator()(redisReader* r) const { redisReaderFree(r); }
 
-ReplyReader::ReplyReader() : reader_(redisReaderCreate()) {}
+ReplyReader::ReplyReader() : reader_(redisReaderCreateWithFunctions(&kReplyFunctions)) {}
 ReplyReader::~ReplyReader() = default;
 
 bool ReplyReader::feed(const char* data, size_t n) {
@@ -62,10 +89,8 @@ std::optional<RedisReply> ReplyReader::next() {
     return std::nullopt;
   }
   if (!raw) return std::nullopt;
-  auto* reply = static_cast<redisReply*>(raw);
-  RedisReply converted = convert(reply);
-  freeReplyObject(reply);
-  return converted;
+  std::unique_ptr<RedisReply> reply(static_cast<RedisReply*>(raw));
+  return std::move(*reply);
 }
 
 std::optional<int64_t> RedisReply::as_int() const {

@@ -24,7 +24,6 @@ class SseUsageScanner {
   bool started() const { return started_; }     // message_start seen
   bool completed() const { return completed_; } // message_stop seen
   bool saw_error() const { return saw_error_; } // an error event passed
-  bool at_event_boundary() const { return line_.empty() && !skipping_ && pending_event_.empty(); }
 
  private:
   void on_line(std::string_view line);

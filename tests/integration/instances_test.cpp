@@ -36,6 +36,7 @@ class InstancesTest : public ::testing::Test {
     auto r = relays[0]->cli({"accounts", "add", "--type", "claude-console", "--name", "a", "--base-url", fake.url(),
                              "--api-key", kAccountKey, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    account_id = std::string(json::parse(r.out).as_object()["id"].as_string());
   }
 
   void make_key(std::vector<std::string> flags) {
@@ -78,7 +79,7 @@ class InstancesTest : public ::testing::Test {
   RedisServer redis{shared.file("redis")};
   FakeUpstreamProcess fake{shared};
   std::vector<std::unique_ptr<RelayProcess>> relays;
-  std::string key, key_id;
+  std::string key, key_id, account_id;
 };
 
 TEST_F(InstancesTest, ConcurrencyFiveHoldsAcrossInstancesAndSurvivesACrash) {
@@ -97,7 +98,10 @@ TEST_F(InstancesTest, ConcurrencyFiveHoldsAcrossInstancesAndSurvivesACrash) {
   EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:concurrency:" + key_id}) == "0"; }, 2s))
       << "no slot left held";
 
-  // An instance dies holding all five slots: they come free within the lease TTL (3 s).
+  // An instance dies holding all five slots, the key's and the account's (capped, so its
+  // requests take account slots too): they come free within the lease TTL (3 s).
+  ASSERT_EQ(relays[0]->cli({"accounts", "update", account_id, "--max-concurrency", "50"}).exit_code, 0);
+  std::string account_slots = "load_balance:{lb}:leases:" + account_id;
   reset_fake();
   ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":100,"dripMs":1000})", 5));
   std::string raw = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
@@ -110,6 +114,7 @@ TEST_F(InstancesTest, ConcurrencyFiveHoldsAcrossInstancesAndSurvivesACrash) {
     EXPECT_NE(held.back()->receive(500ms).find("message_start"), std::string::npos);
   }
   EXPECT_EQ(redis.cli({"ZCARD", "limit:concurrency:" + key_id}), "5");
+  EXPECT_EQ(redis.cli({"ZCARD", account_slots}), "5");
   EXPECT_EQ(post(0, false).status, 429);
   // Past the 3 s lease TTL the live streams still hold their slots: the leases are renewed.
   std::this_thread::sleep_for(4s);
@@ -118,6 +123,12 @@ TEST_F(InstancesTest, ConcurrencyFiveHoldsAcrossInstancesAndSurvivesACrash) {
   auto killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return post(0, false).status == 200; }, 6s));
   EXPECT_LT(std::chrono::steady_clock::now() - killed, 4500ms) << "free within the lease TTL";
+  auto live_account_slots = [&] {  // leases are scored by their expiry (ms)
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    return redis.cli({"ZCOUNT", account_slots, std::string("(").append(std::to_string(now)), "+inf"});
+  };
+  EXPECT_TRUE(wait_until([&] { return live_account_slots() == "0"; }, 4500ms)) << "the account's slots come free too";
 }
 
 TEST_F(InstancesTest, RateWindowOfTenAcrossThreeInstancesLetsExactlyTenPass) {

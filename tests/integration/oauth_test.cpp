@@ -266,6 +266,11 @@ TEST(OauthUnit, RfcTestVectorAndPastedCodes) {
   EXPECT_EQ(b->state, "s2");
   EXPECT_FALSE(accounts::oauth::parse_pasted_code("short").ok());
   EXPECT_FALSE(accounts::oauth::parse_pasted_code("has spaces inside!#x").ok());
+  // Found by fuzzing: an empty query before a fragment crashed the relay (Boost.URL 1.81).
+  EXPECT_FALSE(accounts::oauth::parse_pasted_code("https://console.anthropic.com/callback?#code").ok());
+  auto c = accounts::oauth::parse_pasted_code("https://x/cb?code=AbC123def456GhI789&state=a%20b#frag");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state, "a b");
 }
 
 }  // namespace

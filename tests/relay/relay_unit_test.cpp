@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "relay/request_fields.hpp"
+#include "relay/whole_events.hpp"
 #include "adapters/anthropic_wire.hpp"
 #include "scheduler/scheduler.hpp"
 #include "upstream/endpoint.hpp"
@@ -22,6 +23,38 @@ TEST(RequestFields, FindsModelStreamAndMessages) {
   EXPECT_EQ(f.error, "");
   EXPECT_EQ(f.model, "claude-x");
   EXPECT_TRUE(f.stream);
+}
+
+// A client is never sent half an event: what goes out ends where an event does, however the
+// upstream's bytes are cut, unless one event outgrows the limit.
+TEST(WholeEvents, WhatGoesOutEndsWhereAnEventDoes) {
+  const std::string stream = "event: a\ndata: {\"x\":1}\n\nevent: b\r\ndata: 2\r\n\r\n: ping\r\rdata: 3\n\n";
+  for (size_t piece = 1; piece <= stream.size(); ++piece) {
+    relay::WholeEvents whole(1024);
+    std::string sent;
+    for (size_t at = 0; at < stream.size(); at += piece) {
+      sent += whole.take(std::string_view(stream).substr(at, piece));
+      EXPECT_FALSE(whole.partial_sent());
+      EXPECT_TRUE(sent.empty() || relay::last_event_end(sent) == sent.size()) << piece << ": " << sent;
+    }
+    sent += whole.rest();
+    EXPECT_EQ(sent, stream) << piece;
+  }
+  // Cut inside the second event: only the first went out, the rest is held (and dropped).
+  relay::WholeEvents cut(1024);
+  EXPECT_EQ(cut.take("event: a\ndata: 1\n\nevent: b\ndata: {\"te"), "event: a\ndata: 1\n\n");
+  EXPECT_EQ(cut.rest(), "event: b\ndata: {\"te");
+}
+
+TEST(WholeEvents, AnEventLongerThanTheLimitGoesOutAsItComes) {
+  relay::WholeEvents whole(12);
+  EXPECT_EQ(whole.take("data: 1\n\ndata: 0123"), "data: 1\n\n");
+  EXPECT_EQ(whole.take("456789"), "data: 0123456789");  // past the limit: out, unfinished
+  EXPECT_TRUE(whole.partial_sent());
+  EXPECT_EQ(whole.take("abc"), "abc");  // the same event keeps going out
+  EXPECT_EQ(whole.take("\n\ndata: x"), "\n\n");
+  EXPECT_FALSE(whole.partial_sent());
+  EXPECT_EQ(whole.rest(), "data: x");
 }
 
 TEST(RequestFields, Errors) {

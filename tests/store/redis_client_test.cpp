@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include <future>
 
 #include <gtest/gtest.h>
@@ -36,6 +38,34 @@ struct RedisFixture : ::testing::Test {
   asio::io_context ctx;
   void SetUp() override { ASSERT_TRUE(server.start()); }
 };
+
+// Found by fuzzing: hiredis 0.14 allocated an array from the length a reply announces, so a
+// reply claiming a billion elements asked for 8 GB. Elements now take memory as they arrive.
+TEST(ReplyReader, AnAnnouncedLengthAllocatesNothingAndNestedRepliesAreWhole) {
+  ReplyReader reader;
+  size_t before = mallinfo2().hblkhd + mallinfo2().uordblks;
+  std::string bogus = "*1000000000\r\n:1\r\n*2\r\n$1\r\na\r\n";
+  ASSERT_TRUE(reader.feed(bogus.data(), bogus.size()));
+  EXPECT_FALSE(reader.next()) << "incomplete: more elements announced";
+  EXPECT_LT(mallinfo2().hblkhd + mallinfo2().uordblks, before + (16u << 20));
+  EXPECT_FALSE(reader.failed());
+
+  ReplyReader nested;
+  std::string bytes = "*3\r\n:7\r\n*2\r\n$3\r\nabc\r\n$-1\r\n-ERR no\r\n+OK\r\n";
+  ASSERT_TRUE(nested.feed(bytes.data(), bytes.size()));
+  auto r = nested.next();
+  ASSERT_TRUE(r && r->is_array());
+  ASSERT_EQ(r->elements.size(), 3u);
+  EXPECT_EQ(r->elements[0].integer, 7);
+  ASSERT_EQ(r->elements[1].elements.size(), 2u);
+  EXPECT_EQ(r->elements[1].elements[0].str, "abc");
+  EXPECT_TRUE(r->elements[1].elements[1].is_nil());
+  EXPECT_TRUE(r->elements[2].is_error());
+  auto ok = nested.next();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->type, RedisReply::Type::Status);
+  EXPECT_FALSE(nested.next());
+}
 
 TEST_F(RedisFixture, CommandsAndErrorReplies) {
   RedisClient client(ctx.get_executor(), options_for(server.port()));

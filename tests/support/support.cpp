@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "support/secret_sweep.hpp"
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,7 +14,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -24,6 +28,24 @@ namespace fs = std::filesystem;
 std::string crs_binary() { return CRS_TEST_CRS_BINARY; }
 std::string fake_upstream_binary() { return CRS_TEST_FAKE_UPSTREAM_BINARY; }
 std::string source_dir() { return CRS_TEST_SOURCE_DIR; }
+
+namespace {
+
+// Ports of fake upstreams this process started: their answers are not the relay's.
+std::mutex fake_ports_mutex;
+std::set<int> fake_ports;
+
+void add_fake_upstream(int port) {
+  std::lock_guard lock(fake_ports_mutex);
+  fake_ports.insert(port);
+}
+
+bool is_fake_upstream(int port) {
+  std::lock_guard lock(fake_ports_mutex);
+  return fake_ports.count(port) > 0;
+}
+
+}  // namespace
 
 TempDir::TempDir() {
   std::string tmpl = (fs::temp_directory_path() / "crs-test-XXXXXX").string();
@@ -39,6 +61,7 @@ TempDir::~TempDir() {
 }
 
 void TempDir::write(const std::string& name, const std::string& content) const {
+  if (name.ends_with(".toml") || name.ends_with(".env")) sweep::secrets_in_config(content);
   fs::create_directories(fs::path(file(name)).parent_path());
   std::ofstream(file(name)) << content;
 }
@@ -153,10 +176,11 @@ std::string raw_exchange(int port, const std::string& bytes, std::chrono::millis
   send_all(fd, bytes);
   std::string out = read_until(fd, std::chrono::steady_clock::now() + timeout, nullptr);
   close(fd);
+  if (!is_fake_upstream(port)) sweep::answer("raw", out);
   return out;
 }
 
-RawConnection::RawConnection(int port) : fd_(connect_loopback(port)) {}
+RawConnection::RawConnection(int port) : fd_(connect_loopback(port)), to_fake_(is_fake_upstream(port)) {}
 RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
 }
@@ -165,7 +189,9 @@ void RawConnection::shutdown_write() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 std::string RawConnection::receive(std::chrono::milliseconds timeout) {
-  return read_until(fd_, std::chrono::steady_clock::now() + timeout, nullptr);
+  std::string out = read_until(fd_, std::chrono::steady_clock::now() + timeout, nullptr);
+  if (!to_fake_) sweep::answer("raw", out);
+  return out;
 }
 bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   bool eof = false;
@@ -178,6 +204,23 @@ bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
 std::string HttpResponse::header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;
+}
+
+// The credentials a request hands the relay, for the secrets sweep.
+void record_request_secrets(const std::map<std::string, std::string>& headers, const std::string& body) {
+  if (!sweep::enabled()) return;
+  for (const auto& [name, value] : headers) {
+    std::string n = name;
+    for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view v = value;
+    if (n == "authorization" && v.find(' ') != std::string_view::npos) v.remove_prefix(v.find(' ') + 1);
+    if (n == "x-api-key" || n == "authorization" || n == "x-admin-token" || n == "x-goog-api-key") sweep::secret(v);
+    if (n == "cookie")
+      for (size_t at = v.find('='); at != std::string_view::npos; at = v.find('=', at + 1))
+        sweep::secret(v.substr(at + 1, v.find(';', at) == std::string_view::npos ? std::string_view::npos
+                                                                                 : v.find(';', at) - at - 1));
+  }
+  sweep::secrets_in_json(body);
 }
 
 HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
@@ -209,9 +252,13 @@ HttpResponse http_request_to(const std::string& host, int port, const std::strin
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
+  bool to_relay = !is_fake_upstream(port) && !target.starts_with("/_fake/");
+  if (to_relay) record_request_secrets(headers, body);
   send_all(fd, req);
   std::string raw = read_until(fd, std::chrono::steady_clock::now() + timeout, nullptr);
   close(fd);
+  // An answer to a POST may announce a secret it made (a key, a login token).
+  if (to_relay) sweep::answer(method + " " + target, raw, method == "POST");
   if (raw.empty()) {
     out.error = "no response";
     return out;
@@ -321,6 +368,7 @@ bool FakeUpstreamProcess::start() {
   process_.emplace(std::move(child.value()));
   if (!wait_until([&] { return read_file(o.stdout_path).find("listening on") != std::string::npos; })) return false;
   port_ = std::stoi(read_file(o.stdout_path).substr(13));
+  add_fake_upstream(port_);
   return true;
 }
 
@@ -348,6 +396,7 @@ RelayProcess::RelayProcess(const TempDir& dir, std::vector<std::string> env)
     }
   }
   ports_given_ = has_port || has_redis_port;
+  sweep::secrets_in_env(env_);
   if (!has_port) env_.push_back("PORT=" + std::to_string(port_));
   if (!has_redis_port) env_.push_back("REDIS_EMBEDDED_PORT=" + std::to_string(redis_port_));
   bool has_host = std::any_of(env_.begin(), env_.end(), [](const std::string& kv) { return kv.starts_with("HOST="); });
@@ -357,6 +406,7 @@ RelayProcess::RelayProcess(const TempDir& dir, std::vector<std::string> env)
 
 RelayProcess::~RelayProcess() {
   if (process_ && process_->running()) process_->terminate(10s);
+  sweep::keep_relay_files(dir_.path());
 }
 
 bool RelayProcess::start(bool wait_healthy) {
@@ -412,7 +462,17 @@ CommandResult RelayProcess::cli(const std::vector<std::string>& args, const std:
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> env = env_;
   env.insert(env.end(), more_env.begin(), more_env.end());
-  return run_command(argv, env, dir_.path());
+  sweep::secrets_in_args(args);
+  sweep::secrets_in_env(more_env);
+  auto result = run_command(argv, env, dir_.path());
+  // Commands that make a secret show it once, in their own member.
+  bool announces = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "create" || a == "renew" || a == "reset-password" || a == "login";
+  });
+  std::string line = sweep::masked_command(args);
+  sweep::answer(line, result.out, announces);
+  sweep::answer(line + " (stderr)", result.err);
+  return result;
 }
 
 std::string RelayProcess::log() const { return read_file(dir_.file("serve.log")); }

@@ -73,6 +73,7 @@ class RawConnection {
 
  private:
   int fd_ = -1;
+  bool to_fake_ = false;
 };
 
 // Runs a command to completion; returns exit code and combined output.

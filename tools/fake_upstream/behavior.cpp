@@ -38,9 +38,11 @@ std::string parse_behavior(const json::value& value, Behavior& b) {
     else if (key == "dripMs") ok = as_int(b.drip_ms);
     else if (key == "deltas") ok = as_int(b.deltas);
     else if (key == "text") ok = as_str(b.text);
+    else if (key == "textRepeat") ok = as_int(b.text_repeat);
     else if (key == "resetBeforeResponse") ok = as_bool(b.reset_before_response);
     else if (key == "stallAfterEvents") ok = as_int(b.stall_after_events);
     else if (key == "resetAfterEvents") ok = as_int(b.reset_after_events);
+    else if (key == "resetInEvent") ok = as_int(b.reset_in_event);
     else if (key == "errorAfterEvents") ok = as_int(b.error_after_events);
     else if (key == "stallMs") ok = as_int(b.stall_ms);
     else if (key == "chunkBytes") ok = as_int(b.chunk_bytes);

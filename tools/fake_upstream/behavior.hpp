@@ -24,9 +24,11 @@ struct Behavior {
   int drip_ms = 0;                  // stream: between events
   int deltas = 3;                   // text deltas in the answer
   std::string text = "word";        // each delta is "<text><n> "
+  int text_repeat = 1;              // <text> that many times over (one huge event: a large N)
   bool reset_before_response = false;  // reset the TCP connection instead of answering
   int stall_after_events = -1;      // stream: stop after N events, keep the connection open
   int reset_after_events = -1;      // stream: reset the TCP connection after N events
+  int reset_in_event = -1;          // stream: half of event N written, then a reset
   int error_after_events = -1;      // stream: an overloaded error event after N events, then end
   int stall_ms = 600000;            // how long a stall lasts (ends early if the client leaves)
   int chunk_bytes = 0;              // stream: split writes into pieces of N bytes (0 = per event)

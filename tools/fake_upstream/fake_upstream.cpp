@@ -87,7 +87,12 @@ Usage usage_of(const Behavior& b, size_t body_bytes) {
   return usage;
 }
 
-std::string delta_text(const Behavior& b, int i) { return fmt::format("{}{} ", b.text, i); }
+std::string delta_text(const Behavior& b, int i) {
+  std::string text;
+  text.reserve(b.text.size() * static_cast<size_t>(std::max(b.text_repeat, 1)) + 12);
+  for (int r = 0; r < std::max(b.text_repeat, 1); ++r) text += b.text;
+  return fmt::format("{}{} ", text, i);
+}
 
 std::string sse_event(std::string_view name, const json::object& data, bool crlf) {
   std::string nl = crlf ? "\r\n" : "\n";
@@ -418,6 +423,15 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
       co_return;
     }
     if (count == b.reset_after_events) {
+      reset_connection(ex);
+      state->finish_record(seq, "reset", 200, &sent, count);
+      co_return;
+    }
+    if (count == b.reset_in_event) {
+      co_await sleep_ms(b.drip_ms);
+      co_await ex.write_chunk(std::string_view(event).substr(0, event.size() / 2));
+      // A reset drops what the peer has not read yet: give it time to read the half.
+      co_await sleep_ms(200);
       reset_connection(ex);
       state->finish_record(seq, "reset", 200, &sent, count);
       co_return;
