@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "admin/session_token.hpp"
@@ -158,6 +159,33 @@ TEST_F(AdminTest, EveryAdminRouteRefusesMissingExpiredForgedAndAlgNoneTokens) {
       {"older login version", sign(now, now + 3600, 0, kJwtSecret)},
       {"logged out", logged_out},
       {"garbage", "not-a-token"},
+      {"two parts", good_claims.substr(0, good_claims.rfind('.'))},
+      {"four parts", good_claims + ".x"},
+      {"bad base64", "!!!." + payload + "." + good_claims.substr(good_claims.rfind('.') + 1)},
+      {"empty", ""},
+      {"huge", std::string(16 * 1024, 'a')},
+  };
+  // Signed with the relay's own secret, but not claims a session has: refused all the same.
+  auto signed_with_secret = [](const std::string& header, const std::string& claims) {
+    std::string input = crypto::base64url(header) + "." + crypto::base64url(claims);
+    return input + "." + crypto::base64url(crypto::hmac_sha256_raw(kJwtSecret, input));
+  };
+  std::string hs256 = R"({"alg":"HS256","typ":"JWT"})";
+  // The login's current version, as a real token carries it.
+  std::string real = token();
+  auto real_payload = crypto::base64_decode(real.substr(real.find('.') + 1, real.rfind('.') - real.find('.') - 1));
+  ASSERT_TRUE(real_payload.ok());
+  auto real_claims = parse_object(*real_payload);
+  std::string fresh = fmt::format(R"("iat":{},"exp":{},"ver":{})", now, now + 3600, real_claims["ver"].as_int64());
+  bad["claims not JSON"] = signed_with_secret(hs256, "not json");
+  bad["claims without expiry"] = signed_with_secret(hs256, fmt::format(R"({{"sub":"anyone","jti":"x","iat":{},"ver":1}})", now));
+  bad["expiry as text"] =
+      signed_with_secret(hs256, fmt::format(R"({{"sub":"anyone","jti":"x","iat":{},"exp":"{}","ver":1}})", now, now + 3600));
+  bad["HS512 named"] = signed_with_secret(R"({"alg":"HS512","typ":"JWT"})", R"({"sub":"anyone","jti":"x",)" + fresh + "}");
+  // The control: the same construction with nothing wrong is accepted past the token check
+  // (a fresh jti each time: the logout route ends the session it is given).
+  auto control = [&] {
+    return signed_with_secret(hs256, R"({"sub":")" + username + R"(","jti":")" + crypto::random_hex(16) + R"(",)" + fresh + "}");
   };
   for (const auto& [method, target] : routes) {
     SCOPED_TRACE(method + " " + target);
@@ -177,6 +205,8 @@ TEST_F(AdminTest, EveryAdminRouteRefusesMissingExpiredForgedAndAlgNoneTokens) {
     // The same route with a valid token gets past the check: the refusals above are the token's.
     auto ok = admin(method, target, token(), "{}");
     EXPECT_NE(ok.status, 401) << ok.body;
+    auto hand = admin(method, target, control(), "{}");
+    EXPECT_NE(hand.status, 401) << "the hand-signed control: " << hand.body;
   }
 }
 
@@ -191,6 +221,31 @@ TEST_F(AdminTest, WrongPasswordsAreLimitedPerAddressAndPerUser) {
   EXPECT_EQ(login("someone-else", "x").status, 401);
   auto by_address = login("a-third-name", "x");
   EXPECT_EQ(by_address.status, 429) << by_address.body;
+}
+
+// The counts live in Redis: guesses spread over two instances add up, and the lockout holds on
+// both.
+TEST_F(AdminTest, WrongPasswordsCountAcrossInstances) {
+  std::string secrets = read_file(dir.file("data/secrets.env"));
+  auto value = [&](const std::string& name) {
+    auto at = secrets.find(name + "=");
+    return at == std::string::npos ? std::string() : secrets.substr(at + name.size() + 1, secrets.find('\n', at) - at - name.size() - 1);
+  };
+  TempDir other_dir;
+  other_dir.write("config/config.toml", "[admin]\nloginFailuresPerIp = 5\nloginFailuresPerUser = 3\n");
+  RelayProcess other(other_dir, {"JWT_SECRET=" + kJwtSecret, "ENCRYPTION_KEY=" + value("ENCRYPTION_KEY"),
+                                 "REDIS_HOST=127.0.0.1", "REDIS_PORT=" + std::to_string(relay->embedded_redis_port()),
+                                 "REDIS_PASSWORD=" + relay->embedded_redis_password()});
+  ASSERT_TRUE(other.start()) << other.log();
+  auto login_at = [&](int port, const std::string& pass) {
+    json::object body{{"username", username}, {"password", pass}};
+    return http_request(port, "POST", "/web/auth/login", json::serialize(body)).status;
+  };
+  EXPECT_EQ(login_at(relay->port(), "wrong-1"), 401);
+  EXPECT_EQ(login_at(other.port(), "wrong-2"), 401);
+  EXPECT_EQ(login_at(relay->port(), "wrong-3"), 401);
+  EXPECT_EQ(login_at(other.port(), password), 429) << "the third failure was counted on the other instance";
+  EXPECT_EQ(login_at(relay->port(), password), 429);
 }
 
 // Behind a reverse proxy every login comes from the proxy's address. Only a peer listed in

@@ -627,6 +627,9 @@ void FakeUpstream::register_routes(http_server::Router& router) {
             {"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}, {"models", c.models}};
     }
     o["byCredential"] = std::move(by);
+    o["emitted"] = json::object{{"input", s->emitted_input.load()}, {"output", s->emitted_output.load()},
+                                {"cacheCreate", s->emitted_cache_create.load()},
+                                {"cacheRead", s->emitted_cache_read.load()}, {"answers", s->emitted_answers.load()}};
     return ex.send(control_json(http::status::ok, o));
   });
   router.add(http::verb::post, "/_fake/reset", [s](Exchange& ex) {
@@ -637,6 +640,9 @@ void FakeUpstream::register_routes(http_server::Router& router) {
     }
     s->max_in_flight = s->in_flight.load();
     s->total = 0;
+    for (auto* sum : {&s->emitted_input, &s->emitted_output, &s->emitted_cache_create, &s->emitted_cache_read,
+                      &s->emitted_answers})
+      *sum = 0;
     {
       std::lock_guard lock(s->mutex);
       for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0, 0};

@@ -52,6 +52,10 @@ struct FakeUpstream::State {
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> max_in_flight{0};
   std::atomic<int64_t> total{0};
+  // What the answers carried, summed even without recording (the soak compares the relay's
+  // metering with it): tokens as a client that read all that was sent would meter them.
+  std::atomic<int64_t> emitted_input{0}, emitted_output{0}, emitted_cache_create{0}, emitted_cache_read{0};
+  std::atomic<int64_t> emitted_answers{0};
   struct Counts {
     int64_t in_flight = 0, max_in_flight = 0, total = 0;
     int64_t models = 0;  // GET /v1/models calls
@@ -97,6 +101,13 @@ struct FakeUpstream::State {
   }
 
   void finish_record(int64_t seq, std::string_view outcome, int status, const Usage* usage, int events) {
+    if (usage && usage->input + usage->output + usage->cache_create + usage->cache_read > 0) {
+      emitted_input += usage->input;
+      emitted_output += usage->output;
+      emitted_cache_create += usage->cache_create;
+      emitted_cache_read += usage->cache_read;
+      ++emitted_answers;
+    }
     if (!options.record) return;
     std::lock_guard lock(mutex);
     for (auto it = records.rbegin(); it != records.rend(); ++it) {
