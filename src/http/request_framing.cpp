@@ -5,6 +5,10 @@
 namespace crs::http_server {
 namespace {
 
+// RFC 9112 §2.2 asks a server to skip at least one; more is not a client, and every byte
+// skipped would go unscanned past the header limit.
+constexpr size_t kMostLeadingEmptyLines = 4;
+
 bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -53,6 +57,7 @@ HeadScanner::State HeadScanner::end_line() {
     return State::complete;
   } else {
     leading_ = seen_;  // an empty line before the request line
+    if (++empty_lines_ > kMostLeadingEmptyLines) return refuse("empty lines before the request line");
   }
   return State::more;
 }
@@ -65,7 +70,7 @@ HeadScanner::State HeadScanner::scan(std::string_view buffered) {
     if (after_cr_) {
       if (c != '\n') return refuse("a CR not followed by LF");
       after_cr_ = false;
-      if (end_line() == State::complete) return State::complete;
+      if (State s = end_line(); s != State::more) return s;
       continue;
     }
     if (c == '\r') {
@@ -96,9 +101,16 @@ std::optional<std::string> path_problem(std::string_view target) {
       int lo = hi >= 0 ? hex_value(path[i + 2]) : -1;
       if (hi < 0 || lo < 0) return "a broken percent-escape in the path";
       char decoded = static_cast<char>(hi * 16 + lo);
-      if (decoded == '/' || decoded == '\\' || decoded == '\0') return "an escaped separator or NUL in the path";
-      segment += decoded;
+      if (decoded == '\\' || decoded == '\0') return "an escaped backslash or NUL in the path";
       i += 2;
+      // An escaped "/" may be part of an id ("anthropic%2Fclaude"), but a reader that decodes it
+      // sees a separator: the dot-segment rule holds either way.
+      if (decoded == '/') {
+        if (segment == "." || segment == "..") return "a dot segment in the path";
+        segment.clear();
+      } else {
+        segment += decoded;
+      }
       continue;
     }
     if (c == '\\') return "a backslash in the path";

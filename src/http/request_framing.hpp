@@ -36,6 +36,7 @@ class HeadScanner {
   bool colon_seen_ = false;
   size_t head_size_ = 0;
   size_t leading_ = 0;  // bytes
+  size_t empty_lines_ = 0;
   std::string problem_;
 };
 

@@ -119,11 +119,13 @@ return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 // KEYS: 1 counters, 2 leases, 3 usage stream, 4 this instance's bitmap of applied completions
 // ARGV: 1 lease ("" = none), 2 cost micro, 3 tokens, 4 this day, 5 this week, 6 event field,
 //       7 event line, 8 the completion's bit in KEYS[4] ("" = none)
-// The bit is how a replay tells, exactly, whether a completion whose reply was lost had been
-// applied (by the old primary, replicated before a failover): 128 KB per million completions.
+// The bit makes a completion apply once, whichever of its copies comes first: the first attempt,
+// or its replay from the spool when the first attempt's reply was lost (it may have been applied
+// by an old primary and replicated before a failover, or still wait in a stalled Redis's queue
+// while the replay goes by another connection). 128 KB per million completions, kept a day.
 constexpr char kCompletionBody[] = R"LUA(
 if ARGV[8] ~= '' then
-  redis.call('SETBIT', KEYS[4], ARGV[8], 1)
+  if redis.call('SETBIT', KEYS[4], ARGV[8], 1) == 1 then return 'applied' end
   redis.call('EXPIRE', KEYS[4], 86400)
 end
 local rc, rt = 0, 0  -- the reservation the lease gives back
@@ -157,16 +159,13 @@ const store::Script kCompletion(kCompletionBody);
 
 // A completion sent again from the spool (usage/spool.hpp). KEYS as kCompletion's, then
 // 5 the request's replay marker; ARGV as kCompletion's, then 9 "1" when the first attempt may
-// have reached Redis. Applied once per request id; an ambiguous one only if its bit is not
-// set (a completion spooled by a version without bits: only while its lease is still held).
+// have reached Redis. Applied once per request id, and once with its first attempt through
+// the bit (kCompletionBody). One spooled by a version without bits, when ambiguous, applies
+// only while its lease is still held.
 const store::Script kReplayedCompletion(
     std::string("if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', 86400) then return 'duplicate' end\n"
-                "if ARGV[9] == '1' then\n"
-                "  if ARGV[8] ~= '' then\n"
-                "    if redis.call('GETBIT', KEYS[4], ARGV[8]) == 1 then return 'applied' end\n"
-                "  elseif ARGV[1] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
-                "    return 'applied'\n"
-                "  end\n"
+                "if ARGV[9] == '1' and ARGV[8] == '' and ARGV[1] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then\n"
+                "  return 'applied'\n"
                 "end\n") +
     kCompletionBody);
 

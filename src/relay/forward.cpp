@@ -127,10 +127,22 @@ struct ReadWait {
   bool past() const { return std::chrono::steady_clock::now() >= deadline; }
 };
 
+// The request outlived relay.requestTimeout: the cut is the relay's, not the account's.
+bool past_deadline(const RelayedRequest& r, beast::error_code ec) {
+  return ec == beast::error::timeout && ReadWait(r).past();
+}
+
+std::string deadline_text(const RelayedRequest& r) {
+  return fmt::format("The request took longer than relay.requestTimeout ({} ms) and was cut", r.rc().requestTimeout);
+}
+
 Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, size_t limit, ReadWait wait) {
   std::string body;
   auto buf = chunk_buffer();
   while (!call.parser->is_done()) {
+    // An upstream that always has bytes ready never lets a read time out: the deadline is
+    // checked here too.
+    if (wait.past()) co_return std::pair{beast::error_code(beast::error::timeout), std::move(body)};
     call.conn->expires_after(wait.next());
     auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
     body.append(buf.get(), n);
@@ -237,6 +249,12 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
 // account's fault marks the account, and the next one is tried (false).
 Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts& a) {
   auto [ec, body] = co_await read_whole(call, kErrorBodyLimit, ReadWait(r));
+  if (past_deadline(r, ec)) {  // the request's deadline, in the middle of an error's body
+    r.watch->upstream = nullptr;
+    co_await r.admission.release_now();
+    co_await r.ex.send(error(http::status::gateway_timeout, deadline_text(r)));
+    co_return true;
+  }
   adapters::UpstreamError e{call.status(), call.parser->get().base(), std::move(body)};
   if (!ec) release_if_reusable(r, call);
   r.watch->upstream = nullptr;
@@ -309,15 +327,6 @@ const std::string& served_model(const RelayedRequest& r, const adapters::AnswerF
   return f.served_model.empty() ? r.fields.model : f.served_model;
 }
 
-// The request outlived relay.requestTimeout: the cut is the relay's, not the account's.
-bool past_deadline(const RelayedRequest& r, beast::error_code ec) {
-  return ec == beast::error::timeout && ReadWait(r).past();
-}
-
-std::string deadline_text(const RelayedRequest& r) {
-  return fmt::format("The request took longer than relay.requestTimeout ({} ms) and was cut", r.rc().requestTimeout);
-}
-
 // The upstream stopped in the middle of its answer: the account's failure.
 adapters::ErrorVerdict cut_verdict(const RelayedRequest& r, beast::error_code ec) {
   bool stalled = ec == beast::error::timeout;
@@ -388,12 +397,19 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
 
 
 // The upstream stopped mid-stream: the client gets an error event and a proper end.
+// Why a stream was cut, for its client (a plain function: GCC 12 miscompiles ?: temporaries in
+// coroutines).
+std::string cut_text(const RelayedRequest& r, beast::error_code ec) {
+  if (r.watch->shutdown) return std::string(kShuttingDown);
+  if (past_deadline(r, ec)) return deadline_text(r);
+  if (ec == beast::error::timeout)
+    return fmt::format("Upstream sent nothing for {} ms; the stream was cut", r.rc().idleTimeout);
+  return "Upstream connection lost mid-stream: " + ec.message();
+}
+
 Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, beast::error_code ec) {
   bool stalled = ec == beast::error::timeout;
-  std::string text = r.watch->shutdown    ? std::string(kShuttingDown)
-                     : past_deadline(r, ec) ? deadline_text(r)
-                     : stalled ? fmt::format("Upstream sent nothing for {} ms; the stream was cut", r.rc().idleTimeout)
-                               : "Upstream connection lost mid-stream: " + ec.message();
+  std::string text = cut_text(r, ec);
   spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account.name, text);
   std::string event = (at_event_boundary ? "" : "\n\n") + error_event(stalled ? "timeout_error" : "api_error", text);
   co_await r.ex.write_chunk(event);
@@ -407,6 +423,7 @@ Task<beast::error_code> relay_chunks(RelayedRequest& r, UpstreamCall& call, adap
   auto buf = chunk_buffer();
   ReadWait wait(r);
   while (!client_gone && !call.parser->is_done()) {
+    if (wait.past()) co_return beast::error_code(beast::error::timeout);  // bytes always ready: see read_whole
     call.conn->expires_after(wait.next());
     auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
     std::string_view out = n > 0 ? whole.take(reader.stream_chunk(std::string_view(buf.get(), n))) : std::string_view();

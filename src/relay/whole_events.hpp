@@ -23,6 +23,7 @@ class WholeEvents {
   size_t limit_;
   std::string held_;
   std::string out_;
+  std::string last_sent_;  // the last bytes that went out: a blank line may straddle chunks
   bool partial_sent_ = false;
 };
 

@@ -12,29 +12,37 @@ namespace {
 // (no hiredis objects to convert and free). An array's elements are appended as they arrive,
 // never allocated from the length it announces: hiredis 0.14's own arrays are, so a reply
 // claiming a billion elements made it try to allocate gigabytes (found by fuzzing).
-RedisReply* place(const redisReadTask* task, RedisReply&& value) {
+// No exception may cross hiredis' C frames: out of memory is a null object, which hiredis
+// reports as its own out-of-memory error (the reader fails, the connection is dropped).
+RedisReply* place(const redisReadTask* task, RedisReply&& value) noexcept try {
   if (!task->parent) return new RedisReply(std::move(value));
   // Elements come in order and an earlier one is complete before the next starts, so a parent
   // growing its vector never moves an element hiredis still holds.
   auto* parent = static_cast<RedisReply*>(task->parent->obj);
   parent->elements.push_back(std::move(value));
   return &parent->elements.back();
+} catch (...) {
+  return nullptr;
 }
 
-void* create_string(const redisReadTask* task, char* str, size_t len) {
+void* create_string(const redisReadTask* task, char* str, size_t len) noexcept try {
   RedisReply r;
   r.type = task->type == REDIS_REPLY_ERROR    ? RedisReply::Type::Error
            : task->type == REDIS_REPLY_STATUS ? RedisReply::Type::Status
                                               : RedisReply::Type::String;
   r.str.assign(str, len);
   return place(task, std::move(r));
+} catch (...) {
+  return nullptr;
 }
 
-void* create_array(const redisReadTask* task, int elements) {
+void* create_array(const redisReadTask* task, int elements) noexcept try {
   RedisReply r;
   r.type = RedisReply::Type::Array;
   r.elements.reserve(static_cast<size_t>(std::clamp(elements, 0, 64)));
   return place(task, std::move(r));
+} catch (...) {
+  return nullptr;
 }
 
 void* create_integer(const redisReadTask* task, long long value) {

@@ -82,10 +82,31 @@ TEST_F(CompletionReplay, ALeaselessCompletionThatHadNotReachedRedisIsAppliedOnce
   EXPECT_EQ(total_tokens(), "30");
 }
 
-TEST_F(CompletionReplay, AnUnambiguousReplayIsAppliedOnceWithoutLookingAtTheBit) {
+// Redis stalled past the client's timeout with the first attempt still in its queue: the
+// replay goes first by another connection, then the first attempt runs. Counted once.
+TEST_F(CompletionReplay, AFirstAttemptRunningAfterItsReplayIsNotCountedAgain) {
+  auto call = limits.completion(key, "", event("req-a"));
+  EXPECT_NE(replay(call, "req-a", true), "applied");
+  auto late = run_task(ctx, store::run_script(*redis, *call.script, call.command));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->str, "applied");
+  EXPECT_EQ(events(), 1);
+  EXPECT_EQ(total_tokens(), "15");
+}
+
+TEST_F(CompletionReplay, AnUnambiguousReplayIsAppliedOnce) {
   auto call = limits.completion(key, "", event("req-a"));
   EXPECT_NE(replay(call, "req-a", false), "applied");
   EXPECT_EQ(replay(call, "req-a", false), "duplicate");
+  EXPECT_EQ(events(), 1);
+}
+
+// A replay whose first attempt was applied after all, though it looked refused before sending:
+// the bit still keeps it from counting twice.
+TEST_F(CompletionReplay, AReplayWronglyThoughtUnambiguousIsStillCountedOnce) {
+  auto call = limits.completion(key, "", event("req-a"));
+  apply(call);
+  EXPECT_EQ(replay(call, "req-a", false), "applied");
   EXPECT_EQ(events(), 1);
 }
 

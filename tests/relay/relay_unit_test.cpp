@@ -55,6 +55,14 @@ TEST(WholeEvents, AnEventLongerThanTheLimitGoesOutAsItComes) {
   EXPECT_EQ(whole.take("\n\ndata: x"), "\n\n");
   EXPECT_FALSE(whole.partial_sent());
   EXPECT_EQ(whole.rest(), "data: x");
+  // A long event whose blank line is split between chunks ends there: the next unfinished
+  // event is held again.
+  relay::WholeEvents split(12);
+  EXPECT_EQ(split.take("data: 0123456789abcdef\n"), "data: 0123456789abcdef\n");
+  EXPECT_TRUE(split.partial_sent());
+  EXPECT_EQ(split.take("\ndata: y"), "\n");
+  EXPECT_FALSE(split.partial_sent());
+  EXPECT_EQ(split.rest(), "data: y");
 }
 
 TEST(RequestFields, Errors) {

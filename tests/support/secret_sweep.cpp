@@ -44,6 +44,18 @@ void append(const std::string& kind, std::string_view text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }
 
+std::set<std::string>& recorded() {  // under files_mutex
+  static std::set<std::string> values;
+  return values;
+}
+
+// A secret this process handed the relay or saw announced before: an answer repeating it
+// announces nothing, it leaks.
+bool known(std::string_view value) {
+  std::lock_guard lock(files_mutex());
+  return recorded().count(std::string(value)) > 0;
+}
+
 std::string normalized(std::string_view name) {
   std::string out;
   for (char c : name)
@@ -104,10 +116,9 @@ void secret(std::string_view value) {
   std::string distinct(value);
   std::sort(distinct.begin(), distinct.end());
   if (std::unique(distinct.begin(), distinct.end()) - distinct.begin() < 5) return;
-  static std::set<std::string> written;
   {
     std::lock_guard lock(files_mutex());
-    if (!written.insert(std::string(value)).second) return;
+    if (!recorded().insert(std::string(value)).second) return;
   }
   append("secrets", std::string(value) + "\n");
 }
@@ -188,7 +199,7 @@ void answer(std::string_view what, std::string_view text, bool announces) {
     if (auto v = parse(std::string_view(kept).substr(body))) {
       std::vector<std::pair<std::string, std::string>> announced;
       walk_json(*v, [&](std::string_view name, const json::string& value) {
-        if (announced_name(name) && value.size() >= kShortest) announced.emplace_back(name, value);
+        if (announced_name(name) && value.size() >= kShortest && !known(value)) announced.emplace_back(name, value);
       });
       for (const auto& [name, value] : announced) {
         secret(value);
@@ -202,9 +213,11 @@ void answer(std::string_view what, std::string_view text, bool announces) {
     for (size_t at = 0; (at = kept.find("\r\nSet-Cookie: ", at)) != std::string::npos && at < body;) {
       size_t eq = kept.find('=', at), end = kept.find_first_of(";\r", eq);
       if (eq == std::string::npos || end == std::string::npos) break;
-      secret(std::string_view(kept).substr(eq + 1, end - eq - 1));
-      kept.replace(eq + 1, end - eq - 1, "(announced)");
       at = eq;
+      std::string value = kept.substr(eq + 1, end - eq - 1);
+      if (value.size() < kShortest || known(value)) continue;
+      secret(value);
+      kept.replace(eq + 1, end - eq - 1, "(announced)");
     }
   }
   append("answers", "\n=== " + std::string(what) + "\n" + kept + "\n");
