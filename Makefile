@@ -88,7 +88,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 \
-	  -DCRS_FUZZ=ON -DCRS_SANITIZE=address,undefined -DCRS_WERROR=$(WERROR) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+	  -DCRS_FUZZ=ON -DCRS_SANITIZE=address,undefined -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzzers
 	@bash scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
 

@@ -396,8 +396,9 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     ack.insert(ack.end(), ids.begin(), ids.end());
     auto del = make_command("XDEL", std::string(kUsageStream));
     del.insert(del.end(), ids.begin(), ids.end());
-    co_await redis.command(std::move(ack));
-    co_await redis.command(std::move(del));
+    // Entries left behind by a failed call are dropped again at the next pass.
+    (void)co_await redis.command(std::move(ack));
+    (void)co_await redis.command(std::move(del));
   }
 
   Task<bool> fold(const Batch& batch) {
