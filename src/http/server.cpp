@@ -147,6 +147,19 @@ Task<beast::error_code> read_request_head(beast::tcp_stream& stream, beast::flat
   co_return ec;
 }
 
+// A request head that could not be read: the client is told why, where it can be.
+Task<void> answer_unreadable_head(beast::tcp_stream& stream, beast::error_code ec, uint64_t max_body_bytes) {
+  if (ec == http::error::header_limit) {
+    co_await send_and_close(stream, http::status::request_header_fields_too_large, "Request header fields too large");
+  } else if (ec == http::error::body_limit) {
+    std::string text = "Request body exceeds the limit of " + std::to_string(max_body_bytes) + " bytes";
+    co_await send_and_close(stream, http::status::payload_too_large, text);
+  } else if (is_malformed(ec)) {
+    std::string text = "Malformed HTTP request: " + ec.message();
+    co_await send_and_close(stream, http::status::bad_request, text);
+  }
+}
+
 Response refusal(http::status status, std::string_view message) {
   auto res = anthropic_error(status, anthropic_error_type(status), message);
   res.keep_alive(false);
@@ -382,6 +395,36 @@ void Server::serve_connection(size_t worker, tcp::socket socket) {
   asio::co_spawn(workers_[worker]->executor, session(worker, std::move(socket)), asio::detached);
 }
 
+// Routes one request whose head was read; true when the connection may serve another.
+Task<bool> Server::serve_request(size_t worker_index, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 http::request_parser<RequestBody>& parser, ConnectionMemo& memo) {
+  Worker& worker = *workers_[worker_index];
+  // Counted by hand, not by a guard object: frames still suspended when the io_contexts are
+  // destroyed at exit must not touch the Server from their destructors.
+  ++active_requests_;
+  bool keep_alive = false;
+  auto began = std::chrono::steady_clock::now();
+  {
+    SessionBody body(stream, buffer, parser, options_, body_budget_);
+    Exchange exchange(stream, parser.get(), body, worker_index, worker.draining, options_.write_timeout, memo);
+    bool failed = false;
+    try {
+      co_await router_.dispatch(exchange);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
+      failed = true;
+    }
+    if (failed && !exchange.response_started())
+      co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
+    body_memory.give_back(exchange.request().body());
+    keep_alive = !failed && exchange.keep_alive();
+    metrics::http_request(exchange.family(), exchange.status(),
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  }
+  --active_requests_;
+  co_return keep_alive;
+}
+
 Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   Worker& worker = *workers_[worker_index];
   beast::tcp_stream stream(std::move(socket));
@@ -415,16 +458,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
     if (!std::exchange(connection.served, true)) --awaiting_first_request_;
     header_timeout = options_.keep_alive_timeout;
     if (ec) {
-      if (ec == http::error::header_limit) {
-        co_await send_and_close(stream, http::status::request_header_fields_too_large,
-                                "Request header fields too large");
-      } else if (ec == http::error::body_limit) {
-        co_await send_and_close(stream, http::status::payload_too_large,
-                                "Request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
-                                    " bytes");
-      } else if (is_malformed(ec)) {
-        co_await send_and_close(stream, http::status::bad_request, "Malformed HTTP request: " + ec.message());
-      }
+      co_await answer_unreadable_head(stream, ec, options_.max_body_bytes);
       break;
     }
     stream.expires_never();
@@ -436,29 +470,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
       break;
     }
 
-    // Counted by hand, not by a guard object: frames still suspended when the io_contexts are
-    // destroyed at exit must not touch the Server from their destructors.
-    ++active_requests_;
-    bool keep_alive = false;
-    auto began = std::chrono::steady_clock::now();
-    {
-      SessionBody body(stream, buffer, parser, options_, body_budget_);
-      Exchange exchange(stream, parser.get(), body, worker_index, worker.draining, options_.write_timeout, memo);
-      bool failed = false;
-      try {
-        co_await router_.dispatch(exchange);
-      } catch (const std::exception& e) {
-        spdlog::error("request {} {} failed: {}", exchange.request().method_string(), exchange.path(), e.what());
-        failed = true;
-      }
-      if (failed && !exchange.response_started())
-        co_await exchange.send(anthropic_error(http::status::internal_server_error, "api_error", "Internal error"));
-      body_memory.give_back(exchange.request().body());
-      keep_alive = !failed && exchange.keep_alive();
-      metrics::http_request(exchange.family(), exchange.status(),
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-    }
-    --active_requests_;
+    bool keep_alive = co_await serve_request(worker_index, stream, buffer, parser, memo);
     if (!keep_alive) break;
     if (buffer.capacity() > kHeadBuffer && buffer.size() == 0) {
       buffer.shrink_to_fit();  // an idle or streaming connection keeps only the small buffer

@@ -65,6 +65,8 @@ class Server {
   struct Connection;
   Task<void> accept_loop();
   Task<void> session(size_t worker, tcp::socket socket);
+  Task<bool> serve_request(size_t worker, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                           http::request_parser<RequestBody>& parser, ConnectionMemo& memo);
   void accept_queued();
   void serve_connection(size_t worker, tcp::socket socket);  // on that worker's thread
 

@@ -396,20 +396,28 @@ Task<void> answer_whole(RelayedRequest& r, Picked& p, UpstreamCall& call, WatchG
 }
 
 
+// How a stream's relaying ended: the upstream's read error, if any, and whether that error was
+// the request's deadline (judged when the read ended: judged later, after metering, an idle
+// timeout just before the deadline would pass for it and spare the account).
+struct StreamEnd {
+  beast::error_code ec;
+  bool deadline = false;
+};
+
 // The upstream stopped mid-stream: the client gets an error event and a proper end.
 // Why a stream was cut, for its client (a plain function: GCC 12 miscompiles ?: temporaries in
 // coroutines).
-std::string cut_text(const RelayedRequest& r, beast::error_code ec) {
+std::string cut_text(const RelayedRequest& r, const StreamEnd& end) {
   if (r.watch->shutdown) return std::string(kShuttingDown);
-  if (past_deadline(r, ec)) return deadline_text(r);
-  if (ec == beast::error::timeout)
+  if (end.deadline) return deadline_text(r);
+  if (end.ec == beast::error::timeout)
     return fmt::format("Upstream sent nothing for {} ms; the stream was cut", r.rc().idleTimeout);
-  return "Upstream connection lost mid-stream: " + ec.message();
+  return "Upstream connection lost mid-stream: " + end.ec.message();
 }
 
-Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, beast::error_code ec) {
-  bool stalled = ec == beast::error::timeout;
-  std::string text = cut_text(r, ec);
+Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, const StreamEnd& end) {
+  bool stalled = end.ec == beast::error::timeout;
+  std::string text = cut_text(r, end);
   spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account.name, text);
   std::string event = (at_event_boundary ? "" : "\n\n") + error_event(stalled ? "timeout_error" : "api_error", text);
   co_await r.ex.write_chunk(event);
@@ -417,45 +425,46 @@ Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boun
 }
 
 // Relays the stream's chunks as they arrive, until it ends, the client leaves, or the reader
-// finds it broken. Returns the upstream's read error, if any.
-Task<beast::error_code> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::AnswerReader& reader,
-                                     WholeEvents& whole, bool& client_gone) {
+// finds it broken.
+Task<StreamEnd> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::AnswerReader& reader,
+                             WholeEvents& whole, bool& client_gone) {
   auto buf = chunk_buffer();
   ReadWait wait(r);
   while (!client_gone && !call.parser->is_done()) {
-    if (wait.past()) co_return beast::error_code(beast::error::timeout);  // bytes always ready: see read_whole
+    if (wait.past()) co_return StreamEnd{beast::error::timeout, true};  // bytes always ready: see read_whole
     call.conn->expires_after(wait.next());
     auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
     std::string_view out = n > 0 ? whole.take(reader.stream_chunk(std::string_view(buf.get(), n))) : std::string_view();
     if (!out.empty()) {
-      if (co_await r.ex.write_chunk(out)) client_gone = true;
+      bool failed = static_cast<bool>(co_await r.ex.write_chunk(out));
+      if (failed) client_gone = true;
     }
-    if (ec) co_return ec;
+    if (ec) co_return StreamEnd{ec, ec == beast::error::timeout && wait.past()};
     if (reader.broken()) break;
   }
   // The upstream ended its answer: an event it did not finish, then what the reader still
   // holds (a translation's end, an error for a frame cut in half).
   if (!client_gone && !reader.broken()) {
     std::string_view held = whole.rest();
-    if (!held.empty() && co_await r.ex.write_chunk(held)) client_gone = true;
+    if (!held.empty()) client_gone = static_cast<bool>(co_await r.ex.write_chunk(held));
     std::string_view rest = reader.stream_end();
-    if (!client_gone && !rest.empty() && co_await r.ex.write_chunk(rest)) client_gone = true;
+    if (!client_gone && !rest.empty()) client_gone = static_cast<bool>(co_await r.ex.write_chunk(rest));
   }
-  co_return beast::error_code{};
+  co_return StreamEnd{};
 }
 
 // What the end of a stream says about the account: a break the reader found, a connection
 // lost mid-way, or a proper end.
 Task<void> judge_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, const adapters::AnswerReader& reader,
-                        beast::error_code upstream_ec, bool client_gone) {
+                        const StreamEnd& end, bool client_gone) {
   if (client_gone || r.watch->shutdown) {
-    if (!upstream_ec && !reader.broken()) attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
+    if (!end.ec && !reader.broken()) attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
     co_return;
   }
   if (const auto* verdict = reader.broken()) {
     co_await account_failed(r, p, *verdict, call.status(), call.ttfb_ms);
-  } else if (upstream_ec && !past_deadline(r, upstream_ec)) {
-    auto cut = cut_verdict(r, upstream_ec);  // named: no temporary inside co_await (GCC 12)
+  } else if (end.ec && !end.deadline) {
+    auto cut = cut_verdict(r, end.ec);  // named: no temporary inside co_await (GCC 12)
     co_await account_failed(r, p, cut, call.status(), call.ttfb_ms);
   } else {
     attempt_ended(r, p, health::Outcome::Ok, call.status(), call.ttfb_ms);
@@ -474,7 +483,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
   WholeEvents whole(kLongestHeldEvent);
-  beast::error_code upstream_ec = co_await relay_chunks(r, call, *reader, whole, client_gone);
+  StreamEnd end = co_await relay_chunks(r, call, *reader, whole, client_gone);
   client_gone = client_gone || r.watch->gone;
   guard.stop();
   auto facts = reader->facts();
@@ -485,10 +494,10 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
     log_served_attempt(r, p, e, call.ttfb_ms);
     co_await meter_and_release(r, p, std::move(e));
   }
-  co_await judge_stream(r, p, call, *reader, upstream_ec, client_gone);
+  co_await judge_stream(r, p, call, *reader, end, client_gone);
   if (client_gone) co_return;
-  if (upstream_ec && !broken) {
-    co_await end_cut_stream(r, p, !whole.partial_sent(), upstream_ec);
+  if (end.ec && !broken) {
+    co_await end_cut_stream(r, p, !whole.partial_sent(), end);
   } else {
     if (!broken) release_if_reusable(r, call);
     co_await r.ex.end_stream();

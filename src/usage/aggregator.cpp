@@ -228,86 +228,77 @@ std::string record_json(const UsageEvent& e) {
   return out;
 }
 
-}  // namespace
+using Events = std::vector<std::pair<std::string, UsageEvent>>;
+using Group = std::tuple<std::string, std::string, std::string, int64_t>;  // key, account, model, hour start
 
-std::string day_bucket(int64_t ms, int tz) {
-  auto tm = shifted(ms, tz);
-  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-std::string month_bucket(int64_t ms, int tz) {
-  auto tm = shifted(ms, tz);
-  return fmt::format("{:04}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1);
-}
-std::string hour_bucket(int64_t ms, int tz) {
-  auto tm = shifted(ms, tz);
-  return fmt::format("{:04}-{:02}-{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
-}
-
-std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string, UsageEvent>>& events,
-                                        const AggregatorOptions& o) {
-  Plan p;
-  std::map<std::string, int64_t> last_used_key, last_used_account;
-  // First sum the events per (key, account, model, hour): a busy batch has few distinct groups,
-  // and the hashes below are derived from the group, not from each event.
-  using Group = std::tuple<std::string, std::string, std::string, int64_t>;  // key, account, model, hour start
+// The events summed per (key, account, model, hour): a busy batch has few distinct groups, and
+// the hashes are derived from the group, not from each event.
+struct Grouped {
   std::map<Group, Counters> groups;
-  std::map<std::string, size_t> records_left;  // per key: only the newest records_per_key matter
+  std::map<std::string, int64_t> last_used_key, last_used_account;
+};
+
+// Groups the events, and plans each key's newest records_per_key records (the others would be
+// trimmed at once).
+Grouped group_events(const Events& events, const AggregatorOptions& o, Plan& p) {
+  Grouped g;
+  std::map<std::string, size_t> records_left;
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
     const UsageEvent& e = it->second;
     int64_t hour_start = (e.timestamp_ms / 3600000) * 3600000;
-    groups[Group{e.key_id, e.account_id, e.model, hour_start}].add(e);
+    g.groups[Group{e.key_id, e.account_id, e.model, hour_start}].add(e);
     if (!e.key_id.empty()) {
       auto left = records_left.try_emplace(e.key_id, o.records_per_key).first;
       if (left->second > 0) {
         --left->second;
         p.pushes["usage:records:" + e.key_id].push_back(record_json(e));  // newest first; reversed below
       }
-      last_used_key[e.key_id] = std::max(last_used_key[e.key_id], e.timestamp_ms);
+      g.last_used_key[e.key_id] = std::max(g.last_used_key[e.key_id], e.timestamp_ms);
     }
     if (!e.account_id.empty())
-      last_used_account[e.account_id] = std::max(last_used_account[e.account_id], e.timestamp_ms);
+      g.last_used_account[e.account_id] = std::max(g.last_used_account[e.account_id], e.timestamp_ms);
   }
   for (auto& [list, records] : p.pushes) std::reverse(records.begin(), records.end());  // LPUSH wants oldest first
-  for (const auto& [group, c] : groups) {
-    const auto& [k, a, m, hour_start] = group;
-    int tz = o.timezone_offset_hours;
-    std::string day = day_bucket(hour_start, tz), month = month_bucket(hour_start, tz),
-                hour = hour_bucket(hour_start, tz);
-    if (!k.empty()) {
-      add_counts(p, "usage:" + k, c, true, 0);
-      add_counts(p, "usage:daily:" + k + ":" + day, c, false, 32 * kDay);
-      add_counts(p, "usage:monthly:" + k + ":" + month, c, false, 365 * kDay);
-      add_counts(p, "usage:hourly:" + k + ":" + hour, c, false, o.hourly_retention_days * kDay);
-      add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, c, false, 32 * kDay);
-      add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, c, false, 365 * kDay);
-      add_counts(p, "usage:" + k + ":model:alltime:" + m, c, false, 0);
-      p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
-      p.set_members[{"usage:" + k + ":models", m}] = 0;  // no expiry: lists a key's models for reports
-    }
-    if (!a.empty()) {
-      add_counts(p, "account_usage:" + a, c, true, 0);
-      add_counts(p, "account_usage:daily:" + a + ":" + day, c, false, 32 * kDay);
-      add_counts(p, "account_usage:monthly:" + a + ":" + month, c, false, 365 * kDay);
-      add_counts(p, "account_usage:hourly:" + a + ":" + hour, c, false, o.hourly_retention_days * kDay);
-    }
-    add_counts(p, "usage:model:daily:" + m + ":" + day, c, false, 32 * kDay);
-    add_counts(p, "usage:model:monthly:" + m + ":" + month, c, false, 365 * kDay);
-    add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, o.hourly_retention_days * kDay);
-    add_counts(p, "usage:model:alltime:" + m, c, false, 0);
-    p.set_members[{"usage:model:index", m}] = 0;
-    add_counts(p, "usage:global:total", c, true, 0);
-    add_counts(p, "usage:global:daily:" + day, c, false, 32 * kDay);
-    add_counts(p, "usage:global:monthly:" + month, c, false, 365 * kDay);
-    add_counts(p, "usage:global:hourly:" + hour, c, false, o.hourly_retention_days * kDay);
-  }
-  auto iso = [](int64_t ms) {
-    return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
-  };
-  for (const auto& [k, ms] : last_used_key) p.sets[{store::keyspace::api_key(k), "lastUsedAt"}] = iso(ms);
-  for (const auto& [a, ms] : last_used_account) p.sets[{store::keyspace::account(a), "lastUsedAt"}] = iso(ms);
-  // Cached reports computed before this batch become unreachable (query/query_cache.hpp).
-  p.increments[{std::string(store::keyspace::kDataGeneration), "usage"}] += 1;
+  return g;
+}
 
+// Every counter one group adds to: the key's, the account's, the model's and the global ones.
+void plan_group(Plan& p, const Group& group, const Counters& c, const AggregatorOptions& o) {
+  const auto& [k, a, m, hour_start] = group;
+  int tz = o.timezone_offset_hours;
+  std::string day = day_bucket(hour_start, tz), month = month_bucket(hour_start, tz),
+              hour = hour_bucket(hour_start, tz);
+  int64_t hourly_ttl = o.hourly_retention_days * kDay;
+  if (!k.empty()) {
+    add_counts(p, "usage:" + k, c, true, 0);
+    add_counts(p, "usage:daily:" + k + ":" + day, c, false, 32 * kDay);
+    add_counts(p, "usage:monthly:" + k + ":" + month, c, false, 365 * kDay);
+    add_counts(p, "usage:hourly:" + k + ":" + hour, c, false, hourly_ttl);
+    add_counts(p, "usage:" + k + ":model:daily:" + m + ":" + day, c, false, 32 * kDay);
+    add_counts(p, "usage:" + k + ":model:monthly:" + m + ":" + month, c, false, 365 * kDay);
+    add_counts(p, "usage:" + k + ":model:alltime:" + m, c, false, 0);
+    p.set_members[{"usage:daily:index:" + day, k}] = 32 * kDay;
+    p.set_members[{"usage:" + k + ":models", m}] = 0;  // no expiry: lists a key's models for reports
+  }
+  if (!a.empty()) {
+    add_counts(p, "account_usage:" + a, c, true, 0);
+    add_counts(p, "account_usage:daily:" + a + ":" + day, c, false, 32 * kDay);
+    add_counts(p, "account_usage:monthly:" + a + ":" + month, c, false, 365 * kDay);
+    add_counts(p, "account_usage:hourly:" + a + ":" + hour, c, false, hourly_ttl);
+  }
+  add_counts(p, "usage:model:daily:" + m + ":" + day, c, false, 32 * kDay);
+  add_counts(p, "usage:model:monthly:" + m + ":" + month, c, false, 365 * kDay);
+  add_counts(p, "usage:model:hourly:" + m + ":" + hour, c, false, hourly_ttl);
+  add_counts(p, "usage:model:alltime:" + m, c, false, 0);
+  p.set_members[{"usage:model:index", m}] = 0;
+  add_counts(p, "usage:global:total", c, true, 0);
+  add_counts(p, "usage:global:daily:" + day, c, false, 32 * kDay);
+  add_counts(p, "usage:global:monthly:" + month, c, false, 365 * kDay);
+  add_counts(p, "usage:global:hourly:" + hour, c, false, hourly_ttl);
+}
+
+// The plan as the fold script reads its arguments: the event ids, then each section counted.
+std::vector<std::string> script_arguments(const Events& events, const Plan& p, const AggregatorOptions& o) {
   std::vector<std::string> args;
   args.push_back(std::to_string(events.size()));
   for (const auto& [id, e] : events) args.push_back(id);
@@ -345,6 +336,35 @@ std::vector<std::string> fold_arguments(const std::vector<std::pair<std::string,
     args.push_back(std::to_string(ttl));
   }
   return args;
+}
+
+}  // namespace
+
+std::string day_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+std::string month_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1);
+}
+std::string hour_bucket(int64_t ms, int tz) {
+  auto tm = shifted(ms, tz);
+  return fmt::format("{:04}-{:02}-{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+std::vector<std::string> fold_arguments(const Events& events, const AggregatorOptions& o) {
+  Plan p;
+  Grouped g = group_events(events, o, p);
+  for (const auto& [group, c] : g.groups) plan_group(p, group, c, o);
+  auto iso = [](int64_t ms) {
+    return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  };
+  for (const auto& [k, ms] : g.last_used_key) p.sets[{store::keyspace::api_key(k), "lastUsedAt"}] = iso(ms);
+  for (const auto& [a, ms] : g.last_used_account) p.sets[{store::keyspace::account(a), "lastUsedAt"}] = iso(ms);
+  // Cached reports computed before this batch become unreachable (query/query_cache.hpp).
+  p.increments[{std::string(store::keyspace::kDataGeneration), "usage"}] += 1;
+  return script_arguments(events, p, o);
 }
 
 struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {

@@ -157,7 +157,9 @@ Cost PricingTable::cost(const std::string& model, const Usage& u) const {
 Status Pricing::reload() {
   auto next = PricingTable::load(path_);
   if (!next) return next.error();
-  table_.store(std::make_shared<const PricingTable>(std::move(*next)));
+  auto fresh = std::make_shared<const PricingTable>(std::move(*next));
+  std::lock_guard lock(mutex_);
+  table_.swap(fresh);  // the old table is freed outside the lock
   return Ok{};
 }
 

@@ -2,7 +2,6 @@
 // Prices per model from config/pricing.json (built into the binary as a fallback). Unknown
 // models are priced by family (opus/sonnet/haiku/...), then by the default, never at zero,
 // and flagged as priced by fallback. Long-context tiers and server tools (web search) are priced.
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,14 +68,20 @@ class Pricing {
   Pricing(PricingTable table, std::string path)
       : table_(std::make_shared<const PricingTable>(std::move(table))), path_(std::move(path)) {}
 
-  std::shared_ptr<const PricingTable> table() const { return table_.load(); }
+  std::shared_ptr<const PricingTable> table() const {
+    std::lock_guard lock(mutex_);
+    return table_;
+  }
   Cost cost(const std::string& model, const Usage& usage) const { return table()->cost(model, usage); }
   std::vector<std::string> model_ids() const { return table()->model_ids(); }
   // Reads the file again; on an error the table in force stays and the error is returned.
   Status reload();
 
  private:
-  std::atomic<std::shared_ptr<const PricingTable>> table_;
+  // A mutex, not std::atomic<shared_ptr>: libstdc++ 12's load() releases its internal lock with
+  // relaxed order, a data race with the next store() (ThreadSanitizer found it, make test-tsan).
+  mutable std::mutex mutex_;
+  std::shared_ptr<const PricingTable> table_;
   std::string path_;
 };
 

@@ -361,6 +361,116 @@ json::object record_of(const Exchange& ex, const std::string& credential, bool s
   return recording ? request_record(ex, credential, stream) : json::object{};
 }
 
+// What an answer to a Messages request is made of, streamed or not.
+struct AnswerPlan {
+  int64_t seq;
+  std::string id;
+  std::string request_id;
+  std::string model;
+  Behavior b;
+  Usage usage;
+};
+
+Task<void> send_whole_message(FakeUpstream::State& state, Exchange& ex, const AnswerPlan& plan) {
+  Response res = http_server::json_response(http::status::ok, message_json(plan.id, plan.model, plan.b, plan.usage));
+  if (!plan.b.content_type.empty()) res.set(http::field::content_type, plan.b.content_type);
+  res.set("request-id", plan.request_id);
+  set_utilization(res, plan.b);
+  co_await ex.send(std::move(res));
+  state.finish_record(plan.seq, "complete", 200, &plan.usage, 0);
+}
+
+// What a client that read every event so far would meter.
+struct SentUsage {
+  Usage sent;
+  int64_t delta_chars = 0;
+  int delta_index = 0;
+
+  void after(const AnswerPlan& plan, const std::string& event, int count) {
+    if (count == 1) {
+      sent = plan.usage;
+      sent.output = 1;
+      sent.web_search = 0;
+    }
+    // Until message_delta gives the count, a relay meters the output that passed as the spec
+    // estimates it: characters of the deltas / 4 (anthropic-messages.md §11.1).
+    if (event.starts_with("event: content_block_delta") && event.find("\"text_delta\"") != std::string::npos) {
+      delta_chars += static_cast<int64_t>(delta_text(plan.b, delta_index++).size());
+      sent.output = std::max<int64_t>(1, (delta_chars + 3) / 4);
+    }
+    if (event.starts_with("event: message_delta")) sent = plan.usage;
+  }
+};
+
+// The fault a behaviour injects before event number `count`, if any: the stream ends there and
+// the outcome is recorded under the returned name.
+Task<const char*> inject_fault(Exchange& ex, const Behavior& b, int count, const std::string& event) {
+  if (count == b.stall_after_events) {
+    co_await wait_unless_client_leaves(ex, b.stall_ms);
+    co_return "stalled";
+  }
+  if (count == b.reset_after_events) {
+    reset_connection(ex);
+    co_return "reset";
+  }
+  if (count == b.reset_in_event) {
+    co_await sleep_ms(b.drip_ms);
+    co_await ex.write_chunk(std::string_view(event).substr(0, event.size() / 2));
+    co_await sleep_ms(200);  // a reset drops what the peer has not read yet: give it time to read the half
+    reset_connection(ex);
+    co_return "reset";
+  }
+  if (count == b.error_after_events) {
+    std::string event_text = overloaded_event(b.crlf);
+    co_await ex.write_chunk(event_text);
+    co_await ex.end_stream();
+    co_return "error_event";
+  }
+  co_return nullptr;
+}
+
+// One event, whole or in chunks of b.chunk_bytes; an error when the client is gone.
+Task<beast::error_code> write_event(Exchange& ex, const Behavior& b, std::string_view event) {
+  if (b.chunk_bytes <= 0) co_return co_await ex.write_chunk(event);
+  beast::error_code ec;
+  for (size_t off = 0; off < event.size() && !ec; off += static_cast<size_t>(b.chunk_bytes))
+    ec = co_await ex.write_chunk(event.substr(off, static_cast<size_t>(b.chunk_bytes)));
+  co_return ec;
+}
+
+Task<void> stream_message(FakeUpstream::State& state, Exchange& ex, const AnswerPlan& plan) {
+  const Behavior& b = plan.b;
+  http::response<http::empty_body> header{http::status::ok, 11};
+  header.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  header.set(http::field::cache_control, "no-cache");
+  header.set("request-id", plan.request_id);
+  set_utilization(header, b);
+  if (auto ec = co_await ex.start_stream(std::move(header)); ec) {
+    state.finish_record(plan.seq, "client_gone", 200, nullptr, 0);
+    co_return;
+  }
+  co_await sleep_ms(b.first_event_delay_ms);
+
+  auto events = stream_events(plan.id, plan.model, b, plan.usage);
+  SentUsage sent;
+  int count = 0;
+  for (const auto& event : events) {
+    if (const char* fault = co_await inject_fault(ex, b, count, event)) {
+      state.finish_record(plan.seq, fault, 200, &sent.sent, count);
+      co_return;
+    }
+    if (count > 0) co_await sleep_ms(b.drip_ms);
+    if (co_await write_event(ex, b, event)) {
+      state.finish_record(plan.seq, "client_gone", 200, &sent.sent, count);
+      co_return;
+    }
+    ++count;
+    sent.after(plan, event, count);
+  }
+  co_await ex.end_stream();
+  state.finish_record(plan.seq, "complete", 200, &plan.usage, count);
+}
+
 Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange& ex) {
   FakeUpstream::State::InFlight in_flight(*state);
   const auto& req = ex.request();
@@ -388,89 +498,9 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
 
   Usage usage = usage_of(b, req.body().size());
   if (!b.served_model.empty()) parsed.model = b.served_model;
-  std::string id = fmt::format("msg_fake{:016}", seq);
-
-  if (!parsed.stream) {
-    Response res = http_server::json_response(http::status::ok, message_json(id, parsed.model, b, usage));
-    if (!b.content_type.empty()) res.set(http::field::content_type, b.content_type);
-    res.set("request-id", request_id);
-    set_utilization(res, b);
-    co_await ex.send(std::move(res));
-    state->finish_record(seq, "complete", 200, &usage, 0);
-    co_return;
-  }
-
-  http::response<http::empty_body> header{http::status::ok, 11};
-  header.set(http::field::content_type, "text/event-stream; charset=utf-8");
-  header.set(http::field::cache_control, "no-cache");
-  header.set("request-id", request_id);
-  set_utilization(header, b);
-  if (auto ec = co_await ex.start_stream(std::move(header)); ec) {
-    state->finish_record(seq, "client_gone", 200, nullptr, 0);
-    co_return;
-  }
-  co_await sleep_ms(b.first_event_delay_ms);
-
-  auto events = stream_events(id, parsed.model, b, usage);
-  Usage sent;  // what a client that read everything sent so far would meter
-  int count = 0;
-  int64_t delta_chars = 0;
-  int delta_index = 0;
-  for (const auto& event : events) {
-    if (count == b.stall_after_events) {
-      co_await wait_unless_client_leaves(ex, b.stall_ms);
-      state->finish_record(seq, "stalled", 200, &sent, count);
-      co_return;
-    }
-    if (count == b.reset_after_events) {
-      reset_connection(ex);
-      state->finish_record(seq, "reset", 200, &sent, count);
-      co_return;
-    }
-    if (count == b.reset_in_event) {
-      co_await sleep_ms(b.drip_ms);
-      co_await ex.write_chunk(std::string_view(event).substr(0, event.size() / 2));
-      // A reset drops what the peer has not read yet: give it time to read the half.
-      co_await sleep_ms(200);
-      reset_connection(ex);
-      state->finish_record(seq, "reset", 200, &sent, count);
-      co_return;
-    }
-    if (count == b.error_after_events) {
-      std::string event_text = overloaded_event(b.crlf);
-      co_await ex.write_chunk(event_text);
-      co_await ex.end_stream();
-      state->finish_record(seq, "error_event", 200, &sent, count);
-      co_return;
-    }
-    if (count > 0) co_await sleep_ms(b.drip_ms);
-    beast::error_code ec;
-    if (b.chunk_bytes > 0) {
-      for (size_t off = 0; off < event.size() && !ec; off += static_cast<size_t>(b.chunk_bytes))
-        ec = co_await ex.write_chunk(std::string_view(event).substr(off, static_cast<size_t>(b.chunk_bytes)));
-    } else {
-      ec = co_await ex.write_chunk(event);
-    }
-    if (ec) {
-      state->finish_record(seq, "client_gone", 200, &sent, count);
-      co_return;
-    }
-    ++count;
-    if (count == 1) {
-      sent = usage;
-      sent.output = 1;
-      sent.web_search = 0;
-    }
-    // Until message_delta gives the count, a relay meters the output that passed as the spec
-    // estimates it: characters of the deltas / 4 (anthropic-messages.md §11.1).
-    if (event.starts_with("event: content_block_delta") && event.find("\"text_delta\"") != std::string::npos) {
-      delta_chars += static_cast<int64_t>(delta_text(b, delta_index++).size());
-      sent.output = std::max<int64_t>(1, (delta_chars + 3) / 4);
-    }
-    if (event.starts_with("event: message_delta")) sent = usage;
-  }
-  co_await ex.end_stream();
-  state->finish_record(seq, "complete", 200, &usage, count);
+  AnswerPlan plan{seq, fmt::format("msg_fake{:016}", seq), request_id, parsed.model, std::move(b), usage};
+  if (parsed.stream) co_await stream_message(*state, ex, plan);
+  else co_await send_whole_message(*state, ex, plan);
 }
 
 // GET /v1/models: the list, or what a script for this path says (status, latency).
@@ -589,6 +619,93 @@ Response control_json(http::status status, const json::value& v) {
   return http_server::json_response(status, json::serialize(v));
 }
 
+// GET /_fake/requests[?since=N]: the recorded requests after N.
+Task<void> control_requests(const std::shared_ptr<FakeUpstream::State>& s, Exchange& ex) {
+  int64_t since = 0;
+  std::string_view q = ex.query();
+  if (auto p = q.find("since="); p != std::string_view::npos) since = std::atoll(std::string(q.substr(p + 6)).c_str());
+  json::array list;
+  {
+    std::lock_guard lock(s->mutex);
+    for (const auto& r : s->records)
+      if (r.seq > since) list.push_back(r.data);
+  }
+  return ex.send(control_json(http::status::ok, json::object{{"requests", std::move(list)}}));
+}
+
+// GET /_fake/stats: requests in flight and in total, per credential, and the tokens emitted.
+Task<void> control_stats(const std::shared_ptr<FakeUpstream::State>& s, Exchange& ex) {
+  json::object o{{"inFlight", s->in_flight.load()}, {"maxInFlight", s->max_in_flight.load()},
+                 {"total", s->total.load()}};
+  json::object by;
+  {
+    std::lock_guard lock(s->mutex);
+    for (const auto& [credential, c] : s->by_credential)
+      by[credential] = json::object{
+          {"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}, {"models", c.models}};
+  }
+  o["byCredential"] = std::move(by);
+  o["emitted"] = json::object{{"input", s->emitted_input.load()}, {"output", s->emitted_output.load()},
+                              {"cacheCreate", s->emitted_cache_create.load()},
+                              {"cacheRead", s->emitted_cache_read.load()}, {"answers", s->emitted_answers.load()}};
+  return ex.send(control_json(http::status::ok, o));
+}
+
+// POST /_fake/reset: forgets records, scripts and counts (requests in flight stay counted).
+Task<void> control_reset(const std::shared_ptr<FakeUpstream::State>& s, Exchange& ex) {
+  {
+    std::lock_guard lock(s->mutex);
+    s->records.clear();
+    s->scripts.clear();
+  }
+  s->max_in_flight = s->in_flight.load();
+  s->total = 0;
+  for (auto* sum : {&s->emitted_input, &s->emitted_output, &s->emitted_cache_create, &s->emitted_cache_read,
+                    &s->emitted_answers})
+    *sum = 0;
+  {
+    std::lock_guard lock(s->mutex);
+    for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0, 0};
+  }
+  return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+}
+
+// POST /_fake/behaviors {"credential": "sk-..." | "*", "bodyContains": "text", "behavior": {...},
+// "times": N}: appended to the script list.
+Task<void> control_add_behavior(const std::shared_ptr<FakeUpstream::State>& s, Exchange& ex) {
+  boost::system::error_code ec;
+  auto v = json::parse(ex.request().body(), ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  Behavior check;
+  std::string problem = !o ? "body must be a JSON object" : "";
+  const json::value* behavior = o ? o->if_contains("behavior") : nullptr;
+  if (problem.empty() && !behavior) problem = "behavior is required";
+  if (problem.empty()) problem = parse_behavior(*behavior, check);
+  if (!problem.empty())
+    return ex.send(control_json(http::status::bad_request, json::object{{"error", problem}}));
+  Scripted script;
+  script.behavior = *behavior;
+  script.credential = "*";
+  if (auto* c = o->if_contains("credential"); c && c->is_string()) script.credential = std::string(c->get_string());
+  if (auto* t = o->if_contains("times"); t && t->is_int64()) script.times = t->get_int64();
+  if (auto* b = o->if_contains("bodyContains"); b && b->is_string()) script.body_contains = std::string(b->get_string());
+  if (auto* m = o->if_contains("path"); m && m->is_string()) script.models = m->get_string() == "/v1/models";
+  {
+    std::lock_guard lock(s->mutex);
+    s->scripts.push_back(std::move(script));
+  }
+  return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+}
+
+// DELETE /_fake/behaviors: every script forgotten.
+Task<void> control_clear_behaviors(const std::shared_ptr<FakeUpstream::State>& s, Exchange& ex) {
+  {
+    std::lock_guard lock(s->mutex);
+    s->scripts.clear();
+  }
+  return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
+}
+
 }  // namespace
 
 FakeUpstream::FakeUpstream(FakeOptions options) : state_(std::make_shared<State>(options)) {}
@@ -604,84 +721,11 @@ void FakeUpstream::register_routes(http_server::Router& router) {
   std::string models = json::serialize(models_json());
   router.add(http::verb::get, "/v1/models", [s, models](Exchange& ex) { return handle_models(s, ex, models); });
 
-  router.add(http::verb::get, "/_fake/requests", [s](Exchange& ex) {
-    int64_t since = 0;
-    std::string_view q = ex.query();
-    if (auto p = q.find("since="); p != std::string_view::npos) since = std::atoll(std::string(q.substr(p + 6)).c_str());
-    json::array list;
-    {
-      std::lock_guard lock(s->mutex);
-      for (const auto& r : s->records)
-        if (r.seq > since) list.push_back(r.data);
-    }
-    return ex.send(control_json(http::status::ok, json::object{{"requests", std::move(list)}}));
-  });
-  router.add(http::verb::get, "/_fake/stats", [s](Exchange& ex) {
-    json::object o{{"inFlight", s->in_flight.load()}, {"maxInFlight", s->max_in_flight.load()},
-                   {"total", s->total.load()}};
-    json::object by;
-    {
-      std::lock_guard lock(s->mutex);
-      for (const auto& [credential, c] : s->by_credential)
-        by[credential] = json::object{
-            {"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}, {"models", c.models}};
-    }
-    o["byCredential"] = std::move(by);
-    o["emitted"] = json::object{{"input", s->emitted_input.load()}, {"output", s->emitted_output.load()},
-                                {"cacheCreate", s->emitted_cache_create.load()},
-                                {"cacheRead", s->emitted_cache_read.load()}, {"answers", s->emitted_answers.load()}};
-    return ex.send(control_json(http::status::ok, o));
-  });
-  router.add(http::verb::post, "/_fake/reset", [s](Exchange& ex) {
-    {
-      std::lock_guard lock(s->mutex);
-      s->records.clear();
-      s->scripts.clear();
-    }
-    s->max_in_flight = s->in_flight.load();
-    s->total = 0;
-    for (auto* sum : {&s->emitted_input, &s->emitted_output, &s->emitted_cache_create, &s->emitted_cache_read,
-                      &s->emitted_answers})
-      *sum = 0;
-    {
-      std::lock_guard lock(s->mutex);
-      for (auto& [credential, c] : s->by_credential) c = {c.in_flight, c.in_flight, 0, 0};
-    }
-    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
-  });
-  // {"credential": "sk-..." | "*", "bodyContains": "text", "behavior": {...}, "times": N};
-  // appended to the script list.
-  router.add(http::verb::post, "/_fake/behaviors", [s](Exchange& ex) {
-    boost::system::error_code ec;
-    auto v = json::parse(ex.request().body(), ec);
-    const json::object* o = ec ? nullptr : v.if_object();
-    Behavior check;
-    std::string problem = !o ? "body must be a JSON object" : "";
-    const json::value* behavior = o ? o->if_contains("behavior") : nullptr;
-    if (problem.empty() && !behavior) problem = "behavior is required";
-    if (problem.empty()) problem = parse_behavior(*behavior, check);
-    if (!problem.empty())
-      return ex.send(control_json(http::status::bad_request, json::object{{"error", problem}}));
-    Scripted script;
-    script.behavior = *behavior;
-    script.credential = "*";
-    if (auto* c = o->if_contains("credential"); c && c->is_string()) script.credential = std::string(c->get_string());
-    if (auto* t = o->if_contains("times"); t && t->is_int64()) script.times = t->get_int64();
-    if (auto* b = o->if_contains("bodyContains"); b && b->is_string()) script.body_contains = std::string(b->get_string());
-    if (auto* m = o->if_contains("path"); m && m->is_string()) script.models = m->get_string() == "/v1/models";
-    {
-      std::lock_guard lock(s->mutex);
-      s->scripts.push_back(std::move(script));
-    }
-    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
-  });
-  router.add(http::verb::delete_, "/_fake/behaviors", [s](Exchange& ex) {
-    {
-      std::lock_guard lock(s->mutex);
-      s->scripts.clear();
-    }
-    return ex.send(control_json(http::status::ok, json::object{{"ok", true}}));
-  });
+  router.add(http::verb::get, "/_fake/requests", [s](Exchange& ex) { return control_requests(s, ex); });
+  router.add(http::verb::get, "/_fake/stats", [s](Exchange& ex) { return control_stats(s, ex); });
+  router.add(http::verb::post, "/_fake/reset", [s](Exchange& ex) { return control_reset(s, ex); });
+  router.add(http::verb::post, "/_fake/behaviors", [s](Exchange& ex) { return control_add_behavior(s, ex); });
+  router.add(http::verb::delete_, "/_fake/behaviors", [s](Exchange& ex) { return control_clear_behaviors(s, ex); });
 }
 
 }  // namespace crs::fake
