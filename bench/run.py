@@ -390,6 +390,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs (a smoke test of the harness)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--label", default="", help="names the results: bench/results/<date>-<label>.md and its charts")
     args = ap.parse_args()
     rounds, seconds = (1, 2) if args.quick else (args.rounds, args.seconds)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -472,7 +473,7 @@ def main():
         report.append(f"| {t} | {fmt(v, 3)} | {fmt(v - ttfb_ms['direct'], 3)} |")
     report.append("")
     report.append(targets_section(s1, s2, s3, sweep, ttfb_ms, idle_rss, open_streams))
-    prefix = os.path.join(results_dir, date)
+    prefix = os.path.join(results_dir, date + (f"-{args.label}" if args.label else ""))
     for name in ("S1", "S2"):
         chart(f"{prefix}-{name.lower()}-throughput.png", f"{name}: throughput vs concurrency", "requests/s",
               {t: [(c, sweep[(name, c)][t]["rps"]) for c in (1, 16, 64, 256)] for t in ("direct", "nginx", "relay")})
@@ -480,8 +481,8 @@ def main():
               {t: [(c, sweep[(name, c)][t]["p99"]) for c in (1, 16, 64, 256)] for t in ("direct", "nginx", "relay")})
     chart(f"{prefix}-s5-rss.png", "S5: peak RSS vs open streams", "MB",
           {t: [(c, r[t]["rss_peak"]) for c, r in open_streams.items()] for t in ("nginx", "relay")}, "open streams", False)
-    report.append("Charts: " + ", ".join(f"[{os.path.basename(p)}]({os.path.basename(p)})" for p in sorted(
-        f for f in os.listdir(results_dir) if f.startswith(date) and f.endswith(".png"))) + "\n")
+    charts = [f"{prefix}-{name}.png" for name in ("s1-throughput", "s1-p99", "s2-throughput", "s2-p99", "s5-rss")]
+    report.append("Charts: " + ", ".join(f"[{os.path.basename(p)}]({os.path.basename(p)})" for p in charts) + "\n")
     out = f"{prefix}{'-quick' if args.quick else ''}.md"
     # A hand-written analysis of an earlier run of the same day is kept, marked as such, to be
     # revised against the new tables.

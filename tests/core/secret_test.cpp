@@ -19,6 +19,23 @@ TEST(MaskSecret, ShowsOnlyEnds) {
   EXPECT_LT(masked.size(), 16u);
 }
 
+// What every secret check relies on (docs/reliability.md, timing-safe comparisons): equal only
+// byte for byte, whatever the bytes, a NUL or a difference in the last byte included.
+TEST(EqualConstantTime, EqualOnlyByteForByte) {
+  using crypto::equal_constant_time;
+  EXPECT_TRUE(equal_constant_time("", ""));
+  EXPECT_TRUE(equal_constant_time(kRelayKey, std::string(kRelayKey)));
+  EXPECT_FALSE(equal_constant_time(kRelayKey, kRelayKey.substr(0, kRelayKey.size() - 1)));
+  std::string last = kRelayKey, first = kRelayKey;
+  last.back() = 'b';
+  first.front() = 'd';
+  EXPECT_FALSE(equal_constant_time(kRelayKey, last));
+  EXPECT_FALSE(equal_constant_time(kRelayKey, first));
+  EXPECT_FALSE(equal_constant_time(std::string_view("a\0b", 3), std::string_view("a\0c", 3)));
+  EXPECT_TRUE(equal_constant_time(std::string_view("a\0b", 3), std::string_view("a\0b", 3)));
+  EXPECT_FALSE(equal_constant_time("", "x"));
+}
+
 TEST(RedactSecrets, RelayAndAnthropicKeys) {
   std::string line = "auth ok for " + kRelayKey + " upstream " + kAnthropicKey + " done";
   redact_secrets(line);
