@@ -17,7 +17,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libboost-json1.81.0 libboost-url1.81.0 libssl3 libhiredis0.14 \
-      libspdlog1.10 libfmt9 libsimdjson14 libtomlplusplus3 libcurl4 libcrypt1 \
+      libspdlog1.10 libfmt9 libsimdjson14 libtomlplusplus3 libcurl4 libcrypt1 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 crs \
  && useradd --system --uid 10001 --gid crs --home-dir /app --shell /usr/sbin/nologin crs

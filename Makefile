@@ -60,6 +60,7 @@ bench-admin-reads: build
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (separate build dir).
 test-sanitize: deps
+	@bash scripts/install-deps.sh --with-test-clients
 	@cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCRS_SANITIZE=address,undefined \
 	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 	@cmake --build build-sanitize -j $(JOBS)

@@ -9,7 +9,7 @@ build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libhiredis-dev libsimdjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
+  libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev libjemalloc-dev
 )
 packages=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then

@@ -3,6 +3,15 @@
 
 #include "cli/commands.hpp"
 
+#ifdef CRS_JEMALLOC
+// jemalloc's options, read when it starts (MALLOC_CONF in the environment still overrides them):
+// a background thread gives freed memory back to the system after 5 s unused, idle or not
+// (without it, only the allocation activity that an idle relay lacks does), straight with
+// MADV_DONTNEED so that RSS shows it (the lazy MADV_FREE step is skipped).
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0";
+#endif
+
 int main(int argc, char** argv) {
   CLI::App app{"crs - Claude Relay Service: a relay for the Anthropic Messages API", "crs"};
   app.set_version_flag("--version", std::string("crs ") + CRS_VERSION);

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 
@@ -102,6 +103,18 @@ std::string random_bytes(size_t n) {
 }
 
 std::string random_hex(size_t bytes) { return to_hex(random_bytes(bytes)); }
+
+std::string unique_suffix() {
+  static const std::string process = random_hex(8);
+  static std::atomic<uint64_t> counter{0};
+  uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  std::string out = process;
+  do {  // the counter in hex, lowest digit first: as unique, and no formatting call
+    out += kHex[n & 15];
+    n >>= 4;
+  } while (n);
+  return out;
+}
 
 std::string uuid_v4() {
   std::string b = random_bytes(16);

@@ -51,6 +51,11 @@ Result<std::string> open(std::string_view key, std::string_view sealed);
 // (imported by `crs import crs`). An Error for a padding that does not check out.
 Result<std::string> aes_256_cbc_decrypt(std::string_view key, std::string_view iv, std::string_view ciphertext);
 
+// A name no other call, thread or process gets (a random 64-bit token drawn once per process,
+// then a counter), without a system call: for leases and other per-request names that must
+// not collide across instances. Not a secret: it is guessable within a process.
+std::string unique_suffix();
+
 // Constant-time comparison for secrets.
 bool equal_constant_time(std::string_view a, std::string_view b);
 // Overwrites the string's bytes (OPENSSL_cleanse, not optimised away), then empties it.

@@ -441,6 +441,7 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
   ConnectionMemo memo;
   worker.connections.insert(&connection);
   ++open_connections_;
+  ++accepted_connections_;
 
   // An idle connection waits for its next request up to keepAliveTimeout; the first request
   // of a connection must arrive within requestReadTimeout (a slowloris is dropped then).

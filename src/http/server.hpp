@@ -57,6 +57,8 @@ class Server {
 
   size_t active_requests() const { return active_requests_.load(); }
   size_t open_connections() const { return open_connections_.load(); }
+  // Connections accepted since the start (the fake upstream reports them: pool reuse).
+  uint64_t accepted_connections() const { return accepted_connections_.load(); }
   // Accepted connections whose first request has not arrived yet.
   size_t awaiting_first_request() const { return awaiting_first_request_.load(); }
 
@@ -77,6 +79,7 @@ class Server {
   std::atomic<bool> shutting_down_{false};
   std::atomic<size_t> active_requests_{0};
   std::atomic<size_t> open_connections_{0};
+  std::atomic<uint64_t> accepted_connections_{0};
   std::atomic<size_t> awaiting_first_request_{0};
   uint32_t takeover_index_ = 0;  // this socket's place in the port's group (--takeover), else 0
   bool started_ = false;         // accepting (touched on the acceptor's thread)

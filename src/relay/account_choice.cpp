@@ -207,7 +207,7 @@ Task<Pick> choose_in_redis(RelayedRequest& r, Attempts& a, ChoicePlan& plan) {
   req.least_recent = d.scheduler.orders_in_redis(std::string(bound_group(r)));
   req.session = plan.session;
   req.sticky_ttl_s = r.cfg().loadBalancing.stickyTtl;
-  req.lease = r.ex.request_id() + ":" + crypto::random_hex(8);
+  req.lease = r.ex.request_id() + ":" + crypto::unique_suffix();
   req.lease_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.limits.lease_ttl()).count();
   for (const auto& k : ranked) {
     const auto& c = cs[k.index];

@@ -151,7 +151,7 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
   r.admission.worker = r.worker;
   if (!limits::Limits::counted(key)) co_return std::nullopt;
   int64_t now = accounts::now_ms();
-  // Unique across instances: the request id (for the logs) and 64 random bits; with budgets,
+  // Unique across instances: the request id (for the logs) and crypto::unique_suffix(); with budgets,
   // followed by the reservation it holds.
   std::string lease;
   bool budgeted = limits::Limits::budgeted(key);
@@ -159,7 +159,7 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
   int64_t reserved_cost = budgeted ? d.pricing.cost(r.fields.model, estimate).micro : 0;
   int64_t reserved_tokens = budgeted ? estimate.total() : 0;
   if (key.limits.concurrency > 0 || budgeted) {
-    std::string id = r.ex.request_id() + ":" + crypto::random_hex(8);
+    std::string id = r.ex.request_id() + ":" + crypto::unique_suffix();
     lease = budgeted ? limits::Limits::lease_member(id, reserved_cost, reserved_tokens) : id;
   }
   auto& redis = *d.redis.at(r.worker);

@@ -30,7 +30,8 @@ struct Input {
     return b;
   }
   std::string text() {
-    size_t n = std::min<size_t>(byte(), rest.size());
+    size_t wanted = byte();  // before rest.size(): the order of a call's arguments is unspecified
+    size_t n = std::min<size_t>(wanted, rest.size());
     std::string out(rest.substr(0, n));
     rest.remove_prefix(n);
     return out;

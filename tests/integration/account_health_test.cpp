@@ -195,9 +195,12 @@ TEST_F(AccountHealthTest, ASlowAccountIsDegradedLosesItsTrafficAndRecoversWhenFa
   // Fast again: its probes (no tokens: GET /v1/models) bring it back.
   ASSERT_EQ(http_request(fake.port(), "DELETE", "/_fake/behaviors").status, 200);
   ASSERT_TRUE(wait_until([&] { return health_class(slow) == "healthy"; }, 20s)) << health_class(slow);
-  int64_t before = calls("slow");
-  send(2);
-  EXPECT_EQ(calls("slow"), before + 2);
+  // Both instances send it their traffic again, once each has heard of its recovery.
+  EXPECT_TRUE(wait_until([&] {
+    int64_t before = calls("slow");
+    send(2);
+    return calls("slow") == before + 2;
+  }, 10s));
   for (const char* line : {"is degraded (was healthy)", "is healthy (was degraded)"})
     EXPECT_TRUE(wait_until([&] { return balancing_log().find(line) != std::string::npos; })) << line << balancing_log();
 }

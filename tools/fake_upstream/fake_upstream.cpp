@@ -645,6 +645,9 @@ Task<void> control_stats(const std::shared_ptr<FakeUpstream::State>& s, Exchange
           {"inFlight", c.in_flight}, {"maxInFlight", c.max_in_flight}, {"total", c.total}, {"models", c.models}};
   }
   o["byCredential"] = std::move(by);
+  if (const auto* server = s->server.load())
+    o["connections"] = json::object{{"open", server->open_connections()},
+                                    {"accepted", server->accepted_connections() - s->accepted_at_reset.load()}};
   o["emitted"] = json::object{{"input", s->emitted_input.load()}, {"output", s->emitted_output.load()},
                               {"cacheCreate", s->emitted_cache_create.load()},
                               {"cacheRead", s->emitted_cache_read.load()}, {"answers", s->emitted_answers.load()}};
@@ -660,6 +663,7 @@ Task<void> control_reset(const std::shared_ptr<FakeUpstream::State>& s, Exchange
   }
   s->max_in_flight = s->in_flight.load();
   s->total = 0;
+  if (const auto* server = s->server.load()) s->accepted_at_reset = server->accepted_connections();
   for (auto* sum : {&s->emitted_input, &s->emitted_output, &s->emitted_cache_create, &s->emitted_cache_read,
                     &s->emitted_answers})
     *sum = 0;
@@ -710,6 +714,11 @@ Task<void> control_clear_behaviors(const std::shared_ptr<FakeUpstream::State>& s
 
 FakeUpstream::FakeUpstream(FakeOptions options) : state_(std::make_shared<State>(options)) {}
 FakeUpstream::~FakeUpstream() = default;
+
+void FakeUpstream::served_by(const http_server::Server& server) {
+  state_->accepted_at_reset = server.accepted_connections();
+  state_->server = &server;
+}
 
 void FakeUpstream::register_routes(http_server::Router& router) {
   auto s = state_;

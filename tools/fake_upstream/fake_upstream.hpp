@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "http/router.hpp"
+#include "http/server.hpp"
 
 namespace crs::fake {
 
@@ -17,6 +18,8 @@ class FakeUpstream {
   explicit FakeUpstream(FakeOptions options);
   ~FakeUpstream();
   void register_routes(http_server::Router& router);
+  // The server the routes are served by: /_fake/stats reports its connections.
+  void served_by(const http_server::Server& server);
 
   struct State;  // shared by the handlers, defined in fake_upstream.cpp
 

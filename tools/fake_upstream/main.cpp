@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     std::cerr << s.error().message << "\n";
     return 1;
   }
+  fake.served_by(server);
   server.start();
   std::cout << "listening on " << server.port() << std::endl;
 

@@ -56,6 +56,9 @@ struct FakeUpstream::State {
   // metering with it): tokens as a client that read all that was sent would meter them.
   std::atomic<int64_t> emitted_input{0}, emitted_output{0}, emitted_cache_create{0}, emitted_cache_read{0};
   std::atomic<int64_t> emitted_answers{0};
+  // The server, to report the connections it accepted since the last reset (set once it exists).
+  std::atomic<const http_server::Server*> server{nullptr};
+  std::atomic<uint64_t> accepted_at_reset{0};
   struct Counts {
     int64_t in_flight = 0, max_in_flight = 0, total = 0;
     int64_t models = 0;  // GET /v1/models calls
