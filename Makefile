@@ -8,8 +8,8 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 # ccache refuses every compile that uses the precompiled headers unless told these are safe.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
-# Paths under the checkout are hashed relative to it, so another clone (CI's) hits the cache.
-export CCACHE_BASEDIR := $(CURDIR)
+# Another clone does not hit this cache: the precompiled headers list absolute paths, so their
+# .gch differs and so does the hash of every object built with one.
 
 .PHONY: all deps configure build run test test-ops test-sanitize test-tsan soak fuzz bench bench-export bench-admin-reads clean
 
