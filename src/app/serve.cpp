@@ -243,6 +243,7 @@ std::shared_ptr<relay::RelayDeps> register_routes(http_server::Router& router, S
                                                        s.redis.by_worker, s.pools->by_worker, *s.tls, usage.writers(),
                                                        s.limits);
   relay_deps->spool = &usage.spool();
+  relay_deps->metering = usage.metering();
   relay::register_relay_routes(router, relay_deps);
   auto admin_deps = std::make_shared<admin::AdminDeps>(s.cfg, s.redis.by_worker, s.blocking, s.queries, &router,
                                                        s.trusted_proxies);
@@ -426,7 +427,12 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
     io.stop();
   };
   GracefulShutdown shutdown(io.main(), std::chrono::seconds(cfg.server.gracePeriod),
-                            {server, *relay_deps, io.executors(), [&] { return usage.in_flight(); }, finish});
+                            {server, *relay_deps, io.executors(), [&] { return usage.in_flight(); },
+                             [&] {
+                               usage.send_all_now();
+                               relay::close_grants(*relay_deps, io.executors());
+                             },
+                             finish});
   shutdown.arm();
   io.run();
   spdlog::info("stopped");

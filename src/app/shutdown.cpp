@@ -22,6 +22,7 @@ void GracefulShutdown::on_signal(int sig) {
                  grace_.count(), server.active_requests());
   }
   server.begin_shutdown();
+  parts_.usage_now();
   wait_drained(std::chrono::steady_clock::now() + grace_);
   signals_.async_wait([this](beast::error_code ec, int) {
     if (ec) return;

@@ -19,6 +19,7 @@ class GracefulShutdown {
     relay::RelayDeps& relay;
     std::vector<asio::any_io_executor> workers;
     std::function<int()> usage_in_flight;  // usage records not yet written
+    std::function<void()> usage_now;       // writes usage at once from now on (no batching delay)
     std::function<void()> finish;          // stops everything
   };
   GracefulShutdown(asio::io_context& main, std::chrono::seconds grace, Parts parts);

@@ -207,6 +207,8 @@ struct UsageConfig {
   int timezoneOffset = 8;              // hours; day/month buckets (the Node.js service's TIMEZONE_OFFSET)
   int recordsPerKey = 200;             // recent request records kept per key
   int hourlyRetentionDays = 7;         // days hourly usage buckets are kept
+  int batchMs = 5;                     // ms a completion waits for others to go to Redis with
+  int batchRecords = 256;              // completions per batch at most
 };
 
 struct AdminConfig {

@@ -104,6 +104,8 @@ void add_usage_keys(std::vector<KeySpec>& s) {
   add(s, "usage.timezoneOffset", CRS_FIELD(usage.timezoneOffset)).from_env({"TIMEZONE_OFFSET"}).range(-12, 14);
   add(s, "usage.recordsPerKey", CRS_FIELD(usage.recordsPerKey)).range(0, 100000);
   add(s, "usage.hourlyRetentionDays", CRS_FIELD(usage.hourlyRetentionDays)).range(1, 3650);
+  add(s, "usage.batchMs", CRS_FIELD(usage.batchMs)).from_env({"USAGE_BATCH_MS"}).range(0, 60000);
+  add(s, "usage.batchRecords", CRS_FIELD(usage.batchRecords)).from_env({"USAGE_BATCH_RECORDS"}).range(1, 4096);
 }
 
 void add_redis_keys(std::vector<KeySpec>& s) {

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "limits/completion_batch.hpp"
+#include "limits/grant_lua.hpp"
+#include "limits/grants.hpp"
 #include "store/redis_script.hpp"
 #include "usage/spool.hpp"
 
@@ -30,7 +33,8 @@ std::string random_token() {
 
 // Times come from Redis (TIME), not from the instances: leases and windows must not depend
 // on every instance's clock agreeing.
-// KEYS: 1 counters, 2 leases
+// KEYS: 1 counters, 2 leases, 3 grants, 4 granted (limits/grants.hpp: holders' shares count as
+// used; those of dead holders are tidied here)
 // ARGV: 1 "1" when the key has budgets (reservations count), 2 lease, 3 lease ttl ms, 4 slots,
 //       5 window ms, 6 window requests limit, 7 window cost limit, 8 daily limit,
 //       9 weekly limit, 10 total cost limit, 11 total tokens limit, 12 this day, 13 this week,
@@ -43,14 +47,15 @@ std::string random_token() {
 // requests are in flight.
 // Both scripts run for every request: no string formatting (numbers go to Redis as integers
 // all the same), which saves Redis about 1.5 µs per call.
-const store::Script kAdmission(R"LUA(
+const store::Script kAdmission(std::string(kShareOf) + kTidyGrants + R"LUA(
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local c = redis.call('HMGET', KEYS[1], 'totalCost', 'totalTokens', 'day', 'dayCost', 'week', 'weekCost',
-                     'winStart', 'winRequests', 'winCost', 'resCost', 'resTokens')
+                     'winStart', 'winRequests', 'winCost', 'resCost', 'resTokens', 'grantSlots', 'grants')
+local res_cost, res_tokens, granted_slots = tidy_grants(c, now)
 local held_cost, held_tokens = 0, 0
 if ARGV[1] == '1' then
-  held_cost, held_tokens = tonumber(c[10]) or 0, tonumber(c[11]) or 0
+  held_cost, held_tokens = res_cost, res_tokens
   local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases of crashed instances
   if #dead > 0 then
     for i = 1, #dead do
@@ -89,7 +94,7 @@ if window > 0 then
 end
 local slots = tonumber(ARGV[4])
 if slots > 0 then
-  local held = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+  local held = redis.call('ZCOUNT', KEYS[2], now, '+inf') + granted_slots
   if held >= slots then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)  -- leases of crashed instances
     return {429, 'concurrency', held, slots, 0, now}
@@ -271,7 +276,9 @@ ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, 
                                 week_label(key, now_ms),
                                 n(std::max<int64_t>(reserved_cost_micro, 0)),
                                 n(std::max<int64_t>(reserved_tokens, 0))};
-  return {&kAdmission, kAdmission.call({counters_key(key.id), leases_key(key.id)}, std::move(args))};
+  return {&kAdmission, kAdmission.call({counters_key(key.id), leases_key(key.id), grants_key(key.id),
+                                        granted_key(key.id)},
+                                       std::move(args))};
 }
 
 Decision Limits::decide(const keys::ApiKey& key, const store::RedisReply& reply, int64_t now_ms) const {
@@ -317,6 +324,19 @@ ScriptCall Limits::completion(const keys::ApiKey& key, const std::string& lease,
   std::vector<std::string> keys{counters_key(key.id), leases_key(key.id), std::string(usage::kUsageStream),
                                 fmt::format("usage:applied:{}:{}", marks_token_, mark / kMarksPerBitmap)};
   return {&kCompletion, kCompletion.call(std::move(keys), std::move(args))};
+}
+
+Completion Limits::completion_record(const keys::ApiKey& key, const std::string& lease,
+                                     const usage::UsageEvent& event) const {
+  Completion c;
+  c.key_id = key.id;
+  c.lease = lease;
+  c.cost_micro = event.cost_micro;
+  c.tokens = event.usage.total();
+  c.day = day_label(event.timestamp_ms);
+  c.week = week_label(key, event.timestamp_ms);
+  c.event = event.to_wire();
+  return c;
 }
 
 ScriptCall Limits::seed(const keys::ApiKey& key, int64_t now_ms) const {

@@ -35,6 +35,8 @@ struct ScriptCall {
   store::RedisCommand command;
 };
 
+struct Completion;  // limits/completion_batch.hpp
+
 struct Decision {
   bool admitted = false;
   int status = 0;             // 429 or 402 when refused
@@ -67,7 +69,12 @@ class Limits {
   ScriptCall renewal(std::string_view key_id, const std::string& lease) const;
   // The same for a lease in any sorted set of leases (an account's, scheduler/selection.hpp).
   ScriptCall renewal_in(std::string leases_zset, const std::string& lease) const;
-  // Release (lease may be empty), charge and append `event` (event.cost_micro and its tokens).
+  // What a finished request leaves: its charge (event.cost_micro and its tokens), its lease
+  // given back (may be empty) and its event; written in batches (limits/metering.hpp).
+  Completion completion_record(const keys::ApiKey& key, const std::string& lease,
+                               const usage::UsageEvent& event) const;
+  // The same as one script call, the form earlier versions sent per request and spooled when
+  // Redis failed: spool files may still hold it, and replay_form sends those again.
   ScriptCall completion(const keys::ApiKey& key, const std::string& lease, const usage::UsageEvent& event) const;
   // Release only: the request ended without an answer to charge.
   store::RedisCommand release(const keys::ApiKey& key, const std::string& lease) const;
@@ -96,9 +103,11 @@ class Limits {
   int64_t next_day_start_ms(int64_t now_ms) const;
   int64_t week_start_ms(const keys::KeyLimits& limits, int64_t now_ms) const;
 
- private:
+  // The labels of the day and the week `now_ms` falls in (the counters' day and week fields).
   std::string day_label(int64_t now_ms) const;
   std::string week_label(const keys::ApiKey& key, int64_t now_ms) const;
+
+ private:
 
   int tz_hours_;
   std::chrono::seconds lease_ttl_;

@@ -1,6 +1,5 @@
 #include "relay/admission.hpp"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/crypto.hpp"
@@ -122,19 +121,29 @@ Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex,
 // ---- counted limits ----
 
 Admission::~Admission() {
+  if (book && !settled) book->finish(grant, 0, 0);
   if (renewer && !settled) renewer->remove(lease);
   // At shutdown the writers may be gone already; a lease left then expires by its TTL.
   if (key && !lease.empty() && !settled && !deps->stopping)
     deps->usage_writers.at(worker)->append(deps->limits.release(*key, lease), "release of lease " + lease);
 }
 
-limits::ScriptCall Admission::complete(const usage::UsageEvent& e) {
+std::string Admission::settle(int64_t charged_cost, int64_t charged_tokens) {
   settled = true;
+  if (book) {
+    book->finish(grant, charged_cost, charged_tokens);
+    return book->lease();
+  }
   if (renewer) renewer->remove(lease);
-  return deps->limits.completion(*key, lease, e);
+  return lease;
 }
 
 Task<void> Admission::release_now() {
+  if (book && !settled) {
+    settled = true;
+    book->finish(grant, 0, 0);
+    co_return;
+  }
   if (!key || lease.empty() || settled) co_return;
   settled = true;
   if (renewer) renewer->remove(lease);
@@ -158,6 +167,17 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
   auto estimate = reservation_estimate(r.body(), r.fields);
   int64_t reserved_cost = budgeted ? d.pricing.cost(r.fields.model, estimate).micro : 0;
   int64_t reserved_tokens = budgeted ? estimate.total() : 0;
+  // A key with wide limits: from this thread's share of them, when it has enough.
+  if (limits::GrantBook::leasable(key)) {
+    auto& book = d.grant_book(r.worker, r.ex.stream().get_executor());
+    auto ticket = co_await book.admit(key, reserved_cost, reserved_tokens);
+    if (ticket) {
+      r.admission.key = key;
+      r.admission.book = &book;
+      r.admission.grant = std::move(*ticket);
+      co_return std::nullopt;
+    }
+  }
   if (key.limits.concurrency > 0 || budgeted) {
     std::string id = r.ex.request_id() + ":" + crypto::unique_suffix();
     lease = budgeted ? limits::Limits::lease_member(id, reserved_cost, reserved_tokens) : id;
@@ -166,6 +186,11 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
   // What Redis could not take earlier (a blip) goes first: the leases it releases must not
   // count against this request.
   if (d.spool && d.spool->size() > 0) co_await d.spool->replay(redis, &limits::Limits::replay_form);
+  // Likewise the leases finished requests give back: this thread's open batch (the same
+  // connection: Redis applies it first), and any thread's batches Redis did not take.
+  auto& metering = *d.metering.at(r.worker);
+  metering.send_urgent();
+  if (metering.has_kept()) co_await metering.send_kept_now();
   auto call = d.limits.admission(key, lease, now, reserved_cost, reserved_tokens);
   auto reply = co_await store::run_script(redis, *call.script, std::move(call.command));
   if (!reply) co_return admission_lost(r, lease, reply.error());
@@ -213,10 +238,9 @@ usage::UsageEvent usage_event(const RelayedRequest& r, const accounts::Account& 
 }
 
 // Every key is charged, so a limit set later starts from what was really spent. Called before
-// the client sees the end of the answer:
-// - under counted limits the script completes first, so the client's next request already
-//   finds its budget charged and its slot free (the one round trip at completion);
-// - otherwise it joins this thread's writer (usage/event_writer.hpp) and nobody waits.
+// the client sees the end of the answer, which waits only for the record to be in this thread's
+// journal: Redis gets it in a batch (limits/metering.hpp), at the end of this turn of the event
+// loop when it gives back a lease.
 void count_relayed(const usage::UsageEvent& e) {
   metrics::RelayedTokens t{e.usage.input_tokens, e.usage.output_tokens, e.usage.cache_creation_input_tokens,
                            e.usage.cache_read_input_tokens};
@@ -231,25 +255,10 @@ Task<void> meter(RelayedRequest& r, usage::UsageEvent e) {
   // The account's window, for least_used and balanced (written to Redis once a second by
   // LoadBalancingSync, for every account at once).
   if (!e.account_id.empty() && d.startup.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());
-  auto what = [&e] {
-    return fmt::format("usage of request {} (key {}, {} tokens, {} micro-USD)", e.request_id, e.key_id,
-                       e.usage.total(), e.cost_micro);
-  };
-  if (!r.admission.key) {
-    auto call = d.limits.completion(r.key, "", e);
-    d.usage_writers.at(r.worker)->append(std::move(call.command), what(), call.script, e.request_id);
-    co_return;
-  }
-  auto call = r.admission.complete(e);
-  auto command = call.command;  // kept for the spool
-  auto reply = co_await store::run_script(*d.redis.at(r.worker), *call.script, std::move(call.command));
-  if (!reply && d.spool) {
-    bool ambiguous = !usage::failed_before_sending(reply.error().message);
-    d.spool->add(usage::SpoolEntry{true, ambiguous, e.request_id, std::move(command)});
-    spdlog::warn("{} spooled: {}", what(), reply.error().message);
-  } else if (!reply || reply->is_error()) {
-    spdlog::error("{} not recorded: {}", what(), reply ? reply->str : reply.error().message);
-  }
+  std::string lease = r.admission.key ? r.admission.settle(e.cost_micro, e.usage.total()) : std::string();
+  bool frees_a_lease = !lease.empty() && !r.admission.book;  // a grant's slot came free here already
+  auto record = d.limits.completion_record(r.key, lease, e);
+  co_await d.metering.at(r.worker)->add(std::move(record), frees_a_lease);
 }
 
 }  // namespace crs::relay

@@ -1,5 +1,6 @@
 #include "relay/relay.hpp"
 
+#include "core/crypto.hpp"
 #include "http/responses.hpp"
 #include "keys/api_key.hpp"
 #include "relay/answers.hpp"
@@ -88,8 +89,18 @@ void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_exec
   }
 }
 
+void close_grants(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers) {
+  for (size_t w = 0; w < workers.size() && w < deps.grant_books.size(); ++w) {
+    asio::post(workers[w], [&book = deps.grant_books[w]] {
+      if (book) book->close();
+    });
+  }
+}
+
 void register_relay_routes(http_server::Router& router, std::shared_ptr<RelayDeps> deps) {
   deps->lease_renewers.resize(deps->redis.size());
+  deps->grant_books.resize(deps->redis.size());
+  deps->grant_holder = crypto::random_hex(8);
   deps->watch_sweepers.resize(deps->redis.size());
   deps->in_flight.resize(deps->redis.size());
   // The body is read by relay_call once the key is known: nobody without a key makes the relay

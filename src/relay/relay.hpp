@@ -15,6 +15,8 @@
 #include "health/health_book.hpp"
 #include "keys/key_cache.hpp"
 #include "limits/limits.hpp"
+#include "limits/grant_book.hpp"
+#include "limits/metering.hpp"
 #include "relay/client_watch.hpp"
 #include "relay/lease_renewer.hpp"
 #include "relay/model_catalog.hpp"
@@ -48,6 +50,7 @@ struct RelayDeps {
   std::atomic<bool> stopping{false};                     // set at shutdown: writers may be gone
   std::atomic<bool> store_ready{false};                  // set once limit counters are seeded (serve.cpp)
   usage::UsageSpool* spool = nullptr;                    // what Redis could not take, sent again later
+  std::vector<limits::Metering*> metering;               // completions in batches, by worker index
   // What is known of each account's load (the strategies read it), and the requests waiting
   // for an account slot.
   scheduler::LoadBook load_book;
@@ -57,6 +60,8 @@ struct RelayDeps {
   ModelCatalog model_catalog;  // what the accounts serve, for GET /v1/models
   // One per I/O thread, by worker index, each made by its own thread on first use.
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
+  std::vector<std::unique_ptr<limits::GrantBook>> grant_books;  // likewise
+  std::string grant_holder;  // this run's name as a holder of grants (+ "." + worker index)
 
   std::vector<std::shared_ptr<WatchSweeper>> watch_sweepers;  // likewise
   // The requests in flight on each I/O thread (each set touched by its own thread only), for
@@ -74,12 +79,20 @@ struct RelayDeps {
     if (!r) r = std::make_unique<LeaseRenewer>(executor, *redis.at(worker), limits);
     return *r;
   }
+  limits::GrantBook& grant_book(size_t worker, asio::any_io_executor executor) {
+    auto& b = grant_books.at(worker);
+    if (!b) b = std::make_unique<limits::GrantBook>(executor, *redis.at(worker), limits,
+                                                    grant_holder + "." + std::to_string(worker));
+    return *b;
+  }
 };
 
 // At the end of the shutdown grace period: every relayed request still in flight has its
 // upstream cut; a stream ends with an error event, an answer not begun gets a 503, and each is
 // metered (partial usage) and releases its slot as on any other way out. Thread-safe.
 void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers);
+// At shutdown: every thread gives its grants of keys' limits back as their requests end.
+void close_grants(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers);
 
 // POST {,/api,/claude}/v1/messages, .../v1/messages/count_tokens, GET .../v1/models, and the
 // telemetry sink Claude Code posts to.

@@ -25,6 +25,9 @@ struct Admission {
   std::optional<keys::ApiKey> key;  // set when the key has counted limits
   std::string lease;                // empty: no concurrency limit and no budget
   LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
+  // Admitted from this thread's grant of the key's limits instead (no lease in Redis).
+  limits::GrantBook* book = nullptr;
+  limits::GrantTicket grant;
   bool settled = false;
 
   Admission() = default;
@@ -32,8 +35,10 @@ struct Admission {
   Admission& operator=(const Admission&) = delete;
   ~Admission();
 
-  // The completion script for a metered answer; nothing is left to release after it.
-  limits::ScriptCall complete(const usage::UsageEvent& e);
+  // The lease the completion of a metered answer gives back ("" = none; "G:<holder>" for a
+  // request admitted from a grant, which takes its charge from the share); nothing is left to
+  // release after it.
+  std::string settle(int64_t charged_cost, int64_t charged_tokens);
   // Frees the slot before an error answer goes out, so the client's retry finds it free.
   Task<void> release_now();
 };

@@ -11,49 +11,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "usage/journal.hpp"
+
 namespace crs::usage {
 namespace {
 
 constexpr size_t kReplayBatch = 256;
 constexpr auto kFsyncEvery = std::chrono::milliseconds(100);
 
-// Record: "S <completion 0|1> <ambiguous 0|1> <argc> <len>:<request id> (<len>:<arg>)*\n".
-// Lengths make any byte safe in an argument (event lines hold tabs, keys hold anything).
-void put_field(std::string& out, std::string_view s) {
-  out += std::to_string(s.size());
-  out += ':';
-  out += s;
-}
-
-bool take_number(std::string_view& text, size_t& out, char end) {
-  auto stop = text.find(end);
-  if (stop == std::string_view::npos) return false;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + stop, out);
-  if (ec != std::errc() || p != text.data() + stop) return false;
-  text.remove_prefix(stop + 1);
-  return true;
-}
-
-bool take_field(std::string_view& text, std::string& out) {
-  size_t n = 0;
-  if (!take_number(text, n, ':') || text.size() < n) return false;
-  out.assign(text.substr(0, n));
-  text.remove_prefix(n);
-  return true;
-}
-
-// Writes all of `data` to `fd`; false on an error.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+// Record: "S <completion 0|1> <ambiguous 0|1> <argc> <len>:<request id> (<len>:<arg>)*\n"
+// (usage/journal.hpp's fields: any byte is safe in an argument).
 
 int open_for_append(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -1,6 +1,9 @@
 // Three `crs serve` instances on one Redis: a key's limits hold across all of them.
 #include <csignal>
+#include <algorithm>
 #include <future>
+#include <map>
+#include <iostream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -141,6 +144,108 @@ TEST_F(InstancesTest, RateWindowOfTenAcrossThreeInstancesLetsExactlyTenPass) {
   }
   EXPECT_EQ(ok, 10);
   EXPECT_EQ(limited, 35);
+}
+
+// A key disabled through one instance is refused by every instance within a second, with limits
+// on or off (a key's state is never waited out at a lease's expiry).
+TEST_F(InstancesTest, AKeyDisabledOnOneInstanceIsRefusedByTheOthersWithinASecond) {
+  make_key({"--concurrency", "100", "--daily-cost", "1000"});
+  for (size_t i = 0; i < relays.size(); ++i) ASSERT_EQ(post(i, false).status, 200) << "instance " << i;
+  auto disabled_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(relays[0]->cli({"keys", "disable", key_id}).exit_code, 0);
+  for (size_t i = 1; i < relays.size(); ++i) {
+    EXPECT_TRUE(wait_until([&] { return post(i, false).status == 403; }, 1s, 10ms)) << "instance " << i;
+  }
+  auto took = std::chrono::steady_clock::now() - disabled_at;  // with the CLI's own start
+  std::cout << "refused everywhere "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms after the change\n";
+  ASSERT_EQ(relays[0]->cli({"keys", "enable", key_id}).exit_code, 0);
+  for (size_t i = 0; i < relays.size(); ++i)
+    EXPECT_TRUE(wait_until([&] { return post(i, false).status == 200; }, 1s, 10ms)) << "instance " << i;
+}
+
+// ---- leased admission (limits/grants.hpp): keys with wide limits ----
+
+std::map<std::string, int64_t> commandstats(RedisServer& redis) {
+  std::map<std::string, int64_t> calls;
+  std::string text = redis.cli({"INFO", "commandstats"});
+  size_t at = 0;
+  while ((at = text.find("cmdstat_", at)) != std::string::npos) {
+    size_t colon = text.find(':', at), c = text.find("calls=", at);
+    calls[text.substr(at + 8, colon - at - 8)] = std::stoll(text.substr(c + 6));
+    at = colon;
+  }
+  return calls;
+}
+
+// A key with wide limits is admitted from each instance's share of them: no admission script
+// and no lease per request, only a grant now and then; every request is still charged.
+TEST_F(InstancesTest, WideLimitsAreAdmittedFromGrantsWithoutARedisCallPerRequest) {
+  make_key({"--concurrency", "1000", "--daily-cost", "1000", "--rate-window", "1", "--rate-requests", "100000"});
+  redis.cli({"CONFIG", "RESETSTAT"});
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(post(i, false).status, 200) << i;
+  auto calls = commandstats(redis);
+  std::cout << "300 requests: " << calls["evalsha"] + calls["eval"] << " script calls, " << calls["zadd"]
+            << " ZADD, " << calls["hmget"] << " HMGET\n";
+  EXPECT_LT(calls["zadd"], 30) << "no concurrency lease per request";
+  EXPECT_LT(calls["evalsha"] + calls["eval"], 200) << "no admission script per request";
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"XLEN", "usage:events"}) != "0"; }, 5s));
+  // Once the shares are given back (idle 2 s), nothing is held and the window counts 300.
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms));
+  EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "grantSlots"}), "0");
+  EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "resCost"}), "0");
+  EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "winRequests"}), "300");
+  EXPECT_TRUE(wait_until([&] {
+    return redis.cli({"HGET", "limit:" + key_id, "totalTokens"}) != "" &&
+           std::stoll(redis.cli({"HGET", "limit:" + key_id, "totalTokens"})) > 0;
+  }, 5s));
+}
+
+// A window of 300 requests shared out by grants across three instances: a burst never gets
+// more than 300 through; what the instances were granted and did not use comes back when they
+// go idle (the bound documented: unused shares are unavailable to others meanwhile), and in
+// the end exactly 300 have passed.
+TEST_F(InstancesTest, AWindowSharedOutByGrantsIsNeverExceededAndWhatComesBackIsUsed) {
+  make_key({"--rate-window", "10", "--rate-requests", "300"});
+  auto statuses = burst(360, false);
+  int ok = static_cast<int>(std::count(statuses.begin(), statuses.end(), 200));
+  int limited = static_cast<int>(std::count(statuses.begin(), statuses.end(), 429));
+  EXPECT_EQ(ok + limited, 360);
+  EXPECT_LE(ok, 300);
+  ASSERT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms))
+      << "idle shares given back";
+  // One by one over the instances: a refusal before 300 can only be requests granted to another
+  // instance and not used yet; they come back when it goes idle.
+  int waits = 0;
+  for (int i = 0; ok < 300 && i < 1000; ++i) {
+    int status = post(static_cast<size_t>(i), false).status;
+    ok += status == 200;
+    if (status == 200) continue;
+    ASSERT_EQ(status, 429);
+    ++waits;
+    ASSERT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms));
+  }
+  std::cout << "300 passed; " << waits << " refusal(s) while shares were still held elsewhere\n";
+  EXPECT_EQ(ok, 300);
+  ASSERT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms));
+  for (size_t i = 0; i < relays.size(); ++i) EXPECT_EQ(post(i, false).status, 429) << "instance " << i;
+}
+
+// Concurrency 40 shared out by grants under a burst of slow streams: never more than 40 at the
+// upstream; afterwards no slot is held or granted.
+TEST_F(InstancesTest, ConcurrencySharedOutByGrantsIsNeverExceeded) {
+  make_key({"--concurrency", "40"});
+  reset_fake();
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":10,"dripMs":50})"));
+  auto statuses = burst(120, true);
+  int ok = static_cast<int>(std::count(statuses.begin(), statuses.end(), 200));
+  int limited = static_cast<int>(std::count(statuses.begin(), statuses.end(), 429));
+  EXPECT_EQ(ok + limited, 120);
+  EXPECT_GE(ok, 20);
+  EXPECT_LE(fake_stat("maxInFlight"), 40);
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms));
+  EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "grantSlots"}), "0");
+  EXPECT_EQ(redis.cli({"ZCARD", "limit:concurrency:" + key_id}), "0");
 }
 
 }  // namespace
