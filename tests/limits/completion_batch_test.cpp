@@ -12,8 +12,7 @@
 #include "limits/metering.hpp"
 #include "store/redis_client.hpp"
 #include "store/redis_script.hpp"
-#include "support/run_task.hpp"
-#include "support/support.hpp"
+#include "support/redis_fixture.hpp"
 #include "usage/journal.hpp"
 
 namespace crs::limits {
@@ -35,21 +34,8 @@ Completion record(const std::string& key, const std::string& lease, int64_t cost
   return Completion{key, lease, cost, tokens, day, week, e.to_wire()};
 }
 
-struct CompletionBatch : ::testing::Test {
-  test::TempDir dir;
-  test::RedisServer server{dir.file("redis")};
-  asio::io_context ctx;
-  std::unique_ptr<store::RedisClient> redis;
-
-  void SetUp() override {
-    ASSERT_TRUE(server.start());
-    store::RedisOptions o;
-    o.port = server.port();
-    o.command_timeout = std::chrono::milliseconds(500);
-    redis = std::make_unique<store::RedisClient>(ctx.get_executor(), o);
-    redis->start();
-    ASSERT_TRUE(test::wait_connected(ctx, *redis));
-  }
+struct CompletionBatch : test::RedisFixture {
+  void SetUp() override { connect(500ms); }
 
   std::string apply(const BatchId& id, const std::vector<Completion>& records) {
     auto call = batch_call(id, records, false);

@@ -6,8 +6,7 @@
 #include "limits/limits.hpp"
 #include "store/redis_client.hpp"
 #include "store/redis_script.hpp"
-#include "support/run_task.hpp"
-#include "support/support.hpp"
+#include "support/redis_fixture.hpp"
 
 namespace crs::limits {
 namespace {
@@ -15,21 +14,12 @@ namespace {
 using namespace std::chrono_literals;
 using test::run_task;
 
-struct CompletionReplay : ::testing::Test {
-  test::TempDir dir;
-  test::RedisServer server{dir.file("redis")};
-  asio::io_context ctx;
-  std::unique_ptr<store::RedisClient> redis;
+struct CompletionReplay : test::RedisFixture {
   Limits limits{0, 60s};
   keys::ApiKey key;
 
   void SetUp() override {
-    ASSERT_TRUE(server.start());
-    store::RedisOptions o;
-    o.port = server.port();
-    redis = std::make_unique<store::RedisClient>(ctx.get_executor(), o);
-    redis->start();
-    ASSERT_TRUE(test::wait_connected(ctx, *redis));
+    connect();
     key.id = "key-1";
   }
 
