@@ -427,7 +427,8 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
     io.stop();
   };
   GracefulShutdown shutdown(io.main(), std::chrono::seconds(cfg.server.gracePeriod),
-                            {server, *relay_deps, io.executors(), [&] { return usage.in_flight(); },
+                            {server, *relay_deps, io.executors(),
+                             [&] { return usage.in_flight() + relay_deps->grants_giving_back->load(); },
                              [&] {
                                usage.send_all_now();
                                relay::close_grants(*relay_deps, io.executors());

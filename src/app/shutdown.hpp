@@ -18,7 +18,7 @@ class GracefulShutdown {
     http_server::Server& server;
     relay::RelayDeps& relay;
     std::vector<asio::any_io_executor> workers;
-    std::function<int()> usage_in_flight;  // usage records not yet written
+    std::function<int()> usage_in_flight;  // usage records (and grants given back) not yet written
     std::function<void()> usage_now;       // writes usage at once from now on (no batching delay)
     std::function<void()> finish;          // stops everything
   };

@@ -36,18 +36,16 @@ std::string journal_prefix(const config::Config& cfg) {
 // stopped): read before this run's journals exist, for the first thread to send again.
 struct Leftovers {
   std::vector<limits::JournaledBatch> batches;
-  std::vector<std::string> paths;
+  std::vector<usage::Journal::Leftover> files;
 };
 
 Leftovers read_leftovers(const config::Config& cfg) {
   Leftovers out;
-  auto files = usage::Journal::leftovers(cfg.server.dataDir, journal_prefix(cfg));
+  out.files = usage::Journal::leftovers(cfg.server.dataDir, journal_prefix(cfg));
   std::vector<std::string_view> texts;
-  for (const auto& f : files) {
-    texts.push_back(f.text);
-    out.paths.push_back(f.path);
-  }
+  for (const auto& f : out.files) texts.push_back(f.text);
   out.batches = limits::unacknowledged(texts);
+  for (auto& f : out.files) f.text = {};
   size_t records = 0;
   for (const auto& b : out.batches) records += b.records.size();
   if (records > 0)
@@ -82,7 +80,7 @@ UsagePipeline::UsagePipeline(const config::Config& cfg, IoThreads& io, const std
     metering_.push_back(std::make_unique<limits::Metering>(io.executors()[i], *redis[i], std::move(m), kept));
     metering_ptrs_.push_back(metering_.back().get());
   }
-  metering_.front()->adopt(std::move(leftovers.batches), std::move(leftovers.paths));
+  metering_.front()->adopt(std::move(leftovers.batches), std::move(leftovers.files));
   aggregator_.start();
   thread_ = std::thread([this] {
     // A lower priority than the I/O threads: the kernel lets a waking I/O thread preempt a
@@ -114,6 +112,7 @@ void UsagePipeline::stop() {
   if (kept)
     spdlog::warn("{} usage record(s) stay in the journals in {} until Redis takes them (next start)", kept,
                  spool_.path().substr(0, spool_.path().rfind('/')));
+  if (!metering_ptrs_.empty()) metering_ptrs_.front()->forget_kept();
   spool_.stop();
   if (size_t spooled = spool_.size())
     spdlog::warn("{} usage record(s) stay in {} until Redis takes them (next start)", spooled, spool_.path());

@@ -16,7 +16,7 @@ constexpr uint64_t kBatchesPerBitmap = uint64_t{1} << 20;
 constexpr size_t kArgsPerRecord = 7;
 
 // KEYS: 1 the bitmap of applied batches, 2 the usage stream
-// ARGV: 1 the batch's bit, 2 "1" to refresh the bitmap's expiry, 3 the number of records, then
+// ARGV: 1 the batch's bit, 2 the number of records, then
 //       per record: key id, lease ("" = none), cost micro, tokens, day, week, event line
 // Per key, whatever the number of its records: one ZMSCORE and one ZREM for its leases (a
 // reservation comes back only with a lease still held: one that expired was tidied by
@@ -25,11 +25,12 @@ constexpr size_t kArgsPerRecord = 7;
 // was admitted from (limits/grants.hpp): its cost and tokens are taken from the holder's
 // reserved share, as a lease's reservation comes back, while they are charged.
 const store::Script kBatch(std::string(kShareOf) + R"LUA(
-if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 1 then return 'applied' end
-if ARGV[2] == '1' then redis.call('EXPIRE', KEYS[1], 86400) end
+local seen = redis.call('SETBIT', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], 86400)  -- a day after the run's last batch, whatever its number
+if seen == 1 then return 'applied' end
 local per_key, order = {}, {}
-local i = 4
-for r = 1, tonumber(ARGV[3]) do
+local i = 3
+for r = 1, tonumber(ARGV[2]) do
   local id = ARGV[i]
   local k = per_key[id]
   if not k then
@@ -40,14 +41,14 @@ for r = 1, tonumber(ARGV[3]) do
   local lease = ARGV[i + 1]
   local cost, tokens = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   if string.sub(lease, 1, 2) == 'G:' then
-    local h = string.sub(lease, 3)
-    local g = k.grants[h]
-    if not g then
-      g = {0, 0}
-      k.grants[h] = g
-      k.holders[#k.holders + 1] = h
+    local h, gen = string.match(lease, '^G:(.*)#(%d+)$')
+    local g = h and k.grants[lease]
+    if h and not g then
+      g = {0, 0, h, tonumber(gen)}
+      k.grants[lease] = g
+      k.holders[#k.holders + 1] = lease
     end
-    g[1], g[2] = g[1] + cost, g[2] + tokens
+    if g then g[1], g[2] = g[1] + cost, g[2] + tokens end
   elseif lease ~= '' then
     k.leases[#k.leases + 1] = lease
   end
@@ -80,14 +81,16 @@ for _, id in ipairs(order) do
     end
     if #held > 0 then redis.call('ZREM', leases, unpack(held)) end
   end
-  for _, h in ipairs(k.holders) do
-    local g, granted = k.grants[h], 'limit:granted:' .. id
-    local s = share_of(redis.call('HGET', granted, h))
-    local uc, ut = math.min(g[1], s[4]), math.min(g[2], s[5])
-    if uc > 0 or ut > 0 then
-      s[4], s[5] = s[4] - uc, s[5] - ut
-      redis.call('HSET', granted, h, share_text(s))
-      rc, rt = rc + uc, rt + ut
+  for _, lease in ipairs(k.holders) do
+    local g, granted = k.grants[lease], 'limit:granted:' .. id
+    local s = share_of(redis.call('HGET', granted, g[3]))
+    if s[6] == g[4] then  -- the life of the share the requests were admitted from
+      local uc, ut = math.min(g[1], s[4]), math.min(g[2], s[5])
+      if uc > 0 or ut > 0 then
+        s[4], s[5] = s[4] - uc, s[5] - ut
+        redis.call('HSET', granted, g[3], share_text(s))
+        rc, rt = rc + uc, rt + ut
+      end
     end
   end
   for j, name in ipairs(k.period_order) do
@@ -147,11 +150,10 @@ bool take_record(std::string_view& text, Completion& c) {
 
 }  // namespace
 
-ScriptCall batch_call(const BatchId& id, const std::vector<Completion>& records, bool refresh_expiry) {
+ScriptCall batch_call(const BatchId& id, const std::vector<Completion>& records) {
   std::vector<std::string> args;
-  args.reserve(3 + records.size() * kArgsPerRecord);
+  args.reserve(2 + records.size() * kArgsPerRecord);
   args.push_back(number(static_cast<int64_t>(id.seq % kBatchesPerBitmap)));
-  args.push_back(refresh_expiry ? "1" : "");
   args.push_back(number(static_cast<int64_t>(records.size())));
   for (const auto& r : records) {
     args.push_back(r.key_id);

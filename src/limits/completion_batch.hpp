@@ -8,7 +8,7 @@
 // A batch is applied once, whichever of its copies comes first (the first attempt, the retry
 // of one whose reply was lost, the replay from a journal after a kill -9): the script sets the
 // batch's bit in usage:applied:<token>:<seq / 2^20> first and stops if it was set. 128 KB per
-// million batches, kept a day after the bitmap was last refreshed.
+// million batches, kept a day after the run's last batch.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,8 +35,7 @@ struct BatchId {
 };
 
 // The call applying `records` once. Its reply: "ok", or "applied" when the batch had been.
-// `refresh_expiry`: also push the bitmap's expiry back a day (every 4,096th batch, and replays).
-ScriptCall batch_call(const BatchId& id, const std::vector<Completion>& records, bool refresh_expiry);
+ScriptCall batch_call(const BatchId& id, const std::vector<Completion>& records);
 // How many records one call may carry (Lua's unpack() of a key's leases has a stack limit).
 inline constexpr size_t kMaxBatchRecords = 4096;
 

@@ -16,6 +16,7 @@ constexpr int64_t kLeasableSlots = 32, kLeasableWindowRequests = 256;
 constexpr int64_t kFirstSlots = 8, kMaxSlots = 4096;
 constexpr int64_t kFirstRequests = 64, kMaxRequests = int64_t{1} << 20;
 constexpr int64_t kReservationsPerGrant = 16;  // a budget grant covers this many requests like this one
+constexpr int64_t kMaxBudgetAsk = int64_t{1} << 50;
 constexpr auto kIdle = std::chrono::seconds(2);
 constexpr auto kTightFor = std::chrono::seconds(1);
 constexpr auto kSweepEvery = std::chrono::seconds(1);
@@ -50,8 +51,11 @@ struct Share {
   int64_t window_start_ms = 0;
   Clock::time_point window_end{};  // on this machine's clock
   int64_t cost = 0, tokens = 0;    // left to reserve
-  Shares last;                     // the last grant asked for: the next one asks twice as much
+  Shares last;                     // what the last grant gave: the next one asks twice as much
   Clock::time_point last_used{}, tight_until{}, renewed{};
+  int64_t generation = 0;          // this life of the share (completions name it)
+  std::string lease;               // "G:<holder>#<generation>"
+  bool granted = false;            // Redis has granted it something
   bool asking = false;             // a grant call in flight
   bool stale = false;              // admits nothing more; given back once its requests end
 };
@@ -59,13 +63,16 @@ struct Share {
 }  // namespace
 
 struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::any_io_executor ex, store::RedisClient& r, const Limits& l, std::string h)
-      : executor(ex), redis(r), limits(l), holder(std::move(h)), lease("G:" + holder), sweep_timer(ex) {}
+  Impl(asio::any_io_executor ex, store::RedisClient& r, const Limits& l, std::string h,
+       std::shared_ptr<std::atomic<int>> g)
+      : executor(ex), redis(r), limits(l), holder(std::move(h)), giving_back(std::move(g)), sweep_timer(ex) {}
 
   asio::any_io_executor executor;
   store::RedisClient& redis;
   const Limits& limits;
-  std::string holder, lease;
+  std::string holder;
+  std::shared_ptr<std::atomic<int>> giving_back;
+  int64_t next_generation = 1;
   std::unordered_map<std::string, Share> shares;
   asio::steady_timer sweep_timer;
   bool sweeping = false;
@@ -103,10 +110,14 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
   static Shares want_more(const Share& s, int64_t cost, int64_t tokens) {
     Dimensions d = dimensions_of(s.key);
     Shares w;
+    auto budget = [](int64_t last, int64_t one) {
+      return std::clamp(std::max(std::min(last, kMaxBudgetAsk) * 2, kReservationsPerGrant * std::max<int64_t>(one, 1)),
+                        int64_t{1}, kMaxBudgetAsk);
+    };
     if (d.slots) w.slots = std::clamp(s.last.slots * 2, kFirstSlots, kMaxSlots);
     if (d.requests) w.requests = std::clamp(s.last.requests * 2, kFirstRequests, kMaxRequests);
-    if (d.cost) w.cost_micro = std::max(s.last.cost_micro * 2, kReservationsPerGrant * std::max<int64_t>(cost, 1));
-    if (d.tokens) w.tokens = std::max(s.last.tokens * 2, kReservationsPerGrant * std::max<int64_t>(tokens, 1));
+    if (d.cost) w.cost_micro = budget(s.last.cost_micro, cost);
+    if (d.tokens) w.tokens = budget(s.last.tokens, tokens);
     return w;
   }
 
@@ -120,7 +131,9 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
     auto it = self->shares.find(id);
     if (it == self->shares.end() || it->second.asking) co_return;
     it->second.asking = true;
-    auto call = grant_call(self->limits, it->second.key, self->holder, want, least, Shares{}, now_ms());
+    auto call =
+        grant_call(self->limits, it->second.key, self->holder, it->second.generation, want, least, Shares{}, now_ms());
+    auto sent = Clock::now();  // the window's end is reckoned from here, never later than Redis's
     auto reply = co_await store::run_script(self->redis, *call.script, std::move(call.command));
     it = self->shares.find(id);  // never erased while asking
     Share& s = it->second;
@@ -135,8 +148,17 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
       s.tight_until = now + kTightFor;
       co_return;
     }
+    if (s.granted && !g.known) {
+      // Redis lost this share (a grant that expired while Redis was away, a failover): what this
+      // thread believes it holds is no longer counted there. It admits nothing more from it.
+      spdlog::warn("share of key {} no longer held in Redis; given back", id);
+      s.stale = true;
+      self->give_back(id);
+      co_return;
+    }
     if (g.tight) s.tight_until = now + kTightFor;
-    else s.last = want;
+    else s.last = g.added;
+    s.granted = s.granted || g.added.slots + g.added.requests + g.added.cost_micro + g.added.tokens > 0;
     s.slots += g.added.slots;
     if (g.window_start_ms != s.window_start_ms) {
       s.requests = g.added.requests;  // requests of an earlier window are spent
@@ -144,7 +166,7 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
     } else {
       s.requests += g.added.requests;
     }
-    s.window_end = now + std::chrono::milliseconds(g.window_end_ms - g.now_ms);
+    s.window_end = sent + std::chrono::milliseconds(g.window_end_ms - g.now_ms);
     s.cost += g.added.cost_micro;
     s.tokens += g.added.tokens;
     s.renewed = now;
@@ -157,16 +179,18 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
     if (it == shares.end() || it->second.asking || it->second.in_use > 0) return;
     keys::ApiKey key = std::move(it->second.key);
     // Everything but the requests used: Redis counts those granted, not those used. (Budget
-    // given back whole is right even with charges still in unsent batches: those find nothing
-    // left of the share to take and are charged all the same.)
+    // given back whole is right even with charges still in unsent batches: those name this
+    // life of the share, find it gone and are charged all the same.)
     Shares back{kAll, std::max<int64_t>(it->second.requests, 0), kAll, kAll};
+    auto call = grant_call(limits, key, holder, it->second.generation, Shares{}, Shares{}, back, now_ms());
     shares.erase(it);
-    auto call = grant_call(limits, key, holder, Shares{}, Shares{}, back, now_ms());
+    ++*giving_back;
     asio::co_spawn(executor, give_back_call(shared_from_this(), std::move(key.id), std::move(call)), asio::detached);
   }
 
   static Task<void> give_back_call(std::shared_ptr<Impl> self, std::string id, ScriptCall call) {
     auto reply = co_await store::run_script(self->redis, *call.script, std::move(call.command));
+    --*self->giving_back;
     // Not given back: the share expires with its grant (no longer renewed).
     if (!reply || reply->is_error())
       spdlog::warn("share of key {} not given back (it expires with its grant): {}", id,
@@ -219,8 +243,8 @@ struct GrantBook::Impl : std::enable_shared_from_this<Impl> {
 };
 
 GrantBook::GrantBook(asio::any_io_executor executor, store::RedisClient& redis, const Limits& limits,
-                     std::string holder)
-    : impl_(std::make_shared<Impl>(executor, redis, limits, std::move(holder))) {}
+                     std::string holder, std::shared_ptr<std::atomic<int>> giving_back)
+    : impl_(std::make_shared<Impl>(executor, redis, limits, std::move(holder), std::move(giving_back))) {}
 
 GrantBook::~GrantBook() = default;
 
@@ -240,6 +264,8 @@ Task<std::optional<GrantTicket>> GrantBook::admit(const keys::ApiKey& key, int64
   auto [it, fresh] = self->shares.try_emplace(key.id);
   if (fresh) {
     it->second.key = key;
+    it->second.generation = self->next_generation++;
+    it->second.lease = "G:" + self->holder + "#" + std::to_string(it->second.generation);
     self->arm_sweep();
   }
   Share& s = it->second;
@@ -248,17 +274,18 @@ Task<std::optional<GrantTicket>> GrantBook::admit(const keys::ApiKey& key, int64
     self->give_back(key.id);
     co_return std::nullopt;
   }
-  if (now < s.tight_until) co_return std::nullopt;
   if (self->fits(s, reserve_cost, reserve_tokens, now)) {
     Impl::take(s, reserve_cost, reserve_tokens, now);
-    if (Impl::low(s, reserve_cost, reserve_tokens) && !s.asking) {
+    if (Impl::low(s, reserve_cost, reserve_tokens) && !s.asking && now >= s.tight_until) {
       auto want = Impl::want_more(s, reserve_cost, reserve_tokens);
       asio::co_spawn(self->executor, Impl::ask(self, key.id, want, Impl::minimum(want, reserve_cost, reserve_tokens)),
                      asio::detached);
     }
-    co_return GrantTicket{key.id, reserve_cost, reserve_tokens};
+    co_return GrantTicket{key.id, s.lease, reserve_cost, reserve_tokens};
   }
-  if (s.asking) co_return std::nullopt;  // another request is asking already: this one goes exactly
+  // Another request is asking already, or the key's limits were nearly reached a moment ago:
+  // this one goes exactly.
+  if (s.asking || now < s.tight_until) co_return std::nullopt;
   auto want = Impl::want_more(s, reserve_cost, reserve_tokens);
   auto least = Impl::minimum(want, reserve_cost, reserve_tokens);
   co_await Impl::ask(self, key.id, want, least);
@@ -267,7 +294,7 @@ Task<std::optional<GrantTicket>> GrantBook::admit(const keys::ApiKey& key, int64
   if (again == self->shares.end() || self->closing || !self->fits(again->second, reserve_cost, reserve_tokens, now))
     co_return std::nullopt;
   Impl::take(again->second, reserve_cost, reserve_tokens, now);
-  co_return GrantTicket{key.id, reserve_cost, reserve_tokens};
+  co_return GrantTicket{key.id, again->second.lease, reserve_cost, reserve_tokens};
 }
 
 void GrantBook::finish(const GrantTicket& ticket, int64_t charged_cost, int64_t charged_tokens) {
@@ -282,11 +309,9 @@ void GrantBook::finish(const GrantTicket& ticket, int64_t charged_cost, int64_t 
   if ((s.stale || impl_->closing) && s.in_use == 0) impl_->give_back(ticket.key_id);
 }
 
-const std::string& GrantBook::lease() const { return impl_->lease; }
-
 void GrantBook::close() {
   impl_->closing = true;
-  asio::post(impl_->executor, [self = impl_] { self->sweep(); });
+  impl_->sweep();
 }
 
 }  // namespace crs::limits

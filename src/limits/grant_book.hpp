@@ -5,6 +5,7 @@
 // a quarter is left, asking for twice as much), given back when the key has been idle for
 // 2 s, as soon as the key's limits change, and at shutdown, and kept alive (the lease TTL)
 // while held. Not thread-safe: its thread's requests only.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,13 +22,16 @@ namespace crs::limits {
 
 struct GrantTicket {
   std::string key_id;
+  std::string lease;            // "G:<holder>#<generation>": its completion record's lease
   int64_t reserved_cost = 0;    // micro-USD taken from the share for this request
   int64_t reserved_tokens = 0;
 };
 
 class GrantBook {
  public:
-  GrantBook(asio::any_io_executor executor, store::RedisClient& redis, const Limits& limits, std::string holder);
+  // `giving_back`: counts the give-backs not finished yet, of every book (shutdown waits for them).
+  GrantBook(asio::any_io_executor executor, store::RedisClient& redis, const Limits& limits, std::string holder,
+            std::shared_ptr<std::atomic<int>> giving_back);
   ~GrantBook();
   GrantBook(const GrantBook&) = delete;
   GrantBook& operator=(const GrantBook&) = delete;
@@ -41,11 +45,9 @@ class GrantBook {
   // more is already being asked for, the share is out of date, or Redis did not answer).
   Task<std::optional<GrantTicket>> admit(const keys::ApiKey& key, int64_t reserve_cost, int64_t reserve_tokens);
   // The request ended: its slot and reservation come back to the share, less what it was
-  // charged (its completion record, with lease(), takes that from the share in Redis).
+  // charged (its completion record, with ticket.lease, takes that from the share in Redis).
   void finish(const GrantTicket& ticket, int64_t charged_cost, int64_t charged_tokens);
-  // "G:<holder>".
-  const std::string& lease() const;
-  // Gives every share back as its requests end; admits nothing after. Any thread.
+  // Gives every share back as its requests end; admits nothing after. Call on the book's thread.
   void close();
 
  private:

@@ -3,10 +3,13 @@
 // the completion batch. Prepended to their bodies.
 namespace crs::limits {
 
-// A holder's share as kept in limit:granted:<id>: "slots|requests|window start|micro-USD|tokens".
+// A holder's share as kept in limit:granted:<id>:
+// "slots|requests|window start|micro-USD|tokens|generation". The generation names one life of
+// the share (from its first grant to its give-back): a charge of an earlier life must not take
+// from a later one.
 inline constexpr const char* kShareOf = R"LUA(
 local function share_of(text)
-  local s = {0, 0, 0, 0, 0}
+  local s = {0, 0, 0, 0, 0, 0}
   if text then
     local i = 1
     for v in string.gmatch(text, '[^|]+') do
@@ -17,7 +20,7 @@ local function share_of(text)
   return s
 end
 local function share_text(s)
-  return string.format('%d|%d|%d|%d|%d', s[1], s[2], s[3], s[4], s[5])
+  return string.format('%d|%d|%d|%d|%d|%d', s[1], s[2], s[3], s[4], s[5], s[6])
 end
 )LUA";
 

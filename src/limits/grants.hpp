@@ -14,8 +14,9 @@
 //     then the next grant or admission of the key tidies them. Requests granted in a window
 //     and never used stay counted until that window ends.
 // Redis: limit:grants:<id> (holder -> expiry ms), limit:granted:<id> (holder -> its share,
-// "slots|requests|window start|micro-USD|tokens"), and in limit:<id> grantSlots and grants
-// (holders with a grant).
+// "slots|requests|window start|micro-USD|tokens|generation"), and in limit:<id> grantSlots and
+// grants (holders with a grant). A completion's lease "G:<holder>#<generation>" takes its charge
+// from that life of the share only.
 #include <cstdint>
 #include <string>
 
@@ -40,15 +41,17 @@ struct Granted {
   int64_t window_start_ms = 0;  // the window the holder's requests belong to (0: the key has none)
   int64_t window_end_ms = 0;
   int64_t now_ms = 0;
+  bool known = false;         // Redis held the holder's share of this generation before the call
 };
 
 std::string grants_key(std::string_view key_id);
 std::string granted_key(std::string_view key_id);
 
 // Gives back `back`, then asks for `want` more, each dimension at least `minimum` or none of
-// them (tight). Only the key's limited dimensions are granted.
-ScriptCall grant_call(const Limits& limits, const keys::ApiKey& key, const std::string& holder, const Shares& want,
-                      const Shares& minimum, const Shares& back, int64_t now_ms);
+// them (tight). Only the key's limited dimensions are granted. `generation`: the life of the
+// holder's share (a new number for a share the holder starts; completions name it).
+ScriptCall grant_call(const Limits& limits, const keys::ApiKey& key, const std::string& holder, int64_t generation,
+                      const Shares& want, const Shares& minimum, const Shares& back, int64_t now_ms);
 Granted parse_granted(const store::RedisReply& reply);
 // A holder's grant is kept alive like a lease: Limits::renewal_in(grants_key(id), holder).
 

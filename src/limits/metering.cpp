@@ -11,11 +11,22 @@
 namespace crs::limits {
 namespace {
 
-constexpr uint64_t kRefreshEvery = 4096;  // batches between two refreshes of the bitmap's expiry
 constexpr size_t kRetryAtOnce = 64;       // kept batches sent again per retry
+
+// Wakes the requests that wait for their batch's reply (urgent records).
+struct Done {
+  explicit Done(asio::any_io_executor ex) : timer(ex) { timer.expires_at(asio::steady_timer::time_point::max()); }
+  void fire() {
+    fired = true;
+    timer.cancel();
+  }
+  asio::steady_timer timer;
+  bool fired = false;
+};
 
 struct Batch {
   BatchId id;
+  std::shared_ptr<Done> done;  // set when an urgent record is in it
   std::vector<Completion> records;
   uint64_t segment = 0;   // the journal segment holding its records
   bool urgent = false;
@@ -58,7 +69,8 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<int> in_flight{0};
   uint64_t failures = 0;
 
-  void join(Completion record, bool urgent) {
+  // Returns what to wait for besides the journal: the batch's reply, for an urgent record.
+  std::shared_ptr<Done> join(Completion record, bool urgent) {
     ++in_flight;
     if (open.records.empty()) {
       open.id = BatchId{options.token, next_seq++};
@@ -68,9 +80,15 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
     journal_record(journal.buffer(), open.id, record);
     open.records.push_back(std::move(record));
     open.urgent = open.urgent || urgent;
+    std::shared_ptr<Done> done;
+    if (urgent) {
+      if (!open.done) open.done = std::make_shared<Done>(executor);
+      done = open.done;
+    }
     if (open.records.size() >= options.max_records || all_now) seal();
     else if (!open.urgent) arm_linger();
     schedule_turn_end();
+    return done;
   }
 
   void arm_linger() {
@@ -109,10 +127,11 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static Task<void> send(std::shared_ptr<Impl> self, Batch b) {
-    auto call = batch_call(b.id, b.records, b.id.seq % kRefreshEvery == 0);
+    auto call = batch_call(b.id, b.records);
     auto reply = co_await store::run_script(self->redis, *call.script, std::move(call.command));
     if (b.in_flight) self->in_flight -= static_cast<int>(b.records.size());
     b.in_flight = false;
+    if (b.done) b.done->fire();  // taken or kept: its requests go on either way
     if (reply && !reply->is_error()) self->acknowledge(b);
     else self->keep(self, std::move(b), reply ? reply->str : reply.error().message);
   }
@@ -174,7 +193,7 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
     if (taken.empty()) co_return;
     std::vector<store::RedisCommand> calls;
     for (const auto& [owner, b] : taken) {
-      auto call = batch_call(b.id, b.records, true);
+      auto call = batch_call(b.id, b.records);
       calls.push_back(call.script->with_source(call.command));
     }
     auto replies = co_await self->redis.pipeline(std::move(calls));
@@ -201,8 +220,9 @@ Metering::~Metering() = default;
 
 Task<void> Metering::add(Completion record, bool urgent) {
   auto self = impl_;
-  self->join(std::move(record), urgent);
+  auto done = self->join(std::move(record), urgent);
   co_await self->turn_done.async_wait(use_nothrow);
+  if (done && !done->fired) co_await done->timer.async_wait(use_nothrow);
 }
 
 void Metering::send_urgent() {
@@ -218,7 +238,7 @@ void Metering::send_all_now() {
   asio::post(impl_->executor, [self = impl_] { self->seal(); });
 }
 
-void Metering::adopt(std::vector<JournaledBatch> batches, std::vector<std::string> files) {
+void Metering::adopt(std::vector<JournaledBatch> batches, std::vector<usage::Journal::Leftover> files) {
   impl_->journal.adopt(std::move(files), batches.size());
   for (auto& j : batches) {
     Batch b;
@@ -227,6 +247,12 @@ void Metering::adopt(std::vector<JournaledBatch> batches, std::vector<std::strin
     b.segment = usage::Journal::kAdopted;
     impl_->keep(impl_, std::move(b), "left by an earlier run");
   }
+}
+
+void Metering::forget_kept() {
+  std::lock_guard lock(impl_->kept->mutex);
+  impl_->kept->batches.clear();  // (they hold their meterings: this also ends that cycle)
+  impl_->kept->records = 0;
 }
 
 int Metering::in_flight() const { return impl_->in_flight.load(); }

@@ -25,6 +25,7 @@
 #include "core/net.hpp"
 #include "limits/completion_batch.hpp"
 #include "store/redis_client.hpp"
+#include "usage/journal.hpp"
 
 namespace crs::limits {
 
@@ -51,7 +52,8 @@ class Metering {
   Metering& operator=(const Metering&) = delete;
 
   // Call on the thread. Resumes once the record is in the journal. `urgent`: it gives back a
-  // lease.
+  // lease; then it resumes once Redis has its batch (or did not take it), so the key's next
+  // request, on any thread or instance, finds the lease gone.
   Task<void> add(Completion record, bool urgent);
   // Sends the open batch now if it holds an urgent record.
   void send_urgent();
@@ -63,7 +65,9 @@ class Metering {
   void send_all_now();
   // Batches an earlier run left unacknowledged in `files`: sent again, and the files deleted
   // once Redis has them all. Call before the thread runs.
-  void adopt(std::vector<JournaledBatch> batches, std::vector<std::string> files);
+  void adopt(std::vector<JournaledBatch> batches, std::vector<usage::Journal::Leftover> files);
+  // At shutdown: what Redis did not take stays in the journals only (the next start sends it).
+  void forget_kept();
 
   int in_flight() const;   // records added and not yet answered by Redis (any thread)
   size_t kept() const;     // records waiting for Redis to take them, of every thread (any thread)

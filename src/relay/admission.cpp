@@ -132,7 +132,7 @@ std::string Admission::settle(int64_t charged_cost, int64_t charged_tokens) {
   settled = true;
   if (book) {
     book->finish(grant, charged_cost, charged_tokens);
-    return book->lease();
+    return grant.lease;
   }
   if (renewer) renewer->remove(lease);
   return lease;

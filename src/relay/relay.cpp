@@ -90,9 +90,12 @@ void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_exec
 }
 
 void close_grants(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers) {
+  deps.grants_closed = true;
   for (size_t w = 0; w < workers.size() && w < deps.grant_books.size(); ++w) {
-    asio::post(workers[w], [&book = deps.grant_books[w]] {
+    ++*deps.grants_giving_back;  // until the thread has started its give-backs
+    asio::post(workers[w], [&book = deps.grant_books[w], pending = deps.grants_giving_back] {
       if (book) book->close();
+      --*pending;
     });
   }
 }

@@ -62,6 +62,10 @@ struct RelayDeps {
   std::vector<std::unique_ptr<LeaseRenewer>> lease_renewers;
   std::vector<std::unique_ptr<limits::GrantBook>> grant_books;  // likewise
   std::string grant_holder;  // this run's name as a holder of grants (+ "." + worker index)
+  // Shutdown: the books close (a book made later is closed at once); it waits for the count of
+  // give-backs (and of closings posted to the threads) to reach zero.
+  std::atomic<bool> grants_closed{false};
+  std::shared_ptr<std::atomic<int>> grants_giving_back = std::make_shared<std::atomic<int>>(0);
 
   std::vector<std::shared_ptr<WatchSweeper>> watch_sweepers;  // likewise
   // The requests in flight on each I/O thread (each set touched by its own thread only), for
@@ -81,8 +85,11 @@ struct RelayDeps {
   }
   limits::GrantBook& grant_book(size_t worker, asio::any_io_executor executor) {
     auto& b = grant_books.at(worker);
-    if (!b) b = std::make_unique<limits::GrantBook>(executor, *redis.at(worker), limits,
-                                                    grant_holder + "." + std::to_string(worker));
+    if (!b) {
+      b = std::make_unique<limits::GrantBook>(executor, *redis.at(worker), limits,
+                                              grant_holder + "." + std::to_string(worker), grants_giving_back);
+      if (grants_closed) b->close();
+    }
     return *b;
   }
 };

@@ -1,14 +1,13 @@
 #include "usage/journal.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -58,12 +57,12 @@ Journal::Journal(std::string dir, std::string prefix, std::string token, size_t 
 
 Journal::~Journal() {
   write();
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
   // The current segment too, when everything in it reached Redis: a clean stop leaves no file.
-  for (const auto& [n, segment] : segments_)
+  for (const auto& [n, segment] : segments_) {
     if (segment.unsettled == 0)
       for (const auto& p : segment.paths) ::unlink(p.c_str());
+    for (int fd : segment.fds) ::close(fd);
+  }
 }
 
 std::string Journal::current_path() const {
@@ -76,7 +75,12 @@ void Journal::open_segment() {
   std::string path = current_path();
   segments_[current_].paths.push_back(path);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd_ < 0) spdlog::error("usage journal {}: cannot open: {}", path, std::strerror(errno));
+  if (fd_ < 0) {
+    spdlog::error("usage journal {}: cannot open: {}", path, std::strerror(errno));
+    return;
+  }
+  ::flock(fd_, LOCK_EX | LOCK_NB);  // a new file: nobody else holds it
+  segments_[current_].fds.push_back(fd_);
 }
 
 // A write to the page cache, on the I/O thread: the record must be in the kernel before the
@@ -84,14 +88,19 @@ void Journal::open_segment() {
 // wake-up on every request's path instead.
 void Journal::write() {
   if (buffer_.empty()) return;
-  if (fd_ < 0 || !write_all(fd_, buffer_)) {
-    if (write_failures_++ % 1000 == 0)
-      spdlog::error("usage journal {}: write failed ({}); records go to Redis without their copy on disk",
-                    current_path(), fd_ < 0 ? "not open" : std::strerror(errno));
-  } else {
+  if (fd_ >= 0 && write_all(fd_, buffer_)) {
     written_ += buffer_.size();
+    buffer_.clear();
+    return;
   }
+  if (write_failures_++ % 1000 == 0)
+    spdlog::error("usage journal {}: write failed ({}); records go to Redis without their copy on disk",
+                  current_path(), fd_ < 0 ? "not open" : std::strerror(errno));
   buffer_.clear();
+  // What follows goes to a new segment: a cut record would hide every later one of this file.
+  uint64_t old = current_;
+  open_segment();
+  delete_if_done(old);
 }
 
 uint64_t Journal::open_unit() {
@@ -110,21 +119,24 @@ void Journal::delete_if_done(uint64_t n) {
   auto it = segments_.find(n);
   if (it == segments_.end() || it->second.unsettled > 0 || n == current_) return;
   for (const auto& p : it->second.paths) ::unlink(p.c_str());
+  for (int fd : it->second.fds) ::close(fd);
   segments_.erase(it);
 }
 
 void Journal::rotate_if_full() {
   if (written_ + buffer_.size() < segment_bytes_) return;
   write();
-  if (fd_ >= 0) ::close(fd_);
   uint64_t old = current_;
   open_segment();
   delete_if_done(old);
 }
 
-void Journal::adopt(std::vector<std::string> paths, size_t units) {
+void Journal::adopt(std::vector<Leftover> files, size_t units) {
   auto& s = segments_[kAdopted];
-  s.paths.insert(s.paths.end(), std::make_move_iterator(paths.begin()), std::make_move_iterator(paths.end()));
+  for (auto& f : files) {
+    s.paths.push_back(std::move(f.path));
+    if (f.fd >= 0) s.fds.push_back(f.fd);
+  }
   s.unsettled += units;
   delete_if_done(kAdopted);
 }
@@ -135,10 +147,16 @@ std::vector<Journal::Leftover> Journal::leftovers(const std::string& dir, const 
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
     if (!name.starts_with(prefix) || !name.ends_with(".log") || !entry.is_regular_file(ec)) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    out.push_back(Leftover{entry.path().string(), text.str()});
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // a live process's (a takeover's predecessor)
+      ::close(fd);
+      continue;
+    }
+    std::string text;
+    char chunk[65536];
+    for (ssize_t n; (n = ::read(fd, chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<size_t>(n));
+    out.push_back(Leftover{entry.path().string(), std::move(text), fd});
   }
   // Oldest first (by modification time), so batches are sent again in about their order.
   std::sort(out.begin(), out.end(), [](const Leftover& a, const Leftover& b) {

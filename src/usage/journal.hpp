@@ -8,7 +8,9 @@
 // Files are segments, <dir>/<prefix><token>-<n>.log. A unit (a batch of records) belongs to
 // the segment it was opened in; a segment is deleted once it is no longer written to and all
 // its units are settled (Redis has them). Segments a crashed run left behind are read at the
-// next start (leftovers()) and adopted: deleted once what they held is settled.
+// next start (leftovers()) and adopted: deleted once what they held is settled. Each segment is
+// held under an exclusive flock while its process may still need it, so a process that starts
+// beside a live one (a takeover) never adopts that one's files.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -47,22 +49,25 @@ class Journal {
   // At a unit boundary: a full segment is closed and the next one begun.
   void rotate_if_full();
 
-  // Files a run left behind (those of `prefix` in `dir`), and their text.
+  // Files a run left behind (those of `prefix` in `dir` that no live process holds), their text,
+  // and the descriptor holding their lock.
   struct Leftover {
     std::string path;
     std::string text;
+    int fd = -1;
   };
   static std::vector<Leftover> leftovers(const std::string& dir, const std::string& prefix);
   // Takes over files read by leftovers(), with `units` unsettled units in them: deleted when
   // those are settled (settle_unit(kAdopted)).
   static constexpr uint64_t kAdopted = 0;
-  void adopt(std::vector<std::string> paths, size_t units);
+  void adopt(std::vector<Leftover> files, size_t units);
 
   std::string current_path() const;
 
  private:
   struct Segment {
     std::vector<std::string> paths;
+    std::vector<int> fds;  // open (and locked) until the segment is deleted
     size_t unsettled = 0;
   };
   void open_segment();

@@ -2,6 +2,8 @@
 // redis-server: a batch charges each key the sum of its records and gives back exactly the
 // leases still held; any copy after the first is a no-op; the journal holds every record before
 // add() resumes, and what a dead run left unacknowledged is sent again and counted once.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -38,7 +40,7 @@ struct CompletionBatch : test::RedisFixture {
   void SetUp() override { connect(500ms); }
 
   std::string apply(const BatchId& id, const std::vector<Completion>& records) {
-    auto call = batch_call(id, records, false);
+    auto call = batch_call(id, records);
     auto reply = run_task(ctx, store::run_script(*redis, *call.script, call.command));
     EXPECT_TRUE(reply.ok() && !reply->is_error()) << (reply.ok() ? reply->str : reply.error().message);
     return reply.ok() ? reply->str : "";
@@ -175,6 +177,23 @@ TEST_F(CompletionBatch, BatchesRedisDidNotTakeAreSentAgainOnceItIsBack) {
   EXPECT_EQ(events(), 2);
 }
 
+// A process that starts beside a live one (a takeover) must not adopt its journal.
+TEST(CompletionJournalFiles, ALiveProcesssSegmentsAreNoLeftovers) {
+  test::TempDir dir;
+  {
+    usage::Journal live(dir.path(), "usage-journal-1-", "live.0");
+    live.buffer() = "R...\n";
+    live.write();
+    EXPECT_TRUE(usage::Journal::leftovers(dir.path(), "usage-journal-1-").empty()) << "held by a live journal";
+    live.open_unit();  // unsettled: the file stays after it
+  }
+  auto left = usage::Journal::leftovers(dir.path(), "usage-journal-1-");
+  ASSERT_EQ(left.size(), 1u) << "its process gone, the file is a leftover";
+  EXPECT_EQ(left[0].text, "R...\n");
+  EXPECT_TRUE(usage::Journal::leftovers(dir.path(), "usage-journal-1-").empty()) << "and adopted by one reader only";
+  ::close(left[0].fd);
+}
+
 TEST_F(CompletionBatch, WhatADeadRunLeftIsSentAgainAndCountedOnce) {
   std::string jdir = dir.file("journal");
   std::filesystem::create_directories(jdir);
@@ -196,11 +215,12 @@ TEST_F(CompletionBatch, WhatADeadRunLeftIsSentAgainAndCountedOnce) {
   auto batches = unacknowledged({left[0].text});
   ASSERT_EQ(batches.size(), 2u);
   Metering metering(ctx.get_executor(), *redis, options(jdir, 1ms, 100));
-  metering.adopt(std::move(batches), {left[0].path});
+  std::string path = left[0].path;
+  metering.adopt(std::move(batches), std::move(left));
   ASSERT_TRUE(spin_until([&] { return metering.kept() == 0 && counter("kb", "totalCost") == "7"; }));
   EXPECT_EQ(counter("ka", "totalCost"), "111") << "each batch once";
   EXPECT_EQ(events(), 4);
-  ASSERT_TRUE(spin_until([&] { return !std::filesystem::exists(left[0].path); })) << "the dead run's file is gone";
+  ASSERT_TRUE(spin_until([&] { return !std::filesystem::exists(path); })) << "the dead run's file is gone";
 }
 
 }  // namespace

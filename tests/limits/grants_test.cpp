@@ -34,8 +34,9 @@ struct GrantsTest : test::RedisFixture {
     EXPECT_TRUE(reply.ok()) << reply.error().message;
     return reply.ok() ? *reply : store::RedisReply{};
   }
-  Granted grant(const std::string& holder, Shares want, Shares least = {1, 1, 1, 1}, Shares back = {}) {
-    auto g = parse_granted(run(grant_call(limits, key, holder, want, least, back, now())));
+  Granted grant(const std::string& holder, Shares want, Shares least = {1, 1, 1, 1}, Shares back = {},
+                int64_t generation = 1) {
+    auto g = parse_granted(run(grant_call(limits, key, holder, generation, want, least, back, now())));
     EXPECT_TRUE(g.ok) << g.error;
     return g;
   }
@@ -59,6 +60,39 @@ TEST_F(GrantsTest, AGrantTakesAtMostHalfOfWhatIsFreeSplitAmongHolders) {
   EXPECT_TRUE(grant("c", {8}).tight) << "nothing free: no grant, the holder admits exactly";
 }
 
+TEST_F(GrantsTest, AHolderAskingAgainAndAgainGetsNoMoreThanItsFairPart) {
+  key.limits.concurrency = 40;
+  EXPECT_EQ(grant("a", {100}).added.slots, 20);
+  auto again = grant("a", {100});
+  EXPECT_TRUE(again.tight) << "(free 20 + held 20) / 2 = 20: it holds its part already";
+  EXPECT_EQ(again.added.slots, 0);
+  EXPECT_EQ(counter("grantSlots"), "20");
+}
+
+TEST_F(GrantsTest, AShareRedisLostIsToldToItsHolder) {
+  key.limits.concurrency = 100;
+  auto first = grant("a", {10});
+  EXPECT_FALSE(first.known) << "a new share";
+  EXPECT_TRUE(grant("a", {10}).known);
+  server.cli({"HDEL", granted_key(key.id), "a"});  // lost (a failover, a tidy while it was away)
+  EXPECT_FALSE(grant("a", {10}).known);
+}
+
+TEST_F(GrantsTest, AChargeOfAnEarlierLifeOfAShareTakesNothingFromALaterOne) {
+  key.limits.total_cost_micro = 1'000'000;
+  grant("a", {0, 0, 100'000, 0}, {0, 0, 1, 0}, {}, 1);
+  grant("a", {}, {}, {kAll, kAll, kAll, kAll}, 1);  // given back whole, a charge still unsent
+  grant("a", {0, 0, 100'000, 0}, {0, 0, 1, 0}, {}, 2);
+  EXPECT_EQ(counter("resCost"), "100000");
+  Completion late{key.id, "G:a#1", 30'000, 0, limits.day_label(now()), limits.week_label(key, now()), "event"};
+  EXPECT_EQ(run(batch_call(BatchId{"t", 1}, {late})).str, "ok");
+  EXPECT_EQ(counter("totalCost"), "30000") << "charged";
+  EXPECT_EQ(counter("resCost"), "100000") << "the new share untouched";
+  Completion now_one{key.id, "G:a#2", 10'000, 0, limits.day_label(now()), limits.week_label(key, now()), "event"};
+  EXPECT_EQ(run(batch_call(BatchId{"t", 2}, {now_one})).str, "ok");
+  EXPECT_EQ(counter("resCost"), "90000");
+}
+
 TEST_F(GrantsTest, AGivenBackShareIsWholeAgainAndADeadHoldersShareComesBack) {
   key.limits.concurrency = 100;
   key.limits.total_cost_micro = 1'000'000;
@@ -72,7 +106,8 @@ TEST_F(GrantsTest, AGivenBackShareIsWholeAgainAndADeadHoldersShareComesBack) {
   EXPECT_EQ(server.cli({"ZCARD", grants_key(key.id)}), "0");
 
   Limits short_lived{0, 1s};
-  auto dying = parse_granted(run(grant_call(short_lived, key, "dies", {10, 0, 300'000, 0}, {1, 0, 1, 0}, {}, now())));
+  auto dying =
+      parse_granted(run(grant_call(short_lived, key, "dies", 1, {10, 0, 300'000, 0}, {1, 0, 1, 0}, {}, now())));
   EXPECT_EQ(dying.added.cost_micro, 300'000);
   EXPECT_EQ(counter("resCost"), "300000");
   ASSERT_TRUE(test::wait_until([&] {
@@ -86,15 +121,15 @@ TEST_F(GrantsTest, ACompletionFromAGrantTurnsItsShareIntoSpending) {
   key.limits.total_cost_micro = 1'000'000;
   auto g = grant("a", {0, 0, 100'000, 0});
   ASSERT_EQ(g.added.cost_micro, 100'000);
-  Completion c{key.id, "G:a", 30'000, 12, limits.day_label(now()), limits.week_label(key, now()), "event"};
-  auto reply = run(batch_call(BatchId{"t", 1}, {c, c}, false));
+  Completion c{key.id, "G:a#1", 30'000, 12, limits.day_label(now()), limits.week_label(key, now()), "event"};
+  auto reply = run(batch_call(BatchId{"t", 1}, {c, c}));
   EXPECT_EQ(reply.str, "ok");
   EXPECT_EQ(counter("totalCost"), "60000");
   EXPECT_EQ(counter("resCost"), "40000") << "the 60,000 spent no longer reserved";
-  EXPECT_EQ(server.cli({"HGET", granted_key(key.id), "a"}), "0|0|0|40000|0");
+  EXPECT_EQ(server.cli({"HGET", granted_key(key.id), "a"}), "0|0|0|40000|0|1");
   // Spending beyond the share takes what is left of it, never more.
-  Completion big{key.id, "G:a", 70'000, 0, limits.day_label(now()), limits.week_label(key, now()), "event"};
-  EXPECT_EQ(run(batch_call(BatchId{"t", 2}, {big}, false)).str, "ok");
+  Completion big{key.id, "G:a#1", 70'000, 0, limits.day_label(now()), limits.week_label(key, now()), "event"};
+  EXPECT_EQ(run(batch_call(BatchId{"t", 2}, {big})).str, "ok");
   EXPECT_EQ(counter("totalCost"), "130000");
   EXPECT_EQ(counter("resCost"), "0");
 }
