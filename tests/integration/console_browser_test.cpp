@@ -1,6 +1,7 @@
 // The web console in headless Chromium (tests/clients/console_browser.mjs, playwright-core),
 // against the real binary, a real Redis and the fake upstream; then what the browser did is
 // checked from outside, through the admin API. Screenshots go to <build>/test-artifacts/console.
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <regex>
@@ -43,8 +44,16 @@ TEST(ConsoleBrowser, AnAdminAndAKeyHolderUseTheConsole) {
   const std::string jwt = "console-browser-jwt-secret-0123456789abcdef";
   const std::string encryption = "console-browser-encryption-key-0";
   const std::string account_key = "sk-ant-api03-console-browser-account-secret";
+  // The relay's days (usage.timezoneOffset) on another date than the browser's (UTC here), at
+  // any hour: pages must show the relay's days (the usage page once defaulted to the browser's
+  // and missed the evening's requests).
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::string timezone_offset = utc.tm_hour < 12 ? "-12" : "14";
   RelayProcess relay(dir, {"JWT_SECRET=" + jwt, "ENCRYPTION_KEY=" + encryption,
-                           "CLAUDE_OAUTH_TOKEN_URL=" + fake.url() + "/v1/oauth/token", "CLAUDE_API_BASE_URL=" + fake.url()});
+                           "CLAUDE_OAUTH_TOKEN_URL=" + fake.url() + "/v1/oauth/token", "CLAUDE_API_BASE_URL=" + fake.url(),
+                           "TIMEZONE_OFFSET=" + timezone_offset});
   ASSERT_TRUE(relay.start()) << relay.log();
   auto init = parse_object(read_file(dir.file("data/init.json")));
   std::string username(init["adminUsername"].as_string());

@@ -184,6 +184,8 @@ export interface Group {
 }
 
 export interface UsageReport {
+  from: string; // the range as the relay read it (its days: usage.timezoneOffset)
+  to: string;
   range: Totals;
   allTime: Totals;
   buckets: (Totals & { period: string })[];

@@ -1,6 +1,6 @@
 // Usage over a date range: everything, one key, one account or one model; by hour, day or
 // month; as a chart, a table, and a CSV file. Below, the range split by model and by account.
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api';
 import { TimeChart } from '../chart';
 import { ErrorBanner, Field, Spinner, Tile, usePolling, valueOf, Table } from '../components';
@@ -10,10 +10,6 @@ import type { Account, KeyPage, Totals, UsageReport } from '../types';
 
 type Subject = 'all' | 'key' | 'account' | 'model';
 type Granularity = 'hour' | 'day' | 'month';
-
-function isoDay(d: Date): string {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-}
 
 // "2026-12-04", "2026-12-04:13" (hour) or "2026-12" (month) as Unix seconds for the chart.
 function periodTime(p: string): number {
@@ -52,9 +48,10 @@ const totalsHeader = ['requests', 'input tokens', 'output tokens', 'cache write 
 const totalsRow = (t: Totals) => [t.requests, t.inputTokens, t.outputTokens, t.cacheCreateTokens, t.cacheReadTokens, t.allTokens, t.cost];
 
 export function UsagePage() {
-  const today = new Date();
-  const [from, setFrom] = useState(isoDay(new Date(today.getTime() - 6 * 86400000)));
-  const [to, setTo] = useState(isoDay(today));
+  // Empty until the relay names its last seven days: its days are those of usage.timezoneOffset,
+  // not the browser's (in the evening west of it, the browser's "today" misses the relay's).
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const [granularity, setGranularity] = useState<Granularity>('day');
   const [subject, setSubject] = useState<Subject>('all');
   const [target, setTarget] = useState('');
@@ -64,6 +61,12 @@ export function UsagePage() {
       ? `/admin/usage/summary${range}`
       : `/admin/usage/${subject === 'key' ? 'keys' : subject === 'account' ? 'accounts' : 'models'}/${encodeURIComponent(target)}${range}`;
   const report = usePolling((signal) => api<UsageReport>(path, { signal }), 0, [path]);
+  useEffect(() => {
+    if (report.data && !from && !to) {
+      setFrom(report.data.from);
+      setTo(report.data.to);
+    }
+  }, [report.data]);
   const models = usePolling((signal) => api<{ models: (Totals & { model: string })[] }>(`/admin/usage/models${range}`, { signal }), 0, [
     range,
   ]);
