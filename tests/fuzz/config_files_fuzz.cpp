@@ -42,7 +42,8 @@ std::string_view take(std::string_view& rest) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest(reinterpret_cast<const char*>(data), size);
-  std::string toml(take(rest)), env(take(rest));
+  std::string_view toml_text = take(rest), env_text = take(rest);
+  std::string toml(toml_text), env(env_text);
   // A marker no message holds, so a hit is an echo, not a coincidence with fixed text.
   std::string secret = "S3cr3t-" + std::string(take(rest));
   for (const char* key : {"redis.password", "admin.password", "security.jwtSecret", "security.encryptionKey",
@@ -60,9 +61,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.config_path = (work_dir() / "config.toml").string();
   options.env_file = (work_dir() / ".env").string();
   auto loaded = crs::config::load(options);
-  // Any twelve bytes of it: an error may show a secret cut short.
+  // Any twelve bytes of it: an error may show a secret cut short. When the fuzzer copied those
+  // bytes into a value that is not a secret (it learns the marker), an error may rightly show them.
   std::string start = secret.substr(0, 12);
-  if (start.size() == 12)
+  bool elsewhere = toml_text.find(start) != std::string_view::npos || env_text.find(start) != std::string_view::npos;
+  if (start.size() == 12 && !elsewhere)
     for (const auto& e : loaded.errors) FUZZ_CHECK(e.find(start) == std::string::npos, "a secret repeated in an error");
   return 0;
 }
