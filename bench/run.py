@@ -79,6 +79,20 @@ def rss_mb(pids):
     return total / 1024
 
 
+def anon_mb(pids):
+    """Anonymous memory (the process's own pages: heap, stacks, copied-on-write data), without
+    the shared library and binary pages RSS counts in full for every process."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Anonymous:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
 def children(pid):
     try:
         return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
@@ -348,7 +362,8 @@ def targets_section(sweep, ttfb_ms, idle_rss, open_streams, rss_after, redis_cmd
     check("S6 time to first byte over nginx's", f"{added:+.3f} ms", "<= +0.1 ms", added <= 0.1)
     check("Redis commands per relayed request (limits on, incl. aggregation)", f"{redis_cmds:.2f}", "<= 4",
           redis_cmds <= 4)
-    check("idle RSS (crs + redis-server)", f"{idle_rss['relay']:.1f} MB", "<= 16 MB", idle_rss["relay"] <= 16)
+    check("idle RSS (crs + redis-server)", f"{idle_rss['relay']:.1f} MB (anonymous {idle_rss['relay_anon']:.1f} MB)",
+          "<= 16 MB", idle_rss["relay"] <= 16)
     most = max(open_streams)
     r = open_streams[most]["relay"]
     check(f"{most} open streams: peak RSS, errors", f"{r['rss_peak']:.1f} MB, {r['errors']} errors", "<= 100 MB, 0",
@@ -365,7 +380,7 @@ def rss_after_load(stack, seconds=60):
     while time.time() - start < seconds:
         samples.append((round(time.time() - start), rss_mb(stack.pids("relay"))))
         time.sleep(1)
-    samples.append((seconds, rss_mb(stack.pids("relay"))))
+    samples.append((seconds, rss_mb(stack.pids("relay")), anon_mb(stack.pids("relay"))))
     return samples
 
 
@@ -423,7 +438,8 @@ def main():
     report = []
     try:
         stack.start()
-        idle_rss = {"relay": rss_mb(stack.pids("relay")), "nginx": rss_mb(stack.pids("nginx"))}
+        idle_rss = {"relay": rss_mb(stack.pids("relay")), "nginx": rss_mb(stack.pids("nginx")),
+                    "relay_anon": anon_mb(stack.pids("relay")), "nginx_anon": anon_mb(stack.pids("nginx"))}
         s1 = scenario(stack, "S1", small, {"deltas": 3}, 16, seconds, rounds)
         s2 = scenario(stack, "S2", small_stream, {"deltas": 20}, 16, seconds, rounds)
         s3 = scenario(stack, "S3", cc, {"deltas": 20}, 16, seconds, rounds)
@@ -463,7 +479,9 @@ def main():
     report.append("CPU = user+system seconds of the proxy's processes (relay: crs + its redis-server; nginx: master "
                   "+ worker) per 10,000 requests, from /proc. Throughput on this shared machine is noisy; CPU per "
                   "request is the figure to trust.\n")
-    report.append(f"Idle RSS: relay (crs + redis-server) {fmt(idle_rss['relay'], 1)} MB, nginx {fmt(idle_rss['nginx'], 1)} MB.\n")
+    report.append(f"Idle RSS: relay (crs + redis-server) {fmt(idle_rss['relay'], 1)} MB, nginx {fmt(idle_rss['nginx'], 1)} MB; "
+                  f"of it anonymous (private) memory: relay {fmt(idle_rss['relay_anon'], 1)} MB, nginx "
+                  f"{fmt(idle_rss['nginx_anon'], 1)} MB (the rest is pages of the binaries and shared libraries).\n")
     report.append(table("S1: small non-streaming request, 16 connections", s1))
     report.append(table("S2: streaming, 20 content_block_delta events, 16 connections", s2))
     report.append(table("S3: Claude-Code-sized 200 KB body, streaming, 16 connections", s3))
@@ -493,7 +511,9 @@ def main():
     report.append("")
     report.append("RSS of the relay (crs + redis-server) after the last open-streams load ended, idle "
                   f"{fmt(idle_rss['relay'], 1)} MB before any load: " +
-                  ", ".join(f"+{t} s {fmt(v, 1)} MB" for t, v in rss_after if t in (0, 10, 30, 60)) + ".\n")
+                  ", ".join(f"+{t} s {fmt(v[0], 1)} MB" for t, *v in rss_after if t in (0, 10, 30, 60)) +
+                  f"; anonymous memory {fmt(idle_rss['relay_anon'], 1)} MB idle, {fmt(rss_after[-1][2], 1)} MB at "
+                  f"+{rss_after[-1][0]} s.\n")
     redis_cmds = max(s["relay"]["redis_cmds"] for s in (s1, s2, s3))
     report.append(targets_section(sweep, ttfb_ms, idle_rss, open_streams, rss_after, redis_cmds))
     prefix = os.path.join(results_dir, date + (f"-{args.label}" if args.label else ""))

@@ -69,6 +69,7 @@ Task<void> Exchange::send(Response response) {
 
 Task<beast::error_code> Exchange::start_stream(http::response<http::empty_body> header) {
   if (filter_) filter_->head(header);
+  body_.release_read_buffer();
   started_ = true;
   status_ = header.result_int();
   header.version(request_.version());

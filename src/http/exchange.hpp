@@ -33,6 +33,8 @@ class BodySource {
   // is the answer to send (400, 408, 413, 503), and the connection closes after it.
   virtual Task<std::optional<http::response<http::string_body>>> read(std::string& body, uint64_t limit) = 0;
   virtual bool done() const = 0;  // nothing (more) to read
+  // A stream's answer begins and may last minutes: the buffers kept for reading requests go.
+  virtual void release_read_buffer() {}
 };
 
 // Rewrites every response an exchange sends, for a route that speaks another API than the

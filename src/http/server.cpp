@@ -28,7 +28,7 @@ struct Server::Worker {
 
 namespace {
 
-constexpr size_t kHeadBuffer = 4096;  // per connection, kept while it is open
+constexpr size_t kHeadBuffer = 4096;  // per connection, kept while it is open (not while it streams)
 // How long a connection that has sent nothing yet may take for its first request once the
 // server is stopping.
 constexpr std::chrono::seconds kFirstRequestWhenStopping{5};
@@ -182,6 +182,10 @@ class SessionBody final : public BodySource {
   ~SessionBody() override { budget_->give_back(held_); }
 
   bool done() const override { return finished_ || parser_.is_done(); }
+  // Nothing of a next (pipelined) request in it: the session reserves it again when it reads one.
+  void release_read_buffer() override {
+    if (done() && buffer_.size() == 0) buffer_.shrink_to_fit();
+  }
 
   Task<std::optional<Response>> read(std::string& body, uint64_t limit) override {
     uint64_t cap = limit ? std::min(limit, max_body_bytes_) : max_body_bytes_;
@@ -473,8 +477,8 @@ Task<void> Server::session(size_t worker_index, tcp::socket socket) {
 
     bool keep_alive = co_await serve_request(worker_index, stream, buffer, parser, memo);
     if (!keep_alive) break;
-    if (buffer.capacity() > kHeadBuffer && buffer.size() == 0) {
-      buffer.shrink_to_fit();  // an idle or streaming connection keeps only the small buffer
+    if (buffer.capacity() != kHeadBuffer && buffer.size() == 0) {
+      buffer.shrink_to_fit();  // an idle connection keeps only the small buffer
       buffer.reserve(kHeadBuffer);
     }
   }

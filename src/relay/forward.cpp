@@ -49,6 +49,10 @@ struct ChunkReturn {
 };
 using ChunkBuffer = std::unique_ptr<char[], ChunkReturn>;
 
+// Streams read into one buffer per thread, free while they wait (relay_chunks).
+thread_local std::unique_ptr<char[]> stream_chunks(new char[kChunk]);
+constexpr size_t kKeptChunk = 4096;
+
 ChunkBuffer chunk_buffer() {
   if (spare_chunks.kept.empty()) return ChunkBuffer(new char[kChunk]);
   char* p = spare_chunks.kept.back();
@@ -428,16 +432,21 @@ Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boun
 // finds it broken.
 Task<StreamEnd> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::AnswerReader& reader,
                              WholeEvents& whole, bool& client_gone) {
-  auto buf = chunk_buffer();
   ReadWait wait(r);
+  std::string kept;  // what goes out, while the write waits for the client
   while (!client_gone && !call.parser->is_done()) {
     if (wait.past()) co_return StreamEnd{beast::error::timeout, true};  // bytes always ready: see read_whole
     call.conn->expires_after(wait.next());
-    auto [ec, n] = co_await call.conn->read_body(*call.parser, buf.get(), kChunk);
-    std::string_view out = n > 0 ? whole.take(reader.stream_chunk(std::string_view(buf.get(), n))) : std::string_view();
+    char* shared = stream_chunks.get();
+    auto [ec, n] = co_await call.conn->read_stream_body(*call.parser, shared, kChunk);
+    std::string_view out = n > 0 ? whole.take(reader.stream_chunk(std::string_view(shared, n))) : std::string_view();
     if (!out.empty()) {
+      // The thread's buffer is another stream's once this one waits: what points into it is
+      // copied first.
+      if (out.data() >= shared && out.data() < shared + kChunk) out = kept.assign(out);
       bool failed = static_cast<bool>(co_await r.ex.write_chunk(out));
       if (failed) client_gone = true;
+      if (kept.capacity() > kKeptChunk) std::string().swap(kept);
     }
     if (ec) co_return StreamEnd{ec, ec == beast::error::timeout && wait.past()};
     if (reader.broken()) break;

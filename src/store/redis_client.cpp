@@ -47,6 +47,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
   asio::steady_timer disconnected;  // the reader cancels it when the connection ends
   std::optional<ReplyReader> reader;
   std::deque<std::shared_ptr<PendingOp>> pending;
+  static constexpr size_t kKeptWriteBuffer = 64 * 1024;
   std::string out_buffer;
   std::string write_buffer;
   bool writing = false;
@@ -108,6 +109,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<RedisClient::Impl> {
     asio::async_write(socket, asio::buffer(write_buffer),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->writing = false;
+                        // A burst (thousands of admissions in one turn) grows the buffer to
+                        // megabytes: keep only an everyday size once it is written.
+                        if (self->write_buffer.capacity() > kKeptWriteBuffer) std::string().swap(self->write_buffer);
                         if (ec) {
                           self->close_connection();
                           return;

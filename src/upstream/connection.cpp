@@ -2,6 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "core/crypto.hpp"
 #include "core/http_wire.hpp"
 #include "upstream/proxy_handshake.hpp"
@@ -39,7 +42,6 @@ Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor
                                                            const BaseUrl& target, const Proxy& proxy,
                                                            std::chrono::milliseconds timeout) {
   std::unique_ptr<Connection> c(new Connection());
-  c->buffer_.reserve(kReadBuffer);
   auto stream = std::make_unique<beast::tcp_stream>(executor);
   const std::string& host = proxy.kind == Proxy::Kind::None ? target.host : proxy.host;
   uint16_t port = proxy.kind == Proxy::Kind::None ? target.port : proxy.port;
@@ -94,6 +96,7 @@ Task<beast::error_code> Connection::write(http::request<http::empty_body>& heade
 }
 
 Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
+  buffer_.reserve(kReadBuffer);  // a pooled connection's was freed
   if (tls_) {
     auto [ec, n] = co_await http::async_read_header(*tls_, buffer_, parser, use_nothrow);
     co_return ec;
@@ -105,6 +108,39 @@ Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
 Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser& parser, char* out, size_t capacity) {
   parser.get().body().data = out;
   parser.get().body().size = capacity;
+  beast::error_code ec = co_await read_more(parser);
+  drain_buffered(parser, ec);
+  co_return std::pair{ec, capacity - parser.get().body().size};
+}
+
+Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(ResponseParser& parser, char* out,
+                                                                        size_t capacity) {
+  beast::error_code ec;
+  parser.get().body().data = out;
+  parser.get().body().size = capacity;
+  drain_buffered(parser, ec);  // what was read with the head or the last event
+  if (ec || parser.is_done() || parser.get().body().size < capacity) co_return std::pair{ec, capacity - parser.get().body().size};
+
+  // Nothing whole is buffered: wait for the upstream with a buffer sized to the last read (an
+  // event a second needs 1 KB while it waits, not 16), and `out` untouched until it is back.
+  size_t held = buffer_.size();
+  if (buffer_.capacity() > held + next_stream_read_) {
+    buffer_.shrink_to_fit();
+    buffer_.reserve(held + next_stream_read_);
+  }
+  parser.get().body().data = nullptr;  // Beast stops at the body's first byte (need_buffer)
+  parser.get().body().size = 0;
+  ec = co_await read_more(parser);
+  size_t arrived = buffer_.size() - std::min(held, buffer_.size());
+  next_stream_read_ = arrived >= next_stream_read_ ? std::min(2 * next_stream_read_, kReadBuffer)
+                                                   : std::max(std::bit_ceil(arrived), kSmallestStreamRead);
+  parser.get().body().data = out;
+  parser.get().body().size = capacity;
+  drain_buffered(parser, ec);
+  co_return std::pair{ec, capacity - parser.get().body().size};
+}
+
+Task<beast::error_code> Connection::read_more(ResponseParser& parser) {
   beast::error_code ec;
   if (tls_) {
     auto [e, n] = co_await http::async_read_some(*tls_, buffer_, parser, use_nothrow);
@@ -113,9 +149,11 @@ Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser&
     auto [e, n] = co_await http::async_read_some(*plain_, buffer_, parser, use_nothrow);
     ec = e;
   }
-  if (ec == http::error::need_buffer) ec = {};
-  drain_buffered(parser, ec);
-  co_return std::pair{ec, capacity - parser.get().body().size};
+  co_return ec == http::error::need_buffer ? beast::error_code{} : ec;
+}
+
+void Connection::release_buffer() {
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
 }
 
 // Beast hands over a chunked body one chunk at a time, though one socket read often holds

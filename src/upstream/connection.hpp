@@ -28,6 +28,12 @@ class Connection {
   Task<beast::error_code> read_header(ResponseParser& parser);
   // Reads some body bytes into `out` (size `capacity`); returns how many.
   Task<std::pair<beast::error_code, size_t>> read_body(ResponseParser& parser, char* out, size_t capacity);
+  // The same for a stream that idles between events (SSE): while it waits for the upstream,
+  // it holds a read buffer sized to what its last reads brought (1-16 KB), and `out` is written
+  // only after the wait, so `out` may be a buffer the whole thread shares.
+  Task<std::pair<beast::error_code, size_t>> read_stream_body(ResponseParser& parser, char* out, size_t capacity);
+  // Frees the read buffer when it holds nothing (a connection kept idle in the pool).
+  void release_buffer();
 
   beast::tcp_stream& tcp();
   void expires_after(std::chrono::milliseconds t) { tcp().expires_after(t); }
@@ -44,6 +50,9 @@ class Connection {
  private:
   Connection() = default;
   void drain_buffered(ResponseParser& parser, beast::error_code& ec);
+  Task<beast::error_code> read_more(ResponseParser& parser);
+  size_t next_stream_read_ = kSmallestStreamRead;
+  static constexpr size_t kSmallestStreamRead = 1024;
   std::unique_ptr<beast::tcp_stream> plain_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;

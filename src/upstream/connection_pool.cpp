@@ -51,6 +51,7 @@ Task<Result<std::unique_ptr<Connection>>> ConnectionPool::acquire(const BaseUrl&
 void ConnectionPool::release(std::unique_ptr<Connection> connection) {
   if (!connection || !connection->tcp().socket().is_open()) return;
   connection->expires_never();
+  connection->release_buffer();
   auto& list = shelf_->idle[connection->pool_key()];
   if (list.size() >= max_idle_) list.pop_front();
   list.push_back(Idle{std::move(connection), std::chrono::steady_clock::now()});
