@@ -343,6 +343,55 @@ store::RedisOptions redis_options(const config::Config& c) {
   return o;
 }
 
+namespace {
+
+// The main thread's work that follows the relay's state: accounts' load and health shared
+// between instances, health probes, config reloads (SIGHUP), the upstreams' model lists.
+// Started once the routes exist, stopped together.
+struct RelayCompanions {
+  LoadBalancingSync balancing;
+  HealthMonitor health;
+  ConfigReloader reloader;
+  std::shared_ptr<bool> catalog_stopped = std::make_shared<bool>(false);
+
+  RelayCompanions(IoThreads& io, Shared& s, relay::RelayDeps& deps, const store::RedisOptions& ro,
+                  config::LoadOptions reload_from, ReloadTargets targets)
+      : balancing(io.main().get_executor(), *s.redis.by_worker.front(), ro, s.accounts, deps.load_book,
+                  deps.health_book, deps.slot_waiters, s.strategies),
+        health(io.main().get_executor(), *s.redis.by_worker.front(), s.live, s.accounts, deps.health_book, *s.tls),
+        reloader(io.main(), std::move(reload_from), s.cfg, std::move(targets)) {}
+
+  void start(IoThreads& io, Shared& s, relay::RelayDeps& deps) {
+    balancing.start();
+    health.start();
+    reloader.start();
+    asio::co_spawn(io.main(), relay::keep_model_lists(deps.model_catalog, s.accounts, *s.tls, catalog_stopped,
+                                                      std::chrono::minutes(10)),
+                   asio::detached);
+  }
+  void stop() {
+    reloader.stop();
+    balancing.stop();
+    health.stop();
+    *catalog_stopped = true;
+  }
+};
+
+// A graceful stop also waits for usage records not yet in Redis and for shares of keys' limits
+// being given back; it first sends usage at once and closes the shares.
+GracefulShutdown::Parts shutdown_parts(http_server::Server& server, relay::RelayDeps& deps, IoThreads& io,
+                                       UsagePipeline& usage, std::function<void()> finish) {
+  return {server, deps, io.executors(),
+          [&usage, &deps] { return usage.in_flight() + deps.grants_giving_back->load(); },
+          [&usage, &deps, &io] {
+            usage.send_all_now();
+            relay::close_grants(deps, io.executors());
+          },
+          std::move(finish)};
+}
+
+}  // namespace
+
 int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover) {
   const config::Config& cfg = loaded.config;
   if (!start_logging(loaded)) return 1;
@@ -379,21 +428,11 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   http_server::Router router;
   config::InForce in_force(loaded);
   auto relay_deps = register_routes(router, s, usage, exports, in_force, *embedded != nullptr);
-  LoadBalancingSync balancing(io.main().get_executor(), *redis.by_worker.front(), ro, s.accounts,
-                              relay_deps->load_book, relay_deps->health_book, relay_deps->slot_waiters, s.strategies);
-  balancing.start();
-  HealthMonitor health(io.main().get_executor(), *redis.by_worker.front(), s.live, s.accounts,
-                       relay_deps->health_book, *s.tls);
-  health.start();
   alerts.start();
-  ConfigReloader reloader(io.main(), std::move(reload_from), cfg,
-                          ReloadTargets{s.live, s.strategies, relay_deps->slot_waiters, alerts,
-                                        *redis.by_worker.front(), instance_name(cfg), s.blocking, reload, in_force});
-  reloader.start();
-  auto catalog_stopped = std::make_shared<bool>(false);
-  asio::co_spawn(io.main(), relay::keep_model_lists(relay_deps->model_catalog, s.accounts, *s.tls, catalog_stopped,
-                                                    std::chrono::minutes(10)),
-                 asio::detached);
+  RelayCompanions companions(io, s, *relay_deps, ro, std::move(reload_from),
+                             ReloadTargets{s.live, s.strategies, relay_deps->slot_waiters, alerts,
+                                           *redis.by_worker.front(), instance_name(cfg), s.blocking, reload, in_force});
+  companions.start(io, s, *relay_deps);
   auto listening_options = server_options(cfg);
   listening_options.takeover = takeover;
   http_server::Server server(io.executors(), router, std::move(listening_options));
@@ -415,25 +454,16 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
     relay_deps->stopping = true;
     usage.stop();
     sync.stop();
-    reloader.stop();
-    balancing.stop();
-    health.stop();
+    companions.stop();
     alerts.stop();
     exports.stop();
-    *catalog_stopped = true;
     s.blocking.stop();
     for (auto& r : redis.owned) r->stop();
     if (*embedded) (*embedded)->stop();
     io.stop();
   };
   GracefulShutdown shutdown(io.main(), std::chrono::seconds(cfg.server.gracePeriod),
-                            {server, *relay_deps, io.executors(),
-                             [&] { return usage.in_flight() + relay_deps->grants_giving_back->load(); },
-                             [&] {
-                               usage.send_all_now();
-                               relay::close_grants(*relay_deps, io.executors());
-                             },
-                             finish});
+                            shutdown_parts(server, *relay_deps, io, usage, finish));
   shutdown.arm();
   io.run();
   spdlog::info("stopped");

@@ -231,6 +231,23 @@ TEST_F(InstancesTest, AWindowSharedOutByGrantsIsNeverExceededAndWhatComesBackIsU
   for (size_t i = 0; i < relays.size(); ++i) EXPECT_EQ(post(i, false).status, 429) << "instance " << i;
 }
 
+// SIGTERM gives an instance's shares back before it exits: other instances find them free at
+// once, not when the grant would expire (the lease TTL).
+TEST_F(InstancesTest, AStoppedInstanceGivesBackItsSharesBeforeItExits) {
+  make_key({"--concurrency", "1000", "--rate-window", "1", "--rate-requests", "100000"});
+  // A share is given back after 2 s idle anyway: stop right after a request that left one held.
+  bool held = false;
+  for (int i = 0; i < 20 && !held; ++i) {
+    ASSERT_EQ(post(0, false).status, 200) << i;
+    held = redis.cli({"ZCARD", "limit:grants:" + key_id}) != "0";
+  }
+  ASSERT_TRUE(held) << "instance 0 admits from a share";
+  ASSERT_EQ(relays[0]->stop(), 0);
+  EXPECT_EQ(redis.cli({"ZCARD", "limit:grants:" + key_id}), "0") << "given back before the exit";
+  EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "grantSlots"}), "0");
+  EXPECT_EQ(redis.cli({"ZCARD", "limit:concurrency:" + key_id}), "0");
+}
+
 // Concurrency 40 shared out by grants under a burst of slow streams: never more than 40 at the
 // upstream; afterwards no slot is held or granted.
 TEST_F(InstancesTest, ConcurrencySharedOutByGrantsIsNeverExceeded) {

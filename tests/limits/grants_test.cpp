@@ -150,5 +150,21 @@ TEST_F(GrantsTest, GrantedRequestsCountInTheirWindowAndAreSpentWhenItEnds) {
   EXPECT_EQ(counter("winRequests"), "10");
 }
 
+// A holder giving back after its window ended (perhaps with the key's old limits) opens no new
+// window: the key's next request or grant does, with its own start.
+TEST_F(GrantsTest, AGiveBackOpensNoWindow) {
+  key.limits.rate_window_minutes = 1;
+  key.limits.rate_requests = 1000;
+  grant("a", {0, 300});
+  std::string ended = std::to_string(now() - 61'000);
+  server.cli({"HSET", Limits::counters_key(key.id), "winStart", ended});
+  grant("a", {}, {}, {kAll, kAll, kAll, kAll});
+  EXPECT_EQ(counter("winStart"), ended);
+  EXPECT_EQ(server.cli({"ZCARD", grants_key(key.id)}), "0");
+  EXPECT_TRUE(admit("lease-1").admitted);
+  EXPECT_NE(counter("winStart"), ended) << "the request starts the next window";
+  EXPECT_EQ(counter("winRequests"), "1");
+}
+
 }  // namespace
 }  // namespace crs::limits
