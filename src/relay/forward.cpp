@@ -1,5 +1,6 @@
 #include "relay/forward.hpp"
 
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -443,7 +444,7 @@ Task<StreamEnd> relay_chunks(RelayedRequest& r, UpstreamCall& call, adapters::An
     if (!out.empty()) {
       // The thread's buffer is another stream's once this one waits: what points into it is
       // copied first.
-      if (out.data() >= shared && out.data() < shared + kChunk) out = kept.assign(out);
+      if (std::less_equal<>()(shared, out.data()) && std::less<>()(out.data(), shared + kChunk)) out = kept.assign(out);
       bool failed = static_cast<bool>(co_await r.ex.write_chunk(out));
       if (failed) client_gone = true;
       if (kept.capacity() > kKeptChunk) std::string().swap(kept);

@@ -108,7 +108,7 @@ Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
 Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser& parser, char* out, size_t capacity) {
   parser.get().body().data = out;
   parser.get().body().size = capacity;
-  beast::error_code ec = co_await read_more(parser);
+  auto [ec, parsed] = co_await read_more(parser);
   drain_buffered(parser, ec);
   co_return std::pair{ec, capacity - parser.get().body().size};
 }
@@ -121,17 +121,18 @@ Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(Response
   drain_buffered(parser, ec);  // what was read with the head or the last event
   if (ec || parser.is_done() || parser.get().body().size < capacity) co_return std::pair{ec, capacity - parser.get().body().size};
 
-  // Nothing whole is buffered: wait for the upstream with a buffer sized to the last read (an
-  // event a second needs 1 KB while it waits, not 16), and `out` untouched until it is back.
+  // Nothing whole is buffered: wait for the upstream with a buffer sized to the last reads (an
+  // event a second needs 1 KB while it waits; a burst doubles it up to 16 KB), and `out`
+  // untouched until the read is back.
   size_t held = buffer_.size();
-  if (buffer_.capacity() > held + next_stream_read_) {
-    buffer_.shrink_to_fit();
-    buffer_.reserve(held + next_stream_read_);
-  }
+  size_t want = std::min(held + next_stream_read_, buffer_.max_size());
+  if (buffer_.capacity() > want) buffer_.shrink_to_fit();
+  buffer_.reserve(want);
   parser.get().body().data = nullptr;  // Beast stops at the body's first byte (need_buffer)
   parser.get().body().size = 0;
-  ec = co_await read_more(parser);
-  size_t arrived = buffer_.size() - std::min(held, buffer_.size());
+  auto [rec, framing] = co_await read_more(parser);
+  ec = rec;
+  size_t arrived = buffer_.size() + framing - std::min(held, buffer_.size() + framing);
   next_stream_read_ = arrived >= next_stream_read_ ? std::min(2 * next_stream_read_, kReadBuffer)
                                                    : std::max(std::bit_ceil(arrived), kSmallestStreamRead);
   parser.get().body().data = out;
@@ -140,16 +141,20 @@ Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(Response
   co_return std::pair{ec, capacity - parser.get().body().size};
 }
 
-Task<beast::error_code> Connection::read_more(ResponseParser& parser) {
+Task<std::pair<beast::error_code, size_t>> Connection::read_more(ResponseParser& parser) {
   beast::error_code ec;
+  size_t parsed = 0;
   if (tls_) {
     auto [e, n] = co_await http::async_read_some(*tls_, buffer_, parser, use_nothrow);
     ec = e;
+    parsed = n;
   } else {
     auto [e, n] = co_await http::async_read_some(*plain_, buffer_, parser, use_nothrow);
     ec = e;
+    parsed = n;
   }
-  co_return ec == http::error::need_buffer ? beast::error_code{} : ec;
+  if (ec == http::error::need_buffer) ec = {};
+  co_return std::pair{ec, parsed};
 }
 
 void Connection::release_buffer() {

@@ -50,12 +50,16 @@ class Connection {
  private:
   Connection() = default;
   void drain_buffered(ResponseParser& parser, beast::error_code& ec);
-  Task<beast::error_code> read_more(ResponseParser& parser);
+  // One Beast read: the error (need_buffer is none) and the bytes the parser took.
+  Task<std::pair<beast::error_code, size_t>> read_more(ResponseParser& parser);
   size_t next_stream_read_ = kSmallestStreamRead;
   static constexpr size_t kSmallestStreamRead = 1024;
   std::unique_ptr<beast::tcp_stream> plain_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
-  beast::flat_buffer buffer_;
+  // Bounded: Beast sets no limit on a chunk's extensions or trailers, and a hostile upstream
+  // could make the relay buffer them until the request's deadline (a read past it fails).
+  static constexpr size_t kMostBuffered = 256 * 1024;
+  beast::flat_buffer buffer_{kMostBuffered};
   std::string pool_key_;
 };
 
