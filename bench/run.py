@@ -67,30 +67,27 @@ def cpu_seconds(pids):
     return sum(sum(cpu_times(pid)) for pid in pids)
 
 
-def rss_mb(pids):
+def proc_mb(pids, file, field):
+    """A memory figure of /proc/<pid>/<file> (kB), summed over the processes, in MB."""
     total = 0
     for pid in pids:
         try:
-            for line in open(f"/proc/{pid}/status"):
-                if line.startswith("VmRSS:"):
+            for line in open(f"/proc/{pid}/{file}"):
+                if line.startswith(field):
                     total += int(line.split()[1])
         except OSError:
             pass
     return total / 1024
+
+
+def rss_mb(pids):
+    return proc_mb(pids, "status", "VmRSS:")
 
 
 def anon_mb(pids):
     """Anonymous memory (the process's own pages: heap, stacks, copied-on-write data), without
     the shared library and binary pages RSS counts in full for every process."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in open(f"/proc/{pid}/smaps_rollup"):
-                if line.startswith("Anonymous:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return proc_mb(pids, "smaps_rollup", "Anonymous:")
 
 
 def children(pid):
