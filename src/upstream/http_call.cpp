@@ -22,9 +22,6 @@ http::request<http::empty_body> json_post(const BaseUrl& base, std::string_view 
 Result<std::unique_ptr<asio::ssl::context>> client_tls(const std::string& ca_file) {
   auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
   tls->set_default_verify_paths();
-  // OpenSSL frees a connection's record buffers (~34 KB) while it has nothing to read or write:
-  // what an open stream waiting for its next event holds.
-  SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   if (!ca_file.empty()) {
     beast::error_code ec;
     tls->load_verify_file(ca_file, ec);
