@@ -108,18 +108,23 @@ Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
 Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser& parser, char* out, size_t capacity) {
   parser.get().body().data = out;
   parser.get().body().size = capacity;
-  auto [ec, parsed] = co_await read_more(parser);
+  auto [ec, parsed] = co_await read_more(parser);  // Beast parses into `out` as it reads
   drain_buffered(parser, ec);
   co_return std::pair{ec, capacity - parser.get().body().size};
 }
 
-Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(ResponseParser& parser, char* out,
-                                                                        size_t capacity) {
-  beast::error_code ec;
+std::pair<beast::error_code, size_t> Connection::parse_into(ResponseParser& parser, char* out, size_t capacity,
+                                                            beast::error_code ec) {
   parser.get().body().data = out;
   parser.get().body().size = capacity;
-  drain_buffered(parser, ec);  // what was read with the head or the last event
-  if (ec || parser.is_done() || parser.get().body().size < capacity) co_return std::pair{ec, capacity - parser.get().body().size};
+  drain_buffered(parser, ec);
+  return {ec, capacity - parser.get().body().size};
+}
+
+Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(ResponseParser& parser, char* out,
+                                                                        size_t capacity) {
+  auto buffered = parse_into(parser, out, capacity, {});  // what came with the head or the last event
+  if (buffered.first || buffered.second > 0 || parser.is_done()) co_return buffered;
 
   // Nothing whole is buffered: wait for the upstream with a buffer sized to the last reads (an
   // event a second needs 1 KB while it waits; a burst doubles it up to 16 KB), and `out`
@@ -130,15 +135,11 @@ Task<std::pair<beast::error_code, size_t>> Connection::read_stream_body(Response
   buffer_.reserve(want);
   parser.get().body().data = nullptr;  // Beast stops at the body's first byte (need_buffer)
   parser.get().body().size = 0;
-  auto [rec, framing] = co_await read_more(parser);
-  ec = rec;
+  auto [ec, framing] = co_await read_more(parser);
   size_t arrived = buffer_.size() + framing - std::min(held, buffer_.size() + framing);
   next_stream_read_ = arrived >= next_stream_read_ ? std::min(2 * next_stream_read_, kReadBuffer)
                                                    : std::max(std::bit_ceil(arrived), kSmallestStreamRead);
-  parser.get().body().data = out;
-  parser.get().body().size = capacity;
-  drain_buffered(parser, ec);
-  co_return std::pair{ec, capacity - parser.get().body().size};
+  co_return parse_into(parser, out, capacity, ec);
 }
 
 Task<std::pair<beast::error_code, size_t>> Connection::read_more(ResponseParser& parser) {

@@ -50,6 +50,9 @@ class Connection {
  private:
   Connection() = default;
   void drain_buffered(ResponseParser& parser, beast::error_code& ec);
+  // Parses what is buffered into `out`: the error and the body bytes it got.
+  std::pair<beast::error_code, size_t> parse_into(ResponseParser& parser, char* out, size_t capacity,
+                                                  beast::error_code ec);
   // One Beast read: the error (need_buffer is none) and the bytes the parser took.
   Task<std::pair<beast::error_code, size_t>> read_more(ResponseParser& parser);
   size_t next_stream_read_ = kSmallestStreamRead;

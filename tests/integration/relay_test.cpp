@@ -712,6 +712,31 @@ TEST_F(RelayTest, ABurstsUpstreamConnectionsAreAllKeptForTheNextBurst) {
       << json::serialize(first) << "\n" << json::serialize(second);
 }
 
+// A request pipelined behind a stream (both in one write) waits in the session's read buffer,
+// which a stream otherwise gives up while it answers: it is answered after the stream, whole.
+TEST_F(RelayTest, ARequestPipelinedBehindAStreamIsAnsweredAfterIt) {
+  start();
+  add_account("a", "sk-ant-api03-account-a-000000");
+  auto request = [&](bool stream) {
+    std::string body = message_body(stream);
+    return "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+  };
+  RawConnection c(relay->port());
+  ASSERT_TRUE(c.send(request(true) + request(false)));
+  std::string answers;
+  ASSERT_TRUE(wait_until([&] {
+    answers += c.receive(100ms);
+    return answers.find("\"stop_reason\":\"end_turn\"", answers.find("message_stop")) != std::string::npos;
+  }, 10s)) << answers.substr(0, 500);
+  size_t second = answers.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << answers.substr(0, 500);
+  EXPECT_EQ(answers.find("HTTP/1.1 200"), 0u);
+  EXPECT_LT(answers.find("message_stop"), second) << "the stream ends before the next answer begins";
+  EXPECT_EQ(answers.find("HTTP/1.1 4"), std::string::npos);
+}
+
 TEST_F(RelayTest, ClientDisconnectClosesTheUpstreamPromptly) {
   start();
   add_account("a", "sk-ant-api03-account-a-000000");
