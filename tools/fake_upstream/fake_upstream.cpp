@@ -1,6 +1,7 @@
 #include "fake_upstream.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -369,6 +370,7 @@ struct AnswerPlan {
   std::string model;
   Behavior b;
   Usage usage;
+  std::function<void()> answered;  // called just before the answer's last write
 };
 
 Task<void> send_whole_message(FakeUpstream::State& state, Exchange& ex, const AnswerPlan& plan) {
@@ -376,6 +378,7 @@ Task<void> send_whole_message(FakeUpstream::State& state, Exchange& ex, const An
   if (!plan.b.content_type.empty()) res.set(http::field::content_type, plan.b.content_type);
   res.set("request-id", plan.request_id);
   set_utilization(res, plan.b);
+  plan.answered();
   co_await ex.send(std::move(res));
   state.finish_record(plan.seq, "complete", 200, &plan.usage, 0);
 }
@@ -404,12 +407,15 @@ struct SentUsage {
 
 // The fault a behaviour injects before event number `count`, if any: the stream ends there and
 // the outcome is recorded under the returned name.
-Task<const char*> inject_fault(Exchange& ex, const Behavior& b, int count, const std::string& event) {
+Task<const char*> inject_fault(Exchange& ex, const AnswerPlan& plan, int count, const std::string& event) {
+  const Behavior& b = plan.b;
   if (count == b.stall_after_events) {
     co_await wait_unless_client_leaves(ex, b.stall_ms);
+    plan.answered();
     co_return "stalled";
   }
   if (count == b.reset_after_events) {
+    plan.answered();
     reset_connection(ex);
     co_return "reset";
   }
@@ -417,12 +423,14 @@ Task<const char*> inject_fault(Exchange& ex, const Behavior& b, int count, const
     co_await sleep_ms(b.drip_ms);
     co_await ex.write_chunk(std::string_view(event).substr(0, event.size() / 2));
     co_await sleep_ms(200);  // a reset drops what the peer has not read yet: give it time to read the half
+    plan.answered();
     reset_connection(ex);
     co_return "reset";
   }
   if (count == b.error_after_events) {
     std::string event_text = overloaded_event(b.crlf);
     co_await ex.write_chunk(event_text);
+    plan.answered();
     co_await ex.end_stream();
     co_return "error_event";
   }
@@ -455,7 +463,7 @@ Task<void> stream_message(FakeUpstream::State& state, Exchange& ex, const Answer
   SentUsage sent;
   int count = 0;
   for (const auto& event : events) {
-    if (const char* fault = co_await inject_fault(ex, b, count, event)) {
+    if (const char* fault = co_await inject_fault(ex, plan, count, event)) {
       state.finish_record(plan.seq, fault, 200, &sent.sent, count);
       co_return;
     }
@@ -467,6 +475,7 @@ Task<void> stream_message(FakeUpstream::State& state, Exchange& ex, const Answer
     ++count;
     sent.after(plan, event, count);
   }
+  plan.answered();
   co_await ex.end_stream();
   state.finish_record(plan.seq, "complete", 200, &plan.usage, count);
 }
@@ -490,7 +499,12 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
     b.error_type = "invalid_request_error";
     b.error_message = parsed.error;
   }
+  auto answered = [&] {
+    in_flight.end();
+    credential_in_flight.end();
+  };
   if (b.status < 200 || b.status > 299) {
+    answered();
     co_await ex.send(error_response(b, request_id));
     state->finish_record(seq, "error_status", b.status, nullptr, 0);
     co_return;
@@ -498,7 +512,7 @@ Task<void> handle_messages(std::shared_ptr<FakeUpstream::State> state, Exchange&
 
   Usage usage = usage_of(b, req.body().size());
   if (!b.served_model.empty()) parsed.model = b.served_model;
-  AnswerPlan plan{seq, fmt::format("msg_fake{:016}", seq), request_id, parsed.model, std::move(b), usage};
+  AnswerPlan plan{seq, fmt::format("msg_fake{:016}", seq), request_id, parsed.model, std::move(b), usage, answered};
   if (parsed.stream) co_await stream_message(*state, ex, plan);
   else co_await send_whole_message(*state, ex, plan);
 }

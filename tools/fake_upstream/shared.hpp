@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -123,8 +124,12 @@ struct FakeUpstream::State {
     }
   }
 
+  // A request in flight, from its arrival until `end()`: the routes call it just before the
+  // answer's last write, so a relay that frees its slot on reading the answer's end never finds
+  // the request still counted (the destructor ends it too).
   struct InFlight {
     State& s;
+    bool ended = false;
     explicit InFlight(State& st) : s(st) {
       int64_t now = ++s.in_flight;
       ++s.total;
@@ -132,20 +137,28 @@ struct FakeUpstream::State {
       while (now > seen && !s.max_in_flight.compare_exchange_weak(seen, now)) {
       }
     }
-    ~InFlight() { --s.in_flight; }
+    InFlight(const InFlight&) = delete;
+    ~InFlight() { end(); }
+    void end() {
+      if (!std::exchange(ended, true)) --s.in_flight;
+    }
   };
 
-  // Requests in flight per credential (an account of the relay).
+  // Requests in flight per credential (an account of the relay), ended as InFlight.
   struct CredentialInFlight {
     State& s;
     std::string credential;
+    bool ended = false;
     CredentialInFlight(State& st, std::string c) : s(st), credential(std::move(c)) {
       std::lock_guard lock(s.mutex);
       auto& counts = s.by_credential[credential];
       counts.max_in_flight = std::max(counts.max_in_flight, ++counts.in_flight);
       ++counts.total;
     }
-    ~CredentialInFlight() {
+    CredentialInFlight(const CredentialInFlight&) = delete;
+    ~CredentialInFlight() { end(); }
+    void end() {
+      if (std::exchange(ended, true)) return;
       std::lock_guard lock(s.mutex);
       --s.by_credential[credential].in_flight;
     }
