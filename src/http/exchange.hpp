@@ -35,6 +35,9 @@ class BodySource {
   virtual bool done() const = 0;  // nothing (more) to read
   // A stream's answer begins and may last minutes: the buffers kept for reading requests go.
   virtual void release_read_buffer() {}
+  // The body read whole is no longer needed: its memory, and its part of the budget for bodies
+  // held, go back.
+  virtual void release_body(std::string& body) { std::string().swap(body); }
 };
 
 // Rewrites every response an exchange sends, for a route that speaks another API than the
@@ -63,6 +66,9 @@ class Exchange {
 
   Request& request() { return request_; }
   const Request& request() const { return request_; }
+  // Frees the request's body once nothing will read it again (a relayed answer that streams:
+  // no other attempt will send it, and an open stream should not hold a 200 KB body).
+  void release_body() { body_.release_body(request_.body()); }
   std::string_view path() const { return path_; }     // target without the query string
   std::string_view query() const { return query_; }   // after '?', or empty
   const std::map<std::string, std::string>& params() const { return params_; }

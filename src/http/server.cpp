@@ -186,6 +186,13 @@ class SessionBody final : public BodySource {
   void release_read_buffer() override {
     if (done() && buffer_.size() == 0) buffer_.shrink_to_fit();
   }
+  void release_body(std::string& body) override {
+    if (!done()) return;  // what is left of it must still be read (or the connection closed)
+    body_memory.give_back(body);
+    std::string().swap(body);  // when the thread keeps no more buffers (or not of this size)
+    budget_->give_back(held_);
+    held_ = 0;
+  }
 
   Task<std::optional<Response>> read(std::string& body, uint64_t limit) override {
     uint64_t cap = limit ? std::min(limit, max_body_bytes_) : max_body_bytes_;

@@ -492,6 +492,7 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   r.watch->answering = true;
   OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
+  r.ex.release_body();  // the answer is committed: no other attempt will send the body
   WholeEvents whole(kLongestHeldEvent);
   StreamEnd end = co_await relay_chunks(r, call, *reader, whole, client_gone);
   client_gone = client_gone || r.watch->gone;

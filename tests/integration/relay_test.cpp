@@ -439,6 +439,33 @@ TEST_F(RelayTest, AnnouncedBodiesHoldNoMemoryAndTheirBytesAreCapped) {
   EXPECT_TRUE(wait_until([&] { return post("/v1/messages", body).status == 200; }, 5s));
 }
 
+// An answer that streams gives back its request's body as it starts (no other attempt will send
+// it): open streams do not hold their bodies, in memory or in the budget for bodies held. With
+// 1 MiB for bodies, eight open streams of 400 KB bodies; then a small request still passes.
+TEST_F(RelayTest, OpenStreamsGiveBackTheirBodies) {
+  start("[server]\nmaxBodyBytesInFlight = 1048576\n");
+  add_account("a", "sk-ant-api03-account-a-000000");
+  ASSERT_TRUE(fake.script("*", R"({"deltas":3,"stallAfterEvents":1,"stallMs":60000})"));
+  std::string body = message_body(true, std::string(400 << 10, 'x'));
+  std::vector<std::unique_ptr<RawConnection>> streams;
+  for (int i = 0; i < 8; ++i) {
+    auto c = std::make_unique<RawConnection>(relay->port());
+    ASSERT_TRUE(c->send("POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+                        "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body));
+    std::string seen;
+    ASSERT_TRUE(wait_until([&] {
+      seen += c->receive(50ms);
+      bool refused = seen.find("\r\n\r\n") != std::string::npos && !seen.starts_with("HTTP/1.1 200");
+      return refused || seen.find("message_start") != std::string::npos;
+    }, 10s)) << "stream " << i << ": " << seen.substr(0, 300);
+    ASSERT_NE(seen.find("HTTP/1.1 200"), std::string::npos) << "stream " << i << ": " << seen.substr(0, 300);
+    streams.push_back(std::move(c));
+  }
+  EXPECT_EQ(parse(fake.stats_json()).as_object()["inFlight"].as_int64(), 8);
+  EXPECT_EQ(post("/v1/messages", message_body(false)).status, 200);
+}
+
 TEST_F(RelayTest, NoAccountMeans503) {
   start();
   auto r = post("/v1/messages", message_body(false));
