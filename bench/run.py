@@ -371,6 +371,37 @@ def targets_section(sweep, ttfb_ms, idle_rss, open_streams, rss_after, redis_cmd
             "\n")
 
 
+def streams_opened_one_by_one(stack, target, body, n):
+    """Claude-Code-sized streams opened one by one (10 ms apart) and held open: the target's RSS
+    growth per open stream, which shows whether an open stream keeps its request's body."""
+    port = stack.nginx_port if target == "nginx" else stack.relay_port
+    pids = stack.pids(target)
+    base, peak, socks, started = rss_mb(pids), 0, [], 0
+    head = (f"POST /v1/messages HTTP/1.1\r\nHost: bench\r\nx-api-key: {stack.key}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n").encode()
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(head + body)
+            socks.append(s)
+            time.sleep(0.01)
+            if i % 20 == 0:
+                peak = max(peak, rss_mb(pids))
+        time.sleep(2)
+        peak = max(peak, rss_mb(pids))
+        for s in socks:
+            s.settimeout(5)
+            try:
+                started += s.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                pass
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(3)  # the upstream streams end as their clients left
+    return {"base": base, "peak": peak, "per_stream_kb": (peak - base) * 1024 / n, "started": started}
+
+
 def rss_after_load(stack, seconds=60):
     """The relay's RSS (crs + redis-server) each second for `seconds` after a load ends."""
     samples, start = [], time.time()
@@ -455,6 +486,12 @@ def main():
             print(f"S5 c={c}: " + ", ".join(f"{t} peak RSS {fmt(v['rss_peak'], 1)} MB errors {v['errors']}"
                                              for t, v in r.items()), flush=True)
         rss_after = rss_after_load(stack, 10 if args.quick else 60)
+        stack.behave({"deltas": 30, "dripMs": 1000})
+        cc_streams = 100 if args.quick else 300
+        cc_body = make_bodies.claude_code().encode()
+        one_by_one = {t: streams_opened_one_by_one(stack, t, cc_body, cc_streams) for t in ("nginx", "relay")}
+        print("S5b: " + ", ".join(f"{t} +{fmt(v['per_stream_kb'], 0)} KB per stream" for t, v in one_by_one.items()),
+              flush=True)
     finally:
         stack.stop()
 
@@ -499,6 +536,11 @@ def main():
     for c, r in open_streams.items():
         report.append(f"| {c} | {fmt(r['nginx']['rss_peak'], 1)} | {fmt(r['relay']['rss_peak'], 1)} | {r['nginx']['errors']} "
                       f"| {r['relay']['errors']} | {fmt(r['relay']['cpu_s'], 2)} |")
+    report.append("")
+    report.append(f"### S5b: {cc_streams} Claude-Code-sized streams (~200 KB bodies) opened one by one, held open\n\n"
+                  "| target | RSS before MB | peak RSS MB | growth per open stream KB | streams started |\n|---|---|---|---|---|")
+    for t, v in one_by_one.items():
+        report.append(f"| {t} | {fmt(v['base'], 1)} | {fmt(v['peak'], 1)} | {fmt(v['per_stream_kb'], 0)} | {v['started']} |")
     report.append("")
     report.append("### S6: time to first byte, upstream delays its first event by 200 ms\n\n"
                   "Sequential requests, each on a fresh connection; the targets take turns request by request.\n\n"
