@@ -54,7 +54,10 @@ class AccountSlot {
 
 // An account picked for one attempt, with the adapter of its kind and where it is reached.
 struct Picked {
-  accounts::Account account;
+  // The account, in the registry's snapshot it was chosen from (which the pointer keeps), or
+  // the copy its adapter made ready (a fresh OAuth token): an attempt copies no account.
+  std::shared_ptr<const accounts::Account> held;
+  const accounts::Account& account() const { return *held; }
   const adapters::Adapter* adapter = nullptr;
   adapters::Endpoint endpoint;  // set by resolve_endpoint
   std::unique_ptr<AccountSlot> slot;

@@ -35,21 +35,21 @@ Task<void> trip(RelayedRequest& r, const Picked& p, const adapters::ErrorVerdict
   auto& d = r.d();
   bool force = v.what == adapters::ErrorClass::Refused;
   auto command =
-      health::failure_command(p.account.id, accounts::now_ms(), breaker_settings(r.cfg()), force, p.started_ms);
+      health::failure_command(p.account().id, accounts::now_ms(), breaker_settings(r.cfg()), force, p.started_ms);
   auto reply = co_await store::run_script(*d.redis.at(r.worker), health::failure_script(), std::move(command));
   if (!reply || reply->is_error()) {
-    spdlog::warn("cannot count the failure of account {} in its circuit: {}", p.account.id,
+    spdlog::warn("cannot count the failure of account {} in its circuit: {}", p.account().id,
                  reply ? reply->str : reply.error().message);
     co_return;
   }
   auto result = health::read_failure(*reply);
-  d.health_book.circuit(p.account.id, result.circuit);
+  d.health_book.circuit(p.account().id, result.circuit);
   if (!result.opened) co_return;
   int64_t wait_s = (result.circuit.next_try_ms - result.circuit.opened_at_ms) / 1000;
   load_balancing_log().info("account {} ({}) circuit opened for {} s (opening {}, {} consecutive failures{}): {}",
-                            p.account.id, p.account.name, wait_s, result.circuit.opens, result.circuit.failures,
+                            p.account().id, p.account().name, wait_s, result.circuit.opens, result.circuit.failures,
                             p.trial ? ", its trial failed" : "", v.reason);
-  spdlog::warn("account {} ({}) taken out for {} s after {} consecutive failures: {}", p.account.name, p.account.id,
+  spdlog::warn("account {} ({}) taken out for {} s after {} consecutive failures: {}", p.account().name, p.account().id,
                wait_s, result.circuit.failures, v.reason);
 }
 
@@ -139,16 +139,16 @@ Task<void> account_failed(RelayedRequest& r, const Picked& p, const adapters::Er
   auto& d = r.d();
   attempt_ended(r, p, outcome_of(v.what), status, ttfb_ms, v.reason);
   if (v.what == adapters::ErrorClass::ClientError) co_return;
-  if (co_await apply_announced_state(d.accounts, *d.redis.at(r.worker), r.cfg(), p.account, v)) co_return;
+  if (co_await apply_announced_state(d.accounts, *d.redis.at(r.worker), r.cfg(), p.account(), v)) co_return;
   if (r.cfg().loadBalancing.failureRecovery.enableCircuitBreaker) co_await trip(r, p, v);
 }
 
 void account_answered(RelayedRequest& r, const Picked& p) {
   auto& d = r.d();
   if (!r.cfg().loadBalancing.failureRecovery.enableCircuitBreaker || d.stopping) return;
-  if (!p.trial && !d.health_book.success_matters(p.account.id)) return;
+  if (!p.trial && !d.health_book.success_matters(p.account().id)) return;
   asio::co_spawn(r.ex.stream().get_executor(),
-                 close_circuit(r.deps, r.worker, p.account.id, r.ex.request_id(), p.started_ms), asio::detached);
+                 close_circuit(r.deps, r.worker, p.account().id, r.ex.request_id(), p.started_ms), asio::detached);
 }
 
 void attempt_ended(RelayedRequest& r, const Picked& p, health::Outcome outcome, unsigned status, double ttfb_ms,
@@ -161,7 +161,7 @@ void attempt_ended(RelayedRequest& r, const Picked& p, health::Outcome outcome, 
   if (outcome == health::Outcome::Ok)
     a.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - p.started).count();
   a.message = std::move(message);
-  r.d().health_book.record(p.account.id, std::move(a));
+  r.d().health_book.record(p.account().id, std::move(a));
 }
 
 Task<bool> claim_trial(RelayedRequest& r, const accounts::Account& account) {

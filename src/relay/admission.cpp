@@ -172,7 +172,7 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
     auto& book = d.grant_book(r.worker, r.ex.stream().get_executor());
     auto ticket = co_await book.admit(key, reserved_cost, reserved_tokens);
     if (ticket) {
-      r.admission.key = key;
+      r.admission.key = &key;
       r.admission.book = &book;
       r.admission.grant = std::move(*ticket);
       co_return std::nullopt;
@@ -200,7 +200,7 @@ Task<std::optional<Response>> admit(RelayedRequest& r) {
     co_return unavailable("Limits cannot be checked right now, retry shortly");
   }
   if (!decision.admitted) co_return refusal_response(limit_refusal(decision, key, decision.now_ms));
-  r.admission.key = key;
+  r.admission.key = &key;
   r.admission.lease = lease;
   if (!lease.empty()) {
     r.admission.renewer = &d.lease_renewer(r.worker, r.ex.stream().get_executor());

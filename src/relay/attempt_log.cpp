@@ -23,7 +23,7 @@ json::object record(const RelayedRequest& r, const Picked& p, unsigned status, d
   return json::object{{"attempt", p.attempt},
                       {"at", accounts::now_ms()},
                       {"keyId", r.key.id},
-                      {"accountId", p.account.id},
+                      {"accountId", p.account().id},
                       {"model", r.fields.model},
                       {"status", status},
                       {"ttfbMs", ttfb_ms < 0 ? json::value(nullptr) : json::value(static_cast<int64_t>(ttfb_ms))},

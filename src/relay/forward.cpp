@@ -172,18 +172,18 @@ void release_if_reusable(RelayedRequest& r, UpstreamCall& call) {
 // says it must be: most calls need nothing, and pay for no coroutine here.
 Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a, bool refresh) {
   auto context = adapter_context(r);
-  auto ready = co_await p.adapter->prepare(context, std::move(p.account), refresh);
+  auto ready = co_await p.adapter->prepare(context, p.account(), refresh);
   if (!ready) {
     a.last_failure = ready.error().message;
     co_return false;
   }
-  p.account = std::move(*ready);
+  p.held = std::make_shared<const accounts::Account>(std::move(*ready));
   co_return true;
 }
 
 // Where the account is reached; "" or why its configuration is unusable.
 std::string resolve_endpoint(Picked& p) {
-  p.endpoint = p.adapter->endpoint(p.account);
+  p.endpoint = p.adapter->endpoint(p.account());
   if (!p.endpoint.base) return p.endpoint.base.error().message;
   if (!p.endpoint.proxy) return p.endpoint.proxy.error().message;
   return {};
@@ -200,14 +200,14 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   const adapters::ClientCall& client = r.client_call();
   std::optional<std::string> mapped;
   std::optional<adapters::ClientCall> mapped_call;
-  auto upstream_model = p.account.scheduling.upstream_model(r.fields.model);
+  auto upstream_model = p.account().scheduling.upstream_model(r.fields.model);
   if (upstream_model && r.fields.model_size > 0) {
     mapped = r.body();
     mapped->replace(r.fields.model_at, r.fields.model_size, "\"" + *upstream_model + "\"");
     mapped_call.emplace(
         adapters::ClientCall{client.request, client.query, client.op, *upstream_model, client.stream, *mapped});
   }
-  auto out = p.adapter->build_request(mapped_call ? *mapped_call : client, p.account, p.base());
+  auto out = p.adapter->build_request(mapped_call ? *mapped_call : client, p.account(), p.base());
   const std::string& body = out.body ? *out.body : (mapped ? *mapped : r.body());
   out.head.content_length(body.size());
   std::string failure;
@@ -243,7 +243,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   if (r.gone_or_cut()) co_return false;
   a.last_failure = failure;
   if (timed_out && ReadWait(r).past()) co_return false;  // the request's deadline, not the account's fault
-  r.d().load_book.answered(p.account.id, -1, false);
+  r.d().load_book.answered(p.account().id, -1, false);
   auto verdict = adapters::transport_failure(timed_out, "upstream unreachable: " + failure);
   log_failed_attempt(r, p, 0, verdict, -1);
   co_await account_failed(r, p, verdict, 0, -1);
@@ -264,7 +264,7 @@ Task<bool> settle_error(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   if (!ec) release_if_reusable(r, call);
   r.watch->upstream = nullptr;
   auto verdict = p.adapter->classify(e, accounts::now_ms());
-  const std::string& id = p.account.id;
+  const std::string& id = p.account().id;
   r.d().load_book.answered(id, call.ttfb_ms, verdict.what == adapters::ErrorClass::ClientError);
   if (verdict.what == adapters::ErrorClass::ClientError) {
     // No other account would do better, and this one is fine.
@@ -316,7 +316,7 @@ int64_t reset_ms(const http::response_header<>& h, std::string_view name, int64_
 void note_answer(RelayedRequest& r, const Picked& p, UpstreamCall& call) {
   account_answered(r, p);
   auto& book = r.d().load_book;
-  book.answered(p.account.id, call.ttfb_ms, true);
+  book.answered(p.account().id, call.ttfb_ms, true);
   const auto& head = call.parser->get().base();
   scheduler::Utilization u;
   u.five_hour = fraction_header(head, "anthropic-ratelimit-unified-5h-utilization");
@@ -325,7 +325,7 @@ void note_answer(RelayedRequest& r, const Picked& p, UpstreamCall& call) {
   int64_t now = accounts::now_ms();
   u.five_hour_until_ms = reset_ms(head, "anthropic-ratelimit-unified-5h-reset", now);
   u.seven_day_until_ms = reset_ms(head, "anthropic-ratelimit-unified-7d-reset", now);
-  book.utilization(p.account.id, u);
+  book.utilization(p.account().id, u);
 }
 
 const std::string& served_model(const RelayedRequest& r, const adapters::AnswerFacts& f) {
@@ -360,7 +360,7 @@ usage::UsageEvent answer_usage_event(RelayedRequest& r, const Picked& p, const a
   usage::Usage used = f.usage;
   bool estimated = !f.final_usage_seen && f.estimated_output_tokens > used.output_tokens;
   if (estimated) used.output_tokens = f.estimated_output_tokens;
-  auto e = usage_event(r, p.account, served_model(r, f), used, status, stream, !f.completed);
+  auto e = usage_event(r, p.account(), served_model(r, f), used, status, stream, !f.completed);
   e.estimated = estimated;
   return e;
 }
@@ -423,7 +423,7 @@ std::string cut_text(const RelayedRequest& r, const StreamEnd& end) {
 Task<void> end_cut_stream(RelayedRequest& r, const Picked& p, bool at_event_boundary, const StreamEnd& end) {
   bool stalled = end.ec == beast::error::timeout;
   std::string text = cut_text(r, end);
-  spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account.name, text);
+  spdlog::warn("request {} account {}: {}", r.ex.request_id(), p.account().name, text);
   std::string event = (at_event_boundary ? "" : "\n\n") + error_event(stalled ? "timeout_error" : "api_error", text);
   co_await r.ex.write_chunk(event);
   co_await r.ex.end_stream();
@@ -489,6 +489,9 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   head.set("X-Accel-Buffering", "no");
   auto reader = p.adapter->answer_reader(r.client_call());
   reader->upstream_head(call.parser->get().base());
+  // Everything needed of the upstream's head is read (its status and framing stay with the
+  // parser): an open stream keeps none of its fields (~1 KB, more with rate-limit headers).
+  call.parser->get().base().clear();
   r.watch->answering = true;
   OpenStream counted;
   bool client_gone = static_cast<bool>(co_await r.ex.start_stream(std::move(head)));
@@ -570,13 +573,13 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
     picked = Picked{};
     if (co_await choose_account(r, s, picked) != Choice::Picked) break;
     picked.attempt = ++a.made;
-    bool refresh = a.refresh_now.count(picked.account.id) > 0;
-    if (picked.adapter->needs_prepare(r.cfg(), picked.account, refresh)) {
+    bool refresh = a.refresh_now.count(picked.account().id) > 0;
+    if (picked.adapter->needs_prepare(r.cfg(), picked.account(), refresh)) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;
     }
     if (std::string unusable = resolve_endpoint(picked); !unusable.empty()) {
       std::string why = "invalid configuration: " + unusable;
-      co_await report(r.d(), r.worker, picked.account, accounts::kStatusError, 0, why);
+      co_await report(r.d(), r.worker, picked.account(), accounts::kStatusError, 0, why);
       continue;
     }
     UpstreamCall call(*r.watch);

@@ -22,7 +22,8 @@ namespace crs::relay {
 struct Admission {
   std::shared_ptr<RelayDeps> deps;
   size_t worker = 0;
-  std::optional<keys::ApiKey> key;  // set when the key has counted limits
+  // The request's key, set when it has counted limits (RelayedRequest::key, which outlives this).
+  const keys::ApiKey* key = nullptr;
   std::string lease;                // empty: no concurrency limit and no budget
   LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
   // Admitted from this thread's grant of the key's limits instead (no lease in Redis).

@@ -13,8 +13,10 @@ namespace crs::upstream {
 
 namespace {
 
-// Beast reads at most the buffer's free capacity at once (512 bytes when empty): a response
-// head and the first events fit in one read.
+// Beast reads at most the buffer's free capacity at once (512 bytes when empty). The head is
+// waited for with 4 KB (an answer's head is 1-3 KB, and the wait can last the whole generation
+// of a non-streamed answer); a body is read 16 KB at a time.
+constexpr size_t kHeadBuffer = 4 * 1024;
 constexpr size_t kReadBuffer = 16 * 1024;
 
 }  // namespace
@@ -96,7 +98,7 @@ Task<beast::error_code> Connection::write(http::request<http::empty_body>& heade
 }
 
 Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
-  buffer_.reserve(kReadBuffer);  // a pooled connection's was freed
+  buffer_.reserve(kHeadBuffer);  // a pooled connection's was freed
   if (tls_) {
     auto [ec, n] = co_await http::async_read_header(*tls_, buffer_, parser, use_nothrow);
     co_return ec;
@@ -106,6 +108,9 @@ Task<beast::error_code> Connection::read_header(ResponseParser& parser) {
 }
 
 Task<std::pair<beast::error_code, size_t>> Connection::read_body(ResponseParser& parser, char* out, size_t capacity) {
+  auto buffered = parse_into(parser, out, capacity, {});  // what came with the head
+  if (buffered.first || buffered.second > 0 || parser.is_done()) co_return buffered;
+  buffer_.reserve(kReadBuffer);  // the head was waited for with less
   parser.get().body().data = out;
   parser.get().body().size = capacity;
   auto [ec, parsed] = co_await read_more(parser);  // Beast parses into `out` as it reads
