@@ -402,6 +402,22 @@ def streams_opened_one_by_one(stack, target, body, n):
     return {"base": base, "peak": peak, "per_stream_kb": (peak - base) * 1024 / n, "started": started}
 
 
+def s5b(work, n):
+    """S5b on a stack of its own: nginx (glibc) keeps what the earlier loads grew, and new bodies
+    would fill that without growing its RSS."""
+    os.makedirs(os.path.join(work, "s5b"), exist_ok=True)
+    stack = Stack(os.path.join(work, "s5b"))
+    try:
+        stack.start()
+        stack.behave({"deltas": 30, "dripMs": 1000})
+        body = make_bodies.claude_code().encode()
+        result = {t: streams_opened_one_by_one(stack, t, body, n) for t in ("nginx", "relay")}
+    finally:
+        stack.stop()
+    print("S5b: " + ", ".join(f"{t} +{fmt(v['per_stream_kb'], 0)} KB per stream" for t, v in result.items()), flush=True)
+    return result
+
+
 def rss_after_load(stack, seconds=60):
     """The relay's RSS (crs + redis-server) each second for `seconds` after a load ends."""
     samples, start = [], time.time()
@@ -486,14 +502,10 @@ def main():
             print(f"S5 c={c}: " + ", ".join(f"{t} peak RSS {fmt(v['rss_peak'], 1)} MB errors {v['errors']}"
                                              for t, v in r.items()), flush=True)
         rss_after = rss_after_load(stack, 10 if args.quick else 60)
-        stack.behave({"deltas": 30, "dripMs": 1000})
-        cc_streams = 100 if args.quick else 300
-        cc_body = make_bodies.claude_code().encode()
-        one_by_one = {t: streams_opened_one_by_one(stack, t, cc_body, cc_streams) for t in ("nginx", "relay")}
-        print("S5b: " + ", ".join(f"{t} +{fmt(v['per_stream_kb'], 0)} KB per stream" for t, v in one_by_one.items()),
-              flush=True)
     finally:
         stack.stop()
+    cc_streams = 100 if args.quick else 300
+    one_by_one = s5b(work, cc_streams)
 
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     versions = {
