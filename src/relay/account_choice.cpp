@@ -281,12 +281,11 @@ Pick picked(const accounts::Account* account) {
   return pick;
 }
 
-// Into `p`, with its slot. `snapshot` holds the account picked.
-Choice take_pick(RelayedRequest& r, Attempts& a, const Pick& pick, std::shared_ptr<const accounts::AccountList> snapshot,
-                 Picked& p) {
+// Into `p`, with its slot.
+Choice take_pick(RelayedRequest& r, Attempts& a, const Pick& pick, Picked& p) {
   if (pick.outcome != Choice::Picked) return pick.outcome;
   a.tried.insert(pick.account->id);
-  p.held = std::shared_ptr<const accounts::Account>(std::move(snapshot), pick.account);
+  p.held = std::make_shared<const accounts::Account>(*pick.account);
   p.adapter = adapters::find_adapter(p.account().type);
   p.slot = std::make_unique<AccountSlot>(r, p.account().id, pick.lease);
   return Choice::Picked;
@@ -401,7 +400,7 @@ ChoicePlan plan_choice(RelayedRequest& r, Attempts& a) {
 
 Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Picked& p) {
   if (plan.trial && co_await claim_trial(r, *plan.trial)) {
-    auto outcome = take_pick(r, a, picked(plan.trial), plan.snapshot, p);
+    auto outcome = take_pick(r, a, picked(plan.trial), p);
     p.trial = true;
     co_return outcome;
   }
@@ -413,7 +412,7 @@ Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Pick
     pick.account = plan.local;
     pick.outcome = Choice::Picked;
   }
-  co_return take_pick(r, a, pick, plan.snapshot, p);
+  co_return take_pick(r, a, pick, p);
 }
 
 Task<void> choose_ahead(RelayedRequest& r, AttemptState& s) {

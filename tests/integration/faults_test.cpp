@@ -252,6 +252,8 @@ TEST_F(FaultsTest, ClientsThatStopReadingDoNotGrowTheRelaysMemory) {
   int64_t kernel_holds = tcp_buffer_max("tcp_rmem") + 2 * tcp_buffer_max("tcp_wmem") + (1 << 20);
   constexpr int64_t kDeltaChars = 16000;
   int64_t deltas = (kernel_holds + (16 << 20)) / kDeltaChars;
+  // The fake builds each stream whole before sending it: bounded, for a host with huge buffers.
+  if (deltas * kDeltaChars > (256 << 20)) GTEST_SKIP() << "TCP buffers of up to " << kernel_holds << " bytes";
   ASSERT_TRUE(fake.script(kAccountKey, R"({"deltas":)" + std::to_string(deltas) + R"(,"text":")" +
                                            std::string(kDeltaChars, 'w') + "\"}"));
   int pid = relay->process().pid();

@@ -124,9 +124,9 @@ struct FakeUpstream::State {
     }
   }
 
-  // A request in flight, from its arrival until `end()`: the routes call it just before the
+  // A request in flight, from its arrival until `end()`: /v1/messages calls it just before the
   // answer's last write, so a relay that frees its slot on reading the answer's end never finds
-  // the request still counted (the destructor ends it too).
+  // the request still counted (the destructor ends it too, as for the other routes).
   struct InFlight {
     State& s;
     bool ended = false;
