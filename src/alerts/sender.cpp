@@ -1,6 +1,6 @@
 #include "alerts/sender.hpp"
 
-#include <curl/curl.h>
+#include "alerts/curl_library.hpp"
 
 #include <algorithm>
 #include <mutex>
@@ -16,21 +16,21 @@ namespace json = boost::json;
 
 namespace {
 
-void init_curl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct Easy {
-  CURL* h = curl_easy_init();
+  explicit Easy(const CurlLibrary& library) : lib(library), h(lib.easy_init()) {}
+  ~Easy() {
+    lib.slist_free_all(headers);
+    lib.slist_free_all(recipients);
+    if (h) lib.easy_cleanup(h);
+  }
+  Easy(const Easy&) = delete;
+  Easy& operator=(const Easy&) = delete;
+
+  const CurlLibrary& lib;
+  CURL* h;
   curl_slist* headers = nullptr;
   curl_slist* recipients = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
-  ~Easy() {
-    curl_slist_free_all(headers);
-    curl_slist_free_all(recipients);
-    if (h) curl_easy_cleanup(h);
-  }
 };
 
 size_t collect(char* data, size_t size, size_t n, void* out) {
@@ -59,13 +59,13 @@ int progress(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 void abort_on(Easy& e, const std::atomic<bool>* stop) {
   if (!stop) return;
-  curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(e.h, CURLOPT_XFERINFOFUNCTION, progress);
-  curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop));
+  e.lib.easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
+  e.lib.easy_setopt(e.h, CURLOPT_XFERINFOFUNCTION, progress);
+  e.lib.easy_setopt(e.h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(stop));
 }
 
 std::string curl_failure(const Easy& e, CURLcode code) {
-  return e.error[0] ? std::string(e.error) : std::string(curl_easy_strerror(code));
+  return e.error[0] ? std::string(e.error) : std::string(e.lib.easy_strerror(code));
 }
 
 // Receivers that answer 200 and say in the body that they refused: Slack-like {"ok": false},
@@ -82,30 +82,31 @@ std::string refused_in_body(const std::string& body) {
   return {};
 }
 
-Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& alert, const std::atomic<bool>* stop) {
+Status post_webhook(const CurlLibrary& curl, const SenderSettings& s, const Channel& c, const Alert& alert,
+                    const std::atomic<bool>* stop) {
   auto out = webhook_request(c.hook, alert, s.webhook_secret);
-  Easy e;
+  Easy e(curl);
   if (!e.h) return Error{"libcurl could not start"};
-  e.headers = curl_slist_append(e.headers, "Content-Type: application/json");
-  for (const auto& [k, v] : out.headers) e.headers = curl_slist_append(e.headers, (k + ": " + v).c_str());
+  e.headers = e.lib.slist_append(e.headers, "Content-Type: application/json");
+  for (const auto& [k, v] : out.headers) e.headers = e.lib.slist_append(e.headers, (k + ": " + v).c_str());
   std::string answer;
-  curl_easy_setopt(e.h, CURLOPT_URL, out.url.c_str());
-  curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.headers);
-  curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, out.body.c_str());
-  curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(out.body.size()));
-  curl_easy_setopt(e.h, CURLOPT_USERAGENT, "claude-relay-service-alerts");
-  curl_easy_setopt(e.h, CURLOPT_TIMEOUT, 15L);
-  curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e.h, CURLOPT_PROTOCOLS_STR, "http,https");
+  e.lib.easy_setopt(e.h, CURLOPT_URL, out.url.c_str());
+  e.lib.easy_setopt(e.h, CURLOPT_HTTPHEADER, e.headers);
+  e.lib.easy_setopt(e.h, CURLOPT_POSTFIELDS, out.body.c_str());
+  e.lib.easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(out.body.size()));
+  e.lib.easy_setopt(e.h, CURLOPT_USERAGENT, "claude-relay-service-alerts");
+  e.lib.easy_setopt(e.h, CURLOPT_TIMEOUT, 15L);
+  e.lib.easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
+  e.lib.easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
+  e.lib.easy_setopt(e.h, CURLOPT_PROTOCOLS_STR, "http,https");
   abort_on(e, stop);
-  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
-  CURLcode code = curl_easy_perform(e.h);
+  e.lib.easy_setopt(e.h, CURLOPT_WRITEFUNCTION, collect);
+  e.lib.easy_setopt(e.h, CURLOPT_WRITEDATA, &answer);
+  e.lib.easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
+  CURLcode code = e.lib.easy_perform(e.h);
   if (code != CURLE_OK) return Error{curl_failure(e, code)};
   long status = 0;
-  curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
+  e.lib.easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status > 299) return Error{fmt::format("the receiver answered HTTP {}", status)};
   // Only the platforms answer 200 with a refusal inside; a generic receiver's body is its own.
   if (c.hook.format != Format::Generic)
@@ -113,32 +114,32 @@ Status post_webhook(const SenderSettings& s, const Channel& c, const Alert& aler
   return Ok{};
 }
 
-Status send_email(const SenderSettings& s, const Alert& alert, const std::atomic<bool>* stop) {
+Status send_email(const CurlLibrary& curl, const SenderSettings& s, const Alert& alert, const std::atomic<bool>* stop) {
   std::string message = email_message(alert, s.from, s.to, crypto::uuid_v4() + "@claude-relay-service");
-  Easy e;
+  Easy e(curl);
   if (!e.h) return Error{"libcurl could not start"};
   // Port 465 speaks TLS from the first byte; any other port must upgrade with STARTTLS.
   std::string url = fmt::format("{}://{}:{}", s.smtp_port == 465 ? "smtps" : "smtp", s.smtp_host, s.smtp_port);
-  for (const auto& to : s.to) e.recipients = curl_slist_append(e.recipients, ("<" + to + ">").c_str());
+  for (const auto& to : s.to) e.recipients = e.lib.slist_append(e.recipients, ("<" + to + ">").c_str());
   Upload upload{&message};
-  curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-  if (!s.smtp_ca_file.empty()) curl_easy_setopt(e.h, CURLOPT_CAINFO, s.smtp_ca_file.c_str());
+  e.lib.easy_setopt(e.h, CURLOPT_URL, url.c_str());
+  e.lib.easy_setopt(e.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!s.smtp_ca_file.empty()) e.lib.easy_setopt(e.h, CURLOPT_CAINFO, s.smtp_ca_file.c_str());
   if (!s.smtp_user.empty()) {
-    curl_easy_setopt(e.h, CURLOPT_USERNAME, s.smtp_user.c_str());
-    curl_easy_setopt(e.h, CURLOPT_PASSWORD, s.smtp_pass.c_str());
+    e.lib.easy_setopt(e.h, CURLOPT_USERNAME, s.smtp_user.c_str());
+    e.lib.easy_setopt(e.h, CURLOPT_PASSWORD, s.smtp_pass.c_str());
   }
-  curl_easy_setopt(e.h, CURLOPT_MAIL_FROM, ("<" + s.from + ">").c_str());
-  curl_easy_setopt(e.h, CURLOPT_MAIL_RCPT, e.recipients);
+  e.lib.easy_setopt(e.h, CURLOPT_MAIL_FROM, ("<" + s.from + ">").c_str());
+  e.lib.easy_setopt(e.h, CURLOPT_MAIL_RCPT, e.recipients);
   abort_on(e, stop);
-  curl_easy_setopt(e.h, CURLOPT_READFUNCTION, feed);
-  curl_easy_setopt(e.h, CURLOPT_READDATA, &upload);
-  curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(e.h, CURLOPT_TIMEOUT, 20L);
-  curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
-  CURLcode code = curl_easy_perform(e.h);
+  e.lib.easy_setopt(e.h, CURLOPT_READFUNCTION, feed);
+  e.lib.easy_setopt(e.h, CURLOPT_READDATA, &upload);
+  e.lib.easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
+  e.lib.easy_setopt(e.h, CURLOPT_TIMEOUT, 20L);
+  e.lib.easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT, 5L);
+  e.lib.easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
+  e.lib.easy_setopt(e.h, CURLOPT_ERRORBUFFER, e.error);
+  CURLcode code = e.lib.easy_perform(e.h);
   if (code != CURLE_OK) return Error{curl_failure(e, code)};
   return Ok{};
 }
@@ -164,8 +165,9 @@ Result<SenderSettings> sender_settings(const config::Config& cfg) {
 
 Status deliver(const SenderSettings& settings, const Channel& channel, const Alert& alert,
                const std::atomic<bool>* stop) {
-  init_curl();
-  return channel.email ? send_email(settings, alert, stop) : post_webhook(settings, channel, alert, stop);
+  auto curl = curl_library();
+  if (!curl) return curl.error();
+  return channel.email ? send_email(**curl, settings, alert, stop) : post_webhook(**curl, settings, channel, alert, stop);
 }
 
 AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings)) {
@@ -178,7 +180,9 @@ AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings
 AlertSender::~AlertSender() { stop(); }
 
 void AlertSender::start() {
-  init_curl();
+  // Loaded now, where a channel will need it, so a missing library is said at start.
+  if (!workers_.empty())
+    if (auto curl = curl_library(); !curl) spdlog::error("alerts cannot be delivered: {}", curl.error().message);
   for (auto& w : workers_)
     if (!w->thread.joinable()) w->thread = std::thread([this, worker = w.get()] { run(*worker); });
 }

@@ -3,6 +3,7 @@
 // STARTTLS and AUTH. Each alert arrives exactly once per channel with its recovery, across two
 // instances; a receiver that is down at first gets it once it is up; `crs alerts test` reports
 // each channel.
+#include <fstream>
 #include <regex>
 
 #include <fmt/format.h>
@@ -56,6 +57,15 @@ pass = "smtp-pass-0123"
   TempDir sink_dir;
   AlertSink sink{sink_dir};
 };
+
+// Whether the process has `library` mapped (from /proc/PID/maps).
+bool maps_library(pid_t pid, const std::string& library) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("/" + library) != std::string::npos) return true;
+  return false;
+}
 
 const char* kPaths[] = {"/generic", "/slack", "/discord", "/feishu", "/dingtalk", "/wecom", "/botTOKEN/sendMessage"};
 
@@ -216,6 +226,18 @@ TEST_F(AlertsTest, CrsAlertsTestReportsEveryChannel) {
   auto refused = relays[0]->cli({"alerts", "test", "--channel", "webhook 1"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.out.find("FAILED: the receiver answered HTTP 503"), std::string::npos) << refused.out;
+}
+
+// libcurl and the libraries it brings are 3.8 MB of resident pages: loaded only where alerts go out.
+TEST_F(AlertsTest, OnlyARelayWithAlertChannelsLoadsLibcurl) {
+  start();
+  add_account("a");
+  make_key();  // relays a request through each instance
+  EXPECT_FALSE(maps_library(relays[0]->process().pid(), "libcurl.so"));
+  relays.clear();
+  ASSERT_TRUE(sink.start());
+  start(alert_config());
+  EXPECT_TRUE(maps_library(relays[0]->process().pid(), "libcurl.so"));
 }
 
 TEST_F(AlertsTest, AWebhookThatIsNotAUrlStopsTheRelayAtStart) {
