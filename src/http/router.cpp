@@ -110,32 +110,44 @@ Router::Match Router::match(http::verb method, std::string_view path) const {
   return m;
 }
 
-Task<void> Router::dispatch(Exchange& exchange) const {
-  auto m = match(exchange.request().method(), exchange.path());
-  if (m.route) {
-    exchange.set_params(std::move(m.params));
-    exchange.set_family(m.route->family);
-    if (!m.route->body.handler_reads) {
-      if (auto refusal = co_await exchange.read_body(m.route->body.limit)) {
-        co_await exchange.send(std::move(*refusal));
-        co_return;
-      }
-    }
-    co_await m.route->handler(exchange);
+namespace {
+
+// For a route the router reads the body of: the body, then the handler.
+Task<void> read_then_handle(Exchange& exchange, const Route& route) {
+  if (auto refusal = co_await exchange.read_body(route.body.limit)) {
+    co_await exchange.send(std::move(*refusal));
     co_return;
   }
+  co_await route.handler(exchange);
+}
+
+// No route for the method and path: 405 with the methods the path has, or 404.
+Task<void> no_route(Exchange& exchange, std::vector<http::verb> allowed) {
   std::string method(exchange.request().method_string());
-  if (!m.allowed.empty()) {
+  if (!allowed.empty()) {
     auto res = anthropic_error(http::status::method_not_allowed, "invalid_request_error",
                                fmt::format("Method {} not allowed on {}", method, exchange.path()));
     std::vector<std::string> names;
-    for (auto v : m.allowed) names.emplace_back(http::to_string(v));
+    for (auto v : allowed) names.emplace_back(http::to_string(v));
     res.set(http::field::allow, fmt::format("{}", fmt::join(names, ", ")));
     co_await exchange.send(std::move(res));
     co_return;
   }
   co_await exchange.send(anthropic_error(http::status::not_found, "not_found_error",
                                          fmt::format("Route {} {} not found", method, exchange.path())));
+}
+
+}  // namespace
+
+// Not a coroutine itself: it hands on the handler's awaitable, so a relayed stream (minutes of
+// life) does not hold a router frame (1 KB) beneath its own.
+Task<void> Router::dispatch(Exchange& exchange) const {
+  auto m = match(exchange.request().method(), exchange.path());
+  if (!m.route) return no_route(exchange, std::move(m.allowed));
+  exchange.set_params(std::move(m.params));
+  exchange.set_family(m.route->family);
+  if (!m.route->body.handler_reads) return read_then_handle(exchange, *m.route);
+  return m.route->handler(exchange);
 }
 
 }  // namespace crs::http_server

@@ -5,7 +5,7 @@ namespace crs::keys {
 KeyCache::KeyCache(std::chrono::seconds ttl, std::chrono::seconds negative_ttl)
     : ttl_(ttl), negative_ttl_(negative_ttl) {}
 
-std::optional<std::optional<ApiKey>> KeyCache::lookup(const std::string& digest) {
+std::optional<KeyCache::Record> KeyCache::lookup(const std::string& digest) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(digest);
   if (it == entries_.end()) return std::nullopt;
@@ -21,7 +21,7 @@ uint64_t KeyCache::generation() const {
   return generation_;
 }
 
-void KeyCache::put(const std::string& digest, std::optional<ApiKey> key, uint64_t seen_generation) {
+void KeyCache::put(const std::string& digest, Record key, uint64_t seen_generation) {
   auto expires = Clock::now() + (key ? ttl_ : negative_ttl_);
   std::lock_guard lock(mutex_);
   if (seen_generation != generation_) return;  // read before an invalidation: stale

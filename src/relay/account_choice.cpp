@@ -24,10 +24,10 @@ std::string_view bound_group(const keys::ApiKey& key) {
   std::string_view bound = key.bound_account;
   return bound.starts_with("group:") ? bound.substr(6) : std::string_view();
 }
-std::string_view bound_group(const RelayedRequest& r) { return bound_group(r.key); }
+std::string_view bound_group(const RelayedRequest& r) { return bound_group(r.key()); }
 
 bool may_use_account(const RelayedRequest& r, const accounts::Account& account) {
-  return key_may_use(r.key, account);
+  return key_may_use(r.key(), account);
 }
 
 // ... and for this request's model.
@@ -121,7 +121,7 @@ const std::string& conversation(RelayedRequest& r, Attempts& a) {
   if (!a.conversation) {
     const auto& lb = r.cfg().loadBalancing;
     bool sticky = lb.enabled && lb.stickyTtl > 0 && r.op == adapters::Operation::Messages;
-    a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id, r.key.id) : std::string();
+    a.conversation = sticky ? conversation_of(r.body(), r.fields.user_id, r.key().id) : std::string();
   }
   return *a.conversation;
 }
@@ -146,7 +146,7 @@ void record_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>&
   scheduler::Decision d;
   d.at_ms = accounts::now_ms();
   scheduler::copy_text(d.request_id, r.ex.request_id());
-  scheduler::copy_text(d.key_id, r.key.id);
+  scheduler::copy_text(d.key_id, r.key().id);
   scheduler::copy_text(d.model, r.fields.model);
   scheduler::copy_text(d.group, bound_group(r));
   scheduler::copy_text(d.strategy, strategy);
@@ -185,7 +185,7 @@ void log_decision(RelayedRequest& r, const std::vector<scheduler::Candidate>& cs
                         c.account->id, k.score, k.cost, k.performance, k.load, k.reliability,
                         k.paused ? " paused" : "");
   }
-  log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key.id, strategy,
+  log.debug("request={} key={} strategy={} candidates=[{}] pick={} how={}{}{}", r.ex.request_id(), r.key().id, strategy,
             list, picked.empty() ? "none" : picked, how, detail.empty() ? "" : " ", detail);
 }
 
@@ -281,11 +281,11 @@ Pick picked(const accounts::Account* account) {
   return pick;
 }
 
-// Into `p`, with its slot.
-Choice take_pick(RelayedRequest& r, Attempts& a, const Pick& pick, Picked& p) {
+// Into `p`, with its slot; `pick` is an account of `from`.
+Choice take_pick(RelayedRequest& r, Attempts& a, const accounts::AccountList& from, const Pick& pick, Picked& p) {
   if (pick.outcome != Choice::Picked) return pick.outcome;
   a.tried.insert(pick.account->id);
-  p.held = std::make_shared<const accounts::Account>(*pick.account);
+  p.held = from.share(*pick.account);
   p.adapter = adapters::find_adapter(p.account().type);
   p.slot = std::make_unique<AccountSlot>(r, p.account().id, pick.lease);
   return Choice::Picked;
@@ -400,7 +400,7 @@ ChoicePlan plan_choice(RelayedRequest& r, Attempts& a) {
 
 Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Picked& p) {
   if (plan.trial && co_await claim_trial(r, *plan.trial)) {
-    auto outcome = take_pick(r, a, picked(plan.trial), p);
+    auto outcome = take_pick(r, a, *plan.snapshot, picked(plan.trial), p);
     p.trial = true;
     co_return outcome;
   }
@@ -412,7 +412,7 @@ Task<Choice> take_planned(RelayedRequest& r, Attempts& a, ChoicePlan& plan, Pick
     pick.account = plan.local;
     pick.outcome = Choice::Picked;
   }
-  co_return take_pick(r, a, pick, p);
+  co_return take_pick(r, a, *plan.snapshot, pick, p);
 }
 
 Task<void> choose_ahead(RelayedRequest& r, AttemptState& s) {

@@ -54,10 +54,10 @@ class AccountSlot {
 
 // An account picked for one attempt, with the adapter of its kind and where it is reached.
 struct Picked {
-  // A copy of the account as it was chosen (or as its adapter made it ready: a fresh OAuth
-  // token), shared when the first pick becomes the first attempt. A copy, not a pointer into
-  // the registry's snapshot: a stream lasts minutes, and would keep every account of a list
-  // the registry replaces every 30 s and on every status change.
+  // The account as it was chosen: its node in the snapshot (AccountList::share), or a copy its
+  // adapter made ready (a fresh OAuth token). Not a pointer into the snapshot: a stream lasts
+  // minutes, and would keep every account of a list the registry replaces every 30 s and on
+  // every status change.
   std::shared_ptr<const accounts::Account> held;
   const accounts::Account& account() const { return *held; }
   const adapters::Adapter* adapter = nullptr;

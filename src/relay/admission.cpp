@@ -49,17 +49,17 @@ usage::Usage reservation_estimate(const std::string& body, const RequestFields& 
 // The admission script's reply was lost: Redis may have taken the lease meanwhile, so its
 // release is spooled; the request goes on uncounted only under relay.admitWhenRedisDown.
 std::optional<Response> admission_lost(RelayedRequest& r, const std::string& lease, const Error& why) {
-  spdlog::error("admission of key {} failed: {}", r.key.id, why.message);
+  spdlog::error("admission of key {} failed: {}", r.key().id, why.message);
   auto& d = r.d();
   if (!lease.empty() && d.spool && !usage::failed_before_sending(why.message))
-    d.spool->add(usage::SpoolEntry{false, true, "", d.limits.release(r.key, lease)});
+    d.spool->add(usage::SpoolEntry{false, true, "", d.limits.release(r.key(), lease)});
   if (r.rc().admitWhenRedisDown) return std::nullopt;  // charged later, from the spool
   return unavailable("Limits cannot be checked right now, retry shortly");
 }
 
 }  // namespace
 
-Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& ex, keys::ApiKey& out) {
+Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& ex, keys::KeyCache::Record& out) {
   // Until counters of older keys are seeded, a charge would start them from zero.
   if (!d.store_ready) co_return unavailable("The relay is starting; try again shortly");
   std::string plaintext = client_key(ex.request(), ex.query());
@@ -76,7 +76,7 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& 
     memo.input = plaintext;
   }
   const std::string digest = memo.output;
-  std::optional<keys::ApiKey> key;
+  keys::KeyCache::Record key;
   if (auto cached = d.key_cache.lookup(digest)) {
     key = std::move(*cached);
   } else {
@@ -87,15 +87,15 @@ Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& 
       spdlog::error("key lookup failed: {}", found.error().message);
       co_return unavailable("Authentication is temporarily unavailable, retry shortly");
     }
-    key = std::move(*found);
+    if (*found) key = std::make_shared<const keys::ApiKey>(std::move(**found));
     d.key_cache.put(digest, key, generation);
   }
   if (!key) co_return error(http::status::unauthorized, "Invalid API key");
-  out = std::move(*key);
+  out = std::move(key);
   co_return std::nullopt;
 }
 
-Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex, keys::ApiKey& key,
+Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex, keys::KeyCache::Record& held,
                                         std::string_view family, std::string_view model, bool any_client) {
   std::string now = iso8601_utc();
   RequestFacts facts;
@@ -104,6 +104,7 @@ Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex,
   facts.model = model;
   facts.any_client = any_client;
   facts.now_iso = now;
+  const keys::ApiKey& key = *held;
   // The rules first: a refused request must not start an "activation" key's clock.
   if (auto refusal = check_key_rules(key, facts)) co_return refusal_response(*refusal);
   if (key.enabled && key.expiration_mode == "activation" && key.activated_at.empty()) {
@@ -113,7 +114,7 @@ Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex,
       spdlog::error("key {} activation failed: {}", key.id, activated ? "key gone" : activated.error().message);
       co_return unavailable("Authentication is temporarily unavailable, retry shortly");
     }
-    key = std::move(**activated);
+    held = std::make_shared<const keys::ApiKey>(std::move(**activated));
   }
   co_return std::nullopt;
 }
@@ -155,7 +156,7 @@ Task<void> Admission::release_now() {
 
 Task<std::optional<Response>> admit(RelayedRequest& r) {
   auto& d = r.d();
-  const auto& key = r.key;
+  const auto& key = r.key();
   r.admission.deps = r.deps;
   r.admission.worker = r.worker;
   if (!limits::Limits::counted(key)) co_return std::nullopt;
@@ -215,7 +216,7 @@ usage::UsageEvent usage_event(const RelayedRequest& r, const accounts::Account& 
                               const usage::Usage& used, unsigned status, bool stream, bool partial) {
   usage::UsageEvent e;
   e.timestamp_ms = accounts::now_ms();
-  e.key_id = r.key.id;
+  e.key_id = r.key().id;
   e.account_id = account.id;
   e.model = model;
   e.usage = used;
@@ -257,7 +258,7 @@ Task<void> meter(RelayedRequest& r, usage::UsageEvent e) {
   if (!e.account_id.empty() && d.startup.loadBalancing.enabled) d.load_book.charged(e.account_id, e.usage.total());
   std::string lease = r.admission.key ? r.admission.settle(e.cost_micro, e.usage.total()) : std::string();
   bool frees_a_lease = !lease.empty() && !r.admission.book;  // a grant's slot came free here already
-  auto record = d.limits.completion_record(r.key, lease, e);
+  auto record = d.limits.completion_record(r.key(), lease, e);
   co_await d.metering.at(r.worker)->add(std::move(record), frees_a_lease);
 }
 

@@ -12,12 +12,14 @@ namespace crs::relay {
 
 using http_server::Response;
 
-// The key the client presented, from the cache or Redis; a refusal (401, 503) otherwise.
-Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& ex, keys::ApiKey& out);
+// The key the client presented (the cache's record, shared), from the cache or Redis; a
+// refusal (401, 503) otherwise.
+Task<std::optional<Response>> authenticate(RelayDeps& d, http_server::Exchange& ex, keys::KeyCache::Record& out);
 
 // What the key's rules allow (key_rules.hpp) for a route of `family` ("claude", "openai"),
-// refused in memory. An "activation" key starts its life on its first request here.
-Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex, keys::ApiKey& key,
+// refused in memory. An "activation" key starts its life on its first request here (`key` is
+// then its activated record).
+Task<std::optional<Response>> check_key(RelayDeps& d, http_server::Exchange& ex, keys::KeyCache::Record& key,
                                         std::string_view family, std::string_view model, bool any_client);
 
 // The key's counted limits: one round trip, refused (the response to send) or admitted with

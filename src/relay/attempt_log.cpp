@@ -22,7 +22,7 @@ void put_tokens(json::object& o, const usage::Usage& u, int64_t cost_micro) {
 json::object record(const RelayedRequest& r, const Picked& p, unsigned status, double ttfb_ms, bool served) {
   return json::object{{"attempt", p.attempt},
                       {"at", accounts::now_ms()},
-                      {"keyId", r.key.id},
+                      {"keyId", r.key().id},
                       {"accountId", p.account().id},
                       {"model", r.fields.model},
                       {"status", status},

@@ -481,6 +481,27 @@ Task<void> judge_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, 
   }
 }
 
+// After the stream's last chunk: meter, judge the account, end the client's stream. A coroutine
+// of its own so that what it uses is not held through the stream in stream_back's frame.
+Task<void> finish_stream(RelayedRequest& r, const Picked& p, UpstreamCall& call, const adapters::AnswerReader& reader,
+                         bool at_event_boundary, StreamEnd end, bool client_gone) {
+  bool broken = reader.broken() != nullptr;
+  if (client_gone || broken) call.conn->abort();  // never pooled: what is left of it is unread
+  if (r.op == adapters::Operation::Messages) {
+    auto e = answer_usage_event(r, p, reader.facts(), call.status(), true);
+    log_served_attempt(r, p, e, call.ttfb_ms);
+    co_await meter_and_release(r, p, std::move(e));
+  }
+  co_await judge_stream(r, p, call, reader, end, client_gone);
+  if (client_gone) co_return;
+  if (end.ec && !broken) {
+    co_await end_cut_stream(r, p, at_event_boundary, end);
+  } else {
+    if (!broken) release_if_reusable(r, call);
+    co_await r.ex.end_stream();
+  }
+}
+
 Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, WatchGuard& guard) {
   unsigned status = call.status();
   http::response<http::empty_body> head{static_cast<http::status>(status), 11};
@@ -498,24 +519,14 @@ Task<void> stream_back(RelayedRequest& r, const Picked& p, UpstreamCall& call, W
   r.ex.release_body();  // the answer is committed: no other attempt will send the body
   WholeEvents whole(kLongestHeldEvent);
   StreamEnd end = co_await relay_chunks(r, call, *reader, whole, client_gone);
-  client_gone = client_gone || r.watch->gone;
   guard.stop();
-  auto facts = reader->facts();
-  bool broken = reader->broken() != nullptr;
-  if (client_gone || broken) call.conn->abort();  // never pooled: what is left of it is unread
-  if (r.op == adapters::Operation::Messages) {
-    auto e = answer_usage_event(r, p, facts, status, true);
-    log_served_attempt(r, p, e, call.ttfb_ms);
-    co_await meter_and_release(r, p, std::move(e));
-  }
-  co_await judge_stream(r, p, call, *reader, end, client_gone);
-  if (client_gone) co_return;
-  if (end.ec && !broken) {
-    co_await end_cut_stream(r, p, !whole.partial_sent(), end);
-  } else {
-    if (!broken) release_if_reusable(r, call);
-    co_await r.ex.end_stream();
-  }
+  co_await finish_stream(r, p, call, *reader, !whole.partial_sent(), end, client_gone || r.watch->gone);
+}
+
+// An account whose endpoint cannot be reached as configured (its base URL or proxy).
+Task<void> report_unusable(RelayedRequest& r, const Picked& p, std::string unusable) {
+  std::string why = "invalid configuration: " + unusable;
+  co_await report(r.d(), r.worker, p.account(), accounts::kStatusError, 0, why);
 }
 
 // Every attempt failed, or no account could be tried.
@@ -544,8 +555,8 @@ Task<void> answer_without_upstream(RelayedRequest& r, Attempts& a) {
         fmt::format("Every upstream account this key may use is at its concurrency cap (waited {} ms); retry shortly",
                     r.cfg().loadBalancing.selectionTimeout));
     co_await r.ex.send(std::move(answer));
-  } else if (!r.key.bound_account.empty()) {
-    const std::string& bound = r.key.bound_account;
+  } else if (!r.key().bound_account.empty()) {
+    const std::string& bound = r.key().bound_account;
     std::string why = bound.starts_with("group:")
                           ? "The account group " + bound.substr(6) + " this key is bound to has no usable account"
                           : "The account " + bound + " this key is bound to is not usable right now (rate-limited, "
@@ -578,8 +589,7 @@ Task<void> forward_with_failover(RelayedRequest& r, AttemptState& s) {
       if (!co_await prepare_account(r, picked, a, refresh)) continue;
     }
     if (std::string unusable = resolve_endpoint(picked); !unusable.empty()) {
-      std::string why = "invalid configuration: " + unusable;
-      co_await report(r.d(), r.worker, picked.account(), accounts::kStatusError, 0, why);
+      co_await report_unusable(r, picked, std::move(unusable));
       continue;
     }
     UpstreamCall call(*r.watch);

@@ -101,17 +101,17 @@ http_server::Response model_answer(const RelayDeps& d, const keys::ApiKey& key, 
 
 Task<void> serve_models(std::shared_ptr<RelayDeps> deps, Exchange& ex, std::string prefix, ModelShape shape) {
   if (shape == ModelShape::OpenAi) ex.set_filter(chat_answer_filter(ex, ChatAnswerFilter::Mode::ErrorsOnly));
-  keys::ApiKey key;
+  keys::KeyCache::Record key;
   if (auto refusal = co_await authenticate(*deps, ex, key)) {
     co_await ex.send(std::move(*refusal));
     co_return;
   }
-  std::string_view family = family_of(key, prefix, shape);
+  std::string_view family = family_of(*key, prefix, shape);
   if (auto refusal = co_await check_key(*deps, ex, key, family, "", true)) {
     co_await ex.send(std::move(*refusal));
     co_return;
   }
-  co_await ex.send(model_answer(*deps, key, ex, shape));
+  co_await ex.send(model_answer(*deps, *key, ex, shape));
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ std::optional<Response> read_fields(RelayedRequest& r) {
 // write, one round trip. A refused request gives back the slot it was chosen (its AccountSlot,
 // off the request path).
 Task<std::optional<Response>> admit_and_choose(RelayedRequest& r, AttemptState& attempts) {
-  if (!limits::Limits::counted(r.key)) co_return co_await admit(r);
+  if (!limits::Limits::counted(r.key())) co_return co_await admit(r);
   attempts.plan = plan_choice(r, attempts.attempts);
   if (!attempts.plan->in_redis) co_return co_await admit(r);  // taken without Redis in forward
   auto both = admit(r) && choose_ahead(r, attempts);
@@ -51,6 +51,26 @@ std::optional<Response> translate(RelayedRequest& r, const Front& front) {
   return front.to_messages(r.body());
 }
 
+// Every step before the upstream; false when the request was refused (and told). A frame of
+// its own: it is gone before the answer streams, while relay_call's lasts as long as the stream.
+Task<bool> admitted(RelayedRequest& r, AttemptState& attempts, const Front& front) {
+  Exchange& ex = r.ex;
+  auto refusal = co_await authenticate(r.d(), ex, r.held_key);
+  if (!refusal) refusal = refused_without_redis(r);
+  if (!refusal) refusal = co_await ex.read_body();
+  if (!refusal) refusal = translate(r, front);
+  if (!refusal) refusal = read_fields(r);
+  // count_tokens too is held to the key's client allow-list: it reaches an upstream account
+  // (Claude Code's own calls carry its user agent and pass).
+  if (!refusal) refusal = co_await check_key(r.d(), ex, r.held_key, front.family, r.fields.model, false);
+  // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
+  if (!refusal && r.op == Operation::Messages) refusal = co_await admit_and_choose(r, attempts);
+  if (!refusal) co_return true;
+  attempts.first_pick.slot.reset();  // a refused request holds no account slot while it is told
+  co_await ex.send(std::move(*refusal));
+  co_return false;
+}
+
 }  // namespace
 
 // One relayed request, step by step: authenticate -> read the body (and translate it) -> read
@@ -58,23 +78,8 @@ std::optional<Response> translate(RelayedRequest& r, const Front& front) {
 // forward through its adapter (failover) -> stream back -> meter and release (forward.cpp).
 Task<void> relay_call(std::shared_ptr<RelayDeps> deps, Exchange& ex, Operation op, const Front& front) {
   RelayedRequest r(std::move(deps), ex, op, front.endpoint);
-  auto refusal = co_await authenticate(r.d(), ex, r.key);
-  if (!refusal) refusal = refused_without_redis(r);
-  if (!refusal) refusal = co_await ex.read_body();
-  if (!refusal) refusal = translate(r, front);
-  if (!refusal) refusal = read_fields(r);
-  // count_tokens too is held to the key's client allow-list: it reaches an upstream account
-  // (Claude Code's own calls carry its user agent and pass).
-  if (!refusal) refusal = co_await check_key(r.d(), ex, r.key, front.family, r.fields.model, false);
-  // count_tokens uses no window, budget or slot: Claude Code fires dozens at once.
   AttemptState attempts;
-  if (!refusal && op == Operation::Messages) refusal = co_await admit_and_choose(r, attempts);
-  if (refusal) {
-    attempts.first_pick.slot.reset();  // a refused request holds no account slot while it is told
-    co_await ex.send(std::move(*refusal));
-    co_return;
-  }
-  co_await forward_with_failover(r, attempts);
+  if (co_await admitted(r, attempts, front)) co_await forward_with_failover(r, attempts);
 }
 
 void cut_requests_in_flight(RelayDeps& deps, const std::vector<asio::any_io_executor>& workers) {

@@ -22,7 +22,7 @@ namespace crs::relay {
 struct Admission {
   std::shared_ptr<RelayDeps> deps;
   size_t worker = 0;
-  // The request's key, set when it has counted limits (RelayedRequest::key, which outlives this).
+  // The request's key, set when it has counted limits (RelayedRequest::key(), which outlives this).
   const keys::ApiKey* key = nullptr;
   std::string lease;                // empty: no concurrency limit and no budget
   LeaseRenewer* renewer = nullptr;  // renews the lease while the request lives
@@ -57,7 +57,7 @@ struct RelayedRequest {
   std::shared_ptr<const config::Config> view;  // the configuration this request started with
   std::string_view endpoint;                   // the API the client called, for usage events
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  keys::ApiKey key;
+  keys::KeyCache::Record held_key;  // set by authenticate (key() before it is undefined)
   RequestFields fields;
   Admission admission;
   std::shared_ptr<ClientWatch> watch;
@@ -66,6 +66,7 @@ struct RelayedRequest {
   std::optional<adapters::ClientCall> call;
 
   RelayDeps& d() const { return *deps; }
+  const keys::ApiKey& key() const { return *held_key; }
   const config::Config& cfg() const { return *view; }
   const config::RelayConfig& rc() const { return view->relay; }
   std::string& body() { return ex.request().body(); }

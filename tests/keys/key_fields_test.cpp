@@ -146,17 +146,19 @@ namespace {
 // a revoked or renewed key back for the cache's whole TTL.
 TEST(KeyCache, ALookupFromBeforeAnInvalidationIsNotStored) {
   KeyCache cache;
-  ApiKey key;
-  key.id = "k1";
+  ApiKey record;
+  record.id = "k1";
+  auto key = std::make_shared<const ApiKey>(record);
   uint64_t before = cache.generation();
   cache.invalidate("k1");  // the key was revoked while its lookup was in flight
   cache.put("digest", key, before);
   EXPECT_FALSE(cache.lookup("digest").has_value());
   cache.put("digest", key, cache.generation());
   ASSERT_TRUE(cache.lookup("digest").has_value());
+  EXPECT_EQ(cache.lookup("digest")->get(), key.get()) << "the record itself, not a copy";
   uint64_t again = cache.generation();
   cache.clear();  // the invalidation channel reconnected
-  cache.put("other", std::nullopt, again);
+  cache.put("other", nullptr, again);
   EXPECT_FALSE(cache.lookup("other").has_value());
 }
 

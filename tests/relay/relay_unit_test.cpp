@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "accounts/account_registry.hpp"
 #include "relay/request_fields.hpp"
 #include "relay/whole_events.hpp"
 #include "adapters/anthropic_wire.hpp"
@@ -211,6 +212,34 @@ TEST(RequestFields, MaxTokens) {
   EXPECT_EQ(relay::read_request_fields(none, true).max_tokens, 0);
   std::string odd = R"({"model":"m","max_tokens":"many","messages":[]})";
   EXPECT_EQ(relay::read_request_fields(odd, true).max_tokens, 0);
+}
+
+// A request holds its account's node, not the list nor a copy: a status change makes a new node
+// for that account only, and a node held by a request outlives every later snapshot.
+TEST(AccountRegistry, ARequestHoldsItsAccountsNodeAlone) {
+  accounts::AccountRegistry registry;
+  std::vector<accounts::Account> all(3);
+  all[0].id = "a";
+  all[1].id = "b";
+  all[2].id = "c";
+  registry.replace(all);
+  auto first = registry.snapshot();
+  auto held = first->share((*first)[1]);
+  EXPECT_EQ(held.get(), &(*first)[1]) << "shared, not copied";
+  std::weak_ptr<const accounts::AccountList> first_list = first;
+  registry.set_status("b", "error", 0, "why");
+  auto second = registry.snapshot();
+  EXPECT_EQ(&(*second)[0], &(*first)[0]) << "an account that did not change is the same node";
+  EXPECT_NE(&(*second)[1], &(*first)[1]);
+  EXPECT_EQ((*second)[1].status, "error");
+  EXPECT_EQ(held->status, all[1].status) << "what a request holds does not change under it";
+  first.reset();
+  registry.replace({});
+  EXPECT_TRUE(first_list.expired()) << "a held account does not keep its list";
+  EXPECT_EQ(held->id, "b");
+  accounts::Account elsewhere;
+  elsewhere.id = "x";
+  EXPECT_EQ(registry.snapshot()->share(elsewhere)->id, "x") << "not of the list: a copy";
 }
 
 }  // namespace
