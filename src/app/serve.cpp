@@ -20,6 +20,7 @@
 #include "app/io_threads.hpp"
 #include "app/load_balancing_sync.hpp"
 #include "app/metrics_sources.hpp"
+#include "app/idle_trim.hpp"
 #include "app/shutdown.hpp"
 #include "app/startup.hpp"
 #include "app/usage_pipeline.hpp"
@@ -445,6 +446,8 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   ServingGate gate{server, cfg.server.host,
                    fmt::format("{} I/O threads, redis {} at {}", io.size(), *embedded ? "embedded" : "external",
                                ro.address())};
+  IdleTrim trim(io.main().get_executor(), io.executors(), [&server] { return server.active_requests(); });
+  if (thread_cache_flushable()) trim.start();
   serve_when_ready(io.main(), redis.by_worker,
                    StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready,
                                     [&gate](const std::string& why) { gate.refuse(why); }},
@@ -452,6 +455,7 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
 
   auto finish = [&] {
     relay_deps->stopping = true;
+    trim.stop();
     usage.stop();
     sync.stop();
     companions.stop();

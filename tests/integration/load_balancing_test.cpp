@@ -365,7 +365,9 @@ TEST_F(LoadBalancingTest, TheModelListComesFromTheAccounts) {
   auto bound = relays[0]->cli({"keys", "create", "--name", "narrow", "--account", narrow, "--json"});
   ASSERT_EQ(bound.exit_code, 0) << bound.err;
   std::string bound_key(json::parse(bound.out).as_object().at("key").as_string());
-  ASSERT_TRUE(wait_until([&] { return !ids(bound_key, 0).empty(); }));
+  // The narrow account's own list is fetched in the background (before it, the list holds its
+  // mapped name only).
+  ASSERT_TRUE(wait_until([&] { return ids(bound_key, 0).count("claude-haiku-4-5-20251001") == 1; }));
   auto narrow_ids = ids(bound_key, 0);
   EXPECT_TRUE(narrow_ids.count("claude-haiku-4-5-20251001"));
   EXPECT_TRUE(narrow_ids.count("team-fast"));
