@@ -180,9 +180,6 @@ AlertSender::AlertSender(SenderSettings settings) : settings_(std::move(settings
 AlertSender::~AlertSender() { stop(); }
 
 void AlertSender::start() {
-  // Loaded now, where a channel will need it, so a missing library is said at start.
-  if (!workers_.empty())
-    if (auto curl = curl_library(); !curl) spdlog::error("alerts cannot be delivered: {}", curl.error().message);
   for (auto& w : workers_)
     if (!w->thread.joinable()) w->thread = std::thread([this, worker = w.get()] { run(*worker); });
 }
@@ -227,6 +224,10 @@ void AlertSender::send(const Alert& alert) {
 }
 
 void AlertSender::run(Worker& w) {
+  // Loaded as the channel's thread starts (never on an I/O thread: a reload may start the
+  // sender there), so a missing library is said at once.
+  if (auto curl = curl_library(); !curl)
+    spdlog::error("alerts cannot be delivered to {}: {}", w.channel->name, curl.error().message);
   std::unique_lock lock(w.mutex);
   while (!stopping_) {
     if (w.jobs.empty()) {

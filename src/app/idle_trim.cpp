@@ -22,11 +22,14 @@ bool flush_thread_cache() {
 struct IdleTrim::State {
   State(asio::any_io_executor t, std::vector<asio::any_io_executor> io, std::function<size_t()> in_flight,
         std::function<void()> f, std::chrono::milliseconds e)
-      : timer(t), threads(std::move(io)), requests_in_flight(std::move(in_flight)), flush(std::move(f)), every(e) {}
-  asio::steady_timer timer;
+      : timer(t), threads(std::move(io)), requests_in_flight(std::move(in_flight)),
+        flush(std::make_shared<const std::function<void()>>(std::move(f))), every(e) {}
+  asio::steady_timer timer;  // of the main thread's context
   std::vector<asio::any_io_executor> threads;
   std::function<size_t()> requests_in_flight;
-  std::function<void()> flush;
+  // Held by the flushes posted to the I/O threads, not the State: a flush left queued when the
+  // contexts stop is destroyed with its context, after the main one, and must not hold the timer.
+  std::shared_ptr<const std::function<void()>> flush;
   std::chrono::milliseconds every;
   bool stopped = false;
 };
@@ -51,7 +54,7 @@ void IdleTrim::arm(std::shared_ptr<State> s) {
   s->timer.async_wait([s](const boost::system::error_code& ec) {
     if (ec || s->stopped) return;
     if (s->requests_in_flight() == 0)
-      for (const auto& thread : s->threads) asio::post(thread, [s] { s->flush(); });
+      for (const auto& thread : s->threads) asio::post(thread, [flush = s->flush] { (*flush)(); });
     arm(s);
   });
 }

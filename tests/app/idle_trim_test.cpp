@@ -20,9 +20,9 @@ TEST(IdleTrim, EachIoThreadFlushesOnlyWhileNothingIsInFlight) {
   auto guard_b = asio::make_work_guard(second);
   std::atomic<size_t> in_flight{1};
   std::atomic<int> flushed_first{0}, flushed_second{0};
-  std::thread::id first_id, second_id;
+  std::atomic<std::thread::id> first_id;
   std::thread a([&] { first_id = std::this_thread::get_id(); first.run(); });
-  std::thread b([&] { second_id = std::this_thread::get_id(); second.run(); });
+  std::thread b([&] { second.run(); });
   IdleTrim trim(main_thread.get_executor(), {first.get_executor(), second.get_executor()},
                 [&] { return in_flight.load(); },
                 [&] { (std::this_thread::get_id() == first_id ? flushed_first : flushed_second)++; }, 20ms);

@@ -235,9 +235,10 @@ TEST_F(AlertsTest, OnlyARelayWithAlertChannelsLoadsLibcurl) {
   make_key();  // relays a request through each instance
   EXPECT_FALSE(maps_library(relays[0]->process().pid(), "libcurl.so"));
   relays.clear();
+  ASSERT_TRUE(sink.make_certificate());
   ASSERT_TRUE(sink.start());
-  start(alert_config());
-  EXPECT_TRUE(maps_library(relays[0]->process().pid(), "libcurl.so"));
+  start(alert_config());  // each channel's thread loads it as it starts
+  EXPECT_TRUE(wait_until([&] { return maps_library(relays[0]->process().pid(), "libcurl.so"); }, 10s));
 }
 
 TEST_F(AlertsTest, AWebhookThatIsNotAUrlStopsTheRelayAtStart) {
