@@ -12,8 +12,6 @@ static Mallctl mallctl_function() {
   return found;
 }
 
-bool thread_cache_flushable() { return mallctl_function() != nullptr; }
-
 bool flush_thread_cache() {
   Mallctl mallctl = mallctl_function();
   return mallctl && mallctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0) == 0;

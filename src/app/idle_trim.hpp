@@ -1,11 +1,12 @@
 #pragma once
-// Gives the I/O threads' allocator caches back while the relay serves nothing. jemalloc keeps
-// freed blocks in a cache per thread (up to ~1 MB on a busy I/O thread) and returns them only
-// as the thread allocates again, so a relay that went idle after a load kept them: 0.6 MB of
-// its RSS 60 s after 5,000 streams ended (measured with /proc/PID/smaps_rollup). Every 10 s,
-// when no request is in flight, each I/O thread flushes its cache (a few microseconds when it
-// is empty); jemalloc's background thread then returns the pages. Without jemalloc (sanitizer
-// and fuzz builds) it does nothing.
+// Gives back what the I/O threads keep for their next requests while the relay serves nothing:
+// the buffers kept for request bodies (up to 8 of up to 4 MB per thread after a burst of large
+// bodies) and jemalloc's cache of freed blocks per thread (up to ~1 MB on a busy I/O thread,
+// returned only as the thread allocates again: 0.4-0.6 MB of the RSS 60 s after 5,000 streams,
+// measured with /proc/PID/smaps_rollup). Every 10 s, when no request is in flight, each I/O
+// thread does it (a few microseconds when there is nothing to give); jemalloc's background
+// thread then returns the pages. Without jemalloc (sanitizer and fuzz builds) only the bodies'
+// buffers go.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -17,14 +18,12 @@ namespace crs::app {
 
 // This thread's allocator cache, given back to the allocator's arenas; false without jemalloc.
 bool flush_thread_cache();
-// Whether there is an allocator cache to flush (jemalloc is the process's allocator).
-bool thread_cache_flushable();
 
 class IdleTrim {
  public:
-  // `flush` runs on each I/O thread in turn (flush_thread_cache, or a test's).
+  // `flush` runs on each I/O thread in turn.
   IdleTrim(asio::any_io_executor timer_thread, std::vector<asio::any_io_executor> io_threads,
-           std::function<size_t()> requests_in_flight, std::function<void()> flush = [] { flush_thread_cache(); },
+           std::function<size_t()> requests_in_flight, std::function<void()> flush,
            std::chrono::milliseconds every = std::chrono::seconds(10));
   void start();
   void stop();

@@ -446,8 +446,11 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   ServingGate gate{server, cfg.server.host,
                    fmt::format("{} I/O threads, redis {} at {}", io.size(), *embedded ? "embedded" : "external",
                                ro.address())};
-  IdleTrim trim(io.main().get_executor(), io.executors(), [&server] { return server.active_requests(); });
-  if (thread_cache_flushable()) trim.start();
+  IdleTrim trim(io.main().get_executor(), io.executors(), [&server] { return server.active_requests(); }, [] {
+    http_server::release_thread_body_memory();
+    flush_thread_cache();
+  });
+  trim.start();
   serve_when_ready(io.main(), redis.by_worker,
                    StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready,
                                     [&gate](const std::string& why) { gate.refuse(why); }},

@@ -67,6 +67,7 @@ class BodyMemory {
     body.clear();
     kept_.push_back(std::move(body));
   }
+  void release() { std::vector<std::string>().swap(kept_); }
 
  private:
   static constexpr size_t kSmallest = 16 * 1024, kLargest = 4 << 20, kKept = 8;
@@ -74,6 +75,12 @@ class BodyMemory {
 };
 
 thread_local BodyMemory body_memory;
+
+}  // namespace
+
+void release_thread_body_memory() { body_memory.release(); }
+
+namespace {
 
 // The deadline for reading a request body. On expiry it cancels the socket's operations:
 // Beast's own stream timeout would close the socket, and the client could not be told 408.

@@ -16,6 +16,10 @@
 
 namespace crs::http_server {
 
+// Frees the buffers this thread keeps for the next requests' bodies (up to 8 of up to 4 MB,
+// kept after a burst of large bodies): for a thread with nothing in flight.
+void release_thread_body_memory();
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 3000;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,32 @@ class FaultsTest : public ::testing::Test {
   std::unique_ptr<RelayProcess> relay;
   std::string key, key_id, account_id, admin_token;
 };
+
+// A burst of large bodies leaves buffers kept on the I/O threads for the next bodies (up to 8
+// of up to 4 MB each); once nothing is in flight the relay gives them back (app/idle_trim,
+// every 10 s), and its RSS falls back.
+TEST_F(FaultsTest, BodyBuffersKeptAfterABurstAreGivenBackWhenIdle) {
+  start();
+  int pid = relay->process().pid();
+  if (read_file("/proc/" + std::to_string(pid) + "/maps").find("libjemalloc") == std::string::npos)
+    GTEST_SKIP() << "without jemalloc (sanitizer builds) freed memory is not given back to the system promptly";
+  // Eight streams at once, each body read and held while the upstream waits: eight buffers.
+  ASSERT_TRUE(fake.script(kAccountKey, R"({"firstEventDelayMs":800,"deltas":2})"));
+  std::string big = R"({"model":"claude-sonnet-4-5-20250929","max_tokens":50,"stream":true,)"
+                    R"("messages":[{"role":"user","content":")" + std::string(3 << 20, 'x') + R"("}]})";
+  int64_t before_kb = status_kb(pid, "VmRSS");
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    clients.emplace_back([&] { ok += post(big).status == 200 ? 1 : 0; });
+  for (auto& c : clients) c.join();
+  ASSERT_EQ(ok, 8);
+  int64_t after_kb = status_kb(pid, "VmRSS");
+  ASSERT_GT(after_kb - before_kb, 16 * 1024) << "the burst's buffers are kept for the next bodies";
+  EXPECT_TRUE(wait_until([&] { return status_kb(pid, "VmRSS") < after_kb - 16 * 1024; }, 40s))
+      << "RSS " << before_kb << " KB before, " << after_kb << " KB after the burst, now "
+      << status_kb(pid, "VmRSS") << " KB";
+}
 
 // Half an event, then the upstream resets: the client gets every whole event, then one error
 // event, each of them JSON (never the broken half its parser would choke on).
