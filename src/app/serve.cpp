@@ -391,6 +391,16 @@ GracefulShutdown::Parts shutdown_parts(http_server::Server& server, relay::Relay
           std::move(finish)};
 }
 
+// While nothing is in flight, each I/O thread frees its kept body buffers and allocator cache.
+IdleTrim start_idle_trim(IoThreads& io, const http_server::Server& server) {
+  IdleTrim trim(io.main().get_executor(), io.executors(), [&server] { return server.active_requests(); }, [] {
+    http_server::release_thread_body_memory();
+    flush_thread_cache();
+  });
+  trim.start();
+  return trim;
+}
+
 }  // namespace
 
 int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover) {
@@ -446,11 +456,7 @@ int serve(config::Loaded loaded, config::LoadOptions reload_from, bool takeover)
   ServingGate gate{server, cfg.server.host,
                    fmt::format("{} I/O threads, redis {} at {}", io.size(), *embedded ? "embedded" : "external",
                                ro.address())};
-  IdleTrim trim(io.main().get_executor(), io.executors(), [&server] { return server.active_requests(); }, [] {
-    http_server::release_thread_body_memory();
-    flush_thread_cache();
-  });
-  trim.start();
+  IdleTrim trim = start_idle_trim(io, server);
   serve_when_ready(io.main(), redis.by_worker,
                    StorePreparation{*redis.by_worker.front(), s.blocking, cfg, s.limits, relay_deps->store_ready,
                                     [&gate](const std::string& why) { gate.refuse(why); }},
