@@ -13,6 +13,7 @@
 #include "core/time.hpp"
 #include "store/keyspace.hpp"
 #include "store/redis_client.hpp"
+#include "usage/batch_stream.hpp"
 
 namespace crs::usage {
 namespace json = boost::json;
@@ -20,6 +21,8 @@ using store::make_command;
 
 namespace {
 
+// The group reads two streams (usage/batch_stream.hpp): usage:batches, an entry per completion
+// batch, and usage:events, an entry per event (single completions, earlier versions).
 constexpr const char* kGroup = "usage-folders";
 constexpr int64_t kDay = 86400;
 
@@ -300,8 +303,13 @@ void plan_group(Plan& p, const Group& group, const Counters& c, const Aggregator
 // The plan as the fold script reads its arguments: the event ids, then each section counted.
 std::vector<std::string> script_arguments(const Events& events, const Plan& p, const AggregatorOptions& o) {
   std::vector<std::string> args;
-  args.push_back(std::to_string(events.size()));
-  for (const auto& [id, e] : events) args.push_back(id);
+  // An entry of a batch holds several events: its id goes once (the fold script checks and
+  // acknowledges entries). Events come in the stream's order, so an entry's are together.
+  std::vector<std::string_view> ids;
+  for (const auto& [id, e] : events)
+    if (ids.empty() || ids.back() != id) ids.push_back(id);
+  args.push_back(std::to_string(ids.size()));
+  for (auto id : ids) args.emplace_back(id);
   size_t nonzero = 0;
   for (const auto& [kf, v] : p.increments) nonzero += v != 0 ? 1 : 0;
   args.push_back(std::to_string(nonzero));
@@ -379,6 +387,14 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
   std::chrono::steady_clock::time_point last_claim{};
 
   using Batch = std::vector<std::pair<std::string, UsageEvent>>;
+  // The events read from one of the two streams: a fold acknowledges them in theirs.
+  struct StreamBatch {
+    const char* stream;
+    Batch events;
+    std::vector<std::string> junk;  // ids of entries that are not events, acknowledged unfolded
+    size_t entries = 0;              // as read: COUNT of them means more may be waiting
+  };
+  static constexpr std::array<const char*, 2> kStreams{kUsageStream, kUsageBatchStream};
 
   // Entries that are not events (written by something else, or by a newer format) are
   // logged and put in `junk`, to be acknowledged without folding.
@@ -389,6 +405,10 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
       if (!entry.is_array() || entry.elements.size() < 2) continue;
       const auto& id = entry.elements[0].str;
       const auto& fields = entry.elements[1].elements;
+      if (fields.size() == 2 && fields[0].str == kBatchField) {
+        if (!add_batch_entry(id, fields[1].str, out)) junk.push_back(id);
+        continue;
+      }
       std::optional<UsageEvent> event;
       if (fields.size() == 2 && fields[0].str == kUsageField) event = UsageEvent::from_wire(fields[1].str);
       else event = from_field_pairs(fields);
@@ -402,28 +422,51 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     return out;
   }
 
-  // XREADGROUP reply: [[stream, [entries...]]] or nil.
-  static Batch parse_read(const store::RedisReply& reply, std::vector<std::string>& junk) {
-    if (!reply.is_array() || reply.elements.empty()) return {};
-    const auto& stream = reply.elements[0];
-    if (!stream.is_array() || stream.elements.size() < 2) return {};
-    return parse_entries(stream.elements[1], junk);
+  // A batch's entry: its events' lines. A line that is not an event is logged and skipped; an
+  // entry with none is junk.
+  static bool add_batch_entry(const std::string& id, std::string_view lines, Batch& out) {
+    size_t before = out.size();
+    while (!lines.empty()) {
+      size_t end = lines.find('\n');
+      std::string_view line = lines.substr(0, end);
+      lines = end == std::string_view::npos ? std::string_view{} : lines.substr(end + 1);
+      if (auto event = UsageEvent::from_wire(line)) out.emplace_back(id, std::move(*event));
+      else spdlog::error("usage aggregation: a line of stream entry {} is not a usage event; dropped", id);
+    }
+    if (out.size() == before) spdlog::error("usage aggregation: stream entry {} holds no usage event; dropped", id);
+    return out.size() > before;
   }
 
-  Task<void> drop(std::vector<std::string> ids) {
+  // XREADGROUP reply: [[stream, [entries...]], ...] (the streams with entries) or nil.
+  static std::vector<StreamBatch> parse_read(const store::RedisReply& reply) {
+    std::vector<StreamBatch> out;
+    if (!reply.is_array()) return out;
+    for (const auto& stream : reply.elements) {
+      if (!stream.is_array() || stream.elements.size() < 2) continue;
+      auto known = std::find_if(kStreams.begin(), kStreams.end(),
+                                [&](const char* name) { return stream.elements[0].str == name; });
+      if (known == kStreams.end()) continue;
+      StreamBatch b{*known, {}, {}, stream.elements[1].elements.size()};
+      b.events = parse_entries(stream.elements[1], b.junk);
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+  Task<void> drop(const char* stream, std::vector<std::string> ids) {
     if (ids.empty()) co_return;
-    auto ack = make_command("XACK", std::string(kUsageStream), std::string(kGroup));
+    auto ack = make_command("XACK", std::string(stream), std::string(kGroup));
     ack.insert(ack.end(), ids.begin(), ids.end());
-    auto del = make_command("XDEL", std::string(kUsageStream));
+    auto del = make_command("XDEL", std::string(stream));
     del.insert(del.end(), ids.begin(), ids.end());
     // Entries left behind by a failed call are dropped again at the next pass.
     (void)co_await redis.command(std::move(ack));
     (void)co_await redis.command(std::move(del));
   }
 
-  Task<bool> fold(const Batch& batch) {
+  Task<bool> fold(const char* stream, const Batch& batch) {
     if (batch.empty()) co_return true;
-    auto cmd = make_command("EVAL", std::string(kFoldScript), "1", std::string(kUsageStream), std::string(kGroup),
+    auto cmd = make_command("EVAL", std::string(kFoldScript), "1", std::string(stream), std::string(kGroup),
                             options.consumer);
     auto args = fold_arguments(batch, options);
     cmd.insert(cmd.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
@@ -439,7 +482,17 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     co_return r->integer == 1;
   }
 
-  Task<Result<Batch>> read(std::string from, bool block) {
+  // Folds what was read, stream by stream; false if a fold failed.
+  Task<bool> fold_all(const std::vector<StreamBatch>& batches) {
+    bool ok = true;
+    for (const auto& b : batches)
+      if (!co_await fold(b.stream, b.events)) ok = false;
+    co_return ok;
+  }
+
+  // Both streams in one call: the events of batches (usage:batches) and of single requests or
+  // earlier versions (usage:events).
+  Task<Result<std::vector<StreamBatch>>> read(const char* from, bool block) {
     auto cmd = make_command("XREADGROUP", "GROUP", std::string(kGroup), options.consumer, "COUNT",
                             std::to_string(options.batch));
     if (block) {
@@ -447,37 +500,40 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
       cmd.push_back(std::to_string(options.block.count()));
     }
     cmd.push_back("STREAMS");
-    cmd.push_back(kUsageStream);
-    cmd.push_back(std::move(from));
+    for (const char* stream : kStreams) cmd.push_back(stream);
+    for (size_t i = 0; i < kStreams.size(); ++i) cmd.push_back(from);
     auto r = co_await redis.command(std::move(cmd));
     if (!r) co_return r.error();
     if (r->is_error()) {
-      if (r->str.starts_with("NOGROUP")) co_await ensure_group();
+      if (r->str.starts_with("NOGROUP")) co_await ensure_groups();
       co_return Error{r->str};
     }
-    std::vector<std::string> junk;
-    auto batch = parse_read(*r, junk);
-    co_await drop(std::move(junk));
-    co_return batch;
+    auto batches = parse_read(*r);
+    for (auto& b : batches) co_await drop(b.stream, std::move(b.junk));
+    std::erase_if(batches, [](const StreamBatch& b) { return b.events.empty(); });
+    co_return batches;
   }
 
-  Task<void> ensure_group() {
-    auto r = co_await redis.command(
-        make_command("XGROUP", "CREATE", std::string(kUsageStream), std::string(kGroup), "0", "MKSTREAM"));
-    if (r && r->is_error() && !r->str.starts_with("BUSYGROUP")) spdlog::warn("usage aggregation: {}", r->str);
+  Task<void> ensure_groups() {
+    for (const char* stream : kStreams) {
+      auto r = co_await redis.command(
+          make_command("XGROUP", "CREATE", std::string(stream), std::string(kGroup), "0", "MKSTREAM"));
+      if (r && r->is_error() && !r->str.starts_with("BUSYGROUP")) spdlog::warn("usage aggregation: {}", r->str);
+    }
   }
 
   Task<void> claim_abandoned() {
-    auto r = co_await redis.command(make_command("XAUTOCLAIM", std::string(kUsageStream), std::string(kGroup),
-                                                 options.consumer, std::to_string(options.claim_after.count()), "0-0",
-                                                 "COUNT", std::to_string(options.batch)));
-    if (r && r->is_array() && r->elements.size() >= 2) {
+    for (const char* stream : kStreams) {
+      auto r = co_await redis.command(make_command("XAUTOCLAIM", std::string(stream), std::string(kGroup),
+                                                   options.consumer, std::to_string(options.claim_after.count()),
+                                                   "0-0", "COUNT", std::to_string(options.batch)));
+      if (!r || !r->is_array() || r->elements.size() < 2) continue;
       std::vector<std::string> junk;
       auto batch = parse_entries(r->elements[1], junk);
-      co_await drop(std::move(junk));
+      co_await drop(stream, std::move(junk));
       if (!batch.empty()) {
         spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", batch.size());
-        co_await fold(batch);
+        co_await fold(stream, batch);
       }
     }
   }
@@ -498,13 +554,13 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       if (!group_ready) {
-        co_await ensure_group();
+        co_await ensure_groups();
         group_ready = true;
       }
       // Our own unacknowledged events first (left by a crash or a failed fold), then new ones.
       auto own = co_await read("0", false);
       if (own && !own->empty()) {
-        if (!co_await fold(*own)) co_await sleep(std::chrono::milliseconds(500));
+        if (!co_await fold_all(*own)) co_await sleep(std::chrono::milliseconds(500));
         continue;
       }
       if (std::chrono::steady_clock::now() - last_claim > options.claim_after / 2) {
@@ -517,8 +573,11 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       if (fresh->empty()) continue;
-      if (!co_await fold(*fresh)) co_await sleep(std::chrono::milliseconds(500));
-      else if (fresh->size() < options.batch) co_await sleep(options.gather);
+      bool full = std::any_of(fresh->begin(), fresh->end(), [&](const StreamBatch& b) {
+        return b.entries >= options.batch;
+      });
+      if (!co_await fold_all(*fresh)) co_await sleep(std::chrono::milliseconds(500));
+      else if (!full) co_await sleep(options.gather);
     }
     redis.stop();
   }

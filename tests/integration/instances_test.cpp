@@ -189,7 +189,7 @@ TEST_F(InstancesTest, WideLimitsAreAdmittedFromGrantsWithoutARedisCallPerRequest
             << " ZADD, " << calls["hmget"] << " HMGET\n";
   EXPECT_LT(calls["zadd"], 30) << "no concurrency lease per request";
   EXPECT_LT(calls["evalsha"] + calls["eval"], 200) << "no admission script per request";
-  EXPECT_TRUE(wait_until([&] { return redis.cli({"XLEN", "usage:events"}) != "0"; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return redis.cli({"XLEN", "usage:batches"}) != "0"; }, 5s));
   // Once the shares are given back (idle 2 s), nothing is held and the window counts 300.
   EXPECT_TRUE(wait_until([&] { return redis.cli({"ZCARD", "limit:grants:" + key_id}) == "0"; }, 10s, 100ms));
   EXPECT_EQ(redis.cli({"HGET", "limit:" + key_id, "grantSlots"}), "0");

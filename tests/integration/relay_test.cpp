@@ -1183,6 +1183,7 @@ TEST_F(RelayTest, UsageTotalsEqualWhatTheUpstreamEmitted) {
   EXPECT_EQ(std::stoll(redis_cli.cli({"LLEN", "usage:records:" + key_id})), sent);
   // Folded and removed; the odd entry may be added after the last fold, so wait for the next.
   EXPECT_TRUE(wait_until([&] { return redis_cli.cli({"XLEN", "usage:events"}) == "0"; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return redis_cli.cli({"XLEN", "usage:batches"}) == "0"; }, 10s));
   // The CLI shows the same totals.
   auto shown = relay->cli({"usage", "--key", key_id, "--json"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;

@@ -49,7 +49,14 @@ struct CompletionBatch : test::RedisFixture {
   std::string counter(const std::string& key, const std::string& field) {
     return cli({"HGET", Limits::counters_key(key), field});
   }
-  int64_t events() { return std::stoll(cli({"XLEN", "usage:events"})); }
+  // The events the batches appended: one entry per batch, its events' lines joined by '\n'.
+  int64_t events() {
+    return std::stoll(cli({"EVAL",
+                           "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do "
+                           "n = n + 1 + select(2, string.gsub(e[2][2], '\\n', '')) end return n",
+                           "1", "usage:batches"}));
+  }
+  int64_t batch_entries() { return std::stoll(cli({"XLEN", "usage:batches"})); }
   // Runs the context until `done` or 10 s.
   template <class F>
   bool spin_until(F done) {
@@ -76,6 +83,7 @@ TEST_F(CompletionBatch, ChargesEachKeyTheSumOfItsRecordsAndGivesBackHeldLeasesOn
   EXPECT_EQ(cli({"ZCARD", Limits::leases_key("ka")}), "0");
   EXPECT_EQ(counter("kb", "totalCost"), "30");
   EXPECT_EQ(events(), 4);
+  EXPECT_EQ(batch_entries(), 1) << "one stream entry for the batch's events";
 }
 
 TEST_F(CompletionBatch, EveryCopyAfterTheFirstIsANoOp) {

@@ -81,6 +81,44 @@ TEST(UsageAggregator, FoldsTrimsAndTakesOverWhatADeadInstanceLeft) {
   EXPECT_EQ(requests(), 5);
 }
 
+// A completion batch appends its events as one entry of usage:batches (their lines joined by
+// '\n'); single events and earlier versions still write usage:events. Both are folded, an entry
+// held by a dead instance is taken over whole, a line that is not an event is skipped, and an
+// entry without one is dropped.
+TEST(UsageAggregator, FoldsBatchEntriesBesideSingleEventsAndTakesThemOver) {
+  TempDir dir;
+  RedisServer redis(dir.file("redis"));
+  ASSERT_TRUE(redis.start());
+  redis.cli({"XGROUP", "CREATE", "usage:batches", "usage-folders", "0", "MKSTREAM"});
+  redis.cli({"XADD", "usage:batches", "*", "b", event_line(0) + "\n" + event_line(1) + "\n" + event_line(2)});
+  // An instance reads the first batch and dies before folding it.
+  redis.cli({"XREADGROUP", "GROUP", "usage-folders", "ghost", "COUNT", "1", "STREAMS", "usage:batches", ">"});
+  redis.cli({"XADD", "usage:batches", "*", "b", "not an event"});
+  redis.cli({"XADD", "usage:batches", "*", "b", event_line(3) + "\nnot an event\n" + event_line(4)});
+  redis.cli({"XADD", "usage:events", "*", "u", event_line(5)});
+  auto requests = [&] {
+    std::string v = redis.cli({"HGET", "usage:k1", "totalRequests"});
+    return v.empty() ? 0 : std::stoi(v);
+  };
+
+  AggregatorOptions live;
+  live.consumer = "live";
+  live.gather = 10ms;
+  live.claim_after = std::chrono::minutes(10);
+  ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 3; })) << requests();
+  EXPECT_EQ(redis.cli({"XLEN", "usage:batches"}), "1") << "only the dead instance's entry is left";
+  EXPECT_EQ(redis.cli({"XLEN", "usage:events"}), "0");
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalInputTokens"}), "30");
+
+  live.claim_after = 200ms;
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 6; })) << requests();
+  EXPECT_TRUE(run_until(redis, live, [&] { return redis.cli({"XLEN", "usage:batches"}) == "0"; }, 3s));
+  EXPECT_EQ(requests(), 6);
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalInputTokens"}), "60");
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalCostMicro"}), "30");
+}
+
 TEST(UsageAggregator, FoldsEventsOfThePreviousFieldPairFormat) {
   TempDir dir;
   RedisServer redis(dir.file("redis"));
