@@ -150,7 +150,15 @@ Task<beast::error_code> read_request_head(beast::tcp_stream& stream, beast::flat
     buffer.commit(n);
   }
   buffer.consume(scanner.leading_empty_lines());
-  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+  // The head is in the buffer: parsed here, not by async_read_header, which completes through
+  // the scheduler's queue when it needs no read (one more turn of the event loop per request).
+  // It still reads what the parser wants more of (a head past the limits, for its 431).
+  beast::error_code ec;
+  buffer.consume(parser.put(buffer.data(), ec));
+  if (ec == http::error::need_more) {
+    auto [e, n] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
+    ec = e;
+  }
   co_return ec;
 }
 

@@ -3,6 +3,8 @@
 #include <deque>
 #include <mutex>
 
+#include <boost/asio/any_completion_handler.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "store/redis_script.hpp"
@@ -51,10 +53,7 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
         kept(std::move(k)),
         journal(options.journal_dir, options.journal_prefix, options.token),
         linger_timer(ex),
-        turn_done(ex),
-        retry_timer(ex) {
-    turn_done.expires_at(asio::steady_timer::time_point::max());
-  }
+        retry_timer(ex) {}
 
   asio::any_io_executor executor;
   store::RedisClient& redis;
@@ -63,7 +62,11 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
   usage::Journal journal;
   Batch open;
   uint64_t next_seq = 0;
-  asio::steady_timer linger_timer, turn_done, retry_timer;
+  asio::steady_timer linger_timer, retry_timer;
+  // The requests of this turn, waiting for the journal's write. Resumed by the turn's end
+  // itself, not through a timer's cancellation, which would queue each of them for one more
+  // turn of the event loop.
+  std::vector<asio::any_completion_handler<void()>> turn_waiters;
   bool linger_armed = false, turn_scheduled = false, retry_armed = false;
   std::atomic<bool> all_now{false};
   std::atomic<int> in_flight{0};
@@ -110,8 +113,15 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
       self->turn_scheduled = false;
       self->journal.write();
       if (self->open.urgent || self->all_now) self->seal();
-      self->turn_done.cancel();
+      auto waiters = std::move(self->turn_waiters);
+      self->turn_waiters.clear();
+      for (auto& resume : waiters) asio::dispatch(std::move(resume));  // on this thread: at once
     });
+  }
+
+  auto turn_end() {
+    return asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [this](auto handler) { turn_waiters.emplace_back(std::move(handler)); }, asio::use_awaitable);
   }
 
   void seal() {
@@ -221,7 +231,7 @@ Metering::~Metering() = default;
 Task<void> Metering::add(Completion record, bool urgent) {
   auto self = impl_;
   auto done = self->join(std::move(record), urgent);
-  co_await self->turn_done.async_wait(use_nothrow);
+  co_await self->turn_end();
   if (done && !done->fired) co_await done->timer.async_wait(use_nothrow);
 }
 

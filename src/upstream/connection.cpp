@@ -66,6 +66,8 @@ Task<Result<std::unique_ptr<Connection>>> Connection::open(asio::any_io_executor
 
   if (!target.tls) {
     stream->expires_never();
+    beast::error_code ignored;
+    stream->socket().non_blocking(true, ignored);  // for write(): a write tried at once
     c->plain_ = std::move(stream);
     co_return c;
   }
@@ -91,8 +93,18 @@ Task<beast::error_code> Connection::write(http::request<http::empty_body>& heade
     auto [e, n] = co_await asio::async_write(*tls_, buffers, use_nothrow);
     ec = e;
   } else {
-    auto [e, n] = co_await asio::async_write(*plain_, buffers, use_nothrow);
-    ec = e;
+    // Tried at once first (the socket is in non-blocking mode): an asynchronous write the
+    // socket takes whole still completes through the scheduler's queue, one more turn of the
+    // event loop (and a non-blocking epoll_wait) for every request.
+    size_t total = beast::buffer_bytes(buffers);
+    size_t sent = plain_->socket().write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (!ec && sent < total) {
+      beast::buffers_suffix<decltype(buffers)> rest(buffers);
+      rest.consume(sent);
+      auto [e, n] = co_await asio::async_write(*plain_, rest, use_nothrow);
+      ec = e;
+    }
   }
   co_return ec;
 }
