@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -176,16 +177,17 @@ void add_record(KeySums& k, const Completion& r) {
   add_period(k, r);
 }
 
-// The records' keys in the order they first appear (a batch holds a few keys, so a scan).
+// The records' keys in the order they first appear.
 std::vector<KeySums> per_key(const std::vector<Completion>& records) {
   std::vector<KeySums> keys;
+  std::unordered_map<std::string_view, size_t> index;  // key id -> position in `keys`
   for (const auto& r : records) {
-    auto at = std::find_if(keys.begin(), keys.end(), [&](const KeySums& k) { return k.id == r.key_id; });
-    if (at == keys.end()) {
-      at = keys.insert(keys.end(), KeySums{});
-      at->id = r.key_id;
+    auto [at, fresh] = index.try_emplace(r.key_id, keys.size());
+    if (fresh) {
+      keys.emplace_back();
+      keys.back().id = r.key_id;
     }
-    add_record(*at, r);
+    add_record(keys[at->second], r);
   }
   return keys;
 }

@@ -229,9 +229,11 @@ Metering::Metering(asio::any_io_executor executor, store::RedisClient& redis, Me
 Metering::~Metering() = default;
 
 Task<void> Metering::add(Completion record, bool urgent) {
-  auto self = impl_;
-  auto done = self->join(std::move(record), urgent);
-  co_await self->turn_end();
+  // No shared_ptr to Impl in this frame while it waits: Impl holds the waiting handlers, which
+  // hold the frame, so the two would keep each other alive if the I/O thread stopped before the
+  // turn's end (and the journal would never write its buffer on destruction).
+  auto done = impl_->join(std::move(record), urgent);
+  co_await impl_->turn_end();
   if (done && !done->fired) co_await done->timer.async_wait(use_nothrow);
 }
 

@@ -482,11 +482,19 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     co_return r->integer == 1;
   }
 
-  // Folds what was read, stream by stream; false if a fold failed.
+  // Folds what was read, stream by stream, at most events_per_fold events (whole entries) a
+  // call; false if a fold failed (what it held stays pending, read again from "0").
   Task<bool> fold_all(const std::vector<StreamBatch>& batches) {
     bool ok = true;
-    for (const auto& b : batches)
-      if (!co_await fold(b.stream, b.events)) ok = false;
+    for (const auto& b : batches) {
+      auto from = b.events.begin();
+      while (from != b.events.end()) {
+        auto to = from + static_cast<std::ptrdiff_t>(std::min(options.events_per_fold, size_t(b.events.end() - from)));
+        while (to != b.events.end() && to->first == (to - 1)->first) ++to;  // the rest of that entry
+        if (!co_await fold(b.stream, Batch(from, to))) ok = false;
+        from = to;
+      }
+    }
     co_return ok;
   }
 
@@ -510,7 +518,7 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     }
     auto batches = parse_read(*r);
     for (auto& b : batches) co_await drop(b.stream, std::move(b.junk));
-    std::erase_if(batches, [](const StreamBatch& b) { return b.events.empty(); });
+    std::erase_if(batches, [](const StreamBatch& b) { return b.entries == 0; });  // "0" lists every stream
     co_return batches;
   }
 
@@ -528,12 +536,12 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
                                                    options.consumer, std::to_string(options.claim_after.count()),
                                                    "0-0", "COUNT", std::to_string(options.batch)));
       if (!r || !r->is_array() || r->elements.size() < 2) continue;
-      std::vector<std::string> junk;
-      auto batch = parse_entries(r->elements[1], junk);
-      co_await drop(stream, std::move(junk));
-      if (!batch.empty()) {
-        spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", batch.size());
-        co_await fold(stream, batch);
+      std::vector<StreamBatch> taken{{stream, {}, {}, r->elements[1].elements.size()}};
+      taken[0].events = parse_entries(r->elements[1], taken[0].junk);
+      co_await drop(stream, std::move(taken[0].junk));
+      if (!taken[0].events.empty()) {
+        spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", taken[0].events.size());
+        co_await fold_all(taken);
       }
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Folds the usage:events stream into totals per key, account and model by hour, day and
-// month (the Node.js service's key names; costs as integer micro-USD). Each relay instance
+// Folds the usage streams (usage:batches, an entry per completion batch, and usage:events, an
+// entry per event: usage/batch_stream.hpp) into totals per key, account and model by hour, day
+// and month (the Node.js service's key names; costs as integer micro-USD). Each relay instance
 // runs one, as a member of one consumer group: an event is folded by exactly one instance,
 // and a batch is applied with its acknowledgement in one Lua script, so a crash can delay
 // an event but never lose it or count it twice. Entries of an instance that died are
@@ -41,7 +42,11 @@ inline constexpr CounterField kCounterFields[] = {
 struct AggregatorOptions {
   std::string consumer;                 // unique per instance
   int timezone_offset_hours = 8;        // day/month buckets (the Node.js service's TIMEZONE_OFFSET)
-  size_t batch = 500;
+  size_t batch = 500;              // entries read at once from each stream
+  // Events folded by one script call at most (whole entries; one entry may hold more): a backlog
+  // of batch entries (up to usage.batchRecords events each) is folded in several calls, so no
+  // call blocks Redis long or carries more than this many records for the keys' lists.
+  size_t events_per_fold = 4000;
   std::chrono::milliseconds block{1000};
   // Pause after a batch that was not full, so events gather into batches: folding costs about
   // the same for 1 event as for 500, and it runs on the Redis the relay is waiting for. Limits

@@ -1,6 +1,7 @@
 #pragma once
-// One finished request, as the relay appends it to the usage:events stream (one XADD on the
-// hot path); the aggregator folds events into per key/account/model hour/day/month totals.
+// One finished request, as the relay appends it to a usage stream (with the other events of its
+// completion batch: usage/batch_stream.hpp); the aggregator folds events into per
+// key/account/model hour/day/month totals.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,9 +28,10 @@ struct UsageEvent {
   std::string request_id;
   std::string endpoint;      // "/v1/messages"
 
-  // The stream entry holds one field, kUsageField, whose value is the event as one line of
-  // tab-separated values led by a format version. One field instead of one per member keeps
-  // XADD, XREADGROUP and their replies small: the stream is written once per request.
+  // The event as one line of tab-separated values led by a format version: the value of an
+  // entry's one field, kUsageField, in usage:events, and one of the lines of a batch's entry in
+  // usage:batches. One field instead of one per member keeps XADD, XREADGROUP and their replies
+  // small.
   std::string to_wire() const;
   static std::optional<UsageEvent> from_wire(std::string_view line);  // nullopt: not an event
 };

@@ -105,6 +105,7 @@ TEST(UsageAggregator, FoldsBatchEntriesBesideSingleEventsAndTakesThemOver) {
   live.consumer = "live";
   live.gather = 10ms;
   live.claim_after = std::chrono::minutes(10);
+  live.events_per_fold = 1;  // one call per entry: an entry is never split between two calls
   ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 3; })) << requests();
   EXPECT_EQ(redis.cli({"XLEN", "usage:batches"}), "1") << "only the dead instance's entry is left";
   EXPECT_EQ(redis.cli({"XLEN", "usage:events"}), "0");
