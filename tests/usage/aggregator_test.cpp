@@ -29,6 +29,20 @@ UsageEvent make_event(int n, std::string key, std::string account, std::string m
 
 std::string event_line(int n) { return make_event(n, "k1", "a1", "m").to_wire(); }
 
+int folded_requests(RedisServer& redis) {
+  std::string v = redis.cli({"HGET", "usage:k1", "totalRequests"});
+  return v.empty() ? 0 : std::stoi(v);
+}
+
+// An aggregator folding at once, to which a dead instance's events are not stale yet.
+AggregatorOptions live_options() {
+  AggregatorOptions live;
+  live.consumer = "live";
+  live.gather = 10ms;
+  live.claim_after = std::chrono::minutes(10);
+  return live;
+}
+
 // Runs an aggregator on its own io_context until `done` holds or the time is up.
 bool run_until(RedisServer& redis, AggregatorOptions options, const std::function<bool()>& done,
                std::chrono::milliseconds timeout = 10s) {
@@ -57,15 +71,8 @@ TEST(UsageAggregator, FoldsTrimsAndTakesOverWhatADeadInstanceLeft) {
   // An instance reads two events and dies before folding them.
   redis.cli({"XREADGROUP", "GROUP", "usage-folders", "ghost", "COUNT", "2", "STREAMS", "usage:events", ">"});
   for (int i = 3; i < 5; ++i) redis.cli({"XADD", "usage:events", "*", "u", event_line(i)});
-  auto requests = [&] {
-    std::string v = redis.cli({"HGET", "usage:k1", "totalRequests"});
-    return v.empty() ? 0 : std::stoi(v);
-  };
-
-  AggregatorOptions live;
-  live.consumer = "live";
-  live.gather = 10ms;
-  live.claim_after = std::chrono::minutes(10);  // the ghost's events are not stale yet
+  auto requests = [&] { return folded_requests(redis); };
+  AggregatorOptions live = live_options();  // the ghost's events are not stale yet
   ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 3; })) << requests();
   // The ghost's two pending events must survive the trimming; the three folded ones are gone.
   EXPECT_EQ(redis.cli({"XLEN", "usage:events"}), "2");
@@ -96,15 +103,8 @@ TEST(UsageAggregator, FoldsBatchEntriesBesideSingleEventsAndTakesThemOver) {
   redis.cli({"XADD", "usage:batches", "*", "b", "not an event"});
   redis.cli({"XADD", "usage:batches", "*", "b", event_line(3) + "\nnot an event\n" + event_line(4)});
   redis.cli({"XADD", "usage:events", "*", "u", event_line(5)});
-  auto requests = [&] {
-    std::string v = redis.cli({"HGET", "usage:k1", "totalRequests"});
-    return v.empty() ? 0 : std::stoi(v);
-  };
-
-  AggregatorOptions live;
-  live.consumer = "live";
-  live.gather = 10ms;
-  live.claim_after = std::chrono::minutes(10);
+  auto requests = [&] { return folded_requests(redis); };
+  AggregatorOptions live = live_options();
   live.events_per_fold = 1;  // one call per entry: an entry is never split between two calls
   ASSERT_TRUE(run_until(redis, live, [&] { return requests() == 3; })) << requests();
   EXPECT_EQ(redis.cli({"XLEN", "usage:batches"}), "1") << "only the dead instance's entry is left";
