@@ -4,6 +4,7 @@
 
 #include "core/crypto.hpp"
 #include "core/http_wire.hpp"
+#include "core/write_now.hpp"
 
 namespace crs::http_server {
 
@@ -109,12 +110,8 @@ Task<beast::error_code> Exchange::start_sized(http::response<http::empty_body> h
 // events this saves 22 timer arms and cancels and as many trips through the scheduler.
 Task<beast::error_code> Exchange::write_parts(std::array<asio::const_buffer, 3> parts) {
   beast::error_code ec;
-  size_t total = beast::buffer_bytes(parts);
-  size_t sent = stream_.socket().write_some(parts, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-  if (!ec && sent < total) {
-    beast::buffers_suffix<std::array<asio::const_buffer, 3>> rest(parts);
-    rest.consume(sent);
+  auto rest = write_now(stream_.socket(), parts, ec);
+  if (!ec && beast::buffer_bytes(rest) > 0) {
     stream_.expires_after(write_timeout_);
     auto [e, n] = co_await asio::async_write(stream_, rest, use_nothrow);
     stream_.expires_never();

@@ -113,8 +113,7 @@ struct Metering::Impl : std::enable_shared_from_this<Impl> {
       self->turn_scheduled = false;
       self->journal.write();
       if (self->open.urgent || self->all_now) self->seal();
-      auto waiters = std::move(self->turn_waiters);
-      self->turn_waiters.clear();
+      auto waiters = std::move(self->turn_waiters);  // leaves it empty for the next turn
       for (auto& resume : waiters) asio::dispatch(std::move(resume));  // on this thread: at once
     });
   }

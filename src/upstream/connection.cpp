@@ -7,6 +7,7 @@
 
 #include "core/crypto.hpp"
 #include "core/http_wire.hpp"
+#include "core/write_now.hpp"
 #include "upstream/proxy_handshake.hpp"
 
 namespace crs::upstream {
@@ -93,15 +94,8 @@ Task<beast::error_code> Connection::write(http::request<http::empty_body>& heade
     auto [e, n] = co_await asio::async_write(*tls_, buffers, use_nothrow);
     ec = e;
   } else {
-    // Tried at once first (the socket is in non-blocking mode): an asynchronous write the
-    // socket takes whole still completes through the scheduler's queue, one more turn of the
-    // event loop (and a non-blocking epoll_wait) for every request.
-    size_t total = beast::buffer_bytes(buffers);
-    size_t sent = plain_->socket().write_some(buffers, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-    if (!ec && sent < total) {
-      beast::buffers_suffix<decltype(buffers)> rest(buffers);
-      rest.consume(sent);
+    auto rest = write_now(plain_->socket(), buffers, ec);  // the socket is in non-blocking mode
+    if (!ec && beast::buffer_bytes(rest) > 0) {
       auto [e, n] = co_await asio::async_write(*plain_, rest, use_nothrow);
       ec = e;
     }
