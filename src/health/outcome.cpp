@@ -4,6 +4,7 @@
 #include <charconv>
 #include <utility>
 
+#include <fmt/compile.h>  // parsed at compile time: every attempt is encoded
 #include <fmt/format.h>
 
 namespace crs::health {
@@ -41,7 +42,7 @@ std::optional<Outcome> parse_outcome(std::string_view name) {
 }
 
 std::string Attempt::encode() const {
-  return fmt::format("{},{},{},{:.1f},{:.1f}", at_ms, outcome_name(outcome), status, ttfb_ms, total_ms);
+  return fmt::format(FMT_COMPILE("{},{},{},{:.1f},{:.1f}"), at_ms, outcome_name(outcome), status, ttfb_ms, total_ms);
 }
 
 std::optional<Attempt> Attempt::decode(std::string_view text) {

@@ -46,18 +46,18 @@ HeadScanner::State HeadScanner::refuse(std::string why) {
   return State::refused;
 }
 
-HeadScanner::State HeadScanner::end_line() {
-  bool empty = line_length_ == 0;
-  line_length_ = 0;
-  colon_seen_ = false;
+HeadScanner::State HeadScanner::end_line(Progress& p) {
+  bool empty = p.line_length == 0;
+  p.line_length = 0;
+  p.colon_seen = false;
   if (!empty) {
-    ++line_;
-  } else if (line_ > 0) {
-    head_size_ = seen_;
+    ++p.line;
+  } else if (p.line > 0) {
+    head_size_ = p.seen;
     return State::complete;
   } else {
-    leading_ = seen_;  // an empty line before the request line
-    if (++empty_lines_ > kMostLeadingEmptyLines) return refuse("empty lines before the request line");
+    p.leading = p.seen;  // an empty line before the request line
+    if (++p.empty_lines > kMostLeadingEmptyLines) return refuse("empty lines before the request line");
   }
   return State::more;
 }
@@ -65,28 +65,49 @@ HeadScanner::State HeadScanner::end_line() {
 HeadScanner::State HeadScanner::scan(std::string_view buffered) {
   if (!problem_.empty()) return State::refused;
   if (head_size_) return State::complete;
-  while (seen_ < buffered.size()) {
-    char c = buffered[seen_++];
-    if (after_cr_) {
-      if (c != '\n') return refuse("a CR not followed by LF");
-      after_cr_ = false;
-      if (State s = end_line(); s != State::more) return s;
-      continue;
+  Progress p = progress_;
+  State state = State::more;
+  while (p.seen < buffered.size() && state == State::more) {
+    // Most bytes only lengthen the line, and are skipped here: in the request line and in a
+    // field's value all but CR, LF and NUL (all below 14), in a field's name also but ':' and
+    // ' ' (a line's first byte included: only whitespace there is folding).
+    if (!p.after_cr) {
+      size_t at = p.seen;
+      auto byte = [&] { return static_cast<unsigned char>(buffered[at]); };
+      if (p.line > 0 && !p.colon_seen) {
+        while (at < buffered.size() && byte() > '\r' && byte() != ':' && byte() != ' ') ++at;
+      } else {
+        while (at < buffered.size() && byte() > '\r') ++at;
+      }
+      p.line_length += at - p.seen;
+      p.seen = at;
+      if (at == buffered.size()) break;
     }
-    if (c == '\r') {
-      after_cr_ = true;
-      continue;
-    }
-    if (c == '\n') return refuse("a line ending in LF without CR");
-    if (c == '\0') return refuse("a NUL byte");
-    if (line_ > 0 && line_length_ == 0 && (c == ' ' || c == '\t'))
-      return refuse("obsolete line folding (a line starting with whitespace)");
-    if (line_ > 0 && !colon_seen_) {
-      if (c == ':') colon_seen_ = true;
-      else if (c == ' ' || c == '\t') return refuse("whitespace in a field name");
-    }
-    ++line_length_;
+    state = scan_byte(p, buffered[p.seen++]);
   }
+  progress_ = p;
+  return state;
+}
+
+HeadScanner::State HeadScanner::scan_byte(Progress& p, char c) {
+  if (p.after_cr) {
+    if (c != '\n') return refuse("a CR not followed by LF");
+    p.after_cr = false;
+    return end_line(p);
+  }
+  if (c == '\r') {
+    p.after_cr = true;
+    return State::more;
+  }
+  if (c == '\n') return refuse("a line ending in LF without CR");
+  if (c == '\0') return refuse("a NUL byte");
+  if (p.line > 0 && p.line_length == 0 && (c == ' ' || c == '\t'))
+    return refuse("obsolete line folding (a line starting with whitespace)");
+  if (p.line > 0 && !p.colon_seen) {
+    if (c == ':') p.colon_seen = true;
+    else if (c == ' ' || c == '\t') return refuse("whitespace in a field name");
+  }
+  ++p.line_length;
   return State::more;
 }
 

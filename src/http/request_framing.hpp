@@ -22,21 +22,27 @@ class HeadScanner {
   State scan(std::string_view buffered);
   size_t head_size() const { return head_size_; }  // bytes up to the blank line, when complete
   // Empty lines before the request line (RFC 9112 §2.2 lets a server skip them; Beast does not).
-  size_t leading_empty_lines() const { return leading_; }
+  size_t leading_empty_lines() const { return progress_.leading; }
   const std::string& problem() const { return problem_; }  // when refused
 
  private:
+  // Where the scan is: copied to a local while scan() runs (the bytes are chars, which may
+  // alias members, so a loop on members would store them back at every byte).
+  struct Progress {
+    size_t seen = 0;
+    size_t line = 0;         // 0: the request line
+    size_t line_length = 0;  // bytes of this line so far
+    bool after_cr = false;
+    bool colon_seen = false;
+    size_t leading = 0;  // bytes
+    size_t empty_lines = 0;
+  };
   State refuse(std::string why);
-  State end_line();
+  State end_line(Progress& p);
+  State scan_byte(Progress& p, char c);  // one byte that may end a line or break a rule
 
-  size_t seen_ = 0;
-  size_t line_ = 0;         // 0: the request line
-  size_t line_length_ = 0;  // bytes of this line so far
-  bool after_cr_ = false;
-  bool colon_seen_ = false;
+  Progress progress_;
   size_t head_size_ = 0;
-  size_t leading_ = 0;  // bytes
-  size_t empty_lines_ = 0;
   std::string problem_;
 };
 

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <random>
 
+#include <fmt/compile.h>  // formats parsed at compile time: these run for every request
 #include <fmt/format.h>
 
 #include "limits/completion_batch.hpp"
@@ -228,7 +229,7 @@ bool Limits::budgeted(const keys::ApiKey& key) {
 }
 
 std::string Limits::lease_member(std::string_view id, int64_t reserved_cost_micro, int64_t reserved_tokens) {
-  return fmt::format("{}|{}|{}", id, std::max<int64_t>(reserved_cost_micro, 0), std::max<int64_t>(reserved_tokens, 0));
+  return fmt::format(FMT_COMPILE("{}|{}|{}"), id, std::max<int64_t>(reserved_cost_micro, 0), std::max<int64_t>(reserved_tokens, 0));
 }
 
 int64_t Limits::next_day_start_ms(int64_t now_ms) const {
@@ -249,12 +250,12 @@ int64_t Limits::week_start_ms(const keys::KeyLimits& l, int64_t now_ms) const {
 
 std::string Limits::day_label(int64_t now_ms) const {
   auto tm = local_tm(now_ms, tz_hours_);
-  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 std::string Limits::week_label(const keys::ApiKey& key, int64_t now_ms) const {
   auto tm = local_tm(week_start_ms(key.limits, now_ms), tz_hours_);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+  return fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}T{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
 }
 
 ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms,
