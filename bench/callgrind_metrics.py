@@ -6,6 +6,10 @@ read the inclusive cost of crs::metrics:: functions the same way:
 
   python3 bench/callgrind_metrics.py 100; python3 bench/callgrind_metrics.py 400
   callgrind_annotate --inclusive=yes <dir>/cg.out | grep 'crs::metrics::'
+
+With --keep-alive the requests share one connection, as a client's do (without it each
+request opens its own, and the connection's setup and the key's digest are counted too);
+bench/callgrind_breakdown.py sums two such runs by library.
 """
 import os, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,9 +30,19 @@ s = Stack(work)
 s.start()
 body = make_bodies.small(False)
 hdr = {"x-api-key": s.key, "content-type": "application/json", "anthropic-version": "2023-06-01"}
+keep_alive = "--keep-alive" in sys.argv
+if keep_alive:
+    sys.argv.remove("--keep-alive")
+    import http.client as http_client
+    conn = http_client.HTTPConnection("127.0.0.1", s.relay_port, timeout=60)
 def one():
-    r = http("POST", s.relay_port, "/v1/messages", body, hdr)
-    return r
+    if not keep_alive:
+        return http("POST", s.relay_port, "/v1/messages", body, hdr)
+    conn.request("POST", "/v1/messages", body=body, headers=hdr)
+    r = conn.getresponse()
+    data = r.read()
+    assert r.status == 200, (r.status, data[:200])
+    return data
 for _ in range(30): one()
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 300
