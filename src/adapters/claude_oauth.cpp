@@ -33,7 +33,8 @@ accounts::oauth::Settings settings(const config::Config& c) {
 Task<void> unlock(store::RedisClient& redis, const std::string& lock, const std::string& token) {
   static const std::string kScript =
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-  co_await redis.command(make_command("EVAL", kScript, "1", lock, token));
+  // Not released (Redis away): the lock expires on its own.
+  (void)co_await redis.command(make_command("EVAL", kScript, "1", lock, token));
 }
 
 Task<void> sleep_for(std::chrono::milliseconds d) {
@@ -102,7 +103,8 @@ Task<Result<accounts::Account>> refresh_refused(Refresh& r, const upstream::Call
     }
     std::string reason = "OAuth: " + why;
     r.d.accounts.set_status(r.account.id, std::string(accounts::kStatusUnauthorized), 0, reason);
-    co_await r.store.set_status(r.account.id, std::string(accounts::kStatusUnauthorized), 0, reason);
+    // This instance knows already; a status Redis did not take is set again by the next failure.
+    (void)co_await r.store.set_status(r.account.id, std::string(accounts::kStatusUnauthorized), 0, reason);
   }
   spdlog::warn("account {} ({}): OAuth refresh failed: {}", r.account.name, r.account.id, why);
   if (usable_as_is && code != "invalid_grant") co_return r.account;  // retried on a later request

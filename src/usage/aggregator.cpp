@@ -530,19 +530,25 @@ struct UsageAggregator::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Everything stale in the other consumers' pending lists, `batch` entries a call, the
+  // cursor followed to the end (a claimed entry's idle time restarts, so none comes twice).
   Task<void> claim_abandoned() {
     for (const char* stream : kStreams) {
-      auto r = co_await redis.command(make_command("XAUTOCLAIM", std::string(stream), std::string(kGroup),
-                                                   options.consumer, std::to_string(options.claim_after.count()),
-                                                   "0-0", "COUNT", std::to_string(options.batch)));
-      if (!r || !r->is_array() || r->elements.size() < 2) continue;
-      std::vector<StreamBatch> taken{{stream, {}, {}, r->elements[1].elements.size()}};
-      taken[0].events = parse_entries(r->elements[1], taken[0].junk);
-      co_await drop(stream, std::move(taken[0].junk));
-      if (!taken[0].events.empty()) {
-        spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", taken[0].events.size());
-        co_await fold_all(taken);
-      }
+      std::string cursor = "0-0";
+      size_t events = 0;
+      do {
+        auto r = co_await redis.command(make_command("XAUTOCLAIM", std::string(stream), std::string(kGroup),
+                                                     options.consumer, std::to_string(options.claim_after.count()),
+                                                     cursor, "COUNT", std::to_string(options.batch)));
+        if (!r || !r->is_array() || r->elements.size() < 2) break;
+        cursor = r->elements[0].str;
+        std::vector<StreamBatch> taken{{stream, {}, {}, r->elements[1].elements.size()}};
+        taken[0].events = parse_entries(r->elements[1], taken[0].junk);
+        co_await drop(stream, std::move(taken[0].junk));
+        events += taken[0].events.size();
+        if (!taken[0].events.empty()) co_await fold_all(taken);
+      } while (!stopped && !cursor.empty() && cursor != "0-0");
+      if (events) spdlog::info("usage aggregation: took over {} event(s) of a stopped instance", events);
     }
   }
 

@@ -42,7 +42,12 @@ inline constexpr CounterField kCounterFields[] = {
 struct AggregatorOptions {
   std::string consumer;                 // unique per instance
   int timezone_offset_hours = 8;        // day/month buckets (the Node.js service's TIMEZONE_OFFSET)
-  size_t batch = 500;              // entries read at once from each stream
+  // Entries read (or taken over) at once from each stream. A batch entry holds up to
+  // usage.batchRecords events: 64 of them hold at most 16k. At 8k requests/s a second's
+  // batches (~200 entries) are read in four calls; the thread's longest run on the CPU went
+  // from 4.2-5.0 ms (all at once) to 2.7-2.9 ms, and so did the longest wait of an I/O thread
+  // sharing that CPU (perf sched, bench/results/2026-12-06-issue23-step8-analysis.md).
+  size_t batch = 64;
   // Events folded by one script call at most (whole entries; one entry may hold more): a backlog
   // of batch entries (up to usage.batchRecords events each) is folded in several calls, so no
   // call blocks Redis long or carries more than this many records for the keys' lists.

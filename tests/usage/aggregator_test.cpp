@@ -120,6 +120,28 @@ TEST(UsageAggregator, FoldsBatchEntriesBesideSingleEventsAndTakesThemOver) {
   EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalCostMicro"}), "30");
 }
 
+// A dead instance may hold more entries than one call takes over: one takeover pass follows
+// XAUTOCLAIM's cursor to the end (the next pass would come claim_after / 2 later), and every
+// event is still counted once.
+TEST(UsageAggregator, TakesOverMoreEntriesThanOneCallHoldsInOnePass) {
+  TempDir dir;
+  RedisServer redis(dir.file("redis"));
+  ASSERT_TRUE(redis.start());
+  redis.cli({"XGROUP", "CREATE", "usage:batches", "usage-folders", "0", "MKSTREAM"});
+  for (int i = 0; i < 7; ++i)
+    redis.cli({"XADD", "usage:batches", "*", "b", event_line(2 * i) + "\n" + event_line(2 * i + 1)});
+  redis.cli({"XREADGROUP", "GROUP", "usage-folders", "ghost", "COUNT", "7", "STREAMS", "usage:batches", ">"});
+  AggregatorOptions live = live_options();
+  live.batch = 2;
+  live.claim_after = 3s;  // passes 1.5 s apart: a pass of 2 entries would need four of them
+  std::this_thread::sleep_for(3100ms);
+  ASSERT_TRUE(run_until(redis, live, [&] { return folded_requests(redis) == 14; }, 1400ms))
+      << folded_requests(redis) << " of 14 events taken over in the first pass";
+  EXPECT_TRUE(run_until(redis, live, [&] { return redis.cli({"XLEN", "usage:batches"}) == "0"; }, 3s));
+  EXPECT_EQ(folded_requests(redis), 14);
+  EXPECT_EQ(redis.cli({"HGET", "usage:k1", "totalInputTokens"}), "140");
+}
+
 TEST(UsageAggregator, FoldsEventsOfThePreviousFieldPairFormat) {
   TempDir dir;
   RedisServer redis(dir.file("redis"));
