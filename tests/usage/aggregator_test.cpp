@@ -133,9 +133,9 @@ TEST(UsageAggregator, TakesOverMoreEntriesThanOneCallHoldsInOnePass) {
   redis.cli({"XREADGROUP", "GROUP", "usage-folders", "ghost", "COUNT", "7", "STREAMS", "usage:batches", ">"});
   AggregatorOptions live = live_options();
   live.batch = 2;
-  live.claim_after = 3s;  // passes 1.5 s apart: a pass of 2 entries would need four of them
-  std::this_thread::sleep_for(3100ms);
-  ASSERT_TRUE(run_until(redis, live, [&] { return folded_requests(redis) == 14; }, 1400ms))
+  live.claim_after = 5s;  // passes 2.5 s apart: a pass of 2 entries would need four of them
+  std::this_thread::sleep_for(5100ms);
+  ASSERT_TRUE(run_until(redis, live, [&] { return folded_requests(redis) == 14; }, 2300ms))
       << folded_requests(redis) << " of 14 events taken over in the first pass";
   EXPECT_TRUE(run_until(redis, live, [&] { return redis.cli({"XLEN", "usage:batches"}) == "0"; }, 3s));
   EXPECT_EQ(folded_requests(redis), 14);
