@@ -81,6 +81,7 @@ struct UpstreamRequest {
 struct Endpoint {
   Result<upstream::BaseUrl> base;
   Result<upstream::Proxy> proxy;
+  std::string pool_key;  // upstream::pool_key of the two; "" if either is unusable
 };
 
 // What passed through, read from an answer as it went to the client.
@@ -150,8 +151,9 @@ class Adapter {
   virtual bool refreshes_credentials() const { return false; }
 
   // Where the account's requests go. The default parses its base URL and proxy (cached per
-  // I/O thread, keyed by their text, so an edited account is parsed anew).
-  virtual Endpoint endpoint(const accounts::Account& account) const;
+  // I/O thread, keyed by their text, so an edited account is parsed anew); a request shares
+  // the cached result.
+  virtual std::shared_ptr<const Endpoint> endpoint(const accounts::Account& account) const;
 
   // The upstream request: path, the account's credential, the headers allowed through, and
   // the body's edits if any. Content-Length is set by the relay.

@@ -1,7 +1,6 @@
 #include "adapters/anthropic_wire.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -9,6 +8,7 @@
 
 #include "adapters/anthropic_errors.hpp"
 #include "usage/sse_usage_scanner.hpp"
+#include "usage/usage_json.hpp"
 
 namespace crs::adapters {
 namespace {
@@ -16,29 +16,28 @@ namespace {
 constexpr std::string_view kOauthBeta = "oauth-2025-04-20";
 constexpr std::string_view kDefaultVersion = "2023-06-01";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
 }
 
-bool forwarded_request_header(const std::string& name) {
-  static const std::vector<std::string_view> kAllowed = {
+bool forwarded_request_header(std::string_view name) {
+  static constexpr std::string_view kAllowed[] = {
       "accept",     "accept-language", "anthropic-dangerous-direct-browser-access", "user-agent", "x-app",
       "x-claude-code-session-id", "x-client-request-id", "sec-fetch-mode"};
-  return name.starts_with("x-stainless-") || std::find(kAllowed.begin(), kAllowed.end(), name) != kAllowed.end();
+  return istarts_with(name, "x-stainless-") ||
+         std::any_of(std::begin(kAllowed), std::end(kAllowed), [&](auto a) { return beast::iequals(name, a); });
 }
 
 // Comma-joined, de-duplicated, order kept; repeated headers are merged. The oauth-* flags
 // belong to the OAuth kind: sent with an API key they could get the account refused, and a
 // key holder must not be able to do that.
 std::string merged_beta(const http_server::Request& client, bool oauth) {
-  std::vector<std::string> flags;
+  std::vector<std::string_view> flags;  // views of the client's header values
   auto add = [&](std::string_view flag) {
     while (!flag.empty() && flag.front() == ' ') flag.remove_prefix(1);
     while (!flag.empty() && flag.back() == ' ') flag.remove_suffix(1);
-    if (!oauth && flag.size() >= 6 && beast::iequals(flag.substr(0, 6), "oauth-")) return;
-    if (!flag.empty() && std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.emplace_back(flag);
+    if (!oauth && istarts_with(flag, "oauth-")) return;
+    if (!flag.empty() && std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.push_back(flag);
   };
   if (oauth) add(kOauthBeta);
   for (const auto& f : client) {
@@ -53,7 +52,7 @@ std::string merged_beta(const http_server::Request& client, bool oauth) {
     }
   }
   std::string out;
-  for (const auto& f : flags) out += (out.empty() ? "" : ",") + f;
+  for (auto f : flags) out.append(out.empty() ? "" : ",").append(f);
   return out;
 }
 
@@ -115,45 +114,46 @@ http::request<http::empty_body> build_anthropic_request(const http_server::Reque
   target.append(base.path_prefix).append(path);
   if (!forwarded_query.empty()) target.append("?").append(forwarded_query);
   http::request<http::empty_body> req{client.method(), target, 11};
+  std::optional<std::string_view> version;  // the first one given
   for (const auto& f : client) {
-    std::string name = lower(f.name_string());
-    if (forwarded_request_header(name)) req.insert(f.name_string(), f.value());
+    std::string_view name = f.name_string();
+    if (forwarded_request_header(name)) req.insert(f.name(), name, f.value());
+    else if (!version && beast::iequals(name, "anthropic-version")) version = f.value();
   }
-  bool default_port = base.port == (base.tls ? 443 : 80);
-  req.set(http::field::host, default_port ? base.host : base.host + ":" + std::to_string(base.port));
-  req.set(http::field::content_type, "application/json");
+  // None of the fields below is one the client's could have set: inserted, not replaced.
+  req.insert(http::field::host, base.authority);
+  req.insert(http::field::content_type, "application/json");
   // Identity: the relay reads usage from the stream, so it must be able to read the stream.
-  req.set(http::field::accept_encoding, "identity");
-  std::string_view version = client["anthropic-version"];
-  req.set("anthropic-version", version.empty() ? kDefaultVersion : version);
+  req.insert(http::field::accept_encoding, "identity");
+  req.insert(http::field::unknown, "anthropic-version", version && !version->empty() ? *version : kDefaultVersion);
   bool oauth = auth == AnthropicAuth::OauthBearer;
-  if (std::string beta = merged_beta(client, oauth); !beta.empty()) req.set("anthropic-beta", beta);
-  if (oauth) req.set(http::field::authorization, "Bearer " + std::string(credential));
-  else req.set("x-api-key", credential);
-  req.keep_alive(true);
+  if (std::string beta = merged_beta(client, oauth); !beta.empty()) req.insert(http::field::unknown, "anthropic-beta", beta);
+  if (oauth) req.insert(http::field::authorization, std::string("Bearer ").append(credential));
+  else req.insert(http::field::unknown, "x-api-key", credential);
+  // HTTP/1.1 without a Connection field: the connection is kept.
   return req;
 }
 
 bool is_forwarded_response_header(std::string_view name) {
-  std::string n = lower(name);
-  return n == "content-type" || n == "request-id" || n == "retry-after" || n == "retry-after-ms" ||
-         n == "x-should-retry" || n.starts_with("anthropic-ratelimit-");
+  static constexpr std::string_view kForwarded[] = {"content-type", "request-id", "retry-after", "retry-after-ms",
+                                                     "x-should-retry"};
+  return istarts_with(name, "anthropic-ratelimit-") ||
+         std::any_of(std::begin(kForwarded), std::end(kForwarded), [&](auto f) { return beast::iequals(name, f); });
 }
 
 // Only the types an API client reads pass as they are: an upstream's text/html (a hostile or
 // broken endpoint) must not become a page on the relay's origin, where the console's session
 // cookie lives. Browsers are told not to guess either.
 static std::string_view safe_content_type(std::string_view type) {
-  std::string t = lower(type);
-  if (t.starts_with("application/json") || t.starts_with("text/event-stream")) return type;
+  if (istarts_with(type, "application/json") || istarts_with(type, "text/event-stream")) return type;
   return "application/octet-stream";
 }
 
 void copy_anthropic_answer_headers(const http::response_header<>& upstream, http::fields& out) {
   for (const auto& f : upstream) {
     if (!is_forwarded_response_header(f.name_string())) continue;
-    if (f.name() == http::field::content_type) out.insert(f.name_string(), safe_content_type(f.value()));
-    else out.insert(f.name_string(), f.value());
+    if (f.name() == http::field::content_type) out.insert(f.name(), f.name_string(), safe_content_type(f.value()));
+    else out.insert(f.name(), f.name_string(), f.value());
   }
   out.set("X-Content-Type-Options", "nosniff");
 }
@@ -171,9 +171,10 @@ bool read_answer_usage(std::string& body, usage::Usage& u, std::string& served_m
   simdjson::ondemand::document doc;
   simdjson::ondemand::object object;
   if (thread_parser().iterate(view).get(doc) || doc.get_object().get(object)) return false;
-  // The usage object is small: its text goes through the one reading of usage the stream
-  // uses too (usage::apply_usage_object), so both paths clamp and split alike.
-  std::string_view usage_text;
+  // The usage object goes through the one reading of usage the stream uses too
+  // (usage::apply_usage_object), so both paths clamp and split alike. Applied to a copy: a
+  // document that breaks off later leaves `u` as it was.
+  usage::Usage read = u;
   bool found = false;
   for (auto field : object) {
     std::string_view key;
@@ -183,15 +184,14 @@ bool read_answer_usage(std::string& body, usage::Usage& u, std::string& served_m
       if (!field.value().get_string().get(model)) served_model = std::string(model);
     } else if (key == "usage") {
       simdjson::ondemand::object usage;
-      if (field.value().get_object().get(usage) || usage.raw_json().get(usage_text)) return false;
+      if (field.value().get_object().get(usage)) return false;
+      read = u;  // a repeated usage object replaces the first
+      if (!usage::apply_usage_object(usage, read).readable) return false;
       found = true;
     }
   }
   if (!found) return false;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(usage_text, ec);
-  if (ec || !v.is_object()) return false;
-  usage::apply_usage_object(v.get_object(), u);
+  u = read;
   return true;
 }
 

@@ -30,8 +30,7 @@ class BedrockAdapter final : public Adapter {
                                 const upstream::BaseUrl& base) const override {
     std::string id = bedrock::model_id(call.model, account.region);
     http::request<http::empty_body> req{http::verb::post, base.path_prefix + bedrock::invoke_path(id, call.stream), 11};
-    bool default_port = base.port == (base.tls ? 443 : 80);
-    std::string host = default_port ? base.host : base.host + ":" + std::to_string(base.port);
+    const std::string& host = base.authority;
     req.set(http::field::host, host);
     req.set(http::field::content_type, "application/json");
     req.set(call.stream ? "X-Amzn-Bedrock-Accept" : "Accept", "application/json");

@@ -26,15 +26,33 @@ int hex_value(char c) {
   return -1;
 }
 
-std::optional<std::string> body_framing_problem(const http::request_header<>& head) {
-  size_t lengths = head.count(http::field::content_length);
-  size_t codings = head.count(http::field::transfer_encoding);
-  if (lengths > 1) return "more than one Content-Length";
-  if (lengths == 1 && !is_digits(head[http::field::content_length])) return "a Content-Length that is not a number";
-  if (codings == 0) return std::nullopt;
-  if (lengths) return "both Content-Length and Transfer-Encoding";
+// The fields framing depends on, counted in one pass over the head (a lookup by name would
+// walk the field set's case-insensitive index once per question).
+struct FramingFields {
+  size_t hosts = 0, lengths = 0, codings = 0;
+  std::string_view length, coding;
+};
+
+FramingFields framing_fields(const http::request_header<>& head) {
+  FramingFields f;
+  for (const auto& field : head) {
+    switch (field.name()) {
+      case http::field::host: ++f.hosts; break;
+      case http::field::content_length: ++f.lengths, f.length = field.value(); break;
+      case http::field::transfer_encoding: ++f.codings, f.coding = field.value(); break;
+      default: break;
+    }
+  }
+  return f;
+}
+
+std::optional<std::string> body_framing_problem(const http::request_header<>& head, const FramingFields& f) {
+  if (f.lengths > 1) return "more than one Content-Length";
+  if (f.lengths == 1 && !is_digits(f.length)) return "a Content-Length that is not a number";
+  if (f.codings == 0) return std::nullopt;
+  if (f.lengths) return "both Content-Length and Transfer-Encoding";
   if (head.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
-  if (codings > 1 || !beast::iequals(trimmed(head[http::field::transfer_encoding]), "chunked"))
+  if (f.codings > 1 || !beast::iequals(trimmed(f.coding), "chunked"))
     return "a Transfer-Encoding other than chunked; no other coding is accepted";
   return std::nullopt;
 }
@@ -114,7 +132,19 @@ HeadScanner::State HeadScanner::scan_byte(Progress& p, char c) {
 std::optional<std::string> path_problem(std::string_view target) {
   if (target.empty() || target.front() != '/') return "a target that is not a path (absolute, authority or * form)";
   std::string_view path = target.substr(0, target.find('?'));
-  std::string segment;  // decoded
+  // The decoded segment so far: only whether it is "." or ".." matters.
+  size_t segment_length = 0;
+  bool segment_all_dots = true;
+  auto add = [&](char c) {
+    ++segment_length;
+    segment_all_dots = segment_all_dots && c == '.';
+  };
+  auto dot_segment_ends = [&] {
+    bool dot_segment = segment_all_dots && (segment_length == 1 || segment_length == 2);
+    segment_length = 0;
+    segment_all_dots = true;
+    return dot_segment;
+  };
   for (size_t i = 0; i <= path.size(); ++i) {
     char c = i < path.size() ? path[i] : '/';
     if (c == '%') {
@@ -126,30 +156,22 @@ std::optional<std::string> path_problem(std::string_view target) {
       i += 2;
       // An escaped "/" may be part of an id ("anthropic%2Fclaude"), but a reader that decodes it
       // sees a separator: the dot-segment rule holds either way.
-      if (decoded == '/') {
-        if (segment == "." || segment == "..") return "a dot segment in the path";
-        segment.clear();
-      } else {
-        segment += decoded;
-      }
+      if (decoded != '/') add(decoded);
+      else if (dot_segment_ends()) return "a dot segment in the path";
       continue;
     }
     if (c == '\\') return "a backslash in the path";
-    if (c != '/') {
-      segment += c;
-      continue;
-    }
-    if (segment == "." || segment == "..") return "a dot segment in the path";
-    segment.clear();
+    if (c != '/') add(c);
+    else if (dot_segment_ends()) return "a dot segment in the path";
   }
   return std::nullopt;
 }
 
 std::optional<std::string> framing_problem(const http::request_header<>& head) {
-  size_t hosts = head.count(http::field::host);
-  if (hosts > 1) return "more than one Host";
-  if (hosts == 0 && head.version() >= 11) return "no Host";
-  if (auto p = body_framing_problem(head)) return p;
+  auto fields = framing_fields(head);
+  if (fields.hosts > 1) return "more than one Host";
+  if (fields.hosts == 0 && head.version() >= 11) return "no Host";
+  if (auto p = body_framing_problem(head, fields)) return p;
   return path_problem(head.target());
 }
 

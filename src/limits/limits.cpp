@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <limits>
 #include <random>
 
 #include <fmt/compile.h>  // formats parsed at compile time: these run for every request
@@ -240,22 +241,43 @@ int64_t Limits::next_day_start_ms(int64_t now_ms) const {
 int64_t Limits::week_start_ms(const keys::KeyLimits& l, int64_t now_ms) const {
   int64_t local = now_ms + tz_hours_ * kHourMs;
   int64_t day_start = local / kDayMs * kDayMs;
-  int weekday = local_tm(now_ms, tz_hours_).tm_wday;  // 0 = Sunday
-  int iso_day = weekday == 0 ? 7 : weekday;           // 1 = Monday ... 7 = Sunday
+  int weekday = static_cast<int>((local / kDayMs + 4) % 7);  // 0 = Sunday; 1970-01-01 was a Thursday
+  int iso_day = weekday == 0 ? 7 : weekday;                     // 1 = Monday ... 7 = Sunday
   int64_t start = day_start - static_cast<int64_t>((iso_day - l.weekly_reset_day + 7) % 7) * kDayMs +
                   l.weekly_reset_hour * kHourMs;
   if (start > local) start -= kWeekMs;
   return start - tz_hours_ * kHourMs;
 }
 
+// Every admission and completion asks for today's and this week's labels: each is formatted
+// once per thread while it stays the same.
+struct LabelCache {
+  int64_t at = std::numeric_limits<int64_t>::min();  // the local day, or the week's first hour
+  int tz = 0;
+  std::string label;
+};
+
 std::string Limits::day_label(int64_t now_ms) const {
-  auto tm = local_tm(now_ms, tz_hours_);
-  return fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  thread_local LabelCache cache;
+  int64_t day = (now_ms + tz_hours_ * kHourMs) / kDayMs;
+  if (cache.at != day || cache.tz != tz_hours_) {
+    auto tm = local_tm(now_ms, tz_hours_);
+    cache = {day, tz_hours_,
+             fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday)};
+  }
+  return cache.label;
 }
 
 std::string Limits::week_label(const keys::ApiKey& key, int64_t now_ms) const {
-  auto tm = local_tm(week_start_ms(key.limits, now_ms), tz_hours_);
-  return fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}T{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+  thread_local LabelCache cache;
+  int64_t start = week_start_ms(key.limits, now_ms);
+  if (cache.at != start || cache.tz != tz_hours_) {
+    auto tm = local_tm(start, tz_hours_);
+    cache = {start, tz_hours_,
+             fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}T{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour)};
+  }
+  return cache.label;
 }
 
 ScriptCall Limits::admission(const keys::ApiKey& key, const std::string& lease, int64_t now_ms,

@@ -61,15 +61,15 @@ struct Picked {
   std::shared_ptr<const accounts::Account> held;
   const accounts::Account& account() const { return *held; }
   const adapters::Adapter* adapter = nullptr;
-  adapters::Endpoint endpoint;  // set by resolve_endpoint
+  std::shared_ptr<const adapters::Endpoint> endpoint;  // set by resolve_endpoint
   std::unique_ptr<AccountSlot> slot;
   bool trial = false;  // the one request its half-open circuit lets through
   int attempt = 0;     // 1 for the request's first upstream attempt, 2 for its first failover, ...
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   int64_t started_ms = accounts::now_ms();  // the same, on the clock every instance shares
 
-  const upstream::BaseUrl& base() const { return *endpoint.base; }
-  const upstream::Proxy& proxy() const { return *endpoint.proxy; }
+  const upstream::BaseUrl& base() const { return *endpoint->base; }
+  const upstream::Proxy& proxy() const { return *endpoint->proxy; }
 };
 
 enum class Choice { Picked, NoneLeft, AllFull };

@@ -143,6 +143,9 @@ std::string deadline_text(const RelayedRequest& r) {
 
 Task<std::pair<beast::error_code, std::string>> read_whole(UpstreamCall& call, size_t limit, ReadWait wait) {
   std::string body;
+  // One allocation when the upstream gives the size, with room for the padding the JSON reader
+  // of the answer's usage wants after it (64 bytes, adapters::read_answer_usage).
+  if (auto length = call.parser->content_length(); length && *length <= limit) body.reserve(*length + 64);
   auto buf = chunk_buffer();
   while (!call.parser->is_done()) {
     // An upstream that always has bytes ready never lets a read time out: the deadline is
@@ -184,8 +187,8 @@ Task<bool> prepare_account(RelayedRequest& r, Picked& p, Attempts& a, bool refre
 // Where the account is reached; "" or why its configuration is unusable.
 std::string resolve_endpoint(Picked& p) {
   p.endpoint = p.adapter->endpoint(p.account());
-  if (!p.endpoint.base) return p.endpoint.base.error().message;
-  if (!p.endpoint.proxy) return p.endpoint.proxy.error().message;
+  if (!p.endpoint->base) return p.endpoint->base.error().message;
+  if (!p.endpoint->proxy) return p.endpoint->proxy.error().message;
   return {};
 }
 
@@ -213,7 +216,7 @@ Task<bool> send(RelayedRequest& r, const Picked& p, UpstreamCall& call, Attempts
   std::string failure;
   bool timed_out = false;
   for (int fresh = 0; fresh < 2; ++fresh) {
-    auto c = co_await pool.acquire(p.base(), p.proxy(), std::chrono::milliseconds(rc.connectTimeout));
+    auto c = co_await pool.acquire(p.base(), p.proxy(), p.endpoint->pool_key, std::chrono::milliseconds(rc.connectTimeout));
     if (!c) {
       failure = c.error().message;
       timed_out = failure.starts_with("connect timed out");  // upstream/connection.cpp's words

@@ -19,11 +19,12 @@ void log_unread(const std::string& account_id, const upstream::CallResult& answe
 Task<void> fetch(ModelCatalog& catalog, const accounts::Account& account, asio::ssl::context& tls) {
   int64_t now = accounts::now_ms();
   const adapters::Adapter* adapter = adapters::find_adapter(account.type);
-  auto endpoint = adapter ? adapter->endpoint(account) : adapters::Endpoint{};
-  if (!adapter || !adapter->features().models_list || !endpoint.base || !endpoint.proxy) {
+  auto shared_endpoint = adapter ? adapter->endpoint(account) : nullptr;
+  if (!adapter || !adapter->features().models_list || !shared_endpoint->base || !shared_endpoint->proxy) {
     catalog.failed(account.id, now);
     co_return;
   }
+  const auto& endpoint = *shared_endpoint;
   auto request = adapter->models_request(account, *endpoint.base);
   if (!request) {
     catalog.failed(account.id, now);

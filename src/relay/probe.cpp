@@ -38,7 +38,8 @@ Task<ProbeResult> probe_account(adapters::AdapterContext& context, accounts::Acc
     }
     account = std::move(*ready);
   }
-  auto endpoint = adapter->endpoint(account);
+  auto shared_endpoint = adapter->endpoint(account);
+  const auto& endpoint = *shared_endpoint;
   if (!endpoint.base || !endpoint.proxy) {
     auto verdict = adapters::transport_failure(false, endpoint_problem(endpoint));
     co_return failed(std::move(verdict), 0, 0);

@@ -2,15 +2,6 @@
 
 namespace crs::upstream {
 
-std::string pool_key(const BaseUrl& t, const Proxy& p) {
-  std::string key = (t.tls ? "https://" : "http://") + t.host + ":" + std::to_string(t.port);
-  if (p.kind != Proxy::Kind::None) {
-    key += p.kind == Proxy::Kind::Http ? " via http://" : " via socks5://";
-    key += p.username + ":" + p.password + "@" + p.host + ":" + std::to_string(p.port);
-  }
-  return key;
-}
-
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, asio::ssl::context& tls, size_t max_idle_per_target,
                                std::chrono::seconds idle_ttl)
     : executor_(executor),
@@ -25,8 +16,8 @@ ConnectionPool::~ConnectionPool() {
 }
 
 Task<Result<std::unique_ptr<Connection>>> ConnectionPool::acquire(const BaseUrl& target, const Proxy& proxy,
+                                                                  const std::string& key,
                                                                   std::chrono::milliseconds connect_timeout) {
-  std::string key = pool_key(target, proxy);
   auto it = shelf_->idle.find(key);
   if (it != shelf_->idle.end()) {
     auto now = std::chrono::steady_clock::now();
@@ -44,7 +35,7 @@ Task<Result<std::unique_ptr<Connection>>> ConnectionPool::acquire(const BaseUrl&
   }
   auto fresh = co_await Connection::open(executor_, tls_, target, proxy, connect_timeout);
   if (!fresh) co_return fresh.error();
-  (*fresh)->set_pool_key(std::move(key));
+  (*fresh)->set_pool_key(key);
   co_return std::move(*fresh);
 }
 

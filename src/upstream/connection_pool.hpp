@@ -25,8 +25,9 @@ class ConnectionPool {
                  std::chrono::seconds idle_ttl = kIdleTtl);
   ~ConnectionPool();
 
-  // An idle connection to the target if one is alive, else a new one.
-  Task<Result<std::unique_ptr<Connection>>> acquire(const BaseUrl& target, const Proxy& proxy,
+  // An idle connection to the target if one is alive, else a new one. `key` is
+  // pool_key(target, proxy), which a caller computes once per target, not per request.
+  Task<Result<std::unique_ptr<Connection>>> acquire(const BaseUrl& target, const Proxy& proxy, const std::string& key,
                                                      std::chrono::milliseconds connect_timeout);
   // Returns a connection whose response was read completely and that may be kept alive.
   void release(std::unique_ptr<Connection> connection);
@@ -53,7 +54,5 @@ class ConnectionPool {
   std::chrono::seconds idle_ttl_;
   std::shared_ptr<Shelf> shelf_;
 };
-
-std::string pool_key(const BaseUrl& target, const Proxy& proxy);
 
 }  // namespace crs::upstream

@@ -24,7 +24,20 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
   if (!u.path().empty() && u.path().front() != '/') return Error{"base URL has an invalid port or path"};
   b.path_prefix = u.path();
   while (!b.path_prefix.empty() && b.path_prefix.back() == '/') b.path_prefix.pop_back();
+  bool v6 = b.host.find(':') != std::string::npos;
+  if (v6) b.authority.append("[").append(b.host).append("]");
+  else b.authority = b.host;
+  if (b.port != (b.tls ? 443 : 80)) b.authority.append(":").append(std::to_string(b.port));
   return b;
+}
+
+std::string pool_key(const BaseUrl& t, const Proxy& p) {
+  std::string key = (t.tls ? "https://" : "http://") + t.host + ":" + std::to_string(t.port);
+  if (p.kind != Proxy::Kind::None) {
+    key += p.kind == Proxy::Kind::Http ? " via http://" : " via socks5://";
+    key += p.username + ":" + p.password + "@" + p.host + ":" + std::to_string(p.port);
+  }
+  return key;
 }
 
 Result<Proxy> parse_proxy_url(const std::string& url) {

@@ -9,8 +9,7 @@ namespace {
 
 http::request<http::empty_body> json_post(const BaseUrl& base, std::string_view target) {
   http::request<http::empty_body> req{http::verb::post, target.empty() ? std::string_view("/") : target, 11};
-  bool default_port = base.port == (base.tls ? 443 : 80);
-  req.set(http::field::host, default_port ? base.host : base.host + ":" + std::to_string(base.port));
+  req.set(http::field::host, base.authority);
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "claude-cli/1.0.56 (external, cli)");

@@ -48,10 +48,12 @@ Result<Price> read_price(const json::value& v, const std::string& name) {
 }
 
 // "claude-sonnet-4-5-20250929[1m]" -> "claude-sonnet-4-5-20250929"; Bedrock ids lose region and version.
-std::string normalise(std::string model) {
-  if (auto b = model.find('['); b != std::string::npos) model.erase(b);
-  if (auto p = model.find("anthropic."); p != std::string::npos) model.erase(0, p + 10);
-  if (auto v = model.rfind("-v"); v != std::string::npos && model.find(':', v) != std::string::npos) model.erase(v);
+// Each step cuts the name: a view of the requested name, nothing copied.
+std::string_view normalise(std::string_view model) {
+  if (auto b = model.find('['); b != std::string_view::npos) model = model.substr(0, b);
+  if (auto p = model.find("anthropic."); p != std::string_view::npos) model.remove_prefix(p + 10);
+  if (auto v = model.rfind("-v"); v != std::string_view::npos && model.find(':', v) != std::string_view::npos)
+    model = model.substr(0, v);
   return model;
 }
 
@@ -110,12 +112,12 @@ Result<PricingTable> PricingTable::load(const std::string& path) {
 }
 
 PriceMatch PricingTable::find(const std::string& requested) const {
-  std::string model = normalise(requested);
+  std::string_view model = normalise(requested);
   if (auto it = models_.find(model); it != models_.end()) return {it->second, "model"};
   if (auto a = aliases_.find(model); a != aliases_.end())
     if (auto it = models_.find(a->second); it != models_.end()) return {it->second, "alias"};
   for (const auto& [family, price] : families_)
-    if (model.find(family) != std::string::npos) return {price, "family:" + family};
+    if (model.find(family) != std::string_view::npos) return {price, "family:" + family};
   return {default_, "default"};
 }
 

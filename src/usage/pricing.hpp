@@ -54,9 +54,9 @@ class PricingTable {
   bool has_entry(const std::string& model) const { return !find(model).fallback(); }
 
  private:
-  std::map<std::string, Price> models_;
-  std::map<std::string, std::string> aliases_;
-  std::map<std::string, Price> families_;
+  std::map<std::string, Price, std::less<>> models_;  // std::less<>: looked up by a view
+  std::map<std::string, std::string, std::less<>> aliases_;
+  std::map<std::string, Price, std::less<>> families_;
   Price default_;
   double web_search_per_thousand_ = 10;  // USD per 1,000 web searches (server_tool_use)
 };

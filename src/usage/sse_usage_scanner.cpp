@@ -1,6 +1,8 @@
 #include "usage/sse_usage_scanner.hpp"
 
-#include <boost/json.hpp>
+#include <optional>
+
+#include "usage/usage_json.hpp"
 
 namespace crs::usage {
 namespace {
@@ -104,23 +106,64 @@ void SseUsageScanner::on_line(std::string_view line) {
     saw_error_ = true;
     return;
   }
-  boost::system::error_code ec;
-  auto v = boost::json::parse(after_field(line, "data:"), ec);
-  if (ec || !v.is_object()) return;
-  const auto& o = v.get_object();
-  const boost::json::value* u = nullptr;
-  if (event == "message_start") {
-    started_ = true;
-    if (auto* m = o.if_contains("message"); m && m->is_object()) {
-      u = m->get_object().if_contains("usage");
-      if (auto* model = m->get_object().if_contains("model"); model && model->is_string())
-        served_model_ = model->get_string();
+  read_event(after_field(line, "data:"), event == "message_start");
+}
+
+// message_start: {"message": {"model": ..., "usage": {...}}, ...}; message_delta:
+// {"usage": {...}, ...}. What a data line says is taken only if the line reads through.
+void SseUsageScanner::read_event(std::string_view data, bool start) {
+  namespace ondemand = simdjson::ondemand;
+  thread_local ondemand::parser parser;
+  std::string padded;  // two small lines per stream
+  padded.reserve(data.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(data);
+  ondemand::document doc;
+  ondemand::object o;
+  if (parser.iterate(simdjson::padded_string_view(padded.data(), padded.size(), padded.capacity())).get(doc) ||
+      doc.get_object().get(o))
+    return;
+  // A repeated member replaces the first: each is read from what the scanner had before.
+  Usage read = usage_;
+  std::optional<std::string> model;
+  bool final_count = false;
+  // A usage member (read into `read`); false if the JSON breaks off.
+  auto read_usage = [&](ondemand::value v) {
+    read = usage_;
+    final_count = false;
+    ondemand::object usage;
+    if (v.get_object().get(usage)) return v.type().error() == simdjson::SUCCESS;  // not an object: nothing
+    auto r = apply_usage_object(usage, read);
+    final_count = r.has_output_tokens;
+    return r.readable;
+  };
+  for (auto field : o) {
+    std::string_view key;
+    ondemand::value v;
+    if (field.unescaped_key().get(key) || field.value().get(v)) return;
+    if (!start && key == "usage" && !read_usage(v)) return;
+    if (!start || key != "message") continue;
+    read = usage_;
+    model.reset();
+    ondemand::object message;
+    if (v.get_object().get(message)) continue;
+    for (auto member : message) {
+      std::string_view name;
+      ondemand::value m;
+      if (member.unescaped_key().get(name) || member.value().get(m)) return;
+      std::string_view text;
+      if (name == "usage" && !read_usage(m)) return;
+      if (name == "model") {
+        model.reset();  // a repeated member that is no string: no model
+        if (!m.get_string().get(text)) model = std::string(text);
+      }
     }
-  } else {
-    u = o.if_contains("usage");
-    final_usage_seen_ = final_usage_seen_ || (u && u->is_object() && u->get_object().contains("output_tokens"));
   }
-  if (u && u->is_object()) apply_usage_object(u->get_object(), usage_);
+  // Nothing after the object (simdjson 3.0 has no document::at_end).
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return;
+  if (start) started_ = true;
+  usage_ = read;
+  if (model) served_model_ = std::move(*model);
+  if (!start) final_usage_seen_ = final_usage_seen_ || final_count;  // message_start's count is not final
 }
 
 }  // namespace crs::usage

@@ -28,6 +28,7 @@ class SseUsageScanner {
  private:
   void on_line(std::string_view line);
   void count_delta(std::string_view data);
+  void read_event(std::string_view data, bool start);
 
   Usage usage_;
   std::string line_;           // the incomplete line carried into the next chunk

@@ -2,10 +2,6 @@
 // Token usage of one response, as the Messages API reports it (spec §8).
 #include <cstdint>
 
-namespace boost::json {
-class object;
-}
-
 namespace crs::usage {
 
 struct Usage {
@@ -29,11 +25,6 @@ struct Usage {
 // The largest token count taken from an upstream; larger ones are clamped (and logged once).
 inline constexpr int64_t kMaxTokenCount = 1'000'000'000'000;
 
-// Overwrites the fields present in a JSON "usage" object (message_delta restates cumulative
-// values: overwrite, never add). Numbers that are not whole, negative or huge are rounded and
-// clamped, never thrown on: metering runs after the answer has started. A restated
-// cache_creation_input_tokens without its TTL breakdown keeps the one-hour part already known
-// (message_start's); only the rest counts as five-minute writes.
-void apply_usage_object(const boost::json::object& usage_object, Usage& usage);
+// usage/usage_json.hpp reads an upstream's usage object into a Usage.
 
 }  // namespace crs::usage

@@ -148,6 +148,13 @@ TEST(Endpoint, BaseAndProxyUrls) {
   EXPECT_FALSE(b->tls);
   EXPECT_EQ(b->port, 9000);
   EXPECT_EQ(b->path_prefix, "");
+  EXPECT_EQ(b->authority, "127.0.0.1:9000");
+  // The Host header: no default port, a v6 address in brackets.
+  EXPECT_EQ(upstream::parse_base_url("https://api.anthropic.com/")->authority, "api.anthropic.com");
+  EXPECT_EQ(upstream::parse_base_url("http://h:80/p")->authority, "h");
+  EXPECT_EQ(upstream::parse_base_url("https://h:80")->authority, "h:80");
+  EXPECT_EQ(upstream::parse_base_url("http://[::1]:8080")->authority, "[::1]:8080");
+  EXPECT_EQ(upstream::parse_base_url("https://[fe80::1]")->authority, "[fe80::1]");
   EXPECT_FALSE(upstream::parse_base_url("ftp://x").ok());
   EXPECT_FALSE(upstream::parse_base_url("https://u:p@x").ok());
   auto p = upstream::parse_proxy_url("socks5://user:pa%40ss@proxy:1080");
@@ -203,6 +210,15 @@ TEST(AnswerUsage, ReadsTheTopLevelUsageOnly) {
   EXPECT_EQ(o.cache_read_input_tokens, 0);
   EXPECT_EQ(o.cache_creation_input_tokens, usage::kMaxTokenCount);
   EXPECT_EQ(o.web_search_requests, 3);
+  // More significant digits than a double holds, an exponent beyond its range.
+  std::string long_numbers = R"({"usage":{"input_tokens":18.4111111111111111111111111111111675,"output_tokens":2e400,)"
+                             R"("cache_read_input_tokens":-1e400,"cache_creation_input_tokens":123456789012345678901234}})";
+  usage::Usage l;
+  ASSERT_TRUE(adapters::read_answer_usage(long_numbers, l, model));
+  EXPECT_EQ(l.input_tokens, 18);
+  EXPECT_EQ(l.output_tokens, usage::kMaxTokenCount);
+  EXPECT_EQ(l.cache_read_input_tokens, 0);
+  EXPECT_EQ(l.cache_creation_input_tokens, usage::kMaxTokenCount);
 }
 
 TEST(RequestFields, MaxTokens) {

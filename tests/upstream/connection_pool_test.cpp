@@ -51,13 +51,13 @@ TEST(ConnectionPoolTest, ConnectionsIdleLongerThanTheTtlAreClosed) {
   Listener upstream(io);
   asio::ssl::context tls(asio::ssl::context::tls_client);
   ConnectionPool pool(io.get_executor(), tls, 8, 1s);
-  BaseUrl target{false, "127.0.0.1", upstream.acceptor.local_endpoint().port(), ""};
+  BaseUrl target{false, "127.0.0.1", upstream.acceptor.local_endpoint().port(), "", ""};
   Proxy direct;  // named: the coroutines keep a reference to it
 
   auto open_three = [&]() -> Task<std::vector<std::unique_ptr<Connection>>> {
     std::vector<std::unique_ptr<Connection>> held;
     for (int i = 0; i < 3; ++i) {
-      auto c = co_await pool.acquire(target, direct, 2s);
+      auto c = co_await pool.acquire(target, direct, pool_key(target, direct), 2s);
       if (c) held.push_back(std::move(*c));
     }
     co_return held;
@@ -69,7 +69,7 @@ TEST(ConnectionPoolTest, ConnectionsIdleLongerThanTheTtlAreClosed) {
   EXPECT_EQ(pool.idle_count(), 3u);
 
   // Handed out again: no new connection reaches the upstream.
-  auto again = test::run_task(io, pool.acquire(target, direct, 2s));
+  auto again = test::run_task(io, pool.acquire(target, direct, pool_key(target, direct), 2s));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(pool.idle_count(), 2u);
   pool.release(std::move(*again));

@@ -41,7 +41,7 @@ struct StreamRead {
 Task<StreamRead> read_stream(asio::io_context& io, uint16_t port) {
   StreamRead out;
   asio::ssl::context tls(asio::ssl::context::tls_client);
-  BaseUrl target{false, "127.0.0.1", port, ""};
+  BaseUrl target{false, "127.0.0.1", port, "", ""};
   Proxy direct;
   auto conn = co_await Connection::open(io.get_executor(), tls, target, direct, 2s);
   if (!conn) {

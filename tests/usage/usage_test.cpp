@@ -83,6 +83,34 @@ TEST(SseUsageScanner, CacheCreationDetail) {
   EXPECT_EQ(s.usage().cache_creation_1h, 20);
 }
 
+// A data line counts only when it reads through as one JSON object; a repeated member
+// replaces the first; message_start's output count is not the final one.
+TEST(SseUsageScanner, ADataLineCountsOnlyWhenItReadsThrough) {
+  auto event = [](std::string_view name, std::string_view data) {
+    return "event: " + std::string(name) + "\ndata: " + std::string(data) + "\n\n";
+  };
+  SseUsageScanner s;
+  s.feed(event("message_start", R"({"message":{"model":"m1","usage":{"input_tokens":7,"output_tokens":1}}} x)"));
+  EXPECT_FALSE(s.started()) << "trailing bytes after the object";
+  EXPECT_EQ(s.usage().input_tokens, 0);
+  s.feed(event("message_start", R"({"message":{"model":"m1","usage":{"input_tokens":7,"output_tokens":1}}})"));
+  EXPECT_TRUE(s.started());
+  EXPECT_EQ(s.served_model(), "m1");
+  EXPECT_EQ(s.usage().input_tokens, 7);
+  EXPECT_FALSE(s.final_usage_seen()) << "message_start's output_tokens is not the final count";
+  s.feed(event("message_delta", R"({"usage":{"output_tokens":40},"usage":{"output_tokens":"x"}})"));
+  EXPECT_EQ(s.usage().output_tokens, 1) << "the last usage member counts, and its count is no number";
+  s.feed(event("message_delta", R"({"usage":{"output_tokens":50,"input_tokens":8}})"));
+  EXPECT_EQ(s.usage().output_tokens, 50);
+  EXPECT_EQ(s.usage().input_tokens, 8);
+  EXPECT_TRUE(s.final_usage_seen());
+  s.feed(event("message_delta", R"({"usage":{"output_tokens":60,)"));
+  EXPECT_EQ(s.usage().output_tokens, 50) << "a line cut short changes nothing";
+  s.feed(event("message_delta", R"({"usage":{"output_tokens":1e400,"input_tokens":99999999999999999999999}})"));
+  EXPECT_EQ(s.usage().output_tokens, kMaxTokenCount) << "numbers beyond 64 bits are clamped, not refused";
+  EXPECT_EQ(s.usage().input_tokens, kMaxTokenCount);
+}
+
 TEST(Pricing, BuiltinTableParsesAndPricesExactly) {
   auto t = PricingTable::parse(PricingTable::builtin_json());
   ASSERT_TRUE(t.ok()) << t.error().message;
