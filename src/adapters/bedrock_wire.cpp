@@ -15,6 +15,7 @@
 #include "core/crypto.hpp"
 #include "core/model_names.hpp"
 #include "http/responses.hpp"
+#include "usage/json_number.hpp"
 #include "usage/sse_usage_scanner.hpp"
 
 namespace crs::adapters::bedrock {
@@ -461,9 +462,9 @@ std::string bedrock_body(std::string& body, const std::vector<std::string>& beta
     if (dropped(key, betas)) continue;
     const char* begin = raw_key.raw() - 1;  // the key's opening quote
     kept.push_back(Member{key, std::string_view(begin, static_cast<size_t>(value.data() + value.size() - begin)), value});
-    double number = 0;
-    if (key == "max_tokens" && !v.get_double().get(number) && number > 0 && number < 1e12)
-      max_tokens = static_cast<int64_t>(number);
+    if (key != "max_tokens") continue;
+    std::optional<double> number = usage::json_number(v);
+    if (number && *number > 0 && *number < 1e12) max_tokens = static_cast<int64_t>(*number);
   }
   std::string out = R"({"anthropic_version":")" + std::string(kVersion) + "\"";
   if (!betas.empty()) {

@@ -1,8 +1,11 @@
 #include "relay/request_fields.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <simdjson.h>
+
+#include "usage/json_number.hpp"
 
 namespace crs::relay {
 namespace {
@@ -80,9 +83,10 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
       }
       f.stream = stream;
     } else if (key == "max_tokens") {
-      double max_tokens = 0;
-      if (!value.get_double().get(max_tokens) && max_tokens > 0)
-        f.max_tokens = static_cast<int64_t>(std::min(max_tokens, static_cast<double>(usage::kMaxTokenCount)));
+      simdjson::ondemand::value number;
+      std::optional<double> max_tokens = value.get(number) ? std::nullopt : usage::json_number(number);
+      if (max_tokens && *max_tokens > 0)
+        f.max_tokens = static_cast<int64_t>(std::min(*max_tokens, static_cast<double>(usage::kMaxTokenCount)));
     } else if (key == "metadata") {
       // Only for telling conversations apart: anything malformed here is the upstream's to judge.
       simdjson::ondemand::object metadata;

@@ -5,9 +5,49 @@
 #include "usage/usage_json.hpp"
 
 namespace crs::usage {
+namespace ondemand = simdjson::ondemand;
 namespace {
 
 constexpr size_t kMaxInterestingLine = 256 * 1024;
+
+// What one data line says, kept apart until the whole line has read through. A repeated member
+// replaces the first: each is read over what the scanner had before the line.
+struct EventRead {
+  Usage usage;
+  std::optional<std::string> model;
+  bool final_count = false;  // the usage member had output_tokens
+};
+
+// A usage member; false if the JSON breaks off. Anything but an object says nothing.
+bool read_usage_member(ondemand::value v, const Usage& before, EventRead& read) {
+  read.usage = before;
+  read.final_count = false;
+  ondemand::object usage;
+  if (v.get_object().get(usage)) return v.type().error() == simdjson::SUCCESS;
+  auto r = apply_usage_object(usage, read.usage);
+  read.final_count = r.has_output_tokens;
+  return r.readable;
+}
+
+// message_start's "message": its model and usage; false if the JSON breaks off.
+bool read_message(ondemand::value v, const Usage& before, EventRead& read) {
+  read.usage = before;
+  read.model.reset();
+  ondemand::object message;
+  if (v.get_object().get(message)) return true;  // not an object: nothing
+  for (auto member : message) {
+    std::string_view name;
+    ondemand::value m;
+    if (member.unescaped_key().get(name) || member.value().get(m)) return false;
+    if (name == "usage" && !read_usage_member(m, before, read)) return false;
+    if (name == "model") {
+      read.model.reset();  // a repeated member that is no string: no model
+      std::string_view text;
+      if (!m.get_string().get(text)) read.model = std::string(text);
+    }
+  }
+  return true;
+}
 
 std::string_view trim_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -112,7 +152,6 @@ void SseUsageScanner::on_line(std::string_view line) {
 // message_start: {"message": {"model": ..., "usage": {...}}, ...}; message_delta:
 // {"usage": {...}, ...}. What a data line says is taken only if the line reads through.
 void SseUsageScanner::read_event(std::string_view data, bool start) {
-  namespace ondemand = simdjson::ondemand;
   thread_local ondemand::parser parser;
   std::string padded;  // two small lines per stream
   padded.reserve(data.size() + simdjson::SIMDJSON_PADDING);
@@ -122,48 +161,22 @@ void SseUsageScanner::read_event(std::string_view data, bool start) {
   if (parser.iterate(simdjson::padded_string_view(padded.data(), padded.size(), padded.capacity())).get(doc) ||
       doc.get_object().get(o))
     return;
-  // A repeated member replaces the first: each is read from what the scanner had before.
-  Usage read = usage_;
-  std::optional<std::string> model;
-  bool final_count = false;
-  // A usage member (read into `read`); false if the JSON breaks off.
-  auto read_usage = [&](ondemand::value v) {
-    read = usage_;
-    final_count = false;
-    ondemand::object usage;
-    if (v.get_object().get(usage)) return v.type().error() == simdjson::SUCCESS;  // not an object: nothing
-    auto r = apply_usage_object(usage, read);
-    final_count = r.has_output_tokens;
-    return r.readable;
-  };
+  EventRead read{usage_, std::nullopt, false};
   for (auto field : o) {
     std::string_view key;
     ondemand::value v;
     if (field.unescaped_key().get(key) || field.value().get(v)) return;
-    if (!start && key == "usage" && !read_usage(v)) return;
-    if (!start || key != "message") continue;
-    read = usage_;
-    model.reset();
-    ondemand::object message;
-    if (v.get_object().get(message)) continue;
-    for (auto member : message) {
-      std::string_view name;
-      ondemand::value m;
-      if (member.unescaped_key().get(name) || member.value().get(m)) return;
-      std::string_view text;
-      if (name == "usage" && !read_usage(m)) return;
-      if (name == "model") {
-        model.reset();  // a repeated member that is no string: no model
-        if (!m.get_string().get(text)) model = std::string(text);
-      }
-    }
+    bool readable = true;
+    if (!start && key == "usage") readable = read_usage_member(v, usage_, read);
+    else if (start && key == "message") readable = read_message(v, usage_, read);
+    if (!readable) return;
   }
   // Nothing after the object (simdjson 3.0 has no document::at_end).
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return;
   if (start) started_ = true;
-  usage_ = read;
-  if (model) served_model_ = std::move(*model);
-  if (!start) final_usage_seen_ = final_usage_seen_ || final_count;  // message_start's count is not final
+  usage_ = read.usage;
+  if (read.model) served_model_ = std::move(*read.model);
+  if (!start) final_usage_seen_ = final_usage_seen_ || read.final_count;  // message_start's count is not final
 }
 
 }  // namespace crs::usage

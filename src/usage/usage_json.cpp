@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "usage/json_number.hpp"
+
 namespace crs::usage {
 namespace ondemand = simdjson::ondemand;
 namespace {
@@ -20,34 +22,6 @@ void warn_once(std::string_view name, std::string_view number) {
   if (!g_warned.exchange(true))
     spdlog::warn("usage: the upstream reported {} = {}; rounded and clamped to 0..{} (logged once)", name, number,
                  kMaxTokenCount);
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view s) {
-  size_t i = 0;
-  auto digits = [&] {
-    size_t from = i;
-    while (i < s.size() && is_digit(s[i])) ++i;
-    return i > from;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') ++i;
-  else if (!digits()) return false;
-  if (i < s.size() && s[i] == '.' && (++i, !digits())) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
 }
 
 int64_t clamped(std::string_view name, int64_t n, std::string_view text) {
@@ -74,21 +48,10 @@ bool read_count(std::string_view name, ondemand::value v, std::optional<int64_t>
   if (v.type().get(type)) return false;
   out.reset();
   if (type != ondemand::json_type::number) return true;
-  std::string_view text = trimmed(v.raw_json_token());
-  // Integers first (each try only peeks). Any other number is read by strtod, correctly
-  // rounded: simdjson 3.0.1 misreads numbers of more than 19 significant digits (get_double
-  // gave 5.2e-16 for 0.84467440737098375495...), and its range ends short of 1e400.
-  int64_t i = 0;
-  uint64_t u = 0;
-  if (!v.get_int64().get(i)) {
-    out = clamped(name, i, text);
-  } else if (!v.get_uint64().get(u)) {
-    out = clamped(name, static_cast<int64_t>(std::min<uint64_t>(u, kMaxTokenCount + 1)), text);
-  } else if (is_json_number(text)) {
-    out = count_of_double(name, std::strtod(std::string(text).c_str(), nullptr), text);
-  } else {
-    return false;
-  }
+  std::string_view text = trim_json_token(v.raw_json_token());
+  std::optional<double> number = json_number(v);
+  if (!number) return false;
+  out = count_of_double(name, *number, text);
   return true;
 }
 
@@ -123,8 +86,9 @@ bool read_counts(ondemand::object o, Counts& c) {
     ondemand::value v;
     if (field.unescaped_key().get(key) || field.value().get(v)) return false;
     bool ok = true;
+    if (key == "output_tokens") c.output_named = true;
     if (key == "input_tokens") ok = read_count(key, v, c.input);
-    else if (key == "output_tokens") ok = read_count(key, v, c.output), c.output_named = true;
+    else if (key == "output_tokens") ok = read_count(key, v, c.output);
     else if (key == "cache_read_input_tokens") ok = read_count(key, v, c.cache_read);
     else if (key == "cache_creation_input_tokens") ok = read_count(key, v, c.cache_creation);
     else if (key == "cache_creation") {

@@ -96,6 +96,11 @@ TEST(BedrockWire, AdaptiveThinkingIsMadeExplicit) {
   EXPECT_FALSE(o.contains("thinking"));
   o = json::parse(converted(R"({"max_tokens":9000,"thinking":{"type":"enabled","budget_tokens":2000},"messages":[]})")).as_object();
   EXPECT_EQ(o["thinking"], json::parse(R"({"type":"enabled","budget_tokens":2000})"));
+  // max_tokens read as written: simdjson's get_double gave 38.76 for this one, and the
+  // thinking was dropped.
+  o = json::parse(converted(R"({"max_tokens":0.999999999999999999999e4,"thinking":{"type":"adaptive"},"messages":[]})"))
+          .as_object();
+  EXPECT_EQ(o["thinking"], json::parse(R"({"type":"enabled","budget_tokens":9999})"));
 }
 
 TEST(BedrockWire, AnUnreadableBodyGivesNothing) {

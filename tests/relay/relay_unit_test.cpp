@@ -228,6 +228,25 @@ TEST(RequestFields, MaxTokens) {
   EXPECT_EQ(relay::read_request_fields(none, true).max_tokens, 0);
   std::string odd = R"({"model":"m","max_tokens":"many","messages":[]})";
   EXPECT_EQ(relay::read_request_fields(odd, true).max_tokens, 0);
+  // Read as written (simdjson's get_double gave 1068 for the first), clamped, never dropped.
+  // The fields after max_tokens are read too, whatever its value.
+  struct Case {
+    std::string body;
+    int64_t max_tokens;
+  };
+  for (const auto& [text, max_tokens] : std::vector<Case>{
+           {R"({"max_tokens":0.84467440737098375495e4,"model":"m","messages":[]})", 8446},
+           {R"({"max_tokens":1e400,"model":"m","messages":[]})", usage::kMaxTokenCount},
+           {R"({"max_tokens":1.5,"model":"m","messages":[]})", 1},
+           {R"({"max_tokens":-5,"model":"m","messages":[]})", 0},
+           {R"({"max_tokens":{"a":[1]},"model":"m","messages":[]})", 0},
+       }) {
+    std::string copy = text;
+    auto f = relay::read_request_fields(copy, true);
+    EXPECT_EQ(f.max_tokens, max_tokens) << text;
+    EXPECT_EQ(f.error, "") << text;
+    EXPECT_EQ(f.model, "m") << text;
+  }
 }
 
 // A request holds its account's node, not the list nor a copy: a status change makes a new node
