@@ -69,8 +69,7 @@ bool raw_of(od::value v, std::string_view& out) {
     od::array a;
     return !v.get_array().get(a) && !a.raw_json().get(out);
   }
-  out = v.raw_json_token();
-  while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.remove_suffix(1);
+  out = usage::trim_json_token(v.raw_json_token());
   return true;
 }
 

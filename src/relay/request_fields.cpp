@@ -63,10 +63,7 @@ RequestFields read_request_fields(std::string& body, bool require_messages) {
     }
     auto value = field.value();
     if (key == "model") {
-      std::string_view token = value.raw_json_token();
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
-                                token.back() == '\t'))
-        token.remove_suffix(1);
+      std::string_view token = usage::trim_json_token(value.raw_json_token());
       f.model_at = static_cast<size_t>(token.data() - body.data());
       f.model_size = token.size();
       std::string_view model;

@@ -40,12 +40,12 @@ std::string_view trim_json_token(std::string_view s) {
 }
 
 std::optional<double> json_number(simdjson::ondemand::value v) {
-  std::string_view text = trim_json_token(v.raw_json_token());
   // Each integer try only peeks at the value; the common case ends here.
   int64_t i = 0;
   uint64_t u = 0;
   if (!v.get_int64().get(i)) return static_cast<double>(i);
   if (!v.get_uint64().get(u)) return static_cast<double>(u);
+  std::string_view text = trim_json_token(v.raw_json_token());
   if (!is_json_number(text)) return std::nullopt;
   // The copy ends the text for strtod (rare: only numbers that are not whole or exceed 64 bits).
   return std::strtod(std::string(text).c_str(), nullptr);
